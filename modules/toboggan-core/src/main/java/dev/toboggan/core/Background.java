@@ -1,0 +1,18 @@
+package dev.toboggan.core;
+
+/**
+ * The port through which the lock-free core hands background work out. The engine implements it with
+ * messages to its actors; core tests implement it with a thread or a deterministic scheduler.
+ *
+ * <p>Every method is called on a writer's thread at most once per unit of batched work (a whole IO
+ * buffer, never a single operation), must return at once, and must not run the work in the calling
+ * thread: the caller may hold a reservation that the work waits for.
+ */
+public interface Background {
+
+    /** Sealed IO buffers are waiting to be written: run the log's flush work soon. */
+    void flushNeeded();
+
+    /** A port that schedules nothing: whoever waits for durability drives the flush work itself. */
+    Background NONE = () -> {};
+}

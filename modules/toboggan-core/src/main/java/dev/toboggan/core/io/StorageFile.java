@@ -1,0 +1,37 @@
+package dev.toboggan.core.io;
+
+import java.io.Closeable;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.file.Path;
+
+/**
+ * One open file of a {@link StorageIo}: positional reads and writes, safe to call concurrently from
+ * several threads (they never touch a shared file position).
+ */
+public interface StorageFile extends Closeable {
+
+    Path path();
+
+    /**
+     * Reads from {@code position} until {@code dst} is full or the end of the file is reached.
+     *
+     * @return the number of bytes read; less than {@code dst.remaining()} only at the end of the file, and
+     *     {@code 0} (never {@code -1}) at or past it
+     */
+    int read(ByteBuffer dst, long position) throws IOException;
+
+    /**
+     * Writes all of {@code src} at {@code position}, growing the file if needed; a gap between the old end
+     * and {@code position} reads as zeros. If it throws, how much of {@code src} reached the file is unknown.
+     */
+    void write(ByteBuffer src, long position) throws IOException;
+
+    /** Makes every byte written so far durable, and the file's length too (fdatasync). */
+    void force() throws IOException;
+
+    /** Cuts the file to {@code size} bytes (a no-op if it is not longer). Durable only after {@link #force()}. */
+    void truncate(long size) throws IOException;
+
+    long size() throws IOException;
+}

@@ -1,0 +1,62 @@
+package dev.toboggan.core.io;
+
+import java.io.Closeable;
+import java.io.IOException;
+import java.nio.file.Path;
+import java.util.List;
+
+/**
+ * The IO seam: every byte Toboggan reads or writes, and every file it creates, renames, deletes or
+ * locks, goes through a {@code StorageIo}. Production uses {@link FileChannelStorage}; tests use
+ * {@link SimulatedStorage}, which can lose power, tear writes, fail the Nth call and run out of space.
+ *
+ * <p>Durability contract (the one a POSIX file system gives, and the one recovery assumes):
+ * <ul>
+ *   <li>bytes written to a file are durable only after {@link StorageFile#force()} on that file;
+ *   <li>a created, renamed or deleted directory entry is durable only after {@link #syncDirectory(Path)}
+ *       on its parent directory;
+ *   <li>{@link #rename(Path, Path)} is atomic: after a crash either the old or the new name exists.
+ * </ul>
+ */
+public interface StorageIo {
+
+    /** How {@link #open} treats a missing or existing file. */
+    enum OpenMode {
+        /** Open an existing file, or create it. */
+        CREATE,
+        /** Create a file that must not exist yet. */
+        CREATE_NEW,
+        /** Open a file that must exist. */
+        EXISTING,
+        /** Open an existing file for reading only. */
+        READ_ONLY
+    }
+
+    /** Opens a file for positional reads and writes. */
+    StorageFile open(Path path, OpenMode mode) throws IOException;
+
+    boolean exists(Path path);
+
+    /** Creates the directory and any missing parents; a no-op if it exists. */
+    void createDirectories(Path dir) throws IOException;
+
+    /** The regular files directly inside {@code dir}, in no particular order. */
+    List<Path> list(Path dir) throws IOException;
+
+    /** Atomically renames {@code from} to {@code to}, replacing {@code to} if it exists. */
+    void rename(Path from, Path to) throws IOException;
+
+    /** Deletes the file if it exists; returns whether it did. */
+    boolean deleteIfExists(Path path) throws IOException;
+
+    /** Makes the directory's entries (creations, renames, deletions) durable. */
+    void syncDirectory(Path dir) throws IOException;
+
+    /**
+     * Takes an exclusive lock on {@code lockFile} (created if missing) against other processes and
+     * other opens in this JVM.
+     *
+     * @throws StoreLockedException if somebody else holds it
+     */
+    Closeable lock(Path lockFile) throws IOException;
+}
