@@ -1,0 +1,126 @@
+package dev.toboggan.core.log;
+
+import dev.toboggan.core.CorruptionException;
+import dev.toboggan.core.Failpoints;
+import dev.toboggan.core.StorageException;
+import dev.toboggan.core.io.StorageFile;
+import dev.toboggan.core.io.StorageIo;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.atomic.AtomicBoolean;
+
+/**
+ * Blob files: one per message too large for a segment (layout in {@link LogFormat}).
+ *
+ * <p>A blob is written and forced by the writer that reserves its pointer message, before that
+ * message completes. Its directory entry is made durable by the flusher before it reports any window
+ * durable ({@link #syncIfCreated()}): a writer sets {@code created} BEFORE completing its reservation,
+ * and the flusher reads it AFTER taking the completed window, so no pointer becomes stable before the
+ * blob's name is on disk.
+ */
+final class BlobStore {
+    private final StorageIo io;
+    private final Path directory;
+    private final AtomicBoolean created = new AtomicBoolean();
+
+    BlobStore(StorageIo io, Path directory) throws IOException {
+        this.io = io;
+        this.directory = directory;
+        if (!io.exists(directory)) {
+            io.createDirectories(directory);
+            io.syncDirectory(directory.getParent());
+        }
+    }
+
+    Path path(long blobId) {
+        return directory.resolve(LogFormat.blobFileName(blobId));
+    }
+
+    void write(long blobId, MessageKind kind, byte[] payload, int off, int len) {
+        Path path = path(blobId);
+        try (StorageFile f = io.open(path, StorageIo.OpenMode.CREATE_NEW)) {
+            Failpoints.check("blob.write");
+            f.write(LogFormat.encodeBlob(kind, payload, off, len), 0);
+            Failpoints.check("blob.force");
+            f.force();
+        } catch (IOException e) {
+            deleteQuietly(blobId);
+            throw new StorageException("writing blob", path, e);
+        }
+        created.set(true);
+    }
+
+    /** Reads a blob's payload, checking its checksum and kind. */
+    byte[] read(long blobId, MessageKind kind) {
+        Path path = path(blobId);
+        try (StorageFile f = io.open(path, StorageIo.OpenMode.READ_ONLY)) {
+            long size = f.size();
+            if (size < LogFormat.BLOB_HEADER_LENGTH || size > Integer.MAX_VALUE - 16) {
+                throw new CorruptionException(path, 0, "blob file of impossible length " + size);
+            }
+            ByteBuffer buf = LogFormat.le(ByteBuffer.allocate((int) size));
+            f.read(buf, 0);
+            buf.flip();
+            if (!LogFormat.isValidBlob(buf, kind)) {
+                throw new CorruptionException(path, 0, "blob checksum or kind mismatch (expected " + kind + ")");
+            }
+            byte[] payload = new byte[buf.limit() - LogFormat.BLOB_HEADER_LENGTH];
+            buf.get(LogFormat.BLOB_HEADER_LENGTH, payload);
+            return payload;
+        } catch (IOException e) {
+            throw new StorageException("reading blob", path, e);
+        }
+    }
+
+    boolean exists(long blobId) {
+        return io.exists(path(blobId));
+    }
+
+    void deleteQuietly(long blobId) {
+        try {
+            io.deleteIfExists(path(blobId));
+        } catch (IOException ignored) {
+            // an orphan blob costs space, never correctness: recovery deletes blobs past the tip
+        }
+    }
+
+    /** Ids of every blob file present. */
+    List<Long> ids() throws IOException {
+        List<Long> ids = new ArrayList<>();
+        for (Path p : io.list(directory)) {
+            long id = LogFormat.blobIdOf(p.getFileName().toString());
+            if (id >= 0) {
+                ids.add(id);
+            }
+        }
+        return ids;
+    }
+
+    /** Bytes of every blob file. */
+    long totalSize() throws IOException {
+        long total = 0;
+        for (Path p : io.list(directory)) {
+            try (StorageFile f = io.open(p, StorageIo.OpenMode.READ_ONLY)) {
+                total += f.size();
+            } catch (java.nio.file.NoSuchFileException gone) {
+                // deleted between list and open: it no longer takes space
+            }
+        }
+        return total;
+    }
+
+    /** Makes the names of blobs created since the last call durable. */
+    void syncIfCreated() throws IOException {
+        if (created.getAndSet(false)) {
+            try {
+                io.syncDirectory(directory);
+            } catch (IOException e) {
+                created.set(true);
+                throw e;
+            }
+        }
+    }
+}

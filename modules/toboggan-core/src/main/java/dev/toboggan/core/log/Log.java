@@ -1,0 +1,599 @@
+package dev.toboggan.core.log;
+
+import com.github.luben.zstd.Zstd;
+import dev.toboggan.core.Background;
+import dev.toboggan.core.CorruptionException;
+import dev.toboggan.core.StorageException;
+import dev.toboggan.core.StoreFailedException;
+import dev.toboggan.core.io.StorageFile;
+import dev.toboggan.core.io.StorageIo;
+import java.io.Closeable;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.atomic.AtomicReference;
+import java.util.concurrent.atomic.LongAdder;
+import java.util.concurrent.locks.Condition;
+import java.util.concurrent.locks.ReentrantLock;
+import java.util.function.Consumer;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The log: turns messages into durable bytes. Writers {@link #reserve} space in the current
+ * {@link IoBuffer} (one CAS), copy their message in and {@link Reservation#complete()} it; sealed
+ * buffers are handed to the flush work ({@link #flushWork()}), which writes them, forces the file once
+ * for all of them (group commit) and advances the stable tip that {@link #makeStable} waits for.
+ *
+ * <h2>Implementation notes</h2>
+ * <ul>
+ *   <li><b>Current window</b>: {@code current} is the only open {@link IoBuffer}. It is replaced only by
+ *       the thread whose CAS sealed it ({@link #sealAndRotate}), so replacement needs no lock; writers
+ *       that find it sealed spin until the new window is published (a volatile write AFTER the new
+ *       window is fully built).
+ *   <li><b>Hand-over</b>: the thread that leaves a window sealed with no writers puts it on the
+ *       {@code ready} queue and tells the {@link Background} port. The window is written by whoever runs
+ *       {@link #flushWork()} next: the background flusher, or a thread waiting in {@code makeStable}
+ *       (caller-runs group commit). Nobody ever waits for a thread that must do the write; waiters do
+ *       it themselves (sled #1308 deadlocked exactly there).
+ *   <li><b>Backpressure</b>: a rotation to a new segment needs a free segment buffer; when all
+ *       {@code io-buffers} hold unwritten data the rotating writer runs the flush work itself, and other
+ *       writers spin on the sealed window meanwhile.
+ *   <li><b>Tips</b>: see {@link StabilityTracker}. A message is durable when the durable tip is above its
+ *       LSN: a message never straddles windows, and windows are reported durable whole.
+ *   <li><b>Failure</b>: the first unrecoverable error is kept in {@code failure} (set once, then every
+ *       waiter is woken); every later call throws {@link StoreFailedException} naming it.
+ * </ul>
+ */
+public final class Log implements AutoCloseable {
+    private static final Logger LOG = LoggerFactory.getLogger(Log.class);
+    /** Spins on a sealed window before yielding the processor. */
+    private static final int SPINS_BEFORE_YIELD = 64;
+    private static final long MAX_DECOMPRESSED_BODY = 1L << 30;
+
+    final LogConfig config;
+    final StorageFile file;
+    final BlobStore blobs;
+    final int segmentSize;
+    private final int segmentShift;
+    private final Closeable lock;
+    private final Background background;
+    private final SegmentMemoryPool pool;
+    final SegmentSlots slots;
+    final StabilityTracker stability;
+    private final LogFlusher flusher;
+    private final RecoveryReport recovery;
+    final ConcurrentLinkedQueue<IoBuffer> ready = new ConcurrentLinkedQueue<>();
+    private volatile IoBuffer current;
+    private final AtomicLong maxReservedLsn;
+    private final AtomicReference<Throwable> failure = new AtomicReference<>();
+    private volatile boolean closed;
+    private final ReentrantLock progressLock = new ReentrantLock();
+    /** Signalled when the tip moves, a window becomes ready, a buffer frees up, or the log fails. */
+    private final Condition progress = progressLock.newCondition();
+    final LongAdder reservations = new LongAdder();
+    final LongAdder aborts = new LongAdder();
+    final LongAdder memoryWaits = new LongAdder();
+
+    private Log(LogConfig config, StorageFile file, Closeable lock, BlobStore blobs, Background background,
+            LogRecovery.Result recovered) {
+        this.config = config;
+        this.file = file;
+        this.lock = lock;
+        this.blobs = blobs;
+        this.background = background;
+        this.segmentSize = config.segmentSize();
+        this.segmentShift = Integer.numberOfTrailingZeros(segmentSize);
+        this.pool = new SegmentMemoryPool(segmentSize, config.ioBuffers());
+        this.slots = recovered.slots();
+        this.stability = new StabilityTracker(recovered.tip());
+        this.maxReservedLsn = new AtomicLong(recovered.tip() - 1);
+        this.recovery = recovered.report();
+        this.flusher = new LogFlusher(this, config.maxFlushRetries());
+        this.current = firstWindow(recovered);
+    }
+
+    /**
+     * Opens (creating if needed) the log of the store in {@code config.directory()}, recovers it, and
+     * replays every message from {@code replayFrom} on, in LSN order, to {@code replay}.
+     *
+     * @param replayFrom the LSN replay starts at: 0, or the tip recorded by a snapshot
+     * @throws dev.toboggan.core.io.StoreLockedException (wrapped in StorageException) if another process
+     *     has the store open
+     * @throws CorruptionException if durable data is damaged; nothing on disk was changed
+     */
+    public static Log open(LogConfig config, StorageIo io, Background background, long replayFrom,
+            Consumer<LogEntry> replay) {
+        Closeable lock = null;
+        StorageFile file = null;
+        try {
+            if (!io.exists(config.directory())) {
+                io.createDirectories(config.directory());
+                if (config.directory().toAbsolutePath().getParent() != null) {
+                    io.syncDirectory(config.directory().toAbsolutePath().getParent());
+                }
+            }
+            lock = io.lock(config.directory().resolve("lock"));
+            boolean fresh = !io.exists(config.logFile());
+            StoreDescriptor.openOrCreate(io, config, fresh);
+            file = io.open(config.logFile(), StorageIo.OpenMode.CREATE);
+            if (fresh) {
+                io.syncDirectory(config.directory());
+            }
+            BlobStore blobs = new BlobStore(io, config.blobDirectory());
+            LogRecovery.Result recovered = new LogRecovery(config, file, blobs).recover(replayFrom, replay);
+            return new Log(config, file, lock, blobs, background, recovered);
+        } catch (IOException e) {
+            closeQuietly(file);
+            closeQuietly(lock);
+            throw new StorageException("opening the log", config.logFile(), e);
+        } catch (RuntimeException | Error e) {
+            closeQuietly(file);
+            closeQuietly(lock);
+            throw e;
+        }
+    }
+
+    private IoBuffer firstWindow(LogRecovery.Result recovered) {
+        SegmentMemory memory = pool.tryAcquire();
+        long tip = recovered.tip();
+        int inSegment = (int) (tip & (segmentSize - 1));
+        if (recovered.tailSlot() >= 0) {
+            long segmentLsn = tip - inSegment;
+            return new IoBuffer(memory, inSegment, segmentLsn, (long) recovered.tailSlot() * segmentSize + inSegment,
+                    segmentSize, 0);
+        }
+        long segmentLsn = inSegment == 0 ? tip : tip - inSegment + segmentSize;
+        return segmentWindow(memory, segmentLsn);
+    }
+
+    /** The first window of a new segment: allocates its slot and writes its header into memory. */
+    private IoBuffer segmentWindow(SegmentMemory memory, long segmentLsn) {
+        int slot = slots.allocate(segmentLsn);
+        LogFormat.writeSegmentHeader(memory.buffer(), 0, segmentLsn, stability.durableTip());
+        return new IoBuffer(memory, 0, segmentLsn, (long) slot * segmentSize, segmentSize,
+                LogFormat.SEGMENT_HEADER_LENGTH);
+    }
+
+    // ---------------------------------------------------------------- writing
+
+    /**
+     * Reserves space for a message and copies it in. The body is compressed if the store compresses,
+     * and goes to a blob file if it is too large for a segment.
+     *
+     * @param kind an inline page kind: FREE, COUNTER, INLINE_META, INLINE_NODE or INLINE_LINK
+     */
+    public Reservation reserve(MessageKind kind, long pid, byte[] body, int off, int len) {
+        if (!kind.isUserKind()) {
+            throw new IllegalArgumentException("the log writes " + kind + " messages itself; reserve a page kind");
+        }
+        if (pid < 0 || pid == LogFormat.NO_PAGE) {
+            throw new IllegalArgumentException("page id " + Long.toUnsignedString(pid) + " is out of range");
+        }
+        byte[] payload = body;
+        int payloadOff = off;
+        int payloadLen = len;
+        if (config.compression() && len > 0) {
+            payload = Zstd.compress(java.util.Arrays.copyOfRange(body, off, off + len), config.compressionLevel());
+            payloadOff = 0;
+            payloadLen = payload.length;
+        }
+        boolean blob = LogFormat.needsBlob(payloadLen, segmentSize);
+        if (blob && !kind.mayBeBlob()) {
+            throw new IllegalArgumentException(kind + " message of " + len + " bytes is larger than a segment allows");
+        }
+        return reserveRaw(blob ? kind.blobVariant() : kind, pid, payload, payloadOff, payloadLen, blob);
+    }
+
+    private Reservation reserveRaw(MessageKind kind, long pid, byte[] body, int off, int len, boolean blob) {
+        int inlineLength = blob ? LogFormat.LONG_BODY_LENGTH : len;
+        int spins = 0;
+        while (true) {
+            checkUsable();
+            IoBuffer buf = current;
+            long h = buf.header();
+            if (IoBuffer.isSealed(h) || IoBuffer.writers(h) == IoBuffer.MAX_WRITERS) {
+                spins = backOff(spins);
+                continue;
+            }
+            long segmentNumber = buf.segmentLsn >>> segmentShift;
+            int headerLength = LogFormat.messageHeaderLength(inlineLength, segmentNumber, pid);
+            int total = headerLength + inlineLength;
+            int offset = IoBuffer.offset(h);
+            int inSegment = buf.base + offset;
+            if (segmentSize - inSegment < LogFormat.RED_ZONE || inSegment + total > segmentSize) {
+                sealAndRotate(buf, true);
+                continue;
+            }
+            if (!buf.tryReserve(h, total)) {
+                continue;
+            }
+            long lsn = buf.lsn + offset;
+            maxReservedLsn.accumulateAndGet(lsn, Math::max);
+            reservations.increment();
+            ByteBuffer memory = buf.bytes();
+            LogFormat.writeMessageHeader(memory, inSegment, kind, inlineLength, segmentNumber, pid);
+            Reservation reservation =
+                    new Reservation(this, buf, inSegment, total, lsn, buf.fileOffset + offset, kind, blob ? lsn : -1);
+            if (blob) {
+                memory.putLong(inSegment + headerLength, lsn);
+                try {
+                    blobs.write(lsn, kind, body, off, len);
+                } catch (RuntimeException e) {
+                    reservation.abort();
+                    throw e;
+                }
+            } else {
+                memory.put(inSegment + headerLength, body, off, len);
+            }
+            return reservation;
+        }
+    }
+
+    private static int backOff(int spins) {
+        if (spins < SPINS_BEFORE_YIELD) {
+            Thread.onSpinWait();
+        } else {
+            Thread.yield();
+        }
+        return spins + 1;
+    }
+
+    /**
+     * Seals {@code buf} if it is still open and installs the next window: a new segment if the seal is
+     * maxed, else the rest of the same segment.
+     */
+    private void sealAndRotate(IoBuffer buf, boolean toSegmentEnd) {
+        long sealed = buf.seal(toSegmentEnd);
+        if (sealed == 0) {
+            return;
+        }
+        // Hand over BEFORE waiting for memory below: the flush work may need this very window to free one.
+        if (IoBuffer.writers(sealed) == 0) {
+            handOff(buf);
+        }
+        IoBuffer next;
+        if (IoBuffer.isMaxed(sealed)) {
+            next = segmentWindow(acquireMemory(), buf.segmentLsn + segmentSize);
+        } else {
+            int offset = IoBuffer.offset(sealed);
+            next = new IoBuffer(buf.memory, buf.base + offset, buf.segmentLsn, buf.fileOffset + offset, segmentSize, 0);
+        }
+        current = next;
+    }
+
+    private SegmentMemory acquireMemory() {
+        SegmentMemory memory = pool.tryAcquire();
+        if (memory == null) {
+            memoryWaits.increment();
+        }
+        while (memory == null) {
+            checkUsable();
+            if (runFlushWorkQuietly() == 0) {
+                awaitProgress(() -> pool.hasFree() || !ready.isEmpty());
+            }
+            memory = pool.tryAcquire();
+        }
+        return memory;
+    }
+
+    void handOff(IoBuffer buf) {
+        ready.add(buf);
+        background.flushNeeded();
+        signalProgress();
+    }
+
+    void deleteBlob(long blobId) {
+        blobs.deleteQuietly(blobId);
+    }
+
+    /** Seals the current window if it holds data, so the next flush work writes it. */
+    public void sealCurrent() {
+        checkUsable();
+        sealAndRotate(current, false);
+    }
+
+    // ---------------------------------------------------------------- atomic batches
+
+    /**
+     * Opens an atomic batch: writes its manifest. Every message reserved after this call and before
+     * {@link #sealBatch} is durable together with the batch or not at all, and so is everything reserved
+     * after the manifest by other threads. Keep batches short: no stable tip passes an unsealed batch.
+     *
+     * @return the manifest's LSN, to pass to {@link #sealBatch}
+     */
+    public long openBatch() {
+        Reservation manifest = reserveRaw(MessageKind.BATCH_MANIFEST, LogFormat.NO_PAGE, new byte[0], 0, 0, false);
+        stability.openBatch(manifest.lsn());
+        return manifest.complete();
+    }
+
+    /**
+     * Seals a batch: writes a seal naming its manifest. Must be called exactly once per opened batch,
+     * even if the caller gives up on some of its writes: what is in memory is what must be on disk.
+     */
+    public void sealBatch(long manifestLsn) {
+        byte[] body = new byte[LogFormat.LONG_BODY_LENGTH];
+        ByteBuffer.wrap(body).order(java.nio.ByteOrder.LITTLE_ENDIAN).putLong(0, manifestLsn);
+        Reservation seal = reserveRaw(MessageKind.BATCH_SEAL, LogFormat.NO_PAGE, body, 0, body.length, false);
+        stability.sealBatch(manifestLsn, seal.lsn() + seal.length());
+        seal.complete();
+        signalProgress();
+    }
+
+    // ---------------------------------------------------------------- durability
+
+    /**
+     * Returns once the message at {@code lsn}, and everything before it, is on disk and survives a
+     * crash (batches included). Runs the flush work in this thread if nobody else is.
+     *
+     * @return the stable tip, above {@code lsn}
+     */
+    public long makeStable(long lsn) {
+        return awaitTip(lsn, true);
+    }
+
+    /** Like {@link #makeStable}, but ignores batches: the bytes at {@code lsn} are on disk. */
+    public long makeDurable(long lsn) {
+        return awaitTip(lsn, false);
+    }
+
+    private long awaitTip(long lsn, boolean stable) {
+        while (true) {
+            checkUsable();
+            long tip = stable ? stability.stableTip() : stability.durableTip();
+            if (tip > lsn) {
+                return tip;
+            }
+            if (stability.durableTip() <= lsn) {
+                sealIfHolds(lsn);
+            } else {
+                // On disk, but a batch holds the stable tip back: its seal's window must be written too.
+                long sealEnd = stability.blockingSealEnd();
+                if (sealEnd > 0 && sealEnd != Long.MAX_VALUE) {
+                    sealIfHolds(sealEnd - 1);
+                }
+            }
+            if (runFlushWorkQuietly() == 0) {
+                awaitProgress(() -> (stable ? stability.stableTip() : stability.durableTip()) != tip || !ready.isEmpty());
+            }
+        }
+    }
+
+    private void sealIfHolds(long lsn) {
+        IoBuffer buf = current;
+        long h = buf.header();
+        if (!IoBuffer.isSealed(h) && lsn >= buf.lsn) {
+            if (lsn >= buf.lsn + IoBuffer.offset(h)) {
+                throw new IllegalArgumentException("nothing was written at LSN " + lsn + " yet");
+            }
+            sealAndRotate(buf, false);
+        }
+    }
+
+    /**
+     * Makes everything reserved so far durable (group commit with concurrent callers).
+     *
+     * @return the bytes by which this call moved the stable tip
+     */
+    public long flush() {
+        long before = stability.stableTip();
+        long after = makeStable(maxReservedLsn.get());
+        return Math.max(0, after - before);
+    }
+
+    /** The tip callers may rely on after a crash: every message below it is on disk. */
+    public long stableTip() {
+        return stability.stableTip();
+    }
+
+    /**
+     * Every byte below this is on disk, batches not considered (a message below it may still be dropped
+     * by recovery if its batch's seal is not durable). Page-out uses it: a fragment below it can be read
+     * back.
+     */
+    public long durableTip() {
+        return stability.durableTip();
+    }
+
+    /** The LSN of the last message reserved. */
+    public long maxReservedLsn() {
+        return maxReservedLsn.get();
+    }
+
+    /**
+     * The flush work, as a plain object: whoever schedules it (the Flusher actor, a thread, a test)
+     * calls {@link LogFlusher#doWork()}.
+     */
+    public LogFlusher flushWork() {
+        return flusher;
+    }
+
+    private long runFlushWorkQuietly() {
+        try {
+            return flusher.doWork();
+        } catch (LogWriteException e) {
+            // The scheduler's retry policy owns failures; a helping caller only backs off.
+            awaitProgress(() -> false);
+            return 0;
+        }
+    }
+
+    void signalProgress() {
+        progressLock.lock();
+        try {
+            progress.signalAll();
+        } finally {
+            progressLock.unlock();
+        }
+    }
+
+    private void awaitProgress(java.util.function.BooleanSupplier changed) {
+        progressLock.lock();
+        try {
+            if (!changed.getAsBoolean() && failure.get() == null) {
+                progress.await(5, TimeUnit.MILLISECONDS);
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException("interrupted while waiting for the log", e);
+        } finally {
+            progressLock.unlock();
+        }
+    }
+
+    // ---------------------------------------------------------------- reading
+
+    /**
+     * Reads the message at {@code lsn} / {@code pointer}, from its blob file if it is a blob, waiting
+     * first for it to be on disk.
+     *
+     * @throws CorruptionException if the bytes there are not that message
+     */
+    public LogMessage read(long lsn, long pointer) {
+        checkUsable();
+        int inSegment = (int) (pointer & (segmentSize - 1));
+        if ((lsn & (segmentSize - 1)) != inSegment) {
+            throw new IllegalArgumentException("pointer " + pointer + " cannot hold LSN " + lsn);
+        }
+        makeDurable(lsn);
+        try {
+            int available = segmentSize - inSegment;
+            ByteBuffer buf = LogFormat.le(ByteBuffer.allocate(Math.min(available, 512)));
+            int n = file.read(buf, pointer);
+            int total = LogFormat.peekMessageLength(buf, 0, n);
+            if (total > n && total <= available) {
+                buf = LogFormat.le(ByteBuffer.allocate(total));
+                n = file.read(buf, pointer);
+            }
+            LogFormat.MessageHeader header = new LogFormat.MessageHeader();
+            LogFormat.Defect defect = LogFormat.readMessage(buf, 0, n, lsn >>> segmentShift, header);
+            if (defect != null) {
+                throw new CorruptionException(config.logFile(), pointer, "message at LSN " + lsn + " is " + defect);
+            }
+            byte[] body = new byte[header.bodyLength];
+            buf.get(header.headerLength, body);
+            MessageKind kind = header.kind;
+            if (kind.isBlob()) {
+                long blobId = ByteBuffer.wrap(body).order(java.nio.ByteOrder.LITTLE_ENDIAN).getLong(0);
+                body = blobs.read(blobId, kind);
+            }
+            if (config.compression() && kind.isPageData() && body.length > 0) {
+                body = decompress(body, lsn);
+            }
+            return new LogMessage(kind.inlineVariant(), header.pid, lsn, body);
+        } catch (IOException e) {
+            throw new StorageException("reading LSN " + lsn, config.logFile(), e);
+        }
+    }
+
+    private byte[] decompress(byte[] body, long lsn) {
+        long size = Zstd.getFrameContentSize(body);
+        if (size < 0 || size > MAX_DECOMPRESSED_BODY) {
+            throw new CorruptionException(config.logFile(), lsn, "compressed body of impossible size " + size);
+        }
+        byte[] out = Zstd.decompress(body, (int) size);
+        if (out.length != size) {
+            throw new CorruptionException(config.logFile(), lsn, "compressed body does not decompress");
+        }
+        return out;
+    }
+
+    // ---------------------------------------------------------------- state
+
+    /** What recovery found when this log was opened. */
+    public RecoveryReport recoveryReport() {
+        return recovery;
+    }
+
+    /** Counters of the log's work since it was opened. */
+    public LogStats stats() {
+        return new LogStats(reservations.sum(), aborts.sum(), flusher.windowsWritten(), flusher.bytesWritten(),
+                flusher.forces(), flusher.failures(), memoryWaits.sum(), stability.stableTip());
+    }
+
+    /** Bytes the log file and blobs take on disk. */
+    public long sizeOnDisk() {
+        try {
+            return file.size() + blobs.totalSize();
+        } catch (IOException e) {
+            throw new StorageException("measuring", config.logFile(), e);
+        }
+    }
+
+    public int segmentSize() {
+        return segmentSize;
+    }
+
+    /**
+     * Puts the log into the failed state: every later call throws {@link StoreFailedException} naming
+     * {@code cause}. The first cause wins.
+     */
+    public void fail(Throwable cause) {
+        if (failure.compareAndSet(null, cause)) {
+            LOG.error("the log at {} failed and accepts no more writes", config.directory(), cause);
+        }
+        signalProgress();
+    }
+
+    /** The cause of the failed state, or {@code null}. */
+    public Throwable failure() {
+        return failure.get();
+    }
+
+    boolean isClosed() {
+        return closed;
+    }
+
+    void checkUsable() {
+        if (closed) {
+            throw new IllegalStateException("the log at " + config.directory() + " is closed");
+        }
+        Throwable f = failure.get();
+        if (f != null) {
+            throw new StoreFailedException(f);
+        }
+    }
+
+    void windowWritten(IoBuffer buf) {
+        if (buf.memory.windowWritten()) {
+            pool.giveBack(buf.memory);
+        }
+    }
+
+    /**
+     * Makes everything written durable, then releases the file, the lock and the buffers. Callers must
+     * have stopped writing. A failed log is closed without flushing.
+     */
+    @Override
+    public void close() {
+        if (closed) {
+            return;
+        }
+        try {
+            if (failure.get() == null) {
+                sealCurrent();
+                flush();
+            }
+        } finally {
+            flusher.shutDown(() -> {
+                closed = true;
+                pool.releaseAll();
+            });
+            closeQuietly(file);
+            closeQuietly(lock);
+        }
+    }
+
+    private static void closeQuietly(Closeable c) {
+        if (c != null) {
+            try {
+                c.close();
+            } catch (IOException e) {
+                LOG.warn("closing {} failed", c, e);
+            }
+        }
+    }
+}

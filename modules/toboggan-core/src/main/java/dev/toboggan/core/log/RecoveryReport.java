@@ -1,0 +1,26 @@
+package dev.toboggan.core.log;
+
+/**
+ * What log recovery found and did.
+ *
+ * @param tip the LSN writing continues at: everything below it was replayed or skipped as canceled
+ * @param segments segments with a valid header
+ * @param messages messages handed to the replay consumer
+ * @param bytesScanned bytes of segments read
+ * @param end why the log ended where it did
+ * @param droppedBatches atomic batches without a durable seal, dropped with everything after them
+ * @param zeroedSegments torn or unused segments zeroed so their bytes can never be mistaken for data
+ * @param deletedBlobs blob files of messages that did not survive
+ * @param nanos time taken
+ */
+public record RecoveryReport(long tip, int segments, long messages, long bytesScanned, String end,
+        int droppedBatches, int zeroedSegments, int deletedBlobs, long nanos) {
+
+    @Override
+    public String toString() {
+        return String.format("recovered %d messages from %d segments (%.1f MiB scanned) in %.1f ms; tip %d; end: %s"
+                + "; %d unsealed batches dropped; %d segments zeroed; %d torn blobs deleted",
+                messages, segments, bytesScanned / (1024.0 * 1024.0), nanos / 1e6, tip, end, droppedBatches,
+                zeroedSegments, deletedBlobs);
+    }
+}

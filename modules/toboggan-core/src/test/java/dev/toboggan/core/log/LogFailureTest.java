@@ -1,0 +1,104 @@
+package dev.toboggan.core.log;
+
+import static dev.toboggan.core.log.LogTestSupport.body;
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import dev.toboggan.core.Background;
+import dev.toboggan.core.StorageException;
+import dev.toboggan.core.StoreFailedException;
+import dev.toboggan.core.io.SimulatedStorage;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Set;
+import org.junit.jupiter.api.Test;
+
+/** Failed fsyncs and a full disk: a clear error, and nothing acknowledged is lost. */
+class LogFailureTest {
+
+    private static List<Long> writeAndFlush(Log log, int writer, int count, int size) {
+        List<Long> lsns = new ArrayList<>();
+        for (int i = 0; i < count; i++) {
+            byte[] b = body(writer, i, size);
+            lsns.add(log.reserve(MessageKind.INLINE_NODE, 9, b, 0, b.length).complete());
+        }
+        log.flush();
+        return lsns;
+    }
+
+    private static void assertRecovered(SimulatedStorage disk, List<Long> acknowledged) {
+        LogTestSupport.Opened reopened = LogTestSupport.open(LogTestSupport.smallConfig(), disk);
+        try (Log log = reopened.log()) {
+            List<Long> lsns = reopened.replayed().stream().map(LogEntry::lsn).toList();
+            assertThat(lsns).containsAll(acknowledged);
+            reopened.replayed().forEach(e -> LogTestSupport.assertIntact(log.read(e.lsn(), e.pointer()).body()));
+        }
+    }
+
+    @Test
+    void aFailedFsyncIsRetriedFromMemoryAndLosesNothing() {
+        SimulatedStorage disk = new SimulatedStorage();
+        List<Long> acknowledged;
+        try (Log log = Log.open(LogTestSupport.smallConfig(), disk, Background.NONE, 0, e -> {})) {
+            acknowledged = new ArrayList<>(writeAndFlush(log, 0, 50, 40));
+            disk.failAfter(1, Set.of(SimulatedStorage.Op.FORCE));
+            acknowledged.addAll(writeAndFlush(log, 1, 50, 40));
+            assertThat(log.stats().flushFailures()).isEqualTo(1);
+            assertThat(log.failure()).isNull();
+        }
+        disk.powerLoss();
+        assertRecovered(disk, acknowledged);
+    }
+
+    @Test
+    void anFsyncThatKeepsFailingFailsTheLogCleanly() {
+        SimulatedStorage disk = new SimulatedStorage();
+        Log log = Log.open(LogTestSupport.smallConfig().withMaxFlushRetries(2), disk, Background.NONE, 0, e -> {});
+        List<Long> acknowledged = writeAndFlush(log, 0, 80, 40);
+        disk.failAfter(1, Set.of(SimulatedStorage.Op.FORCE), SimulatedStorage.FailMode.FOREVER);
+        byte[] b = body(1, 0, 40);
+        log.reserve(MessageKind.INLINE_NODE, 9, b, 0, b.length).complete();
+        assertThatThrownBy(log::flush).isInstanceOf(StoreFailedException.class)
+                .hasMessageContaining("/store/log").hasMessageContaining("simulated failure of FORCE");
+        assertThatThrownBy(() -> log.reserve(MessageKind.INLINE_NODE, 9, b, 0, b.length))
+                .isInstanceOf(StoreFailedException.class).hasMessageContaining("close it, fix the cause");
+        log.close();
+        disk.clearFaults();
+        disk.powerLoss();
+        assertRecovered(disk, acknowledged);
+    }
+
+    @Test
+    void aFullDiskFailsTheLogWithAClearErrorAndKeepsWhatWasAcknowledged() {
+        SimulatedStorage disk = new SimulatedStorage();
+        Log log = Log.open(LogTestSupport.smallConfig().withMaxFlushRetries(1), disk, Background.NONE, 0, e -> {});
+        List<Long> acknowledged = writeAndFlush(log, 0, 30, 40);
+        disk.capacity(disk.usedBytes() + 100);
+        assertThatThrownBy(() -> writeAndFlush(log, 1, 200, 100)).isInstanceOf(StoreFailedException.class)
+                .hasMessageContaining("No space left on device");
+        log.close();
+        disk.clearFaults();
+        disk.powerLoss();
+        assertRecovered(disk, acknowledged);
+    }
+
+    @Test
+    void aBlobThatDoesNotFitFailsOnlyThatWrite() {
+        SimulatedStorage disk = new SimulatedStorage();
+        try (Log log = Log.open(LogTestSupport.smallConfig(), disk, Background.NONE, 0, e -> {})) {
+            List<Long> acknowledged = writeAndFlush(log, 0, 10, 40);
+            disk.capacity(disk.usedBytes() + 1000);
+            byte[] big = body(2, 0, 5000);
+            assertThatThrownBy(() -> log.reserve(MessageKind.INLINE_NODE, 9, big, 0, big.length))
+                    .isInstanceOf(StorageException.class).hasMessageContaining("blobs/")
+                    .hasMessageContaining("No space left");
+            disk.clearFaults();
+            acknowledged.addAll(writeAndFlush(log, 1, 10, 40));
+            assertThat(log.failure()).isNull();
+            assertThat(log.stats().aborts() + log.stats().reservations()).isPositive();
+            log.close();
+            disk.powerLoss();
+            assertRecovered(disk, acknowledged);
+        }
+    }
+}
