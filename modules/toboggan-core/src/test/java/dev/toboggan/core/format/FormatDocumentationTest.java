@@ -1,0 +1,46 @@
+package dev.toboggan.core.format;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.toboggan.core.log.LogFormat;
+import dev.toboggan.core.log.MessageKind;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import org.junit.jupiter.api.Test;
+
+/** docs/format.md must say what the format classes do. */
+class FormatDocumentationTest {
+    private static final Path DOC = Path.of("../../docs/format.md");
+
+    @Test
+    void messageKindTableMatchesTheEnum() throws Exception {
+        String doc = Files.readString(DOC);
+        Map<Integer, String> documented = new LinkedHashMap<>();
+        Matcher m = Pattern.compile("(?m)^\\| (\\d+) \\| ([A-Z_]+) \\|").matcher(doc);
+        while (m.find()) {
+            documented.put(Integer.parseInt(m.group(1)), m.group(2));
+        }
+        Map<Integer, String> actual = new LinkedHashMap<>();
+        for (MessageKind k : MessageKind.values()) {
+            actual.put((int) k.code(), k.name());
+        }
+        assertThat(documented).isEqualTo(actual);
+    }
+
+    @Test
+    void constantsMatch() throws Exception {
+        String doc = Files.readString(DOC);
+        assertThat(doc).contains("### Segment header (" + LogFormat.SEGMENT_HEADER_LENGTH + " bytes)");
+        assertThat(doc).contains("last " + LogFormat.RED_ZONE + " bytes of a segment");
+        assertThat(doc).contains(String.format("magic `TBGS` (0x%08X)", LogFormat.SEGMENT_MAGIC));
+        assertThat(doc).contains(String.format("0x%016X", LogFormat.LSN_MASK));
+        assertThat(doc).contains(String.format("page id 0x%016X", LogFormat.NO_PAGE));
+        assertThat(doc).contains("exceed S/" + LogFormat.MINIMUM_ITEMS_PER_SEGMENT + " − "
+                + LogFormat.SEGMENT_HEADER_LENGTH + " bytes (with a " + LogFormat.MAX_MESSAGE_HEADER_LENGTH);
+        assertThat(doc).contains("format-version=1");
+    }
+}
