@@ -20,6 +20,11 @@ import java.util.concurrent.atomic.AtomicBoolean;
  * durable ({@link #syncIfCreated()}): a writer sets {@code created} BEFORE completing its reservation,
  * and the flusher reads it AFTER taking the completed window, so no pointer becomes stable before the
  * blob's name is on disk.
+ *
+ * <p>Recovery reads a missing blob at or above the stable tip that segment headers promise as a torn
+ * tail, and below it as a blob deleted on purpose. So a blob may be deleted only once its replacement
+ * lies below a tip promised by a segment header on disk (sled: when the replacement's segment goes
+ * inactive).
  */
 final class BlobStore {
     private final StorageIo io;

@@ -30,6 +30,9 @@ import java.nio.ByteBuffer;
  * Exactly one thread hands each window over: the one whose CAS moved the word to "sealed and no
  * writers", which happens once because neither bit flips back.
  *
+ * <p><b>Memory</b>: a window owns one reference to its {@link SegmentMemory}, taken by whoever builds it
+ * and dropped once the window is written; the segment's open chain owns one more (see SegmentMemory).
+ *
  * <p><b>Visibility</b>: a writer's bytes (header, body and CRC) are written with plain puts BEFORE its
  * {@code exitWriter} CAS, and the flusher reads the word (through the hand-over, a concurrent queue)
  * after that CAS, so it never writes a message without its checksum.
@@ -78,7 +81,6 @@ final class IoBuffer {
         this.capacity = segmentSize - base;
         this.dataStart = initialOffset;
         this.header = initialOffset;
-        memory.windowOpened();
     }
 
     ByteBuffer bytes() {

@@ -49,8 +49,11 @@ import org.slf4j.LoggerFactory;
  */
 public final class Log implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(Log.class);
-    /** Spins on a sealed window before yielding the processor. */
+    /** Spins on a sealed window before yielding the processor, then before parking. */
     private static final int SPINS_BEFORE_YIELD = 64;
+    private static final int SPINS_BEFORE_PARK = 256;
+    /** A rotation that waits for memory waits for a write: parking for a fraction of one costs nothing. */
+    private static final long PARK_NANOS = 20_000;
     private static final long MAX_DECOMPRESSED_BODY = 1L << 30;
 
     final LogConfig config;
@@ -142,6 +145,8 @@ public final class Log implements AutoCloseable {
         int inSegment = (int) (tip & (segmentSize - 1));
         if (recovered.tailSlot() >= 0) {
             long segmentLsn = tip - inSegment;
+            memory.retain(); // the window
+            memory.retain(); // the segment's open chain
             return new IoBuffer(memory, inSegment, segmentLsn, (long) recovered.tailSlot() * segmentSize + inSegment,
                     segmentSize, 0);
         }
@@ -151,6 +156,8 @@ public final class Log implements AutoCloseable {
 
     /** The first window of a new segment: allocates its slot and writes its header into memory. */
     private IoBuffer segmentWindow(SegmentMemory memory, long segmentLsn) {
+        memory.retain(); // the window
+        memory.retain(); // the segment's open chain
         int slot = slots.allocate(segmentLsn);
         LogFormat.writeSegmentHeader(memory.buffer(), 0, segmentLsn, stability.durableTip());
         return new IoBuffer(memory, 0, segmentLsn, (long) slot * segmentSize, segmentSize,
@@ -235,8 +242,10 @@ public final class Log implements AutoCloseable {
     private static int backOff(int spins) {
         if (spins < SPINS_BEFORE_YIELD) {
             Thread.onSpinWait();
-        } else {
+        } else if (spins < SPINS_BEFORE_PARK) {
             Thread.yield();
+        } else {
+            java.util.concurrent.locks.LockSupport.parkNanos(PARK_NANOS);
         }
         return spins + 1;
     }
@@ -250,16 +259,22 @@ public final class Log implements AutoCloseable {
         if (sealed == 0) {
             return;
         }
-        // Hand over BEFORE waiting for memory below: the flush work may need this very window to free one.
-        if (IoBuffer.writers(sealed) == 0) {
-            handOff(buf);
-        }
         IoBuffer next;
         if (IoBuffer.isMaxed(sealed)) {
+            // Hand over BEFORE waiting for memory: the flush work may need this very window to free one.
+            if (IoBuffer.writers(sealed) == 0) {
+                handOff(buf);
+            }
+            releaseMemory(buf.memory); // the chain is closed: no window will follow in this memory
             next = segmentWindow(acquireMemory(), buf.segmentLsn + segmentSize);
         } else {
+            // Safe although buf may already be written: the open chain still holds the memory.
+            buf.memory.retain();
             int offset = IoBuffer.offset(sealed);
             next = new IoBuffer(buf.memory, buf.base + offset, buf.segmentLsn, buf.fileOffset + offset, segmentSize, 0);
+            if (IoBuffer.writers(sealed) == 0) {
+                handOff(buf);
+            }
         }
         current = next;
     }
@@ -558,8 +573,12 @@ public final class Log implements AutoCloseable {
     }
 
     void windowWritten(IoBuffer buf) {
-        if (buf.memory.windowWritten()) {
-            pool.giveBack(buf.memory);
+        releaseMemory(buf.memory);
+    }
+
+    private void releaseMemory(SegmentMemory memory) {
+        if (memory.release()) {
+            pool.giveBack(memory);
         }
     }
 
@@ -578,10 +597,7 @@ public final class Log implements AutoCloseable {
                 flush();
             }
         } finally {
-            flusher.shutDown(() -> {
-                closed = true;
-                pool.releaseAll();
-            });
+            flusher.shutDown(() -> closed = true);
             closeQuietly(file);
             closeQuietly(lock);
         }

@@ -227,8 +227,21 @@ final class LogRecovery {
                 if (header.kind == MessageKind.CAP) {
                     break;
                 }
-                accept(segment, lsn, (long) segment.slot() * segmentSize + pos, header.kind, header.pid,
-                        pos + header.headerLength);
+                if (header.kind.isBlob() && !blobs.exists(buf.getLong(pos + header.headerLength))) {
+                    if (lsn >= promised) {
+                        // The pointer landed but the blob's directory entry did not: a torn tail.
+                        tip = lsn;
+                        tipSegment = segment;
+                        torn = true;
+                        end = "blob of the message at LSN " + lsn + " is missing (written, never made durable)";
+                        return false;
+                    }
+                    // Below the promised tip a missing blob was deleted after its page was replaced by a
+                    // durable later version: skip it.
+                } else {
+                    accept(segment, lsn, (long) segment.slot() * segmentSize + pos, header.kind, header.pid,
+                            pos + header.headerLength);
+                }
                 pos += header.totalLength();
             }
             tip = segment.base() + segmentSize;
@@ -248,10 +261,6 @@ final class LogRecovery {
                     }
                 }
                 default -> {
-                    if (kind.isBlob() && !blobs.exists(buf.getLong(bodyAt))) {
-                        // a dangling blob: its page was replaced and the blob deleted; a later version wins
-                        return;
-                    }
                     LogEntry entry = new LogEntry(kind, pid, lsn, pointer, header.totalLength());
                     if (openBatches.isEmpty()) {
                         deliver(entry);

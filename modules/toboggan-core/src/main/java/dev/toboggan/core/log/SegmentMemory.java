@@ -2,7 +2,6 @@ package dev.toboggan.core.log;
 
 import java.nio.ByteBuffer;
 import java.util.concurrent.atomic.AtomicInteger;
-import net.openhft.chronicle.bytes.BytesStore;
 
 /**
  * The direct memory of one segment, shared by the {@link IoBuffer} windows that fill it. It goes back
@@ -10,33 +9,35 @@ import net.openhft.chronicle.bytes.BytesStore;
  *
  * <p>Writers use absolute puts only, on disjoint ranges, so the shared {@link ByteBuffer}'s position
  * and limit are never touched concurrently; IO uses duplicates.
+ *
+ * <p>The memory is a plain direct {@code ByteBuffer} that the garbage collector frees once the log is
+ * gone, never freed explicitly: a {@code Reservation} completed after {@code close()} (a caller's bug)
+ * must get an exception, not write into freed memory and crash the JVM.
  */
 final class SegmentMemory {
-    private final BytesStore<?, ByteBuffer> store;
     private final ByteBuffer buffer;
-    /** Windows of the current segment not yet written; the memory is free when it drops to 0. */
-    private final AtomicInteger unwrittenWindows = new AtomicInteger();
+    /**
+     * References: one per window of the current segment not yet written, plus one for the segment's
+     * chain of windows while it is open (until a seal to the segment's end). The chain's reference keeps
+     * the count above 0 while a sealer builds the next window, so a window written meanwhile can never
+     * free the memory under it. The memory is free when the count drops to 0.
+     */
+    private final AtomicInteger references = new AtomicInteger();
 
     SegmentMemory(int size) {
-        this.store = BytesStore.wrap(ByteBuffer.allocateDirect(size));
-        this.buffer = LogFormat.le(store.underlyingObject());
+        this.buffer = LogFormat.le(ByteBuffer.allocateDirect(size));
     }
 
     ByteBuffer buffer() {
         return buffer;
     }
 
-    /** A new window of the segment now using this memory. */
-    void windowOpened() {
-        unwrittenWindows.incrementAndGet();
+    void retain() {
+        references.incrementAndGet();
     }
 
-    /** @return whether this was the last unwritten window, so the memory is free again */
-    boolean windowWritten() {
-        return unwrittenWindows.decrementAndGet() == 0;
-    }
-
-    void release() {
-        store.releaseLast();
+    /** @return whether this was the last reference, so the memory is free again */
+    boolean release() {
+        return references.decrementAndGet() == 0;
     }
 }

@@ -1,7 +1,5 @@
 package dev.toboggan.core.log;
 
-import java.util.ArrayList;
-import java.util.List;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.atomic.AtomicInteger;
 
@@ -15,7 +13,6 @@ final class SegmentMemoryPool {
     private final int capacity;
     private final AtomicInteger allocated = new AtomicInteger();
     private final ConcurrentLinkedQueue<SegmentMemory> free = new ConcurrentLinkedQueue<>();
-    private final List<SegmentMemory> all = new ArrayList<>();
 
     SegmentMemoryPool(int segmentSize, int capacity) {
         this.segmentSize = segmentSize;
@@ -34,11 +31,7 @@ final class SegmentMemoryPool {
                 return free.poll();
             }
             if (allocated.compareAndSet(n, n + 1)) {
-                SegmentMemory fresh = new SegmentMemory(segmentSize);
-                synchronized (all) {
-                    all.add(fresh);
-                }
-                return fresh;
+                return new SegmentMemory(segmentSize);
             }
         }
     }
@@ -50,14 +43,5 @@ final class SegmentMemoryPool {
 
     void giveBack(SegmentMemory memory) {
         free.add(memory);
-    }
-
-    /** Frees the direct memory of every buffer; only when no writer or flusher can touch them again. */
-    void releaseAll() {
-        synchronized (all) {
-            all.forEach(SegmentMemory::release);
-            all.clear();
-        }
-        free.clear();
     }
 }
