@@ -30,10 +30,13 @@ final class BlobStore {
     private final StorageIo io;
     private final Path directory;
     private final AtomicBoolean created = new AtomicBoolean();
+    /** Whether blobs are forced; off only for {@code durability = os}. */
+    private final boolean fsync;
 
-    BlobStore(StorageIo io, Path directory) throws IOException {
+    BlobStore(StorageIo io, Path directory, boolean fsync) throws IOException {
         this.io = io;
         this.directory = directory;
+        this.fsync = fsync;
         if (!io.exists(directory)) {
             io.createDirectories(directory);
             io.syncDirectory(directory.getParent());
@@ -49,8 +52,10 @@ final class BlobStore {
         try (StorageFile f = io.open(path, StorageIo.OpenMode.CREATE_NEW)) {
             Failpoints.check("blob.write");
             f.write(LogFormat.encodeBlob(kind, payload, off, len), 0);
-            Failpoints.check("blob.force");
-            f.force();
+            if (fsync) {
+                Failpoints.check("blob.force");
+                f.force();
+            }
         } catch (IOException e) {
             deleteQuietly(blobId);
             throw new StorageException("writing blob", path, e);

@@ -64,7 +64,7 @@ public final class FlushThread implements Background, AutoCloseable {
             try {
                 if (System.nanoTime() - nextPeriodic >= 0) {
                     nextPeriodic = System.nanoTime() + everyNanos;
-                    target.sealCurrent();
+                    target.requestStable(target.maxReservedLsn());
                 }
                 target.flushWork().doWork();
                 backoff = 0;

@@ -57,6 +57,7 @@ public final class Log implements AutoCloseable {
     private static final long MAX_DECOMPRESSED_BODY = 1L << 30;
 
     final LogConfig config;
+    private final StorageIo io;
     final StorageFile file;
     final BlobStore blobs;
     final int segmentSize;
@@ -71,6 +72,11 @@ public final class Log implements AutoCloseable {
     final ConcurrentLinkedQueue<IoBuffer> ready = new ConcurrentLinkedQueue<>();
     private volatile IoBuffer current;
     private final AtomicLong maxReservedLsn;
+    /** The highest LSN somebody asked to become stable; the flush work forces while it is not durable. */
+    private final AtomicLong wantedStable = new AtomicLong(-1);
+    /** Writers waiting for a free IO buffer. */
+    private final java.util.concurrent.atomic.AtomicInteger memoryWaiters =
+            new java.util.concurrent.atomic.AtomicInteger();
     private final AtomicReference<Throwable> failure = new AtomicReference<>();
     private volatile boolean closed;
     private final ReentrantLock progressLock = new ReentrantLock();
@@ -80,9 +86,10 @@ public final class Log implements AutoCloseable {
     final LongAdder aborts = new LongAdder();
     final LongAdder memoryWaits = new LongAdder();
 
-    private Log(LogConfig config, StorageFile file, Closeable lock, BlobStore blobs, Background background,
-            LogRecovery.Result recovered) {
+    private Log(LogConfig config, StorageIo io, StorageFile file, Closeable lock, BlobStore blobs,
+            Background background, LogRecovery.Result recovered) {
         this.config = config;
+        this.io = io;
         this.file = file;
         this.lock = lock;
         this.blobs = blobs;
@@ -125,9 +132,11 @@ public final class Log implements AutoCloseable {
             if (fresh) {
                 io.syncDirectory(config.directory());
             }
-            BlobStore blobs = new BlobStore(io, config.blobDirectory());
-            LogRecovery.Result recovered = new LogRecovery(config, file, blobs).recover(replayFrom, replay);
-            return new Log(config, file, lock, blobs, background, recovered);
+            BlobStore blobs = new BlobStore(io, config.blobDirectory(), config.fsync());
+            long promisedAtClose = StableTipFile.read(io, config.directory());
+            LogRecovery.Result recovered =
+                    new LogRecovery(config, file, blobs).recover(replayFrom, promisedAtClose, replay);
+            return new Log(config, io, file, lock, blobs, background, recovered);
         } catch (IOException e) {
             closeQuietly(file);
             closeQuietly(lock);
@@ -284,14 +293,22 @@ public final class Log implements AutoCloseable {
         if (memory == null) {
             memoryWaits.increment();
         }
-        while (memory == null) {
-            checkUsable();
-            if (runFlushWorkQuietly() == 0) {
-                awaitProgress(() -> pool.hasFree() || !ready.isEmpty());
-            }
-            memory = pool.tryAcquire();
+        if (memory != null) {
+            return memory;
         }
-        return memory;
+        memoryWaiters.incrementAndGet();
+        try {
+            while (memory == null) {
+                checkUsable();
+                if (runFlushWorkQuietly() == 0) {
+                    awaitProgress(() -> pool.hasFree() || !ready.isEmpty());
+                }
+                memory = pool.tryAcquire();
+            }
+            return memory;
+        } finally {
+            memoryWaiters.decrementAndGet();
+        }
     }
 
     void handOff(IoBuffer buf) {
@@ -363,11 +380,13 @@ public final class Log implements AutoCloseable {
                 return tip;
             }
             if (stability.durableTip() <= lsn) {
+                wantedStable.accumulateAndGet(lsn, Math::max);
                 sealIfHolds(lsn);
             } else {
                 // On disk, but a batch holds the stable tip back: its seal's window must be written too.
                 long sealEnd = stability.blockingSealEnd();
                 if (sealEnd > 0 && sealEnd != Long.MAX_VALUE) {
+                    wantedStable.accumulateAndGet(sealEnd - 1, Math::max);
                     sealIfHolds(sealEnd - 1);
                 }
             }
@@ -386,6 +405,28 @@ public final class Log implements AutoCloseable {
             }
             sealAndRotate(buf, false);
         }
+    }
+
+    /**
+     * Asks for everything up to {@code lsn} to become stable, without waiting: seals the window holding it,
+     * and the next flush work forces. For asynchronous flushes and the periodic flush.
+     */
+    public void requestStable(long lsn) {
+        checkUsable();
+        wantedStable.accumulateAndGet(lsn, Math::max);
+        if (stability.durableTip() <= lsn) {
+            sealIfHolds(Math.min(lsn, maxReservedLsn.get()));
+        }
+    }
+
+    /** Whether somebody wants an LSN that is not durable yet (the flush work then forces). */
+    boolean stabilityWanted() {
+        return wantedStable.get() >= stability.durableTip();
+    }
+
+    /** Whether writers wait for a free IO buffer (the flush work then frees written ones, unforced). */
+    boolean memoryWanted() {
+        return memoryWaiters.get() > 0;
     }
 
     /**
@@ -583,8 +624,9 @@ public final class Log implements AutoCloseable {
     }
 
     /**
-     * Makes everything written durable, then releases the file, the lock and the buffers. Callers must
-     * have stopped writing. A failed log is closed without flushing.
+     * Makes everything written durable and records the durable tip ({@link StableTipFile}), then releases
+     * the file, the lock and the buffers. Callers must have stopped writing. A failed log is closed without
+     * flushing.
      */
     @Override
     public void close() {
@@ -595,7 +637,12 @@ public final class Log implements AutoCloseable {
             if (failure.get() == null) {
                 sealCurrent();
                 flush();
+                if (config.fsync()) {
+                    StableTipFile.write(io, config.directory(), stability.durableTip());
+                }
             }
+        } catch (IOException e) {
+            throw new StorageException("recording the durable tip at close", config.directory(), e);
         } finally {
             flusher.shutDown(() -> closed = true);
             closeQuietly(file);

@@ -24,6 +24,9 @@ import java.util.Set;
  * @param filePermissions the POSIX permissions of files the store creates
  * @param maxFlushRetries consecutive failed flush attempts (write + fsync) tolerated before the log
  *     fails for good; each retry rewrites the buffers from memory (never trusts a retried fsync alone)
+ * @param fsync whether a flush forces the bytes to the device. {@code false} ("durability = os") makes a
+ *     flush mean "written to the operating system": it survives the process crashing, not the machine
+ *     losing power, and costs no fsync.
  */
 public record LogConfig(
         Path directory,
@@ -33,7 +36,8 @@ public record LogConfig(
         boolean compression,
         int compressionLevel,
         Set<PosixFilePermission> filePermissions,
-        int maxFlushRetries) {
+        int maxFlushRetries,
+        boolean fsync) {
 
     public static final int DEFAULT_SEGMENT_SIZE = 8 << 20;
     public static final int MIN_SEGMENT_SIZE = 1 << 10;
@@ -65,32 +69,47 @@ public record LogConfig(
     /** Defaults for a store in {@code directory}. */
     public static LogConfig defaults(Path directory) {
         return new LogConfig(directory, DEFAULT_SEGMENT_SIZE, 4, Duration.ofMillis(500), false, 3,
-                PosixFilePermissions.fromString("rw-------"), 3);
+                PosixFilePermissions.fromString("rw-------"), 3, true);
     }
 
     public LogConfig withSegmentSize(int bytes) {
         return new LogConfig(directory, bytes, ioBuffers, flushEvery, compression, compressionLevel, filePermissions,
-                maxFlushRetries);
+                maxFlushRetries, fsync);
     }
 
     public LogConfig withIoBuffers(int count) {
         return new LogConfig(directory, segmentSize, count, flushEvery, compression, compressionLevel, filePermissions,
-                maxFlushRetries);
+                maxFlushRetries, fsync);
     }
 
     public LogConfig withFlushEvery(Duration every) {
         return new LogConfig(directory, segmentSize, ioBuffers, every, compression, compressionLevel, filePermissions,
-                maxFlushRetries);
+                maxFlushRetries, fsync);
     }
 
     public LogConfig withCompression(boolean on) {
         return new LogConfig(directory, segmentSize, ioBuffers, flushEvery, on, compressionLevel, filePermissions,
-                maxFlushRetries);
+                maxFlushRetries, fsync);
     }
 
     public LogConfig withMaxFlushRetries(int retries) {
         return new LogConfig(directory, segmentSize, ioBuffers, flushEvery, compression, compressionLevel,
-                filePermissions, retries);
+                filePermissions, retries, fsync);
+    }
+
+    public LogConfig withFsync(boolean force) {
+        return new LogConfig(directory, segmentSize, ioBuffers, flushEvery, compression, compressionLevel,
+                filePermissions, maxFlushRetries, force);
+    }
+
+    public LogConfig withFilePermissions(Set<PosixFilePermission> permissions) {
+        return new LogConfig(directory, segmentSize, ioBuffers, flushEvery, compression, compressionLevel,
+                permissions, maxFlushRetries, fsync);
+    }
+
+    public LogConfig withCompressionLevel(int level) {
+        return new LogConfig(directory, segmentSize, ioBuffers, flushEvery, compression, level, filePermissions,
+                maxFlushRetries, fsync);
     }
 
     /** The log file of this store. */

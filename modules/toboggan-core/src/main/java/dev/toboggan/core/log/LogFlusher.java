@@ -12,12 +12,25 @@ import java.util.concurrent.locks.ReentrantLock;
 
 /**
  * The log's flush work as a plain object (Agrona's {@code Agent} shape): {@link #doWork()} writes every
- * ready window, forces the file once for all of them, and reports them durable. The Flusher actor, a
- * plain thread, or a caller waiting in {@link Log#makeStable} runs it; one at a time (a try-lock: a
- * second caller returns at once and waits for the first one's progress signal instead).
+ * ready window, and forces the file once for all of them (group commit) when somebody wants stability.
+ * The Flusher actor, a plain thread, or a caller waiting in {@link Log#makeStable} runs it; one at a time
+ * (a try-lock: a second caller returns at once and waits for the first one's progress signal instead).
  *
- * <p>A failed attempt keeps its windows and writes them all again next time, rewriting the bytes rather
- * than trusting a retried fsync (after a failed fsync Linux may have dropped the dirty pages).
+ * <h2>Implementation notes</h2>
+ * A window goes READY (handed over) → WRITTEN (positional write done, memory still held) → DURABLE
+ * (forced: reported to the {@link StabilityTracker}, memory back to the pool). All three transitions happen
+ * under {@code workLock}.
+ * <ul>
+ *   <li>A force happens only when somebody wants stability ({@link Log#stabilityWanted()}: a caller waits in
+ *       {@code makeStable}, or asked with {@code requestStable}, e.g. the periodic flush): a stream of
+ *       appends nobody waits for costs writes, not fsyncs.
+ *   <li>A failed attempt keeps its windows and writes them all again next time, rewriting the bytes
+ *       rather than trusting a retried fsync (after a failed fsync Linux may have dropped the dirty pages).
+ *   <li>When writers are starved for buffers and nobody wants stability, WRITTEN windows give their memory
+ *       back unforced ({@code releasedUnforced}). Their bytes can then no longer be rewritten, so a force
+ *       that fails after that fails the log at once (as PostgreSQL and RocksDB treat a failed fsync),
+ *       instead of retrying.
+ * </ul>
  */
 public final class LogFlusher {
     private final Log log;
@@ -25,6 +38,10 @@ public final class LogFlusher {
     private final ReentrantLock workLock = new ReentrantLock();
     /** Windows of a failed attempt, written again first. Guarded by workLock. */
     private List<IoBuffer> retry = new ArrayList<>();
+    /** Windows written, not yet forced, memory still held. Guarded by workLock. */
+    private final List<IoBuffer> written = new ArrayList<>();
+    /** LSN ranges [lo, hi) written and released unforced. Guarded by workLock. */
+    private final List<long[]> releasedRanges = new ArrayList<>();
     /** Guarded by workLock. */
     private int consecutiveFailures;
     private final LongAdder windows = new LongAdder();
@@ -38,10 +55,11 @@ public final class LogFlusher {
     }
 
     /**
-     * Writes and forces every window that is ready.
+     * Writes every window that is ready, and forces when somebody wants stability.
      *
-     * @return bytes written; 0 if nothing was ready or another thread is doing the work
-     * @throws LogWriteException if the write or the force failed (the windows are kept for a retry)
+     * @return bytes written plus, if it forced, 1; 0 if there was nothing to do or another thread is doing
+     *     the work
+     * @throws LogWriteException if a write or the force failed (the windows are kept for a retry)
      */
     public long doWork() {
         if (!workLock.tryLock()) {
@@ -51,15 +69,30 @@ public final class LogFlusher {
             if (log.isClosed() || log.failure() != null) {
                 return 0;
             }
-            return writeReady();
+            long progress = writeReady();
+            if (!log.config.fsync()) {
+                markDurable();
+            } else if (!written.isEmpty() || !releasedRanges.isEmpty()) {
+                if (log.stabilityWanted()) {
+                    force();
+                    progress++;
+                } else if (log.memoryWanted()) {
+                    releaseUnforced();
+                }
+            }
+            if (progress > 0) {
+                log.signalProgress();
+            }
+            return progress;
         } finally {
             workLock.unlock();
         }
     }
 
-    /** Whether windows are waiting to be written. */
+    /** Whether windows are waiting to be written, or written ones to be forced for somebody. */
     public boolean hasWork() {
-        return !log.ready.isEmpty() || !retry.isEmpty();
+        return !log.ready.isEmpty() || !retry.isEmpty()
+                || ((!written.isEmpty() || !releasedRanges.isEmpty()) && log.stabilityWanted());
     }
 
     private long writeReady() {
@@ -72,33 +105,71 @@ public final class LogFlusher {
             return 0;
         }
         batch.sort(Comparator.comparingLong(b -> b.lsn));
-        long written = 0;
+        long total = 0;
         try {
             for (IoBuffer b : batch) {
-                written += writeWindow(b);
+                total += writeWindow(b);
             }
+        } catch (IOException | RuntimeException e) {
+            retry = batch;
+            throw failed(e);
+        }
+        written.addAll(batch);
+        windows.add(batch.size());
+        bytes.add(total);
+        return total;
+    }
+
+    private void force() {
+        try {
             log.blobs.syncIfCreated();
             Failpoints.check("log.force");
             log.file.force();
             forces.increment();
         } catch (IOException | RuntimeException e) {
-            retry = batch;
-            consecutiveFailures++;
-            failures.increment();
-            if (consecutiveFailures > maxRetries) {
-                log.fail(e instanceof IOException io ? new StorageException("flushing", log.config.logFile(), io) : e);
+            if (!releasedRanges.isEmpty()) {
+                // Bytes of released windows can no longer be rewritten: a retried fsync would prove nothing.
+                log.fail(e instanceof IOException io ? new StorageException("forcing (after buffers were released)",
+                        log.config.logFile(), io) : e);
             }
-            throw new LogWriteException(e, consecutiveFailures);
+            written.sort(Comparator.comparingLong(b -> b.lsn));
+            retry.addAll(0, written);
+            written.clear();
+            throw failed(e);
         }
+        markDurable();
+    }
+
+    private LogWriteException failed(Exception e) {
+        consecutiveFailures++;
+        failures.increment();
+        if (consecutiveFailures > maxRetries) {
+            log.fail(e instanceof IOException io ? new StorageException("flushing", log.config.logFile(), io) : e);
+        }
+        return new LogWriteException(e, consecutiveFailures);
+    }
+
+    /** Reports every written window, and every range released unforced, durable; frees their memory. */
+    private void markDurable() {
         consecutiveFailures = 0;
-        for (IoBuffer b : batch) {
+        for (long[] range : releasedRanges) {
+            log.stability.markDurable(range[0], range[1]);
+        }
+        releasedRanges.clear();
+        for (IoBuffer b : written) {
             log.stability.markDurable(b.lsn, b.endLsn(b.header(), log.segmentSize));
             log.windowWritten(b);
         }
-        windows.add(batch.size());
-        bytes.add(written);
-        log.signalProgress();
-        return written;
+        written.clear();
+    }
+
+    /** Writers starve for buffers and nobody waits for stability: free written windows without a force. */
+    private void releaseUnforced() {
+        for (IoBuffer b : written) {
+            releasedRanges.add(new long[] {b.lsn, b.endLsn(b.header(), log.segmentSize)});
+            log.windowWritten(b);
+        }
+        written.clear();
     }
 
     /** Writes one sealed window; a maxed one gets its cap first. */

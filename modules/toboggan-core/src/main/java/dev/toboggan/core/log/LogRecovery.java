@@ -22,8 +22,9 @@ import org.slf4j.LoggerFactory;
  * data later.
  *
  * <ol>
- *   <li>Read every slot's header. The largest stable tip any valid header records, M, is a promise:
- *       every byte below M was on disk before that header was. Segments from the one holding M-1 on
+ *   <li>Read every slot's header. The largest stable tip any valid header records (or the
+ *       {@link StableTipFile} of the last clean close), M, is a promise: every byte below M was on disk
+ *       before that record was written. Segments from the one holding M-1 on
  *       must be contiguous in LSN (L, L+S, ...): the first gap ends the log.
  *   <li>Replay from {@code replayFrom}. A message that fails to decode (zeroed, wrong segment number,
  *       bad length or CRC) ends the log if it lies at or above M (a torn tail after a crash), and is
@@ -57,12 +58,17 @@ final class LogRecovery {
         this.segmentShift = Integer.numberOfTrailingZeros(segmentSize);
     }
 
-    Result recover(long replayFrom, Consumer<LogEntry> sink) throws IOException {
+    /**
+     * @param promisedAtClose the durable tip recorded at the last clean close (0 if none): like segment
+     *     headers' promises, damage below it is corruption, not a torn tail
+     */
+    Result recover(long replayFrom, long promisedAtClose, Consumer<LogEntry> sink) throws IOException {
         long started = System.nanoTime();
         long fileSize = file.size();
         int slotCount = (int) ((fileSize + segmentSize - 1) / segmentSize);
         List<Segment> valid = readHeaders(slotCount);
-        long promised = valid.stream().mapToLong(Segment::stableTip).max().orElse(0);
+        long promised = Math.max(promisedAtClose,
+                valid.stream().mapToLong(Segment::stableTip).max().orElse(0));
         List<Segment> sequence = replaySequence(valid, promised);
 
         Scan scan = new Scan(sink, promised);

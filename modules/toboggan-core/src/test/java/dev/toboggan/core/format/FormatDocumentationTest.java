@@ -42,5 +42,7 @@ class FormatDocumentationTest {
         assertThat(doc).contains("exceed S/" + LogFormat.MINIMUM_ITEMS_PER_SEGMENT + " − "
                 + LogFormat.SEGMENT_HEADER_LENGTH + " bytes (with a " + LogFormat.MAX_MESSAGE_HEADER_LENGTH);
         assertThat(doc).contains("format-version=1");
+        assertThat(doc).contains("### `stable-tip` (16 bytes)");
+        assertThat(doc).contains(String.format("magic `TBGT` (0x%08X)", dev.toboggan.core.log.StableTipFile.MAGIC));
     }
 }

@@ -51,7 +51,7 @@ class LogBatchTest {
             write(log, 1, i); // the batch, spanning several segments
             write(log, 2, i); // another thread's writes after the manifest
         }
-        log.sealCurrent();
+        log.requestStable(log.maxReservedLsn());
         while (log.flushWork().hasWork()) {
             log.flushWork().doWork();
         }

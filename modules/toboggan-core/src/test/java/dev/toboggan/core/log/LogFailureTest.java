@@ -69,6 +69,26 @@ class LogFailureTest {
     }
 
     @Test
+    void aFailedFsyncAfterBuffersWereReleasedUnforcedFailsTheLogAtOnce() {
+        SimulatedStorage disk = new SimulatedStorage();
+        Log log = Log.open(LogTestSupport.smallConfig(), disk, Background.NONE, 0, e -> {});
+        List<Long> acknowledged = writeAndFlush(log, 0, 20, 40);
+        // Nobody flushes while many buffers' worth is written: writers starve, windows are released unforced.
+        for (int i = 0; i < 400; i++) {
+            byte[] b = body(1, i, 200);
+            log.reserve(MessageKind.INLINE_NODE, 9, b, 0, b.length).complete();
+        }
+        assertThat(log.stats().forces()).as("no force while nobody asked for one").isEqualTo(1);
+        disk.failAfter(1, Set.of(SimulatedStorage.Op.FORCE));
+        assertThatThrownBy(log::flush).isInstanceOf(StoreFailedException.class)
+                .hasMessageContaining("after buffers were released");
+        log.close();
+        disk.clearFaults();
+        disk.powerLoss();
+        assertRecovered(disk, acknowledged);
+    }
+
+    @Test
     void aFullDiskFailsTheLogWithAClearErrorAndKeepsWhatWasAcknowledged() {
         SimulatedStorage disk = new SimulatedStorage();
         Log log = Log.open(LogTestSupport.smallConfig().withMaxFlushRetries(1), disk, Background.NONE, 0, e -> {});
