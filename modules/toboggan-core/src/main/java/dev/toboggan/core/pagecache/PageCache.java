@@ -1,0 +1,984 @@
+package dev.toboggan.core.pagecache;
+
+import dev.toboggan.core.Background;
+import dev.toboggan.core.CorruptionException;
+import dev.toboggan.core.Failpoints;
+import dev.toboggan.core.StoreFailedException;
+import dev.toboggan.core.io.StorageIo;
+import dev.toboggan.core.log.Log;
+import dev.toboggan.core.log.LogMessage;
+import dev.toboggan.core.log.MessageKind;
+import dev.toboggan.core.log.RecoveryReport;
+import dev.toboggan.core.log.Reservation;
+import dev.toboggan.core.pagecache.PageCacheMetrics.Op;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Objects;
+import java.util.SortedMap;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.ThreadLocalRandom;
+import java.util.concurrent.ThreadPoolExecutor;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import net.openhft.chronicle.bytes.Bytes;
+import net.openhft.chronicle.bytes.OnHeapBytes;
+
+/**
+ * A lock-free, log-structured page cache, generic over the page type {@code P} and the delta type
+ * {@code D} (seeds 000 and 001; LLAMA's mapping table): every page is reached through a table from page
+ * id to the page's current immutable version, and every change is logged, then installed by one
+ * compare-and-set of that table slot.
+ *
+ * <h2>Implementation notes</h2>
+ * <ul>
+ *   <li><b>Write path</b> (link, replace, free, meta, counter, allocate, rewrite): encode the message,
+ *       reserve it in the log, build the new {@link Page}, CAS it into the slot, then complete the
+ *       reservation on success or abort it (a canceled record recovery skips) on failure. NOTE: the
+ *       reservation is open only between reserve and complete/abort, never across a wait, because an
+ *       open reservation keeps its IO buffer from being written. The CAS is the linearization point of
+ *       every change; completion comes after it, so a message never becomes durable for a change that
+ *       did not happen.
+ *   <li><b>Conflicts</b>: a CAS that fails against a version with the same {@code ts} lost only to a
+ *       move (page-in, page-out, {@link #rewrite}) and is retried against it: the content the caller
+ *       based the change on is still there. A different {@code ts} is a real change: the caller gets
+ *       the current version back, materialized. A {@link #rewrite} gives up on any change: a newer
+ *       version is newer on disk too.
+ *   <li><b>Read path</b>: {@link #get} of a resident page is a load of the slot and nothing else. A
+ *       paged-out page is read back from its fragments (several in parallel), merged by the
+ *       {@link Materializer}, and installed by a fix-up CAS that keeps {@code ts}; if that CAS loses,
+ *       the reader takes whatever is current. A read that fails is retried if the page's fragments
+ *       changed meanwhile, else it is fatal.
+ *   <li><b>Page-out</b> keeps the fragments and drops the value, only when every fragment is below the
+ *       log's durable tip, so a read-back never waits for the flusher.
+ *   <li><b>Free ids</b> go back to allocation through {@link PageIds}'s grace period: after every
+ *       {@link Guard} open at the free has closed.
+ *   <li><b>Failure</b>: the log's failed state is the one global error. An injected failure at one of
+ *       this class's IO sites, or an error reading a page back that a retry does not explain, puts the
+ *       log into it; every call then throws {@link StoreFailedException} naming the first cause.
+ *   <li><b>Reserved pages</b>: {@value #META_PID} is the meta page (named roots), {@value #COUNTER_PID}
+ *       the id generator's mark; both are always resident and never paged out. User pages start at
+ *       {@value #FIRST_USER_PID}.
+ * </ul>
+ *
+ * <p>Thread safety: every method may be called from any thread, except that {@link #close()} and
+ * {@link #abandon()} must come after every other call has returned.
+ *
+ * @param <P> the page type
+ * @param <D> the delta type
+ */
+public final class PageCache<P, D> implements AutoCloseable {
+    /** The meta page: named roots. */
+    public static final long META_PID = 0;
+    /** The id generator's high-water mark. */
+    public static final long COUNTER_PID = 1;
+    /** The first page id {@link #allocate} can hand out. */
+    public static final long FIRST_USER_PID = 2;
+    /** "No root" in {@link #root} and {@link #casRoot}. */
+    public static final long NO_ROOT = -1;
+
+    private static final byte[] EMPTY = new byte[0];
+    private static final int SCRATCH_INITIAL = 256;
+    /** A thread's encoding buffer larger than this is dropped after use rather than kept. */
+    private static final int SCRATCH_KEEP = 1 << 20;
+    private static final ThreadLocal<OnHeapBytes> SCRATCH =
+            ThreadLocal.withInitial(() -> Bytes.allocateElasticOnHeap(SCRATCH_INITIAL));
+
+    private final PageCacheConfig config;
+    private final Log log;
+    private final Materializer<P, D> materializer;
+    private final PageTable table;
+    private final PageIds pids;
+    private final ReadTimestamps readTimestamps = new ReadTimestamps();
+    private final PageCacheMetrics metrics = new PageCacheMetrics();
+    private final int consolidationThreshold;
+    /** Reads the fragments of a page but the first; {@code null} when pages are read one fragment at a time. */
+    private final ThreadPoolExecutor readers;
+    private final AtomicInteger openBatches = new AtomicInteger();
+    private final ThreadLocal<OpenBatches> ownBatches = ThreadLocal.withInitial(OpenBatches::new);
+    private final IdGenerator ids;
+    private final boolean wasRecovered;
+    private volatile boolean closed;
+
+    private PageCache(PageCacheConfig config, Log log, Materializer<P, D> materializer, PageTable table,
+            TableReplay replay, long openedAt) {
+        this.config = config;
+        this.log = log;
+        this.materializer = materializer;
+        this.table = table;
+        this.consolidationThreshold = config.consolidationThreshold();
+        this.pids = new PageIds(Math.max(FIRST_USER_PID, replay.maxPid() + 1));
+        for (long pid = FIRST_USER_PID; pid < pids.next(); pid++) {
+            Page<?> page = table.get(pid);
+            if (page == null || page.isFree()) {
+                // free, or an allocation whose first write did not survive: nobody can hold either
+                pids.reusableNow(pid);
+            }
+        }
+        this.readers = config.pageInParallelism() > 1 ? newReaders(config.pageInParallelism()) : null;
+
+        Page<?> meta = table.get(META_PID);
+        Page<?> counter = table.get(COUNTER_PID);
+        this.wasRecovered = meta != null && counter != null;
+        if (meta != null) {
+            table.set(META_PID, meta.withValue(readValue(META_PID, meta)));
+        } else {
+            install(META_PID, null, MessageKind.INLINE_META, Meta.EMPTY);
+        }
+        long interval = config.idgenPersistInterval();
+        long mark = 0;
+        if (counter != null) {
+            Page<?> read = counter.withValue(readValue(COUNTER_PID, counter));
+            table.set(COUNTER_PID, read);
+            // Ids restart two intervals past the recovered mark; that is this run's first mark, made
+            // stable before any id is handed out (see IdGenerator).
+            mark = ((IdGenerator.Mark) read.value).restartAt(interval);
+            install(COUNTER_PID, read, MessageKind.COUNTER, new IdGenerator.Mark(mark, interval));
+        } else {
+            install(COUNTER_PID, null, MessageKind.COUNTER, new IdGenerator.Mark(0, interval));
+        }
+        long markLsn = table.get(COUNTER_PID).lastLsn();
+        log.makeStable(markLsn);
+        this.ids = new IdGenerator(interval, mark, markLsn, this::writeMark, this::awaitMark);
+        metrics.record(Op.RECOVERY, System.nanoTime() - openedAt);
+    }
+
+    /**
+     * Opens (creating if needed) the store in {@code config.log().directory()} and recovers its page
+     * table: after a crash, every page is as the last durable change left it, atomic batches are whole
+     * or absent, and freed ids are free again.
+     *
+     * @param background where the log hands its flush work (e.g. a {@link dev.toboggan.core.log.FlushThread},
+     *     started with {@link #log()} after this returns); {@link Background#NONE}: whoever waits for
+     *     durability does the work
+     * @throws dev.toboggan.core.CorruptionException if durable data is damaged; nothing on disk was changed
+     */
+    public static <P, D> PageCache<P, D> open(PageCacheConfig config, StorageIo io, Background background,
+            Materializer<P, D> materializer) {
+        Objects.requireNonNull(materializer, "materializer");
+        long openedAt = System.nanoTime();
+        PageTable table = new PageTable();
+        TableReplay replay = new TableReplay(table, config.log().logFile());
+        Log log = Log.open(config.log(), io, background, 0, replay);
+        try {
+            return new PageCache<>(config, log, materializer, table, replay, openedAt);
+        } catch (RuntimeException | Error e) {
+            try {
+                log.close();
+            } catch (RuntimeException suppressed) {
+                e.addSuppressed(suppressed);
+            }
+            throw e;
+        }
+    }
+
+    private static ThreadPoolExecutor newReaders(int parallelism) {
+        AtomicInteger n = new AtomicInteger();
+        ThreadPoolExecutor pool = new ThreadPoolExecutor(parallelism, parallelism, 10, TimeUnit.SECONDS,
+                new LinkedBlockingQueue<>(parallelism * 64), r -> {
+                    Thread t = new Thread(r, "toboggan-page-in-" + n.incrementAndGet());
+                    t.setDaemon(true);
+                    return t;
+                }, new ThreadPoolExecutor.CallerRunsPolicy());
+        pool.allowCoreThreadTimeOut(true);
+        return pool;
+    }
+
+    // ---------------------------------------------------------------- reading
+
+    /**
+     * The current version of a page, materialized: read back from the log if it was paged out.
+     *
+     * @return the page, or {@code null} if the page is free (freed, or allocated but lost in a crash
+     *     before its first write was durable)
+     * @throws IllegalArgumentException if {@code pid} is reserved or was never handed out
+     */
+    @SuppressWarnings("unchecked")
+    public Page<P> get(long pid) {
+        if (pid < FIRST_USER_PID || pid >= PageTable.CAPACITY) {
+            throw notAUserPage(pid, "read with get");
+        }
+        checkUsable();
+        metrics.count(Op.GET);
+        if ((ThreadLocalRandom.current().nextInt() & (PageCacheMetrics.GET_SAMPLE_EVERY - 1)) == 0) {
+            return timedGet(pid);
+        }
+        Page<?> page = table.get(pid);
+        if (page != null && page.value != null && page.value != Page.FREE) {
+            return (Page<P>) page;
+        }
+        return (Page<P>) getSlow(pid, page);
+    }
+
+    @SuppressWarnings("unchecked")
+    private Page<P> timedGet(long pid) {
+        long start = System.nanoTime();
+        Page<?> page = table.get(pid);
+        Page<?> result = page != null && page.value != null && page.value != Page.FREE ? page : getSlow(pid, page);
+        metrics.time(Op.GET, System.nanoTime() - start);
+        return (Page<P>) result;
+    }
+
+    private Page<?> getSlow(long pid, Page<?> page) {
+        if (page == null || page.isFree()) {
+            if (pid >= pids.next()) {
+                throw neverAllocated(pid);
+            }
+            return null;
+        }
+        Page<?> resident = pageIn(pid, page);
+        return resident == null || resident.isFree() ? null : resident;
+    }
+
+    /** {@code page} if it is resident or free, else the page read back and installed. */
+    private Page<?> materialize(long pid, Page<?> page) {
+        return page == null || page.isResidentOrFree() ? page : pageIn(pid, page);
+    }
+
+    /**
+     * Reads a paged-out page back and installs it with a fix-up CAS that keeps its version.
+     *
+     * @return the resident version (or whatever is current if the page changed meanwhile: it may be
+     *     free)
+     */
+    private Page<?> pageIn(long pid, Page<?> pagedOut) {
+        long start = System.nanoTime();
+        Page<?> page = pagedOut;
+        while (page != null && !page.isResidentOrFree()) {
+            Object value;
+            try {
+                value = readValue(pid, page);
+            } catch (StoreFailedException e) {
+                throw e;
+            } catch (RuntimeException e) {
+                Page<?> now = table.get(pid);
+                if (now != null && now.fragments != page.fragments) {
+                    page = now; // moved or changed while we read: its old fragments may be gone
+                    continue;
+                }
+                throw fail(e);
+            }
+            Page<?> resident = page.withValue(value);
+            if (table.compareAndSet(pid, page, resident)) {
+                metrics.record(Op.PAGE_IN, System.nanoTime() - start);
+                return resident;
+            }
+            page = table.get(pid);
+        }
+        return page;
+    }
+
+    /** Reads every fragment of {@code page} and merges them into a value. */
+    @SuppressWarnings("unchecked")
+    private Object readValue(long pid, Page<?> page) {
+        int n = page.fragmentCount();
+        LogMessage[] messages = pullAll(pid, page, n);
+        Object base = decodeBase(pid, messages[0]);
+        if (n == 1) {
+            return base;
+        }
+        if (pid < FIRST_USER_PID) {
+            throw new CorruptionException(config.log().logFile(), page.fragmentPointer(1),
+                    "the reserved page " + pid + " has " + (n - 1) + " deltas");
+        }
+        List<D> deltas = new ArrayList<>(n - 1);
+        for (int i = 1; i < n; i++) {
+            LogMessage m = messages[i];
+            if (m.kind() != MessageKind.INLINE_LINK) {
+                throw new CorruptionException(config.log().logFile(), page.fragmentPointer(i),
+                        "fragment " + i + " of page " + pid + " is a " + m.kind() + ", not a delta");
+            }
+            deltas.add(materializer.decodeDelta(Bytes.wrapForRead(m.body())));
+        }
+        return Objects.requireNonNull(materializer.merge((P) base, deltas), "Materializer.merge returned null");
+    }
+
+    private Object decodeBase(long pid, LogMessage m) {
+        MessageKind expected = baseKind(pid);
+        if (m.kind() == MessageKind.FREE) {
+            throw new IllegalStateException("page " + pid + " was freed while being read");
+        }
+        if (m.kind() != expected) {
+            throw new CorruptionException(config.log().logFile(), m.lsn(),
+                    "the base of page " + pid + " is a " + m.kind() + ", not a " + expected);
+        }
+        Bytes<byte[]> in = Bytes.wrapForRead(m.body());
+        if (pid == META_PID) {
+            return Meta.decode(in);
+        } else if (pid == COUNTER_PID) {
+            return IdGenerator.Mark.decode(in);
+        }
+        return Objects.requireNonNull(materializer.decodePage(in), "Materializer.decodePage returned null");
+    }
+
+    private LogMessage[] pullAll(long pid, Page<?> page, int n) {
+        LogMessage[] messages = new LogMessage[n];
+        if (n == 1 || readers == null) {
+            for (int i = 0; i < n; i++) {
+                messages[i] = pull(pid, page.fragmentLsn(i), page.fragmentPointer(i));
+            }
+            return messages;
+        }
+        List<CompletableFuture<LogMessage>> others = new ArrayList<>(n - 1);
+        for (int i = 1; i < n; i++) {
+            long lsn = page.fragmentLsn(i);
+            long pointer = page.fragmentPointer(i);
+            others.add(CompletableFuture.supplyAsync(() -> pull(pid, lsn, pointer), readers));
+        }
+        messages[0] = pull(pid, page.fragmentLsn(0), page.fragmentPointer(0));
+        for (int i = 1; i < n; i++) {
+            try {
+                messages[i] = others.get(i - 1).join();
+            } catch (CompletionException e) {
+                throw e.getCause() instanceof RuntimeException r ? r : e;
+            }
+        }
+        return messages;
+    }
+
+    /** Reads one fragment from the log. */
+    private LogMessage pull(long pid, long lsn, long pointer) {
+        long start = System.nanoTime();
+        failpoint("pagecache.pull");
+        LogMessage m = log.read(lsn, pointer);
+        if (m.pid() != pid) {
+            throw new CorruptionException(config.log().logFile(), pointer,
+                    "the message at LSN " + lsn + " belongs to page " + m.pid() + ", not to page " + pid);
+        }
+        metrics.record(Op.PULL, System.nanoTime() - start);
+        return m;
+    }
+
+    // ---------------------------------------------------------------- writing
+
+    /**
+     * Creates a page: reuses the lowest freed id whose grace period is over, else a new one.
+     *
+     * @return the new page's resident version; its {@link Page#pid()} is the id
+     */
+    @SuppressWarnings("unchecked")
+    public Page<P> allocate(P value) {
+        long start = System.nanoTime();
+        checkUsable();
+        Objects.requireNonNull(value, "value");
+        OnHeapBytes out = scratch();
+        materializer.encodePage(value, out);
+        long pid = pids.take();
+        CasResult<?> result;
+        try {
+            Page<?> old = table.get(pid);
+            if (old != null && !old.isFree()) {
+                throw new IllegalStateException("page " + pid + " was handed out for reuse but holds " + old);
+            }
+            result = casPage(pid, old, MessageKind.INLINE_NODE, value, out, false);
+        } catch (RuntimeException | Error e) {
+            pids.giveBack(pid);
+            throw e;
+        }
+        if (!result.succeeded()) {
+            throw new IllegalStateException("a new page " + pid + " was changed by another thread before it was "
+                    + "handed out: " + result.page());
+        }
+        metrics.record(Op.ALLOCATE, System.nanoTime() - start);
+        return (Page<P>) result.page();
+    }
+
+    /**
+     * Appends a delta to a page: the new version is {@code Materializer.apply(view.value(), delta)}, and
+     * the log gets the delta only. Once the page has {@code consolidation-threshold} fragments the link
+     * writes the whole merged page instead, as a {@link #replace} would.
+     *
+     * @param view the version the delta was computed against (from {@link #get} or an earlier change)
+     * @return success with the new version, or failure with the current one if the page changed since
+     *     {@code view} (a move does not count: that is retried here)
+     */
+    @SuppressWarnings("unchecked")
+    public CasResult<P> link(long pid, Page<P> view, D delta) {
+        long start = System.nanoTime();
+        checkChange(pid, view, "linked");
+        if (view.value == null) {
+            throw new IllegalArgumentException("the view of page " + pid + " is paged out; get the page first");
+        }
+        Objects.requireNonNull(delta, "delta");
+        P newValue = Objects.requireNonNull(materializer.apply((P) view.value, delta), "Materializer.apply returned null");
+        CasResult<P> result;
+        if (view.fragmentCount() >= consolidationThreshold) {
+            metrics.consolidations.increment();
+            result = replaceWith(pid, view, newValue);
+        } else {
+            OnHeapBytes out = scratch();
+            materializer.encodeDelta(delta, out);
+            result = linkWith(pid, view, newValue, out);
+        }
+        metrics.record(Op.LINK, System.nanoTime() - start);
+        return result;
+    }
+
+    @SuppressWarnings("unchecked")
+    private CasResult<P> linkWith(long pid, Page<?> view, P newValue, OnHeapBytes delta) {
+        byte[] body = delta.underlyingObject();
+        int length = (int) delta.writePosition();
+        Page<?> old = view;
+        while (true) {
+            failpoint("pagecache.reserve.link");
+            Reservation r = log.reserve(MessageKind.INLINE_LINK, pid, body, 0, length);
+            Page<?> next = old.linked(newValue, r.lsn(), r.pointer(), r.length());
+            if (table.compareAndSet(pid, old, next)) {
+                r.complete();
+                return new CasResult<>(true, (Page<P>) next);
+            }
+            r.abort();
+            Page<?> current = table.get(pid);
+            if (current.ts != old.ts) {
+                metrics.conflicts.increment();
+                return new CasResult<>(false, (Page<P>) materialize(pid, current));
+            }
+            metrics.relocationRetries.increment();
+            old = current;
+        }
+    }
+
+    /**
+     * Replaces a page's content with {@code value}: one full image in the log, the page's older
+     * fragments no longer needed.
+     *
+     * @param view the version the new value was derived from
+     * @return success with the new version, or failure with the current one if the page changed since
+     *     {@code view}
+     */
+    public CasResult<P> replace(long pid, Page<P> view, P value) {
+        long start = System.nanoTime();
+        checkChange(pid, view, "replaced");
+        Objects.requireNonNull(value, "value");
+        CasResult<P> result = replaceWith(pid, view, value);
+        metrics.record(Op.REPLACE, System.nanoTime() - start);
+        return result;
+    }
+
+    @SuppressWarnings("unchecked")
+    private CasResult<P> replaceWith(long pid, Page<?> view, P value) {
+        OnHeapBytes out = scratch();
+        materializer.encodePage(value, out);
+        CasResult<?> result = casPage(pid, view, MessageKind.INLINE_NODE, value, out, false);
+        return result.succeeded() ? (CasResult<P>) result
+                : new CasResult<>(false, (Page<P>) materialize(pid, result.page()));
+    }
+
+    /**
+     * Frees a page. Its id is handed out again once every {@link Guard} open now has closed.
+     *
+     * @return success with the free tombstone, or failure with the current version if the page changed
+     *     since {@code view}
+     * @throws IllegalArgumentException if {@code pid} is a reserved page
+     * @throws IllegalStateException if the page is already free (a double free)
+     */
+    @SuppressWarnings("unchecked")
+    public CasResult<P> free(long pid, Page<P> view) {
+        long start = System.nanoTime();
+        checkUsable();
+        checkUserPid(pid, "freed");
+        checkView(pid, view);
+        if (view.isFree()) {
+            throw doubleFree(pid);
+        }
+        CasResult<?> result = casPage(pid, view, MessageKind.FREE, Page.FREE, null, false);
+        if (result.succeeded()) {
+            pids.retire(pid);
+        } else if (result.page().isFree()) {
+            throw doubleFree(pid);
+        }
+        metrics.record(Op.FREE, System.nanoTime() - start);
+        return result.succeeded() ? (CasResult<P>) result
+                : new CasResult<>(false, (Page<P>) materialize(pid, result.page()));
+    }
+
+    /**
+     * The one write primitive of every full-image change: reserve, CAS, complete or abort (see the class
+     * notes).
+     *
+     * @param expected the version the change is based on; {@code null} for a slot never written
+     * @param body the encoded message, or {@code null} for an empty one
+     * @param rewrite whether this only moves the page: the version keeps its {@code ts}, and any
+     *     concurrent change makes it fail
+     * @return success with the installed version, or failure with the version that beat it (not
+     *     materialized)
+     */
+    private CasResult<?> casPage(long pid, Page<?> expected, MessageKind kind, Object value, OnHeapBytes body,
+            boolean rewrite) {
+        byte[] bytes = body == null ? EMPTY : body.underlyingObject();
+        int length = body == null ? 0 : (int) body.writePosition();
+        String failpoint = reserveFailpoint(kind);
+        Page<?> old = expected;
+        while (true) {
+            failpoint(failpoint);
+            Reservation r = log.reserve(kind, pid, bytes, 0, length);
+            long ts = old == null ? 1 : rewrite ? old.ts : old.ts + 1;
+            Page<?> next = Page.based(pid, value, r.lsn(), r.pointer(), r.length(), ts);
+            if (table.compareAndSet(pid, old, next)) {
+                r.complete();
+                return new CasResult<>(true, next);
+            }
+            r.abort();
+            Page<?> current = table.get(pid);
+            if (rewrite || old == null || current.ts != old.ts) {
+                if (!rewrite) {
+                    metrics.conflicts.increment();
+                }
+                return new CasResult<>(false, current);
+            }
+            metrics.relocationRetries.increment();
+            old = current;
+        }
+    }
+
+    /** Installs a reserved page at open. */
+    private void install(long pid, Page<?> expected, MessageKind kind, Object value) {
+        OnHeapBytes out = scratch();
+        encodeValue(pid, value, out);
+        if (!casPage(pid, expected, kind, value, out, false).succeeded()) {
+            throw new IllegalStateException("page " + pid + " changed while the store was opening");
+        }
+    }
+
+    /**
+     * Moves a page to the log's tip without changing its content: writes its whole current value (or
+     * its free record) again, keeping its version, so that callers holding a view of it are not
+     * disturbed. The segment cleaner calls this to empty old segments; it also consolidates a page's
+     * fragments into one. Retries until the page is rewritten; returns at once for an id that holds no
+     * page.
+     */
+    public void rewrite(long pid) {
+        long start = System.nanoTime();
+        checkUsable();
+        if (pid < 0 || pid >= pids.next()) {
+            throw neverAllocated(pid);
+        }
+        while (true) {
+            Page<?> page = table.get(pid);
+            if (page == null) {
+                return;
+            }
+            CasResult<?> result;
+            if (page.isFree()) {
+                result = casPage(pid, page, MessageKind.FREE, Page.FREE, null, true);
+            } else {
+                Page<?> resident = materialize(pid, page);
+                if (resident == null || resident.isFree()) {
+                    continue;
+                }
+                OnHeapBytes out = scratch();
+                encodeValue(pid, resident.value, out);
+                result = casPage(pid, resident, baseKind(pid), resident.value, out, true);
+            }
+            if (result.succeeded()) {
+                metrics.record(Op.REWRITE, System.nanoTime() - start);
+                return;
+            }
+        }
+    }
+
+    /**
+     * Drops the in-memory value of a page, keeping where its fragments are; a later {@link #get} reads
+     * it back. Only a page whose every fragment is durable is paged out, so that read never waits; the
+     * meta and counter pages and free pages never are.
+     *
+     * @return whether the page was paged out by this call
+     */
+    public boolean pageOut(long pid) {
+        long start = System.nanoTime();
+        checkUsable();
+        if (pid < FIRST_USER_PID || pid >= pids.next()) {
+            return false;
+        }
+        while (true) {
+            Page<?> page = table.get(pid);
+            if (page == null || page.value == null || page.isFree() || page.lastLsn() >= log.durableTip()) {
+                return false;
+            }
+            if (table.compareAndSet(pid, page, page.withValue(null))) {
+                metrics.record(Op.PAGE_OUT, System.nanoTime() - start);
+                return true;
+            }
+        }
+    }
+
+    // ---------------------------------------------------------------- grace, read timestamps
+
+    /** Enters a pinned section; see {@link Guard}. */
+    public Guard pin() {
+        checkUsable();
+        return pids.pin();
+    }
+
+    /** Raises a page's transactional read timestamp to at least {@code ts} (seed 001's {@code bump_page_rts}). */
+    public void bumpReadTimestamp(long pid, long ts) {
+        checkUsable();
+        checkHandedOut(pid);
+        readTimestamps.bump(pid, ts);
+    }
+
+    /** A page's transactional read timestamp: the highest bumped since the store was opened, else 0. */
+    public long readTimestamp(long pid) {
+        checkUsable();
+        checkHandedOut(pid);
+        return readTimestamps.get(pid);
+    }
+
+    // ---------------------------------------------------------------- meta page
+
+    /** The page id of the root named {@code name}, or {@link #NO_ROOT}. */
+    public long root(String name) {
+        checkUsable();
+        return meta().root(Objects.requireNonNull(name, "name"));
+    }
+
+    /** Every named root, sorted by name. */
+    public SortedMap<String, Long> roots() {
+        checkUsable();
+        return meta().roots();
+    }
+
+    /**
+     * Sets the root named {@code name} to {@code newPid} if it is {@code expectedPid} now.
+     *
+     * @param expectedPid the root's current page id, or {@link #NO_ROOT} if it must not exist
+     * @param newPid the new page id, or {@link #NO_ROOT} to remove the root
+     * @return whether the root was changed
+     */
+    public boolean casRoot(String name, long expectedPid, long newPid) {
+        checkUsable();
+        Objects.requireNonNull(name, "name");
+        if (newPid != NO_ROOT) {
+            checkUserPid(newPid, "named as a root");
+        }
+        while (true) {
+            Page<?> page = table.get(META_PID);
+            Meta meta = (Meta) page.value;
+            if (meta.root(name) != expectedPid) {
+                return false;
+            }
+            Meta changed = meta.with(name, newPid);
+            OnHeapBytes out = scratch();
+            changed.encode(out);
+            if (casPage(META_PID, page, MessageKind.INLINE_META, changed, out, false).succeeded()) {
+                return true;
+            }
+        }
+    }
+
+    private Meta meta() {
+        return (Meta) table.get(META_PID).value;
+    }
+
+    // ---------------------------------------------------------------- ids
+
+    /**
+     * A new id: higher than every id this store handed out before, in this run or any earlier one,
+     * crashes included. Writes a mark every {@code idgen-persist-interval} ids and rarely waits for one
+     * to be durable; see {@link IdGenerator}.
+     */
+    public long generateId() {
+        checkUsable();
+        return ids.generate(ownBatches.get().oldestManifest);
+    }
+
+    private long writeMark(long mark) {
+        failpoint("pagecache.idgen.persist");
+        while (true) {
+            Page<?> page = table.get(COUNTER_PID);
+            IdGenerator.Mark value = new IdGenerator.Mark(mark, config.idgenPersistInterval());
+            OnHeapBytes out = scratch();
+            value.encode(out);
+            CasResult<?> result = casPage(COUNTER_PID, page, MessageKind.COUNTER, value, out, false);
+            if (result.succeeded()) {
+                return result.page().lastLsn();
+            }
+        }
+    }
+
+    private void awaitMark(long lsn, boolean stable) {
+        if (stable) {
+            log.makeStable(lsn);
+        } else {
+            log.makeDurable(lsn);
+        }
+    }
+
+    // ---------------------------------------------------------------- batches, durability
+
+    /**
+     * Opens an atomic batch: every change made until it is closed, by any thread, survives a crash
+     * together or not at all.
+     */
+    public Batch openBatch() {
+        checkUsable();
+        failpoint("pagecache.batch.open");
+        long manifest = log.openBatch();
+        openBatches.incrementAndGet();
+        ownBatches.get().opened(manifest);
+        return new Batch(this, manifest);
+    }
+
+    void sealBatch(Batch batch) {
+        try {
+            failpoint("pagecache.batch.seal");
+            log.sealBatch(batch.manifestLsn());
+        } finally {
+            openBatches.decrementAndGet();
+            ownBatches.get().closed();
+        }
+    }
+
+    /** The atomic batches one thread holds open. Confined to that thread. */
+    private static final class OpenBatches {
+        int depth;
+        /** The manifest of the outermost open batch, or {@link Long#MAX_VALUE} with none open. */
+        long oldestManifest = Long.MAX_VALUE;
+
+        void opened(long manifest) {
+            if (depth++ == 0) {
+                oldestManifest = manifest;
+            }
+        }
+
+        void closed() {
+            if (--depth == 0) {
+                oldestManifest = Long.MAX_VALUE;
+            }
+        }
+    }
+
+    /**
+     * Makes every change made so far durable (group commit with concurrent callers).
+     *
+     * @return the bytes by which this call moved the log's stable tip
+     * @throws IllegalStateException inside an atomic batch of this thread, which could never seal
+     */
+    public long flush() {
+        checkUsable();
+        if (ownBatches.get().depth > 0) {
+            throw new IllegalStateException("flush inside an open atomic batch would wait for that batch itself; "
+                    + "close the batch first");
+        }
+        return log.flush();
+    }
+
+    // ---------------------------------------------------------------- state
+
+    /** Whether the store existed before this open (its meta and counter pages were recovered). */
+    public boolean wasRecovered() {
+        return wasRecovered;
+    }
+
+    /** Bytes the store's log and blobs take on disk. */
+    public long sizeOnDisk() {
+        checkUsable();
+        return log.sizeOnDisk();
+    }
+
+    /**
+     * The heap size of every page as the {@link Materializer} estimates it, plus the meta and counter
+     * pages. Pages that are paged out are read from disk for this (not cached), so it costs a full
+     * scan.
+     */
+    @SuppressWarnings("unchecked")
+    public long logicalSize() {
+        checkUsable();
+        long size = meta().heapSize() + 2 * Long.BYTES;
+        for (long pid = FIRST_USER_PID; pid < pids.next(); pid++) {
+            Page<?> page = table.get(pid);
+            if (page == null || page.isFree()) {
+                continue;
+            }
+            Object value = page.value != null ? page.value : readValue(pid, page);
+            size += materializer.heapSize((P) value);
+        }
+        return size;
+    }
+
+    /** {@link #sizeOnDisk()} / ({@link #logicalSize()} + one segment), as sled measures it. */
+    public double spaceAmplification() {
+        return (double) sizeOnDisk() / (logicalSize() + log.segmentSize());
+    }
+
+    /** Counters and latency histograms of this page cache's operations. */
+    public PageCacheMetrics.Snapshot metrics() {
+        return metrics.snapshot();
+    }
+
+    /** What the log's recovery found when this store was opened. */
+    public RecoveryReport recoveryReport() {
+        return log.recoveryReport();
+    }
+
+    /** The log underneath, for the flusher and for diagnostics. */
+    public Log log() {
+        return log;
+    }
+
+    public PageCacheConfig config() {
+        return config;
+    }
+
+    /** One past the highest page id ever handed out. */
+    long nextPid() {
+        return pids.next();
+    }
+
+    /** Freed ids still in their grace period. */
+    int pidsInGrace() {
+        return pids.inGrace();
+    }
+
+    /**
+     * Makes everything durable and closes the store. Callers must have stopped using it; every call
+     * after this throws {@link IllegalStateException}. A failed store is closed without writing.
+     *
+     * @throws IllegalStateException if an atomic batch is still open
+     */
+    @Override
+    public void close() {
+        if (closed) {
+            return;
+        }
+        if (openBatches.get() > 0) {
+            throw new IllegalStateException(openBatches.get() + " atomic batches are still open; close them first");
+        }
+        closed = true;
+        if (readers != null) {
+            readers.shutdown();
+        }
+        log.close();
+    }
+
+    /**
+     * Drops this instance without writing, flushing or closing anything, as if the process died here:
+     * for a process that is going down after a fatal error, and for tests that simulate a power loss
+     * (whose file handles are dead). Reopening the store recovers what was durable.
+     */
+    public void abandon() {
+        closed = true;
+        if (readers != null) {
+            readers.shutdownNow();
+        }
+    }
+
+    // ---------------------------------------------------------------- helpers
+
+    private void checkUsable() {
+        if (closed) {
+            throw new IllegalStateException("the store at " + config.log().directory() + " is closed");
+        }
+        Throwable failure = log.failure();
+        if (failure != null) {
+            throw new StoreFailedException(failure);
+        }
+    }
+
+    private void checkChange(long pid, Page<?> view, String verb) {
+        checkUsable();
+        checkUserPid(pid, verb);
+        checkView(pid, view);
+        if (view.isFree()) {
+            throw new IllegalArgumentException("page " + pid + " is free and cannot be " + verb
+                    + "; allocate a new page instead");
+        }
+    }
+
+    private void checkUserPid(long pid, String verb) {
+        if (pid < FIRST_USER_PID || pid >= pids.next()) {
+            throw notAUserPage(pid, verb);
+        }
+    }
+
+    private void checkHandedOut(long pid) {
+        if (pid < 0 || pid >= pids.next()) {
+            throw neverAllocated(pid);
+        }
+    }
+
+    private static void checkView(long pid, Page<?> view) {
+        Objects.requireNonNull(view, "view");
+        if (view.pid != pid) {
+            throw new IllegalArgumentException("the view passed for page " + pid + " is a version of page " + view.pid);
+        }
+    }
+
+    private IllegalArgumentException notAUserPage(long pid, String verb) {
+        if (pid == META_PID || pid == COUNTER_PID) {
+            return new IllegalArgumentException("page " + pid + " is reserved for the "
+                    + (pid == META_PID ? "meta page (use root/casRoot)" : "id generator (use generateId)")
+                    + " and cannot be " + verb);
+        }
+        return neverAllocated(pid);
+    }
+
+    private IllegalArgumentException neverAllocated(long pid) {
+        return new IllegalArgumentException("page " + pid + " was never allocated (page ids handed out so far: "
+                + FIRST_USER_PID + " to " + (pids.next() - 1) + ")");
+    }
+
+    private static IllegalStateException doubleFree(long pid) {
+        return new IllegalStateException("page " + pid + " is already free (double free)");
+    }
+
+    private static MessageKind baseKind(long pid) {
+        return pid == META_PID ? MessageKind.INLINE_META
+                : pid == COUNTER_PID ? MessageKind.COUNTER : MessageKind.INLINE_NODE;
+    }
+
+    private static String reserveFailpoint(MessageKind kind) {
+        return switch (kind) {
+            case INLINE_NODE -> "pagecache.reserve.node";
+            case INLINE_META -> "pagecache.reserve.meta";
+            case COUNTER -> "pagecache.reserve.counter";
+            case FREE -> "pagecache.reserve.free";
+            default -> "pagecache.reserve.link";
+        };
+    }
+
+    @SuppressWarnings("unchecked")
+    private void encodeValue(long pid, Object value, OnHeapBytes out) {
+        if (pid == META_PID) {
+            ((Meta) value).encode(out);
+        } else if (pid == COUNTER_PID) {
+            ((IdGenerator.Mark) value).encode(out);
+        } else {
+            materializer.encodePage((P) value, out);
+        }
+    }
+
+    /** This thread's encoding buffer, cleared. */
+    private static OnHeapBytes scratch() {
+        OnHeapBytes out = SCRATCH.get();
+        if (out.realCapacity() > SCRATCH_KEEP) {
+            out = Bytes.allocateElasticOnHeap(SCRATCH_INITIAL);
+            SCRATCH.set(out);
+        }
+        out.clear();
+        return out;
+    }
+
+    /** Fires an injected failure as the store's fatal error. */
+    private void failpoint(String name) {
+        if (Failpoints.ENABLED) {
+            try {
+                Failpoints.check(name);
+            } catch (Failpoints.InjectedFailure e) {
+                throw fail(e);
+            }
+        }
+    }
+
+    /** Puts the store into the failed state (the first cause wins) and returns the exception to throw. */
+    private StoreFailedException fail(Throwable cause) {
+        log.fail(cause);
+        return new StoreFailedException(log.failure());
+    }
+
+    @Override
+    public String toString() {
+        return "PageCache[" + config.log().directory() + ", pages below " + pids.next() + (closed ? ", closed" : "") + "]";
+    }
+}

@@ -1,0 +1,73 @@
+package dev.toboggan.core.pagecache;
+
+import dev.toboggan.core.log.LogConfig;
+import java.nio.file.Path;
+import java.util.Objects;
+
+/**
+ * The page cache's settings, validated once. Keys in error messages are the {@code toboggan { ... }}
+ * configuration keys users write.
+ *
+ * @param log the settings of the log underneath
+ * @param consolidationThreshold how many fragments (a base and its deltas) a page may have before a
+ *     {@code link} writes the whole merged page instead of one more delta: fewer means faster reads and
+ *     more bytes written. 1 to 255; default 10
+ * @param idgenPersistInterval how many ids {@link PageCache#generateId()} hands out between writes of
+ *     its high-water mark. After a crash ids restart at the last durable mark + 2 × this, so ids never
+ *     repeat; a larger interval means fewer writes and bigger gaps. At least 1; default 1 000 000
+ * @param pageInParallelism how many fragments of one page are read from disk at once when a page
+ *     that has several is read back: 1 reads them one after the other in the calling thread. 1 to 64;
+ *     default 4
+ */
+public record PageCacheConfig(LogConfig log, int consolidationThreshold, long idgenPersistInterval,
+        int pageInParallelism) {
+
+    public static final int DEFAULT_CONSOLIDATION_THRESHOLD = 10;
+    public static final long DEFAULT_IDGEN_PERSIST_INTERVAL = 1_000_000;
+    public static final int DEFAULT_PAGE_IN_PARALLELISM = 4;
+    /** The snapshot format keeps a page's fragment count in one byte. */
+    public static final int MAX_CONSOLIDATION_THRESHOLD = 255;
+
+    public PageCacheConfig {
+        Objects.requireNonNull(log, "log");
+        if (consolidationThreshold < 1 || consolidationThreshold > MAX_CONSOLIDATION_THRESHOLD) {
+            throw new IllegalArgumentException("toboggan.consolidation-threshold must be from 1 to "
+                    + MAX_CONSOLIDATION_THRESHOLD + ", was " + consolidationThreshold + "; 10 is a good default");
+        }
+        if (idgenPersistInterval < 1) {
+            throw new IllegalArgumentException("toboggan.idgen-persist-interval must be at least 1, was "
+                    + idgenPersistInterval + "; 1000000 is a good default");
+        }
+        if (pageInParallelism < 1 || pageInParallelism > 64) {
+            throw new IllegalArgumentException("toboggan.page-in-parallelism must be from 1 to 64, was "
+                    + pageInParallelism);
+        }
+    }
+
+    /** Defaults for a store in {@code directory}. */
+    public static PageCacheConfig defaults(Path directory) {
+        return of(LogConfig.defaults(directory));
+    }
+
+    /** Defaults on top of the given log settings. */
+    public static PageCacheConfig of(LogConfig log) {
+        return new PageCacheConfig(log, DEFAULT_CONSOLIDATION_THRESHOLD, DEFAULT_IDGEN_PERSIST_INTERVAL,
+                DEFAULT_PAGE_IN_PARALLELISM);
+    }
+
+    public PageCacheConfig withLog(LogConfig newLog) {
+        return new PageCacheConfig(newLog, consolidationThreshold, idgenPersistInterval, pageInParallelism);
+    }
+
+    public PageCacheConfig withConsolidationThreshold(int fragments) {
+        return new PageCacheConfig(log, fragments, idgenPersistInterval, pageInParallelism);
+    }
+
+    public PageCacheConfig withIdgenPersistInterval(long ids) {
+        return new PageCacheConfig(log, consolidationThreshold, ids, pageInParallelism);
+    }
+
+    public PageCacheConfig withPageInParallelism(int reads) {
+        return new PageCacheConfig(log, consolidationThreshold, idgenPersistInterval, reads);
+    }
+}

@@ -1,0 +1,80 @@
+package dev.toboggan.core.pagecache;
+
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.VarHandle;
+
+/**
+ * Page id → current {@link Page}: a two-level radix of reference arrays.
+ *
+ * <h2>Implementation notes</h2>
+ * <ul>
+ *   <li><b>Layout</b>: a fixed first level of {@value #L1_SIZE} references to second-level chunks of
+ *       {@value #L2_SIZE} slots each; pid {@code p} lives in chunk {@code p >>> 16}, slot
+ *       {@code p & 0xFFFF}, so pids up to 2^32 - 1. A lookup is two dependent loads (chunk, then slot)
+ *       after the final field. Plain arrays with {@link VarHandle} element access rather than
+ *       {@code AtomicReferenceArray}s, whose wrapper objects would add a dependent load per level.
+ *   <li><b>Growth</b>: a chunk is created on the first write into its range, by one CAS from
+ *       {@code null}; a loser drops its copy and uses the winner's. Chunks and slots are never
+ *       removed: the table never shrinks, and a slot, once set, is never {@code null} again.
+ *   <li><b>Changes</b>: every change of a slot is {@link #compareAndSet} from the exact {@link Page}
+ *       object the caller read to a new one. Pages are immutable and never reinstalled, so identity
+ *       rules out ABA, and the JVM's collector frees superseded versions once no reader holds them.
+ *   <li><b>Visibility</b>: slots and chunks are read with acquire and written by CAS (volatile
+ *       semantics), so a reader that sees a page sees it fully built (its fields are final anyway),
+ *       and sees a chunk's slots initialized to {@code null} before any page put there.
+ *   <li><b>Linearization</b>: a {@link #get} at its slot read; a change at its successful CAS.
+ * </ul>
+ */
+final class PageTable {
+    static final int L2_BITS = 16;
+    static final int L2_SIZE = 1 << L2_BITS;
+    static final int L1_SIZE = 1 << 16;
+    private static final int L2_MASK = L2_SIZE - 1;
+    /** One past the largest pid the table can hold. */
+    static final long CAPACITY = (long) L1_SIZE * L2_SIZE;
+
+    private static final VarHandle CHUNK = MethodHandles.arrayElementVarHandle(Page[][].class);
+    private static final VarHandle SLOT = MethodHandles.arrayElementVarHandle(Page[].class);
+
+    private final Page<?>[][] chunks = new Page<?>[L1_SIZE][];
+
+    /** The current version of {@code pid}, or {@code null} if nothing was ever installed there. */
+    Page<?> get(long pid) {
+        Page<?>[] chunk = (Page<?>[]) CHUNK.getAcquire(chunks, (int) (pid >>> L2_BITS));
+        return chunk == null ? null : (Page<?>) SLOT.getAcquire(chunk, (int) pid & L2_MASK);
+    }
+
+    /**
+     * Replaces {@code expected} (the exact object read, or {@code null} for a slot never written) with
+     * {@code next}.
+     *
+     * @return whether this call made the change
+     */
+    boolean compareAndSet(long pid, Page<?> expected, Page<?> next) {
+        Page<?>[] chunk = chunkFor(pid);
+        if (Jitter.ENABLED) {
+            Jitter.beforeCas();
+        }
+        return SLOT.compareAndSet(chunk, (int) pid & L2_MASK, expected, next);
+    }
+
+    /** Sets a slot during recovery, before any other thread can see the table. */
+    void set(long pid, Page<?> page) {
+        SLOT.setRelease(chunkFor(pid), (int) pid & L2_MASK, page);
+    }
+
+    private Page<?>[] chunkFor(long pid) {
+        int index = (int) (pid >>> L2_BITS);
+        Page<?>[] chunk = (Page<?>[]) CHUNK.getAcquire(chunks, index);
+        if (chunk != null) {
+            return chunk;
+        }
+        Page<?>[] fresh = new Page<?>[L2_SIZE];
+        Page<?>[] witness = (Page<?>[]) CHUNK.compareAndExchange(chunks, index, null, fresh);
+        return witness == null ? fresh : witness;
+    }
+
+    static boolean holds(long pid) {
+        return pid >= 0 && pid < CAPACITY;
+    }
+}

@@ -1,0 +1,62 @@
+package dev.toboggan.core.pagecache;
+
+import java.util.ArrayList;
+import java.util.List;
+import net.openhft.chronicle.bytes.Bytes;
+
+/**
+ * The test page type: an immutable list of ints; a delta appends one int. Simple enough that a test's
+ * reference model is a plain list, and order-sensitive, so a lost, repeated or reordered delta shows.
+ */
+final class IntListMaterializer implements Materializer<List<Integer>, Integer> {
+    static final IntListMaterializer INSTANCE = new IntListMaterializer();
+
+    @Override
+    public List<Integer> apply(List<Integer> page, Integer delta) {
+        List<Integer> next = new ArrayList<>(page.size() + 1);
+        next.addAll(page);
+        next.add(delta);
+        return List.copyOf(next);
+    }
+
+    @Override
+    public List<Integer> merge(List<Integer> base, List<Integer> deltas) {
+        List<Integer> next = new ArrayList<>(base.size() + deltas.size());
+        next.addAll(base);
+        next.addAll(deltas);
+        return List.copyOf(next);
+    }
+
+    @Override
+    public long heapSize(List<Integer> page) {
+        return 16 + 20L * page.size();
+    }
+
+    @Override
+    public void encodePage(List<Integer> page, Bytes<?> out) {
+        out.writeStopBit(page.size());
+        for (int v : page) {
+            out.writeStopBit(v);
+        }
+    }
+
+    @Override
+    public List<Integer> decodePage(Bytes<?> in) {
+        int n = (int) in.readStopBit();
+        List<Integer> page = new ArrayList<>(n);
+        for (int i = 0; i < n; i++) {
+            page.add((int) in.readStopBit());
+        }
+        return List.copyOf(page);
+    }
+
+    @Override
+    public void encodeDelta(Integer delta, Bytes<?> out) {
+        out.writeStopBit(delta);
+    }
+
+    @Override
+    public Integer decodeDelta(Bytes<?> in) {
+        return (int) in.readStopBit();
+    }
+}
