@@ -1,0 +1,56 @@
+package dev.toboggan.engine;
+
+import dev.toboggan.core.pagecache.Materializer;
+import java.nio.file.Path;
+import java.util.HashMap;
+import java.util.Map;
+import org.apache.pekko.actor.typed.ActorSystem;
+import org.apache.pekko.actor.typed.Extension;
+import org.apache.pekko.actor.typed.ExtensionId;
+
+/**
+ * Toboggan inside a caller's actor system: one {@link Engine} per store directory per system, its actors
+ * under the system guardian, closed by the system's {@code CoordinatedShutdown}.
+ *
+ * <pre>{@code
+ * Engine<P, D> engine = TobogganExtension.get(system).engine(settings, materializer);
+ * }</pre>
+ */
+public final class TobogganExtension implements Extension {
+    private static final Id ID = new Id();
+
+    private final ActorSystem<?> system;
+    /** Guarded by {@code this}. */
+    private final Map<Path, Engine<?, ?>> engines = new HashMap<>();
+
+    private TobogganExtension(ActorSystem<?> system) {
+        this.system = system;
+    }
+
+    public static TobogganExtension get(ActorSystem<?> system) {
+        return ID.apply(system);
+    }
+
+    /**
+     * The open engine for {@code settings.directory()} in this system, opened now if there is none (or the
+     * last one was closed).
+     */
+    @SuppressWarnings("unchecked")
+    public synchronized <P, D> Engine<P, D> engine(EngineSettings settings, Materializer<P, D> materializer) {
+        Path key = settings.directory().toAbsolutePath().normalize();
+        Engine<?, ?> existing = engines.get(key);
+        if (existing != null && existing.isOpen()) {
+            return (Engine<P, D>) existing;
+        }
+        Engine<P, D> engine = Engine.open(settings, materializer, system);
+        engines.put(key, engine);
+        return engine;
+    }
+
+    private static final class Id extends ExtensionId<TobogganExtension> {
+        @Override
+        public TobogganExtension createExtension(ActorSystem<?> system) {
+            return new TobogganExtension(system);
+        }
+    }
+}
