@@ -2,6 +2,7 @@ package dev.toboggan.engine;
 
 import com.typesafe.config.Config;
 import com.typesafe.config.ConfigFactory;
+import dev.toboggan.core.Background;
 import dev.toboggan.core.StoreFailedException;
 import dev.toboggan.core.io.FileChannelStorage;
 import dev.toboggan.core.io.StorageIo;
@@ -67,9 +68,9 @@ public final class Engine<P, D> implements AutoCloseable {
 
     /** As {@link #open(EngineSettings, Materializer)}, on the given IO (tests pass a simulated disk). */
     public static <P, D> Engine<P, D> open(EngineSettings settings, Materializer<P, D> materializer, StorageIo io) {
-        FlushSignal signal = new FlushSignal();
-        PageCache<P, D> pageCache = PageCache.open(settings.pageCache(), io, signal, materializer);
-        EngineCore core = new EngineCore(settings, pageCache, signal);
+        EngineCore core = openCore(settings, materializer, io);
+        @SuppressWarnings("unchecked") // openCore opened it with this materializer
+        PageCache<P, D> pageCache = (PageCache<P, D>) core.pageCache;
         try {
             ActorSystem<EngineGuardian.Command> system = ActorSystem.create(EngineGuardian.create(core),
                     "toboggan-" + NAMES.incrementAndGet(), standaloneConfig());
@@ -78,6 +79,26 @@ public final class Engine<P, D> implements AutoCloseable {
             pageCache.close();
             throw e;
         }
+    }
+
+    /** Opens the core, its port wired to the signals the engine's actors listen to. */
+    private static <P, D> EngineCore openCore(EngineSettings settings, Materializer<P, D> materializer,
+            StorageIo io) {
+        FlushSignal flushes = new FlushSignal();
+        SnapshotSignal snapshots = new SnapshotSignal(settings.snapshotAfterOps());
+        Background port = new Background() {
+            @Override
+            public void flushNeeded() {
+                flushes.flushNeeded();
+            }
+
+            @Override
+            public void operationsLogged(long count) {
+                snapshots.operationsLogged(count);
+            }
+        };
+        return new EngineCore(settings, PageCache.open(settings.pageCache(), io, port, materializer), flushes,
+                snapshots);
     }
 
     /** Opens the store with its actors in the caller's actor system. */
@@ -90,9 +111,9 @@ public final class Engine<P, D> implements AutoCloseable {
     /** As {@link #open(EngineSettings, Materializer, ActorSystem)}, on the given IO. */
     public static <P, D> Engine<P, D> open(EngineSettings settings, Materializer<P, D> materializer,
             ActorSystem<?> system, StorageIo io) {
-        FlushSignal signal = new FlushSignal();
-        PageCache<P, D> pageCache = PageCache.open(settings.pageCache(), io, signal, materializer);
-        EngineCore core = new EngineCore(settings, pageCache, signal);
+        EngineCore core = openCore(settings, materializer, io);
+        @SuppressWarnings("unchecked") // openCore opened it with this materializer
+        PageCache<P, D> pageCache = (PageCache<P, D>) core.pageCache;
         try {
             ActorRef<EngineGuardian.Command> guardian = system.systemActorOf(EngineGuardian.create(core),
                     "toboggan-" + NAMES.incrementAndGet(), Props.empty());
@@ -178,6 +199,16 @@ public final class Engine<P, D> implements AutoCloseable {
     /** How often the Flusher has started: 1 + its restarts (for tests and metrics). */
     int flusherStarts() {
         return core.flusherStarts.get();
+    }
+
+    /** How often the Snapshotter has started: 1 + its restarts (for tests and metrics). */
+    int snapshotterStarts() {
+        return core.snapshotterStarts.get();
+    }
+
+    /** Snapshots the Snapshotter has taken (for tests and metrics). */
+    long snapshotsTaken() {
+        return core.snapshotsTaken.get();
     }
 
     /** Flush requests sent to the Flusher and not yet handled (for tests and metrics). */

@@ -26,6 +26,7 @@ final class EngineGuardian {
     static Behavior<Command> create(EngineCore core) {
         return Behaviors.setup(ctx -> {
             spawnSupervised(ctx, core, Flusher.create(core), "flusher");
+            spawnSupervised(ctx, core, Snapshotter.create(core), "snapshotter");
             return Behaviors.receive(Command.class)
                     .onMessageEquals(Command.STOP, Behaviors::stopped)
                     .onSignal(PostStop.class, signal -> {

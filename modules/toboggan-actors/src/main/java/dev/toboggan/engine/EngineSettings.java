@@ -5,6 +5,7 @@ import com.typesafe.config.ConfigException;
 import com.typesafe.config.ConfigFactory;
 import dev.toboggan.core.log.LogConfig;
 import dev.toboggan.core.pagecache.PageCacheConfig;
+import dev.toboggan.core.pagecache.SnapshotWriter;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.time.Duration;
@@ -20,9 +21,12 @@ import java.util.Objects;
  * @param backoffMin first restart backoff of a failed actor
  * @param backoffMax longest restart backoff
  * @param backoffRandomFactor jitter added to backoffs
+ * @param snapshotInterval longest time between snapshots (0: only by operation count)
+ * @param snapshotAfterOps changes logged between snapshots
  */
 public record EngineSettings(PageCacheConfig pageCache, int mailboxCapacity, Duration sendTimeout,
-        Duration backoffMin, Duration backoffMax, double backoffRandomFactor) {
+        Duration backoffMin, Duration backoffMax, double backoffRandomFactor, Duration snapshotInterval,
+        long snapshotAfterOps) {
 
     /** The path of the dispatcher the actors run on. */
     public static final String IO_DISPATCHER = "toboggan.io-dispatcher";
@@ -42,6 +46,14 @@ public record EngineSettings(PageCacheConfig pageCache, int mailboxCapacity, Dur
         if (backoffRandomFactor < 0 || backoffRandomFactor > 1) {
             throw new IllegalArgumentException("toboggan.restart-backoff.random-factor must be from 0 to 1, was "
                     + backoffRandomFactor);
+        }
+        if (snapshotInterval.isNegative()) {
+            throw new IllegalArgumentException("toboggan.snapshot-interval must be 0 (off) or positive, was "
+                    + snapshotInterval);
+        }
+        if (snapshotAfterOps < SnapshotWriter.SIGNAL_EVERY) {
+            throw new IllegalArgumentException("toboggan.snapshot-after-ops must be at least "
+                    + SnapshotWriter.SIGNAL_EVERY + ", was " + snapshotAfterOps + "; 1000000 is a good default");
         }
     }
 
@@ -68,7 +80,8 @@ public record EngineSettings(PageCacheConfig pageCache, int mailboxCapacity, Dur
                     .withPageInParallelism(c.getInt("page-in-parallelism"));
             return new EngineSettings(pageCache, c.getInt("mailbox-capacity"), c.getDuration("send-timeout"),
                     c.getDuration("restart-backoff.min"), c.getDuration("restart-backoff.max"),
-                    c.getDouble("restart-backoff.random-factor"));
+                    c.getDouble("restart-backoff.random-factor"), c.getDuration("snapshot-interval"),
+                    c.getLong("snapshot-after-ops"));
         } catch (ConfigException e) {
             throw new IllegalArgumentException("invalid Toboggan configuration: " + e.getMessage(), e);
         }

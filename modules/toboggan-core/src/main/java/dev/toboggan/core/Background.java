@@ -13,6 +13,12 @@ public interface Background {
     /** Sealed IO buffers are waiting to be written: run the log's flush work soon. */
     void flushNeeded();
 
+    /**
+     * About {@code count} changes were logged since the last snapshot began: take one soon if that is
+     * many. Told on about one change in a thousand, never on each.
+     */
+    default void operationsLogged(long count) {}
+
     /** A port that schedules nothing: whoever waits for durability drives the flush work itself. */
     Background NONE = () -> {};
 }

@@ -10,8 +10,12 @@ import dev.toboggan.core.io.StorageIo;
 import java.io.Closeable;
 import java.io.IOException;
 import java.nio.ByteBuffer;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.AtomicReference;
 import java.util.concurrent.atomic.LongAdder;
@@ -71,18 +75,19 @@ public final class Log implements AutoCloseable {
     private final RecoveryReport recovery;
     final ConcurrentLinkedQueue<IoBuffer> ready = new ConcurrentLinkedQueue<>();
     private volatile IoBuffer current;
-    private final AtomicLong maxReservedLsn;
+    /** The tip recovery left: the log's first LSN of this run (everything below is durable). */
+    private final long openedAt;
     /** The highest LSN somebody asked to become stable; the flush work forces while it is not durable. */
     private final AtomicLong wantedStable = new AtomicLong(-1);
     /** Writers waiting for a free IO buffer. */
-    private final java.util.concurrent.atomic.AtomicInteger memoryWaiters =
-            new java.util.concurrent.atomic.AtomicInteger();
+    private final AtomicInteger memoryWaiters = new AtomicInteger();
     private final AtomicReference<Throwable> failure = new AtomicReference<>();
     private volatile boolean closed;
     private final ReentrantLock progressLock = new ReentrantLock();
     /** Signalled when the tip moves, a window becomes ready, a buffer frees up, or the log fails. */
     private final Condition progress = progressLock.newCondition();
-    final LongAdder reservations = new LongAdder();
+    /** Counts signals of {@link #progress}; waiters wait for it to change. Written under progressLock. */
+    private volatile long progressEpoch;
     final LongAdder aborts = new LongAdder();
     final LongAdder memoryWaits = new LongAdder();
 
@@ -99,7 +104,7 @@ public final class Log implements AutoCloseable {
         this.pool = new SegmentMemoryPool(segmentSize, config.ioBuffers());
         this.slots = recovered.slots();
         this.stability = new StabilityTracker(recovered.tip());
-        this.maxReservedLsn = new AtomicLong(recovered.tip() - 1);
+        this.openedAt = recovered.tip();
         this.recovery = recovered.report();
         this.flusher = new LogFlusher(this, config.maxFlushRetries());
         this.current = firstWindow(recovered);
@@ -116,6 +121,24 @@ public final class Log implements AutoCloseable {
      */
     public static Log open(LogConfig config, StorageIo io, Background background, long replayFrom,
             Consumer<LogEntry> replay) {
+        return open(config, io, background, new LogReplay() {
+            @Override
+            public long start() {
+                return replayFrom;
+            }
+
+            @Override
+            public void accept(LogEntry entry) {
+                replay.accept(entry);
+            }
+        });
+    }
+
+    /**
+     * As {@link #open(LogConfig, StorageIo, Background, long, Consumer)}, but asks {@code replay} where to
+     * start once the store is locked, so that it may read other files of the store (its snapshots) first.
+     */
+    public static Log open(LogConfig config, StorageIo io, Background background, LogReplay replay) {
         Closeable lock = null;
         StorageFile file = null;
         try {
@@ -134,6 +157,7 @@ public final class Log implements AutoCloseable {
             }
             BlobStore blobs = new BlobStore(io, config.blobDirectory(), config.fsync());
             long promisedAtClose = StableTipFile.read(io, config.directory());
+            long replayFrom = replay.start();
             LogRecovery.Result recovered =
                     new LogRecovery(config, file, blobs).recover(replayFrom, promisedAtClose, replay);
             return new Log(config, io, file, lock, blobs, background, recovered);
@@ -227,8 +251,6 @@ public final class Log implements AutoCloseable {
                 continue;
             }
             long lsn = buf.lsn + offset;
-            maxReservedLsn.accumulateAndGet(lsn, Math::max);
-            reservations.increment();
             ByteBuffer memory = buf.bytes();
             LogFormat.writeMessageHeader(memory, inSegment, kind, inlineLength, segmentNumber, pid);
             Reservation reservation =
@@ -300,8 +322,9 @@ public final class Log implements AutoCloseable {
         try {
             while (memory == null) {
                 checkUsable();
+                long epoch = progressEpoch;
                 if (runFlushWorkQuietly() == 0) {
-                    awaitProgress(() -> pool.hasFree() || !ready.isEmpty());
+                    awaitProgress(epoch);
                 }
                 memory = pool.tryAcquire();
             }
@@ -390,8 +413,9 @@ public final class Log implements AutoCloseable {
                     sealIfHolds(sealEnd - 1);
                 }
             }
+            long epoch = progressEpoch;
             if (runFlushWorkQuietly() == 0) {
-                awaitProgress(() -> (stable ? stability.stableTip() : stability.durableTip()) != tip || !ready.isEmpty());
+                awaitProgress(epoch);
             }
         }
     }
@@ -415,7 +439,7 @@ public final class Log implements AutoCloseable {
         checkUsable();
         wantedStable.accumulateAndGet(lsn, Math::max);
         if (stability.durableTip() <= lsn) {
-            sealIfHolds(Math.min(lsn, maxReservedLsn.get()));
+            sealIfHolds(Math.min(lsn, maxReservedLsn()));
         }
     }
 
@@ -436,7 +460,7 @@ public final class Log implements AutoCloseable {
      */
     public long flush() {
         long before = stability.stableTip();
-        long after = makeStable(maxReservedLsn.get());
+        long after = makeStable(maxReservedLsn());
         return Math.max(0, after - before);
     }
 
@@ -456,7 +480,14 @@ public final class Log implements AutoCloseable {
 
     /** The LSN of the last message reserved. */
     public long maxReservedLsn() {
-        return maxReservedLsn.get();
+        // Derived rather than kept in a shared word, which would cost every reservation a CAS: the current
+        // window is read BEFORE its header, and windows only follow each other in LSN order, so every LSN
+        // below what this returns was reserved (by a reservation that may still be copying its bytes:
+        // makeStable waits for it). Any LSN inside the last message will do for makeStable.
+        IoBuffer buf = current;
+        int offset = IoBuffer.offset(buf.header());
+        long end = offset > buf.dataStart ? buf.lsn + offset : buf.lsn;
+        return Math.max(end, openedAt) - 1;
     }
 
     /**
@@ -472,7 +503,7 @@ public final class Log implements AutoCloseable {
             return flusher.doWork();
         } catch (LogWriteException e) {
             // The scheduler's retry policy owns failures; a helping caller only backs off.
-            awaitProgress(() -> false);
+            awaitProgress(progressEpoch);
             return 0;
         }
     }
@@ -480,16 +511,23 @@ public final class Log implements AutoCloseable {
     void signalProgress() {
         progressLock.lock();
         try {
+            progressEpoch++;
             progress.signalAll();
         } finally {
             progressLock.unlock();
         }
     }
 
-    private void awaitProgress(java.util.function.BooleanSupplier changed) {
+    /**
+     * Waits until somebody signals progress after {@code epochSeen} was read (a window became ready, the
+     * tip moved, a buffer came free, the log failed), or a few milliseconds at most. Edge-triggered: a
+     * waiter whose condition is still unmet while another thread holds the flush work sleeps until that
+     * thread reports, instead of spinning on state that has not changed.
+     */
+    private void awaitProgress(long epochSeen) {
         progressLock.lock();
         try {
-            if (!changed.getAsBoolean() && failure.get() == null) {
+            if (progressEpoch == epochSeen && failure.get() == null) {
                 progress.await(5, TimeUnit.MILLISECONDS);
             }
         } catch (InterruptedException e) {
@@ -545,6 +583,45 @@ public final class Log implements AutoCloseable {
         }
     }
 
+    /**
+     * Scans the stable log from {@code from} on, read-only, while writers go on: delivers to {@code sink}
+     * exactly what recovery would replay from {@code from}, as far as the stable tip. Everything below the
+     * stable tip is on disk and never changes, so this reads only immutable bytes.
+     *
+     * @param from 0, or an LSN an earlier scan returned
+     * @return the LSN the delivered messages are complete up to: the stable tip, or the manifest of the
+     *     first batch still open there (a clean cut: a later scan or a recovery continues from it)
+     * @throws CorruptionException if a message below the stable tip does not decode
+     */
+    public long scanStable(long from, Consumer<LogEntry> sink) {
+        checkUsable();
+        long to = stability.stableTip();
+        if (from >= to) {
+            return from;
+        }
+        if (!config.fsync()) {
+            // With durability = os the stable tip is only handed to the operating system. What is built on
+            // these bytes (a snapshot, which is forced) must not outlive them in a power loss: force them.
+            try {
+                file.force();
+            } catch (IOException e) {
+                throw new StorageException("forcing the log before a snapshot", config.logFile(), e);
+            }
+        }
+        List<LogScanner.Segment> sequence = new ArrayList<>();
+        for (Map.Entry<Long, Integer> segment : slots.segments().entrySet()) {
+            long base = segment.getKey();
+            if (base + segmentSize > from && base < to) {
+                sequence.add(new LogScanner.Segment(base, to, segment.getValue()));
+            }
+        }
+        try {
+            return new LogScanner(config, file, blobs).scan(sequence, from, to, to, sink).tip;
+        } catch (IOException e) {
+            throw new StorageException("scanning the stable log from LSN " + from, config.logFile(), e);
+        }
+    }
+
     private byte[] decompress(byte[] body, long lsn) {
         long size = Zstd.getFrameContentSize(body);
         if (size < 0 || size > MAX_DECOMPRESSED_BODY) {
@@ -566,7 +643,7 @@ public final class Log implements AutoCloseable {
 
     /** Counters of the log's work since it was opened. */
     public LogStats stats() {
-        return new LogStats(reservations.sum(), aborts.sum(), flusher.windowsWritten(), flusher.bytesWritten(),
+        return new LogStats(aborts.sum(), flusher.windowsWritten(), flusher.bytesWritten(),
                 flusher.forces(), flusher.failures(), memoryWaits.sum(), stability.stableTip());
     }
 

@@ -1,13 +1,11 @@
 package dev.toboggan.core.log;
 
-import dev.toboggan.core.CorruptionException;
 import dev.toboggan.core.Failpoints;
 import dev.toboggan.core.io.StorageFile;
+import dev.toboggan.core.log.LogScanner.Segment;
 import java.io.IOException;
 import java.nio.ByteBuffer;
-import java.util.ArrayList;
 import java.util.BitSet;
-import java.util.Comparator;
 import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
@@ -26,7 +24,9 @@ import org.slf4j.LoggerFactory;
  *       {@link StableTipFile} of the last clean close), M, is a promise: every byte below M was on disk
  *       before that record was written. Segments from the one holding M-1 on
  *       must be contiguous in LSN (L, L+S, ...): the first gap ends the log.
- *   <li>Replay from {@code replayFrom}. A message that fails to decode (zeroed, wrong segment number,
+ *   <li>Replay from {@code replayFrom} ({@link LogScanner}): 0, or a snapshot's LSN, which is a clean cut
+ *       (no batch is open across it). Headers, M and the contiguity rule cover the whole file either way,
+ *       so where the log ends does not depend on where replay starts. A message that fails to decode (zeroed, wrong segment number,
  *       bad length or CRC) ends the log if it lies at or above M (a torn tail after a crash), and is
  *       reported as corruption, with nothing changed on disk, if it lies below M.
  *   <li>Batches: entries after a manifest are held back until its seal is read; a manifest without a
@@ -43,19 +43,17 @@ final class LogRecovery {
     private final StorageFile file;
     private final BlobStore blobs;
     private final int segmentSize;
-    private final int segmentShift;
+    private final LogScanner scanner;
 
     /** Everything the log needs to continue writing where recovery ended. */
     record Result(long tip, int tailSlot, SegmentSlots slots, RecoveryReport report) {}
-
-    private record Segment(long base, long stableTip, int slot) {}
 
     LogRecovery(LogConfig config, StorageFile file, BlobStore blobs) {
         this.config = config;
         this.file = file;
         this.blobs = blobs;
         this.segmentSize = config.segmentSize();
-        this.segmentShift = Integer.numberOfTrailingZeros(segmentSize);
+        this.scanner = new LogScanner(config, file, blobs);
     }
 
     /**
@@ -66,22 +64,11 @@ final class LogRecovery {
         long started = System.nanoTime();
         long fileSize = file.size();
         int slotCount = (int) ((fileSize + segmentSize - 1) / segmentSize);
-        List<Segment> valid = readHeaders(slotCount);
+        List<Segment> valid = scanner.readHeaders(slotCount);
         long promised = Math.max(promisedAtClose,
                 valid.stream().mapToLong(Segment::stableTip).max().orElse(0));
-        List<Segment> sequence = replaySequence(valid, promised);
-
-        Scan scan = new Scan(sink, promised);
-        for (Segment segment : sequence) {
-            if (segment.base() + segmentSize <= replayFrom) {
-                continue;
-            }
-            int start = (int) Math.max(LogFormat.SEGMENT_HEADER_LENGTH, replayFrom - segment.base());
-            if (!scan.segment(segment, start)) {
-                break;
-            }
-        }
-        scan.finish(replayFrom);
+        List<Segment> sequence = scanner.replaySequence(valid, promised);
+        LogScanner.Scan scan = scanner.scan(sequence, replayFrom, Long.MAX_VALUE, promised, sink);
 
         long tip = scan.tip;
         int tailSlot = -1;
@@ -133,168 +120,6 @@ final class LogRecovery {
             LOG.debug("log {}: {}", config.logFile(), report);
         }
         return new Result(tip, tailSlot, new SegmentSlots(used, freeSlots, lastUsed + 1), report);
-    }
-
-    private List<Segment> readHeaders(int slotCount) throws IOException {
-        List<Segment> valid = new ArrayList<>();
-        ByteBuffer buf = LogFormat.le(ByteBuffer.allocate(LogFormat.SEGMENT_HEADER_LENGTH));
-        for (int slot = 0; slot < slotCount; slot++) {
-            buf.clear();
-            int n = file.read(buf, (long) slot * segmentSize);
-            buf.limit(n);
-            LogFormat.SegmentHeader header = LogFormat.readSegmentHeader(buf, 0, segmentSize);
-            if (header != null) {
-                valid.add(new Segment(header.baseLsn(), header.stableTip(), slot));
-            }
-        }
-        valid.sort(Comparator.comparingLong(Segment::base));
-        for (int i = 1; i < valid.size(); i++) {
-            if (valid.get(i).base() == valid.get(i - 1).base()) {
-                throw new CorruptionException(config.logFile(), (long) valid.get(i).slot() * segmentSize,
-                        "slots " + valid.get(i - 1).slot() + " and " + valid.get(i).slot() + " both claim segment LSN "
-                                + valid.get(i).base());
-            }
-        }
-        return valid;
-    }
-
-    /** Older segments in LSN order, then the contiguous run from the segment holding byte M-1. */
-    private List<Segment> replaySequence(List<Segment> valid, long promised) {
-        long tailBase = promised > 0 ? (promised - 1) & -segmentSize : 0;
-        List<Segment> sequence = new ArrayList<>();
-        Segment previous = null;
-        boolean tailSeen = false;
-        for (Segment s : valid) {
-            if (s.base() >= tailBase) {
-                if (!tailSeen) {
-                    if (promised > 0 && s.base() != tailBase) {
-                        throw new CorruptionException(config.logFile(), 0, "the segment holding durable LSN "
-                                + (promised - 1) + " (segment LSN " + tailBase + ") is missing");
-                    }
-                    tailSeen = true;
-                } else if (s.base() != previous.base() + segmentSize) {
-                    break; // a gap in the unstable tail ends the log
-                }
-            }
-            sequence.add(s);
-            previous = s;
-        }
-        return sequence;
-    }
-
-    /** The replay scan over the sequence, with the batch hold-back. */
-    private final class Scan {
-        private final Consumer<LogEntry> sink;
-        private final long promised;
-        private final ByteBuffer buf = LogFormat.le(ByteBuffer.allocate(segmentSize));
-        private final LogFormat.MessageHeader header = new LogFormat.MessageHeader();
-        /** Manifest LSN → the segment it is in, for batches without a seal yet. */
-        private final TreeMap<Long, Segment> openBatches = new TreeMap<>();
-        private final List<LogEntry> held = new ArrayList<>();
-        long tip;
-        Segment tipSegment;
-        long messages;
-        long bytesScanned;
-        String end = "clean end";
-        boolean torn;
-        int droppedBatches;
-
-        Scan(Consumer<LogEntry> sink, long promised) {
-            this.sink = sink;
-            this.promised = promised;
-        }
-
-        /** Scans one segment from {@code start}; returns whether the log continues after it. */
-        boolean segment(Segment segment, int start) throws IOException {
-            buf.clear();
-            int n = file.read(buf, (long) segment.slot() * segmentSize);
-            bytesScanned += n;
-            long segmentNumber = segment.base() >>> segmentShift;
-            int pos = start;
-            while (segmentSize - pos >= LogFormat.RED_ZONE) {
-                long lsn = segment.base() + pos;
-                // The file may end inside a slot that was never written to its end: that is zeroed space.
-                LogFormat.Defect defect = pos >= n ? LogFormat.Defect.ZEROED
-                        : LogFormat.readMessage(buf, pos, n, segmentNumber, header);
-                if (defect != null) {
-                    if (lsn < promised) {
-                        throw new CorruptionException(config.logFile(), (long) segment.slot() * segmentSize + pos,
-                                "message at LSN " + lsn + " is " + defect + ", but segment headers record the log as "
-                                        + "durable up to LSN " + promised);
-                    }
-                    tip = lsn;
-                    tipSegment = segment;
-                    if (defect != LogFormat.Defect.ZEROED) {
-                        torn = true;
-                        end = "torn message at LSN " + lsn + " (" + defect + ")";
-                    }
-                    return false;
-                }
-                if (header.kind == MessageKind.CAP) {
-                    break;
-                }
-                if (header.kind.isBlob() && !blobs.exists(buf.getLong(pos + header.headerLength))) {
-                    if (lsn >= promised) {
-                        // The pointer landed but the blob's directory entry did not: a torn tail.
-                        tip = lsn;
-                        tipSegment = segment;
-                        torn = true;
-                        end = "blob of the message at LSN " + lsn + " is missing (written, never made durable)";
-                        return false;
-                    }
-                    // Below the promised tip a missing blob was deleted after its page was replaced by a
-                    // durable later version: skip it.
-                } else {
-                    accept(segment, lsn, (long) segment.slot() * segmentSize + pos, header.kind, header.pid,
-                            pos + header.headerLength);
-                }
-                pos += header.totalLength();
-            }
-            tip = segment.base() + segmentSize;
-            tipSegment = segment;
-            return true;
-        }
-
-        private void accept(Segment segment, long lsn, long pointer, MessageKind kind, long pid, int bodyAt) {
-            switch (kind) {
-                case CANCELED -> { }
-                case BATCH_MANIFEST -> openBatches.put(lsn, segment);
-                case BATCH_SEAL -> {
-                    openBatches.remove(buf.getLong(bodyAt));
-                    if (openBatches.isEmpty()) {
-                        held.forEach(this::deliver);
-                        held.clear();
-                    }
-                }
-                default -> {
-                    LogEntry entry = new LogEntry(kind, pid, lsn, pointer, header.totalLength());
-                    if (openBatches.isEmpty()) {
-                        deliver(entry);
-                    } else {
-                        held.add(entry);
-                    }
-                }
-            }
-        }
-
-        private void deliver(LogEntry entry) {
-            messages++;
-            sink.accept(entry);
-        }
-
-        void finish(long replayFrom) {
-            if (tipSegment == null) {
-                tip = Math.max(tip, replayFrom);
-            }
-            if (!openBatches.isEmpty()) {
-                Map.Entry<Long, Segment> first = openBatches.firstEntry();
-                droppedBatches = openBatches.size();
-                tip = first.getKey();
-                tipSegment = first.getValue();
-                end = "unsealed atomic batch at LSN " + tip + " dropped with " + held.size() + " messages after it";
-                held.clear();
-            }
-        }
     }
 
     private boolean zeroRange(long offset, int length) throws IOException {

@@ -3,7 +3,6 @@ package dev.toboggan.core.log;
 /**
  * Counters of a log since it was opened.
  *
- * @param reservations messages reserved
  * @param aborts reservations aborted into canceled records
  * @param windowsWritten IO buffer windows written
  * @param bytesWritten bytes written to the log file
@@ -12,5 +11,5 @@ package dev.toboggan.core.log;
  * @param memoryWaits rotations that found every IO buffer full and had to wait for the flusher
  * @param stableTip the current stable tip
  */
-public record LogStats(long reservations, long aborts, long windowsWritten, long bytesWritten, long forces,
+public record LogStats(long aborts, long windowsWritten, long bytesWritten, long forces,
         long flushFailures, long memoryWaits, long stableTip) {}

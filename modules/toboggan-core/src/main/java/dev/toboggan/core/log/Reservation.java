@@ -70,6 +70,7 @@ public final class Reservation {
         if (buffer.exitWriter()) {
             log.handOff(buffer);
         }
+        log.aborts.increment();
         if (blobId >= 0) {
             log.deleteBlob(blobId);
         }

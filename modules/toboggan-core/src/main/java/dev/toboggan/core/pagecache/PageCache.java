@@ -6,11 +6,15 @@ import dev.toboggan.core.Failpoints;
 import dev.toboggan.core.StoreFailedException;
 import dev.toboggan.core.io.StorageIo;
 import dev.toboggan.core.log.Log;
+import dev.toboggan.core.log.LogEntry;
+import dev.toboggan.core.log.LogReplay;
 import dev.toboggan.core.log.LogMessage;
 import dev.toboggan.core.log.MessageKind;
 import dev.toboggan.core.log.RecoveryReport;
 import dev.toboggan.core.log.Reservation;
 import dev.toboggan.core.pagecache.PageCacheMetrics.Op;
+import java.io.IOException;
+import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Objects;
@@ -24,6 +28,8 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import net.openhft.chronicle.bytes.Bytes;
 import net.openhft.chronicle.bytes.OnHeapBytes;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * A lock-free, log-structured page cache, generic over the page type {@code P} and the delta type
@@ -78,6 +84,7 @@ public final class PageCache<P, D> implements AutoCloseable {
     /** "No root" in {@link #root} and {@link #casRoot}. */
     public static final long NO_ROOT = -1;
 
+    private static final Logger LOG = LoggerFactory.getLogger(PageCache.class);
     private static final byte[] EMPTY = new byte[0];
     private static final int SCRATCH_INITIAL = 256;
     /** A thread's encoding buffer larger than this is dropped after use rather than kept. */
@@ -98,13 +105,15 @@ public final class PageCache<P, D> implements AutoCloseable {
     private final AtomicInteger openBatches = new AtomicInteger();
     private final ThreadLocal<OpenBatches> ownBatches = ThreadLocal.withInitial(OpenBatches::new);
     private final IdGenerator ids;
+    private final SnapshotWriter snapshots;
     private final boolean wasRecovered;
     private volatile boolean closed;
 
     private PageCache(PageCacheConfig config, Log log, Materializer<P, D> materializer, PageTable table,
-            TableReplay replay, long openedAt) {
+            TableReplay replay, SnapshotWriter snapshots, long openedAt) {
         this.config = config;
         this.log = log;
+        this.snapshots = snapshots;
         this.materializer = materializer;
         this.table = table;
         this.consolidationThreshold = config.consolidationThreshold();
@@ -158,11 +167,12 @@ public final class PageCache<P, D> implements AutoCloseable {
             Materializer<P, D> materializer) {
         Objects.requireNonNull(materializer, "materializer");
         long openedAt = System.nanoTime();
-        PageTable table = new PageTable();
-        TableReplay replay = new TableReplay(table, config.log().logFile());
-        Log log = Log.open(config.log(), io, background, 0, replay);
+        Recovery recovery = new Recovery(new SnapshotStore(io, config.log().directory()), config.log().logFile());
+        Log log = Log.open(config.log(), io, background, recovery);
         try {
-            return new PageCache<>(config, log, materializer, table, replay, openedAt);
+            SnapshotWriter snapshots = new SnapshotWriter(io, config.log(), log, background, recovery.snapshot);
+            return new PageCache<>(config, log, materializer, recovery.snapshot.table(), recovery.replay, snapshots,
+                    openedAt);
         } catch (RuntimeException | Error e) {
             try {
                 log.close();
@@ -170,6 +180,31 @@ public final class PageCache<P, D> implements AutoCloseable {
                 e.addSuppressed(suppressed);
             }
             throw e;
+        }
+    }
+
+    /** Loads the newest usable snapshot once the store is locked, then replays the log after it. */
+    private static final class Recovery implements LogReplay {
+        private final SnapshotStore store;
+        private final Path logFile;
+        SnapshotStore.Loaded snapshot;
+        TableReplay replay;
+
+        Recovery(SnapshotStore store, Path logFile) {
+            this.store = store;
+            this.logFile = logFile;
+        }
+
+        @Override
+        public long start() throws IOException {
+            snapshot = store.loadNewest();
+            replay = new TableReplay(snapshot.table(), logFile, snapshot.maxPid());
+            return snapshot.lsn();
+        }
+
+        @Override
+        public void accept(LogEntry entry) {
+            replay.accept(entry);
         }
     }
 
@@ -200,7 +235,6 @@ public final class PageCache<P, D> implements AutoCloseable {
             throw notAUserPage(pid, "read with get");
         }
         checkUsable();
-        metrics.count(Op.GET);
         if ((ThreadLocalRandom.current().nextInt() & (PageCacheMetrics.GET_SAMPLE_EVERY - 1)) == 0) {
             return timedGet(pid);
         }
@@ -217,6 +251,7 @@ public final class PageCache<P, D> implements AutoCloseable {
         Page<?> page = table.get(pid);
         Page<?> result = page != null && page.value != null && page.value != Page.FREE ? page : getSlow(pid, page);
         metrics.time(Op.GET, System.nanoTime() - start);
+        metrics.countSampled(Op.GET, PageCacheMetrics.GET_SAMPLE_EVERY);
         return (Page<P>) result;
     }
 
@@ -426,6 +461,7 @@ public final class PageCache<P, D> implements AutoCloseable {
             Page<?> next = old.linked(newValue, r.lsn(), r.pointer(), r.length());
             if (table.compareAndSet(pid, old, next)) {
                 r.complete();
+                snapshots.operationLogged();
                 return new CasResult<>(true, (Page<P>) next);
             }
             r.abort();
@@ -517,6 +553,7 @@ public final class PageCache<P, D> implements AutoCloseable {
             Page<?> next = Page.based(pid, value, r.lsn(), r.pointer(), r.length(), ts);
             if (table.compareAndSet(pid, old, next)) {
                 r.complete();
+                snapshots.operationLogged();
                 return new CasResult<>(true, next);
             }
             r.abort();
@@ -812,6 +849,11 @@ public final class PageCache<P, D> implements AutoCloseable {
         return log.recoveryReport();
     }
 
+    /** The snapshot work: the engine's Snapshotter schedules it; tests call it directly. */
+    public SnapshotWriter snapshots() {
+        return snapshots;
+    }
+
     /** The log underneath, for the flusher and for diagnostics. */
     public Log log() {
         return log;
@@ -824,6 +866,11 @@ public final class PageCache<P, D> implements AutoCloseable {
     /** One past the highest page id ever handed out. */
     long nextPid() {
         return pids.next();
+    }
+
+    /** The table's current version of {@code pid}, as it is (paged out or not), or {@code null}. */
+    Page<?> tableEntry(long pid) {
+        return table.get(pid);
     }
 
     /** Freed ids still in their grace period. */
@@ -848,6 +895,16 @@ public final class PageCache<P, D> implements AutoCloseable {
         closed = true;
         if (readers != null) {
             readers.shutdown();
+        }
+        if (log.failure() == null) {
+            // The next open then replays nothing: a clean close opens in the time it takes to read a snapshot.
+            try {
+                log.flush();
+                snapshots.takeSnapshot();
+            } catch (RuntimeException e) {
+                LOG.warn("no snapshot taken at the close of {}; the next open replays more of the log",
+                        config.log().directory(), e);
+            }
         }
         log.close();
     }

@@ -7,9 +7,10 @@ import java.util.concurrent.atomic.LongAdder;
 /**
  * Counts and latency histograms of the page cache's operations, since it was opened.
  *
- * <p>Every operation is counted. Latencies are measured on every call except {@link Op#GET}, whose
- * fast path (a resident page) costs a few nanoseconds, less than reading the clock: one get in
- * {@value #GET_SAMPLE_EVERY} is timed, and {@link OpStats#timed()} says how many were. A page-in that
+ * <p>Every operation is counted and timed, except {@link Op#GET}, whose fast path (a resident page) is
+ * one load, cheaper than reading the clock or incrementing a shared counter: one get in
+ * {@value #GET_SAMPLE_EVERY}, chosen at random, is timed and counts {@value #GET_SAMPLE_EVERY}, so the get
+ * count is an unbiased estimate and {@link OpStats#timed()} says how many were timed. A page-in that
  * a get causes is measured on its own ({@link Op#PAGE_IN}, {@link Op#PULL}).
  *
  * <p>Histograms have power-of-two buckets: bucket {@code i} counts latencies in
@@ -66,6 +67,11 @@ public final class PageCacheMetrics {
     /** Counts one operation without timing it. */
     void count(Op op) {
         recorders[op.ordinal()].count.increment();
+    }
+
+    /** Counts a sampled operation that stands for {@code weight} calls. */
+    void countSampled(Op op, int weight) {
+        recorders[op.ordinal()].count.add(weight);
     }
 
     /** Adds the latency of an operation counted separately. */

@@ -16,6 +16,7 @@ import java.util.function.Consumer;
  *       fragment (a delta of an older base that a later image replaced is dropped);
  *   <li>a free record leaves a tombstone.
  * </ul>
+ * The table may start from a snapshot ({@link SnapshotFormat}), replay then continuing at its LSN.
  * Pages come out paged out (fragments only), at version 0. The log has already dropped canceled
  * records and every message of a batch whose seal did not survive. Replaying the same log twice builds
  * the same table.
@@ -23,48 +24,66 @@ import java.util.function.Consumer;
 final class TableReplay implements Consumer<LogEntry> {
     private final PageTable table;
     private final Path logFile;
-    private long maxPid = -1;
+    private long maxPid;
 
-    TableReplay(PageTable table, Path logFile) {
+    /**
+     * @param maxPid the highest page id named so far (by the snapshot the table was loaded from), or -1
+     */
+    TableReplay(PageTable table, Path logFile, long maxPid) {
         this.table = table;
         this.logFile = logFile;
+        this.maxPid = maxPid;
     }
 
     @Override
     public void accept(LogEntry entry) {
+        maxPid = Math.max(maxPid, entry.pid());
+        Page<?> current = table.get(entry.pid());
+        Page<?> next = apply(current, entry, logFile);
+        if (next != current) {
+            table.set(entry.pid(), next);
+        }
+    }
+
+    /**
+     * The replay rules for one message: the version of its page after it, given the version before it
+     * ({@code null} if none). Snapshots apply the same rules page by page.
+     *
+     * @return {@code current} itself if the message changes nothing (a stale delta)
+     */
+    static Page<?> apply(Page<?> current, LogEntry entry, Path logFile) {
         long pid = entry.pid();
         MessageKind kind = entry.kind().inlineVariant();
         if (!PageTable.holds(pid)) {
-            throw corrupt(entry, "page id " + pid + " is beyond the page table's " + PageTable.CAPACITY + " ids");
+            throw corrupt(logFile, entry, "page id " + pid + " is beyond the page table's " + PageTable.CAPACITY
+                    + " ids");
         }
         MessageKind expectedBase = pid == PageCache.META_PID ? MessageKind.INLINE_META
                 : pid == PageCache.COUNTER_PID ? MessageKind.COUNTER : MessageKind.INLINE_NODE;
         boolean reserved = pid < PageCache.FIRST_USER_PID;
-        maxPid = Math.max(maxPid, pid);
-        Page<?> current = table.get(pid);
-        switch (kind) {
+        return switch (kind) {
             case FREE -> {
                 if (reserved) {
-                    throw corrupt(entry, "the reserved page " + pid + " is freed");
+                    throw corrupt(logFile, entry, "the reserved page " + pid + " is freed");
                 }
-                table.set(pid, Page.based(pid, Page.FREE, entry.lsn(), entry.pointer(), entry.length(), 0));
+                yield Page.based(pid, Page.FREE, entry.lsn(), entry.pointer(), entry.length(), 0);
             }
             case INLINE_LINK -> {
                 if (reserved) {
-                    throw corrupt(entry, "the reserved page " + pid + " has a delta");
+                    throw corrupt(logFile, entry, "the reserved page " + pid + " has a delta");
                 }
-                if (current != null && !current.isFree() && entry.lsn() > current.lastLsn()) {
-                    table.set(pid, withFragment(current, entry));
-                }
+                yield current != null && !current.isFree() && entry.lsn() > current.lastLsn()
+                        ? withFragment(current, entry) : current;
             }
             case INLINE_NODE, INLINE_META, COUNTER -> {
                 if (kind != expectedBase) {
-                    throw corrupt(entry, kind + " message for page " + pid + ", which only takes " + expectedBase);
+                    throw corrupt(logFile, entry, kind + " message for page " + pid + ", which only takes "
+                            + expectedBase);
                 }
-                table.set(pid, Page.based(pid, null, entry.lsn(), entry.pointer(), entry.length(), 0));
+                yield Page.based(pid, null, entry.lsn(), entry.pointer(), entry.length(), 0);
             }
-            default -> throw corrupt(entry, "unexpected " + kind + " message in the replay");
-        }
+            default -> throw corrupt(logFile, entry, "unexpected " + kind + " message in the replay");
+        };
     }
 
     private static Page<?> withFragment(Page<?> page, LogEntry entry) {
@@ -75,7 +94,7 @@ final class TableReplay implements Consumer<LogEntry> {
         return new Page<>(page.pid, null, fragments, 0);
     }
 
-    private CorruptionException corrupt(LogEntry entry, String what) {
+    private static CorruptionException corrupt(Path logFile, LogEntry entry, String what) {
         return new CorruptionException(logFile, entry.pointer(), what + " (message at LSN " + entry.lsn() + ")");
     }
 

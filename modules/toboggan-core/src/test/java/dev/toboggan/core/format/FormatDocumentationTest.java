@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.toboggan.core.log.LogFormat;
 import dev.toboggan.core.log.MessageKind;
+import dev.toboggan.core.pagecache.SnapshotFormat;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
@@ -44,5 +45,17 @@ class FormatDocumentationTest {
         assertThat(doc).contains("format-version=1");
         assertThat(doc).contains("### `stable-tip` (16 bytes)");
         assertThat(doc).contains(String.format("magic `TBGT` (0x%08X)", dev.toboggan.core.log.StableTipFile.MAGIC));
+    }
+
+    @Test
+    void snapshotLayoutMatches() throws Exception {
+        String doc = Files.readString(DOC);
+        assertThat(doc).contains("### Snapshot header (" + SnapshotFormat.HEADER_LENGTH + " bytes)");
+        assertThat(doc).contains(String.format("magic `TBSN` (0x%08X)", SnapshotFormat.MAGIC));
+        assertThat(doc).contains("| 8 | 4 | version (" + SnapshotFormat.VERSION + ") |");
+        assertThat(doc).contains("`" + SnapshotFormat.PREFIX + "<16 lowercase hex digits of the LSN>`");
+        assertThat(doc).contains("`" + SnapshotFormat.PREFIX + "<lsn>" + SnapshotFormat.TEMP_SUFFIX + "`");
+        assertThat(SnapshotFormat.TRAILER_LENGTH).as("count (8) + CRC (4), as documented").isEqualTo(8 + 4);
+        assertThat(SnapshotFormat.fileName(0x1234)).isEqualTo("snapshot.0000000000001234");
     }
 }

@@ -1,0 +1,239 @@
+package dev.toboggan.core.log;
+
+import dev.toboggan.core.CorruptionException;
+import dev.toboggan.core.io.StorageFile;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
+import java.util.function.Consumer;
+
+/**
+ * Reads the log's messages in LSN order, read-only: the one scanner behind recovery (which then decides
+ * where the log ends and cleans up past it, see {@link LogRecovery}) and behind snapshots (which read the
+ * stable log since the previous snapshot, see {@link Log#scanStable}). Both therefore deliver exactly the
+ * same messages for the same bytes:
+ * <ul>
+ *   <li>segments are read whole, one pread each, and decoded message by message up to a CAP or the red
+ *       zone;
+ *   <li>canceled records, batch manifests and seals are not delivered; everything after a manifest is
+ *       held back until the seal that closes the last open batch, so a scan that ends with a batch open
+ *       delivers a clean prefix that ends at that batch's manifest ({@link Scan#tip});
+ *   <li>a message that fails to decode below the promised tip is corruption; at or above it, the end of
+ *       the log (a torn tail).
+ * </ul>
+ */
+final class LogScanner {
+    private final LogConfig config;
+    private final StorageFile file;
+    private final BlobStore blobs;
+    private final int segmentSize;
+    private final int segmentShift;
+
+    /** A segment of the log: its base LSN, the stable tip its header promises, and its slot. */
+    record Segment(long base, long stableTip, int slot) {}
+
+    LogScanner(LogConfig config, StorageFile file, BlobStore blobs) {
+        this.config = config;
+        this.file = file;
+        this.blobs = blobs;
+        this.segmentSize = config.segmentSize();
+        this.segmentShift = Integer.numberOfTrailingZeros(segmentSize);
+    }
+
+    /** Every slot's valid header, in LSN order; two slots claiming one segment are corruption. */
+    List<Segment> readHeaders(int slotCount) throws IOException {
+        List<Segment> valid = new ArrayList<>();
+        ByteBuffer buf = LogFormat.le(ByteBuffer.allocate(LogFormat.SEGMENT_HEADER_LENGTH));
+        for (int slot = 0; slot < slotCount; slot++) {
+            buf.clear();
+            int n = file.read(buf, (long) slot * segmentSize);
+            buf.limit(n);
+            LogFormat.SegmentHeader header = LogFormat.readSegmentHeader(buf, 0, segmentSize);
+            if (header != null) {
+                valid.add(new Segment(header.baseLsn(), header.stableTip(), slot));
+            }
+        }
+        valid.sort(Comparator.comparingLong(Segment::base));
+        for (int i = 1; i < valid.size(); i++) {
+            if (valid.get(i).base() == valid.get(i - 1).base()) {
+                throw new CorruptionException(config.logFile(), (long) valid.get(i).slot() * segmentSize,
+                        "slots " + valid.get(i - 1).slot() + " and " + valid.get(i).slot() + " both claim segment LSN "
+                                + valid.get(i).base());
+            }
+        }
+        return valid;
+    }
+
+    /** Older segments in LSN order, then the contiguous run from the segment holding byte M-1. */
+    List<Segment> replaySequence(List<Segment> valid, long promised) {
+        long tailBase = promised > 0 ? (promised - 1) & -segmentSize : 0;
+        List<Segment> sequence = new ArrayList<>();
+        Segment previous = null;
+        boolean tailSeen = false;
+        for (Segment s : valid) {
+            if (s.base() >= tailBase) {
+                if (!tailSeen) {
+                    if (promised > 0 && s.base() != tailBase) {
+                        throw new CorruptionException(config.logFile(), 0, "the segment holding durable LSN "
+                                + (promised - 1) + " (segment LSN " + tailBase + ") is missing");
+                    }
+                    tailSeen = true;
+                } else if (s.base() != previous.base() + segmentSize) {
+                    break; // a gap in the unstable tail ends the log
+                }
+            }
+            sequence.add(s);
+            previous = s;
+        }
+        return sequence;
+    }
+
+    /**
+     * Scans {@code sequence} (segments in LSN order) from {@code from} up to {@code limit}, delivering
+     * messages to {@code sink}.
+     *
+     * @param promised every byte below it is known to be on disk: a defect there is corruption
+     */
+    Scan scan(List<Segment> sequence, long from, long limit, long promised, Consumer<LogEntry> sink)
+            throws IOException {
+        Scan scan = new Scan(sink, promised, limit);
+        for (Segment segment : sequence) {
+            if (segment.base() + segmentSize <= from) {
+                continue;
+            }
+            int start = (int) Math.max(LogFormat.SEGMENT_HEADER_LENGTH, from - segment.base());
+            if (!scan.segment(segment, start)) {
+                break;
+            }
+        }
+        scan.finish(from);
+        return scan;
+    }
+
+    /** One scan's state: the batch hold-back, and where and why it ended. */
+    final class Scan {
+        private final Consumer<LogEntry> sink;
+        private final long promised;
+        private final long limit;
+        private final ByteBuffer buf = LogFormat.le(ByteBuffer.allocate(segmentSize));
+        private final LogFormat.MessageHeader header = new LogFormat.MessageHeader();
+        /** Manifest LSN → the segment it is in, for batches without a seal yet. */
+        private final TreeMap<Long, Segment> openBatches = new TreeMap<>();
+        private final List<LogEntry> held = new ArrayList<>();
+        /** Every message below it was delivered (or skipped as canceled); the scan ended there. */
+        long tip;
+        Segment tipSegment;
+        long messages;
+        long bytesScanned;
+        String end = "clean end";
+        boolean torn;
+        int droppedBatches;
+
+        private Scan(Consumer<LogEntry> sink, long promised, long limit) {
+            this.sink = sink;
+            this.promised = promised;
+            this.limit = limit;
+        }
+
+        /** Scans one segment from {@code start}; returns whether the log continues after it. */
+        private boolean segment(Segment segment, int start) throws IOException {
+            buf.clear();
+            int n = file.read(buf, (long) segment.slot() * segmentSize);
+            bytesScanned += n;
+            long segmentNumber = segment.base() >>> segmentShift;
+            int pos = start;
+            while (segmentSize - pos >= LogFormat.RED_ZONE) {
+                long lsn = segment.base() + pos;
+                if (lsn >= limit) {
+                    tip = limit;
+                    tipSegment = segment;
+                    return false;
+                }
+                // The file may end inside a slot that was never written to its end: that is zeroed space.
+                LogFormat.Defect defect = pos >= n ? LogFormat.Defect.ZEROED
+                        : LogFormat.readMessage(buf, pos, n, segmentNumber, header);
+                if (defect != null) {
+                    if (lsn < promised) {
+                        throw new CorruptionException(config.logFile(), (long) segment.slot() * segmentSize + pos,
+                                "message at LSN " + lsn + " is " + defect + ", but segment headers record the log as "
+                                        + "durable up to LSN " + promised);
+                    }
+                    tip = lsn;
+                    tipSegment = segment;
+                    if (defect != LogFormat.Defect.ZEROED) {
+                        torn = true;
+                        end = "torn message at LSN " + lsn + " (" + defect + ")";
+                    }
+                    return false;
+                }
+                if (header.kind == MessageKind.CAP) {
+                    break;
+                }
+                if (header.kind.isBlob() && !blobs.exists(buf.getLong(pos + header.headerLength))) {
+                    if (lsn >= promised) {
+                        // The pointer landed but the blob's directory entry did not: a torn tail.
+                        tip = lsn;
+                        tipSegment = segment;
+                        torn = true;
+                        end = "blob of the message at LSN " + lsn + " is missing (written, never made durable)";
+                        return false;
+                    }
+                    // Below the promised tip a missing blob was deleted after its page was replaced by a
+                    // durable later version: skip it.
+                } else {
+                    accept(segment, lsn, (long) segment.slot() * segmentSize + pos, header.kind, header.pid,
+                            pos + header.headerLength);
+                }
+                pos += header.totalLength();
+            }
+            tip = Math.min(segment.base() + segmentSize, limit);
+            tipSegment = segment;
+            return tip < limit;
+        }
+
+        private void accept(Segment segment, long lsn, long pointer, MessageKind kind, long pid, int bodyAt) {
+            switch (kind) {
+                case CANCELED -> { }
+                case BATCH_MANIFEST -> openBatches.put(lsn, segment);
+                case BATCH_SEAL -> {
+                    openBatches.remove(buf.getLong(bodyAt));
+                    if (openBatches.isEmpty()) {
+                        held.forEach(this::deliver);
+                        held.clear();
+                    }
+                }
+                default -> {
+                    LogEntry entry = new LogEntry(kind, pid, lsn, pointer, header.totalLength());
+                    if (openBatches.isEmpty()) {
+                        deliver(entry);
+                    } else {
+                        held.add(entry);
+                    }
+                }
+            }
+        }
+
+        private void deliver(LogEntry entry) {
+            messages++;
+            sink.accept(entry);
+        }
+
+        private void finish(long from) {
+            if (tipSegment == null) {
+                tip = Math.max(tip, from);
+            }
+            if (!openBatches.isEmpty()) {
+                Map.Entry<Long, Segment> first = openBatches.firstEntry();
+                droppedBatches = openBatches.size();
+                tip = first.getKey();
+                tipSegment = first.getValue();
+                end = "unsealed atomic batch at LSN " + tip + " dropped with " + held.size() + " messages after it";
+                held.clear();
+            }
+        }
+    }
+}

@@ -1,0 +1,205 @@
+package dev.toboggan.core.pagecache;
+
+import dev.toboggan.core.Background;
+import dev.toboggan.core.CorruptionException;
+import dev.toboggan.core.Failpoints;
+import dev.toboggan.core.StorageException;
+import dev.toboggan.core.io.StorageFile;
+import dev.toboggan.core.io.StorageIo;
+import dev.toboggan.core.log.Log;
+import dev.toboggan.core.log.LogConfig;
+import dev.toboggan.core.log.LogEntry;
+import java.io.IOException;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Set;
+import java.util.concurrent.ThreadLocalRandom;
+import java.util.concurrent.atomic.LongAdder;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Takes snapshots ({@link SnapshotFormat}), so that an open replays only the log written since the last
+ * one. The work as a plain object: whoever schedules it (the engine's Snapshotter actor, a test) calls
+ * {@link #takeSnapshot()}.
+ *
+ * <h2>Implementation notes</h2>
+ * <ul>
+ *   <li><b>Source</b>: a snapshot is the previous snapshot (streamed) + the stable log since its LSN
+ *       ({@link Log#scanStable}), never the live page table, which holds changes that are not durable.
+ *       The log's messages are grouped by page (a stable sort, so each page's messages keep their replay
+ *       order) and merged with the previous snapshot in page id order under {@link TableReplay}'s rules.
+ *       Recovering from the new snapshot therefore builds the same table as replaying the whole log.
+ *       Memory: the messages since the previous snapshot, never the table.
+ *   <li><b>Crash safety</b>: written as {@code snapshot.<lsn>.tmp}, forced, renamed, the directory
+ *       forced; only then does it become the base of the next snapshot, and only then are older
+ *       snapshots deleted, all but the new one and the one it was built from. A crash at any step leaves
+ *       the previous snapshot in place; a leftover temporary file is deleted at open.
+ *   <li><b>Threads</b>: {@link #takeSnapshot()} is synchronized (one snapshot at a time; the base is
+ *       guarded by {@code this}). {@link #operationLogged} runs on every writer's thread: a
+ *       {@link LongAdder} increment, and on about one call in {@value #SIGNAL_EVERY} a sum handed to the
+ *       {@link Background} port, never a message per operation. The count is approximate by design
+ *       (benign race: an operation counted during a snapshot may count toward the next one too).
+ *   <li><b>Segment reuse</b> (for the segment cleaner): replay from the newest durable snapshot reads
+ *       every segment at or after the one holding its LSN, and its pages point into older segments. A
+ *       segment may be reused only when no page of the newest durable snapshot, and no page of the live
+ *       table, has a fragment in it, and its base is below that snapshot's LSN (see docs/format.md).
+ * </ul>
+ */
+public final class SnapshotWriter {
+    private static final Logger LOG = LoggerFactory.getLogger(SnapshotWriter.class);
+    /** On average, the port hears the operation count once per this many operations (a power of two). */
+    public static final int SIGNAL_EVERY = 1024;
+
+    private final StorageIo io;
+    private final Path directory;
+    private final Path logFile;
+    private final Log log;
+    private final SnapshotStore store;
+    private final Background background;
+    private final LongAdder operations = new LongAdder();
+    private volatile long operationsAtSnapshot;
+    /** The LSN of the newest durable snapshot (0: none); guarded by this, read without the lock. */
+    private volatile long baseLsn;
+    /** Its file, or {@code null}; guarded by this. */
+    private Path baseFile;
+
+    SnapshotWriter(StorageIo io, LogConfig config, Log log, Background background, SnapshotStore.Loaded base) {
+        this.io = io;
+        this.directory = config.directory();
+        this.logFile = config.logFile();
+        this.log = log;
+        this.store = new SnapshotStore(io, directory);
+        this.background = background;
+        this.baseLsn = base.lsn();
+        this.baseFile = base.file();
+    }
+
+    /** Counts one logged change; now and then tells the port how many there were since the last snapshot. */
+    void operationLogged() {
+        operations.increment();
+        if ((ThreadLocalRandom.current().nextInt() & (SIGNAL_EVERY - 1)) == 0) {
+            background.operationsLogged(operationsSinceSnapshot());
+        }
+    }
+
+    /** Changes logged since the last snapshot began (approximate). */
+    public long operationsSinceSnapshot() {
+        return operations.sum() - operationsAtSnapshot;
+    }
+
+    /** The LSN of the newest durable snapshot, 0 if there is none: an open replays the log from there. */
+    public long lastSnapshotLsn() {
+        return baseLsn;
+    }
+
+    /**
+     * Takes a snapshot if the stable log has moved past the last one: as of the stable tip (or the
+     * manifest of a batch still open there).
+     *
+     * @return the new snapshot's LSN, or -1 if there was nothing new
+     * @throws StorageException if writing it failed: the previous snapshot is still the one recovery
+     *     uses, and the next call tries again
+     */
+    public synchronized long takeSnapshot() {
+        if (log.stableTip() <= baseLsn) {
+            return -1;
+        }
+        long operationsBefore = operations.sum();
+        long lsn;
+        try {
+            try {
+                lsn = write(baseLsn, baseFile);
+            } catch (CorruptionException e) {
+                if (baseFile == null || !baseFile.equals(e.file())) {
+                    throw e;
+                }
+                LOG.warn("snapshot {} cannot be read any more; taking the next snapshot from the whole log: {}",
+                        baseFile, e.getMessage());
+                lsn = write(0, null);
+            }
+        } catch (IOException e) {
+            throw new StorageException("taking a snapshot", directory, e);
+        }
+        operationsAtSnapshot = operationsBefore;
+        return lsn;
+    }
+
+    private long write(long fromLsn, Path fromFile) throws IOException {
+        List<LogEntry> changes = new ArrayList<>();
+        long lsn = log.scanStable(fromLsn, changes::add);
+        if (lsn <= fromLsn) {
+            return -1;
+        }
+        changes.sort(Comparator.comparingLong(LogEntry::pid));
+        String name = SnapshotFormat.fileName(lsn);
+        Path target = directory.resolve(name);
+        Path temp = directory.resolve(name + SnapshotFormat.TEMP_SUFFIX);
+        io.deleteIfExists(temp);
+        try {
+            try (StorageFile out = io.open(temp, StorageIo.OpenMode.CREATE_NEW);
+                    StorageFile in = fromFile == null ? null : io.open(fromFile, StorageIo.OpenMode.READ_ONLY)) {
+                SnapshotFormat.Reader previous = in == null ? null : new SnapshotFormat.Reader(in);
+                long maxPid = changes.isEmpty() ? -1 : changes.get(changes.size() - 1).pid();
+                long pageIds = Math.max(previous == null ? 0 : previous.pageIds(), maxPid + 1);
+                SnapshotFormat.Writer writer = new SnapshotFormat.Writer(out, lsn, pageIds);
+                Failpoints.check("snapshot.write");
+                merge(previous, changes, writer);
+                writer.finish();
+                Failpoints.check("snapshot.force");
+                out.force();
+            }
+            Failpoints.check("snapshot.rename");
+            io.rename(temp, target);
+        } catch (IOException | RuntimeException e) {
+            deleteQuietly(temp, e);
+            throw e;
+        }
+        Failpoints.check("snapshot.dirsync");
+        io.syncDirectory(directory);
+        Set<Path> keep = new HashSet<>();
+        keep.add(target);
+        if (fromFile != null) {
+            keep.add(fromFile);
+        }
+        baseLsn = lsn;
+        baseFile = target;
+        Failpoints.check("snapshot.prune");
+        store.prune(keep);
+        LOG.debug("snapshot {} taken: {} messages since LSN {} merged", target, changes.size(), fromLsn);
+        return lsn;
+    }
+
+    /** Streams the previous snapshot's pages, each with the log's messages for it applied, in pid order. */
+    private void merge(SnapshotFormat.Reader previous, List<LogEntry> changes, SnapshotFormat.Writer writer)
+            throws IOException {
+        Page<?> old = previous == null ? null : previous.next();
+        int i = 0;
+        while (old != null || i < changes.size()) {
+            long pid = old == null ? changes.get(i).pid()
+                    : i == changes.size() ? old.pid : Math.min(old.pid, changes.get(i).pid());
+            Page<?> page = null;
+            if (old != null && old.pid == pid) {
+                page = old;
+                old = previous.next();
+            }
+            for (; i < changes.size() && changes.get(i).pid() == pid; i++) {
+                page = TableReplay.apply(page, changes.get(i), logFile);
+            }
+            if (page != null) {
+                writer.page(page);
+            }
+        }
+    }
+
+    private void deleteQuietly(Path temp, Exception cause) {
+        try {
+            io.deleteIfExists(temp);
+        } catch (IOException e) {
+            cause.addSuppressed(e);
+        }
+    }
+}
