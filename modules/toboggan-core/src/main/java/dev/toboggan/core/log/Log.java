@@ -244,7 +244,7 @@ public final class Log implements AutoCloseable {
             int offset = IoBuffer.offset(h);
             int inSegment = buf.base + offset;
             if (segmentSize - inSegment < LogFormat.RED_ZONE || inSegment + total > segmentSize) {
-                sealAndRotate(buf, true);
+                sealAndRotate(buf, true, false);
                 continue;
             }
             if (!buf.tryReserve(h, total)) {
@@ -285,29 +285,41 @@ public final class Log implements AutoCloseable {
      * Seals {@code buf} if it is still open and installs the next window: a new segment if the seal is
      * maxed, else the rest of the same segment.
      */
-    private void sealAndRotate(IoBuffer buf, boolean toSegmentEnd) {
+    /**
+     * Seals {@code buf} if it is still open and installs the next window.
+     *
+     * @param callerFlushes whether the caller runs the flush work itself right after (makeStable): then the
+     *     background is not woken to race it for the work
+     */
+    private void sealAndRotate(IoBuffer buf, boolean toSegmentEnd, boolean callerFlushes) {
         long sealed = buf.seal(toSegmentEnd);
         if (sealed == 0) {
             return;
         }
-        IoBuffer next;
+        boolean handOver = IoBuffer.writers(sealed) == 0;
         if (IoBuffer.isMaxed(sealed)) {
-            // Hand over BEFORE waiting for memory: the flush work may need this very window to free one.
-            if (IoBuffer.writers(sealed) == 0) {
-                handOff(buf);
-            }
             releaseMemory(buf.memory); // the chain is closed: no window will follow in this memory
-            next = segmentWindow(acquireMemory(), buf.segmentLsn + segmentSize);
+            SegmentMemory memory = pool.tryAcquire();
+            if (memory == null) {
+                // Hand over BEFORE waiting for memory: the flush work may need this very window to free one.
+                if (handOver) {
+                    handOff(buf, callerFlushes);
+                    handOver = false;
+                }
+                memory = acquireMemory();
+            }
+            current = segmentWindow(memory, buf.segmentLsn + segmentSize);
         } else {
             // Safe although buf may already be written: the open chain still holds the memory.
             buf.memory.retain();
             int offset = IoBuffer.offset(sealed);
-            next = new IoBuffer(buf.memory, buf.base + offset, buf.segmentLsn, buf.fileOffset + offset, segmentSize, 0);
-            if (IoBuffer.writers(sealed) == 0) {
-                handOff(buf);
-            }
+            current = new IoBuffer(buf.memory, buf.base + offset, buf.segmentLsn, buf.fileOffset + offset, segmentSize, 0);
         }
-        current = next;
+        // NOTE: the next window is published BEFORE the hand-over, which may block on the progress lock:
+        // writers spinning on the sealed window must not wait for it.
+        if (handOver) {
+            handOff(buf, callerFlushes);
+        }
     }
 
     private SegmentMemory acquireMemory() {
@@ -335,8 +347,14 @@ public final class Log implements AutoCloseable {
     }
 
     void handOff(IoBuffer buf) {
+        handOff(buf, false);
+    }
+
+    private void handOff(IoBuffer buf, boolean callerFlushes) {
         ready.add(buf);
-        background.flushNeeded();
+        if (!callerFlushes) {
+            background.flushNeeded();
+        }
         signalProgress();
     }
 
@@ -347,7 +365,7 @@ public final class Log implements AutoCloseable {
     /** Seals the current window if it holds data, so the next flush work writes it. */
     public void sealCurrent() {
         checkUsable();
-        sealAndRotate(current, false);
+        sealAndRotate(current, false, false);
     }
 
     // ---------------------------------------------------------------- atomic batches
@@ -404,13 +422,13 @@ public final class Log implements AutoCloseable {
             }
             if (stability.durableTip() <= lsn) {
                 wantedStable.accumulateAndGet(lsn, Math::max);
-                sealIfHolds(lsn);
+                sealIfHolds(lsn, true);
             } else {
                 // On disk, but a batch holds the stable tip back: its seal's window must be written too.
                 long sealEnd = stability.blockingSealEnd();
                 if (sealEnd > 0 && sealEnd != Long.MAX_VALUE) {
                     wantedStable.accumulateAndGet(sealEnd - 1, Math::max);
-                    sealIfHolds(sealEnd - 1);
+                    sealIfHolds(sealEnd - 1, true);
                 }
             }
             long epoch = progressEpoch;
@@ -420,14 +438,15 @@ public final class Log implements AutoCloseable {
         }
     }
 
-    private void sealIfHolds(long lsn) {
+    /** Seals the current window if it holds {@code lsn}; see {@link #sealAndRotate} for the flag. */
+    private void sealIfHolds(long lsn, boolean callerFlushes) {
         IoBuffer buf = current;
         long h = buf.header();
         if (!IoBuffer.isSealed(h) && lsn >= buf.lsn) {
             if (lsn >= buf.lsn + IoBuffer.offset(h)) {
                 throw new IllegalArgumentException("nothing was written at LSN " + lsn + " yet");
             }
-            sealAndRotate(buf, false);
+            sealAndRotate(buf, false, callerFlushes);
         }
     }
 
@@ -439,7 +458,7 @@ public final class Log implements AutoCloseable {
         checkUsable();
         wantedStable.accumulateAndGet(lsn, Math::max);
         if (stability.durableTip() <= lsn) {
-            sealIfHolds(Math.min(lsn, maxReservedLsn()));
+            sealIfHolds(Math.min(lsn, maxReservedLsn()), false);
         }
     }
 
