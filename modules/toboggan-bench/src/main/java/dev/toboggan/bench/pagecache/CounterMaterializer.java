@@ -1,0 +1,39 @@
+package dev.toboggan.bench.pagecache;
+
+import dev.toboggan.core.pagecache.Materializer;
+import net.openhft.chronicle.bytes.Bytes;
+
+/** The benchmarks' page: a counter; a delta adds to it. Small, so the page cache's own costs show. */
+public final class CounterMaterializer implements Materializer<Long, Long> {
+    public static final CounterMaterializer INSTANCE = new CounterMaterializer();
+
+    @Override
+    public Long apply(Long page, Long delta) {
+        return page + delta;
+    }
+
+    @Override
+    public long heapSize(Long page) {
+        return 16;
+    }
+
+    @Override
+    public void encodePage(Long page, Bytes<?> out) {
+        out.writeLong(page);
+    }
+
+    @Override
+    public Long decodePage(Bytes<?> in) {
+        return in.readLong();
+    }
+
+    @Override
+    public void encodeDelta(Long delta, Bytes<?> out) {
+        out.writeLong(delta);
+    }
+
+    @Override
+    public Long decodeDelta(Bytes<?> in) {
+        return in.readLong();
+    }
+}
