@@ -1,0 +1,855 @@
+package dev.toboggan;
+
+import dev.toboggan.core.pagecache.CasResult;
+import dev.toboggan.core.pagecache.Page;
+import dev.toboggan.core.pagecache.PageCache;
+import java.util.Arrays;
+import java.util.Iterator;
+import java.util.Map;
+import java.util.concurrent.CompletionStage;
+
+/**
+ * A lock-free B-link tree whose nodes are pages of the page cache (sled's {@code Tree}, after Lehman and
+ * Yao's B-link tree and the Bw-tree): inserts and removes are deltas linked onto the leaf, structure
+ * changes are page replacements and linked index deltas, and no operation ever waits for another except
+ * around atomic batches ({@link ConcurrencyControl}).
+ *
+ * <h2>Implementation notes</h2>
+ * <ul>
+ *   <li><b>Structure</b>: see {@link TreeNode} for the node invariants (each level is one chain of
+ *       right links from an empty {@code lo}; a page's {@code lo} never changes) and {@link Index} for the
+ *       index invariants (each child's {@code lo} is its separator). The tree's root page is named in the
+ *       meta page under {@link #rootName}; {@link #rootPid} caches it.
+ *   <li><b>Lookups</b> descend from the root: at each node, walk right while the key is at or past
+ *       {@code hi}, then descend to the last child whose separator is at most the key. The right walk is
+ *       what makes a lookup correct during a split: an index may not know a new node yet, but the node to
+ *       its left links to it. A lookup reads each page once, as it is current at that moment; it is
+ *       linearized at its read of the leaf (the key's presence in a leaf version that covers the key is
+ *       the truth at that moment).
+ *   <li><b>Changes</b> of a key are one {@link PageCache#link} of a {@link Delta.Put} or
+ *       {@link Delta.Remove} onto the leaf version that was read: the page table CAS is the
+ *       linearization point. If the leaf changed meanwhile the link fails with its current version, and
+ *       the change is re-derived from it (walking right if the leaf was split past the key).
+ *       Compare-and-swap compares against the very version it links onto, so it is atomic.
+ *   <li><b>Splits</b>, when a node's encoded size passes {@code node-split-size}: (1) allocate the right
+ *       half as a new page, (2) replace the node with its left half, whose {@code hi} is the separator
+ *       and whose {@code next} is the new page (one CAS: from here on every key of the right half is
+ *       reachable through the right link), (3) link an {@link Delta.AddChild} onto the parent, or, for
+ *       the root, allocate a new root above both and {@code casRoot} it. Steps 1–2 (and the two steps of
+ *       a root growth) form one page cache batch, so a crash never leaves the new page orphaned. If (2)
+ *       loses to a concurrent change, the new page is freed (no reader could have seen it) and the split
+ *       is re-derived from the current version.
+ *   <li><b>Lazy repair</b>: step 3 can be missed — it lost a race, or a crash came between (2) and
+ *       (3), or a root growth found the root changed. The tree is correct without it (right links), and
+ *       every writer that walks right from a node to its sibling links the missing child entry into the
+ *       parent it came from (or, at the top, grows the root). Duplicates are harmless: a separator
+ *       already present is not linked again, and applying it twice is no change.
+ *   <li><b>Values</b> longer than {@code max-inline-value} live in a {@link ValuePage}: allocated
+ *       before the link that references it, freed by the change that replaces or removes the
+ *       reference, all in one page cache batch. Exactly one change replaces a given reference (the one
+ *       whose CAS succeeded), so each value page is freed once.
+ *   <li><b>Page ids</b> can be freed and handed out again, so an id read from a page may come to mean
+ *       another page. The tree needs no {@link dev.toboggan.core.pagecache.Guard} for that (a guard's
+ *       full fence and thread-local lookup cost a fifth of a point read), because it frees pages only
+ *       where it can tell: tree nodes only in a drop, which holds the exclusive side and sets
+ *       {@link #dropped} first, so no writer is running and every reader fails its stamp validation (a
+ *       reader's walk checks the stamp every {@value #VALIDATE_EVERY} steps, so pages reused under it
+ *       cannot keep it going, and an error it meets is reported only if the stamp is still valid); a
+ *       value page only after the change that dropped its reference, by the writer of that change,
+ *       which is the only one that can. A reader reads a value page BEFORE checking that the leaf that
+ *       references it is unchanged ({@link #readValue}): the page is freed after that leaf version is
+ *       replaced, and reused after it is freed (each step published by a release CAS that the reader's
+ *       acquire loads see in order), so the page read was the value. SLED-REFERENCE §11 calls this
+ *       validate-after-read.
+ *   <li><b>Iterators</b> read one leaf at a time, as an optimistic read: the entries of one leaf
+ *       version in the range, then continue from that version's {@code hi} (at its {@code next}, whose
+ *       {@code lo} is that {@code hi} for good). Positions only move forward (backward for reverse
+ *       scans), so no key is returned twice; a key present throughout is in the leaf covering it at the
+ *       moment that leaf is read, so none is missed.
+ * </ul>
+ */
+final class BLinkTree implements Tree {
+    /** Steps of a reader's walk between two checks that no exclusive operation started. */
+    private static final int VALIDATE_EVERY = 32;
+
+    private final Store store;
+    private final PageCache<Node, Delta> pc;
+    private final ConcurrencyControl cc;
+    private final String name;
+    /** The meta page's name for this tree's root. */
+    private final String rootName;
+    private final int splitSize;
+    private final int maxInlineValue;
+    /**
+     * The root page as last seen. A stale value is benign: an old root is still the first node of its
+     * level, so a traversal from it is correct, and the first root growth that starts from it fails its
+     * {@code casRoot} and refreshes this from the meta page.
+     */
+    private volatile long rootPid;
+    /** Set (before any page is freed) when the tree is dropped. */
+    private volatile boolean dropped;
+
+    BLinkTree(Store store, String name, String rootName, long rootPid) {
+        this.store = store;
+        this.pc = store.pageCache();
+        this.cc = store.concurrency();
+        this.name = name;
+        this.rootName = rootName;
+        this.splitSize = store.settings().nodeSplitSize();
+        this.maxInlineValue = store.settings().maxInlineValue();
+        this.rootPid = rootPid;
+    }
+
+    @Override
+    public String name() {
+        return name;
+    }
+
+    // ---------------------------------------------------------------- reads
+
+    @Override
+    public byte[] get(byte[] key) {
+        Limits.checkKey(key);
+        store.checkOpen();
+        while (true) {
+            long stamp = cc.beginRead();
+            try {
+                checkNotDropped();
+                Page<Node> view = leafFor(key, stamp);
+                if (view == null) {
+                    continue;
+                }
+                Object value = ((Leaf) view.value()).get(key);
+                if (value instanceof ValueRef ref) {
+                    byte[] shared = readValue(view, ref);
+                    if (shared != null && cc.validate(stamp)) {
+                        return shared.clone();
+                    }
+                } else if (cc.validate(stamp)) {
+                    return (byte[]) value;
+                }
+            } catch (RuntimeException e) {
+                rethrowIfValid(e, stamp);
+            }
+        }
+    }
+
+    @Override
+    public boolean containsKey(byte[] key) {
+        Limits.checkKey(key);
+        store.checkOpen();
+        while (true) {
+            long stamp = cc.beginRead();
+            try {
+                checkNotDropped();
+                Page<Node> view = leafFor(key, stamp);
+                if (view != null) {
+                    boolean present = ((Leaf) view.value()).contains(key);
+                    if (cc.validate(stamp)) {
+                        return present;
+                    }
+                }
+            } catch (RuntimeException e) {
+                rethrowIfValid(e, stamp);
+            }
+        }
+    }
+
+    /**
+     * The leaf version whose range holds {@code key}, read without a guard; {@code null} if an exclusive
+     * operation started since {@code stamp} (checked now and then, so that pages freed and reused under
+     * a long walk cannot keep it going).
+     */
+    private Page<Node> leafFor(byte[] key, long stamp) {
+        Page<Node> view = readNode(rootPid);
+        for (int steps = 1; ; steps++) {
+            TreeNode node = node(view);
+            if (node.isBeyond(key)) {
+                view = readNode(node.next);
+            } else if (node instanceof Index index) {
+                view = readNode(index.childFor(key));
+            } else {
+                return view;
+            }
+            if (steps % VALIDATE_EVERY == 0 && !cc.validate(stamp)) {
+                return null;
+            }
+        }
+    }
+
+    /**
+     * The leaf version whose range holds the keys just below {@code bound}: {@code lo < bound <= hi}; as
+     * {@link #leafFor}.
+     *
+     * @param bound an exclusive upper bound, non-empty; {@code null} for none (the last leaf)
+     */
+    private Page<Node> leafBefore(byte[] bound, long stamp) {
+        Page<Node> view = readNode(rootPid);
+        for (int steps = 1; ; steps++) {
+            TreeNode node = node(view);
+            if (node.hi != null && (bound == null || Arrays.compareUnsigned(node.hi, bound) < 0)) {
+                view = readNode(node.next);
+            } else if (node instanceof Index index) {
+                view = readNode(index.childBefore(bound));
+            } else {
+                return view;
+            }
+            if (steps % VALIDATE_EVERY == 0 && !cc.validate(stamp)) {
+                return null;
+            }
+        }
+    }
+
+    /**
+     * An error met by an optimistic read is real only if no exclusive operation started since
+     * {@code stamp}; otherwise the read saw pages freed (and maybe reused) by a drop, and is retried.
+     */
+    private void rethrowIfValid(RuntimeException e, long stamp) {
+        if (cc.validate(stamp)) {
+            throw e;
+        }
+    }
+
+    /**
+     * The bytes of a value page referenced by {@code leaf}, or {@code null} if the leaf changed since it
+     * was read (the caller retries). NOTE: the value page is read BEFORE the leaf's slot is read again: if
+     * the leaf is still that version then, the reference was still in it, so the page had not been freed
+     * (a value page is freed only after the change that drops its reference), let alone reused, when it
+     * was read. No guard is needed.
+     */
+    private byte[] readValue(Page<Node> leaf, ValueRef ref) {
+        Page<Node> page = pc.get(ref.pid());
+        if (pc.get(leaf.pid()) != leaf) {
+            return null;
+        }
+        if (page != null && page.value() instanceof ValuePage value) {
+            return value.value;
+        }
+        throw new IllegalStateException("tree '" + name + "': leaf page " + leaf.pid() + " references value page "
+                + ref.pid() + ", which holds " + (page == null ? "nothing (it is free)" : page.value())
+                + "; the store is corrupt");
+    }
+
+    // ---------------------------------------------------------------- iterators
+
+    @Override
+    public Iterator<Map.Entry<byte[], byte[]>> range(byte[] from, byte[] to) {
+        checkBounds(from, to);
+        store.checkOpen();
+        return new ForwardScan(this, from == null ? TreeNode.NO_KEY : from.clone(), to == null ? null : to.clone(), true);
+    }
+
+    @Override
+    public Iterator<Map.Entry<byte[], byte[]>> rangeReverse(byte[] from, byte[] to) {
+        checkBounds(from, to);
+        store.checkOpen();
+        return new ReverseScan(this, from == null ? null : from.clone(), to == null ? null : to.clone());
+    }
+
+    @Override
+    public Iterator<Map.Entry<byte[], byte[]>> scanPrefix(byte[] prefix) {
+        if (prefix == null) {
+            throw new IllegalArgumentException("the prefix is null; use iterator() to scan every key");
+        }
+        return range(prefix, prefixEnd(prefix));
+    }
+
+    @Override
+    public Iterator<Map.Entry<byte[], byte[]>> iterator() {
+        return range(null, null);
+    }
+
+    @Override
+    public Map.Entry<byte[], byte[]> first() {
+        Iterator<Map.Entry<byte[], byte[]>> it = range(null, null);
+        return it.hasNext() ? it.next() : null;
+    }
+
+    @Override
+    public Map.Entry<byte[], byte[]> last() {
+        Iterator<Map.Entry<byte[], byte[]>> it = rangeReverse(null, null);
+        return it.hasNext() ? it.next() : null;
+    }
+
+    @Override
+    public long size() {
+        store.checkOpen();
+        return new ForwardScan(this, TreeNode.NO_KEY, null, false).countRemaining();
+    }
+
+    @Override
+    public boolean isEmpty() {
+        store.checkOpen();
+        return !new ForwardScan(this, TreeNode.NO_KEY, null, false).hasNext();
+    }
+
+    /**
+     * Reads the next leaf of a forward scan: the entries of {@code [scan.position, scan.to)} in the leaf
+     * that holds {@code scan.position}, as one validated optimistic read, and hands them to the scan.
+     */
+    void fetchForward(ForwardScan scan) {
+        store.checkOpen();
+        while (true) {
+            long stamp = cc.beginRead();
+            try {
+                checkNotDropped();
+                Page<Node> view = scan.nextPid != TreeNode.NO_PID ? leafAt(scan.nextPid, scan.position) : null;
+                if (view == null) {
+                    view = leafFor(scan.position, stamp);
+                    if (view == null) {
+                        continue;
+                    }
+                }
+                Leaf leaf = (Leaf) view.value();
+                int from = lowerBound(leaf, scan.position);
+                int to = scan.to == null ? leaf.count() : Math.max(from, lowerBound(leaf, scan.to));
+                byte[][] keys = scan.withValues ? keys(leaf, from, to) : null;
+                byte[][] values = scan.withValues ? values(view, from, to) : null;
+                if (!cc.validate(stamp) || (scan.withValues && values == null)) {
+                    continue;
+                }
+                boolean last = leaf.hi == null || (scan.to != null && Arrays.compareUnsigned(leaf.hi, scan.to) >= 0);
+                scan.accept(to - from, keys, values, last ? null : leaf.hi, leaf.next);
+                return;
+            } catch (RuntimeException e) {
+                rethrowIfValid(e, stamp);
+            }
+        }
+    }
+
+    /** Reads the next leaf of a reverse scan: the entries below {@code scan.position}, from {@code scan.from}. */
+    void fetchReverse(ReverseScan scan) {
+        store.checkOpen();
+        while (true) {
+            long stamp = cc.beginRead();
+            try {
+                checkNotDropped();
+                Page<Node> view = leafBefore(scan.position, stamp);
+                if (view == null) {
+                    continue;
+                }
+                Leaf leaf = (Leaf) view.value();
+                int to = scan.position == null ? leaf.count() : lowerBound(leaf, scan.position);
+                int from = scan.from == null ? 0 : Math.min(to, lowerBound(leaf, scan.from));
+                byte[][] keys = keys(leaf, from, to);
+                byte[][] values = values(view, from, to);
+                if (!cc.validate(stamp) || values == null) {
+                    continue;
+                }
+                boolean last = leaf.lo.length == 0 || (scan.from != null && Arrays.compareUnsigned(leaf.lo, scan.from) <= 0);
+                scan.accept(keys, values, last ? null : leaf.lo);
+                return;
+            } catch (RuntimeException e) {
+                rethrowIfValid(e, stamp);
+            }
+        }
+    }
+
+    /** The current version of leaf {@code pid} if it still starts at {@code lo}, else {@code null}. */
+    private Page<Node> leafAt(long pid, byte[] lo) {
+        Page<Node> page = pc.get(pid);
+        return page != null && page.value() instanceof Leaf leaf && Arrays.equals(leaf.lo, lo) ? page : null;
+    }
+
+    /** Copies of the keys of entries {@code [from, to)}. */
+    private static byte[][] keys(Leaf leaf, int from, int to) {
+        byte[][] keys = new byte[to - from][];
+        for (int i = from; i < to; i++) {
+            keys[i - from] = leaf.key(i);
+        }
+        return keys;
+    }
+
+    /** Copies of the values of entries {@code [from, to)}, value pages read; {@code null} if one was freed meanwhile. */
+    private byte[][] values(Page<Node> view, int from, int to) {
+        Leaf leaf = (Leaf) view.value();
+        byte[][] values = new byte[to - from][];
+        for (int i = from; i < to; i++) {
+            Object value = leaf.value(i);
+            if (value instanceof ValueRef ref) {
+                byte[] shared = readValue(view, ref);
+                if (shared == null) {
+                    return null;
+                }
+                values[i - from] = shared.clone();
+            } else {
+                values[i - from] = (byte[]) value;
+            }
+        }
+        return values;
+    }
+
+    /** The index of the first key of {@code node} at or above {@code key}. */
+    private static int lowerBound(TreeNode node, byte[] key) {
+        int i = node.search(key);
+        return i >= 0 ? i : -i - 1;
+    }
+
+    private static void checkBounds(byte[] from, byte[] to) {
+        if (from != null && to != null && Arrays.compareUnsigned(from, to) > 0) {
+            throw new IllegalArgumentException("the range starts after it ends: from " + TreeNode.show(from)
+                    + " is greater than to " + TreeNode.show(to) + " (hex)");
+        }
+    }
+
+    /** The smallest key greater than every key starting with {@code prefix}, or {@code null} if none is. */
+    static byte[] prefixEnd(byte[] prefix) {
+        for (int i = prefix.length - 1; i >= 0; i--) {
+            if (prefix[i] != (byte) 0xFF) {
+                byte[] end = Arrays.copyOf(prefix, i + 1);
+                end[i]++;
+                return end;
+            }
+        }
+        return null;
+    }
+
+    // ---------------------------------------------------------------- writes
+
+    @Override
+    public byte[] insert(byte[] key, byte[] value) {
+        Limits.checkKey(key);
+        Limits.checkValue(value);
+        long stamp = cc.enterShared();
+        try {
+            checkWritable();
+            return put(key, value);
+        } finally {
+            cc.exitShared(stamp);
+        }
+    }
+
+    @Override
+    public byte[] remove(byte[] key) {
+        Limits.checkKey(key);
+        long stamp = cc.enterShared();
+        try {
+            checkWritable();
+            return delete(key);
+        } finally {
+            cc.exitShared(stamp);
+        }
+    }
+
+    @Override
+    public SwapResult compareAndSwap(byte[] key, byte[] expected, byte[] newValue) {
+        Limits.checkKey(key);
+        Limits.checkOptionalValue(expected);
+        Limits.checkOptionalValue(newValue);
+        long stamp = cc.enterShared();
+        try {
+            checkWritable();
+            return swap(key, expected, newValue);
+        } finally {
+            cc.exitShared(stamp);
+        }
+    }
+
+    @Override
+    public void applyBatch(Batch batch) {
+        if (batch == null) {
+            throw new IllegalArgumentException("the batch is null");
+        }
+        if (batch.isEmpty()) {
+            checkWritable();
+            return;
+        }
+        long stamp = cc.enterExclusive();
+        try {
+            checkWritable();
+            try (dev.toboggan.core.pagecache.Batch atomic = pc.openBatch()) {
+                for (int i = 0; i < batch.size(); i++) {
+                    byte[] value = batch.value(i);
+                    if (value == null) {
+                        delete(batch.key(i));
+                    } else {
+                        put(batch.key(i), value);
+                    }
+                }
+            }
+        } finally {
+            cc.exitExclusive(stamp);
+        }
+    }
+
+    @Override
+    public long flush() {
+        return store.flush();
+    }
+
+    @Override
+    public CompletionStage<Long> flushAsync() {
+        return store.flushAsync();
+    }
+
+    /**
+     * Sets {@code key} to {@code value} (both copied into the tree, never kept); the caller holds a side of
+     * the concurrency control.
+     *
+     * @return the previous value, or {@code null}: the caller's own array (a copy, or the array of the value
+     *     page this change freed)
+     */
+    private byte[] put(byte[] key, byte[] value) {
+        dev.toboggan.core.pagecache.Batch atomic = null;
+        try {
+            Object stored = value;
+            if (value.length > maxInlineValue) {
+                atomic = pc.openBatch();
+                stored = storeValue(value);
+            }
+            TreePath path = descend(key);
+            while (true) {
+                Page<Node> view = path.leaf();
+                Object old = ((Leaf) view.value()).get(key);
+                if (old instanceof ValueRef && atomic == null) {
+                    atomic = pc.openBatch();
+                }
+                CasResult<Node> r = pc.link(view.pid(), view, new Delta.Put(key, stored));
+                if (r.succeeded()) {
+                    path.set(path.leafLevel(), r.page());
+                    byte[] previous = old instanceof ValueRef ref ? freeValue(ref) : (byte[]) old;
+                    splitIfNeeded(path, path.leafLevel());
+                    return previous;
+                }
+                retryLeaf(path, r.page(), key);
+            }
+        } finally {
+            if (atomic != null) {
+                atomic.close();
+            }
+        }
+    }
+
+    /** Removes {@code key}; the caller holds a side of the concurrency control. Returns as {@link #put}. */
+    private byte[] delete(byte[] key) {
+        dev.toboggan.core.pagecache.Batch atomic = null;
+        try {
+            TreePath path = descend(key);
+            while (true) {
+                Page<Node> view = path.leaf();
+                Object old = ((Leaf) view.value()).get(key);
+                if (old == null) {
+                    return null;
+                }
+                if (old instanceof ValueRef && atomic == null) {
+                    atomic = pc.openBatch();
+                }
+                CasResult<Node> r = pc.link(view.pid(), view, new Delta.Remove(key));
+                if (r.succeeded()) {
+                    return old instanceof ValueRef ref ? freeValue(ref) : (byte[]) old;
+                }
+                retryLeaf(path, r.page(), key);
+            }
+        } finally {
+            if (atomic != null) {
+                atomic.close();
+            }
+        }
+    }
+
+    private SwapResult swap(byte[] key, byte[] expected, byte[] newValue) {
+        dev.toboggan.core.pagecache.Batch atomic = null;
+        try {
+            Object stored = newValue;
+            if (newValue != null && newValue.length > maxInlineValue) {
+                atomic = pc.openBatch();
+                stored = storeValue(newValue);
+            }
+            TreePath path = descend(key);
+            while (true) {
+                Page<Node> view = path.leaf();
+                Object old = ((Leaf) view.value()).get(key);
+                byte[] current = old instanceof ValueRef ref ? readValue(view, ref) : (byte[]) old;
+                if (old != null && current == null) {
+                    retryLeaf(path, readNode(view.pid()), key);
+                    continue;
+                }
+                if (!Arrays.equals(current, expected)) {
+                    if (stored instanceof ValueRef unused) {
+                        freeValue(unused);
+                    }
+                    return new SwapResult(false, current == null ? null : current.clone());
+                }
+                if (old == null && stored == null) {
+                    return new SwapResult(true, null);
+                }
+                if (old instanceof ValueRef && atomic == null) {
+                    atomic = pc.openBatch();
+                }
+                Delta change = stored == null ? new Delta.Remove(key) : new Delta.Put(key, stored);
+                CasResult<Node> r = pc.link(view.pid(), view, change);
+                if (r.succeeded()) {
+                    path.set(path.leafLevel(), r.page());
+                    if (old instanceof ValueRef ref) {
+                        freeValue(ref);
+                    }
+                    if (stored != null) {
+                        splitIfNeeded(path, path.leafLevel());
+                    }
+                    return new SwapResult(true, newValue == null ? null : newValue.clone());
+                }
+                retryLeaf(path, r.page(), key);
+            }
+        } finally {
+            if (atomic != null) {
+                atomic.close();
+            }
+        }
+    }
+
+    /** Writes a value page for a copy of {@code value}; the caller's batch must be open. */
+    private ValueRef storeValue(byte[] value) {
+        return new ValueRef(pc.allocate(new ValuePage(value.clone())).pid(), value.length);
+    }
+
+    /**
+     * Frees the value page of a reference that this thread's change just removed from its leaf (or that
+     * never reached one).
+     *
+     * @return the value it held
+     */
+    private byte[] freeValue(ValueRef ref) {
+        Page<Node> page = pc.get(ref.pid());
+        if (page == null) {
+            throw new IllegalStateException("tree '" + name + "': value page " + ref.pid()
+                    + " was freed twice; the store is corrupt");
+        }
+        byte[] value = valuePage(page).value;
+        if (!pc.free(ref.pid(), page).succeeded()) {
+            throw new IllegalStateException("tree '" + name + "': value page " + ref.pid() + " changed; value pages are "
+                    + "written once");
+        }
+        return value;
+    }
+
+    // ---------------------------------------------------------------- traversal for writers
+
+    /** The path to the leaf whose range holds {@code key}, repairing missed parent links on the way. */
+    private TreePath descend(byte[] key) {
+        TreePath path = new TreePath();
+        Page<Node> view = readNode(rootPid);
+        while (true) {
+            view = walkRight(path, view, key);
+            path.push(view);
+            if (view.value() instanceof Index index) {
+                view = readNode(index.childFor(key));
+            } else {
+                return path;
+            }
+        }
+    }
+
+    /**
+     * From {@code view}, a node at level {@code path.depth()}, walks right to the node whose range holds
+     * {@code key}, linking each node it steps onto into the parent level (lazy repair).
+     */
+    private Page<Node> walkRight(TreePath path, Page<Node> view, byte[] key) {
+        Page<Node> current = view;
+        TreeNode node = node(current);
+        while (node.isBeyond(key)) {
+            Page<Node> right = readNode(node.next);
+            TreeNode rightNode = node(right);
+            int level = path.depth();
+            if (level > 0) {
+                linkChild(path, level - 1, rightNode.lo, right.pid());
+            } else if (current.pid() == rootPid) {
+                growRoot(current.pid(), rightNode.lo, right.pid());
+            }
+            current = right;
+            node = rightNode;
+        }
+        return current;
+    }
+
+    /** Continues a change at the leaf level from the leaf's {@code current} version. */
+    private void retryLeaf(TreePath path, Page<Node> current, byte[] key) {
+        path.pop();
+        path.push(walkRight(path, live(current), key));
+    }
+
+    /**
+     * Splits the node at {@code path}'s {@code level} while it is too large (see the class notes), then
+     * tells the level above.
+     */
+    private void splitIfNeeded(TreePath path, int level) {
+        Page<Node> view = path.view(level);
+        while (true) {
+            TreeNode node = node(view);
+            if (!node.shouldSplit(splitSize)) {
+                return;
+            }
+            int m = node.splitPoint();
+            byte[] separator = node.separator(m);
+            long rightPid;
+            try (dev.toboggan.core.pagecache.Batch atomic = pc.openBatch()) {
+                Page<Node> right = pc.allocate(node.rightHalf(m, separator));
+                CasResult<Node> r = pc.replace(view.pid(), view, node.leftHalf(m, separator, right.pid()));
+                if (!r.succeeded()) {
+                    pc.free(right.pid(), right);
+                    view = live(r.page());
+                    continue;
+                }
+                view = r.page();
+                rightPid = right.pid();
+            }
+            path.set(level, view);
+            if (level == 0) {
+                growRoot(view.pid(), separator, rightPid);
+            } else {
+                linkChild(path, level - 1, separator, rightPid);
+            }
+        }
+    }
+
+    /**
+     * Links {@code separator -> child} into the node at {@code path}'s {@code level} (or the sibling to
+     * its right that covers the separator), unless it is there already; then splits that node if needed.
+     */
+    private void linkChild(TreePath path, int level, byte[] separator, long child) {
+        Page<Node> view = readNode(path.view(level).pid());
+        while (true) {
+            Index parent = (Index) node(view);
+            if (parent.isBeyond(separator)) {
+                view = readNode(parent.next);
+                continue;
+            }
+            if (parent.hasSeparator(separator)) {
+                path.set(level, view);
+                return;
+            }
+            CasResult<Node> r = pc.link(view.pid(), view, new Delta.AddChild(separator, child));
+            if (r.succeeded()) {
+                path.set(level, r.page());
+                splitIfNeeded(path, level);
+                return;
+            }
+            view = live(r.page());
+        }
+    }
+
+    /**
+     * Puts a new root above {@code oldRoot} (which was just split, or found with a right sibling) and
+     * {@code right}, if {@code oldRoot} is still the root; else leaves the link to lazy repair.
+     */
+    private void growRoot(long oldRoot, byte[] separator, long right) {
+        if (oldRoot != rootPid) {
+            return;
+        }
+        try (dev.toboggan.core.pagecache.Batch atomic = pc.openBatch()) {
+            Page<Node> root = pc.allocate(Index.root(oldRoot, separator, right));
+            if (pc.casRoot(rootName, oldRoot, root.pid())) {
+                rootPid = root.pid();
+            } else {
+                pc.free(root.pid(), root);
+                rootPid = pc.root(rootName);
+            }
+        }
+    }
+
+    // ---------------------------------------------------------------- drop
+
+    /**
+     * Removes the tree from the meta page and frees every page of it, in one page cache batch. The caller
+     * holds the exclusive side of the concurrency control.
+     */
+    void drop() {
+        dropped = true;
+        long root = pc.root(rootName);
+        try (dev.toboggan.core.pagecache.Batch atomic = pc.openBatch()) {
+            if (!pc.casRoot(rootName, root, PageCache.NO_ROOT)) {
+                throw new IllegalStateException("tree '" + name + "': its root changed during its drop");
+            }
+            long first = root;
+            while (first != TreeNode.NO_PID) {
+                long pid = first;
+                first = TreeNode.NO_PID;
+                while (pid != TreeNode.NO_PID) {
+                    Page<Node> view = pc.get(pid);
+                    if (view == null) {
+                        throw new IllegalStateException("tree '" + name + "': page " + pid
+                                + " is free but still linked from the tree; the store is corrupt");
+                    }
+                    TreeNode node = node(view);
+                    if (first == TreeNode.NO_PID && node instanceof Index index) {
+                        first = index.children[0];
+                    }
+                    if (node instanceof Leaf leaf) {
+                        for (int i = 0; i < leaf.count(); i++) {
+                            ValueRef ref = leaf.ref(i);
+                            if (ref != null) {
+                                freeValue(ref);
+                            }
+                        }
+                    }
+                    pc.free(pid, view);
+                    pid = node.next;
+                }
+            }
+        }
+    }
+
+    // ---------------------------------------------------------------- helpers
+
+    /** The current version of a tree node page. */
+    private Page<Node> readNode(long pid) {
+        Page<Node> page = pc.get(pid);
+        if (page == null) {
+            checkNotDropped();
+            throw new IllegalStateException("tree '" + name + "': page " + pid
+                    + " is free but still linked from the tree; the store is corrupt");
+        }
+        return page;
+    }
+
+    /** {@code page} (a failed change's current version), unless the page was freed. */
+    private Page<Node> live(Page<Node> page) {
+        if (page.isFree()) {
+            checkNotDropped();
+            throw new IllegalStateException("tree '" + name + "': page " + page.pid()
+                    + " was freed while in the tree; the store is corrupt");
+        }
+        return page;
+    }
+
+    private TreeNode node(Page<Node> page) {
+        if (page.value() instanceof TreeNode node) {
+            return node;
+        }
+        throw new IllegalStateException("tree '" + name + "': page " + page.pid() + " is linked as a tree node but holds "
+                + page.value() + "; the store is corrupt");
+    }
+
+    private ValuePage valuePage(Page<Node> page) {
+        if (page.value() instanceof ValuePage value) {
+            return value;
+        }
+        throw new IllegalStateException("tree '" + name + "': page " + page.pid() + " is referenced as a value but holds "
+                + page.value() + "; the store is corrupt");
+    }
+
+    private void checkWritable() {
+        store.checkOpen();
+        checkNotDropped();
+    }
+
+    private void checkNotDropped() {
+        if (dropped) {
+            throw new IllegalStateException("the tree '" + name + "' was dropped; open it again with Db.tree(name) "
+                    + "to start a new, empty one");
+        }
+    }
+
+    /** The root page as cached, for tests and verification. */
+    long rootPid() {
+        return rootPid;
+    }
+
+    PageCache<Node, Delta> pageCache() {
+        return pc;
+    }
+
+    @Override
+    public String toString() {
+        return "Tree[" + name + (dropped ? ", dropped" : "") + "]";
+    }
+}

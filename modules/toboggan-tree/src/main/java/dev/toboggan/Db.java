@@ -1,0 +1,57 @@
+package dev.toboggan;
+
+import java.nio.file.Path;
+import java.util.List;
+
+/**
+ * An open Toboggan store (from {@link Toboggan#open}): its default tree, and the named trees it holds.
+ * Every tree of a store shares its log, its flushes and its batches' isolation.
+ *
+ * <p>Thread-safe. {@link #close()} waits for the writes in progress, makes everything durable and
+ * releases the store; every call after it, on the store or any of its trees, throws
+ * {@link IllegalStateException}.
+ */
+public interface Db extends Tree, AutoCloseable {
+    /** The name of the default tree (which this {@code Db} is). */
+    String DEFAULT_TREE = "__toboggan_default";
+
+    /**
+     * The tree named {@code name}, created if it does not exist. {@link #DEFAULT_TREE} names the default
+     * tree. Cheap when the tree is open already.
+     *
+     * @throws IllegalArgumentException if {@code name} is {@code null}
+     */
+    Tree tree(String name);
+
+    /** The names of every tree in the store, the default tree's included, sorted. */
+    List<String> treeNames();
+
+    /**
+     * Removes the tree named {@code name} and everything in it, atomically (also across a crash). Its
+     * {@link Tree} objects throw {@link IllegalStateException} from then on; {@link #tree} creates a new,
+     * empty tree of that name.
+     *
+     * @return whether there was such a tree
+     * @throws IllegalArgumentException for the default tree, which cannot be dropped
+     */
+    boolean dropTree(String name);
+
+    /**
+     * A new id, higher than every id this store handed out before, in this run or an earlier one (crashes
+     * included). Cheap: it writes a mark only every {@code toboggan.idgen-persist-interval} ids.
+     */
+    long generateId();
+
+    /** Bytes the store takes on disk (its log and blob files). */
+    long sizeOnDisk();
+
+    /** Whether the store existed before it was opened (as opposed to being created by this open). */
+    boolean wasRecovered();
+
+    /** The store's directory. */
+    Path directory();
+
+    /** Waits for writes in progress, makes everything durable and releases the store. Idempotent. */
+    @Override
+    void close();
+}

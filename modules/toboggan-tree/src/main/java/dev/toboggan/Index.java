@@ -1,0 +1,130 @@
+package dev.toboggan;
+
+import java.util.Arrays;
+
+/**
+ * An index node: sorted separator keys, each with the child page that holds the keys from it on (up to
+ * the next separator, where the walk continues right through the child's siblings if the child was split
+ * and this node does not know it yet).
+ *
+ * <p>Invariants beyond {@link TreeNode}'s: {@code keys[0]} equals {@code lo}; each child's {@code lo}
+ * equals its separator (so a lookup never needs to move left); children are one level below.
+ */
+final class Index extends TreeNode {
+    /** The separators, sorted. */
+    final byte[][] keys;
+    final long[] children;
+
+    private Index(byte[] lo, byte[] hi, long next, byte[][] keys, long[] prefixes, long[] children, int size) {
+        super(lo, hi, next, prefixes, size);
+        this.keys = keys;
+        this.children = children;
+    }
+
+    /** An index node with these entries; computes its size. */
+    static Index of(byte[] lo, byte[] hi, long next, byte[][] keys, long[] children) {
+        int size = headerSize(lo, hi, next);
+        for (int i = 0; i < keys.length; i++) {
+            size += entrySize(keys[i], children[i]);
+        }
+        return new Index(lo, hi, next, keys, prefixes(keys), children, size);
+    }
+
+    /** A new root above {@code left} (the first node of its level) and its right sibling. */
+    static Index root(long left, byte[] separator, long right) {
+        return of(NO_KEY, null, NO_PID, new byte[][] {NO_KEY, separator}, new long[] {left, right});
+    }
+
+    /** The child to descend to for {@code key}: the last whose separator is at most {@code key}. */
+    long childFor(byte[] key) {
+        int i = search(key);
+        return children[i >= 0 ? i : -i - 2];
+    }
+
+    /**
+     * The child to descend to for the keys below {@code bound}: the last whose separator is less than
+     * {@code bound}, or the last child if {@code bound} is {@code null} (no bound). {@code bound} must be
+     * greater than {@code lo}.
+     */
+    long childBefore(byte[] bound) {
+        if (bound == null) {
+            return children[children.length - 1];
+        }
+        int i = search(bound);
+        return children[i >= 0 ? i - 1 : -i - 2];
+    }
+
+    boolean hasSeparator(byte[] separator) {
+        return search(separator) >= 0;
+    }
+
+    /** This node with the child entry {@code separator -> child}; itself if the separator is present. */
+    Index withChild(byte[] separator, long child) {
+        int i = search(separator);
+        if (i >= 0) {
+            return this;
+        }
+        int at = -i - 1;
+        int n = keys.length;
+        byte[][] k = new byte[n + 1][];
+        System.arraycopy(keys, 0, k, 0, at);
+        k[at] = separator;
+        System.arraycopy(keys, at, k, at + 1, n - at);
+        return new Index(lo, hi, next, k, inserted(prefixes, at, prefix(separator)), inserted(children, at, child),
+                size + entrySize(separator, child));
+    }
+
+    @Override
+    int compareAt(int i, byte[] key) {
+        return Arrays.compareUnsigned(keys[i], key);
+    }
+
+    @Override
+    byte[] key(int i) {
+        return keys[i];
+    }
+
+    @Override
+    byte[] separator(int m) {
+        return keys[m];
+    }
+
+    @Override
+    Index leftHalf(int m, byte[] separator, long rightPid) {
+        return new Index(lo, separator, rightPid, Arrays.copyOfRange(keys, 0, m), Arrays.copyOfRange(prefixes, 0, m),
+                Arrays.copyOfRange(children, 0, m), sizeOf(lo, separator, rightPid, 0, m));
+    }
+
+    @Override
+    Index rightHalf(int m, byte[] separator) {
+        int n = keys.length;
+        return new Index(separator, hi, next, Arrays.copyOfRange(keys, m, n), Arrays.copyOfRange(prefixes, m, n),
+                Arrays.copyOfRange(children, m, n), sizeOf(separator, hi, next, m, n));
+    }
+
+    @Override
+    int minHalf() {
+        return 2;
+    }
+
+    @Override
+    int entrySize(int i) {
+        return entrySize(keys[i], children[i]);
+    }
+
+    @Override
+    long entryHeap(int i) {
+        return ENTRY_OVERHEAD + keys[i].length + Long.BYTES;
+    }
+
+    static int entrySize(byte[] key, long child) {
+        return NodeFormat.MAX_SHARED_LENGTH + NodeFormat.varintLength(key.length) + key.length
+                + NodeFormat.varintLength(child);
+    }
+
+    @Override
+    public String toString() {
+        return "Index[" + show(lo) + ".." + show(hi) + ", next=" + next + ", " + keys.length + " children, ~" + size
+                + " bytes]";
+    }
+}

@@ -1,0 +1,243 @@
+package dev.toboggan;
+
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.VarHandle;
+import java.nio.ByteOrder;
+import java.util.Arrays;
+
+/**
+ * A leaf: sorted keys and their values. A value is stored as its bytes, or as a {@link ValueRef} to a
+ * {@link ValuePage} when it is longer than {@code toboggan.tree.max-inline-value}.
+ *
+ * <p>Each entry is one array, the key and its value side by side, so that confirming a key and copying
+ * its value touch one object (a lookup in a large tree is a chain of cache misses; this saves two):
+ *
+ * <pre>
+ * +-----------------------+-----------+-------------------------------------------+
+ * | ref bit | key length  | key bytes | value bytes, or (ref) pid: 8 bytes,        |
+ * | 1 bit   | 15 bits     |           |                     length: 4 bytes (BE) |
+ * +-----------------------+-----------+-------------------------------------------+
+ *   2 bytes, big-endian
+ * </pre>
+ * This is the in-memory layout only; {@link NodeFormat} writes leaves with prefix-compressed keys.
+ */
+final class Leaf extends TreeNode {
+    private static final int HEADER = 2;
+    private static final int REF_BIT = 0x8000;
+    private static final int REF_LENGTH = Long.BYTES + Integer.BYTES;
+    private static final VarHandle LONG_BE = MethodHandles.byteArrayViewVarHandle(long[].class, ByteOrder.BIG_ENDIAN);
+    private static final VarHandle INT_BE = MethodHandles.byteArrayViewVarHandle(int[].class, ByteOrder.BIG_ENDIAN);
+
+    /** One array per entry, in key order; see the class notes. */
+    private final byte[][] entries;
+
+    private Leaf(byte[] lo, byte[] hi, long next, byte[][] entries, long[] prefixes, int size) {
+        super(lo, hi, next, prefixes, size);
+        this.entries = entries;
+    }
+
+    /**
+     * A leaf with these entries; computes its size.
+     *
+     * @param values per key: its bytes, or a {@link ValueRef}
+     */
+    static Leaf of(byte[] lo, byte[] hi, long next, byte[][] keys, Object[] values) {
+        byte[][] entries = new byte[keys.length][];
+        int size = headerSize(lo, hi, next);
+        for (int i = 0; i < keys.length; i++) {
+            entries[i] = entry(keys[i], values[i]);
+            size += entrySize(entries[i]);
+        }
+        return new Leaf(lo, hi, next, entries, prefixes(keys), size);
+    }
+
+    /** The only node of a new tree. */
+    static Leaf emptyRoot() {
+        return of(NO_KEY, null, NO_PID, new byte[0][], new Object[0]);
+    }
+
+    /** The value of {@code key}: a copy of its bytes, or a {@link ValueRef}; {@code null} if absent. */
+    Object get(byte[] key) {
+        int i = search(key);
+        return i >= 0 ? value(i) : null;
+    }
+
+    /** Whether {@code key} has a value. */
+    boolean contains(byte[] key) {
+        return search(key) >= 0;
+    }
+
+    /** The value of entry {@code i}: a copy of its bytes, or a {@link ValueRef}. */
+    Object value(int i) {
+        byte[] e = entries[i];
+        int at = HEADER + keyLength(e);
+        if (isRef(e)) {
+            return new ValueRef((long) LONG_BE.get(e, at), (int) INT_BE.get(e, at + Long.BYTES));
+        }
+        return Arrays.copyOfRange(e, at, e.length);
+    }
+
+    /** The reference of entry {@code i}, or {@code null} if its value is stored in the leaf. */
+    ValueRef ref(int i) {
+        return isRef(entries[i]) ? (ValueRef) value(i) : null;
+    }
+
+    @Override
+    byte[] key(int i) {
+        byte[] e = entries[i];
+        return Arrays.copyOfRange(e, HEADER, HEADER + keyLength(e));
+    }
+
+    @Override
+    int compareAt(int i, byte[] key) {
+        byte[] e = entries[i];
+        return Arrays.compareUnsigned(e, HEADER, HEADER + keyLength(e), key, 0, key.length);
+    }
+
+    /** This leaf with {@code key} set to {@code value} (bytes or a {@link ValueRef}). */
+    Leaf with(byte[] key, Object value) {
+        byte[] entry = entry(key, value);
+        int i = search(key);
+        if (i >= 0) {
+            byte[][] e = entries.clone();
+            e[i] = entry;
+            return new Leaf(lo, hi, next, e, prefixes, size - entrySize(entries[i]) + entrySize(entry));
+        }
+        int at = -i - 1;
+        int n = entries.length;
+        byte[][] e = new byte[n + 1][];
+        System.arraycopy(entries, 0, e, 0, at);
+        e[at] = entry;
+        System.arraycopy(entries, at, e, at + 1, n - at);
+        return new Leaf(lo, hi, next, e, inserted(prefixes, at, prefix(key)), size + entrySize(entry));
+    }
+
+    /** This leaf without {@code key}; itself if it has no such key. */
+    Leaf without(byte[] key) {
+        int i = search(key);
+        if (i < 0) {
+            return this;
+        }
+        int n = entries.length;
+        byte[][] e = new byte[n - 1][];
+        System.arraycopy(entries, 0, e, 0, i);
+        System.arraycopy(entries, i + 1, e, i, n - i - 1);
+        return new Leaf(lo, hi, next, e, removed(prefixes, i), size - entrySize(entries[i]));
+    }
+
+    /**
+     * The shortest key {@code s} with {@code key(m - 1) < s <= key(m)}: a prefix of {@code key(m)}, so
+     * index nodes keep short separators (suffix truncation).
+     */
+    @Override
+    byte[] separator(int m) {
+        byte[] left = entries[m - 1];
+        byte[] right = entries[m];
+        int mismatch = Arrays.mismatch(left, HEADER, HEADER + keyLength(left), right, HEADER, HEADER + keyLength(right));
+        // left < right: they differ at `mismatch`, or left is a proper prefix of right (mismatch = its length)
+        return Arrays.copyOfRange(right, HEADER, HEADER + mismatch + 1);
+    }
+
+    @Override
+    Leaf leftHalf(int m, byte[] separator, long rightPid) {
+        return new Leaf(lo, separator, rightPid, Arrays.copyOfRange(entries, 0, m), Arrays.copyOfRange(prefixes, 0, m),
+                sizeOf(lo, separator, rightPid, 0, m));
+    }
+
+    @Override
+    Leaf rightHalf(int m, byte[] separator) {
+        int n = entries.length;
+        return new Leaf(separator, hi, next, Arrays.copyOfRange(entries, m, n), Arrays.copyOfRange(prefixes, m, n),
+                sizeOf(separator, hi, next, m, n));
+    }
+
+    @Override
+    int minHalf() {
+        return 1;
+    }
+
+    @Override
+    int entrySize(int i) {
+        return entrySize(entries[i]);
+    }
+
+    @Override
+    long entryHeap(int i) {
+        return ENTRY_OVERHEAD + entries[i].length;
+    }
+
+    /** Encoded bytes of an entry, as {@link NodeFormat} writes it at most. */
+    private static int entrySize(byte[] entry) {
+        int keyLength = keyLength(entry);
+        int valueSize;
+        if (isRef(entry)) {
+            int at = HEADER + keyLength;
+            valueSize = NodeFormat.varintLength((long) LONG_BE.get(entry, at) << 1 | 1)
+                    + NodeFormat.varintLength((int) INT_BE.get(entry, at + Long.BYTES));
+        } else {
+            int valueLength = entry.length - HEADER - keyLength;
+            valueSize = NodeFormat.varintLength((long) valueLength << 1) + valueLength;
+        }
+        return NodeFormat.MAX_SHARED_LENGTH + NodeFormat.varintLength(keyLength) + keyLength + valueSize;
+    }
+
+    /** The entry for {@code key} and {@code value} (bytes or a {@link ValueRef}). */
+    private static byte[] entry(byte[] key, Object value) {
+        boolean ref = value instanceof ValueRef;
+        byte[] bytes = ref ? null : (byte[]) value;
+        byte[] entry = new byte[HEADER + key.length + (ref ? REF_LENGTH : bytes.length)];
+        int header = key.length | (ref ? REF_BIT : 0);
+        entry[0] = (byte) (header >>> 8);
+        entry[1] = (byte) header;
+        System.arraycopy(key, 0, entry, HEADER, key.length);
+        int at = HEADER + key.length;
+        if (ref) {
+            LONG_BE.set(entry, at, ((ValueRef) value).pid());
+            INT_BE.set(entry, at + Long.BYTES, ((ValueRef) value).length());
+        } else {
+            System.arraycopy(bytes, 0, entry, at, bytes.length);
+        }
+        return entry;
+    }
+
+    private static int keyLength(byte[] entry) {
+        return ((entry[0] & 0x7F) << 8) | (entry[1] & 0xFF);
+    }
+
+    private static boolean isRef(byte[] entry) {
+        return entry[0] < 0;
+    }
+
+    /** Writes entry {@code i}'s key from byte {@code from} on, and its value, as {@link NodeFormat} lays them out. */
+    void encodeEntry(int i, int from, NodeFormat.Writer w) {
+        byte[] e = entries[i];
+        int keyLength = keyLength(e);
+        w.putVarint(keyLength - from);
+        w.putBytes(e, HEADER + from, keyLength - from);
+        int at = HEADER + keyLength;
+        if (isRef(e)) {
+            w.putVarint((long) LONG_BE.get(e, at) << 1 | 1);
+            w.putVarint((int) INT_BE.get(e, at + Long.BYTES));
+        } else {
+            w.putVarint((long) (e.length - at) << 1);
+            w.putBytes(e, at, e.length - at);
+        }
+    }
+
+    /** How many leading key bytes entry {@code i} shares with entry {@code i - 1} (0 for the first). */
+    int sharedWithPrevious(int i) {
+        if (i == 0) {
+            return 0;
+        }
+        byte[] a = entries[i - 1];
+        byte[] b = entries[i];
+        int mismatch = Arrays.mismatch(a, HEADER, HEADER + keyLength(a), b, HEADER, HEADER + keyLength(b));
+        return mismatch < 0 ? keyLength(b) : mismatch;
+    }
+
+    @Override
+    public String toString() {
+        return "Leaf[" + show(lo) + ".." + show(hi) + ", next=" + next + ", " + entries.length + " keys, ~" + size
+                + " bytes]";
+    }
+}

@@ -1,0 +1,54 @@
+package dev.toboggan;
+
+import dev.toboggan.core.pagecache.Materializer;
+import net.openhft.chronicle.bytes.Bytes;
+
+/**
+ * How the page cache applies tree deltas to nodes and turns both into bytes ({@link NodeFormat}).
+ * Stateless. Applying is deterministic and total on every delta the tree links (a put or remove on a
+ * leaf, an added child on an index node; an added child already present is no change), so replaying a
+ * page's fragments after a restart rebuilds exactly the node that was in memory.
+ */
+enum NodeMaterializer implements Materializer<Node, Delta> {
+    INSTANCE;
+
+    @Override
+    public Node apply(Node page, Delta delta) {
+        if (page instanceof Leaf leaf) {
+            if (delta instanceof Delta.Put put) {
+                return leaf.with(put.key(), put.value());
+            }
+            if (delta instanceof Delta.Remove remove) {
+                return leaf.without(remove.key());
+            }
+        } else if (page instanceof Index index && delta instanceof Delta.AddChild add) {
+            return index.withChild(add.separator(), add.child());
+        }
+        throw new IllegalStateException("a " + delta.getClass().getSimpleName() + " delta cannot apply to " + page);
+    }
+
+    @Override
+    public long heapSize(Node page) {
+        return page.heapSize();
+    }
+
+    @Override
+    public void encodePage(Node page, Bytes<?> out) {
+        NodeFormat.encodePage(page, out);
+    }
+
+    @Override
+    public Node decodePage(Bytes<?> in) {
+        return NodeFormat.decodePage(in);
+    }
+
+    @Override
+    public void encodeDelta(Delta delta, Bytes<?> out) {
+        NodeFormat.encodeDelta(delta, out);
+    }
+
+    @Override
+    public Delta decodeDelta(Bytes<?> in) {
+        return NodeFormat.decodeDelta(in);
+    }
+}

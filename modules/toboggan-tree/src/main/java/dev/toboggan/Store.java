@@ -1,0 +1,302 @@
+package dev.toboggan;
+
+import dev.toboggan.core.pagecache.Page;
+import dev.toboggan.core.pagecache.PageCache;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Iterator;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CompletionStage;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicBoolean;
+
+/**
+ * An open store: the trees on one page cache, the {@link ConcurrencyControl} they share, and the
+ * {@link Backend} (engine) underneath. It is the default tree too: those calls go to that tree.
+ *
+ * <p>Trees are named in the meta page as {@value #TREE_PREFIX} + name. Creating and dropping trees is
+ * serialized on {@link #trees}' monitor (taken before the concurrency control, never after), so a name
+ * has at most one open {@link BLinkTree}; a drop also holds the exclusive side, so no change runs on the
+ * tree while its pages are freed.
+ */
+final class Store implements Db {
+    /** Meta page names of tree roots start with this. */
+    static final String TREE_PREFIX = "tree/";
+
+    private final Backend backend;
+    private final PageCache<Node, Delta> pc;
+    private final ConcurrencyControl cc = new ConcurrencyControl();
+    private final TreeSettings settings;
+    /** Open trees by name. Written under its own monitor. */
+    private final ConcurrentHashMap<String, BLinkTree> trees = new ConcurrentHashMap<>();
+    private final BLinkTree defaultTree;
+    private final AtomicBoolean closed = new AtomicBoolean();
+
+    private Store(Backend backend, TreeSettings settings) {
+        this.backend = backend;
+        this.pc = backend.pageCache();
+        this.settings = settings;
+        this.defaultTree = openTree(DEFAULT_TREE);
+        trees.put(DEFAULT_TREE, defaultTree);
+    }
+
+    /** A store on {@code backend}; closes the backend if the store cannot be opened. */
+    static Store open(Backend backend, TreeSettings settings) {
+        try {
+            return new Store(backend, settings);
+        } catch (RuntimeException | Error e) {
+            try {
+                backend.close();
+            } catch (RuntimeException suppressed) {
+                e.addSuppressed(suppressed);
+            }
+            throw e;
+        }
+    }
+
+    // ---------------------------------------------------------------- trees
+
+    @Override
+    public Tree tree(String name) {
+        Limits.checkTreeName(name);
+        checkOpen();
+        BLinkTree tree = trees.get(name);
+        if (tree != null) {
+            return tree;
+        }
+        synchronized (trees) {
+            tree = trees.get(name);
+            if (tree == null) {
+                long stamp = cc.enterShared();
+                try {
+                    checkOpen();
+                    tree = openTree(name);
+                } finally {
+                    cc.exitShared(stamp);
+                }
+                trees.put(name, tree);
+            }
+            return tree;
+        }
+    }
+
+    /** The tree named {@code name}, created (an empty leaf as its root, atomically) if it does not exist. */
+    private BLinkTree openTree(String name) {
+        String rootName = TREE_PREFIX + name;
+        long root = pc.root(rootName);
+        if (root == PageCache.NO_ROOT) {
+            try (dev.toboggan.core.pagecache.Batch atomic = pc.openBatch()) {
+                Page<Node> leaf = pc.allocate(Leaf.emptyRoot());
+                if (!pc.casRoot(rootName, PageCache.NO_ROOT, leaf.pid())) {
+                    throw new IllegalStateException("the root of tree '" + name + "' was created by someone else");
+                }
+                root = leaf.pid();
+            }
+        }
+        return new BLinkTree(this, name, rootName, root);
+    }
+
+    @Override
+    public List<String> treeNames() {
+        checkOpen();
+        List<String> names = new ArrayList<>();
+        for (String rootName : pc.roots().keySet()) {
+            if (rootName.startsWith(TREE_PREFIX)) {
+                names.add(rootName.substring(TREE_PREFIX.length()));
+            }
+        }
+        return names;
+    }
+
+    @Override
+    public boolean dropTree(String name) {
+        Limits.checkTreeName(name);
+        if (DEFAULT_TREE.equals(name)) {
+            throw new IllegalArgumentException("the default tree cannot be dropped; remove its keys instead");
+        }
+        checkOpen();
+        synchronized (trees) {
+            long stamp = cc.enterExclusive();
+            try {
+                checkOpen();
+                String rootName = TREE_PREFIX + name;
+                long root = pc.root(rootName);
+                BLinkTree tree = trees.remove(name);
+                if (root == PageCache.NO_ROOT) {
+                    return false;
+                }
+                (tree != null ? tree : new BLinkTree(this, name, rootName, root)).drop();
+                return true;
+            } finally {
+                cc.exitExclusive(stamp);
+            }
+        }
+    }
+
+    // ---------------------------------------------------------------- the store
+
+    @Override
+    public long generateId() {
+        checkOpen();
+        return pc.generateId();
+    }
+
+    @Override
+    public long sizeOnDisk() {
+        checkOpen();
+        return pc.sizeOnDisk();
+    }
+
+    @Override
+    public boolean wasRecovered() {
+        checkOpen();
+        return pc.wasRecovered();
+    }
+
+    @Override
+    public Path directory() {
+        return backend.directory();
+    }
+
+    @Override
+    public long flush() {
+        checkOpen();
+        return backend.flush();
+    }
+
+    @Override
+    public CompletionStage<Long> flushAsync() {
+        checkOpen();
+        return backend.flushAsync();
+    }
+
+    @Override
+    public void close() {
+        if (!closed.compareAndSet(false, true)) {
+            return;
+        }
+        // Writers that got in before the flag was set finish first; later ones see it and fail.
+        long stamp = cc.enterExclusive();
+        try {
+            backend.close();
+        } finally {
+            cc.exitExclusive(stamp);
+        }
+    }
+
+    /** Drops the store without writing anything, as a crash would (tests: after a simulated power loss). */
+    void abandon() {
+        if (closed.compareAndSet(false, true)) {
+            backend.abandon();
+        }
+    }
+
+    void checkOpen() {
+        if (closed.get()) {
+            throw new IllegalStateException("the store at " + backend.directory() + " is closed");
+        }
+    }
+
+    boolean isOpen() {
+        return !closed.get();
+    }
+
+    PageCache<Node, Delta> pageCache() {
+        return pc;
+    }
+
+    ConcurrencyControl concurrency() {
+        return cc;
+    }
+
+    TreeSettings settings() {
+        return settings;
+    }
+
+    Backend backend() {
+        return backend;
+    }
+
+    // ---------------------------------------------------------------- the default tree
+
+    @Override
+    public String name() {
+        return DEFAULT_TREE;
+    }
+
+    @Override
+    public byte[] get(byte[] key) {
+        return defaultTree.get(key);
+    }
+
+    @Override
+    public boolean containsKey(byte[] key) {
+        return defaultTree.containsKey(key);
+    }
+
+    @Override
+    public byte[] insert(byte[] key, byte[] value) {
+        return defaultTree.insert(key, value);
+    }
+
+    @Override
+    public byte[] remove(byte[] key) {
+        return defaultTree.remove(key);
+    }
+
+    @Override
+    public SwapResult compareAndSwap(byte[] key, byte[] expected, byte[] newValue) {
+        return defaultTree.compareAndSwap(key, expected, newValue);
+    }
+
+    @Override
+    public Iterator<Map.Entry<byte[], byte[]>> range(byte[] from, byte[] to) {
+        return defaultTree.range(from, to);
+    }
+
+    @Override
+    public Iterator<Map.Entry<byte[], byte[]>> rangeReverse(byte[] from, byte[] to) {
+        return defaultTree.rangeReverse(from, to);
+    }
+
+    @Override
+    public Iterator<Map.Entry<byte[], byte[]>> scanPrefix(byte[] prefix) {
+        return defaultTree.scanPrefix(prefix);
+    }
+
+    @Override
+    public Iterator<Map.Entry<byte[], byte[]>> iterator() {
+        return defaultTree.iterator();
+    }
+
+    @Override
+    public Map.Entry<byte[], byte[]> first() {
+        return defaultTree.first();
+    }
+
+    @Override
+    public Map.Entry<byte[], byte[]> last() {
+        return defaultTree.last();
+    }
+
+    @Override
+    public void applyBatch(Batch batch) {
+        defaultTree.applyBatch(batch);
+    }
+
+    @Override
+    public long size() {
+        return defaultTree.size();
+    }
+
+    @Override
+    public boolean isEmpty() {
+        return defaultTree.isEmpty();
+    }
+
+    @Override
+    public String toString() {
+        return "Db[" + backend.directory() + (closed.get() ? ", closed" : "") + "]";
+    }
+}

@@ -1,0 +1,96 @@
+package dev.toboggan;
+
+import com.typesafe.config.Config;
+import com.typesafe.config.ConfigFactory;
+import dev.toboggan.core.io.StorageIo;
+import dev.toboggan.engine.Engine;
+import dev.toboggan.engine.EngineSettings;
+import dev.toboggan.engine.TobogganExtension;
+import java.nio.file.Path;
+import java.util.IdentityHashMap;
+import java.util.Map;
+import java.util.Objects;
+import org.apache.pekko.actor.typed.ActorSystem;
+
+/**
+ * Opens Toboggan stores.
+ *
+ * <pre>{@code
+ * try (Db db = Toboggan.open(Path.of("data"))) {
+ *     db.insert(key, value);
+ *     Tree users = db.tree("users");
+ *     users.compareAndSwap(id, null, profile);
+ *     db.flush();
+ * }
+ * }</pre>
+ *
+ * <p>Settings are HOCON under {@code toboggan { ... }}: the store's keys are documented in the
+ * {@code reference.conf} of {@code toboggan-actors}, the trees' ({@code toboggan.tree { ... }}) in this
+ * module's. The JVM needs the flags listed in the README (Chronicle Bytes' {@code --add-opens}).
+ */
+public final class Toboggan {
+    /** Stores opened in callers' actor systems, by engine: one {@link Db} per engine. Guarded by itself. */
+    private static final Map<Engine<?, ?>, Store> SHARED = new IdentityHashMap<>();
+
+    private Toboggan() {}
+
+    /**
+     * Opens (creating if needed) the store in {@code directory} with the default settings, and an actor
+     * system of its own for its background work.
+     *
+     * @throws dev.toboggan.core.StorageException if the directory cannot be used, or another process or
+     *     {@code Db} has the store open (its cause is then a {@link dev.toboggan.core.io.StoreLockedException})
+     * @throws dev.toboggan.core.CorruptionException if durable data is damaged
+     */
+    public static Db open(Path directory) {
+        Objects.requireNonNull(directory, "directory");
+        return open(ConfigFactory.empty(), directory);
+    }
+
+    /**
+     * Opens the store that {@code config}'s {@code toboggan.directory} names, with {@code config}'s
+     * {@code toboggan} settings over the defaults, and an actor system of its own.
+     */
+    public static Db open(Config config) {
+        Objects.requireNonNull(config, "config");
+        return open(EngineSettings.fromConfig(config), TreeSettings.fromConfig(config));
+    }
+
+    /** Opens the store in {@code directory} with {@code config}'s {@code toboggan} settings. */
+    public static Db open(Config config, Path directory) {
+        Objects.requireNonNull(config, "config");
+        Objects.requireNonNull(directory, "directory");
+        return open(EngineSettings.fromConfig(config, directory), TreeSettings.fromConfig(config));
+    }
+
+    /**
+     * The store that {@code config}'s {@code toboggan.directory} names, run inside the caller's actor system
+     * (its actors under the system guardian, closed by the system's {@code CoordinatedShutdown} if not
+     * before): opened now, or the one already open in this system for that directory.
+     */
+    public static Db open(Config config, ActorSystem<?> system) {
+        Objects.requireNonNull(config, "config");
+        Objects.requireNonNull(system, "system");
+        EngineSettings settings = EngineSettings.fromConfig(config);
+        TreeSettings trees = TreeSettings.fromConfig(config);
+        Engine<Node, Delta> engine = TobogganExtension.get(system).engine(settings, NodeMaterializer.INSTANCE);
+        synchronized (SHARED) {
+            SHARED.values().removeIf(store -> !store.isOpen());
+            Store store = SHARED.get(engine);
+            if (store == null) {
+                store = Store.open(new EngineBackend(engine), trees);
+                SHARED.put(engine, store);
+            }
+            return store;
+        }
+    }
+
+    static Db open(EngineSettings settings, TreeSettings trees) {
+        return Store.open(new EngineBackend(Engine.open(settings, NodeMaterializer.INSTANCE)), trees);
+    }
+
+    /** Opens a store on the given IO, in the caller's actor system (tests: a simulated disk). */
+    static Store open(EngineSettings settings, TreeSettings trees, ActorSystem<?> system, StorageIo io) {
+        return Store.open(new EngineBackend(Engine.open(settings, NodeMaterializer.INSTANCE, system, io)), trees);
+    }
+}

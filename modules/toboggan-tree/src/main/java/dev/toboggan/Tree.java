@@ -1,0 +1,123 @@
+package dev.toboggan;
+
+import java.util.Iterator;
+import java.util.Map;
+import java.util.concurrent.CompletionStage;
+
+/**
+ * An ordered map from {@code byte[]} keys to {@code byte[]} values, kept in a Toboggan store: sled's
+ * {@code Tree}. Keys are ordered as unsigned bytes (lexicographically, shorter first on a common prefix),
+ * so big-endian numbers sort numerically.
+ *
+ * <p>Every method may be called from any thread. Single-key operations are linearizable. Iterators are
+ * weakly consistent: they never miss a key that exists from the start of the iteration to its end, never
+ * return a key twice, never go past their bound, and never block writers; they may or may not see changes
+ * made while they run. {@link #applyBatch} is atomic for readers and writers in memory, and all or nothing
+ * across a crash.
+ *
+ * <p>Durability: a change is in memory when its method returns and on disk at the latest after
+ * {@code toboggan.flush-every}; {@link #flush()} makes everything written before it durable. After a
+ * crash the store holds every change made before the last completed flush, and the changes made after
+ * it up to some point in the order they were made (never a later change without an earlier one).
+ *
+ * <p>Arrays passed in are copied and arrays returned are copies: callers may reuse them.
+ *
+ * <p>Invalid input — a {@code null} key or value where one is needed, a key longer than
+ * {@link #MAX_KEY_LENGTH}, a value longer than {@link #MAX_VALUE_LENGTH} — throws
+ * {@link IllegalArgumentException} before anything changes. A closed store or a dropped tree throws
+ * {@link IllegalStateException}; a store that failed (an IO error it could not retry) throws
+ * {@link dev.toboggan.core.StoreFailedException}.
+ */
+public interface Tree extends Iterable<Map.Entry<byte[], byte[]>> {
+    /** The longest key, in bytes: 16 KiB. The empty key is a valid key. */
+    int MAX_KEY_LENGTH = 16 * 1024;
+    /** The longest value, in bytes: 64 MiB. Values longer than {@code toboggan.tree.max-inline-value} are kept in pages of their own, and those larger than a quarter of a segment in blob files. */
+    int MAX_VALUE_LENGTH = 64 << 20;
+
+    /** The tree's name; {@link Db#DEFAULT_TREE} for the default tree. */
+    String name();
+
+    /** The value of {@code key}, or {@code null} if it has none. */
+    byte[] get(byte[] key);
+
+    /** Whether {@code key} has a value. */
+    boolean containsKey(byte[] key);
+
+    /**
+     * Sets {@code key} to {@code value}.
+     *
+     * @return the previous value, or {@code null} if there was none
+     */
+    byte[] insert(byte[] key, byte[] value);
+
+    /**
+     * Removes {@code key}.
+     *
+     * @return the removed value, or {@code null} if there was none
+     */
+    byte[] remove(byte[] key);
+
+    /**
+     * Sets {@code key} to {@code newValue} if its value is {@code expected} now, atomically.
+     *
+     * @param expected the value the key must have, or {@code null}: it must have none
+     * @param newValue the value to set, or {@code null}: remove the key
+     * @return whether it was set, and the key's value now: {@code newValue} after a success, the value that
+     *     differed from {@code expected} after a failure
+     */
+    SwapResult compareAndSwap(byte[] key, byte[] expected, byte[] newValue);
+
+    /**
+     * The entries with keys in {@code [from, to)}, in ascending key order.
+     *
+     * @param from the first key (inclusive), or {@code null}: from the smallest key
+     * @param to the end (exclusive), or {@code null}: to the largest key
+     * @throws IllegalArgumentException if {@code from} is greater than {@code to}
+     */
+    Iterator<Map.Entry<byte[], byte[]>> range(byte[] from, byte[] to);
+
+    /** The entries with keys in {@code [from, to)}, in descending key order; bounds as {@link #range}. */
+    Iterator<Map.Entry<byte[], byte[]>> rangeReverse(byte[] from, byte[] to);
+
+    /** The entries whose keys start with {@code prefix}, in ascending key order. */
+    Iterator<Map.Entry<byte[], byte[]>> scanPrefix(byte[] prefix);
+
+    /** Every entry, in ascending key order: {@code range(null, null)}. */
+    @Override
+    Iterator<Map.Entry<byte[], byte[]>> iterator();
+
+    /** The entry with the smallest key, or {@code null} if the tree is empty. */
+    Map.Entry<byte[], byte[]> first();
+
+    /** The entry with the largest key, or {@code null} if the tree is empty. */
+    Map.Entry<byte[], byte[]> last();
+
+    /**
+     * Applies every change of {@code batch}, in order, atomically: no reader sees some of them without the
+     * others, and after a crash either all of them or none are there. Other writers wait while a batch is
+     * applied; keep batches to what must be atomic.
+     */
+    void applyBatch(Batch batch);
+
+    /** The number of entries: counts them all (weakly consistent, as iterators are). */
+    long size();
+
+    /** Whether the tree has no entry. */
+    boolean isEmpty();
+
+    /**
+     * Makes every change made to the store so far (in any tree) durable, together with concurrent callers
+     * (group commit).
+     *
+     * @return the bytes this call made durable
+     */
+    long flush();
+
+    /**
+     * As {@link #flush()}, without blocking: the store's flusher does the work.
+     *
+     * @return completed with the log's stable position once everything written before this call is durable,
+     *     or exceptionally with {@link dev.toboggan.core.StoreFailedException} if the store fails first
+     */
+    CompletionStage<Long> flushAsync();
+}

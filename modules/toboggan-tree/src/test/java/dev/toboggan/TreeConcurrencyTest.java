@@ -1,0 +1,336 @@
+package dev.toboggan;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.toboggan.core.io.SimulatedStorage;
+import dev.toboggan.core.pagecache.Jitter;
+import java.nio.ByteBuffer;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Iterator;
+import java.util.List;
+import java.util.Map;
+import java.util.NavigableMap;
+import java.util.SplittableRandom;
+import java.util.concurrent.Callable;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicLong;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+/**
+ * Several writers and scanners at once, on tiny nodes (so splits race with everything) and with random
+ * delays before page table CASes: iterators stay weakly consistent, CAS loops lose no update, batches are
+ * never seen in part, and the final contents and structure are exact.
+ */
+class TreeConcurrencyTest {
+    private static final int SCALE = Integer.getInteger("toboggan.test.scale", 1);
+    private static final long SEED = Long.getLong("toboggan.test.seed", System.nanoTime());
+
+    private Store db;
+    private ExecutorService pool;
+
+    @BeforeAll
+    static void printSeed() {
+        System.out.println("TreeConcurrencyTest seed " + SEED + " (rerun with -Dtoboggan.test.seed=" + SEED + ")");
+    }
+
+    @BeforeEach
+    void open() {
+        db = PageCacheBackend.open(new SimulatedStorage(), PageCacheBackend.smallConfig(16 * 1024), new TreeSettings(160, 24));
+        pool = Executors.newCachedThreadPool();
+        Jitter.activate(true);
+    }
+
+    @AfterEach
+    void close() throws InterruptedException {
+        Jitter.activate(false);
+        pool.shutdownNow();
+        pool.awaitTermination(10, TimeUnit.SECONDS);
+        db.close();
+    }
+
+    /** Writer {@code w}'s key {@code j}: its own range, interleaved with the permanent keys. */
+    private static byte[] key(int w, int j) {
+        return ByteBuffer.allocate(5).put((byte) w).putInt(j).array();
+    }
+
+    /** A value that names its key and a version, of a size that is inline or paged depending on the version. */
+    private static byte[] value(byte[] key, int version) {
+        int padding = version % 5 == 0 ? 40 : version % 3;
+        return ByteBuffer.allocate(key.length + 4 + padding).put(key).putInt(version).array();
+    }
+
+    private static boolean valueNames(byte[] value, byte[] key) {
+        return value.length >= key.length + 4 && Arrays.equals(value, 0, key.length, key, 0, key.length);
+    }
+
+    @Test
+    void writersAndScannersNeverSeeAnInconsistentTree() throws Exception {
+        int writers = 3;
+        int keysPerWriter = 300;
+        int opsPerWriter = 5000 * SCALE;
+        // Permanent keys (even j) exist for the whole run; writers churn the odd ones.
+        for (int w = 0; w < writers; w++) {
+            for (int j = 0; j < keysPerWriter; j += 2) {
+                db.insert(key(w, j), value(key(w, j), 0));
+            }
+        }
+        AtomicBoolean done = new AtomicBoolean();
+        List<Future<NavigableMap<byte[], byte[]>>> writing = new ArrayList<>();
+        for (int w = 0; w < writers; w++) {
+            int id = w;
+            writing.add(pool.submit(() -> writer(id, keysPerWriter, opsPerWriter, new SplittableRandom(SEED + id))));
+        }
+        List<Future<Long>> scanning = new ArrayList<>();
+        for (int s = 0; s < 2; s++) {
+            long seed = SEED + 100 + s;
+            scanning.add(pool.submit(() -> scanner(writers, keysPerWriter, done, new SplittableRandom(seed))));
+        }
+        Future<?> flusher = pool.submit(() -> {
+            while (!done.get()) {
+                db.flush();
+                Thread.sleep(2);
+            }
+            return null;
+        });
+        NavigableMap<byte[], byte[]> expected = TestKeys.model();
+        for (Future<NavigableMap<byte[], byte[]>> f : writing) {
+            expected.putAll(f.get(120, TimeUnit.SECONDS));
+        }
+        done.set(true);
+        long scans = 0;
+        for (Future<Long> f : scanning) {
+            scans += f.get(60, TimeUnit.SECONDS);
+        }
+        flusher.get(10, TimeUnit.SECONDS);
+        assertThat(scans).isPositive();
+        Jitter.activate(false);
+        assertThat(TestKeys.drain(db.iterator())).isEqualTo(TestKeys.show(expected));
+        TreeVerifier.verify(db);
+    }
+
+    /** Inserts, overwrites and removes writer {@code w}'s odd keys; returns its final contents (permanent keys included). */
+    private NavigableMap<byte[], byte[]> writer(int w, int keys, int ops, SplittableRandom r) {
+        NavigableMap<byte[], byte[]> mine = TestKeys.model();
+        for (int j = 0; j < keys; j += 2) {
+            mine.put(key(w, j), value(key(w, j), 0));
+        }
+        for (int i = 1; i <= ops; i++) {
+            int j = r.nextInt(keys);
+            byte[] k = key(w, j);
+            if (j % 2 == 0) {
+                byte[] v = value(k, i);
+                assertThat(db.insert(k, v)).isEqualTo(mine.put(k, v));
+            } else if (r.nextInt(3) == 0) {
+                assertThat(db.remove(k)).isEqualTo(mine.remove(k));
+            } else if (r.nextInt(4) == 0) {
+                byte[] v = value(k, i);
+                SwapResult s = db.compareAndSwap(k, mine.get(k), v);
+                assertThat(s.succeeded()).isTrue();
+                mine.put(k, v);
+            } else {
+                byte[] v = value(k, i);
+                assertThat(db.insert(k, v)).isEqualTo(mine.put(k, v));
+            }
+            if (i % 50 == 0) {
+                assertThat(db.get(k)).isEqualTo(mine.get(k));
+            }
+        }
+        return mine;
+    }
+
+    /** Scans random ranges both ways until told to stop; returns how many scans it made. */
+    private long scanner(int writers, int keys, AtomicBoolean done, SplittableRandom r) {
+        long scans = 0;
+        while (!done.get() || scans < 4) {
+            byte[] from = r.nextInt(4) == 0 ? null : key(r.nextInt(writers), r.nextInt(keys));
+            byte[] to = r.nextInt(4) == 0 ? null : key(r.nextInt(writers), r.nextInt(keys));
+            if (from != null && to != null && Arrays.compareUnsigned(from, to) > 0) {
+                byte[] t = from;
+                from = to;
+                to = t;
+            }
+            boolean reverse = r.nextBoolean();
+            Iterator<Map.Entry<byte[], byte[]>> it = reverse ? db.rangeReverse(from, to) : db.range(from, to);
+            List<byte[]> seen = new ArrayList<>();
+            byte[] previous = null;
+            while (it.hasNext()) {
+                Map.Entry<byte[], byte[]> e = it.next();
+                byte[] k = e.getKey();
+                assertThat(valueNames(e.getValue(), k)).as("value of %s", TestKeys.hex(k)).isTrue();
+                if (from != null) {
+                    assertThat(Arrays.compareUnsigned(k, from)).as("below from").isGreaterThanOrEqualTo(0);
+                }
+                if (to != null) {
+                    assertThat(Arrays.compareUnsigned(k, to)).as("past to").isLessThan(0);
+                }
+                if (previous != null) {
+                    int order = Arrays.compareUnsigned(previous, k);
+                    assertThat(reverse ? order > 0 : order < 0).as("order (or a repeat) at %s", TestKeys.hex(k)).isTrue();
+                }
+                previous = k;
+                seen.add(k);
+            }
+            NavigableMap<byte[], Boolean> returned = new java.util.TreeMap<>(Arrays::compareUnsigned);
+            seen.forEach(k -> returned.put(k, true));
+            for (int w = 0; w < writers; w++) {
+                for (int j = 0; j < keys; j += 2) {
+                    byte[] k = key(w, j);
+                    boolean inRange = (from == null || Arrays.compareUnsigned(k, from) >= 0)
+                            && (to == null || Arrays.compareUnsigned(k, to) < 0);
+                    if (inRange) {
+                        assertThat(returned.containsKey(k)).as("permanent key %s missed", TestKeys.hex(k)).isTrue();
+                    }
+                }
+            }
+            scans++;
+        }
+        return scans;
+    }
+
+    @Test
+    void compareAndSwapLoopsLoseNoIncrement() throws Exception {
+        int threads = 4;
+        int increments = 800 * SCALE;
+        byte[][] counters = {TestKeys.utf8("c1"), TestKeys.utf8("c2"), TestKeys.utf8("c3")};
+        List<Callable<Void>> tasks = new ArrayList<>();
+        for (int t = 0; t < threads; t++) {
+            SplittableRandom r = new SplittableRandom(SEED + t);
+            tasks.add(() -> {
+                for (int i = 0; i < increments; i++) {
+                    byte[] counter = counters[r.nextInt(counters.length)];
+                    while (true) {
+                        byte[] current = db.get(counter);
+                        long n = current == null ? 0 : ByteBuffer.wrap(current).getLong();
+                        // Every tenth count gets a long value: a value page that the next swap frees.
+                        byte[] next = ByteBuffer.allocate(n % 10 == 9 ? 64 : 8).putLong(n + 1).array();
+                        if (db.compareAndSwap(counter, current, next).succeeded()) {
+                            break;
+                        }
+                    }
+                    // Filler keys make the counters' leaves split while the loops run.
+                    db.insert(ByteBuffer.allocate(6).putShort((short) 7).putInt(r.nextInt()).array(), new byte[10]);
+                }
+                return null;
+            });
+        }
+        for (Future<Void> f : pool.invokeAll(tasks)) {
+            f.get();
+        }
+        long total = 0;
+        for (byte[] counter : counters) {
+            byte[] v = db.get(counter);
+            total += v == null ? 0 : ByteBuffer.wrap(v).getLong();
+        }
+        assertThat(total).isEqualTo((long) threads * increments);
+        Jitter.activate(false);
+        TreeVerifier.verify(db);
+    }
+
+    @Test
+    void noReaderSeesPartOfABatch() throws Exception {
+        int group = 8;
+        int batches = 600 * SCALE;
+        AtomicBoolean done = new AtomicBoolean();
+        AtomicLong checks = new AtomicLong();
+        Tree tree = db.tree("batches");
+        Callable<Void> batcher = () -> {
+            for (int g = 1; g <= batches; g++) {
+                Batch batch = new Batch();
+                for (int i = 0; i < group; i++) {
+                    // The first key of the group goes first in the batch, the last goes last.
+                    batch.insert(TestKeys.be(i * 1000), ByteBuffer.allocate(g % 4 == 0 ? 48 : 4).putInt(g).array());
+                }
+                tree.applyBatch(batch);
+            }
+            done.set(true);
+            return null;
+        };
+        Callable<Void> reader = () -> {
+            while (!done.get()) {
+                byte[] first = tree.get(TestKeys.be(0));
+                byte[] last = tree.get(TestKeys.be((group - 1) * 1000));
+                int a = first == null ? 0 : ByteBuffer.wrap(first).getInt();
+                int b = last == null ? 0 : ByteBuffer.wrap(last).getInt();
+                assertThat(b).as("the last key of a batch read after its first").isGreaterThanOrEqualTo(a);
+                checks.incrementAndGet();
+            }
+            return null;
+        };
+        Callable<Void> writer = () -> {
+            SplittableRandom r = new SplittableRandom(SEED);
+            while (!done.get()) {
+                tree.insert(TestKeys.be(2 * r.nextInt(4000) + 1), new byte[r.nextInt(30)]);
+            }
+            return null;
+        };
+        for (Future<Void> f : pool.invokeAll(List.of(batcher, reader, reader, writer))) {
+            f.get();
+        }
+        assertThat(checks.get()).isPositive();
+        Jitter.activate(false);
+        TreeVerifier.verify(db);
+    }
+
+    /**
+     * Readers of a tree that is dropped and created again while another tree reuses its freed page ids:
+     * every read either fails because the tree was dropped, or returns that tree's own data, never a
+     * reused page's.
+     */
+    @Test
+    void readersOfADroppedTreeNeverSeeAnotherTreesPages() throws Exception {
+        int drops = 40 * SCALE;
+        AtomicBoolean done = new AtomicBoolean();
+        AtomicLong reads = new AtomicLong();
+        Callable<Void> dropper = () -> {
+            SplittableRandom r = new SplittableRandom(SEED);
+            for (int round = 0; round < drops; round++) {
+                Tree a = db.tree("a");
+                for (int i = 0; i < 60; i++) {
+                    a.insert(TestKeys.be(i), value(TestKeys.utf8("a"), r.nextInt(1000)));
+                }
+                db.dropTree("a");
+                Tree b = db.tree("b");
+                for (int i = 0; i < 60; i++) {
+                    b.insert(TestKeys.be(i), value(TestKeys.utf8("b"), r.nextInt(1000)));
+                }
+            }
+            done.set(true);
+            return null;
+        };
+        Callable<Void> reader = () -> {
+            SplittableRandom r = new SplittableRandom(SEED + 1);
+            while (!done.get()) {
+                try {
+                    Tree a = db.tree("a");
+                    if (r.nextBoolean()) {
+                        byte[] v = a.get(TestKeys.be(r.nextInt(60)));
+                        assertThat(v == null || valueNames(v, TestKeys.utf8("a"))).as("a value of tree a").isTrue();
+                    } else {
+                        Iterator<Map.Entry<byte[], byte[]>> it = r.nextBoolean() ? a.iterator() : a.rangeReverse(null, null);
+                        while (it.hasNext()) {
+                            assertThat(valueNames(it.next().getValue(), TestKeys.utf8("a"))).as("a value of tree a").isTrue();
+                        }
+                    }
+                    reads.incrementAndGet();
+                } catch (IllegalStateException e) {
+                    assertThat(e).hasMessageContaining("dropped");
+                }
+            }
+            return null;
+        };
+        for (Future<Void> f : pool.invokeAll(List.of(dropper, reader, reader))) {
+            f.get();
+        }
+        assertThat(reads.get()).isPositive();
+        Jitter.activate(false);
+        TreeVerifier.verify(db);
+    }
+}

@@ -1,0 +1,134 @@
+package dev.toboggan;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import dev.toboggan.core.Failpoints;
+import dev.toboggan.core.StoreFailedException;
+import dev.toboggan.core.io.SimulatedStorage;
+import dev.toboggan.core.pagecache.PageCacheConfig;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.NavigableMap;
+import java.util.Set;
+import java.util.SplittableRandom;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+
+/**
+ * IO errors in the middle of tree changes (a failpoint at each of the page cache's IO sites, or the
+ * simulated disk failing a write or a force): the store fails fast with {@link StoreFailedException}, and
+ * once reopened after a crash it holds everything flushed before, a state the changes went through (no
+ * half of a change, batch or split), valid trees, and no leaked page.
+ */
+class TreeFailureTest {
+    private static final int SCALE = Integer.getInteger("toboggan.test.scale", 1);
+    private static final long SEED = Long.getLong("toboggan.test.seed", System.nanoTime());
+    private static final List<String> FAILPOINTS = List.of("pagecache.reserve.link", "pagecache.reserve.node",
+            "pagecache.reserve.free", "pagecache.reserve.meta", "pagecache.batch.open", "pagecache.batch.seal");
+
+    @AfterEach
+    void disarm() {
+        Failpoints.reset();
+    }
+
+    @Test
+    void aFailureAtAnyIoSiteLeavesAStateTheTreeWentThrough() {
+        System.out.println("TreeFailureTest seed " + SEED + " (rerun with -Dtoboggan.test.seed=" + SEED + ")");
+        SplittableRandom r = new SplittableRandom(SEED);
+        for (int round = 0; round < 8 * SCALE; round++) {
+            for (String failpoint : FAILPOINTS) {
+                run(r, () -> Failpoints.arm(failpoint, 1L << r.nextInt(40)), failpoint);
+            }
+            SimulatedStorage.Op op = r.nextBoolean() ? SimulatedStorage.Op.WRITE : SimulatedStorage.Op.FORCE;
+            long n = r.nextLong(1, 12);
+            run(r, null, op + " #" + n, disk -> disk.failAfter(n, Set.of(op), SimulatedStorage.FailMode.FOREVER));
+        }
+    }
+
+    private void run(SplittableRandom r, Runnable arm, String what) {
+        run(r, arm, what, disk -> { });
+    }
+
+    private void run(SplittableRandom r, Runnable arm, String what, java.util.function.Consumer<SimulatedStorage> fault) {
+        SimulatedStorage disk = new SimulatedStorage();
+        PageCacheConfig config = PageCacheBackend.smallConfig(4096).withConsolidationThreshold(3);
+        TreeSettings settings = new TreeSettings(128, 24);
+        Store db = PageCacheBackend.open(disk, config, settings);
+        NavigableMap<byte[], byte[]> model = TestKeys.model();
+        for (int i = 0; i < 100; i++) {
+            byte[] v = TestKeys.value(i, r.nextInt(40));
+            db.insert(TestKeys.be(r.nextInt(300)), v);
+        }
+        for (Map.Entry<byte[], byte[]> e : db) {
+            model.put(e.getKey(), e.getValue());
+        }
+        db.flush();
+        List<NavigableMap<byte[], byte[]>> candidates = new ArrayList<>();
+        candidates.add(copy(model));
+        if (arm != null) {
+            arm.run();
+        }
+        fault.accept(disk);
+        boolean failed = false;
+        for (int step = 0; step < 400 && !failed; step++) {
+            byte[] key = TestKeys.be(r.nextInt(300));
+            // The state if this step takes effect; a step cut short by the failure may or may not have.
+            NavigableMap<byte[], byte[]> after = copy(model);
+            try {
+                int roll = r.nextInt(11);
+                if (roll < 5) {
+                    byte[] v = TestKeys.value(step, r.nextInt(10) == 0 ? 200 : r.nextInt(40));
+                    after.put(key, v);
+                    db.insert(key, v);
+                } else if (roll < 7) {
+                    after.remove(key);
+                    db.remove(key);
+                } else if (roll < 9) {
+                    Batch batch = new Batch();
+                    for (int i = 0; i < 6; i++) {
+                        byte[] k = TestKeys.be(r.nextInt(300));
+                        byte[] v = TestKeys.value(step * 10 + i, r.nextInt(60));
+                        batch.insert(k, v);
+                        after.put(k, v);
+                    }
+                    db.applyBatch(batch);
+                } else if (roll < 10) {
+                    db.flush();
+                    candidates.clear();
+                } else {
+                    // A new tree: a meta page write (the contents compared are the default tree's).
+                    db.tree("t" + step).insert(key, new byte[3]);
+                }
+            } catch (StoreFailedException e) {
+                failed = true;
+            }
+            model = after;
+            candidates.add(copy(model));
+        }
+        if (failed) {
+            assertThatThrownBy(() -> db.get(TestKeys.be(1))).as(what).isInstanceOf(StoreFailedException.class);
+            assertThatThrownBy(() -> db.insert(TestKeys.be(1), new byte[1])).as(what).isInstanceOf(StoreFailedException.class);
+        }
+        Failpoints.reset();
+        disk.clearFaults();
+        disk.powerLoss();
+        db.abandon();
+        Store reopened = PageCacheBackend.open(disk, config, settings);
+        try {
+            List<String> recovered = TestKeys.drain(reopened.iterator());
+            assertThat(candidates.stream().map(TestKeys::show).toList()).as("after a failure at %s", what)
+                    .contains(recovered);
+            TreeVerifier.verify(reopened);
+        } finally {
+            reopened.close();
+        }
+    }
+
+    private static NavigableMap<byte[], byte[]> copy(Map<byte[], byte[]> map) {
+        NavigableMap<byte[], byte[]> copy = TestKeys.model();
+        copy.putAll(map);
+        return copy;
+    }
+}

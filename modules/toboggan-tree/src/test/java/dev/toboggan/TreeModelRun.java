@@ -1,0 +1,490 @@
+package dev.toboggan;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.toboggan.core.io.SimulatedStorage;
+import dev.toboggan.core.pagecache.PageCacheConfig;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Collections;
+import java.util.HexFormat;
+import java.util.Iterator;
+import java.util.List;
+import java.util.Map;
+import java.util.NavigableMap;
+import java.util.SplittableRandom;
+import java.util.TreeMap;
+
+/**
+ * Model-based testing of the trees: random sequences of operations, restarts and crashes included, run
+ * against a store on a simulated disk and against {@link TreeMap}s.
+ *
+ * <p>The oracle. Between crashes every result must equal the model's, and the whole store (every tree,
+ * every key) is compared and its structure verified ({@link TreeVerifier}: invariants, no leaked page)
+ * after every restart and crash and at the end. A clean restart must keep the model exactly. A crash
+ * (power loss) may lose what was not flushed, but what survives is the state after some operation since
+ * the last flush: never part of an operation or of a batch, never a later change without an earlier one.
+ * Ids never go back.
+ *
+ * <p>Operations are plain values (keys as hex), so a failing sequence is shrunk by dropping operations
+ * and printed as Java for a named regression test.
+ */
+final class TreeModelRun {
+    /** Trees by index: 0 is the default tree. */
+    static final String[] TREES = {Db.DEFAULT_TREE, "a", "b"};
+
+    /** One operation on tree {@code tree} (an index into {@link #TREES}). */
+    sealed interface Op {
+        /** An operation on one tree, which it creates if it does not exist. */
+        sealed interface OnTree extends Op {
+            int tree();
+        }
+
+        record Insert(int tree, String key, int size) implements OnTree {}
+        record Remove(int tree, String key) implements OnTree {}
+        /** {@code expect}: 0 the current value (succeeds), 1 absent, 2 a value the key never has. {@code size} -1: remove. */
+        record Swap(int tree, String key, int expect, int size) implements OnTree {}
+        record Get(int tree, String key) implements OnTree {}
+        /** Bounds may be {@code null}. */
+        record Scan(int tree, String from, String to, boolean reverse) implements OnTree {}
+        record Prefix(int tree, String prefix) implements OnTree {}
+        record Count(int tree) implements OnTree {}
+        /** Sizes -1: remove. */
+        record Apply(int tree, List<String> keys, List<Integer> sizes) implements OnTree {}
+        record Drop(int tree) implements Op {}
+        record GenerateId() implements Op {}
+        record Flush() implements Op {}
+        record Restart() implements Op {}
+        /** A power loss: {@code seed} 0 drops every unforced write, else each lands, tears or not, as drawn. */
+        record Crash(long seed) implements Op {}
+    }
+
+    /** Settings of a run, drawn from its seed. */
+    record Setup(int segmentSize, int consolidation, int splitSize, int maxInline) {
+        PageCacheConfig pageCache() {
+            return PageCacheBackend.smallConfig(segmentSize).withConsolidationThreshold(consolidation);
+        }
+
+        TreeSettings trees() {
+            return new TreeSettings(splitSize, maxInline);
+        }
+    }
+
+    private static final byte[] ALPHABET = {0, 1, 0x41, 0x7F, (byte) 0x80, (byte) 0xFF};
+
+    private final Setup setup;
+    private final SimulatedStorage disk = new SimulatedStorage();
+    private Store db;
+    /** The model: tree name to contents; a tree exists once an operation touched it. */
+    private Map<String, NavigableMap<byte[], byte[]>> model = new TreeMap<>();
+    /** States a crash may recover: the last flushed one and each one after it. */
+    private final List<Map<String, NavigableMap<byte[], byte[]>>> candidates = new ArrayList<>();
+    private long lastId = -1;
+    private int step;
+
+    TreeModelRun(Setup setup) {
+        this.setup = setup;
+        // The default tree always exists: every open creates it if it must.
+        model.put(Db.DEFAULT_TREE, TestKeys.model());
+    }
+
+    static Setup setupFor(long seed) {
+        SplittableRandom r = new SplittableRandom(seed ^ 0x7EE5L);
+        int[] segments = {1024, 4096, 65536};
+        int[] consolidations = {1, 2, 10};
+        int[] splits = {64, 128, 512, 8192};
+        int split = splits[r.nextInt(splits.length)];
+        int[] inline = {0, 8, 48, split};
+        return new Setup(segments[r.nextInt(segments.length)], consolidations[r.nextInt(consolidations.length)], split,
+                inline[r.nextInt(inline.length)]);
+    }
+
+    static List<Op> generate(long seed, int count) {
+        SplittableRandom r = new SplittableRandom(seed);
+        List<Op> ops = new ArrayList<>(count);
+        for (int i = 0; i < count; i++) {
+            ops.add(nextOp(r));
+        }
+        return ops;
+    }
+
+    private static Op nextOp(SplittableRandom r) {
+        int tree = r.nextInt(10) < 6 ? 0 : 1 + r.nextInt(2);
+        int roll = r.nextInt(100);
+        if (roll < 40) {
+            return new Op.Insert(tree, key(r), size(r));
+        } else if (roll < 52) {
+            return new Op.Remove(tree, key(r));
+        } else if (roll < 60) {
+            return new Op.Swap(tree, key(r), r.nextInt(3), r.nextInt(6) == 0 ? -1 : size(r));
+        } else if (roll < 66) {
+            return new Op.Get(tree, key(r));
+        } else if (roll < 72) {
+            return new Op.Scan(tree, r.nextInt(4) == 0 ? null : key(r), r.nextInt(4) == 0 ? null : key(r), r.nextBoolean());
+        } else if (roll < 74) {
+            String key = key(r);
+            return new Op.Prefix(tree, key.substring(0, Math.min(key.length(), 2 * r.nextInt(3))));
+        } else if (roll < 75) {
+            return new Op.Count(tree);
+        } else if (roll < 83) {
+            List<String> keys = new ArrayList<>();
+            List<Integer> sizes = new ArrayList<>();
+            for (int i = 1 + r.nextInt(8); i > 0; i--) {
+                keys.add(key(r));
+                sizes.add(r.nextInt(4) == 0 ? -1 : size(r));
+            }
+            return new Op.Apply(tree, keys, sizes);
+        } else if (roll < 84) {
+            return new Op.Drop(1 + r.nextInt(2));
+        } else if (roll < 86) {
+            return new Op.GenerateId();
+        } else if (roll < 92) {
+            return new Op.Flush();
+        } else if (roll < 95) {
+            return new Op.Restart();
+        } else {
+            return new Op.Crash(r.nextBoolean() ? 0 : r.nextLong(1, Long.MAX_VALUE));
+        }
+    }
+
+    /** A key from a small space (so keys repeat and share prefixes), now and then a long one. */
+    private static String key(SplittableRandom r) {
+        byte[] key;
+        if (r.nextInt(20) == 0) {
+            key = new byte[20 + r.nextInt(60)];
+            Arrays.fill(key, ALPHABET[r.nextInt(ALPHABET.length)]);
+            key[key.length - 1] = ALPHABET[r.nextInt(ALPHABET.length)];
+        } else {
+            key = new byte[r.nextInt(5)];
+            for (int i = 0; i < key.length; i++) {
+                key[i] = ALPHABET[r.nextInt(ALPHABET.length)];
+            }
+        }
+        return HexFormat.of().formatHex(key);
+    }
+
+    private static int size(SplittableRandom r) {
+        int roll = r.nextInt(100);
+        return roll < 80 ? r.nextInt(24) : roll < 97 ? 24 + r.nextInt(300) : 1000 + r.nextInt(5000);
+    }
+
+    // ---------------------------------------------------------------- running
+
+    /** Runs {@code ops} from an empty store, checking each against the model. */
+    void execute(List<Op> ops) {
+        db = open();
+        try {
+            candidates.add(copy(model));
+            for (Op op : ops) {
+                step++;
+                apply(op);
+            }
+            checkEverything("at the end");
+        } finally {
+            if (db != null) {
+                db.close();
+            }
+        }
+    }
+
+    private Store open() {
+        return PageCacheBackend.open(disk, setup.pageCache(), setup.trees());
+    }
+
+    private void apply(Op op) {
+        if (op instanceof Op.OnTree o && !model.containsKey(TREES[o.tree()])) {
+            // Creating the tree is a durable step of its own, before the operation.
+            model.put(TREES[o.tree()], TestKeys.model());
+            db.tree(TREES[o.tree()]);
+            changed();
+        }
+        if (op instanceof Op.Insert o) {
+            byte[] k = bytes(o.key());
+            byte[] v = valueFor(o.size());
+            assertThat(tree(o.tree()).insert(k, v)).as(where(op)).isEqualTo(contents(o.tree()).put(k, v));
+            changed();
+        } else if (op instanceof Op.Remove o) {
+            byte[] k = bytes(o.key());
+            assertThat(tree(o.tree()).remove(k)).as(where(op)).isEqualTo(contents(o.tree()).remove(k));
+            changed();
+        } else if (op instanceof Op.Swap o) {
+            swap(o);
+        } else if (op instanceof Op.Get o) {
+            byte[] k = bytes(o.key());
+            assertThat(tree(o.tree()).get(k)).as(where(op)).isEqualTo(contents(o.tree()).get(k));
+            changed();
+        } else if (op instanceof Op.Scan o) {
+            scan(o);
+        } else if (op instanceof Op.Prefix o) {
+            byte[] prefix = bytes(o.prefix());
+            byte[] end = BLinkTree.prefixEnd(prefix);
+            NavigableMap<byte[], byte[]> c = contents(o.tree());
+            Map<byte[], byte[]> expected = end == null ? c.tailMap(prefix, true) : c.subMap(prefix, true, end, false);
+            assertThat(TestKeys.drain(tree(o.tree()).scanPrefix(prefix))).as(where(op)).isEqualTo(TestKeys.show(expected));
+            changed();
+        } else if (op instanceof Op.Count o) {
+            assertThat(tree(o.tree()).size()).as(where(op)).isEqualTo(contents(o.tree()).size());
+            changed();
+        } else if (op instanceof Op.Apply o) {
+            Batch batch = new Batch();
+            NavigableMap<byte[], byte[]> c = contents(o.tree());
+            for (int i = 0; i < o.keys().size(); i++) {
+                byte[] k = bytes(o.keys().get(i));
+                if (o.sizes().get(i) < 0) {
+                    batch.remove(k);
+                    c.remove(k);
+                } else {
+                    byte[] v = valueFor(o.sizes().get(i));
+                    batch.insert(k, v);
+                    c.put(k, v);
+                }
+            }
+            tree(o.tree()).applyBatch(batch);
+            changed();
+        } else if (op instanceof Op.Drop o) {
+            boolean existed = model.remove(TREES[o.tree()]) != null;
+            assertThat(db.dropTree(TREES[o.tree()])).as(where(op)).isEqualTo(existed);
+            changed();
+        } else if (op instanceof Op.GenerateId) {
+            long id = db.generateId();
+            assertThat(id).as(where(op)).isGreaterThan(lastId);
+            lastId = id;
+        } else if (op instanceof Op.Flush) {
+            db.flush();
+            candidates.clear();
+            candidates.add(copy(model));
+        } else if (op instanceof Op.Restart) {
+            db.close();
+            db = open();
+            checkEverything(where(op));
+            candidates.clear();
+            candidates.add(copy(model));
+        } else {
+            crash((Op.Crash) op);
+        }
+    }
+
+    private void swap(Op.Swap o) {
+        NavigableMap<byte[], byte[]> c = contents(o.tree());
+        byte[] k = bytes(o.key());
+        byte[] current = c.get(k);
+        byte[] expected = switch (o.expect()) {
+            case 0 -> current;
+            case 1 -> null;
+            default -> TestKeys.utf8("never a value");
+        };
+        byte[] v = o.size() < 0 ? null : valueFor(o.size());
+        boolean succeeds = Arrays.equals(current, expected);
+        SwapResult result = tree(o.tree()).compareAndSwap(k, expected, v);
+        assertThat(result.succeeded()).as(where(o)).isEqualTo(succeeds);
+        if (succeeds) {
+            if (v == null) {
+                c.remove(k);
+            } else {
+                c.put(k, v);
+            }
+            assertThat(result.current()).as(where(o)).isEqualTo(v);
+        } else {
+            assertThat(result.current()).as(where(o)).isEqualTo(current);
+        }
+        changed();
+    }
+
+    private void scan(Op.Scan o) {
+        byte[] from = o.from() == null ? null : bytes(o.from());
+        byte[] to = o.to() == null ? null : bytes(o.to());
+        if (from != null && to != null && Arrays.compareUnsigned(from, to) > 0) {
+            byte[] t = from;
+            from = to;
+            to = t;
+        }
+        NavigableMap<byte[], byte[]> c = contents(o.tree());
+        Map<byte[], byte[]> sub = from == null && to == null ? c
+                : from == null ? c.headMap(to, false)
+                : to == null ? c.tailMap(from, true)
+                : c.subMap(from, true, to, false);
+        List<String> expected = TestKeys.show(sub);
+        Tree tree = tree(o.tree());
+        Iterator<Map.Entry<byte[], byte[]>> it = o.reverse() ? tree.rangeReverse(from, to) : tree.range(from, to);
+        if (o.reverse()) {
+            Collections.reverse(expected);
+        }
+        assertThat(TestKeys.drain(it)).as(where(o)).isEqualTo(expected);
+        changed();
+    }
+
+    private void crash(Op.Crash o) {
+        if (o.seed() == 0) {
+            disk.powerLoss();
+        } else {
+            disk.powerLoss(new SplittableRandom(o.seed()));
+        }
+        db.abandon();
+        db = open();
+        Map<String, NavigableMap<byte[], byte[]>> recovered = readAll();
+        Map<String, NavigableMap<byte[], byte[]>> match = null;
+        for (Map<String, NavigableMap<byte[], byte[]>> candidate : candidates) {
+            if (same(candidate, recovered)) {
+                match = candidate;
+            }
+        }
+        if (match == null) {
+            throw new AssertionError(where(o) + ": the recovered store " + describe(recovered) + " is none of the "
+                    + candidates.size() + " states since the last flush, the last of which is "
+                    + describe(candidates.get(candidates.size() - 1)));
+        }
+        model = copy(match);
+        TreeVerifier.verify(db);
+        candidates.clear();
+        candidates.add(copy(model));
+    }
+
+    /** Every tree's contents, and the structure, equal the model. */
+    private void checkEverything(String where) {
+        Map<String, NavigableMap<byte[], byte[]>> actual = readAll();
+        if (!same(model, actual)) {
+            throw new AssertionError(where + ": the store holds " + describe(actual) + " but the model " + describe(model));
+        }
+        TreeVerifier.verify(db);
+    }
+
+    private Map<String, NavigableMap<byte[], byte[]>> readAll() {
+        Map<String, NavigableMap<byte[], byte[]>> all = new TreeMap<>();
+        for (String name : db.treeNames()) {
+            NavigableMap<byte[], byte[]> contents = TestKeys.model();
+            for (Map.Entry<byte[], byte[]> e : db.tree(name)) {
+                contents.put(e.getKey(), e.getValue());
+            }
+            all.put(name, contents);
+        }
+        return all;
+    }
+
+    private static boolean same(Map<String, NavigableMap<byte[], byte[]>> a, Map<String, NavigableMap<byte[], byte[]>> b) {
+        if (!a.keySet().equals(b.keySet())) {
+            return false;
+        }
+        for (String name : a.keySet()) {
+            if (!TestKeys.show(a.get(name)).equals(TestKeys.show(b.get(name)))) {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    private static String describe(Map<String, NavigableMap<byte[], byte[]>> state) {
+        StringBuilder s = new StringBuilder("{");
+        state.forEach((name, contents) -> s.append(name).append('=').append(TestKeys.show(contents).stream()
+                .map(e -> e.length() > 24 ? e.substring(0, 24) + "…" : e).toList()).append(' '));
+        String all = s.append('}').toString();
+        return all.length() > 3000 ? all.substring(0, 3000) + "…" : all;
+    }
+
+    private Tree tree(int index) {
+        return db.tree(TREES[index]);
+    }
+
+    private NavigableMap<byte[], byte[]> contents(int index) {
+        return model.get(TREES[index]);
+    }
+
+    /** Records the model after an operation that may have changed it as a state a crash may recover. */
+    private void changed() {
+        candidates.add(copy(model));
+    }
+
+    private byte[] valueFor(int size) {
+        return TestKeys.value(step, size);
+    }
+
+    private String where(Op op) {
+        return "step " + step + " " + op;
+    }
+
+    private static Map<String, NavigableMap<byte[], byte[]>> copy(Map<String, NavigableMap<byte[], byte[]>> state) {
+        Map<String, NavigableMap<byte[], byte[]>> copy = new TreeMap<>();
+        state.forEach((name, contents) -> {
+            NavigableMap<byte[], byte[]> c = TestKeys.model();
+            c.putAll(contents);
+            copy.put(name, c);
+        });
+        return copy;
+    }
+
+    private static byte[] bytes(String hex) {
+        return HexFormat.of().parseHex(hex);
+    }
+
+    // ---------------------------------------------------------------- shrinking
+
+    /** The failure of running {@code ops}, or {@code null}. */
+    static Throwable failureOf(Setup setup, List<Op> ops) {
+        try {
+            new TreeModelRun(setup).execute(ops);
+            return null;
+        } catch (Throwable t) {
+            return t;
+        }
+    }
+
+    /** A shorter sequence that still fails: drops chunks of operations, then single ones, while it fails. */
+    static List<Op> shrink(Setup setup, List<Op> ops) {
+        List<Op> current = new ArrayList<>(ops);
+        for (int chunk = Math.max(1, current.size() / 2); chunk >= 1; chunk /= 2) {
+            for (int start = 0; start < current.size(); ) {
+                List<Op> candidate = new ArrayList<>(current.subList(0, start));
+                candidate.addAll(current.subList(Math.min(current.size(), start + chunk), current.size()));
+                if (failureOf(setup, candidate) != null) {
+                    current = candidate;
+                } else {
+                    start += chunk;
+                }
+            }
+        }
+        return current;
+    }
+
+    static String toJava(Setup setup) {
+        return "new TreeModelRun.Setup(" + setup.segmentSize() + ", " + setup.consolidation() + ", " + setup.splitSize()
+                + ", " + setup.maxInline() + ")";
+    }
+
+    static String toJava(List<Op> ops) {
+        List<String> lines = new ArrayList<>();
+        for (Op op : ops) {
+            lines.add(toJava(op));
+        }
+        return "List.of(\n                " + String.join(",\n                ", lines) + ")";
+    }
+
+    private static String toJava(Op op) {
+        if (op instanceof Op.Insert o) {
+            return "new Op.Insert(" + o.tree() + ", " + quote(o.key()) + ", " + o.size() + ")";
+        } else if (op instanceof Op.Remove o) {
+            return "new Op.Remove(" + o.tree() + ", " + quote(o.key()) + ")";
+        } else if (op instanceof Op.Swap o) {
+            return "new Op.Swap(" + o.tree() + ", " + quote(o.key()) + ", " + o.expect() + ", " + o.size() + ")";
+        } else if (op instanceof Op.Get o) {
+            return "new Op.Get(" + o.tree() + ", " + quote(o.key()) + ")";
+        } else if (op instanceof Op.Scan o) {
+            return "new Op.Scan(" + o.tree() + ", " + quote(o.from()) + ", " + quote(o.to()) + ", " + o.reverse() + ")";
+        } else if (op instanceof Op.Prefix o) {
+            return "new Op.Prefix(" + o.tree() + ", " + quote(o.prefix()) + ")";
+        } else if (op instanceof Op.Count o) {
+            return "new Op.Count(" + o.tree() + ")";
+        } else if (op instanceof Op.Apply o) {
+            return "new Op.Apply(" + o.tree() + ", List.of(" + String.join(", ", o.keys().stream()
+                    .map(TreeModelRun::quote).toList()) + "), List.of(" + String.join(", ", o.sizes().stream()
+                    .map(String::valueOf).toList()) + "))";
+        } else if (op instanceof Op.Drop o) {
+            return "new Op.Drop(" + o.tree() + ")";
+        } else if (op instanceof Op.Crash o) {
+            return "new Op.Crash(" + o.seed() + "L)";
+        }
+        return "new Op." + op.getClass().getSimpleName() + "()";
+    }
+
+    private static String quote(String s) {
+        return s == null ? "null" : "\"" + s + "\"";
+    }
+}

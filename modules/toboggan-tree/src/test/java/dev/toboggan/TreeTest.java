@@ -1,0 +1,393 @@
+package dev.toboggan;
+
+import static dev.toboggan.TestKeys.be;
+import static dev.toboggan.TestKeys.drain;
+import static dev.toboggan.TestKeys.hex;
+import static dev.toboggan.TestKeys.show;
+import static dev.toboggan.TestKeys.utf8;
+import static dev.toboggan.TestKeys.value;
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import dev.toboggan.core.io.SimulatedStorage;
+import java.util.Arrays;
+import java.util.Collections;
+import java.util.Iterator;
+import java.util.List;
+import java.util.Map;
+import java.util.NavigableMap;
+import java.util.NoSuchElementException;
+import java.util.SplittableRandom;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+
+/** The tree's API on a store with tiny nodes, so that a few hundred keys make a tree several levels deep. */
+class TreeTest {
+    private final SimulatedStorage disk = new SimulatedStorage();
+    private Store db = PageCacheBackend.openSmall(disk);
+
+    @AfterEach
+    void close() {
+        db.close();
+    }
+
+    private void reopen() {
+        db.close();
+        db = PageCacheBackend.openSmall(disk);
+    }
+
+    @Test
+    void anEmptyTreeHasNothing() {
+        assertThat(db.get(utf8("a"))).isNull();
+        assertThat(db.containsKey(utf8("a"))).isFalse();
+        assertThat(db.first()).isNull();
+        assertThat(db.last()).isNull();
+        assertThat(db.size()).isZero();
+        assertThat(db.isEmpty()).isTrue();
+        assertThat(db.iterator().hasNext()).isFalse();
+        assertThat(db.rangeReverse(null, null).hasNext()).isFalse();
+        assertThat(db.remove(utf8("a"))).isNull();
+        Iterator<Map.Entry<byte[], byte[]>> it = db.range(null, null);
+        assertThatThrownBy(it::next).isInstanceOf(NoSuchElementException.class);
+    }
+
+    @Test
+    void insertReturnsThePreviousValueAndRemoveTheRemovedOne() {
+        assertThat(db.insert(utf8("k"), utf8("1"))).isNull();
+        assertThat(db.insert(utf8("k"), utf8("2"))).isEqualTo(utf8("1"));
+        assertThat(db.get(utf8("k"))).isEqualTo(utf8("2"));
+        assertThat(db.containsKey(utf8("k"))).isTrue();
+        assertThat(db.remove(utf8("k"))).isEqualTo(utf8("2"));
+        assertThat(db.remove(utf8("k"))).isNull();
+        assertThat(db.get(utf8("k"))).isNull();
+    }
+
+    @Test
+    void theEmptyKeyAndEmptyValuesAreValid() {
+        db.insert(new byte[0], new byte[0]);
+        db.insert(new byte[] {0}, utf8("zero"));
+        assertThat(db.get(new byte[0])).isEmpty();
+        assertThat(db.first().getKey()).isEmpty();
+        assertThat(db.last().getKey()).containsExactly(0);
+        assertThat(drain(db.rangeReverse(null, new byte[] {0}))).containsExactly("=");
+        assertThat(drain(db.rangeReverse(null, new byte[0]))).isEmpty();
+    }
+
+    @Test
+    void arraysAreCopiedInAndOut() {
+        byte[] key = utf8("key");
+        byte[] value = utf8("value");
+        db.insert(key, value);
+        key[0] = 'X';
+        value[0] = 'X';
+        byte[] read = db.get(utf8("key"));
+        assertThat(read).isEqualTo(utf8("value"));
+        read[0] = 'Y';
+        assertThat(db.get(utf8("key"))).isEqualTo(utf8("value"));
+        db.first().getValue()[0] = 'Z';
+        assertThat(db.get(utf8("key"))).isEqualTo(utf8("value"));
+    }
+
+    @Test
+    void manyKeysGrowADeepTreeThatMatchesAModel() {
+        NavigableMap<byte[], byte[]> model = TestKeys.model();
+        SplittableRandom r = new SplittableRandom(1);
+        for (int i = 0; i < 3000; i++) {
+            byte[] key = new byte[1 + r.nextInt(12)];
+            r.nextBytes(key);
+            if (r.nextInt(5) == 0 && !model.isEmpty()) {
+                byte[] victim = model.ceilingKey(key) != null ? model.ceilingKey(key) : model.firstKey();
+                assertThat(db.remove(victim)).isEqualTo(model.remove(victim));
+            } else {
+                byte[] v = value(i, r.nextInt(60));
+                assertThat(db.insert(key, v)).isEqualTo(model.put(key, v));
+            }
+        }
+        assertThat(drain(db.iterator())).isEqualTo(show(model));
+        assertThat(db.size()).isEqualTo(model.size());
+        assertThat(depth(db)).isGreaterThan(3);
+        TreeVerifier.verify(db);
+        for (byte[] key : model.keySet()) {
+            assertThat(db.get(key)).isEqualTo(model.get(key));
+        }
+        reopen();
+        assertThat(drain(db.iterator())).isEqualTo(show(model));
+        TreeVerifier.verify(db);
+    }
+
+    @Test
+    void rangesMatchTheModelForEveryBound() {
+        NavigableMap<byte[], byte[]> model = TestKeys.model();
+        for (int i = 0; i < 400; i += 2) {
+            db.insert(be(i), be(i));
+            model.put(be(i), be(i));
+        }
+        SplittableRandom r = new SplittableRandom(2);
+        for (int round = 0; round < 200; round++) {
+            byte[] from = r.nextInt(8) == 0 ? null : be(r.nextInt(-5, 410));
+            byte[] to = r.nextInt(8) == 0 ? null : be(r.nextInt(-5, 410));
+            if (from != null && to != null && Arrays.compareUnsigned(from, to) > 0) {
+                byte[] t = from;
+                from = to;
+                to = t;
+            }
+            Map<byte[], byte[]> sub = from == null && to == null ? model
+                    : from == null ? model.headMap(to, false)
+                    : to == null ? model.tailMap(from, true)
+                    : model.subMap(from, true, to, false);
+            List<String> expected = show(sub);
+            assertThat(drain(db.range(from, to))).as("range %s %s", hex(from), hex(to)).isEqualTo(expected);
+            Collections.reverse(expected);
+            assertThat(drain(db.rangeReverse(from, to))).as("reverse %s %s", hex(from), hex(to)).isEqualTo(expected);
+        }
+        assertThat(hex(db.first().getKey())).isEqualTo("00000000");
+        assertThat(hex(db.last().getKey())).isEqualTo(hex(be(398)));
+    }
+
+    @Test
+    void prefixScansStopAtThePrefixEnd() {
+        for (String k : List.of("a", "ab", "abc", "abd", "ac", "b", "")) {
+            db.insert(utf8(k), utf8(k));
+        }
+        db.insert(new byte[] {(byte) 0xFF}, utf8("ff"));
+        db.insert(new byte[] {(byte) 0xFF, (byte) 0xFF, 1}, utf8("ffff01"));
+        assertThat(drain(db.scanPrefix(utf8("ab")))).containsExactly(
+                hex(utf8("ab")) + "=" + hex(utf8("ab")), hex(utf8("abc")) + "=" + hex(utf8("abc")),
+                hex(utf8("abd")) + "=" + hex(utf8("abd")));
+        assertThat(drain(db.scanPrefix(new byte[] {(byte) 0xFF}))).hasSize(2);
+        assertThat(drain(db.scanPrefix(new byte[0]))).hasSize(9);
+        assertThat(BLinkTree.prefixEnd(new byte[] {1, (byte) 0xFF})).containsExactly(2);
+        assertThat(BLinkTree.prefixEnd(new byte[] {(byte) 0xFF})).isNull();
+    }
+
+    @Test
+    void valuesOfEverySizeRoundTripAndFreeTheirPagesWhenReplaced() {
+        byte[] small = value(1, 10);
+        byte[] paged = value(2, 500);
+        byte[] blob = value(3, 20_000);
+        db.insert(utf8("s"), small);
+        db.insert(utf8("p"), paged);
+        db.insert(utf8("b"), blob);
+        TreeVerifier.verify(db);
+        assertThat(db.get(utf8("p"))).isEqualTo(paged);
+        assertThat(db.get(utf8("b"))).isEqualTo(blob);
+        assertThat(db.insert(utf8("p"), small)).isEqualTo(paged);
+        assertThat(db.insert(utf8("s"), blob)).isEqualTo(small);
+        assertThat(db.remove(utf8("b"))).isEqualTo(blob);
+        TreeVerifier.verify(db);
+        db.flush();
+        reopen();
+        assertThat(db.get(utf8("s"))).isEqualTo(blob);
+        assertThat(db.get(utf8("p"))).isEqualTo(small);
+        assertThat(db.get(utf8("b"))).isNull();
+        assertThat(drain(db.iterator())).hasSize(2);
+        TreeVerifier.verify(db);
+    }
+
+    @Test
+    void aHugeValueSplitsOffAsItsOwnLeafAndEveryOtherKeyStaysReachable() {
+        Store big = PageCacheBackend.open(new SimulatedStorage(), PageCacheBackend.smallConfig(64 * 1024),
+                new TreeSettings(256, 256));
+        try {
+            byte[] huge = value(9, 3 << 20);
+            for (int i = 0; i < 50; i++) {
+                big.insert(be(i), value(i, 30));
+            }
+            big.insert(be(25), huge);
+            for (int i = 50; i < 100; i++) {
+                big.insert(be(i), value(i, 30));
+            }
+            assertThat(big.get(be(25))).isEqualTo(huge);
+            assertThat(big.size()).isEqualTo(100);
+            TreeVerifier.verify(big);
+        } finally {
+            big.close();
+        }
+    }
+
+    @Test
+    void keysOfTheMaximumLengthWork() {
+        NavigableMap<byte[], byte[]> model = TestKeys.model();
+        for (int i = 0; i < 12; i++) {
+            byte[] key = value(i, Tree.MAX_KEY_LENGTH);
+            key[0] = (byte) i;
+            byte[] v = value(-i, i * 10);
+            db.insert(key, v);
+            model.put(key, v);
+        }
+        TreeVerifier.verify(db);
+        db.flush();
+        reopen();
+        assertThat(drain(db.iterator())).isEqualTo(show(model));
+        TreeVerifier.verify(db);
+    }
+
+    @Test
+    void compareAndSwapSetsOnlyOnTheExpectedValue() {
+        byte[] k = utf8("k");
+        assertThat(db.compareAndSwap(k, utf8("x"), utf8("1"))).isEqualTo(new SwapResult(false, null));
+        SwapResult created = db.compareAndSwap(k, null, utf8("1"));
+        assertThat(created.succeeded()).isTrue();
+        assertThat(created.current()).isEqualTo(utf8("1"));
+        SwapResult refused = db.compareAndSwap(k, null, utf8("2"));
+        assertThat(refused.succeeded()).isFalse();
+        assertThat(refused.current()).isEqualTo(utf8("1"));
+        assertThat(db.compareAndSwap(k, utf8("1"), value(5, 400)).succeeded()).isTrue();
+        SwapResult wrong = db.compareAndSwap(k, utf8("1"), utf8("3"));
+        assertThat(wrong.current()).isEqualTo(value(5, 400));
+        assertThat(db.compareAndSwap(k, value(5, 400), null)).isEqualTo(new SwapResult(true, null));
+        assertThat(db.get(k)).isNull();
+        assertThat(db.compareAndSwap(k, null, null).succeeded()).isTrue();
+        assertThat(db.compareAndSwap(k, null, value(6, 400)).succeeded()).isTrue();
+        assertThat(db.compareAndSwap(k, utf8("no"), value(7, 400)).succeeded()).isFalse();
+        TreeVerifier.verify(db);
+    }
+
+    @Test
+    void aBatchAppliesInOrder() {
+        db.insert(utf8("gone"), utf8("x"));
+        Batch batch = new Batch().insert(utf8("a"), utf8("1")).insert(utf8("b"), value(1, 300)).remove(utf8("gone"))
+                .insert(utf8("a"), utf8("2")).remove(utf8("b")).insert(utf8("c"), utf8("3"));
+        assertThat(batch.size()).isEqualTo(6);
+        db.applyBatch(batch);
+        assertThat(drain(db.iterator())).containsExactly(hex(utf8("a")) + "=" + hex(utf8("2")),
+                hex(utf8("c")) + "=" + hex(utf8("3")));
+        db.applyBatch(new Batch());
+        TreeVerifier.verify(db);
+    }
+
+    @Test
+    void invalidInputIsRefusedAndChangesNothing() {
+        db.insert(utf8("k"), utf8("v"));
+        byte[] longKey = new byte[Tree.MAX_KEY_LENGTH + 1];
+        byte[] longValue = new byte[Tree.MAX_VALUE_LENGTH + 1];
+        assertThatThrownBy(() -> db.get(null)).isInstanceOf(IllegalArgumentException.class).hasMessageContaining("key is null");
+        assertThatThrownBy(() -> db.insert(null, utf8("v"))).isInstanceOf(IllegalArgumentException.class);
+        assertThatThrownBy(() -> db.insert(utf8("k"), null)).isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("use remove");
+        assertThatThrownBy(() -> db.insert(longKey, utf8("v"))).isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("MAX_KEY_LENGTH");
+        assertThatThrownBy(() -> db.insert(utf8("k"), longValue)).isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("MAX_VALUE_LENGTH");
+        assertThatThrownBy(() -> db.compareAndSwap(utf8("k"), utf8("v"), longValue))
+                .isInstanceOf(IllegalArgumentException.class);
+        assertThatThrownBy(() -> db.remove(null)).isInstanceOf(IllegalArgumentException.class);
+        assertThatThrownBy(() -> db.range(utf8("b"), utf8("a"))).isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("starts after it ends");
+        assertThatThrownBy(() -> db.scanPrefix(null)).isInstanceOf(IllegalArgumentException.class);
+        assertThatThrownBy(() -> db.applyBatch(null)).isInstanceOf(IllegalArgumentException.class);
+        assertThatThrownBy(() -> new Batch().insert(utf8("k"), longValue)).isInstanceOf(IllegalArgumentException.class);
+        assertThatThrownBy(() -> new Batch().remove(longKey)).isInstanceOf(IllegalArgumentException.class);
+        assertThatThrownBy(() -> db.tree(null)).isInstanceOf(IllegalArgumentException.class);
+        assertThatThrownBy(() -> db.dropTree(Db.DEFAULT_TREE)).isInstanceOf(IllegalArgumentException.class);
+        assertThat(drain(db.iterator())).containsExactly(hex(utf8("k")) + "=" + hex(utf8("v")));
+        assertThat(db.treeNames()).containsExactly(Db.DEFAULT_TREE);
+    }
+
+    @Test
+    void everyCallAfterCloseFailsClearly() {
+        Tree named = db.tree("named");
+        Iterator<Map.Entry<byte[], byte[]>> it = db.iterator();
+        db.close();
+        db.close();
+        List<Runnable> calls = List.of(() -> db.get(utf8("k")), () -> db.insert(utf8("k"), utf8("v")),
+                () -> db.remove(utf8("k")), () -> db.compareAndSwap(utf8("k"), null, utf8("v")),
+                () -> db.range(null, null), () -> db.size(), () -> db.flush(), () -> db.flushAsync(),
+                () -> db.applyBatch(new Batch().remove(utf8("k"))), () -> db.tree("x"), () -> db.treeNames(),
+                () -> db.dropTree("named"), () -> db.generateId(), () -> db.sizeOnDisk(), it::hasNext,
+                () -> named.get(utf8("k")), () -> named.insert(utf8("k"), utf8("v")));
+        for (Runnable call : calls) {
+            assertThatThrownBy(call::run).isInstanceOf(IllegalStateException.class).hasMessageContaining("closed");
+        }
+        db = PageCacheBackend.openSmall(disk);
+    }
+
+    @Test
+    void namedTreesAreIndependentAndDroppedWhole() {
+        Tree a = db.tree("a");
+        Tree b = db.tree("b");
+        assertThat(db.tree("a")).isSameAs(a);
+        assertThat(db.tree(Db.DEFAULT_TREE).get(utf8("x"))).isNull();
+        for (int i = 0; i < 300; i++) {
+            a.insert(be(i), value(i, 40));
+            b.insert(be(i), value(-i, i % 7 == 0 ? 300 : 20));
+            db.insert(be(i), be(i));
+        }
+        assertThat(db.treeNames()).containsExactly("__toboggan_default", "a", "b");
+        assertThat(a.get(be(5))).isEqualTo(value(5, 40));
+        assertThat(b.get(be(7))).isEqualTo(value(-7, 300));
+        TreeVerifier.verify(db);
+
+        assertThat(db.dropTree("b")).isTrue();
+        assertThat(db.dropTree("b")).isFalse();
+        assertThatThrownBy(() -> b.get(be(1))).isInstanceOf(IllegalStateException.class).hasMessageContaining("dropped");
+        assertThatThrownBy(() -> b.insert(be(1), be(1))).isInstanceOf(IllegalStateException.class);
+        assertThat(db.treeNames()).containsExactly("__toboggan_default", "a");
+        TreeVerifier.verify(db);
+
+        Tree again = db.tree("b");
+        assertThat(again).isNotSameAs(b);
+        assertThat(again.isEmpty()).isTrue();
+        again.insert(utf8("new"), utf8("tree"));
+        db.flush();
+        reopen();
+        assertThat(db.treeNames()).containsExactly("__toboggan_default", "a", "b");
+        assertThat(db.tree("a").size()).isEqualTo(300);
+        assertThat(drain(db.tree("b").iterator())).containsExactly(hex(utf8("new")) + "=" + hex(utf8("tree")));
+        assertThat(db.size()).isEqualTo(300);
+        TreeVerifier.verify(db);
+    }
+
+    @Test
+    void anIteratorOfADroppedTreeFailsAtItsNextLeaf() {
+        Tree tree = db.tree("t");
+        for (int i = 0; i < 200; i++) {
+            tree.insert(be(i), value(i, 20));
+        }
+        Iterator<Map.Entry<byte[], byte[]>> it = tree.iterator();
+        it.next();
+        Iterator<Map.Entry<byte[], byte[]>> reverse = tree.rangeReverse(null, null);
+        reverse.next();
+        db.dropTree("t");
+        assertThatThrownBy(() -> {
+            while (it.hasNext()) {
+                it.next();
+            }
+        }).isInstanceOf(IllegalStateException.class).hasMessageContaining("dropped");
+        assertThatThrownBy(() -> {
+            while (reverse.hasNext()) {
+                reverse.next();
+            }
+        }).isInstanceOf(IllegalStateException.class).hasMessageContaining("dropped");
+        assertThatThrownBy(tree::size).isInstanceOf(IllegalStateException.class);
+        TreeVerifier.verify(db);
+    }
+
+    @Test
+    void theStoreReportsRecoveryIdsAndDurability() throws Exception {
+        assertThat(db.wasRecovered()).isFalse();
+        long id = db.generateId();
+        assertThat(db.generateId()).isGreaterThan(id);
+        db.insert(utf8("k"), utf8("v"));
+        assertThat(db.flush()).isPositive();
+        assertThat(db.flushAsync().toCompletableFuture().get(10, TimeUnit.SECONDS)).isPositive();
+        assertThat(db.sizeOnDisk()).isPositive();
+        assertThat(db.directory()).isEqualTo(PageCacheBackend.DIR);
+        reopen();
+        assertThat(db.wasRecovered()).isTrue();
+        assertThat(db.generateId()).isGreaterThan(id + 1);
+    }
+
+    /** The number of levels of the default tree. */
+    private static int depth(Store store) {
+        long pid = store.pageCache().root(Store.TREE_PREFIX + Db.DEFAULT_TREE);
+        int levels = 1;
+        Node node = store.pageCache().get(pid).value();
+        while (node instanceof Index index) {
+            levels++;
+            node = store.pageCache().get(index.children[0]).value();
+        }
+        return levels;
+    }
+}
