@@ -1,0 +1,261 @@
+package dev.toboggan.bench.tree;
+
+import com.typesafe.config.Config;
+import com.typesafe.config.ConfigFactory;
+import dev.toboggan.Db;
+import dev.toboggan.Toboggan;
+import dev.toboggan.bench.BenchDefaults;
+import dev.toboggan.bench.BenchDirs;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.util.Map;
+import java.util.SplittableRandom;
+import java.util.concurrent.ThreadLocalRandom;
+import java.util.concurrent.TimeUnit;
+import org.openjdk.jmh.annotations.Benchmark;
+import org.openjdk.jmh.annotations.BenchmarkMode;
+import org.openjdk.jmh.annotations.Level;
+import org.openjdk.jmh.annotations.Measurement;
+import org.openjdk.jmh.annotations.Mode;
+import org.openjdk.jmh.annotations.OutputTimeUnit;
+import org.openjdk.jmh.annotations.Param;
+import org.openjdk.jmh.annotations.Scope;
+import org.openjdk.jmh.annotations.Setup;
+import org.openjdk.jmh.annotations.State;
+import org.openjdk.jmh.annotations.TearDown;
+import org.openjdk.jmh.annotations.Threads;
+import org.openjdk.jmh.annotations.Warmup;
+
+/**
+ * Issue 8: the tree on 1 M random keys of 16 bytes with 100-byte values, warm.
+ *
+ * <ul>
+ *   <li>{@link #load}: one thread inserts the keys of a fresh store in random order (target &ge; 1 M ops/s).
+ *   <li>{@link #get1Thread} / {@link #get2Threads}: point reads of present keys (targets &ge; 1.5 M and
+ *       &ge; 3 M ops/s).
+ *   <li>{@link #mixed2Threads}: 95 % reads, 5 % overwrites, two threads (target &ge; 2 M ops/s).
+ *   <li>{@link #durablePut1Writer} / {@link #durablePut16Writers}: insert then {@code flush()} per op
+ *       (targets &ge; 0.8 &times; and &ge; 5 &times; {@link #baseline}, a bare 116-byte write + fdatasync
+ *       loop on the same file system).
+ *   <li>{@link #reopen}: opening the loaded store again in the same JVM (target &le; 50 ms).
+ * </ul>
+ * With {@code -Dtoboggan.bench.verbose=true} the loaded store's space amplification (bytes on disk over
+ * the bytes of its keys and values) is printed after each iteration (target &le; 1.3 after the load).
+ * Parameters: {@code durability} ({@code toboggan.durability}: {@code fsync} or {@code os}) and
+ * {@code nodeSize} ({@code toboggan.tree.node-split-size}), e.g. {@code -p nodeSize=8KiB}.
+ */
+public class TreeBenchmark extends BenchDefaults {
+    static final int KEYS = 1_000_000;
+    static final int KEY_SIZE = 16;
+    static final int VALUE_SIZE = 100;
+
+    static byte[][] keys() {
+        SplittableRandom r = new SplittableRandom(KEY_SIZE);
+        byte[][] keys = new byte[KEYS][KEY_SIZE];
+        for (byte[] key : keys) {
+            r.nextBytes(key);
+        }
+        return keys;
+    }
+
+    static byte[] value() {
+        byte[] value = new byte[VALUE_SIZE];
+        new SplittableRandom(VALUE_SIZE).nextBytes(value);
+        return value;
+    }
+
+    static Config config(Path dir, String durability, String nodeSize) {
+        return ConfigFactory.parseMap(Map.of("toboggan.directory", dir.toString(), "toboggan.durability", durability,
+                "toboggan.tree.node-split-size", nodeSize));
+    }
+
+    /** A store loaded with every key once, for the whole trial. */
+    @State(Scope.Benchmark)
+    public static class Loaded {
+        @Param({"fsync"})
+        public String durability;
+        /** {@code toboggan.tree.node-split-size}. */
+        @Param({"4KiB"})
+        public String nodeSize;
+
+        final byte[][] keys = keys();
+        final byte[] value = value();
+        Path dir;
+        Db db;
+
+        @Setup(Level.Trial)
+        public void load() {
+            dir = BenchDirs.create("tree");
+            db = Toboggan.open(config(dir, durability, nodeSize));
+            for (byte[] key : keys) {
+                db.insert(key, value);
+            }
+            db.flush();
+        }
+
+        @TearDown(Level.Iteration)
+        public void report() {
+            if (VERBOSE) {
+                System.out.printf("%n  [tree] %d keys, %d MB on disk, space amplification %.2f; load %.1f%n", KEYS,
+                        db.sizeOnDisk() >> 20, (double) db.sizeOnDisk() / ((long) KEYS * (KEY_SIZE + VALUE_SIZE)),
+                        loadAverage());
+            }
+        }
+
+        @TearDown(Level.Trial)
+        public void close() {
+            db.close();
+            BenchDirs.delete(dir);
+        }
+
+        byte[] randomKey() {
+            return keys[ThreadLocalRandom.current().nextInt(KEYS)];
+        }
+    }
+
+    /** A fresh, empty store per iteration, and the keys to load into it in random order. */
+    @State(Scope.Benchmark)
+    public static class Empty {
+        @Param({"fsync"})
+        public String durability;
+        /** {@code toboggan.tree.node-split-size}. */
+        @Param({"4KiB"})
+        public String nodeSize;
+
+        final byte[][] keys = keys();
+        final byte[] value = value();
+        Path dir;
+        Db db;
+        int next;
+
+        @Setup(Level.Iteration)
+        public void open() {
+            dir = BenchDirs.create("tree-load");
+            db = Toboggan.open(config(dir, durability, nodeSize));
+            next = 0;
+        }
+
+        @TearDown(Level.Iteration)
+        public void close() {
+            if (VERBOSE) {
+                System.out.printf("%n  [tree load] %d inserts, %d MB on disk; load %.1f%n", next, db.sizeOnDisk() >> 20,
+                        loadAverage());
+            }
+            db.close();
+            BenchDirs.delete(dir);
+        }
+    }
+
+    @Benchmark
+    @Threads(1)
+    public byte[] load(Empty state) {
+        // Past 1 M the keys come round again as overwrites, for iterations longer than a load.
+        return state.db.insert(state.keys[state.next++ % KEYS], state.value);
+    }
+
+    @Benchmark
+    @Threads(1)
+    public byte[] get1Thread(Loaded state) {
+        return state.db.get(state.randomKey());
+    }
+
+    @Benchmark
+    @Threads(2)
+    public byte[] get2Threads(Loaded state) {
+        return state.db.get(state.randomKey());
+    }
+
+    @Benchmark
+    @Threads(2)
+    public byte[] mixed2Threads(Loaded state) {
+        byte[] key = state.randomKey();
+        return ThreadLocalRandom.current().nextInt(100) < 5 ? state.db.insert(key, state.value) : state.db.get(key);
+    }
+
+    @Benchmark
+    @Threads(1)
+    public long durablePut1Writer(Loaded state) {
+        state.db.insert(state.randomKey(), state.value);
+        return state.db.flush();
+    }
+
+    @Benchmark
+    @Threads(16)
+    public long durablePut16Writers(Loaded state) {
+        state.db.insert(state.randomKey(), state.value);
+        return state.db.flush();
+    }
+
+    /** The baseline's file: one 116-byte record (a key and a value) appended and fdatasynced per op. */
+    @State(Scope.Thread)
+    public static class BaselineFile {
+        final ByteBuffer record = ByteBuffer.allocateDirect(KEY_SIZE + VALUE_SIZE);
+        Path dir;
+        FileChannel channel;
+        long end;
+
+        @Setup(Level.Trial)
+        public void open() throws IOException {
+            dir = BenchDirs.create("tree-baseline");
+            channel = FileChannel.open(dir.resolve("log"), StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE);
+        }
+
+        @TearDown(Level.Trial)
+        public void close() throws IOException {
+            channel.close();
+            BenchDirs.delete(dir);
+        }
+    }
+
+    @Benchmark
+    @Threads(1)
+    public long baseline(BaselineFile file) throws IOException {
+        file.record.clear();
+        while (file.record.hasRemaining()) {
+            file.end += file.channel.write(file.record, file.end);
+        }
+        file.channel.force(false);
+        return file.end;
+    }
+
+    /** The loaded store, closed before each timed open. */
+    @State(Scope.Benchmark)
+    public static class Closed {
+        Path dir;
+        Db db;
+
+        @Setup(Level.Trial)
+        public void load() {
+            dir = BenchDirs.create("tree-reopen");
+            byte[] value = value();
+            try (Db loaded = Toboggan.open(config(dir, "fsync", "4KiB"))) {
+                for (byte[] key : keys()) {
+                    loaded.insert(key, value);
+                }
+            }
+        }
+
+        @TearDown(Level.Invocation)
+        public void closeOpened() {
+            db.close();
+        }
+
+        @TearDown(Level.Trial)
+        public void delete() {
+            BenchDirs.delete(dir);
+        }
+    }
+
+    @Benchmark
+    @BenchmarkMode(Mode.SingleShotTime)
+    @OutputTimeUnit(TimeUnit.MILLISECONDS)
+    @Warmup(iterations = 3, batchSize = 1)
+    @Measurement(iterations = 5, batchSize = 1)
+    public Db reopen(Closed state) {
+        state.db = Toboggan.open(config(state.dir, "fsync", "4KiB"));
+        return state.db;
+    }
+}
