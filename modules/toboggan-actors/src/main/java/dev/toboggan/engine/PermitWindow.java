@@ -58,8 +58,4 @@ final class PermitWindow {
     int inFlight() {
         return capacity - permits.availablePermits();
     }
-
-    int capacity() {
-        return capacity;
-    }
 }

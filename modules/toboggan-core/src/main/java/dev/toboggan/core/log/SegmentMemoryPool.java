@@ -36,11 +36,6 @@ final class SegmentMemoryPool {
         }
     }
 
-    /** Whether {@link #tryAcquire()} would succeed now (racy: a hint for waiters). */
-    boolean hasFree() {
-        return !free.isEmpty() || allocated.get() < capacity;
-    }
-
     void giveBack(SegmentMemory memory) {
         free.add(memory);
     }
