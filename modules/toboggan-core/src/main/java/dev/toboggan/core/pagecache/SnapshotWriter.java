@@ -97,18 +97,22 @@ public final class SnapshotWriter {
     }
 
     /**
-     * Takes a snapshot if the stable log has moved past the last one: as of the stable tip (or the
-     * manifest of a batch still open there).
+     * Makes the log stable up to what was reserved so far, then takes a snapshot if the stable log has
+     * moved past the last one: as of the stable tip (or the manifest of a batch still open there).
      *
      * @return the new snapshot's LSN, or -1 if there was nothing new
      * @throws StorageException if writing it failed: the previous snapshot is still the one recovery
      *     uses, and the next call tries again
      */
     public synchronized long takeSnapshot() {
+        long operationsBefore = operations.sum();
+        // Make what was logged so far stable first: the operations counted above are then all in this
+        // snapshot. Without it a snapshot taken before the Flusher ran covers little, yet resets the count,
+        // and the next open replays everything.
+        log.flush();
         if (log.stableTip() <= baseLsn) {
             return -1;
         }
-        long operationsBefore = operations.sum();
         long lsn;
         try {
             try {

@@ -136,6 +136,22 @@ class SnapshotTest {
     }
 
     @Test
+    void aSnapshotCoversEveryChangeLoggedBeforeItWasTakenFlushedOrNot() {
+        long pid = pc.allocate(List.of()).pid();
+        pc.flush();
+        for (int i = 0; i < 50; i++) {
+            pc.link(pid, pc.get(pid), i); // never flushed by the caller
+        }
+        long logged = pc.snapshots().operationsSinceSnapshot();
+        assertThat(logged).isGreaterThanOrEqualTo(50);
+        assertThat(pc.snapshots().takeSnapshot()).isPositive();
+        assertThat(pc.snapshots().operationsSinceSnapshot()).as("the count the snapshot reset").isZero();
+        crash();
+        assertThat(pc.get(pid).value()).hasSize(50);
+        assertThat(pc.recoveryReport().messages()).as("replayed after the snapshot").isLessThan(10);
+    }
+
+    @Test
     void aSnapshotBuiltFromTheWholeLogEqualsOneBuiltFromSnapshotsAndTheLogSince() throws IOException {
         SplittableRandom rnd = new SplittableRandom(7);
         work(rnd, 200);
