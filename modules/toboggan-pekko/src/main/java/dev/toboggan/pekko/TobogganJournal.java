@@ -1,0 +1,257 @@
+package dev.toboggan.pekko;
+
+import com.typesafe.config.Config;
+import dev.toboggan.Batch;
+import dev.toboggan.Db;
+import dev.toboggan.Tree;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.Iterator;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.function.Consumer;
+import org.apache.pekko.persistence.AtomicWrite;
+import org.apache.pekko.persistence.PersistentRepr;
+import org.apache.pekko.persistence.journal.Tagged;
+import org.apache.pekko.persistence.journal.japi.AsyncWriteJournal;
+import org.apache.pekko.serialization.Serialization;
+import org.apache.pekko.serialization.SerializationExtension;
+import org.apache.pekko.serialization.Serializer;
+import org.apache.pekko.dispatch.Futures;
+import scala.concurrent.Future;
+import scala.jdk.javaapi.CollectionConverters;
+import scala.jdk.javaapi.FutureConverters;
+
+/**
+ * Pekko Persistence journal on a Toboggan tree ({@code pekko.persistence.journal.plugin = "toboggan.journal"}).
+ * The key layout is {@link PluginFormat}'s.
+ *
+ * <p><b>Writes.</b> Pekko calls {@link #doAsyncWriteMessages} from the journal actor, one call at a time,
+ * in the order the persistent actors sent their writes. Each call serializes every {@link AtomicWrite}
+ * first; one that cannot be serialized (or is too large) is rejected alone and nothing of it is stored. The
+ * others go into ONE atomic {@link Batch} (events, the persistence ids' highest sequence numbers, tag
+ * entries), applied on the journal actor's thread, so writes for a persistence id keep their order and an
+ * {@code AtomicWrite} is all or none, also across a crash. The reply waits for {@link Db#flushAsync()}:
+ * success is reported only once the batch is durable, and the store's flusher makes every batch written
+ * meanwhile durable with the same fsync (group commit across persistence ids and across the snapshot and
+ * durable stores sharing the store). No thread waits for a disk here: the journal actor goes on with the
+ * next call while the flush runs.
+ *
+ * <p><b>Deletes</b> remove events (and their tag entries) in ascending order, in batches of
+ * {@code delete-batch-size}, so a crash in the middle leaves a deleted prefix, never a hole. Deleting up to
+ * the highest sequence number or past it also removes the persistence id's numeric id: all that is left is
+ * a tombstone of the persistence id and its highest sequence number, which never goes back.
+ *
+ * <p><b>Replays</b> read the tree (weakly consistent iteration, never blocking writers) on the thread Pekko
+ * runs them on.
+ *
+ * <p>Confinement: {@link #tagIds} is a cache of {@link PluginFormat#TAG} entries, written on the journal
+ * actor's thread after the batch that stores a new tag is applied; readers on other threads only read it.
+ */
+public final class TobogganJournal extends AsyncWriteJournal {
+    private final Db db;
+    private final Tree tree;
+    private final Serialization serialization;
+    private final int deleteBatchSize;
+    /** Tag → tag id, for tags whose {@link PluginFormat#TAG} entry is stored. */
+    private final Map<String, Long> tagIds = new ConcurrentHashMap<>();
+
+    public TobogganJournal(Config config, String configPath) {
+        this.db = PekkoStores.get(context().system()).store(config.getString("store"));
+        this.tree = db.tree(PluginSettings.treeName(config, configPath));
+        this.serialization = SerializationExtension.get(context().system());
+        this.deleteBatchSize = PluginSettings.positiveInt(config, configPath, "delete-batch-size");
+    }
+
+    // ---------------------------------------------------------------- writes
+
+    @Override
+    public Future<Iterable<Optional<Exception>>> doAsyncWriteMessages(Iterable<AtomicWrite> messages) {
+        List<Optional<Exception>> results = new ArrayList<>();
+        Batch batch = new Batch();
+        Map<String, PersistenceIdEntry> entries = new HashMap<>();
+        Map<String, Long> newTags = new HashMap<>();
+        try {
+            for (AtomicWrite write : messages) {
+                List<EncodedEvent> events;
+                try {
+                    events = encode(write);
+                } catch (Exception rejected) {
+                    // Only this write is refused; nothing of it has been added to the batch.
+                    results.add(Optional.of(rejected));
+                    continue;
+                }
+                PersistenceIdEntry entry = entries.computeIfAbsent(write.persistenceId(), this::liveEntry);
+                for (EncodedEvent event : events) {
+                    long ordering = 0;
+                    long[] tags = new long[event.tags.size()];
+                    if (!event.tags.isEmpty()) {
+                        ordering = db.generateId();
+                        for (int i = 0; i < tags.length; i++) {
+                            tags[i] = tagId(event.tags.get(i), newTags, batch);
+                            batch.insert(PluginFormat.taggedKey(tags[i], ordering),
+                                    PluginFormat.taggedValue(entry.numericId(), event.sequenceNr));
+                        }
+                    }
+                    batch.insert(PluginFormat.eventKey(entry.numericId(), event.sequenceNr),
+                            PluginFormat.eventValue(ordering, tags, event.serializerId, event.repr));
+                }
+                entry = new PersistenceIdEntry(entry.numericId(),
+                        Math.max(entry.highestSequenceNr(), write.highestSequenceNr()));
+                entries.put(write.persistenceId(), entry);
+                batch.insert(PluginFormat.persistenceIdKey(write.persistenceId()), PluginFormat.persistenceIdValue(entry));
+                results.add(Optional.empty());
+            }
+            if (batch.isEmpty()) {
+                return Futures.successful(results);
+            }
+            // A store failure fails the whole call: Pekko then fails every write of it.
+            tree.applyBatch(batch);
+        } catch (RuntimeException e) {
+            return Futures.failed(e);
+        }
+        tagIds.putAll(newTags);
+        Iterable<Optional<Exception>> done = results;
+        return FutureConverters.asScala(db.flushAsync().thenApply(stable -> done));
+    }
+
+    /** An event ready to store: its sequence number, tags and serialized {@link PersistentRepr}. */
+    private record EncodedEvent(long sequenceNr, List<String> tags, int serializerId, byte[] repr) {}
+
+    /**
+     * Serializes every event of {@code write} (the payload unwrapped from {@link Tagged}, its tags kept
+     * apart), or throws naming what is wrong with it.
+     */
+    private List<EncodedEvent> encode(AtomicWrite write) {
+        PluginFormat.persistenceIdKey(write.persistenceId()); // checks the length before anything is added
+        List<EncodedEvent> events = new ArrayList<>(write.size());
+        for (PersistentRepr repr : CollectionConverters.asJava(write.payload())) {
+            List<String> tags = List.of();
+            if (repr.payload() instanceof Tagged tagged) {
+                tags = new ArrayList<>(CollectionConverters.asJava(tagged.tags()));
+                tags.forEach(PluginFormat::tagKey);
+                repr = repr.withPayload(tagged.payload());
+            }
+            Serializer serializer = serialization.findSerializerFor(repr);
+            byte[] bytes = serializer.toBinary(repr);
+            if (bytes.length > Tree.MAX_VALUE_LENGTH - PluginFormat.EVENT_HEADER_LENGTH - 4 - tags.size() * 8) {
+                throw new IllegalArgumentException("event " + repr.sequenceNr() + " of '" + repr.persistenceId()
+                        + "' is " + bytes.length + " bytes serialized; Toboggan keeps events of at most "
+                        + (Tree.MAX_VALUE_LENGTH - 1024) + " bytes");
+            }
+            events.add(new EncodedEvent(repr.sequenceNr(), tags, serializer.identifier(), bytes));
+        }
+        return events;
+    }
+
+    /** The entry of {@code persistenceId} with a numeric id: its current one, or a new one. */
+    private PersistenceIdEntry liveEntry(String persistenceId) {
+        PersistenceIdEntry entry = entry(persistenceId);
+        return entry.isTombstone() ? new PersistenceIdEntry(db.generateId(), entry.highestSequenceNr()) : entry;
+    }
+
+    private long tagId(String tag, Map<String, Long> newTags, Batch batch) {
+        Long id = tagIds.get(tag);
+        if (id == null) {
+            id = newTags.get(tag);
+        }
+        if (id == null) {
+            byte[] stored = tree.get(PluginFormat.tagKey(tag));
+            if (stored != null) {
+                id = java.nio.ByteBuffer.wrap(stored).getLong();
+                tagIds.put(tag, id);
+            } else {
+                id = db.generateId();
+                newTags.put(tag, id);
+                batch.insert(PluginFormat.tagKey(tag), java.nio.ByteBuffer.allocate(8).putLong(id).array());
+            }
+        }
+        return id;
+    }
+
+    // ---------------------------------------------------------------- deletes
+
+    @Override
+    public Future<Void> doAsyncDeleteMessagesTo(String persistenceId, long toSequenceNr) {
+        try {
+            PersistenceIdEntry entry = entry(persistenceId);
+            if (entry.isTombstone()) {
+                return Futures.successful(null);
+            }
+            byte[] end = PluginFormat.successor(PluginFormat.eventKey(entry.numericId(),
+                    Math.min(toSequenceNr, entry.highestSequenceNr())));
+            boolean deletesAll = toSequenceNr >= entry.highestSequenceNr();
+            Iterator<Map.Entry<byte[], byte[]>> events =
+                    tree.range(PluginFormat.eventKey(entry.numericId(), 0), end);
+            Batch batch = new Batch();
+            while (events.hasNext()) {
+                Map.Entry<byte[], byte[]> event = events.next();
+                long ordering = PluginFormat.eventOrdering(event.getValue());
+                for (long tagId : PluginFormat.eventTagIds(event.getValue())) {
+                    batch.remove(PluginFormat.taggedKey(tagId, ordering));
+                }
+                batch.remove(event.getKey());
+                if (batch.size() >= deleteBatchSize) {
+                    tree.applyBatch(batch);
+                    batch = new Batch();
+                }
+            }
+            if (deletesAll) {
+                batch.insert(PluginFormat.persistenceIdKey(persistenceId), PluginFormat.persistenceIdValue(
+                        new PersistenceIdEntry(PersistenceIdEntry.NONE, entry.highestSequenceNr())));
+            }
+            if (!batch.isEmpty()) {
+                tree.applyBatch(batch);
+            }
+            return FutureConverters.asScala(db.flushAsync().thenApply(stable -> (Void) null));
+        } catch (RuntimeException e) {
+            return Futures.failed(e);
+        }
+    }
+
+    // ---------------------------------------------------------------- replays
+
+    @Override
+    public Future<Void> doAsyncReplayMessages(String persistenceId, long fromSequenceNr, long toSequenceNr, long max,
+            Consumer<PersistentRepr> replayCallback) {
+        try {
+            PersistenceIdEntry entry = entry(persistenceId);
+            if (entry.isTombstone() || max <= 0 || fromSequenceNr > toSequenceNr) {
+                return Futures.successful(null);
+            }
+            Iterator<Map.Entry<byte[], byte[]>> events = tree.range(
+                    PluginFormat.eventKey(entry.numericId(), Math.max(fromSequenceNr, 0)),
+                    PluginFormat.successor(PluginFormat.eventKey(entry.numericId(), toSequenceNr)));
+            long replayed = 0;
+            while (replayed < max && events.hasNext()) {
+                replayCallback.accept(decode(events.next().getValue()));
+                replayed++;
+            }
+            return Futures.successful(null);
+        } catch (RuntimeException e) {
+            return Futures.failed(e);
+        }
+    }
+
+    @Override
+    public Future<Long> doAsyncReadHighestSequenceNr(String persistenceId, long fromSequenceNr) {
+        try {
+            return Futures.successful(entry(persistenceId).highestSequenceNr());
+        } catch (RuntimeException e) {
+            return Futures.failed(e);
+        }
+    }
+
+    /** The {@link PersistentRepr} an event value holds. */
+    PersistentRepr decode(byte[] eventValue) {
+        return (PersistentRepr) serialization.deserialize(PluginFormat.eventRepr(eventValue),
+                PluginFormat.eventSerializerId(eventValue), "").get();
+    }
+
+    private PersistenceIdEntry entry(String persistenceId) {
+        byte[] value = tree.get(PluginFormat.persistenceIdKey(persistenceId));
+        return value == null ? PersistenceIdEntry.ABSENT : PluginFormat.decodePersistenceIdValue(value);
+    }
+}
