@@ -88,20 +88,11 @@ final class PluginFormat {
         return ByteBuffer.allocate(EVENT_KEY_LENGTH).put(EVENT).putLong(numericId).putLong(sequenceNr).array();
     }
 
-    /** The first key after every event key of {@code numericId}. */
-    static byte[] eventKeyEnd(long numericId) {
-        return ByteBuffer.allocate(9).put(EVENT).putLong(numericId + 1).array();
-    }
-
-    static long eventSequenceNr(byte[] eventKey) {
-        return ByteBuffer.wrap(eventKey).getLong(9);
-    }
-
     static byte[] taggedKey(long tagId, long ordering) {
         return ByteBuffer.allocate(17).put(TAGGED).putLong(tagId).putLong(ordering).array();
     }
 
-    /** The first key of tag {@code tagId}'s entries with an ordering at least {@code ordering}. */
+    /** The first key after every entry of tag {@code tagId}. */
     static byte[] taggedKeyEnd(long tagId) {
         return ByteBuffer.allocate(9).put(TAGGED).putLong(tagId + 1).array();
     }
@@ -161,6 +152,13 @@ final class PluginFormat {
 
     private static int reprOffset(byte[] eventValue) {
         return EVENT_HEADER_LENGTH + Short.toUnsignedInt(ByteBuffer.wrap(eventValue).getShort(8)) * 8 + 4;
+    }
+
+    /** The {@link org.apache.pekko.persistence.PersistentRepr} an event value holds. */
+    static org.apache.pekko.persistence.PersistentRepr decodeEvent(
+            org.apache.pekko.serialization.Serialization serialization, byte[] eventValue) {
+        return (org.apache.pekko.persistence.PersistentRepr) serialization.deserialize(eventRepr(eventValue),
+                eventSerializerId(eventValue), "").get();
     }
 
     static byte[] taggedValue(long numericId, long sequenceNr) {

@@ -226,7 +226,7 @@ public final class TobogganJournal extends AsyncWriteJournal {
                     PluginFormat.successor(PluginFormat.eventKey(entry.numericId(), toSequenceNr)));
             long replayed = 0;
             while (replayed < max && events.hasNext()) {
-                replayCallback.accept(decode(events.next().getValue()));
+                replayCallback.accept(PluginFormat.decodeEvent(serialization, events.next().getValue()));
                 replayed++;
             }
             return Futures.successful(null);
@@ -242,12 +242,6 @@ public final class TobogganJournal extends AsyncWriteJournal {
         } catch (RuntimeException e) {
             return Futures.failed(e);
         }
-    }
-
-    /** The {@link PersistentRepr} an event value holds. */
-    PersistentRepr decode(byte[] eventValue) {
-        return (PersistentRepr) serialization.deserialize(PluginFormat.eventRepr(eventValue),
-                PluginFormat.eventSerializerId(eventValue), "").get();
     }
 
     private PersistenceIdEntry entry(String persistenceId) {
