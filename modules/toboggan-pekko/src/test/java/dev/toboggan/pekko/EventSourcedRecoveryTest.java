@@ -1,0 +1,128 @@
+package dev.toboggan.pekko;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.io.BufferedReader;
+import java.io.InputStreamReader;
+import java.lang.management.ManagementFactory;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Set;
+import java.util.SplittableRandom;
+import java.util.concurrent.TimeUnit;
+import org.apache.pekko.actor.testkit.typed.javadsl.ActorTestKit;
+import org.apache.pekko.actor.testkit.typed.javadsl.TestProbe;
+import org.apache.pekko.actor.typed.ActorRef;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** An EventSourcedBehavior persisting through the plugins gets every acknowledged event back. */
+class EventSourcedRecoveryTest {
+    private static final Duration TIMEOUT = Duration.ofSeconds(15);
+
+    @TempDir
+    Path directory;
+
+    @Test
+    void survivesAnActorSystemRestart() {
+        ActorTestKit first = ActorTestKit.create("first", PekkoTestConfig.persistence(directory));
+        try {
+            ActorRef<Ledger.Command> ledger = first.spawn(Ledger.create("ledger"));
+            TestProbe<Integer> acks = first.createTestProbe();
+            for (int i = 1; i <= 120; i++) {
+                ledger.tell(new Ledger.Append("e" + i, acks.ref()));
+            }
+            for (int i = 1; i <= 120; i++) {
+                assertThat(acks.receiveMessage(TIMEOUT)).isEqualTo(i);
+            }
+        } finally {
+            first.shutdownTestKit();
+        }
+
+        ActorTestKit second = ActorTestKit.create("second", PekkoTestConfig.persistence(directory));
+        try {
+            assertThat(entries(second)).containsExactlyElementsOf(expected(120));
+        } finally {
+            second.shutdownTestKit();
+        }
+    }
+
+    @Test
+    void survivesAKillOfItsJvmWithEveryAcknowledgedEventReplayed() throws Exception {
+        long seed = System.nanoTime();
+        int killAfter = 100 + new SplittableRandom(seed).nextInt(400);
+        System.out.println("EventSourcedRecoveryTest kill seed " + seed + ": kill after " + killAfter + " acks");
+
+        Set<String> acknowledged = new HashSet<>();
+        Process child = startChild();
+        try (BufferedReader out = new BufferedReader(new InputStreamReader(child.getInputStream(), StandardCharsets.UTF_8))) {
+            String line;
+            while (acknowledged.size() < killAfter && (line = out.readLine()) != null) {
+                if (line.startsWith("ACK ")) {
+                    acknowledged.add(line.substring(4));
+                }
+            }
+            child.destroyForcibly();
+            // Acknowledgements printed before the kill landed count too, as far as the pipe still has them.
+            try {
+                while ((line = out.readLine()) != null) {
+                    if (line.startsWith("ACK ")) {
+                        acknowledged.add(line.substring(4));
+                    }
+                }
+            } catch (java.io.IOException pipeClosedByTheKill) {
+                // The lines not read are acknowledgements the check does not count: it only gets weaker.
+            }
+        } finally {
+            child.destroyForcibly();
+            assertThat(child.waitFor(30, TimeUnit.SECONDS)).isTrue();
+        }
+        assertThat(acknowledged).as("the child acknowledged appends before it was killed").hasSizeGreaterThanOrEqualTo(killAfter);
+
+        ActorTestKit after = ActorTestKit.create("after", PekkoTestConfig.persistence(directory));
+        try {
+            List<String> recovered = entries(after);
+            assertThat(recovered).containsAll(acknowledged);
+            // Nothing appears that was never written, and appends are a prefix (e1..eN, no hole).
+            assertThat(recovered).containsExactlyElementsOf(expected(recovered.size()));
+        } finally {
+            after.shutdownTestKit();
+        }
+    }
+
+    private static List<String> entries(ActorTestKit testKit) {
+        ActorRef<Ledger.Command> ledger = testKit.spawn(Ledger.create("ledger"));
+        TestProbe<String> state = testKit.createTestProbe();
+        ledger.tell(new Ledger.Read(state.ref()));
+        String entries = state.receiveMessage(TIMEOUT);
+        return entries.isEmpty() ? List.of() : List.of(entries.split(","));
+    }
+
+    private static List<String> expected(int count) {
+        List<String> entries = new ArrayList<>();
+        for (int i = 1; i <= count; i++) {
+            entries.add("e" + i);
+        }
+        return entries;
+    }
+
+    private Process startChild() throws Exception {
+        List<String> command = new ArrayList<>();
+        command.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
+        for (String flag : ManagementFactory.getRuntimeMXBean().getInputArguments()) {
+            if (flag.startsWith("--add-") || flag.startsWith("--sun-misc") || flag.startsWith("--enable-native")) {
+                command.add(flag);
+            }
+        }
+        command.add("-Xmx256m");
+        command.add("-cp");
+        command.add(System.getProperty("java.class.path"));
+        command.add(LedgerChild.class.getName());
+        command.add(directory.toString());
+        return new ProcessBuilder(command).redirectError(ProcessBuilder.Redirect.DISCARD).start();
+    }
+}
