@@ -6,6 +6,7 @@ import dev.toboggan.Db;
 import dev.toboggan.Tree;
 import java.util.ArrayList;
 import java.util.HashMap;
+import java.util.LinkedHashMap;
 import java.util.Iterator;
 import java.util.List;
 import java.util.Map;
@@ -71,7 +72,7 @@ public final class TobogganJournal extends AsyncWriteJournal {
     public Future<Iterable<Optional<Exception>>> doAsyncWriteMessages(Iterable<AtomicWrite> messages) {
         List<Optional<Exception>> results = new ArrayList<>();
         Batch batch = new Batch();
-        Map<String, PersistenceIdEntry> entries = new HashMap<>();
+        Map<String, PersistenceIdEntry> entries = new LinkedHashMap<>();
         Map<String, Long> newTags = new HashMap<>();
         try {
             for (AtomicWrite write : messages) {
@@ -101,9 +102,11 @@ public final class TobogganJournal extends AsyncWriteJournal {
                 entry = new PersistenceIdEntry(entry.numericId(),
                         Math.max(entry.highestSequenceNr(), write.highestSequenceNr()));
                 entries.put(write.persistenceId(), entry);
-                batch.insert(PluginFormat.persistenceIdKey(write.persistenceId()), PluginFormat.persistenceIdValue(entry));
                 results.add(Optional.empty());
             }
+            // Once per persistence id and call, however many of its writes the call holds.
+            entries.forEach((persistenceId, entry) -> batch.insert(PluginFormat.persistenceIdKey(persistenceId),
+                    PluginFormat.persistenceIdValue(entry)));
             if (batch.isEmpty()) {
                 return Futures.successful(results);
             }
