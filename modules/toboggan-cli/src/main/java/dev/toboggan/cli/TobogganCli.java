@@ -17,7 +17,7 @@ import picocli.CommandLine.Command;
  */
 @Command(name = "toboggan", mixinStandardHelpOptions = true, version = "toboggan 0.1.0-SNAPSHOT",
         description = "Toboggan, an embedded log-structured storage engine for the JVM.",
-        subcommands = {StressCommand.class, InspectCommand.class, VerifyCommand.class})
+        subcommands = {StressCommand.class, InspectCommand.class, VerifyCommand.class, CompareCommand.class})
 public final class TobogganCli implements Runnable {
     static final int OK = 0;
     static final int PROBLEMS = 1;
@@ -31,6 +31,7 @@ public final class TobogganCli implements Runnable {
     /** The command line with its error handling: bad arguments get a one-line error and the usage. */
     static CommandLine commandLine() {
         CommandLine cli = new CommandLine(new TobogganCli());
+        cli.setCaseInsensitiveEnumValuesAllowed(true);
         cli.setExecutionExceptionHandler((e, commandLine, parseResult) -> {
             String oneLine = storeProblem(e);
             if (oneLine == null) {
