@@ -2,45 +2,56 @@ package dev.toboggan.cli;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import java.io.PrintWriter;
-import java.io.StringWriter;
+import dev.toboggan.cli.stress.RunReport;
+import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.List;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
-import picocli.CommandLine;
 
 class StressCommandTest {
     @TempDir Path tmp;
 
-    private record Run(int exit, String out, String err) {}
-
-    private static Run run(String... args) {
-        CommandLine cli = TobogganCli.commandLine();
-        StringWriter out = new StringWriter();
-        StringWriter err = new StringWriter();
-        cli.setOut(new PrintWriter(out));
-        cli.setErr(new PrintWriter(err));
-        int exit = cli.execute(args);
-        return new Run(exit, out.toString(), err.toString());
+    @Test
+    void aShortRunChecksEverythingItReadAndWritesItsReport() throws IOException {
+        Path store = tmp.resolve("store");
+        Path report = tmp.resolve("report");
+        CliRun r = CliRun.of("stress", "--seconds", "1", "--threads", "2", "--keys", "2000", "--durable-percent", "5",
+                "--path", store.toString(), "--report", report.toString());
+        assertThat(r.exit()).as(r.all()).isZero();
+        assertThat(r.out()).contains("OK: every value read back").contains("reopened in").contains("ops/s");
+        assertThat(Files.exists(store.resolve("log"))).as("--path keeps the store").isTrue();
+        List<String> csv = Files.readAllLines(report.resolve(RunReport.CSV));
+        assertThat(csv.get(0)).isEqualTo("second,ops_per_s,p50_us,p99_us,heap_mib,rss_mib,disk_mib,space_amp");
+        assertThat(csv).hasSizeGreaterThanOrEqualTo(2);
+        assertThat(csv.get(1).split(",", -1)).hasSize(8);
+        assertThat(Long.parseLong(csv.get(1).split(",")[1])).as("ops in the first second").isPositive();
+        byte[] png = Files.readAllBytes(report.resolve(RunReport.CHART));
+        assertThat(png).startsWith(0x89, 'P', 'N', 'G');
     }
 
     @Test
-    void aShortRunVerifiesEverythingItWrote() {
-        Run r = run("stress", "--seconds", "1", "--threads", "2", "--durable-percent", "5", "--path",
-                tmp.resolve("store").toString());
-        assertThat(r.exit()).as(r.out() + r.err()).isZero();
-        assertThat(r.out()).contains("OK: everything written was recovered intact").contains("0 wrong, 0 missing");
-        assertThat(Files.exists(tmp.resolve("store").resolve("log"))).as("--path keeps the store").isTrue();
+    void sequentialRunsWithEveryOperationAreCheckedToo() {
+        CliRun r = CliRun.of("stress", "--seconds", "1", "--threads", "3", "--keys", "500", "--sequential",
+                "--mix", "insert=5,remove=2,cas=3,scan=3,batch=1,get=1", "--preload-percent", "0",
+                "--durable-percent", "0", "--path", tmp.resolve("seq").toString());
+        assertThat(r.exit()).as(r.all()).isZero();
     }
 
     @Test
     void badArgumentsGetAOneLineErrorAndTheUsage() {
-        Run r = run("stress", "--threads", "0");
+        CliRun r = CliRun.of("stress", "--threads", "0");
         assertThat(r.exit()).isEqualTo(2);
-        assertThat(r.err()).startsWith("--threads must be at least 1, was 0").contains("Usage: toboggan stress");
-        Run unknown = run("stress", "--bogus");
+        assertThat(r.err()).startsWith("--threads must be at least 1, was 0\n").contains("Usage: toboggan stress");
+        CliRun mix = CliRun.of("stress", "--mix", "get=50,fly=3");
+        assertThat(mix.exit()).isEqualTo(2);
+        assertThat(mix.err()).startsWith("--mix: unknown operation 'fly' (ops: get, insert, remove, cas, scan, batch)\n");
+        CliRun unknown = CliRun.of("stress", "--bogus");
         assertThat(unknown.exit()).isEqualTo(2);
         assertThat(unknown.err()).startsWith("Unknown option: '--bogus'");
+        CliRun notANumber = CliRun.of("stress", "--seconds", "soon");
+        assertThat(notANumber.exit()).isEqualTo(2);
+        assertThat(notANumber.err()).startsWith("Invalid value for option '--seconds': 'soon' is not an int");
     }
 }

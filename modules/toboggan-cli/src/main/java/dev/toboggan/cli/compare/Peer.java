@@ -1,0 +1,246 @@
+package dev.toboggan.cli.compare;
+
+import dev.toboggan.Db;
+import dev.toboggan.Toboggan;
+import java.nio.file.Path;
+import java.util.Locale;
+import jetbrains.exodus.ArrayByteIterable;
+import jetbrains.exodus.ByteIterable;
+import jetbrains.exodus.env.Environment;
+import jetbrains.exodus.env.EnvironmentConfig;
+import jetbrains.exodus.env.EnvironmentImpl;
+import jetbrains.exodus.env.Environments;
+import jetbrains.exodus.env.Store;
+import jetbrains.exodus.env.StoreConfig;
+import org.h2.mvstore.MVMap;
+import org.h2.mvstore.MVStore;
+import org.iq80.leveldb.DB;
+import org.iq80.leveldb.WriteOptions;
+import org.iq80.leveldb.impl.Iq80DBFactory;
+import org.lmdbjava.ByteArrayProxy;
+import org.lmdbjava.Dbi;
+import org.lmdbjava.DbiFlags;
+import org.lmdbjava.Env;
+import org.lmdbjava.EnvFlags;
+import org.lmdbjava.Txn;
+import org.rocksdb.FlushOptions;
+import org.rocksdb.Options;
+import org.rocksdb.RocksDB;
+
+/**
+ * The stores {@code toboggan compare} knows, each with the settings it is measured with (the same in
+ * docs/benchmarks.md): no fsync per write, one fsync (or the store's equivalent) in {@link KvStore#flush()}.
+ */
+public enum Peer {
+    /** Toboggan with its default settings (a flush every 500 ms in the background). */
+    TOBOGGAN("Toboggan") {
+        @Override
+        KvStore open(Path dir) {
+            Db db = Toboggan.open(dir);
+            return new KvStore() {
+                @Override
+                public void put(byte[] key, byte[] value) {
+                    db.insert(key, value);
+                }
+
+                @Override
+                public byte[] get(byte[] key) {
+                    return db.get(key);
+                }
+
+                @Override
+                public void flush() {
+                    db.flush();
+                }
+
+                @Override
+                public void close() {
+                    db.close();
+                }
+            };
+        }
+    },
+    /** RocksDB (rocksdbjni) with default options: WAL on, not synced per write; flush syncs the WAL. */
+    ROCKSDB("RocksDB") {
+        @Override
+        KvStore open(Path dir) throws Exception {
+            RocksDB.loadLibrary();
+            Options options = new Options().setCreateIfMissing(true);
+            RocksDB db = RocksDB.open(options, dir.toString());
+            return new KvStore() {
+                @Override
+                public void put(byte[] key, byte[] value) throws Exception {
+                    db.put(key, value);
+                }
+
+                @Override
+                public byte[] get(byte[] key) throws Exception {
+                    return db.get(key);
+                }
+
+                @Override
+                public void flush() throws Exception {
+                    db.flushWal(true);
+                }
+
+                @Override
+                public void close() throws Exception {
+                    try (FlushOptions f = new FlushOptions().setWaitForFlush(true)) {
+                        db.flush(f);
+                    }
+                    db.close();
+                    options.close();
+                }
+            };
+        }
+    },
+    /**
+     * LMDB (lmdbjava, byte[] buffers) with MDB_NOSYNC: each write is its own transaction, committed without
+     * an fsync; flush is {@code mdb_env_sync(force)}. Map size 4 GiB.
+     */
+    LMDB("LMDB") {
+        @Override
+        KvStore open(Path dir) {
+            Env<byte[]> env = Env.create(ByteArrayProxy.PROXY_BA).setMapSize(4L << 30).setMaxDbs(1)
+                    .open(dir.toFile(), EnvFlags.MDB_NOSYNC);
+            Dbi<byte[]> dbi = env.openDbi("compare", DbiFlags.MDB_CREATE);
+            return new KvStore() {
+                @Override
+                public void put(byte[] key, byte[] value) {
+                    dbi.put(key, value);
+                }
+
+                @Override
+                public byte[] get(byte[] key) {
+                    try (Txn<byte[]> txn = env.txnRead()) {
+                        return dbi.get(txn, key);
+                    }
+                }
+
+                @Override
+                public void flush() {
+                    env.sync(true);
+                }
+
+                @Override
+                public void close() {
+                    env.sync(true);
+                    env.close();
+                }
+            };
+        }
+    },
+    /** H2's MVStore with default settings (auto-commit in the background); flush commits and syncs. */
+    MVSTORE("H2 MVStore") {
+        @Override
+        KvStore open(Path dir) {
+            MVStore store = new MVStore.Builder().fileName(dir.resolve("store.mv").toString()).open();
+            MVMap<byte[], byte[]> map = store.openMap("compare");
+            return new KvStore() {
+                @Override
+                public void put(byte[] key, byte[] value) {
+                    map.put(key, value);
+                }
+
+                @Override
+                public byte[] get(byte[] key) {
+                    return map.get(key);
+                }
+
+                @Override
+                public void flush() {
+                    store.commit();
+                    store.sync();
+                }
+
+                @Override
+                public void close() {
+                    store.close();
+                }
+            };
+        }
+    },
+    /** Xodus (xodus-environment) with default settings (no fsync per transaction); one transaction per write. */
+    XODUS("Xodus") {
+        @Override
+        KvStore open(Path dir) {
+            Environment env = Environments.newInstance(dir.toFile(), new EnvironmentConfig());
+            Store store = env.computeInTransaction(txn -> env.openStore("compare", StoreConfig.WITHOUT_DUPLICATES, txn));
+            return new KvStore() {
+                @Override
+                public void put(byte[] key, byte[] value) {
+                    env.executeInTransaction(txn -> store.put(txn, new ArrayByteIterable(key), new ArrayByteIterable(value)));
+                }
+
+                @Override
+                public byte[] get(byte[] key) {
+                    ByteIterable v = env.computeInReadonlyTransaction(txn -> store.get(txn, new ArrayByteIterable(key)));
+                    if (v == null) {
+                        return null;
+                    }
+                    byte[] out = new byte[v.getLength()];
+                    System.arraycopy(v.getBytesUnsafe(), 0, out, 0, out.length);
+                    return out;
+                }
+
+                @Override
+                public void flush() {
+                    // Environment has no flush; its implementation's flushAndSync is Xodus's own way to fsync.
+                    ((EnvironmentImpl) env).flushAndSync();
+                }
+
+                @Override
+                public void close() {
+                    env.close();
+                }
+            };
+        }
+    },
+    /** LevelDB, the pure Java port (iq80), default options: the log is not synced per write; flush syncs it. */
+    LEVELDB("LevelDB (iq80)") {
+        @Override
+        KvStore open(Path dir) throws Exception {
+            DB db = Iq80DBFactory.factory.open(dir.toFile(), new org.iq80.leveldb.Options().createIfMissing(true));
+            byte[] marker = "compare/flush".getBytes(java.nio.charset.StandardCharsets.UTF_8);
+            return new KvStore() {
+                @Override
+                public void put(byte[] key, byte[] value) {
+                    db.put(key, value);
+                }
+
+                @Override
+                public byte[] get(byte[] key) {
+                    return db.get(key);
+                }
+
+                @Override
+                public void flush() {
+                    // LevelDB syncs its log with a synced write: everything before it is durable with it.
+                    db.put(marker, new byte[0], new WriteOptions().sync(true));
+                }
+
+                @Override
+                public void close() throws Exception {
+                    db.close();
+                }
+            };
+        }
+    };
+
+    private final String displayName;
+
+    Peer(String displayName) {
+        this.displayName = displayName;
+    }
+
+    public String displayName() {
+        return displayName;
+    }
+
+    public String label() {
+        return name().toLowerCase(Locale.ROOT);
+    }
+
+    /** Opens (creating) the store in the empty directory {@code dir}. */
+    abstract KvStore open(Path dir) throws Exception;
+}

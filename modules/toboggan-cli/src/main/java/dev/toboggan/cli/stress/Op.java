@@ -1,0 +1,20 @@
+package dev.toboggan.cli.stress;
+
+import java.util.Locale;
+
+/** The operations {@code toboggan stress} mixes, as named in {@code --mix}. */
+public enum Op {
+    GET,
+    INSERT,
+    REMOVE,
+    /** compareAndSwap: mostly with the right expected value (must succeed), sometimes a wrong one (must fail). */
+    CAS,
+    /** A range scan of {@code --scan-len} keys from a random key. */
+    SCAN,
+    /** An atomic batch of a few inserts and removes. */
+    BATCH;
+
+    public String label() {
+        return name().toLowerCase(Locale.ROOT);
+    }
+}

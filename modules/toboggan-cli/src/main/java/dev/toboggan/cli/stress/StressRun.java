@@ -1,0 +1,212 @@
+package dev.toboggan.cli.stress;
+
+import dev.toboggan.Db;
+import dev.toboggan.Toboggan;
+import java.io.PrintWriter;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.BitSet;
+import java.util.Iterator;
+import java.util.List;
+import java.util.Map;
+import org.HdrHistogram.Histogram;
+import org.HdrHistogram.Recorder;
+
+/**
+ * A stress run on the public tree API: load, a timed run of mixed operations with a progress line per
+ * second, a clean close, a reopen, and a check of every key against the threads' models.
+ */
+public final class StressRun {
+    private final StressSettings settings;
+    private final Duration duration;
+    private final Path directory;
+    private final PrintWriter out;
+    private final List<Sample> samples = new ArrayList<>();
+    private final Failures failures = new Failures();
+
+    public StressRun(StressSettings settings, Duration duration, Path directory, PrintWriter out) {
+        this.settings = settings;
+        this.duration = duration;
+        this.directory = directory;
+        this.out = out;
+    }
+
+    /** Runs it; returns whether everything read back was right. */
+    public boolean run() throws InterruptedException {
+        StressTotals totals = new StressTotals();
+        Recorder interval = new Recorder(3);
+        List<StressWorker> workers = new ArrayList<>();
+        long opened = System.nanoTime();
+        double runSeconds;
+        try (Db db = Toboggan.open(directory)) {
+            out.printf("opened %s in %.0f ms%n", directory, (System.nanoTime() - opened) / 1e6);
+            for (int t = 0; t < settings.threads(); t++) {
+                workers.add(new StressWorker(db, settings, t, interval, totals, failures));
+            }
+            preload(workers);
+            long started = System.nanoTime();
+            List<Thread> threads = start(workers);
+            sample(db, totals, interval, started, threads);
+            workers.forEach(StressWorker::stop);
+            for (Thread th : threads) {
+                th.join();
+            }
+            runSeconds = (System.nanoTime() - started) / 1e9;
+            long closing = System.nanoTime();
+            db.close();
+            out.printf("closed (everything flushed) in %.0f ms%n", (System.nanoTime() - closing) / 1e6);
+        }
+        printSummary(totals, workers, runSeconds);
+        if (failures.errorCount() == 0) {
+            checkAfterReopen(workers);
+        }
+        for (String line : failures.first()) {
+            out.println(line);
+        }
+        boolean clean = !failures.any();
+        out.println(clean ? "OK: every value read back, during the run and after reopening, was right"
+                : "FAILED: " + failures.wrongCount() + " wrong values read back, " + failures.errorCount() + " errors");
+        out.flush();
+        return clean;
+    }
+
+    public List<Sample> samples() {
+        return samples;
+    }
+
+    private void preload(List<StressWorker> workers) throws InterruptedException {
+        if (settings.preloadShare() <= 0) {
+            return;
+        }
+        long started = System.nanoTime();
+        List<Thread> loaders = new ArrayList<>();
+        for (StressWorker w : workers) {
+            Thread th = new Thread(() -> {
+                try {
+                    w.preload(settings.preloadShare());
+                } catch (RuntimeException e) {
+                    failures.error("preload", e);
+                }
+            }, "stress-preload");
+            th.start();
+            loaders.add(th);
+        }
+        for (Thread th : loaders) {
+            th.join();
+        }
+        out.printf("loaded %.0f%% of %,d keys in %.1f s%n", settings.preloadShare() * 100, settings.keySpace(),
+                (System.nanoTime() - started) / 1e9);
+    }
+
+    private List<Thread> start(List<StressWorker> workers) {
+        List<Thread> threads = new ArrayList<>();
+        for (int t = 0; t < workers.size(); t++) {
+            Thread th = new Thread(workers.get(t), "stress-" + t);
+            th.start();
+            threads.add(th);
+        }
+        return threads;
+    }
+
+    /** One progress line per second until the run's time is up (or every thread stopped). */
+    private void sample(Db db, StressTotals totals, Recorder interval, long started, List<Thread> threads)
+            throws InterruptedException {
+        long end = started + duration.toNanos();
+        long lastOps = totals.ops();
+        Histogram recycled = null;
+        int second = 0;
+        while (System.nanoTime() < end && threads.stream().anyMatch(Thread::isAlive)) {
+            long next = started + (second + 1) * 1_000_000_000L;
+            long sleep = Math.min(next, end) - System.nanoTime();
+            if (sleep > 0) {
+                Thread.sleep(sleep / 1_000_000, (int) (sleep % 1_000_000));
+            }
+            second++;
+            Histogram h = interval.getIntervalHistogram(recycled);
+            recycled = h;
+            long ops = totals.ops();
+            long disk = db.sizeOnDisk();
+            long live = totals.liveEntries() * settings.records().entryBytes();
+            Sample s = new Sample(second, ops - lastOps, h.getValueAtPercentile(50) / 1e3,
+                    h.getValueAtPercentile(99) / 1e3, ProcessMemory.heapUsedBytes(), ProcessMemory.residentBytes(),
+                    disk, live > 0 ? (double) disk / live : Double.NaN);
+            lastOps = ops;
+            samples.add(s);
+            out.printf("%4d s %,10d ops/s   p50 %,8.1f µs  p99 %,9.1f µs   rss %,6.0f MiB  heap %,6.0f MiB   disk %,8.1f MiB"
+                    + "   space amp %s%s%n", s.second(), s.opsPerSecond(), s.p50Micros(), s.p99Micros(),
+                    Sample.mib(s.residentBytes()), Sample.mib(s.heapBytes()), Sample.mib(s.diskBytes()),
+                    Double.isNaN(s.spaceAmplification()) ? "-" : String.format("%.2f", s.spaceAmplification()),
+                    failures.any() ? "   FAILURES: " + (failures.wrongCount() + failures.errorCount()) : "");
+            out.flush();
+        }
+    }
+
+    private void printSummary(StressTotals totals, List<StressWorker> workers, double seconds) {
+        out.printf("%,d operations in %.1f s: %,.0f ops/s%n", totals.ops(), seconds, totals.ops() / seconds);
+        out.printf("  %-7s %12s %10s %10s %10s %10s%n", "op", "count", "p50 µs", "p99 µs", "p99.9 µs", "max µs");
+        for (Op op : Op.values()) {
+            Histogram merged = new Histogram(3);
+            for (StressWorker w : workers) {
+                merged.add(w.latencies().get(op));
+            }
+            if (merged.getTotalCount() == 0) {
+                continue;
+            }
+            out.printf("  %-7s %,12d %,10.1f %,10.1f %,10.1f %,10.1f%n", op.label(), totals.ops(op),
+                    merged.getValueAtPercentile(50) / 1e3, merged.getValueAtPercentile(99) / 1e3,
+                    merged.getValueAtPercentile(99.9) / 1e3, merged.getMaxValue() / 1e3);
+        }
+        if (!samples.isEmpty()) {
+            Sample last = samples.get(samples.size() - 1);
+            out.printf("disk %.1f MiB for %,d live entries (%.1f MiB): space amplification %s; resident memory %.0f MiB%n",
+                    Sample.mib(last.diskBytes()), totals.liveEntries(),
+                    Sample.mib(totals.liveEntries() * settings.records().entryBytes()),
+                    Double.isNaN(last.spaceAmplification()) ? "-" : String.format("%.2f", last.spaceAmplification()),
+                    Sample.mib(last.residentBytes()));
+        }
+    }
+
+    /** Reopens the store and compares every entry with the models: after a clean close nothing may differ. */
+    private void checkAfterReopen(List<StressWorker> workers) {
+        long opened = System.nanoTime();
+        try (Db db = Toboggan.open(directory)) {
+            double openMs = (System.nanoTime() - opened) / 1e6;
+            Records records = settings.records();
+            int threads = settings.threads();
+            long seen = 0;
+            BitSet present = new BitSet();
+            long checkStarted = System.nanoTime();
+            Iterator<Map.Entry<byte[], byte[]>> it = db.iterator();
+            while (it.hasNext()) {
+                Map.Entry<byte[], byte[]> e = it.next();
+                long index = records.indexOf(e.getKey());
+                if (index < 0 || index >= settings.keySpace()) {
+                    failures.wrong("after reopening: a key that was never written (" + e.getKey().length + " bytes)");
+                    continue;
+                }
+                long want = workers.get((int) (index % threads)).versionAt((int) (index / threads));
+                long got = records.versionOf(index, e.getValue());
+                if (want == 0 || got != want) {
+                    failures.wrong("after reopening: key " + index + " has " + (got < 0 ? "a damaged value" : "version " + got)
+                            + ", expected " + (want == 0 ? "no value" : "version " + want));
+                }
+                present.set((int) index);
+                seen++;
+            }
+            for (int t = 0; t < threads; t++) {
+                StressWorker w = workers.get(t);
+                for (int slot = 0; slot < w.ownedKeys(); slot++) {
+                    long index = (long) slot * threads + t;
+                    if (w.versionAt(slot) != 0 && !present.get((int) index)) {
+                        failures.wrong("after reopening: key " + index + " (version " + w.versionAt(slot) + ") is missing");
+                    }
+                }
+            }
+            out.printf("reopened in %.0f ms and checked all %,d keys in %.1f s%n", openMs, seen,
+                    (System.nanoTime() - checkStarted) / 1e9);
+        } catch (RuntimeException e) {
+            failures.error("reopen", e);
+        }
+    }
+}

@@ -1,0 +1,122 @@
+package dev.toboggan.cli;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import com.typesafe.config.Config;
+import com.typesafe.config.ConfigFactory;
+import com.typesafe.config.ConfigParseOptions;
+import com.typesafe.config.ConfigSyntax;
+import dev.toboggan.Db;
+import dev.toboggan.Toboggan;
+import java.io.IOException;
+import java.io.RandomAccessFile;
+import java.nio.ByteBuffer;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Map;
+import java.util.TreeMap;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** {@code inspect} and {@code verify}: what they report, that they change nothing, and their errors. */
+class StoreCommandsTest {
+    @TempDir Path tmp;
+
+    /** A closed store with a few thousand keys, a few large values (own pages) and a second tree. */
+    private Path store() {
+        Path dir = tmp.resolve("store");
+        try (Db db = Toboggan.open(dir)) {
+            for (int i = 0; i < 3000; i++) {
+                byte[] key = ByteBuffer.allocate(8).putLong(i).array();
+                db.insert(key, ("value " + i).repeat(i % 100 == 0 ? 300 : 3).getBytes(StandardCharsets.UTF_8));
+            }
+            db.tree("other").insert("k".getBytes(StandardCharsets.UTF_8), "v".getBytes(StandardCharsets.UTF_8));
+        }
+        return dir;
+    }
+
+    @Test
+    void verifyFindsACleanStoreClean() {
+        Path dir = store();
+        CliRun r = CliRun.of("verify", "--path", dir.toString());
+        assertThat(r.exit()).as(r.all()).isZero();
+        assertThat(r.out()).contains("OK: " + dir + " is clean").doesNotContain("PROBLEM");
+    }
+
+    @Test
+    void verifyNamesTheFileAndOffsetOfAFlippedByte() throws IOException {
+        Path dir = store();
+        Path log = dir.resolve("log");
+        // The first message of the log starts right after the first segment's 24-byte header.
+        try (RandomAccessFile f = new RandomAccessFile(log.toFile(), "rw")) {
+            f.seek(30);
+            int b = f.read();
+            f.seek(30);
+            f.write(b ^ 0x10);
+        }
+        CliRun r = CliRun.of("verify", "--path", dir.toString());
+        assertThat(r.exit()).as(r.all()).isEqualTo(1);
+        assertThat(r.out()).contains("PROBLEM: " + log + " at byte 24").contains("FAILED");
+    }
+
+    @Test
+    void inspectAndVerifyChangeNothingOnDisk() throws IOException {
+        Path dir = store();
+        Map<String, String> before = fingerprint(dir);
+        assertThat(CliRun.of("inspect", "--path", dir.toString()).exit()).isZero();
+        assertThat(CliRun.of("verify", "--path", dir.toString()).exit()).isZero();
+        assertThat(fingerprint(dir)).isEqualTo(before);
+    }
+
+    @Test
+    void inspectJsonParsesAndDescribesTheStore() {
+        Path dir = store();
+        CliRun r = CliRun.of("inspect", "--path", dir.toString(), "--json");
+        assertThat(r.exit()).as(r.all()).isZero();
+        Config json = ConfigFactory.parseString(r.out(), ConfigParseOptions.defaults().setSyntax(ConfigSyntax.JSON));
+        assertThat(json.getInt("store.segment_size")).isEqualTo(8 << 20);
+        assertThat(json.getString("store.compression")).isEqualTo("none");
+        assertThat(json.getLong("pages.pages")).isPositive();
+        assertThat(json.getLong("pages.live_bytes")).isPositive();
+        assertThat(json.getIsNull("pages.unreadable")).isTrue();
+        assertThat(json.getConfigList("log.segments")).isNotEmpty();
+        assertThat(json.getConfigList("log.segments").get(0).getLong("messages")).isPositive();
+        assertThat(json.getConfigList("snapshots")).isNotEmpty();
+        assertThat(json.getObject("roots").keySet()).contains("tree/other");
+        assertThat(json.getDouble("space_amplification")).isPositive();
+        assertThat(json.getStringList("recovery.warnings")).isEmpty();
+    }
+
+    @Test
+    void aLockedStoreOrAMissingDirectorySaysSoInOneLine() {
+        Path dir = store();
+        try (Db open = Toboggan.open(dir)) {
+            CliRun r = CliRun.of("verify", "--path", dir.toString());
+            assertThat(r.exit()).as(r.all()).isEqualTo(3);
+            assertThat(r.err()).startsWith("verify: the store is already open: ").hasLineCount(1);
+            CliRun inspect = CliRun.of("inspect", "--path", dir.toString());
+            assertThat(inspect.exit()).as(inspect.all()).isEqualTo(3);
+        }
+        CliRun missing = CliRun.of("inspect", "--path", tmp.resolve("nothing-here").toString());
+        assertThat(missing.exit()).isEqualTo(2);
+        assertThat(missing.err()).startsWith("--path: " + tmp.resolve("nothing-here") + " does not exist or is not a directory\n")
+                .contains("Usage: toboggan inspect");
+        CliRun notAStore = CliRun.of("verify", "--path", tmp.toString());
+        assertThat(notAStore.exit()).isEqualTo(2);
+        assertThat(notAStore.err()).startsWith("--path: " + tmp + " holds no Toboggan store (it has no 'format' file)\n");
+    }
+
+    /** Every file's name, size, modification time and content hash. */
+    private static Map<String, String> fingerprint(Path dir) throws IOException {
+        Map<String, String> files = new TreeMap<>();
+        try (Stream<Path> walk = Files.walk(dir)) {
+            for (Path p : walk.filter(Files::isRegularFile).toList()) {
+                files.put(dir.relativize(p).toString(), Files.size(p) + " " + Files.getLastModifiedTime(p) + " "
+                        + java.util.Arrays.hashCode(Files.readAllBytes(p)));
+            }
+        }
+        return files;
+    }
+}
