@@ -1,5 +1,6 @@
 package dev.toboggan;
 
+import dev.toboggan.core.TobogganException;
 import dev.toboggan.core.pagecache.CasResult;
 import dev.toboggan.core.pagecache.Page;
 import dev.toboggan.core.pagecache.PageCache;
@@ -460,16 +461,35 @@ final class BLinkTree implements Tree {
             try (dev.toboggan.core.pagecache.Batch atomic = pc.openBatch()) {
                 for (int i = 0; i < batch.size(); i++) {
                     byte[] value = batch.value(i);
-                    if (value == null) {
-                        delete(batch.key(i));
-                    } else {
-                        put(batch.key(i), value);
+                    try {
+                        if (value == null) {
+                            delete(batch.key(i));
+                        } else {
+                            put(batch.key(i), value);
+                        }
+                    } catch (RuntimeException | Error e) {
+                        if (i > 0) {
+                            failHalfWay(e);
+                        }
+                        throw e;
                     }
                 }
             }
         } finally {
             cc.exitExclusive(stamp);
         }
+    }
+
+    /**
+     * A change of a batch failed (a blob write on a full disk, say) after earlier ones were made in memory,
+     * where they cannot be taken back. Sealing the batch would make that half durable; failing the store
+     * first leaves the batch unsealed (its seal cannot be written any more), so recovery drops it whole,
+     * and no call reads the half in memory before the store is reopened.
+     */
+    private void failHalfWay(Throwable cause) {
+        pc.log().fail(new TobogganException("an atomic batch on tree '" + name + "' failed after part of it was "
+                + "applied in memory (" + cause.getMessage() + "); the store stopped so that part never becomes "
+                + "durable. Close the store, fix the cause and reopen it: the batch will be absent", cause));
     }
 
     @Override

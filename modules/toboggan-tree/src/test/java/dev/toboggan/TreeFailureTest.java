@@ -47,6 +47,35 @@ class TreeFailureTest {
         }
     }
 
+    /**
+     * Regression (FaultInjectionTest, seed 10497267385579, WRITE #13 and a full disk): a batch whose blob
+     * write failed after its earlier changes were made in memory was sealed, so half of it became durable.
+     */
+    @Test
+    void aBatchThatFailsHalfWayIsNeverHalfDurable() {
+        SimulatedStorage disk = new SimulatedStorage();
+        Store db = PageCacheBackend.openSmall(disk);
+        db.insert(TestKeys.be(1), TestKeys.value(1, 10));
+        db.flush();
+        disk.capacity(disk.usedBytes() + 100);
+        Batch batch = new Batch().insert(TestKeys.be(2), TestKeys.value(2, 10))
+                .insert(TestKeys.be(3), TestKeys.value(3, 5000));
+        assertThatThrownBy(() -> db.applyBatch(batch)).hasMessageContaining("No space left");
+        assertThatThrownBy(() -> db.get(TestKeys.be(2))).isInstanceOf(StoreFailedException.class)
+                .hasMessageContaining("failed after part of it was applied");
+        db.abandon();
+        disk.clearFaults();
+        disk.powerLoss();
+        Store reopened = PageCacheBackend.openSmall(disk);
+        try {
+            assertThat(TestKeys.drain(reopened.iterator()))
+                    .containsExactly(TestKeys.hex(TestKeys.be(1)) + "=" + TestKeys.hex(TestKeys.value(1, 10)));
+            TreeVerifier.verify(reopened);
+        } finally {
+            reopened.close();
+        }
+    }
+
     private void run(SplittableRandom r, Runnable arm, String what) {
         run(r, arm, what, disk -> { });
     }

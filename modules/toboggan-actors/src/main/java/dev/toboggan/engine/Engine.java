@@ -232,10 +232,14 @@ public final class Engine<P, D> implements AutoCloseable {
             return;
         }
         shutdownHook.cancel();
-        closeCore();
-        if (ownsSystem) {
-            system.terminate();
-            await(system.getWhenTerminated().toCompletableFuture(), "its actor system to terminate");
+        try {
+            closeCore();
+        } finally {
+            // A close whose final flush failed still releases everything.
+            if (ownsSystem) {
+                system.terminate();
+                await(system.getWhenTerminated().toCompletableFuture(), "its actor system to terminate");
+            }
         }
     }
 

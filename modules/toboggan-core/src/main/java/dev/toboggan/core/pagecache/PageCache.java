@@ -883,6 +883,8 @@ public final class PageCache<P, D> implements AutoCloseable {
      * after this throws {@link IllegalStateException}. A failed store is closed without writing.
      *
      * @throws IllegalStateException if an atomic batch is still open
+     * @throws StoreFailedException if the final flush failed: the store is closed, but what was not yet
+     *     durable is not
      */
     @Override
     public void close() {
@@ -896,17 +898,36 @@ public final class PageCache<P, D> implements AutoCloseable {
         if (readers != null) {
             readers.shutdown();
         }
+        // A close that returns promises everything is durable: a failed final flush is thrown (once the log
+        // is closed), never logged away as a missed snapshot.
+        RuntimeException flushFailure = null;
         if (log.failure() == null) {
-            // The next open then replays nothing: a clean close opens in the time it takes to read a snapshot.
             try {
                 log.flush();
-                snapshots.takeSnapshot();
             } catch (RuntimeException e) {
-                LOG.warn("no snapshot taken at the close of {}; the next open replays more of the log",
-                        config.log().directory(), e);
+                flushFailure = e;
+            }
+            if (flushFailure == null) {
+                // The next open then replays nothing: a clean close opens in the time it takes to read a snapshot.
+                try {
+                    snapshots.takeSnapshot();
+                } catch (RuntimeException e) {
+                    LOG.warn("no snapshot taken at the close of {}; the next open replays more of the log",
+                            config.log().directory(), e);
+                }
             }
         }
-        log.close();
+        try {
+            log.close();
+        } catch (RuntimeException e) {
+            if (flushFailure == null) {
+                throw e;
+            }
+            flushFailure.addSuppressed(e);
+        }
+        if (flushFailure != null) {
+            throw flushFailure;
+        }
     }
 
     /**

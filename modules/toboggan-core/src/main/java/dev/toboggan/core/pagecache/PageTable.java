@@ -36,7 +36,15 @@ final class PageTable {
     private static final VarHandle CHUNK = MethodHandles.arrayElementVarHandle(Page[][].class);
     private static final VarHandle SLOT = MethodHandles.arrayElementVarHandle(Page[].class);
 
+    /**
+     * Page ids recovery may name beyond those its records back (see {@link #plausible}): 16 chunks, and
+     * as many reusable ids for the gaps, a few MiB at most.
+     */
+    static final long UNBACKED_IDS = 1L << 20;
+
     private final Page<?>[][] chunks = new Page<?>[L1_SIZE][];
+    /** Slots set by {@link #set} (recovery, one thread). */
+    private long recoveredSets;
 
     /** The current version of {@code pid}, or {@code null} if nothing was ever installed there. */
     Page<?> get(long pid) {
@@ -61,6 +69,18 @@ final class PageTable {
     /** Sets a slot during recovery, before any other thread can see the table. */
     void set(long pid, Page<?> page) {
         SLOT.setRelease(chunkFor(pid), (int) pid & L2_MASK, page);
+        recoveredSets++;
+    }
+
+    /**
+     * Whether recovery may name {@code pid} (in a record or as the snapshot's id count) after the records
+     * set so far. A store hands out the lowest free id first, so its ids are dense: every id below the
+     * highest is a page, a free page, or one of the few allocations a crash lost. Each id below the highest
+     * costs memory (a chunk of the table, an entry among the reusable ids), so a damaged or crafted file
+     * that names a far id must not be believed: that would allocate gigabytes from a few bytes.
+     */
+    boolean plausible(long pid) {
+        return pid < UNBACKED_IDS + 2 * recoveredSets;
     }
 
     private Page<?>[] chunkFor(long pid) {

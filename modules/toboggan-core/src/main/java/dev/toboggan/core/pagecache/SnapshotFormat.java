@@ -288,7 +288,8 @@ public final class SnapshotFormat {
             buf.limit(start + n).position(0);
         }
 
-        private long here() {
+        /** The file offset of the next byte to decode. */
+        long here() {
             return bufferAt + buf.position();
         }
 

@@ -37,6 +37,10 @@ final class TableReplay implements Consumer<LogEntry> {
 
     @Override
     public void accept(LogEntry entry) {
+        if (!table.plausible(entry.pid())) {
+            throw corrupt(logFile, entry, "page id " + entry.pid() + " is far beyond the ids the store's records "
+                    + "back");
+        }
         maxPid = Math.max(maxPid, entry.pid());
         Page<?> current = table.get(entry.pid());
         Page<?> next = apply(current, entry, logFile);

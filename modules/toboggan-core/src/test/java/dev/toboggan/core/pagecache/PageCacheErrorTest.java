@@ -199,6 +199,28 @@ class PageCacheErrorTest {
         assertThatThrownBy(() -> pc.link(v.pid(), v, 2)).isInstanceOf(StoreFailedException.class);
     }
 
+    /**
+     * Regression (FaultInjectionTest, seed 10497267385579, power loss before step 60): a close whose final
+     * flush failed logged it as a missed snapshot and returned, so the caller took unwritten changes for
+     * durable.
+     */
+    @Test
+    void aCloseWhoseFinalFlushFailsThrowsAndStillReleasesTheStore() {
+        pc.close();
+        LogConfig log = Stores.small().log().withMaxFlushRetries(0);
+        pc = Stores.open(disk, Stores.small().withLog(log));
+        Page<List<Integer>> durable = pc.allocate(List.of(1));
+        pc.flush();
+        pc.allocate(List.of(2));
+        disk.failAfter(1, Set.of(SimulatedStorage.Op.WRITE), SimulatedStorage.FailMode.FOREVER);
+        assertThatThrownBy(pc::close).isInstanceOf(StoreFailedException.class)
+                .hasMessageContaining("simulated failure of WRITE");
+        disk.clearFaults();
+        disk.powerLoss();
+        pc = Stores.open(disk, Stores.small().withLog(log));
+        assertThat(pc.get(durable.pid()).value()).containsExactly(1);
+    }
+
     @Test
     void aDamagedFragmentOfAnUnchangedPageIsFatal() {
         Page<List<Integer>> v = pc.allocate(List.of(1, 2, 3));

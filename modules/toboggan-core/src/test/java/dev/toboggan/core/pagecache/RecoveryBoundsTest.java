@@ -1,0 +1,79 @@
+package dev.toboggan.core.pagecache;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import dev.toboggan.core.Background;
+import dev.toboggan.core.CorruptionException;
+import dev.toboggan.core.io.SimulatedStorage;
+import dev.toboggan.core.io.StorageFile;
+import dev.toboggan.core.io.StorageIo;
+import dev.toboggan.core.log.Log;
+import dev.toboggan.core.log.LogFormat;
+import dev.toboggan.core.log.MessageKind;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.file.Path;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+
+/**
+ * A page id far beyond what a store's records back, in a checksummed snapshot header or log message, is
+ * refused as corruption instead of believed: believing it made open allocate the page table and the
+ * reusable ids below it, gigabytes from a few bytes (found while hardening the decoders for the fuzz
+ * tests, docs/testing.md).
+ */
+class RecoveryBoundsTest {
+    private final SimulatedStorage disk = new SimulatedStorage();
+
+    @Test
+    void aSnapshotCountingFarMorePageIdsThanItHoldsIsPassedOverForTheLog() throws IOException {
+        PageCache<List<Integer>, Integer> pc = Stores.open(disk);
+        long pid = pc.allocate(List.of(7)).pid();
+        pc.close();
+        Path snapshot = newestSnapshot();
+        long lsn = SnapshotFormat.lsnOf(snapshot.getFileName().toString());
+        // A valid snapshot (checksums right) that claims 2^31 page ids and holds no page.
+        ByteBuffer file = LogFormat.le(ByteBuffer.allocate(SnapshotFormat.HEADER_LENGTH + 1 + 12));
+        file.putInt(4, SnapshotFormat.MAGIC).putInt(8, SnapshotFormat.VERSION).putLong(16, lsn).putLong(24, 1L << 31);
+        file.putInt(0, LogFormat.crc(file, 4, SnapshotFormat.HEADER_LENGTH));
+        file.put(SnapshotFormat.HEADER_LENGTH, (byte) 0).putLong(SnapshotFormat.HEADER_LENGTH + 1, 0);
+        int crcAt = SnapshotFormat.HEADER_LENGTH + 9;
+        file.putInt(crcAt, LogFormat.crc(file, 0, crcAt));
+        overwrite(snapshot, file);
+
+        pc = Stores.open(disk);
+        try {
+            assertThat(pc.get(pid).value()).containsExactly(7);
+        } finally {
+            pc.close();
+        }
+    }
+
+    @Test
+    void aLogMessageNamingAFarPageIdIsCorruptionNotAnAllocation() {
+        PageCache<List<Integer>, Integer> pc = Stores.open(disk);
+        pc.allocate(List.of(7));
+        pc.close();
+        Log log = Log.open(Stores.small().log(), disk, Background.NONE, 0, entry -> { });
+        log.reserve(MessageKind.INLINE_NODE, 1L << 31, new byte[] {1}, 0, 1).complete();
+        log.close();
+
+        assertThatThrownBy(() -> Stores.open(disk)).isInstanceOf(CorruptionException.class)
+                .hasMessageContaining("page id " + (1L << 31)).hasMessageContaining("log")
+                .hasMessageContaining("at byte offset");
+    }
+
+    private Path newestSnapshot() throws IOException {
+        return new SnapshotStore(disk, Stores.DIR).newestFirst().get(0);
+    }
+
+    private void overwrite(Path path, ByteBuffer content) throws IOException {
+        disk.deleteIfExists(path);
+        try (StorageFile f = disk.open(path, StorageIo.OpenMode.CREATE_NEW)) {
+            f.write(content.clear(), 0);
+            f.force();
+        }
+        disk.syncDirectory(Stores.DIR);
+    }
+}

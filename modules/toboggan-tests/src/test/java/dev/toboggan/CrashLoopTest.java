@@ -1,0 +1,264 @@
+package dev.toboggan;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.fail;
+
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Comparator;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.SplittableRandom;
+import java.util.TreeSet;
+import java.util.concurrent.TimeUnit;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The crash loop: a child JVM ({@link CrashWorkload}) writes to a store with several threads and is killed
+ * with SIGKILL at a random moment; after one in ten of those kills, another child is killed while it
+ * recovers the store. Then this JVM opens the store and checks it against the workers' journals
+ * ({@link CrashJournal}):
+ * <ul>
+ *   <li>for each worker, the recovered state of its keys equals the state after some prefix of its
+ *       operations that includes every operation done before a flush that returned (acknowledged as
+ *       durable): nothing acknowledged is lost, no value appears that was never written, no batch is
+ *       partly applied, and no later operation survives without an earlier one;
+ *   <li>every tree checks out ({@link TreeVerifier}: structure, order, no leaked page);
+ *   <li>no generated id is ever handed out twice, across all cycles;
+ *   <li>no worker saw a wrong read, a failed swap or an error while it ran.
+ * </ul>
+ * The store then closes cleanly and the recovered state is the next cycle's starting point.
+ *
+ * <p>{@code -Dtoboggan.crash.cycles} sets the number of work cycles (a few dozen by default; thousands
+ * with {@code -Pcrash-loop}); {@code -Dtoboggan.test.seed} replays the same random choices (the kill
+ * moments depend on timing too, so a replay is close, not exact). The directory of a failed run is kept
+ * under {@code target/crash-loop-<seed>}.
+ */
+class CrashLoopTest {
+    private static final int CYCLES = Integer.getInteger("toboggan.crash.cycles", 16);
+    private static final long SEED = Long.getLong("toboggan.test.seed", System.nanoTime());
+    private static final int WORKERS = 4;
+    private static final Path REPORTS = Path.of(System.getProperty("toboggan.report.dir", "target"));
+
+    /** Baseline state of each worker's keys: what the last verification found. */
+    private final List<Map<Integer, byte[]>> baseline = new ArrayList<>();
+    private final Set<Long> ids = new HashSet<>();
+
+    @Test
+    void acknowledgedWritesSurviveKillsAtRandomMomentsAndDuringRecovery() throws Exception {
+        System.out.println("CrashLoopTest seed " + SEED + " (rerun with -Dtoboggan.test.seed=" + SEED + "), "
+                + CYCLES + " cycles");
+        Path root = REPORTS.resolve("crash-loop-" + SEED);
+        deleteRecursively(root);
+        Path store = root.resolve("store");
+        for (int w = 0; w < WORKERS; w++) {
+            baseline.add(new HashMap<>());
+        }
+        SplittableRandom r = new SplittableRandom(SEED);
+        long openMillis = 200;
+        int recoveryKills = 0;
+        int killsBeforeOpened = 0;
+        long verifyMillis = 0;
+        long started = System.nanoTime();
+        for (int cycle = 0; cycle < CYCLES; cycle++) {
+            Path cycleDir = root.resolve("cycle-" + cycle);
+            Process child = start(store, cycleDir, cycle, r.nextLong(), WORKERS);
+            awaitMarker(child, cycleDir.resolve("opened"));
+            openMillis = Long.parseLong(Files.readString(cycleDir.resolve("opened")).strip());
+            Thread.sleep(r.nextInt(20, 1000));
+            kill(child, cycleDir);
+            if (r.nextInt(10) == 0) {
+                Path recoveryDir = root.resolve("cycle-" + cycle + "-recovery");
+                Process recovering = start(store, recoveryDir, cycle, r.nextLong(), 0);
+                awaitMarker(recovering, recoveryDir.resolve("recovering"));
+                Thread.sleep(r.nextLong(0, openMillis + 1));
+                kill(recovering, recoveryDir);
+                recoveryKills++;
+                if (!Files.exists(recoveryDir.resolve("opened"))) {
+                    killsBeforeOpened++;
+                }
+            }
+            long verifying = System.nanoTime();
+            verify(store, cycleDir, cycle);
+            verifyMillis += (System.nanoTime() - verifying) / 1_000_000;
+        }
+        System.out.println("CrashLoopTest: " + CYCLES + " kills while working, " + recoveryKills
+                + " while recovering (" + killsBeforeOpened + " before the open returned), " + ids.size()
+                + " ids checked, " + (System.nanoTime() - started) / 1_000_000 + " ms (" + verifyMillis + " verifying)");
+        deleteRecursively(root);
+    }
+
+    private Process start(Path store, Path cycleDir, int cycle, long seed, int workers) throws IOException {
+        Files.createDirectories(cycleDir);
+        List<String> command = new ArrayList<>();
+        command.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
+        for (String flag : System.getProperty("toboggan.child.jvm.flags", "").trim().split("\\s+")) {
+            if (!flag.isEmpty()) {
+                command.add(flag);
+            }
+        }
+        command.addAll(List.of("-Xmx256m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1", "-cp", System.getProperty("java.class.path"),
+                CrashWorkload.class.getName(), store.toString(), cycleDir.toString(), Integer.toString(cycle),
+                Long.toString(seed), Integer.toString(workers)));
+        return new ProcessBuilder(command).redirectErrorStream(true)
+                .redirectOutput(cycleDir.resolve("child.log").toFile()).start();
+    }
+
+    private static void awaitMarker(Process child, Path marker) throws Exception {
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(120);
+        while (!Files.exists(marker)) {
+            if (!child.isAlive()) {
+                fail("the child stopped (exit " + child.exitValue() + ") before " + marker.getFileName() + "; its "
+                        + "output:\n" + Files.readString(marker.resolveSibling("child.log")) + "\nseed " + SEED);
+            }
+            if (System.nanoTime() > deadline) {
+                child.destroyForcibly().waitFor();
+                fail("the child did not get to " + marker + " in 120 s; seed " + SEED);
+            }
+            Thread.sleep(2);
+        }
+    }
+
+    private static void kill(Process child, Path cycleDir) throws Exception {
+        if (!child.isAlive()) {
+            fail("the child stopped by itself (exit " + child.exitValue() + "): " + errors(cycleDir) + "; its output:\n"
+                    + Files.readString(cycleDir.resolve("child.log")) + "\nseed " + SEED);
+        }
+        child.destroyForcibly();
+        if (!child.waitFor(60, TimeUnit.SECONDS)) {
+            fail("the killed child did not go away in 60 s");
+        }
+    }
+
+    private static List<String> errors(Path cycleDir) throws IOException {
+        List<String> errors = new ArrayList<>();
+        for (int w = 0; w < WORKERS; w++) {
+            errors.addAll(CrashJournal.read(cycleDir.resolve("journal-" + w)).errors());
+        }
+        return errors;
+    }
+
+    private void verify(Path store, Path cycleDir, int cycle) throws IOException {
+        String where = "cycle " + cycle + ", seed " + SEED + " (" + cycleDir + ")";
+        try (Db db = Toboggan.open(CrashWorkload.config(), store)) {
+            List<Map<Integer, byte[]>> recovered = recoveredState(db, where);
+            for (int w = 0; w < WORKERS; w++) {
+                CrashJournal.Parsed journal = CrashJournal.read(cycleDir.resolve("journal-" + w));
+                assertThat(journal.errors()).as("worker %d saw, %s", w, where).isEmpty();
+                checkPrefix(w, cycle, journal, recovered.get(w), where);
+                for (long id : journal.ids()) {
+                    if (!ids.add(id)) {
+                        fail("id " + id + " was generated twice; " + where);
+                    }
+                }
+                baseline.set(w, recovered.get(w));
+            }
+            TreeVerifier.verify((Store) db);
+        }
+    }
+
+    /** Each worker's keys as the store has them; fails on a key no worker owns. */
+    private static List<Map<Integer, byte[]>> recoveredState(Db db, String where) {
+        List<Map<Integer, byte[]>> state = new ArrayList<>();
+        for (int w = 0; w < WORKERS; w++) {
+            state.add(new HashMap<>());
+        }
+        for (String name : db.treeNames()) {
+            if (name.equals(Db.DEFAULT_TREE)) {
+                assertThat(db.tree(name).isEmpty()).as("the default tree, never written, after %s", where).isTrue();
+                continue;
+            }
+            for (Map.Entry<byte[], byte[]> e : db.tree(name)) {
+                String key = new String(e.getKey(), StandardCharsets.US_ASCII);
+                int w = key.matches("t\\d\\d/\\d{5}") ? Integer.parseInt(key.substring(1, 3)) : -1;
+                if (w < 0 || w >= WORKERS || !CrashJournal.treeOf(w).equals(name)) {
+                    fail("tree " + name + " holds key " + key + ", which no worker writes there; " + where);
+                }
+                state.get(w).put(Integer.parseInt(key.substring(4)), e.getValue());
+            }
+        }
+        return state;
+    }
+
+    /**
+     * Whether {@code recovered} is the worker's state after a prefix of its operations (from the baseline)
+     * that contains every operation acknowledged as durable.
+     */
+    private void checkPrefix(int w, int cycle, CrashJournal.Parsed journal, Map<Integer, byte[]> recovered,
+            String where) {
+        List<CrashJournal.Op> ops = journal.ops();
+        int mustApply = 0;
+        for (int i = 0; i < ops.size(); i++) {
+            if (ops.get(i).seq() <= journal.flushedUpTo()) {
+                mustApply = i + 1;
+            }
+        }
+        Map<Integer, byte[]> state = new HashMap<>(baseline.get(w));
+        List<Integer> candidates = new ArrayList<>();
+        for (int i = 0; i <= ops.size(); i++) {
+            if (i >= mustApply) {
+                candidates.add(i);
+                if (sameState(state, recovered)) {
+                    return;
+                }
+            }
+            if (i < ops.size()) {
+                apply(state, ops.get(i), cycle, w);
+            }
+        }
+        // Explain with the difference from the state after every operation (the kill came after the last).
+        TreeSet<Integer> differing = new TreeSet<>();
+        Set<Integer> keys = new HashSet<>(state.keySet());
+        keys.addAll(recovered.keySet());
+        for (int k : keys) {
+            if (!Arrays.equals(state.get(k), recovered.get(k))) {
+                differing.add(k);
+            }
+        }
+        fail("worker " + w + ": the recovered keys are not the state after any of the prefixes " + candidates.get(0)
+                + ".." + ops.size() + " of its " + ops.size() + " operations (durable up to #" + journal.flushedUpTo()
+                + "); keys differing from the state after all of them: " + differing + "; the last operations: "
+                + ops.subList(Math.max(0, ops.size() - 5), ops.size()) + "; " + where);
+    }
+
+    private static void apply(Map<Integer, byte[]> state, CrashJournal.Op op, int cycle, int w) {
+        for (int i = 0; i < op.keys().length; i++) {
+            if (op.lengths()[i] < 0) {
+                state.remove(op.keys()[i]);
+            } else {
+                state.put(op.keys()[i], CrashJournal.value(cycle, w, op.seq(), i, op.lengths()[i]));
+            }
+        }
+    }
+
+    private static boolean sameState(Map<Integer, byte[]> a, Map<Integer, byte[]> b) {
+        if (a.size() != b.size()) {
+            return false;
+        }
+        for (Map.Entry<Integer, byte[]> e : a.entrySet()) {
+            if (!Arrays.equals(e.getValue(), b.get(e.getKey()))) {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    private static void deleteRecursively(Path dir) throws IOException {
+        if (!Files.exists(dir)) {
+            return;
+        }
+        try (Stream<Path> paths = Files.walk(dir)) {
+            for (Path p : paths.sorted(Comparator.reverseOrder()).toList()) {
+                Files.delete(p);
+            }
+        }
+    }
+}

@@ -1,0 +1,271 @@
+package dev.toboggan;
+
+import com.typesafe.config.Config;
+import com.typesafe.config.ConfigFactory;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Arrays;
+import java.util.HashMap;
+import java.util.Iterator;
+import java.util.Map;
+import java.util.SplittableRandom;
+import java.util.concurrent.CountDownLatch;
+
+/**
+ * The child JVM of the crash loop ({@link CrashLoopTest}): opens the store, then runs workers that write
+ * to it on the public {@link Tree} API until the parent kills the process with SIGKILL. Each worker keeps
+ * a {@link CrashJournal}.
+ *
+ * <p>Arguments: store directory, cycle directory (journals and markers), cycle number, seed, workers.
+ * Markers in the cycle directory: {@code recovering} is created just before {@link Toboggan#open}, and
+ * {@code opened} (holding the milliseconds the open took) right after it returned, so the parent can aim
+ * a kill at recovery itself.
+ *
+ * <p>The workload: inserts of small, medium (value pages) and large (blob) values, removes,
+ * compare-and-swaps (the expected value is the worker's own model; a swap expecting a value the key does
+ * not have must fail), atomic batches, flushes, and generated ids; every worker also range-scans its keys
+ * and checks them against its model, so a wrong read is reported too ({@code X} lines).
+ */
+public final class CrashWorkload {
+    private CrashWorkload() {}
+
+    /** The settings both the child and the parent open the store with: small pieces, so every path runs. */
+    static Config config() {
+        return ConfigFactory.parseString("""
+                toboggan.segment-size = 64KiB
+                toboggan.flush-every = 20ms
+                toboggan.snapshot-after-ops = 2000
+                toboggan.idgen-persist-interval = 64
+                toboggan.consolidation-threshold = 4
+                toboggan.tree.node-split-size = 1KiB
+                toboggan.tree.max-inline-value = 200B
+                """);
+    }
+
+    public static void main(String[] args) throws Exception {
+        Path storeDir = Path.of(args[0]);
+        Path cycleDir = Path.of(args[1]);
+        int cycle = Integer.parseInt(args[2]);
+        long seed = Long.parseLong(args[3]);
+        int workers = Integer.parseInt(args[4]);
+        Files.createDirectories(cycleDir);
+        Files.writeString(cycleDir.resolve("recovering"), "");
+        long start = System.nanoTime();
+        Db db = Toboggan.open(config(), storeDir);
+        // Written whole, then renamed: the parent never reads a half-written marker.
+        Path opened = Files.writeString(cycleDir.resolve("opened.tmp"),
+                Long.toString((System.nanoTime() - start) / 1_000_000));
+        Files.move(opened, cycleDir.resolve("opened"), java.nio.file.StandardCopyOption.ATOMIC_MOVE);
+        if (workers == 0) {
+            // A recovery run: the parent kills it while it opens, or soon after.
+            Thread.sleep(Long.MAX_VALUE);
+        }
+        CountDownLatch end = new CountDownLatch(workers);
+        for (int w = 0; w < workers; w++) {
+            int worker = w;
+            Thread t = new Thread(() -> {
+                try (CrashJournal journal = new CrashJournal(cycleDir.resolve("journal-" + worker))) {
+                    try {
+                        new Worker(db, journal, cycle, worker, new SplittableRandom(seed * 31 + worker)).run();
+                    } catch (Throwable e) {
+                        journal.line("X " + e.toString().replace('\n', ' '));
+                    }
+                } catch (IOException e) {
+                    e.printStackTrace();
+                } finally {
+                    end.countDown();
+                }
+            }, "crash-worker-" + worker);
+            t.start();
+        }
+        end.await();
+        // Workers stop only when something went wrong; the parent reads why from the journals.
+        System.exit(3);
+    }
+
+    /** One writer of its own keys; runs until killed or until something is wrong. */
+    private static final class Worker {
+        private final Db db;
+        private final Tree tree;
+        private final CrashJournal journal;
+        private final int cycle;
+        private final int worker;
+        private final SplittableRandom r;
+        /** The worker's keys as the store should have them now (all its operations returned). */
+        private final Map<Integer, byte[]> model = new HashMap<>();
+        private long seq;
+
+        Worker(Db db, CrashJournal journal, int cycle, int worker, SplittableRandom r) {
+            this.db = db;
+            this.tree = db.tree(CrashJournal.treeOf(worker));
+            this.journal = journal;
+            this.cycle = cycle;
+            this.worker = worker;
+            this.r = r;
+            byte[] prefix = CrashJournal.workerPrefix(worker);
+            for (Iterator<Map.Entry<byte[], byte[]>> it = tree.scanPrefix(prefix); it.hasNext(); ) {
+                Map.Entry<byte[], byte[]> e = it.next();
+                String key = new String(e.getKey(), java.nio.charset.StandardCharsets.US_ASCII);
+                model.put(Integer.parseInt(key.substring(prefix.length)), e.getValue());
+            }
+        }
+
+        void run() throws IOException {
+            while (true) {
+                int roll = r.nextInt(100);
+                if (roll < 40) {
+                    int key = key();
+                    int len = length();
+                    long s = pending("I " + key + " " + len);
+                    byte[] v = CrashJournal.value(cycle, worker, s, 0, len);
+                    tree.insert(CrashJournal.key(worker, key), v);
+                    model.put(key, v);
+                    done(s);
+                } else if (roll < 52) {
+                    int key = key();
+                    long s = pending("R " + key);
+                    tree.remove(CrashJournal.key(worker, key));
+                    model.remove(key);
+                    done(s);
+                } else if (roll < 62) {
+                    int key = key();
+                    int len = r.nextInt(5) == 0 ? -1 : length();
+                    long s = pending("C " + key + " " + len);
+                    byte[] v = len < 0 ? null : CrashJournal.value(cycle, worker, s, 0, len);
+                    SwapResult result = tree.compareAndSwap(CrashJournal.key(worker, key), model.get(key), v);
+                    if (!result.succeeded()) {
+                        journal.line("X swap of key " + key + " from its current value failed");
+                        return;
+                    }
+                    if (v == null) {
+                        model.remove(key);
+                    } else {
+                        model.put(key, v);
+                    }
+                    done(s);
+                } else if (roll < 64) {
+                    // A swap from a value the key never has must fail and change nothing (not journaled).
+                    int key = key();
+                    byte[] wrong = CrashJournal.value(-1, worker, seq, 0, 20);
+                    if (tree.compareAndSwap(CrashJournal.key(worker, key), wrong, new byte[1]).succeeded()) {
+                        journal.line("X swap of key " + key + " from a value it never had succeeded");
+                        return;
+                    }
+                } else if (roll < 80) {
+                    batch();
+                } else if (roll < 85) {
+                    long upTo = seq - 1;
+                    if (r.nextBoolean()) {
+                        tree.flush();
+                    } else {
+                        tree.flushAsync().toCompletableFuture().join();
+                    }
+                    journal.line("F " + upTo);
+                } else if (roll < 90) {
+                    journal.line("N " + db.generateId());
+                } else {
+                    if (!checkScan()) {
+                        return;
+                    }
+                }
+            }
+        }
+
+        private void batch() throws IOException {
+            int n = 1 + r.nextInt(8);
+            int[] keys = new int[n];
+            int[] lengths = new int[n];
+            StringBuilder line = new StringBuilder("B");
+            for (int i = 0; i < n; i++) {
+                keys[i] = key();
+                lengths[i] = r.nextInt(4) == 0 ? -1 : length();
+                line.append(' ').append(keys[i]).append(' ').append(lengths[i]);
+            }
+            long s = pending(line.toString());
+            Batch batch = new Batch();
+            Map<Integer, byte[]> after = new HashMap<>();
+            for (int i = 0; i < n; i++) {
+                byte[] k = CrashJournal.key(worker, keys[i]);
+                if (lengths[i] < 0) {
+                    batch.remove(k);
+                    after.put(keys[i], null);
+                } else {
+                    byte[] v = CrashJournal.value(cycle, worker, s, i, lengths[i]);
+                    batch.insert(k, v);
+                    after.put(keys[i], v);
+                }
+            }
+            tree.applyBatch(batch);
+            after.forEach((k, v) -> {
+                if (v == null) {
+                    model.remove(k);
+                } else {
+                    model.put(k, v);
+                }
+            });
+            done(s);
+        }
+
+        /**
+         * Reads the worker's keys back (a range of them, or all by prefix): exactly the model's keys in that
+         * range, in order, with the model's values.
+         */
+        private boolean checkScan() throws IOException {
+            int from = r.nextInt(CrashJournal.KEYS_PER_WORKER);
+            int to = from + r.nextInt(CrashJournal.KEYS_PER_WORKER - from + 1);
+            boolean byPrefix = r.nextBoolean();
+            if (byPrefix) {
+                from = 0;
+                to = CrashJournal.KEYS_PER_WORKER;
+            }
+            Iterator<Map.Entry<byte[], byte[]>> it = byPrefix
+                    ? tree.scanPrefix(CrashJournal.workerPrefix(worker))
+                    : tree.range(CrashJournal.key(worker, from), CrashJournal.key(worker, to));
+            int prefixLength = CrashJournal.workerPrefix(worker).length;
+            java.util.TreeSet<Integer> expected = new java.util.TreeSet<>(model.keySet()).subSet(from, true, to, false)
+                    .stream().collect(java.util.stream.Collectors.toCollection(java.util.TreeSet::new));
+            while (it.hasNext()) {
+                Map.Entry<byte[], byte[]> e = it.next();
+                int key = Integer.parseInt(new String(e.getKey(), java.nio.charset.StandardCharsets.US_ASCII)
+                        .substring(prefixLength));
+                Integer next = expected.pollFirst();
+                if (next == null || key != next || !Arrays.equals(e.getValue(), model.get(key))) {
+                    journal.line("X scan of [" + from + ", " + to + ") returned key " + key + " where the model has "
+                            + next + " next, or a value the worker did not write last");
+                    return false;
+                }
+            }
+            if (!expected.isEmpty()) {
+                journal.line("X scan of [" + from + ", " + to + ") missed keys " + expected);
+                return false;
+            }
+            return true;
+        }
+
+        private int key() {
+            return r.nextInt(CrashJournal.KEYS_PER_WORKER);
+        }
+
+        /** Mostly small values; one in ten a value page, one in forty a blob (larger than a quarter segment). */
+        private int length() {
+            int roll = r.nextInt(40);
+            if (roll == 0) {
+                return 17_000 + r.nextInt(20_000);
+            } else if (roll < 4) {
+                return 200 + r.nextInt(3000);
+            }
+            return 16 + r.nextInt(100);
+        }
+
+        private long pending(String op) throws IOException {
+            long s = seq++;
+            journal.line("P " + s + " " + op);
+            return s;
+        }
+
+        private void done(long s) throws IOException {
+            journal.line("D " + s);
+        }
+    }
+}

@@ -1,0 +1,450 @@
+package dev.toboggan;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.junit.jupiter.api.Assertions.assertTimeoutPreemptively;
+import static org.assertj.core.api.Assertions.fail;
+
+import com.typesafe.config.Config;
+import com.typesafe.config.ConfigFactory;
+import dev.toboggan.core.TobogganException;
+import dev.toboggan.core.io.SimulatedStorage;
+import dev.toboggan.engine.EngineSettings;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.NavigableMap;
+import java.util.Set;
+import java.util.SplittableRandom;
+import java.util.concurrent.TimeUnit;
+import java.util.function.Consumer;
+import org.apache.pekko.actor.typed.ActorSystem;
+import org.apache.pekko.actor.typed.javadsl.Behaviors;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestInfo;
+
+/**
+ * Faults under the whole store (the engine and its actors, the trees) through the IO seam: one scenario —
+ * create, writes of small values, value pages and blobs, removes, atomic batches, a new tree, flushes,
+ * snapshots, a clean close and reopen, a power loss and the recovery after it — run again and again with
+ * one fault injected at a different place each time:
+ * <ul>
+ *   <li>the Nth call of each kind (read, write, force, truncate, rename, delete, directory sync, open,
+ *       list) failing once, or failing for ever from the Nth on (a dead disk), N over the calls the
+ *       scenario makes (sampled in the default suite, every N with {@code -Plong});
+ *   <li>a power loss that keeps a random subset of the unforced writes, torn or whole, before each step;
+ *   <li>a torn write (the next write cut at a random byte, then the power fails) before each step;
+ *   <li>a full disk from each step on.
+ * </ul>
+ * Each must end in a clear error (a {@link TobogganException} with a message; for a full disk, one that
+ * says so) or in the scenario finishing; then the store is closed, the faults are cleared, the power
+ * fails, and the store must reopen with a state the scenario went through since its last acknowledged
+ * flush or close (nothing acknowledged lost, no half of a batch, nothing never written) and valid trees
+ * without leaked pages ({@link TreeVerifier}).
+ *
+ * <p>The background actors run, but with no periodic flush or snapshot, so each run makes nearly the
+ * same calls; {@code -Dtoboggan.test.seed} replays a run.
+ */
+class FaultInjectionTest {
+    private static final long SEED = Long.getLong("toboggan.test.seed", System.nanoTime());
+    private static final int SCALE = Integer.getInteger("toboggan.test.scale", 1);
+    private static final Path DIR = Path.of("/store");
+    private static final Config CONFIG = ConfigFactory.parseString("""
+            toboggan.segment-size = 16KiB
+            toboggan.flush-every = 0
+            toboggan.snapshot-interval = 0
+            toboggan.max-flush-retries = 1
+            toboggan.idgen-persist-interval = 16
+            toboggan.tree.node-split-size = 512B
+            toboggan.tree.max-inline-value = 64B
+            """);
+
+    private static ActorSystem<Void> system;
+
+    @BeforeAll
+    static void startSystem() {
+        system = ActorSystem.create(Behaviors.empty(), "faults");
+        System.out.println("FaultInjectionTest seed " + SEED + " (rerun with -Dtoboggan.test.seed=" + SEED + ")");
+    }
+
+    @AfterAll
+    static void stopSystem() throws Exception {
+        system.terminate();
+        system.getWhenTerminated().toCompletableFuture().get(30, TimeUnit.SECONDS);
+    }
+
+    @Test
+    void theNthCallOfEachKindFailingEndsInAClearErrorOrACleanRecovery() {
+        Scenario clean = new Scenario(SEED, true);
+        clean.run(-1, disk -> { });
+        assertThat(clean.failure).as("the scenario without a fault").isNull();
+        CountingStorage counts = clean.counting;
+        StringBuilder made = new StringBuilder("FaultInjectionTest: the scenario's calls:");
+        for (SimulatedStorage.Op op : SimulatedStorage.Op.values()) {
+            made.append(' ').append(op).append('=').append(counts.calls(op));
+        }
+        System.out.println(made);
+        SplittableRandom r = new SplittableRandom(SEED);
+        for (SimulatedStorage.Op op : SimulatedStorage.Op.values()) {
+            long calls = counts.calls(op);
+            // Every N under -Plong; a spread sample with a random start in the default suite.
+            long stride = Math.max(1, calls / (24L * SCALE));
+            for (long n = 1 + r.nextLong(stride); n <= calls; n += stride) {
+                long nth = n;
+                SimulatedStorage.FailMode mode = r.nextInt(3) == 0 ? SimulatedStorage.FailMode.FOREVER
+                        : SimulatedStorage.FailMode.ONCE;
+                runWithTimeout(op + " #" + nth + " " + mode, new Scenario(SEED, false),
+                        0, disk -> disk.failAfter(nth, Set.of(op), mode));
+            }
+        }
+    }
+
+    @Test
+    void aPowerLossBeforeAnyStepLosesNothingAcknowledged() {
+        int steps = new Scenario(SEED, false).steps();
+        SplittableRandom r = new SplittableRandom(SEED + 1);
+        for (int step = r.nextInt(2); step < steps; step += SCALE > 1 ? 1 : 2) {
+            long crashSeed = r.nextLong();
+            runWithTimeout("power loss before step " + step, new Scenario(SEED, false), step,
+                    disk -> disk.powerLoss(new SplittableRandom(crashSeed)));
+        }
+    }
+
+    @Test
+    void aTornWriteAtAnyStepLosesNothingAcknowledged() {
+        int steps = new Scenario(SEED, false).steps();
+        SplittableRandom r = new SplittableRandom(SEED + 2);
+        for (int step = r.nextInt(3); step < steps; step += SCALE > 1 ? 1 : 3) {
+            int keep = r.nextInt(0, 300);
+            runWithTimeout("write torn at byte " + keep + " from step " + step, new Scenario(SEED, false), step,
+                    disk -> disk.tearNextWrite(keep));
+        }
+    }
+
+    @Test
+    void aFullDiskEndsInAClearErrorAndLosesNothingAcknowledged() {
+        int steps = new Scenario(SEED, false).steps();
+        SplittableRandom r = new SplittableRandom(SEED + 3);
+        for (int step = r.nextInt(4); step < steps; step += SCALE > 1 ? 1 : 4) {
+            long slack = r.nextLong(0, 48 * 1024);
+            Scenario scenario = new Scenario(SEED, false);
+            runWithTimeout("disk full from step " + step + " with " + slack + " bytes left", scenario, step,
+                    disk -> disk.capacity(disk.usedBytes() + slack));
+            if (scenario.failure != null) {
+                assertThat(chain(scenario.failure)).as("the error of a full disk, seed %d", SEED)
+                        .contains("No space left");
+            }
+        }
+    }
+
+    /** Regression: half of a batch whose blob write failed was sealed and made durable (fixed in BLinkTree). */
+    @Test
+    void regressionSeed10497267385579WriteFailingInTheMiddleOfABatch() {
+        runWithTimeout("WRITE #13 ONCE", new Scenario(10497267385579L, false), 0,
+                disk -> disk.failAfter(13, Set.of(SimulatedStorage.Op.WRITE), SimulatedStorage.FailMode.ONCE));
+    }
+
+    /** Regression: a close whose final flush failed returned as if everything were durable (fixed in PageCache). */
+    @Test
+    void regressionSeed10497267385579PowerLossBeforeACleanClose() {
+        runWithTimeout("power loss before step 60", new Scenario(10497267385579L, false), 60, SimulatedStorage::powerLoss);
+    }
+
+    /** Runs per test and how many of them ended in an error, printed so a fault that never fires shows. */
+    private int runs;
+    private int errors;
+
+    @AfterEach
+    void report(TestInfo test) {
+        System.out.println("FaultInjectionTest." + test.getTestMethod().orElseThrow().getName() + ": " + runs
+                + " runs, " + errors + " ended in an error");
+        assertThat(errors).as("runs in which the injected fault made the store fail").isPositive();
+    }
+
+    private void runWithTimeout(String what, Scenario scenario, int faultStep, Consumer<SimulatedStorage> fault) {
+        // A fault must never hang the store: each run gets a minute on this slow, shared machine.
+        assertTimeoutPreemptively(Duration.ofSeconds(60), () -> scenario.run(faultStep, fault),
+                () -> what + " hung; seed " + SEED);
+        scenario.checkRecovery(what);
+        runs++;
+        if (scenario.failure != null) {
+            errors++;
+        }
+    }
+
+    private static String chain(Throwable e) {
+        StringBuilder messages = new StringBuilder();
+        for (Throwable t = e; t != null; t = t.getCause()) {
+            messages.append(t).append(" / ");
+        }
+        return messages.toString();
+    }
+
+    /** One run of the scenario on a fresh simulated disk, and what it acknowledged. */
+    private static final class Scenario {
+        private final long seed;
+        private final SimulatedStorage disk = new SimulatedStorage();
+        private final CountingStorage counting;
+        private final List<String> script;
+        private final SplittableRandom r;
+        private final EngineSettings settings = EngineSettings.fromConfig(CONFIG, DIR);
+        private final TreeSettings trees = TreeSettings.fromConfig(CONFIG);
+        private Store db;
+        private NavigableMap<byte[], byte[]> model = TestKeys.model();
+        /** States a crash may recover: the last acknowledged one and each one after it. */
+        private final List<NavigableMap<byte[], byte[]>> candidates = new ArrayList<>();
+        /** What each step did, for failure messages. */
+        private final List<String> trace = new ArrayList<>();
+        private RuntimeException failure;
+        private String failedAt;
+
+        /** With {@code count}, the store's IO goes through a {@link CountingStorage} over {@link #disk}. */
+        Scenario(long seed, boolean count) {
+            this.seed = seed;
+            this.counting = count ? new CountingStorage(disk) : null;
+            this.r = new SplittableRandom(seed);
+            this.script = script(new SplittableRandom(seed ^ 0x5C4E7A10L));
+            candidates.add(TestKeys.model());
+        }
+
+        private static List<String> script(SplittableRandom r) {
+            List<String> s = new ArrayList<>();
+            s.add("open");
+            writes(r, s, 14);
+            s.add("flush");
+            writes(r, s, 10);
+            s.add("snapshot");
+            writes(r, s, 8);
+            s.add("flush");
+            s.add("close+open");
+            writes(r, s, 8);
+            s.add("flush");
+            writes(r, s, 4);
+            s.add("crash+open");
+            writes(r, s, 8);
+            s.add("snapshot");
+            writes(r, s, 6);
+            s.add("close+open");
+            writes(r, s, 3);
+            s.add("close");
+            return s;
+        }
+
+        private static void writes(SplittableRandom r, List<String> s, int n) {
+            for (int i = 0; i < n; i++) {
+                int roll = r.nextInt(20);
+                s.add(roll < 11 ? "insert" : roll < 14 ? "remove" : roll < 19 ? "batch" : "tree");
+            }
+        }
+
+        int steps() {
+            return script.size();
+        }
+
+        void run(int faultStep, Consumer<SimulatedStorage> fault) {
+            for (int step = 0; step < script.size(); step++) {
+                if (step == faultStep) {
+                    fault.accept(disk);
+                }
+                try {
+                    execute(step, script.get(step));
+                } catch (TobogganException e) {
+                    failure = e;
+                    failedAt = "step " + step + " (" + script.get(step) + ")";
+                    return;
+                } catch (RuntimeException e) {
+                    throw new AssertionError("step " + step + " (" + script.get(step) + ") failed with an error that is "
+                            + "not a Toboggan error; seed " + seed, e);
+                }
+            }
+        }
+
+        private void execute(int step, String what) {
+            if (!what.equals("insert") && !what.equals("remove") && !what.equals("batch")) {
+                trace.add(step + ": " + what);
+            }
+            switch (what) {
+                case "open" -> db = open();
+                case "insert" -> {
+                    byte[] key = TestKeys.be(r.nextInt(120));
+                    byte[] value = TestKeys.value(step * 1000L + r.nextInt(1000), length());
+                    trace.add(step + ": insert " + TestKeys.hex(key) + " (" + value.length + " bytes)");
+                    change(after -> after.put(key, value), () -> db.insert(key, value));
+                }
+                case "remove" -> {
+                    byte[] key = TestKeys.be(r.nextInt(120));
+                    trace.add(step + ": remove " + TestKeys.hex(key));
+                    change(after -> after.remove(key), () -> db.remove(key));
+                }
+                case "batch" -> {
+                    Batch batch = new Batch();
+                    List<byte[]> keys = new ArrayList<>();
+                    List<byte[]> values = new ArrayList<>();
+                    for (int i = 0, n = 1 + r.nextInt(6); i < n; i++) {
+                        keys.add(TestKeys.be(r.nextInt(120)));
+                        values.add(r.nextInt(4) == 0 ? null : TestKeys.value(step * 1000L + i, length()));
+                        if (values.get(i) == null) {
+                            batch.remove(keys.get(i));
+                        } else {
+                            batch.insert(keys.get(i), values.get(i));
+                        }
+                    }
+                    StringBuilder line = new StringBuilder(step + ": batch");
+                    for (int i = 0; i < keys.size(); i++) {
+                        line.append(' ').append(TestKeys.hex(keys.get(i))).append(" (")
+                                .append(values.get(i) == null ? "remove" : values.get(i).length + " bytes").append(')');
+                    }
+                    trace.add(line.toString());
+                    change(after -> {
+                        for (int i = 0; i < keys.size(); i++) {
+                            if (values.get(i) == null) {
+                                after.remove(keys.get(i));
+                            } else {
+                                after.put(keys.get(i), values.get(i));
+                            }
+                        }
+                    }, () -> db.applyBatch(batch));
+                }
+                // A new tree writes the meta page (the contents compared are the default tree's).
+                case "tree" -> db.tree("t" + step).insert(TestKeys.be(step), new byte[] {1});
+                case "flush" -> {
+                    db.flush();
+                    acknowledge();
+                }
+                case "snapshot" -> db.pageCache().snapshots().takeSnapshot();
+                case "close+open" -> {
+                    db.close();
+                    acknowledge();
+                    db = open();
+                    NavigableMap<byte[], byte[]> reopened = contents(db);
+                    if (!TestKeys.show(reopened).equals(TestKeys.show(model))) {
+                        fail("step " + step + ": a clean close returned, but the store reopened with another state: "
+                                + difference(model, reopened) + "; seed " + seed + "\nthe steps:\n  "
+                                + String.join("\n  ", trace));
+                    }
+                }
+                case "close" -> {
+                    db.close();
+                    acknowledge();
+                    db = null;
+                }
+                case "crash+open" -> {
+                    disk.powerLoss(r);
+                    db.abandon();
+                    db = open();
+                    recovered("a power loss in the scenario");
+                }
+                default -> throw new IllegalStateException(what);
+            }
+        }
+
+        /** Mostly inline values; some value pages; one in eight a blob (over a quarter of a 16 KiB segment). */
+        private int length() {
+            int roll = r.nextInt(8);
+            return roll == 0 ? 4500 + r.nextInt(3000) : roll < 3 ? 100 + r.nextInt(900) : 1 + r.nextInt(60);
+        }
+
+        private void change(Consumer<NavigableMap<byte[], byte[]>> effect, Runnable call) {
+            NavigableMap<byte[], byte[]> after = copy(model);
+            effect.accept(after);
+            // A call cut short by a fault may or may not have taken effect.
+            candidates.add(after);
+            call.run();
+            model = after;
+        }
+
+        private void acknowledge() {
+            candidates.clear();
+            candidates.add(copy(model));
+        }
+
+        private Store open() {
+            return Toboggan.open(settings, trees, system, counting != null ? counting : disk);
+        }
+
+        /** After the run: close, clear the faults, lose power, reopen and check. */
+        void checkRecovery(String what) {
+            String context = what + (failure == null ? ", no error" : ", failed at " + failedAt + " with " + failure)
+                    + "; seed " + seed;
+            if (failure != null && failure.getMessage() == null) {
+                fail("an error without a message: " + context, failure);
+            }
+            if (db != null) {
+                try {
+                    db.close();
+                    if (failure == null) {
+                        acknowledge();
+                    }
+                } catch (TobogganException e) {
+                    // The store had failed: its close reports that, and must still release it.
+                }
+                db = null;
+            }
+            disk.clearFaults();
+            disk.powerLoss(new SplittableRandom(seed));
+            try {
+                db = open();
+            } catch (RuntimeException e) {
+                throw new AssertionError("the store does not reopen after " + context, e);
+            }
+            try {
+                recovered(context);
+                TreeVerifier.verify(db);
+            } finally {
+                db.close();
+            }
+        }
+
+        private void recovered(String context) {
+            NavigableMap<byte[], byte[]> recovered = contents(db);
+            List<String> shown = TestKeys.show(recovered);
+            if (candidates.stream().map(TestKeys::show).noneMatch(shown::equals)) {
+                StringBuilder diffs = new StringBuilder();
+                for (int i = 0; i < candidates.size(); i++) {
+                    diffs.append("\n  candidate ").append(i).append(i == 0 ? " (acknowledged)" : "").append(": ")
+                            .append(difference(candidates.get(i), recovered));
+                }
+                fail("the state recovered after " + context + " is not one the scenario went through since its last "
+                        + "acknowledged flush or close; how it differs from each of those:" + diffs + "\nthe steps:\n  "
+                        + String.join("\n  ", trace));
+            }
+            model = recovered;
+            acknowledge();
+        }
+
+        private static NavigableMap<byte[], byte[]> contents(Db db) {
+            NavigableMap<byte[], byte[]> contents = TestKeys.model();
+            for (Map.Entry<byte[], byte[]> e : db) {
+                contents.put(e.getKey(), e.getValue());
+            }
+            return contents;
+        }
+
+        /** Keys whose values differ, with the lengths expected and recovered (-1: absent). */
+        private static String difference(NavigableMap<byte[], byte[]> expected, NavigableMap<byte[], byte[]> actual) {
+            java.util.TreeSet<byte[]> keys = new java.util.TreeSet<>(java.util.Arrays::compareUnsigned);
+            keys.addAll(expected.keySet());
+            keys.addAll(actual.keySet());
+            StringBuilder out = new StringBuilder();
+            for (byte[] k : keys) {
+                byte[] e = expected.get(k);
+                byte[] a = actual.get(k);
+                if (!java.util.Arrays.equals(e, a)) {
+                    out.append(TestKeys.hex(k)).append(": expected ").append(e == null ? -1 : e.length).append(" bytes, got ")
+                            .append(a == null ? -1 : a.length).append("; ");
+                }
+            }
+            return out.toString();
+        }
+
+        private static NavigableMap<byte[], byte[]> copy(Map<byte[], byte[]> map) {
+            NavigableMap<byte[], byte[]> copy = TestKeys.model();
+            copy.putAll(map);
+            return copy;
+        }
+    }
+}
