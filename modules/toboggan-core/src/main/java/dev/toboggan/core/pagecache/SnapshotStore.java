@@ -73,8 +73,8 @@ final class SnapshotStore {
                 throw new CorruptionException(path, 16, "snapshot " + path.getFileName() + " holds the state as of LSN "
                         + reader.lsn() + ", not " + named);
             }
-            for (Page<?> page = reader.next(); page != null; page = reader.next()) {
-                table.set(page.pid, page);
+            for (Object entry = reader.next(); entry != null; entry = reader.next()) {
+                table.set(reader.pid(), entry);
             }
             return new Loaded(table, reader.lsn(), reader.pageIds() - 1, path);
         }
