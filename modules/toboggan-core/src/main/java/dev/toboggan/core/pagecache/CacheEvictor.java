@@ -14,7 +14,8 @@ import java.util.concurrent.locks.ReentrantLock;
  * Keeps the estimated heap bytes of the materialized pages under {@code cache-capacity}: accounts them,
  * collects accesses, and pages out what {@link CachePolicy} picks. The work as a plain object, like
  * {@link SnapshotWriter}: the engine's Evictor actor calls {@link #run()}; without an engine (the
- * {@link Background} port says nobody will), a thread that must wait for room runs it itself.
+ * {@link Background} port says nobody will), the reader or writer that asks for a run does it itself,
+ * if no other thread is running it.
  *
  * <h2>Implementation notes</h2>
  * <ul>
@@ -90,10 +91,13 @@ public final class CacheEvictor {
 
     // ---------------------------------------------------------------- called by readers and writers
 
-    /** A read found {@code pid} resident: one lossy buffer write. */
+    /**
+     * A read found {@code pid} resident: one lossy buffer write; about twice per ring a drain request
+     * (run here if the port says nobody else will).
+     */
     void accessed(long pid) {
-        if (accesses.record(pid)) {
-            background.evictionNeeded();
+        if (accesses.record(pid) && !background.evictionNeeded()) {
+            runIfIdle();
         }
     }
 
@@ -109,8 +113,8 @@ public final class CacheEvictor {
             if (!background.evictionNeeded()) {
                 runIfIdle();
             }
-        } else if (drainDue) {
-            background.evictionNeeded();
+        } else if (drainDue && !background.evictionNeeded()) {
+            runIfIdle();
         }
     }
 

@@ -36,11 +36,13 @@ final class CachePolicy {
     private final Queue[] queues = {new Queue(), new Queue(), new Queue()};
     private final FrequencySketch sketch = new FrequencySketch();
     private final long windowMax;
+    private final long mainMax;
     private final long protectedMax;
 
     CachePolicy(long capacity) {
         this.windowMax = Math.max(1, capacity * WINDOW_PERCENT / 100);
-        this.protectedMax = (capacity - windowMax) * PROTECTED_PERCENT / 100;
+        this.mainMax = capacity - windowMax;
+        this.protectedMax = mainMax * PROTECTED_PERCENT / 100;
     }
 
     /** Pages tracked. */
@@ -103,25 +105,31 @@ final class CachePolicy {
     }
 
     /**
-     * The page to page out next (see the class notes; a candidate that wins admission moves to probation
-     * here), or -1 if the policy tracks nothing. The caller removes it once it is out.
+     * The page to page out next, or -1 if the policy tracks nothing. Window overflow moves to probation
+     * here: without a contest while main has room, else by admission (see the class notes). The caller
+     * removes the victim once it is out.
      */
     long victim() {
         Queue window = queues[WINDOW];
-        Node mainVictim = queues[PROBATION].tail() != null ? queues[PROBATION].tail() : queues[PROTECTED].tail();
-        if (window.weight > windowMax && window.tail() != null) {
+        while (true) {
+            Node mainVictim = queues[PROBATION].tail() != null ? queues[PROBATION].tail() : queues[PROTECTED].tail();
             Node candidate = window.tail();
-            if (mainVictim != null && sketch.frequency(candidate.pid) > sketch.frequency(mainVictim.pid)) {
+            if (window.weight <= windowMax || candidate == null) {
+                return mainVictim != null ? mainVictim.pid : candidate != null ? candidate.pid : -1;
+            }
+            long mainWeight = queues[PROBATION].weight + queues[PROTECTED].weight;
+            if (mainVictim == null || mainWeight + candidate.weight <= mainMax) {
+                window.remove(candidate); // main has room for it: no contest
+                queues[PROBATION].addHead(candidate, PROBATION);
+                continue;
+            }
+            if (sketch.frequency(candidate.pid) > sketch.frequency(mainVictim.pid)) {
                 window.remove(candidate);
                 queues[PROBATION].addHead(candidate, PROBATION);
                 return mainVictim.pid;
             }
             return candidate.pid;
         }
-        if (mainVictim != null) {
-            return mainVictim.pid;
-        }
-        return window.tail() == null ? -1 : window.tail().pid;
     }
 
     /** Puts a victim that cannot go out yet at the head of its queue, so the next one is tried. */

@@ -4,7 +4,8 @@ package dev.toboggan.core.pagecache;
  * How often each page id was seen lately, approximately: a count-min sketch of 4-bit counters with
  * periodic halving (TinyLFU's "reset"), as Caffeine's. Four counters per id, in four rows of one
  * {@code long[]}; an id's estimate is the least of its four. After {@code 10 ×} its width increments,
- * every counter is halved, so old popularity fades. Not thread-safe: used by the cache policy under the
+ * every counter is halved, so old popularity fades. It grows with the number of pages tracked,
+ * keeping what it counted. Not thread-safe: used by the cache policy under the
  * evictor's lock.
  */
 final class FrequencySketch {
@@ -17,13 +18,20 @@ final class FrequencySketch {
     private int sampleSize = 10 * 16 * 16;
     private int additions;
 
-    /** Grows the sketch for about {@code entries} distinct ids (forgets what it counted when it grows). */
+    /**
+     * Grows the sketch for about {@code entries} distinct ids. Growth keeps every estimate: an id's
+     * counters sit at the low bits of its index and at a shift that growth does not change, so each new
+     * word starts as a copy of the old word its index folds onto.
+     */
     void ensureCapacity(long entries) {
         int wanted = (int) Math.min(1 << 24, Math.max(16, Long.highestOneBit(Math.max(1, entries) - 1) << 1));
         if (wanted > table.length) {
-            table = new long[wanted];
+            long[] grown = new long[wanted];
+            for (int i = 0; i < wanted; i++) {
+                grown[i] = table[i & (table.length - 1)];
+            }
+            table = grown;
             sampleSize = 10 * wanted;
-            additions = 0;
         }
     }
 
