@@ -146,21 +146,19 @@ public final class PageCache<P, D> implements AutoCloseable {
             install(META_PID, null, MessageKind.INLINE_META, Meta.EMPTY);
         }
         long interval = config.idgenPersistInterval();
-        long mark = 0;
         if (counter != null) {
             long[] locations = Page.locationsOf(counter);
-            Page<?> read = new Page<>(COUNTER_PID, readValue(COUNTER_PID, locations), locations, 0);
-            table.set(COUNTER_PID, read);
-            // Ids restart two intervals past the recovered mark; that is this run's first mark, made
-            // stable before any id is handed out (see IdGenerator).
-            mark = ((IdGenerator.Mark) read.value).restartAt(interval);
-            install(COUNTER_PID, read, MessageKind.COUNTER, new IdGenerator.Mark(mark, interval));
+            IdGenerator.Mark recovered = (IdGenerator.Mark) readValue(COUNTER_PID, locations);
+            table.set(COUNTER_PID, new Page<>(COUNTER_PID, recovered, locations, 0));
+            // Nothing is written here: the first generateId writes this run's first mark and makes it
+            // stable (see IdGenerator), so an open costs no fsync, and a close after no change no snapshot.
+            this.ids = new IdGenerator(interval, recovered.restartAt(interval), recovered.mark(),
+                    Page.lastLsn(locations), recovered.mark(), this::writeMark, this::awaitMark);
         } else {
             install(COUNTER_PID, null, MessageKind.COUNTER, new IdGenerator.Mark(0, interval));
+            this.ids = new IdGenerator(interval, 0, 0, ((Page<?>) table.get(COUNTER_PID)).lastLsn(), Long.MIN_VALUE,
+                    this::writeMark, this::awaitMark);
         }
-        long markLsn = ((Page<?>) table.get(COUNTER_PID)).lastLsn();
-        log.makeStable(markLsn);
-        this.ids = new IdGenerator(interval, mark, markLsn, this::writeMark, this::awaitMark);
         metrics.record(Op.RECOVERY, System.nanoTime() - openedAt);
     }
 
@@ -801,6 +799,9 @@ public final class PageCache<P, D> implements AutoCloseable {
      */
     public Batch openBatch() {
         checkUsable();
+        if (ownBatches.get().depth == 0) {
+            ids.awaitStart(); // the run's first id mark must not be written inside a batch (see IdGenerator)
+        }
         failpoint("pagecache.batch.open");
         long manifest = log.openBatch();
         openBatches.incrementAndGet();
