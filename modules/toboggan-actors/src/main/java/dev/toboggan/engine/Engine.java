@@ -86,6 +86,7 @@ public final class Engine<P, D> implements AutoCloseable {
             StorageIo io) {
         FlushSignal flushes = new FlushSignal();
         SnapshotSignal snapshots = new SnapshotSignal(settings.snapshotAfterOps());
+        EvictSignal evictions = new EvictSignal();
         Background port = new Background() {
             @Override
             public void flushNeeded() {
@@ -96,9 +97,14 @@ public final class Engine<P, D> implements AutoCloseable {
             public void operationsLogged(long count) {
                 snapshots.operationsLogged(count);
             }
+
+            @Override
+            public boolean evictionNeeded() {
+                return evictions.evictionNeeded();
+            }
         };
         return new EngineCore(settings, PageCache.open(settings.pageCache(), io, port, materializer), flushes,
-                snapshots);
+                snapshots, evictions);
     }
 
     /** Opens the store with its actors in the caller's actor system. */
@@ -204,6 +210,11 @@ public final class Engine<P, D> implements AutoCloseable {
     /** How often the Snapshotter has started: 1 + its restarts (for tests and metrics). */
     int snapshotterStarts() {
         return core.snapshotterStarts.get();
+    }
+
+    /** How often the Evictor has started: 1 + its restarts (for tests and metrics). */
+    int evictorStarts() {
+        return core.evictorStarts.get();
     }
 
     /** Snapshots the Snapshotter has taken (for tests and metrics). */

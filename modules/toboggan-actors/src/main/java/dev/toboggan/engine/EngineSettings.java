@@ -77,7 +77,9 @@ public record EngineSettings(PageCacheConfig pageCache, int mailboxCapacity, Dur
             PageCacheConfig pageCache = PageCacheConfig.of(log)
                     .withConsolidationThreshold(c.getInt("consolidation-threshold"))
                     .withIdgenPersistInterval(c.getLong("idgen-persist-interval"))
-                    .withPageInParallelism(c.getInt("page-in-parallelism"));
+                    .withPageInParallelism(c.getInt("page-in-parallelism"))
+                    .withCacheCapacity(c.getBytes("cache-capacity"))
+                    .withCacheWaitTimeout(c.getDuration("send-timeout"));
             return new EngineSettings(pageCache, c.getInt("mailbox-capacity"), c.getDuration("send-timeout"),
                     c.getDuration("restart-backoff.min"), c.getDuration("restart-backoff.max"),
                     c.getDouble("restart-backoff.random-factor"), c.getDuration("snapshot-interval"),

@@ -19,6 +19,18 @@ public interface Background {
      */
     default void operationsLogged(long count) {}
 
+    /**
+     * The page cache is over its capacity, or its access buffers are filling: run its eviction work
+     * ({@link dev.toboggan.core.pagecache.CacheEvictor#run()}) soon. Called on reads and writes, so it
+     * must coalesce (at most one request in flight) and return at once.
+     *
+     * @return whether somebody will run it; {@code false} (the default): the caller runs it when it must
+     *     wait for room
+     */
+    default boolean evictionNeeded() {
+        return false;
+    }
+
     /** A port that schedules nothing: whoever waits for durability drives the flush work itself. */
     Background NONE = () -> {};
 }

@@ -10,11 +10,18 @@ import java.util.concurrent.locks.ReentrantLock;
  *
  * <h2>Implementation notes</h2>
  * <ul>
- *   <li><b>Marks</b>: the counter page holds a high-water mark, always a multiple of the interval I.
- *       A run starts handing out ids at a mark that is already stable: 0 on a new store (whose first
- *       mark is made stable when it is created), else the recovered mark + 2I, written and made stable
- *       at open. Each mark records its run's interval, and a restart uses the larger of that and its
- *       own, so a smaller interval in a later run cannot reissue ids.
+ *   <li><b>Marks</b>: the counter page holds a high-water mark. A run starts handing out ids at
+ *       {@code startId}: 0 on a new store, else the recovered mark + 2I. Each mark records its run's
+ *       interval, and a restart uses the larger of that and its own, so a smaller interval in a later
+ *       run cannot reissue ids.
+ *   <li><b>Lazy start</b> (an open costs no write and no fsync): the run's first mark is written and
+ *       made stable by the first {@link #generate}, through the ordinary slow path below: the generator
+ *       starts with the recovered mark as both written and stable (it is on disk), or, on a new store,
+ *       with the creation's mark 0 written but not yet known stable. The first id then lies at least
+ *       one interval above the stable mark, so it waits for a new mark (or mark 0) to become stable, as
+ *       the invariant asks. A run that hands out no id writes nothing, and ids restart where they would
+ *       have. {@link #awaitStart} does the same before a thread's outermost atomic batch opens, so the
+ *       first mark is never written inside a batch (where a crash could take it along).
  *   <li><b>Invariant</b>: an id x in interval k (kI &le; x &lt; (k+1)I) is returned only once a mark
  *       &ge; (k-1)I is <em>stable</em> (survives a crash, batches included) and the mark kI is written.
  *       So after any crash the recovered mark C &ge; (k-1)I and ids restart at C + 2I &ge; (k+1)I, above
@@ -87,6 +94,7 @@ final class IdGenerator {
     private final long interval;
     private final MarkWriter writer;
     private final Durability durability;
+    private final long startId;
     private final AtomicLong next;
     private final AtomicLong readyBelow = new AtomicLong();
     private final AtomicLong stableMark;
@@ -98,17 +106,32 @@ final class IdGenerator {
     private long previousLsn = -1;
 
     /**
-     * @param startMark this run's first mark, already stable; ids start there
-     * @param startLsn the LSN of its record
+     * @param startId the first id this run hands out
+     * @param writtenMark the newest mark in the log (recovered, or written at creation)
+     * @param writtenLsn the LSN of its record
+     * @param stableMark the newest mark known to be stable: {@code writtenMark} if it was recovered,
+     *     {@link Long#MIN_VALUE} on a new store
      */
-    IdGenerator(long interval, long startMark, long startLsn, MarkWriter writer, Durability durability) {
+    IdGenerator(long interval, long startId, long writtenMark, long writtenLsn, long stableMark, MarkWriter writer,
+            Durability durability) {
         this.interval = interval;
         this.writer = writer;
         this.durability = durability;
-        this.next = new AtomicLong(startMark);
-        this.stableMark = new AtomicLong(startMark);
-        this.writtenMark = startMark;
-        this.writtenLsn = startLsn;
+        this.startId = startId;
+        this.next = new AtomicLong(startId);
+        this.stableMark = new AtomicLong(stableMark);
+        this.writtenMark = writtenMark;
+        this.writtenLsn = writtenLsn;
+    }
+
+    /**
+     * Makes the run's first mark stable if no id has made it so yet: called before a thread opens its
+     * outermost atomic batch. Waits for stability at most once per run.
+     */
+    void awaitStart() {
+        if (readyBelow.get() <= startId) {
+            settle(startId, Long.MAX_VALUE);
+        }
     }
 
     /**

@@ -3,23 +3,29 @@ package dev.toboggan.core.pagecache;
 import java.util.Arrays;
 
 /**
- * One immutable version of a page: what the {@link PageCache} holds in its table for a page id, and
- * the view a caller passes back to {@link PageCache#link}, {@link PageCache#replace} or
- * {@link PageCache#free} to say "the page I based this change on".
+ * One immutable, materialized version of a page: what the {@link PageCache} holds in its table for a
+ * resident page id, and the view a caller passes back to {@link PageCache#link}, {@link PageCache#replace}
+ * or {@link PageCache#free} to say "the page I based this change on".
  *
- * <p>A version is one of:
+ * <h2>Slot states</h2>
+ * A table slot ({@link PageTable}) holds one of:
  * <ul>
- *   <li><b>resident</b>: {@link #value()} is the materialized page; the fragments say where it lives
- *       in the log;
- *   <li><b>paged out</b>: only the fragments are kept; {@link PageCache#get} reads them back. Views
- *       handed to callers are never paged out;
- *   <li><b>free</b>: a tombstone left by {@link PageCache#free}; its one fragment is the free record.
+ *   <li><b>nothing</b> ({@code null}): the id was never written;
+ *   <li><b>resident</b>: a {@code Page} whose {@link #value()} is the materialized page;
+ *   <li><b>free</b>: a {@code Page} whose value is {@link #FREE}, a tombstone left by
+ *       {@link PageCache#free}; its one fragment is the free record;
+ *   <li><b>paged out</b>: NOT a {@code Page} but its bare <em>locations</em> array: no shell object
+ *       (sled #1093 found per-page shells dominating memory), 16 + 8 × (3n + 1) bytes for n fragments
+ *       (48 bytes for one). Views handed to callers are never paged out.
  * </ul>
  *
- * <p>The fragments are a base (a full page image, or the free/meta/counter record) followed by the
- * deltas linked onto it, in LSN order, kept as one {@code long[]} of (lsn, file pointer, length)
- * triples. A paged-out page costs this object and that array, nothing else (sled #1093 found its
- * per-page shells dominating memory).
+ * <p>Locations: a {@code long[]} of (lsn, file pointer, length) triples, one per fragment (a base — a
+ * full page image, or the free/meta/counter record — then the deltas linked onto it, in LSN order),
+ * followed by ONE trailing long, the page's {@code ts}. A resident page shares its locations array with
+ * the paged-out entry it came from or becomes, so page-out and page-in allocate nothing but the
+ * {@code Page}. Arrays are never modified after they are published. The same array can reappear in a
+ * slot (paged out, in, out again); that is not an ABA hazard, because an array determines the slot's
+ * whole logical state (locations and ts): a CAS that expects it is based on exactly that state.
  *
  * <p>{@link #ts()} is the page's write version: it rises with every change of content (link, replace,
  * free, reallocation) and stays put when the page is only moved (relocation, consolidation), paged
@@ -40,44 +46,83 @@ public final class Page<P> {
             return "FREE";
         }
     };
-    /** Longs per fragment in {@link #fragments}. */
+    /** Longs per fragment in a locations array. */
     static final int FRAGMENT_LONGS = 3;
+    /**
+     * Heap bytes of a {@code Page} object with compressed oops (12 header + 8 pid + 4 value + 4
+     * locations + 4 weight), counted in a resident page's weight.
+     */
+    static final int SHELL_BYTES = 32;
 
     final long pid;
-    /** The materialized page, {@link #FREE}, or {@code null} when paged out. */
+    /** The materialized page, or {@link #FREE}; never {@code null}. */
     final Object value;
-    /** (lsn, pointer, length) per fragment, base first; never modified after construction. */
+    /** Locations and ts (see the class notes); never modified after construction. */
     final long[] fragments;
-    final long ts;
+    /**
+     * Estimated heap bytes this version keeps alive beyond its locations (value, shell, cache policy
+     * entry): what the cache's capacity is counted in. 0 for free and reserved pages.
+     */
+    final int weight;
 
-    Page(long pid, Object value, long[] fragments, long ts) {
+    Page(long pid, Object value, long[] fragments, int weight) {
         this.pid = pid;
         this.value = value;
         this.fragments = fragments;
-        this.ts = ts;
+        this.weight = weight;
     }
 
-    /** A version whose only fragment is the message just reserved at {@code lsn}. */
-    static <P> Page<P> based(long pid, Object value, long lsn, long pointer, int length, long ts) {
-        return new Page<>(pid, value, new long[] {lsn, pointer, length}, ts);
+    /** Locations of one fragment, the message at {@code lsn}, with write version {@code ts}. */
+    static long[] locations(long lsn, long pointer, long length, long ts) {
+        return new long[] {lsn, pointer, length, ts};
     }
 
-    /** This version with one more delta fragment: a change of content, so {@code ts + 1}. */
-    Page<P> linked(Object newValue, long lsn, long pointer, int length) {
-        long[] more = Arrays.copyOf(fragments, fragments.length + FRAGMENT_LONGS);
-        more[fragments.length] = lsn;
-        more[fragments.length + 1] = pointer;
-        more[fragments.length + 2] = length;
-        return new Page<>(pid, newValue, more, ts + 1);
+    /** {@code old} (a locations array) with one more fragment and the given ts. */
+    static long[] appended(long[] old, long lsn, long pointer, long length, long ts) {
+        long[] more = Arrays.copyOf(old, old.length + FRAGMENT_LONGS);
+        int at = old.length - 1;
+        more[at] = lsn;
+        more[at + 1] = pointer;
+        more[at + 2] = length;
+        more[more.length - 1] = ts;
+        return more;
     }
 
-    /** The same content and locations with a different in-memory value (page-in, page-out). */
-    Page<P> withValue(Object newValue) {
-        return new Page<>(pid, newValue, fragments, ts);
+    /** The locations of a slot's entry: a {@code Page}'s, or the paged-out array itself. */
+    static long[] locationsOf(Object entry) {
+        return entry instanceof Page<?> p ? p.fragments : (long[]) entry;
     }
 
-    boolean isResidentOrFree() {
-        return value != null;
+    /** The write version of a slot's entry. */
+    static long tsOf(Object entry) {
+        long[] locations = locationsOf(entry);
+        return locations[locations.length - 1];
+    }
+
+    /** The weight of a slot's entry: 0 unless it is a resident page. */
+    static int weightOf(Object entry) {
+        return entry instanceof Page<?> p ? p.weight : 0;
+    }
+
+    /** Whether a slot's entry is a free tombstone. */
+    static boolean isFree(Object entry) {
+        return entry instanceof Page<?> p && p.value == FREE;
+    }
+
+    static int fragmentCount(long[] locations) {
+        return locations.length / FRAGMENT_LONGS;
+    }
+
+    static long lastLsn(long[] locations) {
+        return locations[locations.length - 1 - FRAGMENT_LONGS];
+    }
+
+    static long fragmentLsn(long[] locations, int i) {
+        return locations[i * FRAGMENT_LONGS];
+    }
+
+    static long fragmentPointer(long[] locations, int i) {
+        return locations[i * FRAGMENT_LONGS + 1];
     }
 
     /** The page id this version belongs to. */
@@ -101,31 +146,37 @@ public final class Page<P> {
 
     /** The page's write version; see the class notes. */
     public long ts() {
-        return ts;
+        return fragments[fragments.length - 1];
     }
 
     /** How many log fragments (a base and its deltas) make up this version. */
     public int fragmentCount() {
-        return fragments.length / FRAGMENT_LONGS;
+        return fragmentCount(fragments);
     }
 
     /** The LSN of the newest fragment: once the log is stable past it, this version survives a crash. */
     public long lastLsn() {
-        return fragments[fragments.length - FRAGMENT_LONGS];
+        return lastLsn(fragments);
     }
 
-    long fragmentLsn(int i) {
-        return fragments[i * FRAGMENT_LONGS];
-    }
-
-    long fragmentPointer(int i) {
-        return fragments[i * FRAGMENT_LONGS + 1];
+    /** Estimated heap bytes of this version's value and shell (0 when free): its share of the cache's capacity. */
+    public long weight() {
+        return weight;
     }
 
     @Override
     public String toString() {
-        String state = value == FREE ? "free" : value == null ? "paged out" : "resident";
-        return "Page[pid=" + pid + ", " + state + ", ts=" + ts + ", fragments=" + fragmentCount()
-                + (fragments.length > 0 ? ", lastLsn=" + lastLsn() : "") + "]";
+        return "Page[pid=" + pid + ", " + (value == FREE ? "free" : "resident") + ", ts=" + ts() + ", fragments="
+                + fragmentCount() + ", lastLsn=" + lastLsn() + "]";
+    }
+
+    /** A slot's entry for messages: a page's own string, or a paged-out entry's locations. */
+    static String describe(long pid, Object entry) {
+        if (entry == null || entry instanceof Page<?>) {
+            return String.valueOf(entry);
+        }
+        long[] locations = (long[]) entry;
+        return "Page[pid=" + pid + ", paged out, ts=" + tsOf(locations) + ", fragments=" + fragmentCount(locations)
+                + ", lastLsn=" + lastLsn(locations) + "]";
     }
 }

@@ -51,13 +51,19 @@ import org.slf4j.LoggerFactory;
  *       based the change on is still there. A different {@code ts} is a real change: the caller gets
  *       the current version back, materialized. A {@link #rewrite} gives up on any change: a newer
  *       version is newer on disk too.
- *   <li><b>Read path</b>: {@link #get} of a resident page is a load of the slot and nothing else. A
- *       paged-out page is read back from its fragments (several in parallel), merged by the
- *       {@link Materializer}, and installed by a fix-up CAS that keeps {@code ts}; if that CAS loses,
- *       the reader takes whatever is current. A read that fails is retried if the page's fragments
- *       changed meanwhile, else it is fatal.
- *   <li><b>Page-out</b> keeps the fragments and drops the value, only when every fragment is below the
- *       log's durable tip, so a read-back never waits for the flusher.
+ *   <li><b>Slots</b> hold a resident or free {@link Page}, or a paged-out page's bare locations array
+ *       (see {@link Page} for the states); a change's CAS may expect either.
+ *   <li><b>Read path</b>: {@link #get} of a resident page is a load of the slot and one lossy write to
+ *       the access buffers ({@link CacheEvictor}). A paged-out page is read back from its fragments
+ *       (several in parallel), merged by the {@link Materializer}, and installed by a fix-up CAS that
+ *       keeps {@code ts} (a miss); if that CAS loses, the reader takes whatever is current. A read that
+ *       fails is retried if the page's fragments changed meanwhile, else it is fatal.
+ *   <li><b>Page-out</b> CASes the resident {@link Page} to its own locations array, only when every
+ *       fragment is below the log's durable tip, so a read-back never waits for the flusher. The
+ *       {@link CacheEvictor} decides which and when; every successful CAS tells it the change of
+ *       resident bytes.
+ *   <li><b>Backpressure</b>: writes and page-ins first wait while the cache is over its capacity +
+ *       slack ({@link CacheEvictor#admit}), before anything is reserved or changed.
  *   <li><b>Free ids</b> go back to allocation through {@link PageIds}'s grace period: after every
  *       {@link Guard} open at the free has closed.
  *   <li><b>Failure</b>: the log's failed state is the one global error. An injected failure at one of
@@ -99,6 +105,7 @@ public final class PageCache<P, D> implements AutoCloseable {
     private final PageIds pids;
     private final ReadTimestamps readTimestamps = new ReadTimestamps();
     private final PageCacheMetrics metrics = new PageCacheMetrics();
+    private final CacheEvictor evictor;
     private final int consolidationThreshold;
     /** Reads the fragments of a page but the first; {@code null} when pages are read one fragment at a time. */
     private final ThreadPoolExecutor readers;
@@ -110,46 +117,48 @@ public final class PageCache<P, D> implements AutoCloseable {
     private volatile boolean closed;
 
     private PageCache(PageCacheConfig config, Log log, Materializer<P, D> materializer, PageTable table,
-            TableReplay replay, SnapshotWriter snapshots, long openedAt) {
+            TableReplay replay, SnapshotWriter snapshots, Background background, long openedAt) {
         this.config = config;
         this.log = log;
         this.snapshots = snapshots;
         this.materializer = materializer;
         this.table = table;
+        this.evictor = new CacheEvictor(this, table, log, background, config.cacheCapacity(),
+                config.cacheWaitTimeout());
         this.consolidationThreshold = config.consolidationThreshold();
         this.pids = new PageIds(Math.max(FIRST_USER_PID, replay.maxPid() + 1));
         for (long pid = FIRST_USER_PID; pid < pids.next(); pid++) {
-            Page<?> page = table.get(pid);
-            if (page == null || page.isFree()) {
+            Object entry = table.get(pid);
+            if (entry == null || Page.isFree(entry)) {
                 // free, or an allocation whose first write did not survive: nobody can hold either
                 pids.reusableNow(pid);
             }
         }
         this.readers = config.pageInParallelism() > 1 ? newReaders(config.pageInParallelism()) : null;
 
-        Page<?> meta = table.get(META_PID);
-        Page<?> counter = table.get(COUNTER_PID);
+        Object meta = table.get(META_PID);
+        Object counter = table.get(COUNTER_PID);
         this.wasRecovered = meta != null && counter != null;
         if (meta != null) {
-            table.set(META_PID, meta.withValue(readValue(META_PID, meta)));
+            long[] locations = Page.locationsOf(meta);
+            table.set(META_PID, new Page<>(META_PID, readValue(META_PID, locations), locations, 0));
         } else {
             install(META_PID, null, MessageKind.INLINE_META, Meta.EMPTY);
         }
         long interval = config.idgenPersistInterval();
-        long mark = 0;
         if (counter != null) {
-            Page<?> read = counter.withValue(readValue(COUNTER_PID, counter));
-            table.set(COUNTER_PID, read);
-            // Ids restart two intervals past the recovered mark; that is this run's first mark, made
-            // stable before any id is handed out (see IdGenerator).
-            mark = ((IdGenerator.Mark) read.value).restartAt(interval);
-            install(COUNTER_PID, read, MessageKind.COUNTER, new IdGenerator.Mark(mark, interval));
+            long[] locations = Page.locationsOf(counter);
+            IdGenerator.Mark recovered = (IdGenerator.Mark) readValue(COUNTER_PID, locations);
+            table.set(COUNTER_PID, new Page<>(COUNTER_PID, recovered, locations, 0));
+            // Nothing is written here: the first generateId writes this run's first mark and makes it
+            // stable (see IdGenerator), so an open costs no fsync, and a close after no change no snapshot.
+            this.ids = new IdGenerator(interval, recovered.restartAt(interval), recovered.mark(),
+                    Page.lastLsn(locations), recovered.mark(), this::writeMark, this::awaitMark);
         } else {
             install(COUNTER_PID, null, MessageKind.COUNTER, new IdGenerator.Mark(0, interval));
+            this.ids = new IdGenerator(interval, 0, 0, ((Page<?>) table.get(COUNTER_PID)).lastLsn(), Long.MIN_VALUE,
+                    this::writeMark, this::awaitMark);
         }
-        long markLsn = table.get(COUNTER_PID).lastLsn();
-        log.makeStable(markLsn);
-        this.ids = new IdGenerator(interval, mark, markLsn, this::writeMark, this::awaitMark);
         metrics.record(Op.RECOVERY, System.nanoTime() - openedAt);
     }
 
@@ -172,7 +181,7 @@ public final class PageCache<P, D> implements AutoCloseable {
         try {
             SnapshotWriter snapshots = new SnapshotWriter(io, config.log(), log, background, recovery.snapshot);
             return new PageCache<>(config, log, materializer, recovery.snapshot.table(), recovery.replay, snapshots,
-                    openedAt);
+                    background, openedAt);
         } catch (RuntimeException | Error e) {
             try {
                 log.close();
@@ -238,37 +247,46 @@ public final class PageCache<P, D> implements AutoCloseable {
         if ((ThreadLocalRandom.current().nextInt() & (PageCacheMetrics.GET_SAMPLE_EVERY - 1)) == 0) {
             return timedGet(pid);
         }
-        Page<?> page = table.get(pid);
-        if (page != null && page.value != null && page.value != Page.FREE) {
+        Object entry = table.get(pid);
+        if (entry instanceof Page<?> page && page.value != Page.FREE) {
+            evictor.accessed(pid);
             return (Page<P>) page;
         }
-        return (Page<P>) getSlow(pid, page);
+        return (Page<P>) getSlow(pid, entry);
     }
 
     @SuppressWarnings("unchecked")
     private Page<P> timedGet(long pid) {
         long start = System.nanoTime();
-        Page<?> page = table.get(pid);
-        Page<?> result = page != null && page.value != null && page.value != Page.FREE ? page : getSlow(pid, page);
+        Object entry = table.get(pid);
+        Page<?> result;
+        if (entry instanceof Page<?> page && page.value != Page.FREE) {
+            evictor.accessed(pid);
+            result = page;
+        } else {
+            result = getSlow(pid, entry);
+        }
         metrics.time(Op.GET, System.nanoTime() - start);
         metrics.countSampled(Op.GET, PageCacheMetrics.GET_SAMPLE_EVERY);
         return (Page<P>) result;
     }
 
-    private Page<?> getSlow(long pid, Page<?> page) {
-        if (page == null || page.isFree()) {
+    private Page<?> getSlow(long pid, Object entry) {
+        if (entry == null || Page.isFree(entry)) {
             if (pid >= pids.next()) {
                 throw neverAllocated(pid);
             }
             return null;
         }
-        Page<?> resident = pageIn(pid, page);
-        return resident == null || resident.isFree() ? null : resident;
+        evictor.admit();
+        metrics.misses.increment();
+        Page<?> resident = pageIn(pid, entry);
+        return resident.isFree() ? null : resident;
     }
 
-    /** {@code page} if it is resident or free, else the page read back and installed. */
-    private Page<?> materialize(long pid, Page<?> page) {
-        return page == null || page.isResidentOrFree() ? page : pageIn(pid, page);
+    /** {@code entry} if it is a resident or free page (or {@code null}), else the page read back and installed. */
+    private Page<?> materialize(long pid, Object entry) {
+        return entry == null || entry instanceof Page<?> ? (Page<?>) entry : pageIn(pid, entry);
     }
 
     /**
@@ -277,51 +295,59 @@ public final class PageCache<P, D> implements AutoCloseable {
      * @return the resident version (or whatever is current if the page changed meanwhile: it may be
      *     free)
      */
-    private Page<?> pageIn(long pid, Page<?> pagedOut) {
+    private Page<?> pageIn(long pid, Object pagedOut) {
         long start = System.nanoTime();
-        Page<?> page = pagedOut;
-        while (page != null && !page.isResidentOrFree()) {
+        Object entry = pagedOut;
+        while (entry instanceof long[] locations) {
             Object value;
             try {
-                value = readValue(pid, page);
+                value = readValue(pid, locations);
             } catch (StoreFailedException e) {
                 throw e;
             } catch (RuntimeException e) {
-                Page<?> now = table.get(pid);
-                if (now != null && now.fragments != page.fragments) {
-                    page = now; // moved or changed while we read: its old fragments may be gone
+                Object now = table.get(pid);
+                if (Page.locationsOf(now) != locations) {
+                    entry = now; // moved or changed while we read: its old fragments may be gone
                     continue;
                 }
                 throw fail(e);
             }
-            Page<?> resident = page.withValue(value);
-            if (table.compareAndSet(pid, page, resident)) {
+            Page<?> resident = new Page<>(pid, value, locations, weigh(value));
+            if (table.compareAndSet(pid, locations, resident)) {
+                evictor.changed(pid, locations, resident);
                 metrics.record(Op.PAGE_IN, System.nanoTime() - start);
                 return resident;
             }
-            page = table.get(pid);
+            entry = table.get(pid);
         }
-        return page;
+        return (Page<?>) entry;
     }
 
-    /** Reads every fragment of {@code page} and merges them into a value. */
+    /** The weight of a user page's version holding {@code value}; see {@link Page#weight}. */
     @SuppressWarnings("unchecked")
-    private Object readValue(long pid, Page<?> page) {
-        int n = page.fragmentCount();
-        LogMessage[] messages = pullAll(pid, page, n);
+    private int weigh(Object value) {
+        long bytes = materializer.heapSize((P) value) + Page.SHELL_BYTES + CachePolicy.ENTRY_BYTES;
+        return (int) Math.min(Integer.MAX_VALUE, Math.max(0, bytes));
+    }
+
+    /** Reads every fragment at {@code locations} and merges them into a value. */
+    @SuppressWarnings("unchecked")
+    private Object readValue(long pid, long[] locations) {
+        int n = Page.fragmentCount(locations);
+        LogMessage[] messages = pullAll(pid, locations, n);
         Object base = decodeBase(pid, messages[0]);
         if (n == 1) {
             return base;
         }
         if (pid < FIRST_USER_PID) {
-            throw new CorruptionException(config.log().logFile(), page.fragmentPointer(1),
+            throw new CorruptionException(config.log().logFile(), Page.fragmentPointer(locations, 1),
                     "the reserved page " + pid + " has " + (n - 1) + " deltas");
         }
         List<D> deltas = new ArrayList<>(n - 1);
         for (int i = 1; i < n; i++) {
             LogMessage m = messages[i];
             if (m.kind() != MessageKind.INLINE_LINK) {
-                throw new CorruptionException(config.log().logFile(), page.fragmentPointer(i),
+                throw new CorruptionException(config.log().logFile(), Page.fragmentPointer(locations, i),
                         "fragment " + i + " of page " + pid + " is a " + m.kind() + ", not a delta");
             }
             deltas.add(materializer.decodeDelta(Bytes.wrapForRead(m.body())));
@@ -347,21 +373,21 @@ public final class PageCache<P, D> implements AutoCloseable {
         return Objects.requireNonNull(materializer.decodePage(in), "Materializer.decodePage returned null");
     }
 
-    private LogMessage[] pullAll(long pid, Page<?> page, int n) {
+    private LogMessage[] pullAll(long pid, long[] locations, int n) {
         LogMessage[] messages = new LogMessage[n];
         if (n == 1 || readers == null) {
             for (int i = 0; i < n; i++) {
-                messages[i] = pull(pid, page.fragmentLsn(i), page.fragmentPointer(i));
+                messages[i] = pull(pid, Page.fragmentLsn(locations, i), Page.fragmentPointer(locations, i));
             }
             return messages;
         }
         List<CompletableFuture<LogMessage>> others = new ArrayList<>(n - 1);
         for (int i = 1; i < n; i++) {
-            long lsn = page.fragmentLsn(i);
-            long pointer = page.fragmentPointer(i);
+            long lsn = Page.fragmentLsn(locations, i);
+            long pointer = Page.fragmentPointer(locations, i);
             others.add(CompletableFuture.supplyAsync(() -> pull(pid, lsn, pointer), readers));
         }
-        messages[0] = pull(pid, page.fragmentLsn(0), page.fragmentPointer(0));
+        messages[0] = pull(pid, Page.fragmentLsn(locations, 0), Page.fragmentPointer(locations, 0));
         for (int i = 1; i < n; i++) {
             try {
                 messages[i] = others.get(i - 1).join();
@@ -397,14 +423,16 @@ public final class PageCache<P, D> implements AutoCloseable {
         long start = System.nanoTime();
         checkUsable();
         Objects.requireNonNull(value, "value");
+        evictor.admit();
         OnHeapBytes out = scratch();
         materializer.encodePage(value, out);
         long pid = pids.take();
-        CasResult<?> result;
+        Outcome result;
         try {
-            Page<?> old = table.get(pid);
-            if (old != null && !old.isFree()) {
-                throw new IllegalStateException("page " + pid + " was handed out for reuse but holds " + old);
+            Object old = table.get(pid);
+            if (old != null && !Page.isFree(old)) {
+                throw new IllegalStateException("page " + pid + " was handed out for reuse but holds "
+                        + Page.describe(pid, old));
             }
             result = casPage(pid, old, MessageKind.INLINE_NODE, value, out, false);
         } catch (RuntimeException | Error e) {
@@ -413,10 +441,10 @@ public final class PageCache<P, D> implements AutoCloseable {
         }
         if (!result.succeeded()) {
             throw new IllegalStateException("a new page " + pid + " was changed by another thread before it was "
-                    + "handed out: " + result.page());
+                    + "handed out: " + Page.describe(pid, result.entry()));
         }
         metrics.record(Op.ALLOCATE, System.nanoTime() - start);
-        return (Page<P>) result.page();
+        return (Page<P>) result.entry();
     }
 
     /**
@@ -432,10 +460,8 @@ public final class PageCache<P, D> implements AutoCloseable {
     public CasResult<P> link(long pid, Page<P> view, D delta) {
         long start = System.nanoTime();
         checkChange(pid, view, "linked");
-        if (view.value == null) {
-            throw new IllegalArgumentException("the view of page " + pid + " is paged out; get the page first");
-        }
         Objects.requireNonNull(delta, "delta");
+        evictor.admit();
         P newValue = Objects.requireNonNull(materializer.apply((P) view.value, delta), "Materializer.apply returned null");
         CasResult<P> result;
         if (view.fragmentCount() >= consolidationThreshold) {
@@ -454,19 +480,22 @@ public final class PageCache<P, D> implements AutoCloseable {
     private CasResult<P> linkWith(long pid, Page<?> view, P newValue, OnHeapBytes delta) {
         byte[] body = delta.underlyingObject();
         int length = (int) delta.writePosition();
-        Page<?> old = view;
+        int weight = weigh(newValue);
+        Object old = view;
         while (true) {
             failpoint("pagecache.reserve.link");
             Reservation r = log.reserve(MessageKind.INLINE_LINK, pid, body, 0, length);
-            Page<?> next = old.linked(newValue, r.lsn(), r.pointer(), r.length());
+            Page<?> next = new Page<>(pid, newValue,
+                    Page.appended(Page.locationsOf(old), r.lsn(), r.pointer(), r.length(), Page.tsOf(old) + 1), weight);
             if (table.compareAndSet(pid, old, next)) {
                 r.complete();
+                evictor.changed(pid, old, next);
                 snapshots.operationLogged();
                 return new CasResult<>(true, (Page<P>) next);
             }
             r.abort();
-            Page<?> current = table.get(pid);
-            if (current.ts != old.ts) {
+            Object current = table.get(pid);
+            if (Page.tsOf(current) != Page.tsOf(old)) {
                 metrics.conflicts.increment();
                 return new CasResult<>(false, (Page<P>) materialize(pid, current));
             }
@@ -487,6 +516,7 @@ public final class PageCache<P, D> implements AutoCloseable {
         long start = System.nanoTime();
         checkChange(pid, view, "replaced");
         Objects.requireNonNull(value, "value");
+        evictor.admit();
         CasResult<P> result = replaceWith(pid, view, value);
         metrics.record(Op.REPLACE, System.nanoTime() - start);
         return result;
@@ -496,9 +526,8 @@ public final class PageCache<P, D> implements AutoCloseable {
     private CasResult<P> replaceWith(long pid, Page<?> view, P value) {
         OnHeapBytes out = scratch();
         materializer.encodePage(value, out);
-        CasResult<?> result = casPage(pid, view, MessageKind.INLINE_NODE, value, out, false);
-        return result.succeeded() ? (CasResult<P>) result
-                : new CasResult<>(false, (Page<P>) materialize(pid, result.page()));
+        Outcome result = casPage(pid, view, MessageKind.INLINE_NODE, value, out, false);
+        return new CasResult<>(result.succeeded(), (Page<P>) materialize(pid, result.entry()));
     }
 
     /**
@@ -518,15 +547,14 @@ public final class PageCache<P, D> implements AutoCloseable {
         if (view.isFree()) {
             throw doubleFree(pid);
         }
-        CasResult<?> result = casPage(pid, view, MessageKind.FREE, Page.FREE, null, false);
+        Outcome result = casPage(pid, view, MessageKind.FREE, Page.FREE, null, false);
         if (result.succeeded()) {
             pids.retire(pid);
-        } else if (result.page().isFree()) {
+        } else if (Page.isFree(result.entry())) {
             throw doubleFree(pid);
         }
         metrics.record(Op.FREE, System.nanoTime() - start);
-        return result.succeeded() ? (CasResult<P>) result
-                : new CasResult<>(false, (Page<P>) materialize(pid, result.page()));
+        return new CasResult<>(result.succeeded(), (Page<P>) materialize(pid, result.entry()));
     }
 
     /**
@@ -537,40 +565,48 @@ public final class PageCache<P, D> implements AutoCloseable {
      * @param body the encoded message, or {@code null} for an empty one
      * @param rewrite whether this only moves the page: the version keeps its {@code ts}, and any
      *     concurrent change makes it fail
-     * @return success with the installed version, or failure with the version that beat it (not
-     *     materialized)
+     * @return success with the installed {@link Page}, or failure with the entry that beat it (perhaps
+     *     paged out)
      */
-    private CasResult<?> casPage(long pid, Page<?> expected, MessageKind kind, Object value, OnHeapBytes body,
+    private Outcome casPage(long pid, Object expected, MessageKind kind, Object value, OnHeapBytes body,
             boolean rewrite) {
         byte[] bytes = body == null ? EMPTY : body.underlyingObject();
         int length = body == null ? 0 : (int) body.writePosition();
         String failpoint = reserveFailpoint(kind);
-        Page<?> old = expected;
+        int weight = value == Page.FREE || pid < FIRST_USER_PID ? 0 : weigh(value);
+        Object old = expected;
         while (true) {
             failpoint(failpoint);
             Reservation r = log.reserve(kind, pid, bytes, 0, length);
-            long ts = old == null ? 1 : rewrite ? old.ts : old.ts + 1;
-            Page<?> next = Page.based(pid, value, r.lsn(), r.pointer(), r.length(), ts);
+            long ts = old == null ? 1 : rewrite ? Page.tsOf(old) : Page.tsOf(old) + 1;
+            Page<?> next = new Page<>(pid, value, Page.locations(r.lsn(), r.pointer(), r.length(), ts), weight);
             if (table.compareAndSet(pid, old, next)) {
                 r.complete();
+                evictor.changed(pid, old, next);
                 snapshots.operationLogged();
-                return new CasResult<>(true, next);
+                return new Outcome(true, next);
             }
             r.abort();
-            Page<?> current = table.get(pid);
-            if (rewrite || old == null || current.ts != old.ts) {
+            Object current = table.get(pid);
+            if (rewrite || old == null || Page.tsOf(current) != Page.tsOf(old)) {
                 if (!rewrite) {
                     metrics.conflicts.increment();
                 }
-                return new CasResult<>(false, current);
+                return new Outcome(false, current);
             }
             metrics.relocationRetries.increment();
             old = current;
         }
     }
 
+    /**
+     * What {@link #casPage} did: on success {@code entry} is the installed {@link Page}, on failure the
+     * slot's entry that beat it.
+     */
+    private record Outcome(boolean succeeded, Object entry) {}
+
     /** Installs a reserved page at open. */
-    private void install(long pid, Page<?> expected, MessageKind kind, Object value) {
+    private void install(long pid, Object expected, MessageKind kind, Object value) {
         OnHeapBytes out = scratch();
         encodeValue(pid, value, out);
         if (!casPage(pid, expected, kind, value, out, false).succeeded()) {
@@ -592,12 +628,12 @@ public final class PageCache<P, D> implements AutoCloseable {
             throw neverAllocated(pid);
         }
         while (true) {
-            Page<?> page = table.get(pid);
+            Object page = table.get(pid);
             if (page == null) {
                 return;
             }
-            CasResult<?> result;
-            if (page.isFree()) {
+            Outcome result;
+            if (Page.isFree(page)) {
                 result = casPage(pid, page, MessageKind.FREE, Page.FREE, null, true);
             } else {
                 Page<?> resident = materialize(pid, page);
@@ -623,19 +659,32 @@ public final class PageCache<P, D> implements AutoCloseable {
      * @return whether the page was paged out by this call
      */
     public boolean pageOut(long pid) {
-        long start = System.nanoTime();
         checkUsable();
-        if (pid < FIRST_USER_PID || pid >= pids.next()) {
-            return false;
-        }
+        return pid >= FIRST_USER_PID && pid < pids.next() && tryPageOut(pid) == CacheEvictor.PAGED_OUT;
+    }
+
+    /**
+     * Pages {@code pid} out if it is resident and durable: the CAS from its {@link Page} to its own
+     * locations array.
+     *
+     * @return {@link CacheEvictor#PAGED_OUT}; {@link CacheEvictor#NOT_RESIDENT} if the slot holds no
+     *     resident page; else the LSN that must become durable first
+     */
+    long tryPageOut(long pid) {
+        long start = System.nanoTime();
         while (true) {
-            Page<?> page = table.get(pid);
-            if (page == null || page.value == null || page.isFree() || page.lastLsn() >= log.durableTip()) {
-                return false;
+            Object entry = table.get(pid);
+            if (!(entry instanceof Page<?> page) || page.value == Page.FREE) {
+                return CacheEvictor.NOT_RESIDENT;
             }
-            if (table.compareAndSet(pid, page, page.withValue(null))) {
+            long lastLsn = page.lastLsn();
+            if (lastLsn >= log.durableTip()) {
+                return lastLsn;
+            }
+            if (table.compareAndSet(pid, page, page.fragments)) {
+                evictor.pagedOut(page.weight);
                 metrics.record(Op.PAGE_OUT, System.nanoTime() - start);
-                return true;
+                return CacheEvictor.PAGED_OUT;
             }
         }
     }
@@ -690,7 +739,7 @@ public final class PageCache<P, D> implements AutoCloseable {
             checkUserPid(newPid, "named as a root");
         }
         while (true) {
-            Page<?> page = table.get(META_PID);
+            Page<?> page = (Page<?>) table.get(META_PID);
             Meta meta = (Meta) page.value;
             if (meta.root(name) != expectedPid) {
                 return false;
@@ -705,7 +754,7 @@ public final class PageCache<P, D> implements AutoCloseable {
     }
 
     private Meta meta() {
-        return (Meta) table.get(META_PID).value;
+        return (Meta) ((Page<?>) table.get(META_PID)).value;
     }
 
     // ---------------------------------------------------------------- ids
@@ -723,13 +772,13 @@ public final class PageCache<P, D> implements AutoCloseable {
     private long writeMark(long mark) {
         failpoint("pagecache.idgen.persist");
         while (true) {
-            Page<?> page = table.get(COUNTER_PID);
+            Page<?> page = (Page<?>) table.get(COUNTER_PID);
             IdGenerator.Mark value = new IdGenerator.Mark(mark, config.idgenPersistInterval());
             OnHeapBytes out = scratch();
             value.encode(out);
-            CasResult<?> result = casPage(COUNTER_PID, page, MessageKind.COUNTER, value, out, false);
+            Outcome result = casPage(COUNTER_PID, page, MessageKind.COUNTER, value, out, false);
             if (result.succeeded()) {
-                return result.page().lastLsn();
+                return ((Page<?>) result.entry()).lastLsn();
             }
         }
     }
@@ -750,6 +799,9 @@ public final class PageCache<P, D> implements AutoCloseable {
      */
     public Batch openBatch() {
         checkUsable();
+        if (ownBatches.get().depth == 0) {
+            ids.awaitStart(); // the run's first id mark must not be written inside a batch (see IdGenerator)
+        }
         failpoint("pagecache.batch.open");
         long manifest = log.openBatch();
         openBatches.incrementAndGet();
@@ -824,11 +876,11 @@ public final class PageCache<P, D> implements AutoCloseable {
         checkUsable();
         long size = meta().heapSize() + 2 * Long.BYTES;
         for (long pid = FIRST_USER_PID; pid < pids.next(); pid++) {
-            Page<?> page = table.get(pid);
-            if (page == null || page.isFree()) {
+            Object entry = table.get(pid);
+            if (entry == null || Page.isFree(entry)) {
                 continue;
             }
-            Object value = page.value != null ? page.value : readValue(pid, page);
+            Object value = entry instanceof Page<?> page ? page.value : readValue(pid, (long[]) entry);
             size += materializer.heapSize((P) value);
         }
         return size;
@@ -842,6 +894,19 @@ public final class PageCache<P, D> implements AutoCloseable {
     /** Counters and latency histograms of this page cache's operations. */
     public PageCacheMetrics.Snapshot metrics() {
         return metrics.snapshot();
+    }
+
+    /** Residency, hits, misses and evictions of the cache. */
+    public CacheStats cacheStats() {
+        long misses = metrics.misses.sum();
+        long gets = metrics.snapshot().get(Op.GET).count();
+        return new CacheStats(evictor.capacity(), evictor.residentBytes(), Math.max(0, gets - misses), misses,
+                evictor.evictions());
+    }
+
+    /** The eviction work: the engine's Evictor actor runs it; without one, waiting callers do. */
+    public CacheEvictor evictor() {
+        return evictor;
     }
 
     /** What the log's recovery found when this store was opened. */
@@ -868,8 +933,8 @@ public final class PageCache<P, D> implements AutoCloseable {
         return pids.next();
     }
 
-    /** The table's current version of {@code pid}, as it is (paged out or not), or {@code null}. */
-    Page<?> tableEntry(long pid) {
+    /** The table's current entry of {@code pid}, as it is (a {@link Page} or paged-out locations), or {@code null}. */
+    Object tableEntry(long pid) {
         return table.get(pid);
     }
 
@@ -944,7 +1009,7 @@ public final class PageCache<P, D> implements AutoCloseable {
 
     // ---------------------------------------------------------------- helpers
 
-    private void checkUsable() {
+    void checkUsable() {
         if (closed) {
             throw new IllegalStateException("the store at " + config.log().directory() + " is closed");
         }

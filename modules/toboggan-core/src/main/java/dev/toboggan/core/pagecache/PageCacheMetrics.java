@@ -50,6 +50,8 @@ public final class PageCacheMetrics {
     final LongAdder consolidations = new LongAdder();
     final LongAdder relocationRetries = new LongAdder();
     final LongAdder conflicts = new LongAdder();
+    /** Gets that found their page paged out and read it back. */
+    final LongAdder misses = new LongAdder();
 
     PageCacheMetrics() {
         for (Op op : Op.values()) {

@@ -4,7 +4,9 @@ import java.lang.invoke.MethodHandles;
 import java.lang.invoke.VarHandle;
 
 /**
- * Page id → current {@link Page}: a two-level radix of reference arrays.
+ * Page id → the page's current entry: a two-level radix of reference arrays. An entry is a
+ * {@link Page} (resident or free) or a paged-out page's bare locations array ({@code long[]}); see
+ * {@link Page} for the states.
  *
  * <h2>Implementation notes</h2>
  * <ul>
@@ -16,9 +18,11 @@ import java.lang.invoke.VarHandle;
  *   <li><b>Growth</b>: a chunk is created on the first write into its range, by one CAS from
  *       {@code null}; a loser drops its copy and uses the winner's. Chunks and slots are never
  *       removed: the table never shrinks, and a slot, once set, is never {@code null} again.
- *   <li><b>Changes</b>: every change of a slot is {@link #compareAndSet} from the exact {@link Page}
- *       object the caller read to a new one. Pages are immutable and never reinstalled, so identity
- *       rules out ABA, and the JVM's collector frees superseded versions once no reader holds them.
+ *   <li><b>Changes</b>: every change of a slot is {@link #compareAndSet} from the exact entry object
+ *       the caller read to a new one. Pages are immutable and never reinstalled, so identity rules out
+ *       ABA; a locations array may come back (out, in, out again) but stands for exactly one logical
+ *       state (see {@link Page}), so a CAS expecting it is still right. The JVM's collector frees
+ *       superseded versions once no reader holds them.
  *   <li><b>Visibility</b>: slots and chunks are read with acquire and written by CAS (volatile
  *       semantics), so a reader that sees a page sees it fully built (its fields are final anyway),
  *       and sees a chunk's slots initialized to {@code null} before any page put there.
@@ -33,8 +37,8 @@ final class PageTable {
     /** One past the largest pid the table can hold. */
     static final long CAPACITY = (long) L1_SIZE * L2_SIZE;
 
-    private static final VarHandle CHUNK = MethodHandles.arrayElementVarHandle(Page[][].class);
-    private static final VarHandle SLOT = MethodHandles.arrayElementVarHandle(Page[].class);
+    private static final VarHandle CHUNK = MethodHandles.arrayElementVarHandle(Object[][].class);
+    private static final VarHandle SLOT = MethodHandles.arrayElementVarHandle(Object[].class);
 
     /**
      * Page ids recovery may name beyond those its records back (see {@link #plausible}): 16 chunks, and
@@ -42,14 +46,17 @@ final class PageTable {
      */
     static final long UNBACKED_IDS = 1L << 20;
 
-    private final Page<?>[][] chunks = new Page<?>[L1_SIZE][];
+    private final Object[][] chunks = new Object[L1_SIZE][];
     /** Slots set by {@link #set} (recovery, one thread). */
     private long recoveredSets;
 
-    /** The current version of {@code pid}, or {@code null} if nothing was ever installed there. */
-    Page<?> get(long pid) {
-        Page<?>[] chunk = (Page<?>[]) CHUNK.getAcquire(chunks, (int) (pid >>> L2_BITS));
-        return chunk == null ? null : (Page<?>) SLOT.getAcquire(chunk, (int) pid & L2_MASK);
+    /**
+     * The current entry of {@code pid} (a {@link Page} or a paged-out locations array), or {@code null}
+     * if nothing was ever installed there.
+     */
+    Object get(long pid) {
+        Object[] chunk = (Object[]) CHUNK.getAcquire(chunks, (int) (pid >>> L2_BITS));
+        return chunk == null ? null : SLOT.getAcquire(chunk, (int) pid & L2_MASK);
     }
 
     /**
@@ -58,8 +65,8 @@ final class PageTable {
      *
      * @return whether this call made the change
      */
-    boolean compareAndSet(long pid, Page<?> expected, Page<?> next) {
-        Page<?>[] chunk = chunkFor(pid);
+    boolean compareAndSet(long pid, Object expected, Object next) {
+        Object[] chunk = chunkFor(pid);
         if (Jitter.ENABLED) {
             Jitter.beforeCas();
         }
@@ -67,7 +74,7 @@ final class PageTable {
     }
 
     /** Sets a slot during recovery, before any other thread can see the table. */
-    void set(long pid, Page<?> page) {
+    void set(long pid, Object page) {
         SLOT.setRelease(chunkFor(pid), (int) pid & L2_MASK, page);
         recoveredSets++;
     }
@@ -83,14 +90,14 @@ final class PageTable {
         return pid < UNBACKED_IDS + 2 * recoveredSets;
     }
 
-    private Page<?>[] chunkFor(long pid) {
+    private Object[] chunkFor(long pid) {
         int index = (int) (pid >>> L2_BITS);
-        Page<?>[] chunk = (Page<?>[]) CHUNK.getAcquire(chunks, index);
+        Object[] chunk = (Object[]) CHUNK.getAcquire(chunks, index);
         if (chunk != null) {
             return chunk;
         }
-        Page<?>[] fresh = new Page<?>[L2_SIZE];
-        Page<?>[] witness = (Page<?>[]) CHUNK.compareAndExchange(chunks, index, null, fresh);
+        Object[] fresh = new Object[L2_SIZE];
+        Object[] witness = (Object[]) CHUNK.compareAndExchange(chunks, index, null, fresh);
         return witness == null ? fresh : witness;
     }
 

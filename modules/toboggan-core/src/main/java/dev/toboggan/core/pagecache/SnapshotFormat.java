@@ -104,18 +104,21 @@ public final class SnapshotFormat {
             buf.position(HEADER_LENGTH);
         }
 
-        /** Appends a page's record; pages must come in increasing pid order. */
-        void page(Page<?> page) throws IOException {
-            if (page.pid <= previousPid) {
-                throw new IllegalArgumentException("page " + page.pid + " after page " + previousPid);
+        /**
+         * Appends a page's record: its entry (a {@link Page} or a paged-out locations array); pages must
+         * come in increasing pid order.
+         */
+        void page(long pid, Object entry) throws IOException {
+            if (pid <= previousPid) {
+                throw new IllegalArgumentException("page " + pid + " after page " + previousPid);
             }
-            long[] fragments = page.fragments;
-            put(page.pid - previousPid);
-            put(page.isFree() ? 0 : fragments.length / Page.FRAGMENT_LONGS);
-            for (long value : fragments) {
-                put(value);
+            long[] locations = Page.locationsOf(entry);
+            put(pid - previousPid);
+            put(Page.isFree(entry) ? 0 : Page.fragmentCount(locations));
+            for (int i = 0; i < locations.length - 1; i++) { // the trailing ts is not stored: it restarts at 0
+                put(locations[i]);
             }
-            previousPid = page.pid;
+            previousPid = pid;
             records++;
         }
 
@@ -206,10 +209,11 @@ public final class SnapshotFormat {
         }
 
         /**
-         * The next page, paged out, at version 0; {@code null} after the last one, once the trailer and
-         * the CRC have checked out.
+         * The next page's entry, at version 0: a paged-out locations array, or a free {@link Page};
+         * {@code null} after the last one, once the trailer and the CRC have checked out. Its page id is
+         * {@link #pid()}.
          */
-        Page<?> next() throws IOException {
+        Object next() throws IOException {
             long gap = get();
             if (gap == 0) {
                 finish();
@@ -223,11 +227,12 @@ public final class SnapshotFormat {
             if (count < 0 || count > MAX_FRAGMENTS) {
                 throw corrupt(here(), "page " + pid + " has " + count + " fragments");
             }
-            long[] fragments = new long[(int) Math.max(1, count) * Page.FRAGMENT_LONGS];
-            for (int i = 0; i < fragments.length; i++) {
+            // one extra long: the trailing ts (0), so the array is the table's paged-out entry as it is
+            long[] fragments = new long[(int) Math.max(1, count) * Page.FRAGMENT_LONGS + 1];
+            for (int i = 0; i < fragments.length - 1; i++) {
                 fragments[i] = get();
             }
-            for (int i = 0; i < fragments.length; i += Page.FRAGMENT_LONGS) {
+            for (int i = 0; i < fragments.length - 1; i += Page.FRAGMENT_LONGS) {
                 if (fragments[i] < 0 || fragments[i] >= lsn || fragments[i + 1] < 0 || fragments[i + 2] <= 0
                         || fragments[i + 2] > Integer.MAX_VALUE) {
                     throw corrupt(here(), "page " + pid + " has an impossible fragment (lsn " + fragments[i]
@@ -236,7 +241,12 @@ public final class SnapshotFormat {
             }
             previousPid = pid;
             records++;
-            return new Page<>(pid, count == 0 ? Page.FREE : null, fragments, 0);
+            return count == 0 ? new Page<>(pid, Page.FREE, fragments, 0) : fragments;
+        }
+
+        /** The page id of the entry {@link #next()} returned last. */
+        long pid() {
+            return previousPid;
         }
 
         private void finish() throws IOException {

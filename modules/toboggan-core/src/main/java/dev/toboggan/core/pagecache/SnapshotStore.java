@@ -73,12 +73,12 @@ final class SnapshotStore {
                 throw new CorruptionException(path, 16, "snapshot " + path.getFileName() + " holds the state as of LSN "
                         + reader.lsn() + ", not " + named);
             }
-            for (Page<?> page = reader.next(); page != null; page = reader.next()) {
-                if (!table.plausible(page.pid)) {
-                    throw new CorruptionException(path, reader.here(), "snapshot " + path.getFileName() + " names page " + page.pid
-                            + ", far beyond the ids its records back");
+            for (Object entry = reader.next(); entry != null; entry = reader.next()) {
+                if (!table.plausible(reader.pid())) {
+                    throw new CorruptionException(path, reader.here(), "snapshot " + path.getFileName() + " names page "
+                            + reader.pid() + ", far beyond the ids its records back");
                 }
-                table.set(page.pid, page);
+                table.set(reader.pid(), entry);
             }
             if (!table.plausible(reader.pageIds() - 1)) {
                 throw new CorruptionException(path, 24, "snapshot " + path.getFileName() + " counts " + reader.pageIds()

@@ -180,21 +180,23 @@ public final class SnapshotWriter {
     /** Streams the previous snapshot's pages, each with the log's messages for it applied, in pid order. */
     private void merge(SnapshotFormat.Reader previous, List<LogEntry> changes, SnapshotFormat.Writer writer)
             throws IOException {
-        Page<?> old = previous == null ? null : previous.next();
+        Object old = previous == null ? null : previous.next();
+        long oldPid = old == null ? -1 : previous.pid();
         int i = 0;
         while (old != null || i < changes.size()) {
             long pid = old == null ? changes.get(i).pid()
-                    : i == changes.size() ? old.pid : Math.min(old.pid, changes.get(i).pid());
-            Page<?> page = null;
-            if (old != null && old.pid == pid) {
+                    : i == changes.size() ? oldPid : Math.min(oldPid, changes.get(i).pid());
+            Object page = null;
+            if (old != null && oldPid == pid) {
                 page = old;
                 old = previous.next();
+                oldPid = old == null ? -1 : previous.pid();
             }
             for (; i < changes.size() && changes.get(i).pid() == pid; i++) {
                 page = TableReplay.apply(page, changes.get(i), logFile);
             }
             if (page != null) {
-                writer.page(page);
+                writer.page(pid, page);
             }
         }
     }

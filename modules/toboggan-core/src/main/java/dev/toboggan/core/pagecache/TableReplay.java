@@ -4,7 +4,6 @@ import dev.toboggan.core.CorruptionException;
 import dev.toboggan.core.log.LogEntry;
 import dev.toboggan.core.log.MessageKind;
 import java.nio.file.Path;
-import java.util.Arrays;
 import java.util.function.Consumer;
 
 /**
@@ -17,7 +16,8 @@ import java.util.function.Consumer;
  *   <li>a free record leaves a tombstone.
  * </ul>
  * The table may start from a snapshot ({@link SnapshotFormat}), replay then continuing at its LSN.
- * Pages come out paged out (fragments only), at version 0. The log has already dropped canceled
+ * Pages come out paged out (a bare locations array, see {@link Page}), at version 0; free pages as
+ * tombstones. The log has already dropped canceled
  * records and every message of a batch whose seal did not survive. Replaying the same log twice builds
  * the same table.
  */
@@ -42,20 +42,21 @@ final class TableReplay implements Consumer<LogEntry> {
                     + "back");
         }
         maxPid = Math.max(maxPid, entry.pid());
-        Page<?> current = table.get(entry.pid());
-        Page<?> next = apply(current, entry, logFile);
+        Object current = table.get(entry.pid());
+        Object next = apply(current, entry, logFile);
         if (next != current) {
             table.set(entry.pid(), next);
         }
     }
 
     /**
-     * The replay rules for one message: the version of its page after it, given the version before it
-     * ({@code null} if none). Snapshots apply the same rules page by page.
+     * The replay rules for one message: the entry of its page after it (a free {@link Page} or a
+     * paged-out locations array), given the entry before it ({@code null} if none). Snapshots apply the
+     * same rules page by page.
      *
      * @return {@code current} itself if the message changes nothing (a stale delta)
      */
-    static Page<?> apply(Page<?> current, LogEntry entry, Path logFile) {
+    static Object apply(Object current, LogEntry entry, Path logFile) {
         long pid = entry.pid();
         MessageKind kind = entry.kind().inlineVariant();
         if (!PageTable.holds(pid)) {
@@ -70,32 +71,25 @@ final class TableReplay implements Consumer<LogEntry> {
                 if (reserved) {
                     throw corrupt(logFile, entry, "the reserved page " + pid + " is freed");
                 }
-                yield Page.based(pid, Page.FREE, entry.lsn(), entry.pointer(), entry.length(), 0);
+                yield new Page<>(pid, Page.FREE, Page.locations(entry.lsn(), entry.pointer(), entry.length(), 0), 0);
             }
             case INLINE_LINK -> {
                 if (reserved) {
                     throw corrupt(logFile, entry, "the reserved page " + pid + " has a delta");
                 }
-                yield current != null && !current.isFree() && entry.lsn() > current.lastLsn()
-                        ? withFragment(current, entry) : current;
+                yield current != null && !Page.isFree(current) && entry.lsn() > Page.lastLsn(Page.locationsOf(current))
+                        ? Page.appended(Page.locationsOf(current), entry.lsn(), entry.pointer(), entry.length(), 0)
+                        : current;
             }
             case INLINE_NODE, INLINE_META, COUNTER -> {
                 if (kind != expectedBase) {
                     throw corrupt(logFile, entry, kind + " message for page " + pid + ", which only takes "
                             + expectedBase);
                 }
-                yield Page.based(pid, null, entry.lsn(), entry.pointer(), entry.length(), 0);
+                yield Page.locations(entry.lsn(), entry.pointer(), entry.length(), 0);
             }
             default -> throw corrupt(logFile, entry, "unexpected " + kind + " message in the replay");
         };
-    }
-
-    private static Page<?> withFragment(Page<?> page, LogEntry entry) {
-        long[] fragments = Arrays.copyOf(page.fragments, page.fragments.length + Page.FRAGMENT_LONGS);
-        fragments[page.fragments.length] = entry.lsn();
-        fragments[page.fragments.length + 1] = entry.pointer();
-        fragments[page.fragments.length + 2] = entry.length();
-        return new Page<>(page.pid, null, fragments, 0);
     }
 
     private static CorruptionException corrupt(Path logFile, LogEntry entry, String what) {

@@ -226,7 +226,7 @@ class PageCacheErrorTest {
         Page<List<Integer>> v = pc.allocate(List.of(1, 2, 3));
         pc.flush();
         assertThat(pc.pageOut(v.pid())).isTrue();
-        disk.corrupt(Stores.DIR.resolve("log"), v.fragmentPointer(0) + 8, (byte) 0x40);
+        disk.corrupt(Stores.DIR.resolve("log"), Page.fragmentPointer(v.fragments, 0) + 8, (byte) 0x40);
         assertThatThrownBy(() -> pc.get(v.pid())).isInstanceOf(StoreFailedException.class)
                 .hasCauseInstanceOf(CorruptionException.class);
         assertThatThrownBy(() -> pc.allocate(List.of())).isInstanceOf(StoreFailedException.class);

@@ -289,6 +289,38 @@ class PageCacheTest {
     }
 
     @Test
+    void anOpenWritesNothingUntilTheFirstIdAndRunsWithoutIdsRestartAtTheSameId() {
+        long interval = pc.config().idgenPersistInterval();
+        pc.generateId();
+        reopen();
+        long reserved = pc.log().maxReservedLsn();
+        reopen();
+        assertThat(pc.log().maxReservedLsn()).as("two opens and a close without ids wrote nothing").isEqualTo(reserved);
+        crash();
+        assertThat(pc.log().maxReservedLsn()).isEqualTo(reserved);
+        long first = pc.generateId();
+        assertThat(first).as("the runs without ids handed none out: the restart point is where it was")
+                .isEqualTo(2 * interval);
+        crash();
+        assertThat(pc.generateId()).as("the first id's mark was stable before the id was returned").isGreaterThan(first);
+    }
+
+    @SuppressWarnings("try") // the resource is used for its scope only
+    @Test
+    void theFirstMarkOfARunIsStableBeforeAThreadsFirstBatchOpens() {
+        long before = pc.generateId();
+        reopen();
+        long last;
+        try (Batch batch = pc.openBatch()) {
+            assertThat(pc.log().stableTip()).as("the restart mark, written and made stable by openBatch")
+                    .isGreaterThan(((Page<?>) pc.tableEntry(PageCache.COUNTER_PID)).lastLsn());
+            last = pc.generateId();
+        }
+        crash(); // the batch was never made stable: it is lost, the mark before it is not
+        assertThat(pc.generateId()).isGreaterThan(last).isGreaterThan(before);
+    }
+
+    @Test
     void aSmallerIntervalAfterARestartCannotReissueIds() {
         pc.close();
         pc = Stores.open(disk, Stores.small().withIdgenPersistInterval(100));

@@ -30,7 +30,7 @@ public class PageTableLincheckTest {
 
     @Operation
     public Integer get(@Param(name = "pid") int pid) {
-        return valueOf(table.get(PIDS[pid]));
+        return valueOf((Page<?>) table.get(PIDS[pid]));
     }
 
     /** Sets the value if it is {@code expected} now (0 stands for "no page yet"). */
@@ -39,12 +39,12 @@ public class PageTableLincheckTest {
             @Param(name = "value") int value) {
         long p = PIDS[pid];
         while (true) {
-            Page<?> current = table.get(p);
+            Page<?> current = (Page<?>) table.get(p);
             if (current == null ? expected != 0 : (Integer) current.value != expected) {
                 return false;
             }
-            long ts = current == null ? 1 : current.ts + 1;
-            if (table.compareAndSet(p, current, new Page<>(p, value, new long[] {ts, 0, 0}, ts))) {
+            long ts = current == null ? 1 : current.ts() + 1;
+            if (table.compareAndSet(p, current, new Page<>(p, value, new long[] {ts, 0, 0, ts}, 0))) {
                 return true;
             }
         }
@@ -55,11 +55,11 @@ public class PageTableLincheckTest {
     public int add(@Param(name = "pid") int pid, @Param(name = "value") int delta) {
         long p = PIDS[pid];
         while (true) {
-            Page<?> current = table.get(p);
+            Page<?> current = (Page<?>) table.get(p);
             Integer now = valueOf(current);
             int next = (now == null ? 0 : now) + delta;
-            long ts = current == null ? 1 : current.ts + 1;
-            if (table.compareAndSet(p, current, new Page<>(p, next, new long[] {ts, 0, 0}, ts))) {
+            long ts = current == null ? 1 : current.ts() + 1;
+            if (table.compareAndSet(p, current, new Page<>(p, next, new long[] {ts, 0, 0, ts}, 0))) {
                 return next;
             }
         }

@@ -73,9 +73,9 @@ class SnapshotDecoderFuzzTest {
         try (StorageFile f = disk.open(path, StorageIo.OpenMode.READ_ONLY)) {
             SnapshotFormat.Reader reader = new SnapshotFormat.Reader(f);
             long previous = -1;
-            for (Page<?> page = reader.next(); page != null; page = reader.next()) {
-                assertThat(page.pid).isGreaterThan(previous).isLessThan(reader.pageIds());
-                previous = page.pid;
+            for (Object entry = reader.next(); entry != null; entry = reader.next()) {
+                assertThat(reader.pid()).isGreaterThan(previous).isLessThan(reader.pageIds());
+                previous = reader.pid();
             }
         } catch (CorruptionException e) {
             assertThat(e.file()).isEqualTo(path);

@@ -96,9 +96,9 @@ class SnapshotTest {
         List<String> rows = new ArrayList<>();
         rows.add("next pid " + pc.nextPid());
         for (long pid = PageCache.FIRST_USER_PID; pid < pc.nextPid(); pid++) {
-            Page<?> page = pc.tableEntry(pid);
-            rows.add(pid + ": " + (page == null ? "none"
-                    : (page.isFree() ? "free " : "") + java.util.Arrays.toString(page.fragments)));
+            Object entry = pc.tableEntry(pid);
+            rows.add(pid + ": " + (entry == null ? "none"
+                    : (Page.isFree(entry) ? "free " : "") + java.util.Arrays.toString(Page.locationsOf(entry))));
         }
         return rows;
     }

@@ -1,0 +1,61 @@
+package dev.toboggan.engine;
+
+import dev.toboggan.core.pagecache.Materializer;
+import java.util.Arrays;
+import net.openhft.chronicle.bytes.Bytes;
+
+/** Pages of bytes for the cache tests: a delta replaces the first bytes. Pages are never mutated. */
+final class BytesMaterializer implements Materializer<byte[], byte[]> {
+    static final BytesMaterializer INSTANCE = new BytesMaterializer();
+
+    /** A page of {@code size} bytes that says which page it is: every int is {@code seed}. */
+    static byte[] page(long seed, int size) {
+        byte[] page = new byte[size];
+        for (int i = 0; i + 4 <= size; i += 4) {
+            page[i] = (byte) seed;
+            page[i + 1] = (byte) (seed >>> 8);
+            page[i + 2] = (byte) (seed >>> 16);
+            page[i + 3] = (byte) (seed >>> 24);
+        }
+        return page;
+    }
+
+    @Override
+    public byte[] apply(byte[] page, byte[] delta) {
+        byte[] changed = page.clone();
+        System.arraycopy(delta, 0, changed, 0, Math.min(delta.length, changed.length));
+        return changed;
+    }
+
+    @Override
+    public long heapSize(byte[] page) {
+        return 16L + page.length;
+    }
+
+    @Override
+    public void encodePage(byte[] page, Bytes<?> out) {
+        out.writeInt(page.length);
+        out.write(page);
+    }
+
+    @Override
+    public byte[] decodePage(Bytes<?> in) {
+        byte[] page = new byte[in.readInt()];
+        in.read(page);
+        return page;
+    }
+
+    @Override
+    public void encodeDelta(byte[] delta, Bytes<?> out) {
+        encodePage(delta, out);
+    }
+
+    @Override
+    public byte[] decodeDelta(Bytes<?> in) {
+        return decodePage(in);
+    }
+
+    static boolean isPage(byte[] actual, long seed, int size) {
+        return Arrays.equals(actual, page(seed, size));
+    }
+}

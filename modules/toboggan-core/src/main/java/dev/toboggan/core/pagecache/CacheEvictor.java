@@ -1,0 +1,303 @@
+package dev.toboggan.core.pagecache;
+
+import dev.toboggan.core.Background;
+import dev.toboggan.core.Failpoints;
+import dev.toboggan.core.log.Log;
+import java.time.Duration;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.atomic.LongAdder;
+import java.util.concurrent.locks.LockSupport;
+import java.util.concurrent.locks.ReentrantLock;
+
+/**
+ * Keeps the estimated heap bytes of the materialized pages under {@code cache-capacity}: accounts them,
+ * collects accesses, and pages out what {@link CachePolicy} picks. The work as a plain object, like
+ * {@link SnapshotWriter}: the engine's Evictor actor calls {@link #run()}; without an engine (the
+ * {@link Background} port says nobody will), the reader or writer that asks for a run does it itself,
+ * if no other thread is running it.
+ *
+ * <h2>Implementation notes</h2>
+ * <ul>
+ *   <li><b>Accounting</b>: {@code resident} is the sum of {@link Page#weight} over the resident pages
+ *       of the table. Every successful CAS of a user page's slot adds (weight of the new entry − weight
+ *       of the replaced one), where a paged-out or free entry weighs 0 ({@link #changed}); page-out
+ *       subtracts its page's weight. Each slot's chain of CASes telescopes, so the counter is exact once
+ *       the adds of completed CASes have landed (it lags a CAS by one add, never drifts).
+ *   <li><b>Accesses</b>: reads and writes record the pid in {@link AccessBuffers} (lossy, no lock); a
+ *       stripe at a half mark, or a change that leaves the cache over capacity, asks the port for an
+ *       eviction run: the engine coalesces that into at most one message in flight.
+ *   <li><b>Run</b> (under {@code lock}, one at a time): drain the buffers into the policy (a pid whose
+ *       slot no longer holds a resident page is forgotten), then page out victims until
+ *       {@code resident <= capacity}. A victim whose newest fragment is not durable yet is made durable
+ *       first ({@link Log#makeDurable}: the run may drive the flush itself) and tried once more, then
+ *       skipped. When the policy has nothing left to offer (lossy buffers dropped some pages' first
+ *       records, or the run follows a restart) it adopts resident pages it does not know from the page
+ *       table, from a rotating cursor.
+ *   <li><b>Page-out</b> is {@link PageCache}'s CAS from the resident {@link Page} to its own locations
+ *       array, only when every fragment is below the durable tip: the linearization point of an
+ *       eviction. A concurrent change wins over it (the CAS fails; the page stays resident).
+ *   <li><b>Backpressure</b>: before a read that must page in, and before every write, {@link #admit}
+ *       lets the caller through while {@code resident <= capacity + slack}; above, it waits (parking,
+ *       asking for runs) until the Evictor has made room, up to {@code send-timeout}, then throws
+ *       {@link CacheFullException} — before the operation started, so nothing changed. The wait holds
+ *       no lock and no log reservation. Wait-for graph: writer → evictor → log flush work → disk; the
+ *       flush work never waits for writers or the evictor, so there is no cycle.
+ *   <li><b>Restart</b>: {@link #restart()} drops the policy; the next run rebuilds it by adoption from
+ *       the page table (approximate: recency and frequency start over). Nothing else is lost: the
+ *       accounting lives in the core.
+ * </ul>
+ */
+public final class CacheEvictor {
+    /** Slack above the capacity before callers wait: this share of the capacity, at least {@link #MIN_SLACK}. */
+    static final int SLACK_DIVISOR = 8;
+    static final long MIN_SLACK = 1 << 20;
+    private static final long WAIT_PARK_NANOS = TimeUnit.MICROSECONDS.toNanos(200);
+    /** Pids looked at per adoption scan step. */
+    private static final int ADOPT_BATCH = 4096;
+
+    /** {@link PageCache#tryPageOut} results other than an LSN to wait for. */
+    static final long PAGED_OUT = -1;
+    static final long NOT_RESIDENT = -2;
+
+    private final PageCache<?, ?> cache;
+    private final PageTable table;
+    private final Log log;
+    private final Background background;
+    private final long capacity;
+    private final long waitLimit;
+    private final Duration waitTimeout;
+    private final AccessBuffers accesses = AccessBuffers.forThisMachine();
+    private final AtomicLong resident = new AtomicLong();
+    private final LongAdder evictions = new LongAdder();
+    private final LongAdder runs = new LongAdder();
+    private final ReentrantLock lock = new ReentrantLock();
+    /** Guarded by lock. */
+    private CachePolicy policy;
+    /** Guarded by lock: where the next adoption scan starts. */
+    private long adoptCursor = PageCache.FIRST_USER_PID;
+
+    CacheEvictor(PageCache<?, ?> cache, PageTable table, Log log, Background background, long capacity,
+            Duration waitTimeout) {
+        this.cache = cache;
+        this.table = table;
+        this.log = log;
+        this.background = background;
+        this.capacity = capacity;
+        this.waitLimit = capacity + Math.max(MIN_SLACK, capacity / SLACK_DIVISOR);
+        this.waitTimeout = waitTimeout;
+        this.policy = new CachePolicy(capacity);
+    }
+
+    // ---------------------------------------------------------------- called by readers and writers
+
+    /**
+     * A read found {@code pid} resident: one lossy buffer write; about twice per ring a drain request
+     * (run here if the port says nobody else will).
+     */
+    void accessed(long pid) {
+        if (accesses.record(pid) && !background.evictionNeeded()) {
+            runIfIdle();
+        }
+    }
+
+    /** A CAS replaced {@code old} (an entry or null) with {@code next} in a user page's slot. */
+    void changed(long pid, Object old, Page<?> next) {
+        if (pid < PageCache.FIRST_USER_PID) {
+            return;
+        }
+        long delta = next.weight - Page.weightOf(old);
+        long now = delta == 0 ? resident.get() : resident.addAndGet(delta);
+        boolean drainDue = next.value != Page.FREE && accesses.record(pid);
+        if (now > capacity) {
+            if (!background.evictionNeeded()) {
+                runIfIdle();
+            }
+        } else if (drainDue && !background.evictionNeeded()) {
+            runIfIdle();
+        }
+    }
+
+    /** A page of weight {@code weight} was paged out. */
+    void pagedOut(int weight) {
+        resident.addAndGet(-weight);
+    }
+
+    /**
+     * Waits while the cache is over capacity + slack (see the class notes).
+     *
+     * @throws CacheFullException after {@code send-timeout} without room; nothing was started
+     */
+    void admit() {
+        if (resident.get() > waitLimit) {
+            awaitRoom();
+        }
+    }
+
+    private void awaitRoom() {
+        long deadline = System.nanoTime() + waitTimeout.toNanos();
+        while (resident.get() > waitLimit) {
+            cache.checkUsable();
+            if (!background.evictionNeeded()) {
+                runIfIdle();
+                if (resident.get() <= waitLimit) {
+                    return;
+                }
+            }
+            if (System.nanoTime() - deadline > 0) {
+                throw new CacheFullException(resident.get(), capacity, waitTimeout);
+            }
+            LockSupport.parkNanos(WAIT_PARK_NANOS);
+            if (Thread.interrupted()) {
+                Thread.currentThread().interrupt();
+                throw new CacheFullException(resident.get(), capacity, Duration.ZERO);
+            }
+        }
+    }
+
+    private void runIfIdle() {
+        if (lock.tryLock()) {
+            try {
+                runLocked();
+            } finally {
+                lock.unlock();
+            }
+        }
+    }
+
+    // ---------------------------------------------------------------- the eviction work
+
+    /**
+     * Drains the access buffers into the policy and pages out until the cache is within its capacity.
+     * For the Evictor actor; blocks in IO when a victim must be made durable first.
+     *
+     * @return pages paged out by this run
+     */
+    public long run() {
+        if (Failpoints.ENABLED) {
+            try {
+                Failpoints.check("evictor.run");
+            } catch (Failpoints.InjectedFailure e) {
+                throw new IllegalStateException("injected failure of the eviction run", e);
+            }
+        }
+        lock.lock();
+        try {
+            return runLocked();
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /** Forgets the policy's state (an Evictor restart): the next run adopts resident pages from the table. */
+    public void restart() {
+        lock.lock();
+        try {
+            policy = new CachePolicy(capacity);
+            adoptCursor = PageCache.FIRST_USER_PID;
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    private long runLocked() {
+        runs.increment();
+        accesses.drain(this::onAccess);
+        long evicted = 0;
+        long stuck = -1;
+        while (resident.get() > capacity) {
+            cache.checkUsable();
+            long pid = policy.victim();
+            if (pid < 0) {
+                if (adopt() == 0) {
+                    break; // nothing resident is left to page out
+                }
+                continue;
+            }
+            long result = cache.tryPageOut(pid);
+            if (result == PAGED_OUT) {
+                policy.remove(pid);
+                evictions.increment();
+                evicted++;
+            } else if (result == NOT_RESIDENT) {
+                policy.remove(pid);
+            } else if (stuck != pid) {
+                log.makeDurable(result);
+                stuck = pid;
+            } else {
+                policy.skip(pid); // rewritten faster than the log became durable: try another
+                stuck = -1;
+            }
+        }
+        return evicted;
+    }
+
+    private void onAccess(long pid) {
+        if (pid < PageCache.FIRST_USER_PID) {
+            return;
+        }
+        Object entry = table.get(pid);
+        if (entry instanceof Page<?> page && page.value != Page.FREE) {
+            policy.recordAccess(pid, page.weight);
+        } else {
+            policy.remove(pid);
+        }
+    }
+
+    /**
+     * Adds resident pages the policy does not track, scanning the table from the cursor until it has
+     * adopted the excess over the capacity or gone round once.
+     *
+     * @return pages adopted
+     */
+    private int adopt() {
+        long end = cache.nextPid();
+        long excess = resident.get() - capacity;
+        long adoptedWeight = 0;
+        int adopted = 0;
+        long scanned = 0;
+        long span = end - PageCache.FIRST_USER_PID;
+        while (scanned < span && adoptedWeight < excess) {
+            for (int i = 0; i < ADOPT_BATCH && scanned < span; i++, scanned++) {
+                if (adoptCursor >= end) {
+                    adoptCursor = PageCache.FIRST_USER_PID;
+                }
+                long pid = adoptCursor++;
+                Object entry = table.get(pid);
+                if (entry instanceof Page<?> page && page.value != Page.FREE && !policy.contains(pid)) {
+                    policy.adopt(pid, page.weight);
+                    adoptedWeight += page.weight;
+                    adopted++;
+                }
+            }
+        }
+        return adopted;
+    }
+
+    // ---------------------------------------------------------------- state
+
+    /** The capacity in estimated heap bytes. */
+    public long capacity() {
+        return capacity;
+    }
+
+    /** Where callers start to wait: the capacity plus the slack. */
+    public long waitLimit() {
+        return waitLimit;
+    }
+
+    /** Estimated heap bytes of the resident pages now. */
+    public long residentBytes() {
+        return resident.get();
+    }
+
+    /** Pages paged out by eviction runs so far. */
+    public long evictions() {
+        return evictions.sum();
+    }
+
+    /** Eviction runs so far. */
+    public long runs() {
+        return runs.sum();
+    }
+}

@@ -1,0 +1,157 @@
+package dev.toboggan.core.pagecache;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import dev.toboggan.core.Background;
+import dev.toboggan.core.io.SimulatedStorage;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.List;
+import java.util.Random;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The cache's capacity, accounting and policy, with the eviction work run by the callers themselves
+ * ({@link Background#NONE}); the Evictor actor's supervision is tested in toboggan-actors.
+ */
+class CacheEvictionTest {
+    private static final long CAPACITY = 1 << 20;
+    /** Each page: 200 ints, about 4 KB by IntListMaterializer's estimate. */
+    private static final int PAGE_INTS = 200;
+
+    private final SimulatedStorage disk = new SimulatedStorage();
+    private PageCache<List<Integer>, Integer> pc;
+
+    @AfterEach
+    void close() {
+        if (pc != null) {
+            pc.close();
+        }
+    }
+
+    private PageCache<List<Integer>, Integer> open(PageCacheConfig config) {
+        pc = Stores.open(disk, config.withLog(config.log().withSegmentSize(1 << 20)).withCacheCapacity(CAPACITY));
+        return pc;
+    }
+
+    private static List<Integer> page(int seed) {
+        List<Integer> values = new ArrayList<>(PAGE_INTS);
+        for (int i = 0; i < PAGE_INTS; i++) {
+            values.add(seed + i);
+        }
+        return Collections.unmodifiableList(values);
+    }
+
+    /** The sum of the weights of the resident user pages, walking the table. */
+    private long residentInTable() {
+        long sum = 0;
+        for (long pid = PageCache.FIRST_USER_PID; pid < pc.nextPid(); pid++) {
+            sum += Page.weightOf(pc.tableEntry(pid));
+        }
+        return sum;
+    }
+
+    @Test
+    void residentBytesAreTheSumOfTheResidentPagesWeightsThroughEveryKindOfChange() {
+        open(Stores.small().withCacheCapacity(64L << 20));
+        Page<List<Integer>> a = pc.allocate(page(1));
+        Page<List<Integer>> b = pc.allocate(page(2));
+        assertThat(pc.cacheStats().residentBytes()).isEqualTo(residentInTable()).isEqualTo(a.weight() + b.weight());
+        Page<List<Integer>> a2 = pc.link(a.pid(), a, 7).page();
+        assertThat(a2.weight()).isGreaterThan(a.weight());
+        pc.replace(b.pid(), b, List.of(1));
+        pc.flush();
+        assertThat(pc.pageOut(a.pid())).isTrue();
+        assertThat(pc.tableEntry(a.pid())).as("paged out: the bare locations, no Page shell").isInstanceOf(long[].class);
+        assertThat(pc.cacheStats().residentBytes()).isEqualTo(residentInTable());
+        Page<List<Integer>> back = pc.get(a.pid());
+        assertThat(back.value()).isEqualTo(a2.value());
+        assertThat(back.ts()).isEqualTo(a2.ts());
+        pc.free(b.pid(), pc.get(b.pid()));
+        assertThat(pc.cacheStats().residentBytes()).isEqualTo(residentInTable()).isEqualTo(back.weight());
+        assertThat(pc.cacheStats().misses()).isEqualTo(1);
+    }
+
+    @Test
+    void writingTenTimesTheCapacityKeepsTheCacheUnderCapacityPlusSlackAndLosesNothing() {
+        open(Stores.small());
+        long limit = pc.evictor().waitLimit();
+        long maxSeen = 0;
+        List<Long> pids = new ArrayList<>();
+        long written = 0;
+        for (int i = 0; written < 10 * CAPACITY; i++) {
+            Page<List<Integer>> p = pc.allocate(page(i));
+            pids.add(p.pid());
+            written += p.weight();
+            maxSeen = Math.max(maxSeen, pc.cacheStats().residentBytes());
+        }
+        // One page past the limit at most: a write is admitted below it and then adds its page.
+        assertThat(maxSeen).isLessThanOrEqualTo(limit + 8192);
+        assertThat(pc.cacheStats().evictions()).isPositive();
+        assertThat(pc.cacheStats().residentBytes()).isEqualTo(residentInTable());
+        for (int i = 0; i < pids.size(); i += 7) {
+            assertThat(pc.get(pids.get(i)).value()).isEqualTo(page(i));
+        }
+        assertThat(pc.cacheStats().misses()).isPositive();
+        assertThat(pc.cacheStats().residentBytes()).isLessThanOrEqualTo(limit + 8192);
+    }
+
+    @Test
+    void aScanOverColdPagesDoesNotEvictTheHotWorkingSet() {
+        open(Stores.small());
+        int fits = (int) (CAPACITY / pc.allocate(page(0)).weight());
+        List<Long> cold = new ArrayList<>();
+        for (int i = 0; i < 4 * fits; i++) {
+            cold.add(pc.allocate(page(i)).pid());
+        }
+        List<Long> hot = new ArrayList<>();
+        for (int i = 0; i < fits / 4; i++) {
+            hot.add(pc.allocate(page(-i)).pid());
+        }
+        Random random = new Random(42);
+        for (int round = 0; round < 50; round++) {
+            for (long pid : hot) {
+                if (random.nextInt(4) != 0) {
+                    pc.get(pid);
+                }
+            }
+        }
+        for (long pid : cold) { // the scan: each cold page read once, paging in 4x the capacity
+            pc.get(pid);
+        }
+        long hotResident = hot.stream().filter(pid -> pc.tableEntry(pid) instanceof Page<?>).count();
+        assertThat(hotResident).as("hot pages still resident after the scan").isGreaterThanOrEqualTo(hot.size() * 9L / 10);
+    }
+
+    @Test
+    void aCallerThatCannotGetRoomFailsCleanlyAfterTheTimeoutAndChangesNothing() {
+        // Nobody may page out: flush-every 0 and a port claiming the work, which never runs it.
+        Background stalled = new Background() {
+            @Override
+            public void flushNeeded() {}
+
+            @Override
+            public boolean evictionNeeded() {
+                return true;
+            }
+        };
+        PageCacheConfig config = Stores.small().withLog(Stores.small().log().withSegmentSize(1 << 20))
+                .withCacheCapacity(CAPACITY).withCacheWaitTimeout(Duration.ofMillis(200));
+        pc = PageCache.open(config, disk, stalled, IntListMaterializer.INSTANCE);
+        long nextBefore = -1;
+        assertThatThrownBy(() -> {
+            while (true) {
+                pc.allocate(page(1));
+            }
+        }).isInstanceOf(CacheFullException.class).hasMessageContaining("cache-capacity");
+        nextBefore = pc.nextPid();
+        assertThatThrownBy(() -> pc.allocate(page(1))).isInstanceOf(CacheFullException.class);
+        assertThat(pc.nextPid()).as("the refused allocation took no id").isEqualTo(nextBefore);
+        pc.evictor().run(); // the work, once it runs, makes room: the flush it needs is done by the run itself
+        assertThat(pc.cacheStats().residentBytes()).isLessThanOrEqualTo(CAPACITY);
+        assertThat(pc.allocate(page(2)).value()).isEqualTo(page(2));
+    }
+}
