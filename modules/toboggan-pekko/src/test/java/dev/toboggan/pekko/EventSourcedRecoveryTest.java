@@ -54,7 +54,7 @@ class EventSourcedRecoveryTest {
     @Test
     void manyPersistentActorsWritingAtOnceGetEveryEventBackInOrder() {
         int actors = 20;
-        int appends = 30;
+        int appends = 15;
         ActorTestKit first = ActorTestKit.create("first", PekkoTestConfig.persistence(directory));
         try {
             TestProbe<Integer> acks = first.createTestProbe();
