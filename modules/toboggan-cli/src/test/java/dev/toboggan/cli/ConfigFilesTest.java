@@ -60,6 +60,12 @@ class ConfigFilesTest {
         Config config = ConfigFactory.parseFile(CONFIG.resolve("pekko-service.conf").toFile()).resolve();
         assertThat(config.getString("pekko.persistence.journal.plugin")).isEqualTo("toboggan.journal");
         assertThat(config.getString("pekko.persistence.snapshot-store.plugin")).isEqualTo("toboggan.snapshot-store");
+        assertThat(config.getString("pekko.cluster.distributed-data.durable.store-actor-class"))
+                .isEqualTo("dev.toboggan.pekko.TobogganDurableStore");
+        // The plugins open the store their `store` block names; its directory is where the data goes.
+        Config reference = ConfigFactory.defaultReference();
+        assertThat(reference.getString("toboggan.journal.store")).isEqualTo("toboggan.pekko.store");
+        assertThat(config.getString("toboggan.pekko.store.directory")).isEqualTo("data/events");
     }
 
     @Test

@@ -165,6 +165,20 @@ final class PluginFormat {
         return ByteBuffer.allocate(16).putLong(numericId).putLong(sequenceNr).array();
     }
 
+    /** The event key a tagged entry's value points to. */
+    static byte[] taggedEventKey(byte[] taggedValue) {
+        ByteBuffer b = ByteBuffer.wrap(taggedValue);
+        return eventKey(b.getLong(0), b.getLong(8));
+    }
+
+    static byte[] tagIdValue(long tagId) {
+        return ByteBuffer.allocate(8).putLong(tagId).array();
+    }
+
+    static long decodeTagId(byte[] tagIdValue) {
+        return ByteBuffer.wrap(tagIdValue).getLong();
+    }
+
     // ---------------------------------------------------------------- snapshots
 
     /** The first bytes of every snapshot key of {@code persistenceId}. */

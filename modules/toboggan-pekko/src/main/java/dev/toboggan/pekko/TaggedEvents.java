@@ -2,7 +2,6 @@ package dev.toboggan.pekko;
 
 import com.typesafe.config.Config;
 import dev.toboggan.Tree;
-import java.nio.ByteBuffer;
 import java.util.ArrayList;
 import java.util.Iterator;
 import java.util.List;
@@ -59,14 +58,13 @@ public final class TaggedEvents {
         if (tagId == null || max <= 0) {
             return events;
         }
-        long id = ByteBuffer.wrap(tagId).getLong();
+        long id = PluginFormat.decodeTagId(tagId);
         Iterator<Map.Entry<byte[], byte[]>> entries = tree.range(
                 PluginFormat.taggedKey(id, afterOffset == Long.MAX_VALUE ? afterOffset : afterOffset + 1),
                 PluginFormat.taggedKeyEnd(id));
         while (events.size() < max && entries.hasNext()) {
             Map.Entry<byte[], byte[]> entry = entries.next();
-            ByteBuffer target = ByteBuffer.wrap(entry.getValue());
-            byte[] event = tree.get(PluginFormat.eventKey(target.getLong(0), target.getLong(8)));
+            byte[] event = tree.get(PluginFormat.taggedEventKey(entry.getValue()));
             if (event != null) { // deleted between the two reads
                 events.add(new TaggedEvent(PluginFormat.taggedOrdering(entry.getKey()),
                         PluginFormat.decodeEvent(serialization, event)));

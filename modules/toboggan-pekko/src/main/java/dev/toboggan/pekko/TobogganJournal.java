@@ -163,12 +163,12 @@ public final class TobogganJournal extends AsyncWriteJournal {
         if (id == null) {
             byte[] stored = tree.get(PluginFormat.tagKey(tag));
             if (stored != null) {
-                id = java.nio.ByteBuffer.wrap(stored).getLong();
+                id = PluginFormat.decodeTagId(stored);
                 tagIds.put(tag, id);
             } else {
                 id = db.generateId();
                 newTags.put(tag, id);
-                batch.insert(PluginFormat.tagKey(tag), java.nio.ByteBuffer.allocate(8).putLong(id).array());
+                batch.insert(PluginFormat.tagKey(tag), PluginFormat.tagIdValue(id));
             }
         }
         return id;

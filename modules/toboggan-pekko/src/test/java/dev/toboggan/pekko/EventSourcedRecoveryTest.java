@@ -52,6 +52,38 @@ class EventSourcedRecoveryTest {
     }
 
     @Test
+    void manyPersistentActorsWritingAtOnceGetEveryEventBackInOrder() {
+        int actors = 20;
+        int appends = 15;
+        ActorTestKit first = ActorTestKit.create("first", PekkoTestConfig.persistence(directory));
+        try {
+            TestProbe<Integer> acks = first.createTestProbe();
+            List<ActorRef<Ledger.Command>> ledgers = new ArrayList<>();
+            for (int a = 0; a < actors; a++) {
+                ledgers.add(first.spawn(Ledger.create("ledger-" + a)));
+            }
+            // Interleaved, so the journal receives writes of many persistence ids between two flushes.
+            for (int i = 1; i <= appends; i++) {
+                for (ActorRef<Ledger.Command> ledger : ledgers) {
+                    ledger.tell(new Ledger.Append("e" + i, acks.ref()));
+                }
+            }
+            acks.receiveSeveralMessages(actors * appends, TIMEOUT);
+        } finally {
+            first.shutdownTestKit();
+        }
+
+        ActorTestKit second = ActorTestKit.create("second", PekkoTestConfig.persistence(directory));
+        try {
+            for (int a = 0; a < actors; a++) {
+                assertThat(entries(second, "ledger-" + a)).containsExactlyElementsOf(expected(appends));
+            }
+        } finally {
+            second.shutdownTestKit();
+        }
+    }
+
+    @Test
     void survivesAKillOfItsJvmWithEveryAcknowledgedEventReplayed() throws Exception {
         long seed = System.nanoTime();
         int killAfter = 100 + new SplittableRandom(seed).nextInt(400);
@@ -95,7 +127,11 @@ class EventSourcedRecoveryTest {
     }
 
     private static List<String> entries(ActorTestKit testKit) {
-        ActorRef<Ledger.Command> ledger = testKit.spawn(Ledger.create("ledger"));
+        return entries(testKit, "ledger");
+    }
+
+    private static List<String> entries(ActorTestKit testKit, String persistenceId) {
+        ActorRef<Ledger.Command> ledger = testKit.spawn(Ledger.create(persistenceId));
         TestProbe<String> state = testKit.createTestProbe();
         ledger.tell(new Ledger.Read(state.ref()));
         String entries = state.receiveMessage(TIMEOUT);
