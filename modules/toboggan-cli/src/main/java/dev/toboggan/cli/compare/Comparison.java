@@ -126,6 +126,7 @@ public final class Comparison {
             return false;
         }
         printTable(results, base);
+        out.println("load average at the end: " + loadAverage());
         Files.createDirectories(reportDir);
         writeCsv(reportDir.resolve(CSV), results, base);
         CompareChart.write(reportDir.resolve(CHART), results, base, subtitle);
@@ -184,10 +185,20 @@ public final class Comparison {
 
     /** The machine, as the benchmark docs describe it. */
     static String machine() {
-        return String.format(Locale.ROOT, "%d CPUs, %s %s, %s %s, max heap %d MiB",
+        return String.format(Locale.ROOT, "%d CPUs, %s %s, %s %s, max heap %d MiB, load average %s",
                 Runtime.getRuntime().availableProcessors(), System.getProperty("java.vm.name"),
                 System.getProperty("java.version"), System.getProperty("os.name"), System.getProperty("os.arch"),
-                Runtime.getRuntime().maxMemory() >> 20);
+                Runtime.getRuntime().maxMemory() >> 20, loadAverage());
+    }
+
+    /** The 1, 5 and 15 minute load averages (Linux), or "unknown": a shared machine's noise, written down. */
+    static String loadAverage() {
+        try {
+            String[] parts = Files.readString(Path.of("/proc/loadavg")).trim().split("\\s+");
+            return parts[0] + " " + parts[1] + " " + parts[2];
+        } catch (IOException | RuntimeException e) {
+            return "unknown";
+        }
     }
 
     private static void deleteRecursively(Path dir) throws IOException {
