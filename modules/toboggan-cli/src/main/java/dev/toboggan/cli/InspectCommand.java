@@ -69,7 +69,7 @@ public final class InspectCommand implements Callable<Integer> {
     static Map<String, Object> inspect(StoreReader store) throws java.io.IOException {
         PageCache<byte[], byte[]> pc = store.pageCache();
         Map<String, Object> r = new LinkedHashMap<>();
-        long sizeOnDisk = pc.sizeOnDisk();
+        long sizeOnDisk = store.logAndBlobBytes();
         Map<String, Object> s = new LinkedHashMap<>();
         s.put("directory", store.directory().toAbsolutePath().toString());
         s.put("segment_size", store.format().segmentSize());
@@ -149,7 +149,7 @@ public final class InspectCommand implements Callable<Integer> {
     @SuppressWarnings("unchecked")
     private static void printText(Map<String, Object> r, PrintWriter out) {
         Map<String, Object> s = (Map<String, Object>) r.get("store");
-        out.printf("store %s: segment size %,d, compression %s, %,d bytes on disk%n", s.get("directory"),
+        out.printf("store %s: segment size %,d, compression %s, %,d bytes of log and blobs on disk%n", s.get("directory"),
                 s.get("segment_size"), s.get("compression"), s.get("size_on_disk"));
         for (Object f : (List<Object>) s.get("files")) {
             Map<String, Object> file = (Map<String, Object>) f;

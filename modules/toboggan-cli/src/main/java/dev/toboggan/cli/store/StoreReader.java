@@ -179,6 +179,24 @@ public final class StoreReader implements AutoCloseable {
     }
 
     /**
+     * Bytes of the log and blob files on disk, as {@code Db.sizeOnDisk()} counts them (the page cache's own
+     * figure would include what this read-only open wrote to memory).
+     */
+    public long logAndBlobBytes() throws IOException {
+        Path log = pages.config().log().logFile();
+        Path blobs = pages.config().log().blobDirectory();
+        long bytes = Files.size(log);
+        if (Files.isDirectory(blobs)) {
+            try (var stream = Files.list(blobs)) {
+                for (Path p : stream.toList()) {
+                    bytes += Files.size(p);
+                }
+            }
+        }
+        return bytes;
+    }
+
+    /**
      * Reads every page, checking the checksum of every fragment; pages it read are paged out again, so
      * memory stays bounded. A damaged page fails the store (as it would in use), so the scan stops there.
      */
