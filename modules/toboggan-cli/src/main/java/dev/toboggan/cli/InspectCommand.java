@@ -92,7 +92,8 @@ public final class InspectCommand implements Callable<Integer> {
 
         SegmentWalk.Result walk = store.walkLog();
         Map<String, Object> log = new LinkedHashMap<>();
-        log.put("stable_tip", pc.log().stableTip());
+        // Where recovery found the log to end: what is on disk (the open itself appends in memory only).
+        log.put("end_lsn", rec.tip());
         List<Object> segments = new ArrayList<>();
         for (SegmentWalk.Segment seg : walk.segments()) {
             Map<String, Object> row = new LinkedHashMap<>();
@@ -161,7 +162,7 @@ public final class InspectCommand implements Callable<Integer> {
             out.println("  warning: " + w);
         }
         Map<String, Object> log = (Map<String, Object>) r.get("log");
-        out.printf("log: stable tip %,d; segments:%n", log.get("stable_tip"));
+        out.printf("log: ends at LSN %,d; segments:%n", log.get("end_lsn"));
         StringBuilder header = new StringBuilder("  ");
         for (Column c : SEGMENT_COLUMNS) {
             header.append(String.format(c.format(), c.name())).append(' ');

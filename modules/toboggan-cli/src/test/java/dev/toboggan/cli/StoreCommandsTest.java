@@ -81,6 +81,7 @@ class StoreCommandsTest {
         assertThat(json.getLong("pages.pages")).isPositive();
         assertThat(json.getLong("pages.live_bytes")).isPositive();
         assertThat(json.getIsNull("pages.unreadable")).isTrue();
+        assertThat(json.getLong("log.end_lsn")).isPositive();
         assertThat(json.getConfigList("log.segments")).isNotEmpty();
         assertThat(json.getConfigList("log.segments").get(0).getLong("messages")).isPositive();
         assertThat(json.getConfigList("snapshots")).isNotEmpty();
