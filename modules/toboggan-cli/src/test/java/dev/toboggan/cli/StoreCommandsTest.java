@@ -14,6 +14,7 @@ import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
 import java.util.stream.Stream;
@@ -59,6 +60,28 @@ class StoreCommandsTest {
         CliRun r = CliRun.of("verify", "--path", dir.toString());
         assertThat(r.exit()).as(r.all()).isEqualTo(1);
         assertThat(r.out()).contains("PROBLEM: " + log + " at byte 24").contains("FAILED");
+    }
+
+    @Test
+    void verifyChecksTheOlderSnapshotsTooNotOnlyTheOneRecoveryLoads() throws IOException {
+        Path dir = store();
+        Toboggan.open(dir).close(); // a second clean close: a second snapshot
+        List<Path> snapshots;
+        try (Stream<Path> files = Files.list(dir)) {
+            snapshots = files.filter(p -> p.getFileName().toString().startsWith("snapshot.")).sorted().toList();
+        }
+        assertThat(snapshots).hasSizeGreaterThanOrEqualTo(2);
+        Path older = snapshots.get(0);
+        try (RandomAccessFile f = new RandomAccessFile(older.toFile(), "rw")) {
+            f.seek(f.length() / 2);
+            int b = f.read();
+            f.seek(f.length() / 2);
+            f.write(b ^ 0x01);
+        }
+        CliRun r = CliRun.of("verify", "--path", dir.toString());
+        assertThat(r.exit()).as(r.all()).isEqualTo(1);
+        assertThat(r.out()).contains("PROBLEM: " + older + ": recovering from it (newer snapshots set aside)")
+                .contains(older + " cannot be used").contains("in " + older + " at byte offset");
     }
 
     @Test
