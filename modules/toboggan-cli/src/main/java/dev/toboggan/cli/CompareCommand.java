@@ -47,6 +47,10 @@ public final class CompareCommand implements Callable<Integer> {
             description = "an unmeasured first round of every store, this share of the sizes (default: ${DEFAULT-VALUE})")
     int warmupPercent = 20;
 
+    @Option(names = "--rounds", description = "measured rounds, every other one in reverse store order; each figure is "
+            + "the median (default: ${DEFAULT-VALUE})")
+    int rounds = 1;
+
     @Option(names = "--seed", description = "seed of the key orders (default: ${DEFAULT-VALUE})")
     long seed = 1;
 
@@ -55,8 +59,8 @@ public final class CompareCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        if (keys < 1 || ops < 1) {
-            throw new ParameterException(spec.commandLine(), "--keys and --ops must be at least 1");
+        if (keys < 1 || ops < 1 || rounds < 1) {
+            throw new ParameterException(spec.commandLine(), "--keys, --ops and --rounds must be at least 1");
         }
         if (keyLength < 8 || valueLength < 16) {
             throw new ParameterException(spec.commandLine(), "--key-len must be at least 8 and --value-len at least 16");
@@ -69,7 +73,7 @@ public final class CompareCommand implements Callable<Integer> {
                     + stores.stream().map(Peer::label).toList());
         }
         Comparison comparison = new Comparison(keys, ops, keyLength, valueLength, stores, baseline, seed,
-                warmupPercent, spec.commandLine().getOut());
+                warmupPercent, rounds, spec.commandLine().getOut());
         return comparison.run(path, out) ? TobogganCli.OK : TobogganCli.PROBLEMS;
     }
 }

@@ -69,7 +69,7 @@ public final class InspectCommand implements Callable<Integer> {
     static Map<String, Object> inspect(StoreReader store) throws java.io.IOException {
         PageCache<byte[], byte[]> pc = store.pageCache();
         Map<String, Object> r = new LinkedHashMap<>();
-        long sizeOnDisk = pc.sizeOnDisk();
+        long sizeOnDisk = store.logAndBlobBytes();
         Map<String, Object> s = new LinkedHashMap<>();
         s.put("directory", store.directory().toAbsolutePath().toString());
         s.put("segment_size", store.format().segmentSize());
@@ -92,7 +92,8 @@ public final class InspectCommand implements Callable<Integer> {
 
         SegmentWalk.Result walk = store.walkLog();
         Map<String, Object> log = new LinkedHashMap<>();
-        log.put("stable_tip", pc.log().stableTip());
+        // Where recovery found the log to end: what is on disk (the open itself appends in memory only).
+        log.put("end_lsn", rec.tip());
         List<Object> segments = new ArrayList<>();
         for (SegmentWalk.Segment seg : walk.segments()) {
             Map<String, Object> row = new LinkedHashMap<>();
@@ -149,7 +150,7 @@ public final class InspectCommand implements Callable<Integer> {
     @SuppressWarnings("unchecked")
     private static void printText(Map<String, Object> r, PrintWriter out) {
         Map<String, Object> s = (Map<String, Object>) r.get("store");
-        out.printf("store %s: segment size %,d, compression %s, %,d bytes on disk%n", s.get("directory"),
+        out.printf("store %s: segment size %,d, compression %s, %,d bytes of log and blobs on disk%n", s.get("directory"),
                 s.get("segment_size"), s.get("compression"), s.get("size_on_disk"));
         for (Object f : (List<Object>) s.get("files")) {
             Map<String, Object> file = (Map<String, Object>) f;
@@ -161,7 +162,7 @@ public final class InspectCommand implements Callable<Integer> {
             out.println("  warning: " + w);
         }
         Map<String, Object> log = (Map<String, Object>) r.get("log");
-        out.printf("log: stable tip %,d; segments:%n", log.get("stable_tip"));
+        out.printf("log: ends at LSN %,d; segments:%n", log.get("end_lsn"));
         StringBuilder header = new StringBuilder("  ");
         for (Column c : SEGMENT_COLUMNS) {
             header.append(String.format(c.format(), c.name())).append(' ');

@@ -68,7 +68,7 @@ public final class StressCommand implements Callable<Integer> {
     @Option(names = "--seed", description = "seed of the threads' random choices (default: ${DEFAULT-VALUE})")
     long seed = 1;
 
-    @Option(names = "--path", description = "store directory, kept afterwards (default: a temporary directory, deleted)")
+    @Option(names = "--path", description = "a new store directory, kept afterwards (default: a temporary directory, deleted)")
     Path path;
 
     @Option(names = "--report", paramLabel = "DIR",
@@ -81,6 +81,11 @@ public final class StressCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         StressSettings settings = settings();
+        if (path != null && Files.exists(path.resolve("format"))) {
+            // The threads' models start empty: every key already there would read back as wrong.
+            throw new ParameterException(spec.commandLine(), "--path " + path + " already holds a store; stress needs "
+                    + "a new directory, since it checks every key against what it wrote");
+        }
         PrintWriter out = spec.commandLine().getOut();
         boolean temporary = path == null;
         Path dir = temporary ? Files.createTempDirectory("toboggan-stress-") : path;

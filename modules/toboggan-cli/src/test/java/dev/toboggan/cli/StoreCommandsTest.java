@@ -14,6 +14,7 @@ import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
 import java.util.stream.Stream;
@@ -62,6 +63,28 @@ class StoreCommandsTest {
     }
 
     @Test
+    void verifyChecksTheOlderSnapshotsTooNotOnlyTheOneRecoveryLoads() throws IOException {
+        Path dir = store();
+        Toboggan.open(dir).close(); // a second clean close: a second snapshot
+        List<Path> snapshots;
+        try (Stream<Path> files = Files.list(dir)) {
+            snapshots = files.filter(p -> p.getFileName().toString().startsWith("snapshot.")).sorted().toList();
+        }
+        assertThat(snapshots).hasSizeGreaterThanOrEqualTo(2);
+        Path older = snapshots.get(0);
+        try (RandomAccessFile f = new RandomAccessFile(older.toFile(), "rw")) {
+            f.seek(f.length() / 2);
+            int b = f.read();
+            f.seek(f.length() / 2);
+            f.write(b ^ 0x01);
+        }
+        CliRun r = CliRun.of("verify", "--path", dir.toString());
+        assertThat(r.exit()).as(r.all()).isEqualTo(1);
+        assertThat(r.out()).contains("PROBLEM: " + older + ": recovering from it (newer snapshots set aside)")
+                .contains(older + " cannot be used").contains("in " + older + " at byte offset");
+    }
+
+    @Test
     void inspectAndVerifyChangeNothingOnDisk() throws IOException {
         Path dir = store();
         Map<String, String> before = fingerprint(dir);
@@ -81,6 +104,7 @@ class StoreCommandsTest {
         assertThat(json.getLong("pages.pages")).isPositive();
         assertThat(json.getLong("pages.live_bytes")).isPositive();
         assertThat(json.getIsNull("pages.unreadable")).isTrue();
+        assertThat(json.getLong("log.end_lsn")).isPositive();
         assertThat(json.getConfigList("log.segments")).isNotEmpty();
         assertThat(json.getConfigList("log.segments").get(0).getLong("messages")).isPositive();
         assertThat(json.getConfigList("snapshots")).isNotEmpty();

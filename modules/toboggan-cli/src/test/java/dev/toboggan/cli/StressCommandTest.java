@@ -29,6 +29,10 @@ class StressCommandTest {
         assertThat(Long.parseLong(csv.get(1).split(",")[1])).as("ops in the first second").isPositive();
         byte[] png = Files.readAllBytes(report.resolve(RunReport.CHART));
         assertThat(png).startsWith(0x89, 'P', 'N', 'G');
+
+        CliRun again = CliRun.of("stress", "--seconds", "1", "--path", store.toString());
+        assertThat(again.exit()).as("a store with keys would read back as wrong").isEqualTo(2);
+        assertThat(again.err()).startsWith("--path " + store + " already holds a store; stress needs a new directory");
     }
 
     @Test

@@ -17,8 +17,8 @@ final class CompareChart {
             throws IOException {
         System.setProperty("java.awt.headless", "true");
         CategoryChart speed = new CategoryChartBuilder().width(900).height(420)
-                .title("throughput / " + baseline.peer().displayName() + " (higher is better) — " + subtitle)
-                .yAxisTitle("ratio").build();
+                .title("throughput / " + baseline.peer().displayName() + " (higher is better)")
+                .xAxisTitle(subtitle).yAxisTitle("ratio").build();
         CategoryChart disk = new CategoryChartBuilder().width(900).height(420)
                 .title("bytes on disk / " + baseline.peer().displayName() + " (lower is better)").yAxisTitle("ratio")
                 .build();

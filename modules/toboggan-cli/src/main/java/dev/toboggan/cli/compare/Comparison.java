@@ -25,12 +25,17 @@ public final class Comparison {
     private final Peer baseline;
     private final long seed;
     private final int warmupPercent;
+    private final int rounds;
     private final PrintWriter out;
 
-    /** @param warmupPercent size of the unmeasured first round of every store, in percent of the measured one */
+    /**
+     * @param warmupPercent size of the unmeasured first round of every store, in percent of the measured one
+     * @param rounds measured rounds; each figure is the median over them
+     */
     public Comparison(int keys, int ops, int keyLength, int valueLength, List<Peer> stores, Peer baseline, long seed,
-            int warmupPercent, PrintWriter out) {
+            int warmupPercent, int rounds, PrintWriter out) {
         this.warmupPercent = warmupPercent;
+        this.rounds = rounds;
         this.keys = keys;
         this.ops = ops;
         this.records = new Records(keyLength, valueLength);
@@ -49,8 +54,8 @@ public final class Comparison {
     public boolean run(Path workDir, Path reportDir) throws Exception {
         boolean temporary = workDir == null;
         Path work = temporary ? Files.createTempDirectory("toboggan-compare-") : workDir;
-        String subtitle = String.format(Locale.ROOT, "%,d keys, %d+%d bytes, %,d ops", keys, records.keyLength(),
-                records.valueLength(), ops);
+        String subtitle = String.format(Locale.ROOT, "%,d keys, %d+%d bytes, %,d ops%s", keys, records.keyLength(),
+                records.valueLength(), ops, rounds > 1 ? ", median of " + rounds + " rounds" : "");
         out.println("toboggan compare: " + subtitle + ", one thread; " + machine());
         Workloads workloads = new Workloads(records, keys, ops, seed);
         List<Workloads.Result> results = new ArrayList<>();
@@ -73,23 +78,40 @@ public final class Comparison {
                     }
                 }
             }
-            for (Peer peer : stores) {
-                Path dir = work.resolve(peer.label());
-                Files.createDirectories(dir);
-                out.printf("  %-16s ...%n", peer.displayName());
-                out.flush();
-                try {
-                    Workloads.Result r = workloads.run(peer, dir);
-                    results.add(r);
-                    if (r.wrongValues() > 0) {
+            List<List<Workloads.Result>> rounds = new ArrayList<>();
+            for (int round = 0; round < this.rounds; round++) {
+                // Every other round runs the stores in reverse order, so a machine that slows down or speeds
+                // up during the run does not favour the stores that run first.
+                List<Peer> order = new ArrayList<>(stores);
+                if (round % 2 == 1) {
+                    java.util.Collections.reverse(order);
+                }
+                List<Workloads.Result> roundResults = new ArrayList<>();
+                for (Peer peer : order) {
+                    Path dir = work.resolve(peer.label());
+                    Files.createDirectories(dir);
+                    out.printf("  round %d: %-16s ...%n", round + 1, peer.displayName());
+                    out.flush();
+                    try {
+                        Workloads.Result r = workloads.run(peer, dir);
+                        roundResults.add(r);
+                        if (r.wrongValues() > 0) {
+                            clean = false;
+                            out.printf("  %s read back %,d wrong values%n", peer.displayName(), r.wrongValues());
+                        }
+                    } catch (Exception | LinkageError e) {
                         clean = false;
-                        out.printf("  %s read back %,d wrong values%n", peer.displayName(), r.wrongValues());
+                        out.printf("  %s: not measured: %s%n", peer.displayName(), e);
+                    } finally {
+                        deleteRecursively(dir);
                     }
-                } catch (Exception | LinkageError e) {
-                    clean = false;
-                    out.printf("  %s: not measured: %s%n", peer.displayName(), e);
-                } finally {
-                    deleteRecursively(dir);
+                }
+                rounds.add(roundResults);
+            }
+            for (Peer peer : stores) {
+                Workloads.Result median = median(peer, rounds);
+                if (median != null) {
+                    results.add(median);
                 }
             }
         } finally {
@@ -104,12 +126,33 @@ public final class Comparison {
             return false;
         }
         printTable(results, base);
+        out.println("load average at the end: " + loadAverage());
         Files.createDirectories(reportDir);
         writeCsv(reportDir.resolve(CSV), results, base);
         CompareChart.write(reportDir.resolve(CHART), results, base, subtitle);
         out.printf("wrote %s and %s%n", reportDir.resolve(CSV), reportDir.resolve(CHART));
         out.flush();
         return clean;
+    }
+
+    /** The median of each of {@code peer}'s figures over the rounds it was measured in, or {@code null}. */
+    private static Workloads.Result median(Peer peer, List<List<Workloads.Result>> rounds) {
+        List<Workloads.Result> of = new ArrayList<>();
+        for (List<Workloads.Result> round : rounds) {
+            round.stream().filter(r -> r.peer() == peer).forEach(of::add);
+        }
+        if (of.isEmpty()) {
+            return null;
+        }
+        return new Workloads.Result(peer, median(of, Workloads.Result::loadOpsPerSecond),
+                median(of, Workloads.Result::readOpsPerSecond), median(of, Workloads.Result::mixedOpsPerSecond),
+                (long) median(of, r -> (double) r.diskBytes()), of.stream().mapToLong(Workloads.Result::wrongValues).sum());
+    }
+
+    private static double median(List<Workloads.Result> of, java.util.function.ToDoubleFunction<Workloads.Result> figure) {
+        double[] values = of.stream().mapToDouble(figure).sorted().toArray();
+        int mid = values.length / 2;
+        return values.length % 2 == 1 ? values[mid] : (values[mid - 1] + values[mid]) / 2;
     }
 
     private void printTable(List<Workloads.Result> results, Workloads.Result base) {
@@ -142,10 +185,20 @@ public final class Comparison {
 
     /** The machine, as the benchmark docs describe it. */
     static String machine() {
-        return String.format(Locale.ROOT, "%d CPUs, %s %s, %s %s, max heap %d MiB",
+        return String.format(Locale.ROOT, "%d CPUs, %s %s, %s %s, max heap %d MiB, load average %s",
                 Runtime.getRuntime().availableProcessors(), System.getProperty("java.vm.name"),
                 System.getProperty("java.version"), System.getProperty("os.name"), System.getProperty("os.arch"),
-                Runtime.getRuntime().maxMemory() >> 20);
+                Runtime.getRuntime().maxMemory() >> 20, loadAverage());
+    }
+
+    /** The 1, 5 and 15 minute load averages (Linux), or "unknown": a shared machine's noise, written down. */
+    static String loadAverage() {
+        try {
+            String[] parts = Files.readString(Path.of("/proc/loadavg")).trim().split("\\s+");
+            return parts[0] + " " + parts[1] + " " + parts[2];
+        } catch (IOException | RuntimeException e) {
+            return "unknown";
+        }
     }
 
     private static void deleteRecursively(Path dir) throws IOException {

@@ -86,6 +86,14 @@ public final class StoreReader implements AutoCloseable {
      * @throws CorruptionException if recovery finds durable data damaged
      */
     public static StoreReader open(Path directory) throws IOException {
+        return open(directory, List.of());
+    }
+
+    /**
+     * Opens the store in {@code directory} read-only as if the files {@code hidden} did not exist (they stay
+     * on disk): {@code verify} hides newer snapshots so that recovery has to load, and so check, an older one.
+     */
+    public static StoreReader open(Path directory, List<Path> hidden) throws IOException {
         StoreFormat format = readFormat(directory);
         LogConfig log = LogConfig.defaults(directory).withSegmentSize(format.segmentSize())
                 .withCompression(format.compression()).withFlushEvery(Duration.ZERO);
@@ -93,6 +101,9 @@ public final class StoreReader implements AutoCloseable {
         List<String> warnings = Collections.synchronizedList(new ArrayList<>());
         WarningCollector collector = new WarningCollector(warnings);
         try {
+            for (Path p : hidden) {
+                io.deleteIfExists(p);
+            }
             PageCache<byte[], byte[]> pc = PageCache.open(PageCacheConfig.of(log), io, Background.NONE, RawPages.INSTANCE);
             return new StoreReader(directory, format, io, pc, List.copyOf(warnings));
         } catch (RuntimeException | Error e) {
@@ -176,6 +187,24 @@ public final class StoreReader implements AutoCloseable {
             }
         }
         return result;
+    }
+
+    /**
+     * Bytes of the log and blob files on disk, as {@code Db.sizeOnDisk()} counts them (the page cache's own
+     * figure would include what this read-only open wrote to memory).
+     */
+    public long logAndBlobBytes() throws IOException {
+        Path log = pages.config().log().logFile();
+        Path blobs = pages.config().log().blobDirectory();
+        long bytes = Files.size(log);
+        if (Files.isDirectory(blobs)) {
+            try (var stream = Files.list(blobs)) {
+                for (Path p : stream.toList()) {
+                    bytes += Files.size(p);
+                }
+            }
+        }
+        return bytes;
     }
 
     /**

@@ -53,8 +53,9 @@ public final class RunReport {
             Sample s = samples.get(i);
             x[i] = s.second();
             ops[i] = s.opsPerSecond();
-            p50[i] = s.p50Micros();
-            p99[i] = s.p99Micros();
+            // A second without operations has no latency: a gap in the (logarithmic) latency panel.
+            p50[i] = s.opsPerSecond() == 0 ? Double.NaN : s.p50Micros();
+            p99[i] = s.opsPerSecond() == 0 ? Double.NaN : s.p99Micros();
             heap[i] = Sample.mib(s.heapBytes());
             rss[i] = Sample.mib(s.residentBytes());
             haveRss &= s.residentBytes() >= 0;
@@ -67,7 +68,8 @@ public final class RunReport {
         List<XYChart> charts = new ArrayList<>();
         charts.add(panel(title + ": throughput", "ops/s"));
         line(charts.get(0), "ops/s", x, ops);
-        charts.add(panel("latency", "µs"));
+        charts.add(panel("latency", "µs (log scale)"));
+        charts.get(1).getStyler().setYAxisLogarithmic(true);
         line(charts.get(1), "p50", x, p50);
         line(charts.get(1), "p99", x, p99);
         charts.add(panel("memory and disk", "MiB"));
@@ -88,6 +90,8 @@ public final class RunReport {
                 .yAxisTitle(yTitle).build();
         chart.getStyler().setLegendPosition(org.knowm.xchart.style.Styler.LegendPosition.InsideNW);
         chart.getStyler().setDefaultSeriesRenderStyle(XYSeries.XYSeriesRenderStyle.Line);
+        chart.getStyler().setXAxisTickMarkSpacingHint(60);
+        chart.getStyler().setXAxisDecimalPattern("0");
         return chart;
     }
 
