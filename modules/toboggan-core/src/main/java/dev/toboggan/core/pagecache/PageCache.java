@@ -128,8 +128,7 @@ public final class PageCache<P, D> implements AutoCloseable {
         this.consolidationThreshold = config.consolidationThreshold();
         this.pids = new PageIds(Math.max(FIRST_USER_PID, replay.maxPid() + 1));
         for (long pid = FIRST_USER_PID; pid < pids.next(); pid++) {
-            Object entry = table.get(pid);
-            if (entry == null || Page.isFree(entry)) {
+            if (table.isAbsentOrFree(pid)) { // without loading pages from the snapshot
                 // free, or an allocation whose first write did not survive: nobody can hold either
                 pids.reusableNow(pid);
             }
