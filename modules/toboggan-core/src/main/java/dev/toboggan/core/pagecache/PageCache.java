@@ -128,7 +128,8 @@ public final class PageCache<P, D> implements AutoCloseable {
         this.consolidationThreshold = config.consolidationThreshold();
         this.pids = new PageIds(Math.max(FIRST_USER_PID, replay.maxPid() + 1));
         for (long pid = FIRST_USER_PID; pid < pids.next(); pid++) {
-            if (table.isAbsentOrFree(pid)) { // without loading pages from the snapshot
+            Object entry = table.get(pid);
+            if (entry == null || Page.isFree(entry)) {
                 // free, or an allocation whose first write did not survive: nobody can hold either
                 pids.reusableNow(pid);
             }

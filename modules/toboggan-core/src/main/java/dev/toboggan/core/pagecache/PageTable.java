@@ -26,14 +26,7 @@ import java.lang.invoke.VarHandle;
  *   <li><b>Visibility</b>: slots and chunks are read with acquire and written by CAS (volatile
  *       semantics), so a reader that sees a page sees it fully built (its fields are final anyway),
  *       and sees a chunk's slots initialized to {@code null} before any page put there.
- *   <li><b>Snapshot pages</b>: a table loaded from a snapshot starts with every slot empty and the
- *       snapshot's records in a compact side structure ({@link SnapshotPages}). Such a pid's slot is
- *       logically its snapshot entry from the start; the first {@link #get} that finds the slot
- *       {@code null} decodes the record and installs it by CAS from {@code null} (a loser takes the
- *       winner's entry), so no caller ever sees {@code null} for it, and no CAS can expect {@code null}
- *       for it.
- *   <li><b>Linearization</b>: a {@link #get} at its slot read (or its installing CAS); a change at its
- *       successful CAS.
+ *   <li><b>Linearization</b>: a {@link #get} at its slot read; a change at its successful CAS.
  * </ul>
  */
 final class PageTable {
@@ -48,16 +41,6 @@ final class PageTable {
     private static final VarHandle SLOT = MethodHandles.arrayElementVarHandle(Object[].class);
 
     private final Object[][] chunks = new Object[L1_SIZE][];
-    /** The snapshot's pages not read yet, or {@code null}. */
-    private final SnapshotPages snapshot;
-
-    PageTable() {
-        this(null);
-    }
-
-    PageTable(SnapshotPages snapshot) {
-        this.snapshot = snapshot;
-    }
 
     /**
      * The current entry of {@code pid} (a {@link Page} or a paged-out locations array), or {@code null}
@@ -65,30 +48,7 @@ final class PageTable {
      */
     Object get(long pid) {
         Object[] chunk = (Object[]) CHUNK.getAcquire(chunks, (int) (pid >>> L2_BITS));
-        Object entry = chunk == null ? null : SLOT.getAcquire(chunk, (int) pid & L2_MASK);
-        return entry != null || snapshot == null ? entry : loadFromSnapshot(pid);
-    }
-
-    private Object loadFromSnapshot(long pid) {
-        Object loaded = snapshot.load(pid);
-        if (loaded == null) {
-            return null;
-        }
-        Object witness = SLOT.compareAndExchange(chunkFor(pid), (int) pid & L2_MASK, null, loaded);
-        return witness == null ? loaded : witness;
-    }
-
-    /**
-     * Whether {@code pid} holds no page or a free one, without loading it from the snapshot (for the
-     * free list at open).
-     */
-    boolean isAbsentOrFree(long pid) {
-        Object[] chunk = (Object[]) CHUNK.getAcquire(chunks, (int) (pid >>> L2_BITS));
-        Object entry = chunk == null ? null : SLOT.getAcquire(chunk, (int) pid & L2_MASK);
-        if (entry != null) {
-            return Page.isFree(entry);
-        }
-        return snapshot == null || snapshot.isAbsentOrFree(pid);
+        return chunk == null ? null : SLOT.getAcquire(chunk, (int) pid & L2_MASK);
     }
 
     /**

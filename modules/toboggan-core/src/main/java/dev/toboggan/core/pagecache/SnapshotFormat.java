@@ -6,7 +6,6 @@ import dev.toboggan.core.log.LogFormat;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.file.Path;
-import java.util.Arrays;
 import java.util.HexFormat;
 import java.util.zip.CRC32C;
 
@@ -175,7 +174,6 @@ public final class SnapshotFormat {
         private final long pageIds;
         private long previousPid = -1;
         private long records;
-        private long[] scratch = new long[64];
 
         Reader(StorageFile file) throws IOException {
             this.file = file;
@@ -216,27 +214,10 @@ public final class SnapshotFormat {
          * {@link #pid()}.
          */
         Object next() throws IOException {
-            int count = nextRecord();
-            if (count < 0) {
-                return null;
-            }
-            long[] fragments = Arrays.copyOf(scratch, Math.max(1, count) * Page.FRAGMENT_LONGS + 1);
-            fragments[fragments.length - 1] = 0; // the trailing ts: the array is the table's paged-out entry as it is
-            return count == 0 ? new Page<>(previousPid, Page.FREE, fragments, 0) : fragments;
-        }
-
-        /**
-         * Decodes the next record into {@link #scratch()} (its (lsn, pointer, length) triples: one for a
-         * free page) without allocating, checking it as {@link #next()} does.
-         *
-         * @return its fragment count (0: free), or -1 after the last record, once the trailer and the CRC
-         *     have checked out
-         */
-        int nextRecord() throws IOException {
             long gap = get();
             if (gap == 0) {
                 finish();
-                return -1;
+                return null;
             }
             long pid = previousPid + gap;
             if (gap < 0 || pid >= pageIds) {
@@ -246,31 +227,24 @@ public final class SnapshotFormat {
             if (count < 0 || count > MAX_FRAGMENTS) {
                 throw corrupt(here(), "page " + pid + " has " + count + " fragments");
             }
-            int longs = (int) Math.max(1, count) * Page.FRAGMENT_LONGS;
-            if (scratch.length < longs + 1) {
-                scratch = new long[longs + 1];
+            // one extra long: the trailing ts (0), so the array is the table's paged-out entry as it is
+            long[] fragments = new long[(int) Math.max(1, count) * Page.FRAGMENT_LONGS + 1];
+            for (int i = 0; i < fragments.length - 1; i++) {
+                fragments[i] = get();
             }
-            for (int i = 0; i < longs; i++) {
-                scratch[i] = get();
-            }
-            for (int i = 0; i < longs; i += Page.FRAGMENT_LONGS) {
-                if (scratch[i] < 0 || scratch[i] >= lsn || scratch[i + 1] < 0 || scratch[i + 2] <= 0
-                        || scratch[i + 2] > Integer.MAX_VALUE) {
-                    throw corrupt(here(), "page " + pid + " has an impossible fragment (lsn " + scratch[i]
-                            + ", pointer " + scratch[i + 1] + ", length " + scratch[i + 2] + ")");
+            for (int i = 0; i < fragments.length - 1; i += Page.FRAGMENT_LONGS) {
+                if (fragments[i] < 0 || fragments[i] >= lsn || fragments[i + 1] < 0 || fragments[i + 2] <= 0
+                        || fragments[i + 2] > Integer.MAX_VALUE) {
+                    throw corrupt(here(), "page " + pid + " has an impossible fragment (lsn " + fragments[i]
+                            + ", pointer " + fragments[i + 1] + ", length " + fragments[i + 2] + ")");
                 }
             }
             previousPid = pid;
             records++;
-            return (int) count;
+            return count == 0 ? new Page<>(pid, Page.FREE, fragments, 0) : fragments;
         }
 
-        /** The triples {@link #nextRecord()} decoded last (the array is reused). */
-        long[] scratch() {
-            return scratch;
-        }
-
-        /** The page id of the entry {@link #next()} or {@link #nextRecord()} returned last. */
+        /** The page id of the entry {@link #next()} returned last. */
         long pid() {
             return previousPid;
         }

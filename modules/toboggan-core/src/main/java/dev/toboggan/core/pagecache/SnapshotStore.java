@@ -65,7 +65,7 @@ final class SnapshotStore {
     }
 
     private Loaded load(Path path) throws IOException {
-        SnapshotPages pages = new SnapshotPages();
+        PageTable table = new PageTable();
         try (StorageFile file = io.open(path, StorageIo.OpenMode.READ_ONLY)) {
             SnapshotFormat.Reader reader = new SnapshotFormat.Reader(file);
             long named = SnapshotFormat.lsnOf(path.getFileName().toString());
@@ -73,11 +73,10 @@ final class SnapshotStore {
                 throw new CorruptionException(path, 16, "snapshot " + path.getFileName() + " holds the state as of LSN "
                         + reader.lsn() + ", not " + named);
             }
-            // Kept compact until first touched (see SnapshotPages); the whole file is checked here.
-            for (int count = reader.nextRecord(); count >= 0; count = reader.nextRecord()) {
-                pages.add(reader.pid(), count, reader.scratch());
+            for (Object entry = reader.next(); entry != null; entry = reader.next()) {
+                table.set(reader.pid(), entry);
             }
-            return new Loaded(new PageTable(pages), reader.lsn(), reader.pageIds() - 1, path);
+            return new Loaded(table, reader.lsn(), reader.pageIds() - 1, path);
         }
     }
 
