@@ -8,9 +8,8 @@
  * ({@link dev.toboggan.core.pagecache.Page}, {@link dev.toboggan.core.pagecache.CasResult}), its
  * settings and metrics, and the eviction work ({@link dev.toboggan.core.pagecache.CacheEvictor}) that
  * the engine's Evictor actor runs. The mechanisms are package-private: {@code PageTable} (the radix of
- * slots), {@code SnapshotPages} (a snapshot's pages, compact until first read), {@code PageIds} (id
- * reuse after an epoch grace period), {@code IdGenerator}, {@code TableReplay} (recovery),
- * {@code AccessBuffers} (lossy access records), {@code CachePolicy} and {@code FrequencySketch}
+ * slots), {@code PageIds} (id reuse after an epoch grace period), {@code IdGenerator}, {@code TableReplay}
+ * (recovery), {@code AccessBuffers} (lossy access records), {@code CachePolicy} and {@code FrequencySketch}
  * (W-TinyLFU), {@code ReadTimestamps} and {@code Meta}; each opens with its implementation notes.
  *
  * <p>References: seed 000 (sled 0.34.7 {@code pagecache/mod.rs}) and seed 001 (the pagecache crate
