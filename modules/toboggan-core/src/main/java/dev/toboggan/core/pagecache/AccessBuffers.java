@@ -31,7 +31,7 @@ import java.util.function.LongConsumer;
  */
 final class AccessBuffers {
     /** Slots per stripe (a power of two). */
-    static final int RING = 64;
+    static final int RING = 256;
     private static final int PAD = RING + 16;
     private static final VarHandle SLOT = MethodHandles.arrayElementVarHandle(long[].class);
 

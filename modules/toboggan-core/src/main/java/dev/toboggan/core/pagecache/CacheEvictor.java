@@ -4,6 +4,7 @@ import dev.toboggan.core.Background;
 import dev.toboggan.core.Failpoints;
 import dev.toboggan.core.log.Log;
 import java.time.Duration;
+import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.LongAdder;
@@ -27,6 +28,11 @@ import java.util.concurrent.locks.ReentrantLock;
  *   <li><b>Accesses</b>: reads and writes record the pid in {@link AccessBuffers} (lossy, no lock); a
  *       stripe at a half mark, or a change that leaves the cache over capacity, asks the port for an
  *       eviction run: the engine coalesces that into at most one message in flight.
+ *   <li><b>Arrivals</b>: a CAS that makes a page resident (a page-in, a first write) also queues its
+ *       pid in {@code arrivals}, a lock-free queue that loses nothing, so the policy tracks every
+ *       resident page (a lost arrival would leave a page the policy cannot evict, squeezing the pages it
+ *       manages). Its length is bounded like the resident bytes: only runs page out, and a run drains
+ *       it first, so while no run happens arrivals are bounded by the admission limit below.
  *   <li><b>Run</b> (under {@code lock}, one at a time): drain the buffers into the policy (a pid whose
  *       slot no longer holds a resident page is forgotten), then page out victims until
  *       {@code resident <= capacity}. A victim whose newest fragment is not durable yet is made durable
@@ -68,6 +74,7 @@ public final class CacheEvictor {
     private final long waitLimit;
     private final Duration waitTimeout;
     private final AccessBuffers accesses = AccessBuffers.forThisMachine();
+    private final ConcurrentLinkedQueue<Long> arrivals = new ConcurrentLinkedQueue<>();
     private final AtomicLong resident = new AtomicLong();
     private final LongAdder evictions = new LongAdder();
     private final LongAdder runs = new LongAdder();
@@ -106,9 +113,15 @@ public final class CacheEvictor {
         if (pid < PageCache.FIRST_USER_PID) {
             return;
         }
-        long delta = next.weight - Page.weightOf(old);
+        int oldWeight = Page.weightOf(old);
+        long delta = next.weight - oldWeight;
         long now = delta == 0 ? resident.get() : resident.addAndGet(delta);
-        boolean drainDue = next.value != Page.FREE && accesses.record(pid);
+        boolean drainDue = false;
+        if (oldWeight == 0 && next.weight > 0) {
+            arrivals.add(pid);
+        } else if (next.value != Page.FREE) {
+            drainDue = accesses.record(pid);
+        }
         if (now > capacity) {
             if (!background.evictionNeeded()) {
                 runIfIdle();
@@ -202,6 +215,9 @@ public final class CacheEvictor {
 
     private long runLocked() {
         runs.increment();
+        for (Long pid; (pid = arrivals.poll()) != null; ) {
+            onAccess(pid);
+        }
         accesses.drain(this::onAccess);
         long evicted = 0;
         long stuck = -1;

@@ -76,6 +76,24 @@ class CacheEvictionTest {
     }
 
     @Test
+    void aStoreOpensWithNothingResidentAndReadsPagesBackOnTheirFirstAccess() {
+        open(Stores.small());
+        List<Long> pids = new ArrayList<>();
+        for (int i = 0; i < 50; i++) {
+            pids.add(pc.allocate(page(i)).pid());
+        }
+        pc.close();
+        open(Stores.small());
+        assertThat(pc.cacheStats().residentBytes()).isZero();
+        assertThat(pc.tableEntry(pids.get(0))).as("loaded as bare locations, no Page shell").isInstanceOf(long[].class);
+        for (int i = 0; i < pids.size(); i++) {
+            assertThat(pc.get(pids.get(i)).value()).isEqualTo(page(i));
+        }
+        assertThat(pc.cacheStats().misses()).isEqualTo(pids.size());
+        assertThat(pc.cacheStats().residentBytes()).isEqualTo(residentInTable()).isPositive();
+    }
+
+    @Test
     void writingTenTimesTheCapacityKeepsTheCacheUnderCapacityPlusSlackAndLosesNothing() {
         open(Stores.small());
         long limit = pc.evictor().waitLimit();

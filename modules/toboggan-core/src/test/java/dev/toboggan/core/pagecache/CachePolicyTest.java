@@ -45,6 +45,41 @@ class CachePolicyTest {
     }
 
     @Test
+    void onAZipfWorkloadItHitsMoreOftenThanPlainLru() {
+        int pages = 20_000;
+        double[] cumulative = new double[pages];
+        double sum = 0;
+        for (int i = 0; i < pages; i++) {
+            sum += 1 / Math.pow(i + 1, 0.99);
+            cumulative[i] = sum;
+        }
+        Random random = new Random(3);
+        java.util.LinkedHashMap<Long, Boolean> lru = new java.util.LinkedHashMap<>(512, 0.75f, true);
+        long hits = 0;
+        long lruHits = 0;
+        int reads = 400_000;
+        for (int k = 0; k < reads; k++) {
+            int at = java.util.Arrays.binarySearch(cumulative, random.nextDouble() * sum);
+            long pid = at >= 0 ? at : Math.min(pages - 1, -at - 1);
+            if (resident.contains(pid)) {
+                hits++;
+            }
+            access(pid);
+            if (lru.get(pid) != null) {
+                lruHits++;
+            } else {
+                lru.put(pid, Boolean.TRUE);
+                if (lru.size() > CAPACITY / WEIGHT) {
+                    lru.remove(lru.keySet().iterator().next());
+                }
+            }
+        }
+        System.out.printf("Zipf 0.99 over %d pages, %d cached: W-TinyLFU %.4f, LRU %.4f%n", pages, CAPACITY / WEIGHT,
+                (double) hits / reads, (double) lruHits / reads);
+        assertThat(hits).isGreaterThan(lruHits);
+    }
+
+    @Test
     void withoutFrequencyItIsLeastRecentlyUsedFirst() {
         for (long pid = 0; pid < 256; pid++) {
             access(pid);
