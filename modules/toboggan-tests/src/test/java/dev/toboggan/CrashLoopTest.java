@@ -19,6 +19,7 @@ import java.util.SplittableRandom;
 import java.util.TreeSet;
 import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
+import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -51,6 +52,15 @@ class CrashLoopTest {
     /** Baseline state of each worker's keys: what the last verification found. */
     private final List<Map<Integer, byte[]>> baseline = new ArrayList<>();
     private final Set<Long> ids = new HashSet<>();
+    /** Children still running; killed if the test stops early, so none outlives it. */
+    private final List<Process> children = new ArrayList<>();
+
+    @AfterEach
+    void killChildren() throws InterruptedException {
+        for (Process child : children) {
+            child.destroyForcibly().waitFor(60, TimeUnit.SECONDS);
+        }
+    }
 
     @Test
     void acknowledgedWritesSurviveKillsAtRandomMomentsAndDuringRecovery() throws Exception {
@@ -108,8 +118,11 @@ class CrashLoopTest {
         command.addAll(List.of("-Xmx256m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1", "-cp", System.getProperty("java.class.path"),
                 CrashWorkload.class.getName(), store.toString(), cycleDir.toString(), Integer.toString(cycle),
                 Long.toString(seed), Integer.toString(workers)));
-        return new ProcessBuilder(command).redirectErrorStream(true)
+        Process child = new ProcessBuilder(command).redirectErrorStream(true)
                 .redirectOutput(cycleDir.resolve("child.log").toFile()).start();
+        children.removeIf(p -> !p.isAlive());
+        children.add(child);
+        return child;
     }
 
     private static void awaitMarker(Process child, Path marker) throws Exception {
