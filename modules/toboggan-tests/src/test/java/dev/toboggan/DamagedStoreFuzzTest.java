@@ -146,20 +146,18 @@ class DamagedStoreFuzzTest {
         db.abandon();
         Map<Path, byte[]> files = new LinkedHashMap<>();
         try {
-            collect(disk, PageCacheBackend.DIR, files);
+            // list() names files only: the blobs directory is listed on its own.
+            for (Path dir : List.of(PageCacheBackend.DIR, PageCacheBackend.DIR.resolve("blobs"))) {
+                for (Path path : disk.list(dir)) {
+                    if (!path.getFileName().toString().equals("lock")) {
+                        files.put(path, disk.durableContent(path));
+                    }
+                }
+            }
         } catch (IOException e) {
             throw new AssertionError(e);
         }
+        assertThat(files.keySet().stream().filter(p -> p.getParent().endsWith("blobs"))).as("blob files").isNotEmpty();
         return files;
-    }
-
-    private static void collect(SimulatedStorage disk, Path dir, Map<Path, byte[]> files) throws IOException {
-        for (Path path : disk.list(dir)) {
-            if (path.getFileName().toString().equals("blobs")) {
-                collect(disk, path, files);
-            } else if (!path.getFileName().toString().equals("lock")) {
-                files.put(path, disk.durableContent(path));
-            }
-        }
     }
 }

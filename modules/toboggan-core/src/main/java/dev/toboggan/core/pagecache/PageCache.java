@@ -174,6 +174,9 @@ public final class PageCache<P, D> implements AutoCloseable {
             return new PageCache<>(config, log, materializer, recovery.snapshot.table(), recovery.replay, snapshots,
                     openedAt);
         } catch (RuntimeException | Error e) {
+            // Nothing this open wrote was acknowledged: release the log without a close's final flush, which
+            // never finished on a log cut short under its snapshot (found by DamagedStoreFuzzTest).
+            log.fail(e);
             try {
                 log.close();
             } catch (RuntimeException suppressed) {
