@@ -75,14 +75,14 @@ final class SnapshotStore {
             }
             for (Page<?> page = reader.next(); page != null; page = reader.next()) {
                 if (!table.plausible(page.pid)) {
-                    throw new CorruptionException(path, reader.here(), "snapshot " + path.getFileName() + " names page " + page.pid
-                            + ", far beyond the ids its records back");
+                    throw new CorruptionException(path, reader.here(), "snapshot " + path.getFileName()
+                            + " names page " + page.pid + ", far beyond the ids its records back");
                 }
                 table.set(page.pid, page);
             }
             if (!table.plausible(reader.pageIds() - 1)) {
-                throw new CorruptionException(path, 24, "snapshot " + path.getFileName() + " counts " + reader.pageIds()
-                        + " page ids, far more than its records back");
+                throw new CorruptionException(path, 24, "snapshot " + path.getFileName() + " counts "
+                        + reader.pageIds() + " page ids, far more than its records back");
             }
             return new Loaded(table, reader.lsn(), reader.pageIds() - 1, path);
         }
