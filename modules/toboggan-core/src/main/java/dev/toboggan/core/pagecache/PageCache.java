@@ -170,6 +170,7 @@ public final class PageCache<P, D> implements AutoCloseable {
         Recovery recovery = new Recovery(new SnapshotStore(io, config.log().directory()), config.log().logFile());
         Log log = Log.open(config.log(), io, background, recovery);
         try {
+            recovery.replay.checkMissingBlobs();
             SnapshotWriter snapshots = new SnapshotWriter(io, config.log(), log, background, recovery.snapshot);
             return new PageCache<>(config, log, materializer, recovery.snapshot.table(), recovery.replay, snapshots,
                     openedAt);
@@ -208,6 +209,11 @@ public final class PageCache<P, D> implements AutoCloseable {
         @Override
         public void accept(LogEntry entry) {
             replay.accept(entry);
+        }
+
+        @Override
+        public void missingBlob(LogEntry entry, Path blob) {
+            replay.missingBlob(entry, blob);
         }
     }
 

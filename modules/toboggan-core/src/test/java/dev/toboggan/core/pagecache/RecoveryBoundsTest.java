@@ -87,6 +87,72 @@ class RecoveryBoundsTest {
         assertThat(pid).isPositive();
     }
 
+    /**
+     * Regression (DamagedStoreFuzzTest: newest snapshot and one blob file deleted): recovery skipped a
+     * blob message whose file was missing below the durable tip as if the store had deleted the blob after
+     * replacing its page, and opened a store whose tree referenced a page that was not there.
+     */
+    @Test
+    void aBlobLostBelowTheDurableTipIsCorruptionNamingIt() throws IOException {
+        PageCache<List<Integer>, Integer> pc = Stores.open(disk);
+        List<Integer> large = new java.util.ArrayList<>();
+        for (int i = 0; i < 400; i++) {
+            large.add(i * 1000);
+        }
+        pc.allocate(large);
+        pc.flush();
+        // Later segments, whose headers promise that the blob's message is durable.
+        for (int i = 0; i < 400; i++) {
+            pc.allocate(List.of(i));
+            if (i % 20 == 0) {
+                pc.flush();
+            }
+        }
+        pc.flush();
+        disk.powerLoss();
+        pc.abandon();
+        List<Path> blobs = disk.list(Stores.DIR.resolve("blobs"));
+        assertThat(blobs).hasSize(1);
+        disk.deleteIfExists(blobs.get(0));
+        disk.syncDirectory(Stores.DIR.resolve("blobs"));
+
+        assertThatThrownBy(() -> Stores.open(disk)).isInstanceOf(CorruptionException.class)
+                .hasMessageContaining(blobs.get(0).toString()).hasMessageContaining("is missing");
+    }
+
+    /** A blob the store deleted itself, once a durable later version replaced its page, is no damage. */
+    @Test
+    void aBlobDeletedAfterItsPageWasReplacedIsSkipped() throws IOException {
+        PageCache<List<Integer>, Integer> pc = Stores.open(disk);
+        List<Integer> large = new java.util.ArrayList<>();
+        for (int i = 0; i < 400; i++) {
+            large.add(i * 1000);
+        }
+        Page<List<Integer>> page = pc.allocate(large);
+        pc.flush();
+        assertThat(pc.replace(page.pid(), page, List.of(1)).succeeded()).isTrue();
+        for (int i = 0; i < 400; i++) {
+            pc.allocate(List.of(i));
+            if (i % 20 == 0) {
+                pc.flush();
+            }
+        }
+        pc.flush();
+        disk.powerLoss();
+        pc.abandon();
+        for (Path blob : disk.list(Stores.DIR.resolve("blobs"))) {
+            disk.deleteIfExists(blob);
+        }
+        disk.syncDirectory(Stores.DIR.resolve("blobs"));
+
+        pc = Stores.open(disk);
+        try {
+            assertThat(pc.get(page.pid()).value()).containsExactly(1);
+        } finally {
+            pc.close();
+        }
+    }
+
     private Path newestSnapshot() throws IOException {
         return new SnapshotStore(disk, Stores.DIR).newestFirst().get(0);
     }
