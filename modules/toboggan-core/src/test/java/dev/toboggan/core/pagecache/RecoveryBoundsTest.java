@@ -95,22 +95,9 @@ class RecoveryBoundsTest {
     @Test
     void aBlobLostBelowTheDurableTipIsCorruptionNamingIt() throws IOException {
         PageCache<List<Integer>, Integer> pc = Stores.open(disk);
-        List<Integer> large = new java.util.ArrayList<>();
-        for (int i = 0; i < 400; i++) {
-            large.add(i * 1000);
-        }
-        pc.allocate(large);
+        pc.allocate(blobSized());
         pc.flush();
-        // Later segments, whose headers promise that the blob's message is durable.
-        for (int i = 0; i < 400; i++) {
-            pc.allocate(List.of(i));
-            if (i % 20 == 0) {
-                pc.flush();
-            }
-        }
-        pc.flush();
-        disk.powerLoss();
-        pc.abandon();
+        crashAfterMoreSegments(pc);
         List<Path> blobs = disk.list(Stores.DIR.resolve("blobs"));
         assertThat(blobs).hasSize(1);
         disk.deleteIfExists(blobs.get(0));
@@ -124,22 +111,10 @@ class RecoveryBoundsTest {
     @Test
     void aBlobDeletedAfterItsPageWasReplacedIsSkipped() throws IOException {
         PageCache<List<Integer>, Integer> pc = Stores.open(disk);
-        List<Integer> large = new java.util.ArrayList<>();
-        for (int i = 0; i < 400; i++) {
-            large.add(i * 1000);
-        }
-        Page<List<Integer>> page = pc.allocate(large);
+        Page<List<Integer>> page = pc.allocate(blobSized());
         pc.flush();
         assertThat(pc.replace(page.pid(), page, List.of(1)).succeeded()).isTrue();
-        for (int i = 0; i < 400; i++) {
-            pc.allocate(List.of(i));
-            if (i % 20 == 0) {
-                pc.flush();
-            }
-        }
-        pc.flush();
-        disk.powerLoss();
-        pc.abandon();
+        crashAfterMoreSegments(pc);
         for (Path blob : disk.list(Stores.DIR.resolve("blobs"))) {
             disk.deleteIfExists(blob);
         }
@@ -151,6 +126,28 @@ class RecoveryBoundsTest {
         } finally {
             pc.close();
         }
+    }
+
+    /** A page value whose message goes to a blob file (over a quarter of the 1 KiB segment). */
+    private static List<Integer> blobSized() {
+        List<Integer> large = new java.util.ArrayList<>();
+        for (int i = 0; i < 400; i++) {
+            large.add(i * 1000);
+        }
+        return large;
+    }
+
+    /** Writes and flushes later segments, whose headers promise what came before durable, then crashes. */
+    private void crashAfterMoreSegments(PageCache<List<Integer>, Integer> pc) {
+        for (int i = 0; i < 400; i++) {
+            pc.allocate(List.of(i));
+            if (i % 20 == 0) {
+                pc.flush();
+            }
+        }
+        pc.flush();
+        disk.powerLoss();
+        pc.abandon();
     }
 
     private Path newestSnapshot() throws IOException {
