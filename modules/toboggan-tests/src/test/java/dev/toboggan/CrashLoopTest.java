@@ -19,12 +19,13 @@ import java.util.SplittableRandom;
 import java.util.TreeSet;
 import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
+import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 
 /**
  * The crash loop: a child JVM ({@link CrashWorkload}) writes to a store with several threads and is killed
- * with SIGKILL at a random moment; after one in ten of those kills, another child is killed while it
- * recovers the store. Then this JVM opens the store and checks it against the workers' journals
+ * with SIGKILL at a random moment; after one in ten of those kills (the 6th, 16th, ...), another child is
+ * killed while it recovers the store. Then this JVM opens the store and checks it against the workers' journals
  * ({@link CrashJournal}):
  * <ul>
  *   <li>for each worker, the recovered state of its keys equals the state after some prefix of its
@@ -43,7 +44,7 @@ import org.junit.jupiter.api.Test;
  * under {@code target/crash-loop-<seed>}.
  */
 class CrashLoopTest {
-    private static final int CYCLES = Integer.getInteger("toboggan.crash.cycles", 16);
+    private static final int CYCLES = Integer.getInteger("toboggan.crash.cycles", 12);
     private static final long SEED = Long.getLong("toboggan.test.seed", System.nanoTime());
     private static final int WORKERS = 4;
     private static final Path REPORTS = Path.of(System.getProperty("toboggan.report.dir", "target"));
@@ -51,6 +52,15 @@ class CrashLoopTest {
     /** Baseline state of each worker's keys: what the last verification found. */
     private final List<Map<Integer, byte[]>> baseline = new ArrayList<>();
     private final Set<Long> ids = new HashSet<>();
+    /** Children still running; killed if the test stops early, so none outlives it. */
+    private final List<Process> children = new ArrayList<>();
+
+    @AfterEach
+    void killChildren() throws InterruptedException {
+        for (Process child : children) {
+            child.destroyForcibly().waitFor(60, TimeUnit.SECONDS);
+        }
+    }
 
     @Test
     void acknowledgedWritesSurviveKillsAtRandomMomentsAndDuringRecovery() throws Exception {
@@ -75,7 +85,7 @@ class CrashLoopTest {
             openMillis = Long.parseLong(Files.readString(cycleDir.resolve("opened")).strip());
             Thread.sleep(r.nextInt(20, 1000));
             kill(child, cycleDir);
-            if (r.nextInt(10) == 0) {
+            if (cycle % 10 == 5) {
                 Path recoveryDir = root.resolve("cycle-" + cycle + "-recovery");
                 Process recovering = start(store, recoveryDir, cycle, r.nextLong(), 0);
                 awaitMarker(recovering, recoveryDir.resolve("recovering"));
@@ -108,8 +118,11 @@ class CrashLoopTest {
         command.addAll(List.of("-Xmx256m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1", "-cp", System.getProperty("java.class.path"),
                 CrashWorkload.class.getName(), store.toString(), cycleDir.toString(), Integer.toString(cycle),
                 Long.toString(seed), Integer.toString(workers)));
-        return new ProcessBuilder(command).redirectErrorStream(true)
+        Process child = new ProcessBuilder(command).redirectErrorStream(true)
                 .redirectOutput(cycleDir.resolve("child.log").toFile()).start();
+        children.removeIf(p -> !p.isAlive());
+        children.add(child);
+        return child;
     }
 
     private static void awaitMarker(Process child, Path marker) throws Exception {

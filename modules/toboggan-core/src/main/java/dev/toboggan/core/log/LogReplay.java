@@ -1,6 +1,7 @@
 package dev.toboggan.core.log;
 
 import java.io.IOException;
+import java.nio.file.Path;
 import java.util.function.Consumer;
 
 /**
@@ -16,4 +17,11 @@ public interface LogReplay extends Consumer<LogEntry> {
      * @return the LSN replay starts at: 0, or the LSN of a snapshot the caller has loaded
      */
     long start() throws IOException;
+
+    /**
+     * A message below the promised tip whose blob file is missing, which the scan skipped: the store
+     * deletes a blob once a durable later version replaced its page, so the replay must end with such a
+     * version of {@code entry}'s page, or the blob was lost (corruption naming {@code blob}).
+     */
+    default void missingBlob(LogEntry entry, Path blob) {}
 }

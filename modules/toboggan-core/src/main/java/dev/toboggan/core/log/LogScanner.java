@@ -183,7 +183,12 @@ final class LogScanner {
                         return false;
                     }
                     // Below the promised tip a missing blob was deleted after its page was replaced by a
-                    // durable later version: skip it.
+                    // durable later version: skip it. Recovery checks that such a version follows.
+                    if (sink instanceof LogReplay replay) {
+                        long blobId = buf.getLong(pos + header.headerLength);
+                        replay.missingBlob(new LogEntry(header.kind, header.pid, lsn,
+                                (long) segment.slot() * segmentSize + pos, header.totalLength()), blobs.path(blobId));
+                    }
                 } else {
                     accept(segment, lsn, (long) segment.slot() * segmentSize + pos, header.kind, header.pid,
                             pos + header.headerLength);

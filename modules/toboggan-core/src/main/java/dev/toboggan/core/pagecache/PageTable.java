@@ -27,6 +27,8 @@ import java.lang.invoke.VarHandle;
  *       semantics), so a reader that sees a page sees it fully built (its fields are final anyway),
  *       and sees a chunk's slots initialized to {@code null} before any page put there.
  *   <li><b>Linearization</b>: a {@link #get} at its slot read; a change at its successful CAS.
+ *   <li><b>Recovery</b>: {@link #set} fills the table on the opening thread before it is shared, and
+ *       counts what it set, so that {@link #plausible} can refuse ids no record backs.
  * </ul>
  */
 final class PageTable {

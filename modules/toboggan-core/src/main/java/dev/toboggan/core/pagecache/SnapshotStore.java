@@ -81,8 +81,8 @@ final class SnapshotStore {
                 table.set(reader.pid(), entry);
             }
             if (!table.plausible(reader.pageIds() - 1)) {
-                throw new CorruptionException(path, 24, "snapshot " + path.getFileName() + " counts " + reader.pageIds()
-                        + " page ids, far more than its records back");
+                throw new CorruptionException(path, 24, "snapshot " + path.getFileName() + " counts "
+                        + reader.pageIds() + " page ids, far more than its records back");
             }
             return new Loaded(table, reader.lsn(), reader.pageIds() - 1, path);
         }

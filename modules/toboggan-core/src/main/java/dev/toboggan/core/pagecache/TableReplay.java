@@ -4,6 +4,8 @@ import dev.toboggan.core.CorruptionException;
 import dev.toboggan.core.log.LogEntry;
 import dev.toboggan.core.log.MessageKind;
 import java.nio.file.Path;
+import java.util.LinkedHashMap;
+import java.util.Map;
 import java.util.function.Consumer;
 
 /**
@@ -25,6 +27,7 @@ final class TableReplay implements Consumer<LogEntry> {
     private final PageTable table;
     private final Path logFile;
     private long maxPid;
+    private final Map<LogEntry, Path> missingBlobs = new LinkedHashMap<>();
 
     /**
      * @param maxPid the highest page id named so far (by the snapshot the table was loaded from), or -1
@@ -94,6 +97,26 @@ final class TableReplay implements Consumer<LogEntry> {
 
     private static CorruptionException corrupt(Path logFile, LogEntry entry, String what) {
         return new CorruptionException(logFile, entry.pointer(), what + " (message at LSN " + entry.lsn() + ")");
+    }
+
+    /** Blob messages the scan skipped because their blob is missing: each must have been replaced. */
+    void missingBlob(LogEntry entry, Path blob) {
+        missingBlobs.put(entry, blob);
+    }
+
+    /**
+     * Fails if a skipped blob message was not replaced by a later version of its page: the blob was lost,
+     * not deleted by the store, and the page (or a delta of it) with it.
+     */
+    void checkMissingBlobs() {
+        for (Map.Entry<LogEntry, Path> missing : missingBlobs.entrySet()) {
+            LogEntry entry = missing.getKey();
+            Object page = table.get(entry.pid());
+            if (page == null || Page.fragmentLsn(Page.locationsOf(page), 0) < entry.lsn()) {
+                throw new CorruptionException(missing.getValue(), 0, "the blob of the message at LSN " + entry.lsn()
+                        + " (page " + entry.pid() + ") is missing, and no later version of the page replaces it");
+            }
+        }
     }
 
     /** The highest page id any replayed message named, or -1. */
