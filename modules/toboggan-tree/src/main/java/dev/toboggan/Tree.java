@@ -12,8 +12,9 @@ import java.util.concurrent.CompletionStage;
  * <p>Every method may be called from any thread. Single-key operations are linearizable. Iterators are
  * weakly consistent: they never miss a key that exists from the start of the iteration to its end, never
  * return a key twice, never go past their bound, and never block writers; they may or may not see changes
- * made while they run. {@link #applyBatch} is atomic for readers and writers in memory, and all or nothing
- * across a crash.
+ * made while they run. {@link #applyBatch} is atomic for single-key reads and for writers in memory, and
+ * all or nothing across a crash; an iterator reads one leaf at a time, so one that runs while a batch is
+ * applied may see the batch's changes to later keys but not to earlier ones (never a change undone).
  *
  * <p>Durability: a change is in memory when its method returns and on disk at the latest after
  * {@code toboggan.flush-every}; {@link #flush()} makes everything written before it durable. After a
@@ -93,8 +94,9 @@ public interface Tree extends Iterable<Map.Entry<byte[], byte[]>> {
     Map.Entry<byte[], byte[]> last();
 
     /**
-     * Applies every change of {@code batch}, in order, atomically: no reader sees some of them without the
-     * others, and after a crash either all of them or none are there. Other writers wait while a batch is
+     * Applies every change of {@code batch}, in order, atomically: no single-key read sees some of them
+     * without the others (an iterator running meanwhile may: see the class notes), and after a crash either
+     * all of them or none are there. Other writers wait while a batch is
      * applied; keep batches to what must be atomic.
      */
     void applyBatch(Batch batch);

@@ -65,7 +65,9 @@ class StoreCommandsTest {
     @Test
     void verifyChecksTheOlderSnapshotsTooNotOnlyTheOneRecoveryLoads() throws IOException {
         Path dir = store();
-        Toboggan.open(dir).close(); // a second clean close: a second snapshot
+        try (Db db = Toboggan.open(dir)) { // a change and a clean close: a second snapshot
+            db.insert("second".getBytes(StandardCharsets.UTF_8), new byte[] {1});
+        }
         List<Path> snapshots;
         try (Stream<Path> files = Files.list(dir)) {
             snapshots = files.filter(p -> p.getFileName().toString().startsWith("snapshot.")).sorted().toList();
