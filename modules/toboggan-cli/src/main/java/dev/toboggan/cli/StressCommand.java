@@ -1,17 +1,22 @@
 package dev.toboggan.cli;
 
+import com.typesafe.config.Config;
+import com.typesafe.config.ConfigFactory;
 import dev.toboggan.Tree;
 import dev.toboggan.cli.stress.OpMix;
 import dev.toboggan.cli.stress.Records;
 import dev.toboggan.cli.stress.RunReport;
 import dev.toboggan.cli.stress.StressRun;
 import dev.toboggan.cli.stress.StressSettings;
+import dev.toboggan.engine.EngineSettings;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Comparator;
+import java.util.LinkedHashMap;
+import java.util.Map;
 import java.util.concurrent.Callable;
 import java.util.stream.Stream;
 import picocli.CommandLine.Command;
@@ -71,6 +76,11 @@ public final class StressCommand implements Callable<Integer> {
     @Option(names = "--path", description = "a new store directory, kept afterwards (default: a temporary directory, deleted)")
     Path path;
 
+    @Option(names = "--set", paramLabel = "KEY=VALUE",
+            description = "a store setting for this run, repeatable, e.g. --set toboggan.cache-capacity=64MiB "
+                    + "(the keys of docs/operations.md)")
+    Map<String, String> storeSettings = new LinkedHashMap<>();
+
     @Option(names = "--report", paramLabel = "DIR",
             description = "write the run per second to DIR/" + RunReport.CSV + " and a chart of it to DIR/" + RunReport.CHART)
     Path report;
@@ -81,6 +91,7 @@ public final class StressCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         StressSettings settings = settings();
+        Config storeConfig = storeConfig();
         if (path != null && Files.exists(path.resolve("format"))) {
             // The threads' models start empty: every key already there would read back as wrong.
             throw new ParameterException(spec.commandLine(), "--path " + path + " already holds a store; stress needs "
@@ -93,7 +104,7 @@ public final class StressCommand implements Callable<Integer> {
             out.printf("toboggan stress: %d threads, %d s, %,d keys (%d-byte keys, %d-byte values), mix %s, %s keys, "
                     + "%d%% of changes flushed%n", threads, seconds, keys, keyLength, valueLength, settings.mix(),
                     sequential ? "sequential" : "random", durablePercent);
-            StressRun run = new StressRun(settings, Duration.ofSeconds(seconds), dir, out);
+            StressRun run = new StressRun(settings, storeConfig, Duration.ofSeconds(seconds), dir, out);
             boolean clean = run.run();
             if (report != null) {
                 RunReport.write(report, run.samples(), "toboggan stress");
@@ -130,6 +141,23 @@ public final class StressCommand implements Callable<Integer> {
         }
         return new StressSettings(threads, keys, new Records(keyLength, valueLength), opMix, sequential, scanLength,
                 durablePercent, preloadPercent / 100.0, seed);
+    }
+
+    /** The {@code --set} settings, checked now: a wrong key or value is a usage error before anything is written. */
+    private Config storeConfig() {
+        Config config = ConfigFactory.parseMap(storeSettings, "--set");
+        try {
+            for (String key : storeSettings.keySet()) {
+                if (!ConfigFactory.defaultReference().hasPath(key)) {
+                    throw new IllegalArgumentException("--set " + key + ": no such setting; the keys are listed in "
+                            + "docs/operations.md (e.g. toboggan.cache-capacity)");
+                }
+            }
+            EngineSettings.fromConfig(config, Path.of("."));
+        } catch (IllegalArgumentException e) {
+            throw new ParameterException(spec.commandLine(), e.getMessage());
+        }
+        return config;
     }
 
     private void requireAtLeast(String option, long value, long min) {

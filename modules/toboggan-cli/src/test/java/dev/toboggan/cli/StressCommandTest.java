@@ -44,6 +44,21 @@ class StressCommandTest {
     }
 
     @Test
+    void storeSettingsShapeTheRunAndWrongOnesAreUsageErrors() {
+        CliRun small = CliRun.of("stress", "--seconds", "1", "--threads", "2", "--keys", "2000",
+                "--set", "toboggan.cache-capacity=1MiB", "--path", tmp.resolve("small-cache").toString());
+        assertThat(small.exit()).as(small.all()).isZero();
+        CliRun typo = CliRun.of("stress", "--set", "toboggan.cache-capacty=64MiB", "--path", tmp.resolve("t").toString());
+        assertThat(typo.exit()).isEqualTo(2);
+        assertThat(typo.err()).startsWith("--set toboggan.cache-capacty: no such setting");
+        CliRun tooSmall = CliRun.of("stress", "--set", "toboggan.cache-capacity=1KiB", "--path", tmp.resolve("s").toString());
+        assertThat(tooSmall.exit()).isEqualTo(2);
+        assertThat(tooSmall.err()).contains("toboggan.cache-capacity must be at least 1MiB");
+        assertThat(tmp.resolve("t")).as("nothing was created").doesNotExist();
+        assertThat(tmp.resolve("s")).doesNotExist();
+    }
+
+    @Test
     void badArgumentsGetAOneLineErrorAndTheUsage() {
         CliRun r = CliRun.of("stress", "--threads", "0");
         assertThat(r.exit()).isEqualTo(2);

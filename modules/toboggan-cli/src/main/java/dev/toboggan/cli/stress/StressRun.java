@@ -1,5 +1,6 @@
 package dev.toboggan.cli.stress;
 
+import com.typesafe.config.Config;
 import dev.toboggan.Db;
 import dev.toboggan.Toboggan;
 import java.io.PrintWriter;
@@ -19,14 +20,17 @@ import org.HdrHistogram.Recorder;
  */
 public final class StressRun {
     private final StressSettings settings;
+    /** The store's settings ({@code toboggan { ... }} keys) over the defaults. */
+    private final Config storeConfig;
     private final Duration duration;
     private final Path directory;
     private final PrintWriter out;
     private final List<Sample> samples = new ArrayList<>();
     private final Failures failures = new Failures();
 
-    public StressRun(StressSettings settings, Duration duration, Path directory, PrintWriter out) {
+    public StressRun(StressSettings settings, Config storeConfig, Duration duration, Path directory, PrintWriter out) {
         this.settings = settings;
+        this.storeConfig = storeConfig;
         this.duration = duration;
         this.directory = directory;
         this.out = out;
@@ -39,7 +43,7 @@ public final class StressRun {
         List<StressWorker> workers = new ArrayList<>();
         long opened = System.nanoTime();
         double runSeconds;
-        try (Db db = Toboggan.open(directory)) {
+        try (Db db = Toboggan.open(storeConfig, directory)) {
             out.printf("opened %s in %.0f ms%n", directory, (System.nanoTime() - opened) / 1e6);
             for (int t = 0; t < settings.threads(); t++) {
                 workers.add(new StressWorker(db, settings, t, interval, totals, failures));
@@ -170,7 +174,7 @@ public final class StressRun {
     /** Reopens the store and compares every entry with the models: after a clean close nothing may differ. */
     private void checkAfterReopen(List<StressWorker> workers) {
         long opened = System.nanoTime();
-        try (Db db = Toboggan.open(directory)) {
+        try (Db db = Toboggan.open(storeConfig, directory)) {
             double openMs = (System.nanoTime() - opened) / 1e6;
             Records records = settings.records();
             int threads = settings.threads();
