@@ -3,6 +3,7 @@ package dev.toboggan.core.log;
 import com.github.luben.zstd.Zstd;
 import dev.toboggan.core.Background;
 import dev.toboggan.core.CorruptionException;
+import dev.toboggan.core.Failpoints;
 import dev.toboggan.core.StorageException;
 import dev.toboggan.core.StoreFailedException;
 import dev.toboggan.core.io.StorageFile;
@@ -88,6 +89,11 @@ public final class Log implements AutoCloseable {
     private final Condition progress = progressLock.newCondition();
     /** Counts signals of {@link #progress}; waiters wait for it to change. Written under progressLock. */
     private volatile long progressEpoch;
+    /**
+     * The largest tip a promise on disk records (a segment header seen by recovery, or the stable-tip
+     * file): recovery reads a missing segment or blob below it as cleaned on purpose, never as a torn tail.
+     */
+    private final AtomicLong promised = new AtomicLong();
     final LongAdder aborts = new LongAdder();
     final LongAdder memoryWaits = new LongAdder();
 
@@ -106,6 +112,7 @@ public final class Log implements AutoCloseable {
         this.stability = new StabilityTracker(recovered.tip());
         this.openedAt = recovered.tip();
         this.recovery = recovered.report();
+        this.promised.set(recovered.promised());
         this.flusher = new LogFlusher(this, config.maxFlushRetries());
         this.current = firstWindow(recovered);
     }
@@ -298,6 +305,7 @@ public final class Log implements AutoCloseable {
         }
         boolean handOver = IoBuffer.writers(sealed) == 0;
         if (IoBuffer.isMaxed(sealed)) {
+            background.segmentFilled();
             releaseMemory(buf.memory); // the chain is closed: no window will follow in this memory
             SegmentMemory memory = pool.tryAcquire();
             if (memory == null) {
@@ -666,6 +674,120 @@ public final class Log implements AutoCloseable {
                 flusher.forces(), flusher.failures(), memoryWaits.sum(), stability.stableTip());
     }
 
+    // ---------------------------------------------------------------- reclaiming space (the segment cleaner)
+
+    /** Base LSN → slot of every segment the log file holds, in LSN order. */
+    public Map<Long, Integer> segments() {
+        return slots.segments();
+    }
+
+    /** The tip the newest promise on disk records: see {@link #promiseDurableTip()}. */
+    public long promisedTip() {
+        return promised.get();
+    }
+
+    /**
+     * Records the durable tip in the {@code stable-tip} file (forcing the log first when the store does not
+     * force every flush), so that from now on recovery takes every byte below it as durable: a segment
+     * missing below it was cleaned on purpose, and so was a missing blob. Segment headers make the same
+     * promise, but only once the log starts a new segment; the cleaner cannot wait for that.
+     *
+     * @return the tip now promised on disk
+     */
+    public synchronized long promiseDurableTip() {
+        checkUsable();
+        long tip = stability.durableTip();
+        if (tip <= promised.get()) {
+            return promised.get();
+        }
+        try {
+            if (!config.fsync()) {
+                file.force(); // the promise is forced: the bytes it speaks for must be too
+            }
+            StableTipFile.write(io, config.directory(), tip);
+        } catch (IOException e) {
+            throw new StorageException("recording the durable tip", config.directory(), e);
+        }
+        return promised.accumulateAndGet(tip, Math::max);
+    }
+
+    /**
+     * Gives back the slots of segments nothing needs any more (the segment cleaner's last step): zeroes
+     * their headers and forces, so that no crash brings a header back over bytes a new segment is writing;
+     * then frees the slots for new segments; then cuts free slots off the end of the file.
+     *
+     * @param segmentLsns base LSNs of segments wholly below {@link #promisedTip()}, with no page's fragment
+     *     in them in any version recovery can build (the caller's duty)
+     * @return slots cut off the end of the file
+     * @throws IllegalStateException if a segment is not below the promised tip, or holds no slot
+     */
+    public int freeSegments(java.util.Collection<Long> segmentLsns) {
+        checkUsable();
+        List<Integer> slotsToFree = new ArrayList<>();
+        for (long base : segmentLsns) {
+            if (base + segmentSize > promised.get()) {
+                throw new IllegalStateException("segment LSN " + base + " is not below the durable tip promised on disk ("
+                        + promised.get() + "): recovery would take its absence for the end of the log");
+            }
+            int slot = slots.slotOf(base);
+            if (slot < 0) {
+                throw new IllegalStateException("segment LSN " + base + " holds no slot");
+            }
+            slotsToFree.add(slot);
+        }
+        if (slotsToFree.isEmpty()) {
+            return 0;
+        }
+        try {
+            ByteBuffer zeros = ByteBuffer.allocate(LogFormat.SEGMENT_HEADER_LENGTH);
+            for (int slot : slotsToFree) {
+                Failpoints.check("cleaner.zero");
+                zeros.clear();
+                file.write(zeros, (long) slot * segmentSize);
+            }
+            if (config.fsync()) {
+                Failpoints.check("cleaner.force");
+                file.force();
+            }
+            segmentLsns.forEach(slots::release);
+            return slots.trimFreeTail(segmentSize, length -> {
+                Failpoints.check("cleaner.truncate");
+                file.truncate(length);
+            });
+        } catch (IOException e) {
+            throw new StorageException("freeing cleaned segments", config.logFile(), e);
+        }
+    }
+
+    /** Blob id → bytes of its file, for every blob file present. */
+    public Map<Long, Long> blobSizes() {
+        try {
+            return blobs.sizes();
+        } catch (IOException e) {
+            throw new StorageException("listing blobs", config.blobDirectory(), e);
+        }
+    }
+
+    /**
+     * Deletes the blob file of a message whose page was replaced by a later durable version.
+     *
+     * @throws IllegalStateException if the blob is not below {@link #promisedTip()}: recovery would take its
+     *     absence for a torn tail
+     */
+    public void deleteReplacedBlob(long blobId) {
+        checkUsable();
+        if (blobId >= promised.get()) {
+            throw new IllegalStateException("blob " + blobId + " is not below the durable tip promised on disk ("
+                    + promised.get() + ")");
+        }
+        try {
+            Failpoints.check("cleaner.blob");
+            io.deleteIfExists(blobs.path(blobId));
+        } catch (IOException e) {
+            throw new StorageException("deleting a replaced blob", blobs.path(blobId), e);
+        }
+    }
+
     /** Bytes the log file and blobs take on disk. */
     public long sizeOnDisk() {
         try {
@@ -734,7 +856,9 @@ public final class Log implements AutoCloseable {
                 sealCurrent();
                 flush();
                 if (config.fsync()) {
-                    StableTipFile.write(io, config.directory(), stability.durableTip());
+                    synchronized (this) { // not while the cleaner writes a promise of its own
+                        StableTipFile.write(io, config.directory(), stability.durableTip());
+                    }
                 }
             }
         } catch (IOException e) {

@@ -46,7 +46,7 @@ final class LogRecovery {
     private final LogScanner scanner;
 
     /** Everything the log needs to continue writing where recovery ended. */
-    record Result(long tip, int tailSlot, SegmentSlots slots, RecoveryReport report) {}
+    record Result(long tip, int tailSlot, SegmentSlots slots, RecoveryReport report, long promised) {}
 
     LogRecovery(LogConfig config, StorageFile file, BlobStore blobs) {
         this.config = config;
@@ -119,7 +119,7 @@ final class LogRecovery {
         } else {
             LOG.debug("log {}: {}", config.logFile(), report);
         }
-        return new Result(tip, tailSlot, new SegmentSlots(used, freeSlots, lastUsed + 1), report);
+        return new Result(tip, tailSlot, new SegmentSlots(used, freeSlots, lastUsed + 1), report, promised);
     }
 
     private boolean zeroRange(long offset, int length) throws IOException {

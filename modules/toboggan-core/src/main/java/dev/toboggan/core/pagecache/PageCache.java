@@ -106,6 +106,7 @@ public final class PageCache<P, D> implements AutoCloseable {
     private final ThreadLocal<OpenBatches> ownBatches = ThreadLocal.withInitial(OpenBatches::new);
     private final IdGenerator ids;
     private final SnapshotWriter snapshots;
+    private final SegmentCleaning cleaning;
     private final boolean wasRecovered;
     private volatile boolean closed;
 
@@ -114,6 +115,7 @@ public final class PageCache<P, D> implements AutoCloseable {
         this.config = config;
         this.log = log;
         this.snapshots = snapshots;
+        this.cleaning = new SegmentCleaning(this, log);
         this.materializer = materializer;
         this.table = table;
         this.consolidationThreshold = config.consolidationThreshold();
@@ -397,6 +399,7 @@ public final class PageCache<P, D> implements AutoCloseable {
         long start = System.nanoTime();
         checkUsable();
         Objects.requireNonNull(value, "value");
+        awaitSpace();
         OnHeapBytes out = scratch();
         materializer.encodePage(value, out);
         long pid = pids.take();
@@ -436,6 +439,7 @@ public final class PageCache<P, D> implements AutoCloseable {
             throw new IllegalArgumentException("the view of page " + pid + " is paged out; get the page first");
         }
         Objects.requireNonNull(delta, "delta");
+        awaitSpace();
         P newValue = Objects.requireNonNull(materializer.apply((P) view.value, delta), "Materializer.apply returned null");
         CasResult<P> result;
         if (view.fragmentCount() >= consolidationThreshold) {
@@ -487,6 +491,7 @@ public final class PageCache<P, D> implements AutoCloseable {
         long start = System.nanoTime();
         checkChange(pid, view, "replaced");
         Objects.requireNonNull(value, "value");
+        awaitSpace();
         CasResult<P> result = replaceWith(pid, view, value);
         metrics.record(Op.REPLACE, System.nanoTime() - start);
         return result;
@@ -518,6 +523,7 @@ public final class PageCache<P, D> implements AutoCloseable {
         if (view.isFree()) {
             throw doubleFree(pid);
         }
+        awaitSpace();
         CasResult<?> result = casPage(pid, view, MessageKind.FREE, Page.FREE, null, false);
         if (result.succeeded()) {
             pids.retire(pid);
@@ -847,6 +853,21 @@ public final class PageCache<P, D> implements AutoCloseable {
     /** What the log's recovery found when this store was opened. */
     public RecoveryReport recoveryReport() {
         return log.recoveryReport();
+    }
+
+    /** The segment cleaning work: the engine's SegmentCleaner schedules it; tests call it directly. */
+    public SegmentCleaning cleaning() {
+        return cleaning;
+    }
+
+    /**
+     * Holds a writer while the segment cleaner is behind ({@link SpaceGate}), before it reserves anything;
+     * never inside an atomic batch, which the cleaner's stable point would wait for.
+     */
+    private void awaitSpace() {
+        if (cleaning.gate.throttled() && ownBatches.get().depth == 0) {
+            cleaning.gate.awaitPass(this::checkUsable);
+        }
     }
 
     /** The snapshot work: the engine's Snapshotter schedules it; tests call it directly. */

@@ -1,0 +1,340 @@
+package dev.toboggan.core.pagecache;
+
+import dev.toboggan.core.Failpoints;
+import dev.toboggan.core.StorageException;
+import dev.toboggan.core.log.Log;
+import java.io.IOException;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.TreeSet;
+import java.util.concurrent.atomic.LongAdder;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The segment cleaner's work (SLED-REFERENCE §3; seed 000's {@code attempt_gc}, {@code rewrite_page},
+ * {@code space_amplification}): finds segments whose live share fell under the cleanup threshold, moves the
+ * pages still living there to the log's tip ({@link PageCache#rewrite}, a relocation that keeps each page's
+ * {@code ts}), and gives a segment's slot back once nothing can need it. The engine's SegmentCleaner actor
+ * schedules {@link #pass}; tests call it directly.
+ *
+ * <h2>Segment states</h2>
+ * <pre>
+ *   FREE ──(the log starts a segment in the slot)──► ACTIVE ──(wholly below the stable tip)──► INACTIVE
+ *    ▲                                                                                            │
+ *    │                                                       (live share &lt; cleanup-threshold,      │
+ *    │                                                        or over max-space-amplification)     ▼
+ *    └──(header zeroed + forced, slot released)── RECLAIMABLE ◄──(every page living there rewritten)── DRAINING
+ * </pre>
+ * None of these states is stored: each pass derives them from the page table and the log's slots, so the
+ * actor keeps nothing and a restart (or a crash) loses nothing but the work in progress. A segment that
+ * was RECLAIMABLE when the process died is found again with no live bytes by the next pass.
+ *
+ * <h2>Implementation notes</h2>
+ * <ul>
+ *   <li><b>Live bytes</b> of a segment: the lengths of every fragment of every current page that lies in
+ *       it, summed by a scan of the page table (the fragments are there even for paged-out pages). The
+ *       core tells the engine once per filled segment ({@link dev.toboggan.core.Background#segmentFilled}),
+ *       never per write; the scan then costs one pass over the table per segment written, not a counter
+ *       update per change.
+ *   <li><b>Only segments wholly below the stable tip read before the scan</b> are considered: every LSN a
+ *       writer reserves from then on is at or above that tip, so no new fragment can appear in them.
+ *   <li><b>Safe reuse</b> (the H2 MVStore bug #2067 is reusing a chunk a crash still needs). A segment
+ *       goes back only when: (1) a table scan finds no fragment in it; (2) then everything reserved so
+ *       far is made stable, so the versions that scan saw (and the rewrites that moved pages out) are what
+ *       recovery rebuilds: per page, versions follow each other in LSN order and a later version only adds
+ *       fragments at new LSNs or drops them all (a full image); (3) a promise on disk (the
+ *       {@code stable-tip} file, {@link Log#promiseDurableTip}) lies past it, so recovery takes its
+ *       absence for a cleaned segment, not for the end of the log; (4) its header is zeroed and forced
+ *       before the log may start a new segment in the slot. Replay from any snapshot, or from the start of
+ *       the log, then skips the gap and still builds the same table: every page that had a fragment in the
+ *       segment has a later full image, and replay's rules take the newest image. Blob files of replaced
+ *       pages are deleted under the same conditions (recovery skips a missing blob below the promised
+ *       tip).
+ *   <li><b>Space amplification</b> is {@code sizeOnDisk / (live bytes + one segment)}, live bytes counting
+ *       live blob files. Above {@code max-space-amplification} a pass also drains the segments with the
+ *       least live data, whatever their share, until what it frees would bring the store within budget;
+ *       the actor then runs another pass at once; and writers wait for each pass ({@link SpaceGate}) as
+ *       long as passes free space. A pass that cannot free anything releases them.
+ *   <li><b>Threads</b>: {@link #pass} is synchronized (one pass at a time); {@link #metrics} reads
+ *       counters and volatile gauges from any thread.
+ * </ul>
+ */
+public final class SegmentCleaning {
+    private static final Logger LOG = LoggerFactory.getLogger(SegmentCleaning.class);
+
+    /**
+     * When the cleaner works.
+     *
+     * @param cleanupThreshold a segment whose live share falls under this is drained ({@code cleanup-threshold},
+     *     more than 0, at most 1; default 0.5)
+     * @param maxSpaceAmplification the store's on-disk size may be at most this times its live data plus one
+     *     segment ({@code max-space-amplification}, more than 1; default 1.5)
+     */
+    public record Policy(double cleanupThreshold, double maxSpaceAmplification) {
+        public static final Policy DEFAULT = new Policy(0.5, 1.5);
+
+        public Policy {
+            if (!(cleanupThreshold > 0 && cleanupThreshold <= 1)) {
+                throw new IllegalArgumentException("toboggan.cleanup-threshold must be more than 0 and at most 1 "
+                        + "(a share of a segment, 50% or 0.5 say), was " + cleanupThreshold);
+            }
+            if (!(maxSpaceAmplification > 1 && maxSpaceAmplification < 1_000)) {
+                throw new IllegalArgumentException("toboggan.max-space-amplification must be more than 1 (the "
+                        + "store can never be smaller than its live data) and below 1000, was "
+                        + maxSpaceAmplification + "; 1.5 is a good default");
+            }
+        }
+    }
+
+    /**
+     * What the cleaner did since the store was opened, and the gauges its last pass measured.
+     *
+     * @param passes passes run
+     * @param pagesRewritten pages moved out of drained segments
+     * @param bytesCleaned live bytes (fragments) those pages had in drained segments
+     * @param segmentsFreed segment slots given back for reuse
+     * @param slotsTruncated free slots cut off the end of the log file
+     * @param blobsDeleted blob files of replaced pages deleted
+     * @param heldWrites changes writers started while throttled (each waited for a pass)
+     * @param liveBytes live data at the last pass: live fragments and blob files
+     * @param sizeOnDisk the log file and blobs at the end of the last pass
+     * @param spaceAmplification {@code sizeOnDisk / (liveBytes + one segment)} at the end of the last pass
+     * @param lagBytes how far the store was over its budget at the end of the last pass (0: within it)
+     */
+    public record Metrics(long passes, long pagesRewritten, long bytesCleaned, long segmentsFreed,
+            long slotsTruncated, long blobsDeleted, long heldWrites, long liveBytes, long sizeOnDisk,
+            double spaceAmplification, long lagBytes) {}
+
+    /**
+     * @param progress whether the pass freed space (segments or blobs)
+     * @param overBudget whether the store is still over {@code max-space-amplification}
+     */
+    public record Outcome(boolean progress, boolean overBudget) {}
+
+    private final PageCache<?, ?> cache;
+    private final Log log;
+    private final int segmentSize;
+    final SpaceGate gate = new SpaceGate();
+    private final LongAdder passes = new LongAdder();
+    private final LongAdder pagesRewritten = new LongAdder();
+    private final LongAdder bytesCleaned = new LongAdder();
+    private final LongAdder segmentsFreed = new LongAdder();
+    private final LongAdder slotsTruncated = new LongAdder();
+    private final LongAdder blobsDeleted = new LongAdder();
+    /** Whether a background cleaner runs passes, so writers may wait for them ({@link #started}). */
+    private volatile boolean inBackground;
+    private volatile long liveBytes;
+    private volatile long sizeOnDisk;
+    private volatile double amplification;
+    private volatile long lagBytes;
+
+    SegmentCleaning(PageCache<?, ?> cache, Log log) {
+        this.cache = cache;
+        this.log = log;
+        this.segmentSize = log.segmentSize();
+    }
+
+    /** Live bytes per segment and which blob files are live, from one scan of the page table. */
+    private record Usage(Map<Long, Long> livePerSegment, long liveFragments, Set<Long> liveBlobs) {}
+
+    /**
+     * One round of cleaning: measure, drain what the policy picks, free what is empty, update the gauges,
+     * and set whether writers must wait for the next pass.
+     *
+     * @throws StorageException if an IO step failed: nothing is lost, the next pass starts over
+     */
+    public synchronized Outcome pass(Policy policy) {
+        boolean throttle = false;
+        try {
+            passes.increment();
+            long stableBefore = log.stableTip();
+            Map<Long, Long> blobs = log.blobSizes();
+            Usage usage = measure(blobs.keySet());
+            long size = log.sizeOnDisk();
+            long budget = budget(policy, usage, blobs);
+            List<Long> targets = choose(policy, usage, stableBefore, size - budget);
+            if (!targets.isEmpty()) {
+                drain(new TreeSet<>(targets));
+                usage = measure(blobs.keySet());
+            }
+            int freed = reclaim(usage, stableBefore, blobs);
+            size = log.sizeOnDisk();
+            budget = budget(policy, usage, blobs);
+            boolean overBudget = size > budget;
+            boolean progress = freed > 0;
+            throttle = inBackground && overBudget && freed > 0;
+            lagBytes = Math.max(0, size - budget);
+            sizeOnDisk = size;
+            if (overBudget && !progress) {
+                LOG.debug("store {} is {} bytes over its space budget, but no segment can be cleaned now",
+                        cache.config().log().directory(), size - budget);
+            }
+            return new Outcome(progress, overBudget);
+        } finally {
+            gate.passEnded(throttle);
+        }
+    }
+
+    /**
+     * A background cleaner runs passes from now on: writers may be held for them when the store is over
+     * budget. Without one (a caller running passes itself) writers are never held: they would wait for a
+     * pass only they could run.
+     */
+    public void started() {
+        inBackground = true;
+    }
+
+    /** The background cleaner stopped: releases writers held for space, and holds none from now on. */
+    public void stopped() {
+        inBackground = false;
+        gate.passEnded(false);
+    }
+
+    private long budget(Policy policy, Usage usage, Map<Long, Long> blobs) {
+        long live = usage.liveFragments;
+        for (long id : usage.liveBlobs) {
+            live += blobs.getOrDefault(id, 0L);
+        }
+        liveBytes = live;
+        long size = log.sizeOnDisk();
+        amplification = (double) size / (live + segmentSize);
+        return (long) (policy.maxSpaceAmplification() * (live + segmentSize));
+    }
+
+    private Usage measure(Set<Long> blobsOnDisk) {
+        Map<Long, Long> perSegment = new HashMap<>();
+        Set<Long> liveBlobs = new HashSet<>();
+        long total = 0;
+        long next = cache.nextPid();
+        for (long pid = 0; pid < next; pid++) {
+            Page<?> page = cache.tableEntry(pid);
+            if (page == null) {
+                continue;
+            }
+            long[] f = page.fragments;
+            for (int i = 0; i < f.length; i += Page.FRAGMENT_LONGS) {
+                long lsn = f[i];
+                long length = f[i + 2];
+                perSegment.merge(lsn & -segmentSize, length, Long::sum);
+                total += length;
+                if (!blobsOnDisk.isEmpty() && blobsOnDisk.contains(lsn)) {
+                    liveBlobs.add(lsn);
+                }
+            }
+        }
+        return new Usage(perSegment, total, liveBlobs);
+    }
+
+    /**
+     * The segments to drain: every complete one under the threshold (with some live data; empty ones need
+     * no draining), and, when the store is {@code excess} bytes over budget, the emptiest of those whose
+     * live share is under {@code 1 / max-space-amplification} until freeing them would bring it within
+     * budget. Segments at least that full are never drained for space: if every segment is, the log's
+     * segments are within the bound already, and draining them would only move data around.
+     */
+    private List<Long> choose(Policy policy, Usage usage, long stableBefore, long excess) {
+        List<long[]> candidates = new ArrayList<>(); // (base, live)
+        for (long base : log.segments().keySet()) {
+            if (base + segmentSize > stableBefore) {
+                continue; // active: may still get fragments
+            }
+            long live = usage.livePerSegment.getOrDefault(base, 0L);
+            if (live > 0) {
+                candidates.add(new long[] {base, live});
+            } else {
+                excess -= segmentSize;
+            }
+        }
+        candidates.sort(Comparator.comparingLong((long[] c) -> c[1]));
+        double forSpace = segmentSize / policy.maxSpaceAmplification();
+        List<Long> targets = new ArrayList<>();
+        for (long[] c : candidates) {
+            boolean underThreshold = c[1] < policy.cleanupThreshold() * segmentSize;
+            if (underThreshold || (excess > 0 && c[1] < forSpace)) {
+                targets.add(c[0]);
+                excess -= segmentSize - c[1];
+            }
+        }
+        return targets;
+    }
+
+    /** Rewrites every page that has a fragment in one of {@code targets}. */
+    private void drain(Set<Long> targets) {
+        long next = cache.nextPid();
+        for (long pid = 0; pid < next; pid++) {
+            Page<?> page = cache.tableEntry(pid);
+            if (page == null) {
+                continue;
+            }
+            long inTargets = 0;
+            long[] f = page.fragments;
+            for (int i = 0; i < f.length; i += Page.FRAGMENT_LONGS) {
+                if (targets.contains(f[i] & -segmentSize)) {
+                    inTargets += f[i + 2];
+                }
+            }
+            if (inTargets > 0) {
+                failpoint("cleaner.rewrite");
+                cache.rewrite(pid);
+                pagesRewritten.increment();
+                bytesCleaned.add(inTargets);
+            }
+        }
+    }
+
+    /**
+     * Frees every complete segment with no live fragment and deletes every blob no page refers to, after
+     * making the state that scan saw stable and promising it on disk (see the class notes).
+     *
+     * @return segments freed plus blobs deleted
+     */
+    private int reclaim(Usage usage, long stableBefore, Map<Long, Long> blobs) {
+        List<Long> empty = new ArrayList<>();
+        for (long base : log.segments().keySet()) {
+            if (base + segmentSize <= stableBefore && !usage.livePerSegment.containsKey(base)) {
+                empty.add(base);
+            }
+        }
+        List<Long> deadBlobs = new ArrayList<>();
+        for (long id : blobs.keySet()) {
+            if (id < stableBefore && !usage.liveBlobs.contains(id)) {
+                deadBlobs.add(id);
+            }
+        }
+        if (empty.isEmpty() && deadBlobs.isEmpty()) {
+            return 0;
+        }
+        failpoint("cleaner.stabilize");
+        log.flush();
+        failpoint("cleaner.promise");
+        log.promiseDurableTip();
+        slotsTruncated.add(log.freeSegments(empty));
+        segmentsFreed.add(empty.size());
+        for (long id : deadBlobs) {
+            log.deleteReplacedBlob(id);
+            blobsDeleted.increment();
+        }
+        return empty.size() + deadBlobs.size();
+    }
+
+    private void failpoint(String name) {
+        try {
+            Failpoints.check(name);
+        } catch (IOException e) {
+            throw new StorageException("cleaning segments", cache.config().log().logFile(), e);
+        }
+    }
+
+    /** Counters since the store was opened, and the gauges of the last pass. */
+    public Metrics metrics() {
+        return new Metrics(passes.sum(), pagesRewritten.sum(), bytesCleaned.sum(), segmentsFreed.sum(),
+                slotsTruncated.sum(), blobsDeleted.sum(), gate.heldWrites.sum(), liveBytes, sizeOnDisk,
+                amplification, lagBytes);
+    }
+}
