@@ -43,10 +43,11 @@ import org.slf4j.LoggerFactory;
  *       {@link LongAdder} increment, and on about one call in {@value #SIGNAL_EVERY} a sum handed to the
  *       {@link Background} port, never a message per operation. The count is approximate by design
  *       (benign race: an operation counted during a snapshot may count toward the next one too).
- *   <li><b>Segment reuse</b> (for the segment cleaner): replay from the newest durable snapshot reads
- *       every segment at or after the one holding its LSN, and its pages point into older segments. A
- *       segment may be reused only when no page of the newest durable snapshot, and no page of the live
- *       table, has a fragment in it, and its base is below that snapshot's LSN (see docs/format.md).
+ *   <li><b>Segment reuse</b>: the segment cleaner frees a segment only when no live page has a fragment in
+ *       it, the log is stable past every version it saw, and a promise on disk lies past it
+ *       ({@link SegmentCleaning}). A snapshot older than that may still point into the freed segment, but
+ *       every such page has a later full image in the log after the snapshot's LSN, which replay (and the
+ *       next snapshot's merge) applies; so snapshots constrain nothing, and the cleaner never waits for one.
  * </ul>
  */
 public final class SnapshotWriter {

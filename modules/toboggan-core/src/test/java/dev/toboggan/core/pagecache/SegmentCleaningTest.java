@@ -264,6 +264,29 @@ class SegmentCleaningTest {
     }
 
     @Test
+    void whileABackgroundCleanerIsBehindWritersWaitForItsNextPass() throws InterruptedException {
+        SegmentCleaning.Policy strict = new SegmentCleaning.Policy(0.5, 1.01); // the slack alone is over this
+        SplittableRandom rnd = new SplittableRandom(13);
+        overwrite(rnd, 1000, 3000, false);
+        pc.cleaning().started();
+        pc.cleaning().pass(strict);
+        assertThat(pc.cleaning().gate.throttled()).as("%s", pc.cleaning().metrics()).isTrue();
+        Thread writer = new Thread(() -> pc.allocate(List.of(1)));
+        writer.start();
+        while (pc.cleaning().metrics().heldWrites() == 0) {
+            Thread.onSpinWait();
+        }
+        writer.join(100);
+        assertThat(writer.isAlive()).as("held until the next pass").isTrue();
+        pc.cleaning().pass(strict);
+        writer.join();
+        pc.cleaning().stopped();
+        assertThat(pc.cleaning().gate.throttled()).isFalse();
+        Page<List<Integer>> page = pc.allocate(List.of(2)); // not held: no background cleaner any more
+        model.put(page.pid(), page.value());
+    }
+
+    @Test
     void invalidPoliciesAreRejectedNamingTheKey() {
         assertThatThrownBy(() -> new SegmentCleaning.Policy(0, 1.5)).hasMessageContaining("toboggan.cleanup-threshold");
         assertThatThrownBy(() -> new SegmentCleaning.Policy(1.5, 1.5)).hasMessageContaining("toboggan.cleanup-threshold");
