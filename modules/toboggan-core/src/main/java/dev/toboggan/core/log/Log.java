@@ -681,6 +681,21 @@ public final class Log implements AutoCloseable {
         return slots.segments();
     }
 
+    /** Slots the log file spans: segments in use, free slots, and slots allocated but not written yet. */
+    public int slotCount() {
+        return slots.slotCount();
+    }
+
+    /** Segments holding a slot: written, being written, or waiting to be cleaned. One volatile read. */
+    public int segmentsInUse() {
+        return slots.inUse();
+    }
+
+    /** Free slots inside the log file, which new segments take (lowest first) before the file grows. */
+    public int freeSlotCount() {
+        return slots.freeSlots();
+    }
+
     /** The tip the newest promise on disk records: see {@link #promiseDurableTip()}. */
     public long promisedTip() {
         return promised.get();

@@ -18,17 +18,21 @@ public final class SegmentSlots {
     private final TreeMap<Long, Integer> slotOfSegment = new TreeMap<>();
     private final TreeSet<Integer> free = new TreeSet<>();
     private int slotCount;
+    /** Segments holding a slot; written under the lock, read without it (the space gate, once per change). */
+    private volatile int inUse;
 
     SegmentSlots(Map<Long, Integer> used, Iterable<Integer> freeSlots, int slotCount) {
         this.slotOfSegment.putAll(used);
         freeSlots.forEach(free::add);
         this.slotCount = slotCount;
+        this.inUse = slotOfSegment.size();
     }
 
     synchronized int allocate(long segmentLsn) {
         Integer slot = free.pollFirst();
         int s = slot != null ? slot : slotCount++;
         slotOfSegment.put(segmentLsn, s);
+        inUse = slotOfSegment.size();
         return s;
     }
 
@@ -45,6 +49,12 @@ public final class SegmentSlots {
             throw new IllegalStateException("segment LSN " + segmentLsn + " holds no slot");
         }
         free.add(slot);
+        inUse = slotOfSegment.size();
+    }
+
+    /** Segments holding a slot (a volatile read, no lock). */
+    int inUse() {
+        return inUse;
     }
 
     /**

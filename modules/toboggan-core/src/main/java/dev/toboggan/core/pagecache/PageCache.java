@@ -866,7 +866,7 @@ public final class PageCache<P, D> implements AutoCloseable {
      */
     private void awaitSpace() {
         if (cleaning.gate.throttled() && ownBatches.get().depth == 0) {
-            cleaning.gate.awaitPass(this::checkUsable);
+            cleaning.gate.awaitRoom(this::checkUsable);
         }
     }
 

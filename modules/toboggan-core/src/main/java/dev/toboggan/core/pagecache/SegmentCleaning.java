@@ -11,7 +11,6 @@ import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
-import java.util.TreeSet;
 import java.util.concurrent.atomic.LongAdder;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -56,17 +55,26 @@ import org.slf4j.LoggerFactory;
  *       segment has a later full image, and replay's rules take the newest image. Blob files of replaced
  *       pages are deleted under the same conditions (recovery skips a missing blob below the promised
  *       tip).
- *   <li><b>Space amplification</b> is {@code sizeOnDisk / (live bytes + one segment)}, live bytes counting
- *       live blob files. Above {@code max-space-amplification} a pass also drains the segments with the
- *       least live data, whatever their share, until what it frees would bring the store within budget;
- *       the actor then runs another pass at once; and writers wait for each pass ({@link SpaceGate}) as
- *       long as passes free space. A pass that cannot free anything releases them.
+ *   <li><b>Space amplification</b> is {@code sizeOnDisk / live bytes}, live bytes counting live blob
+ *       files. The budget is {@code max-space-amplification} × live bytes, less the segments the IO buffers
+ *       may start before the next pass, and at least live bytes + two segments ({@link #budget}). Over it
+ *       a pass also drains the emptiest segments under {@code 1 / max-space-amplification} live, and the
+ *       segments in the highest slots when free slots are still inside the file; the actor then runs
+ *       another pass at once; and while the segments in use are over budget writers wait for each pass
+ *       ({@link SpaceGate}) as long as passes free space. A pass that cannot free anything releases them.
  *   <li><b>Threads</b>: {@link #pass} is synchronized (one pass at a time); {@link #metrics} reads
  *       counters and volatile gauges from any thread.
  * </ul>
  */
 public final class SegmentCleaning {
     private static final Logger LOG = LoggerFactory.getLogger(SegmentCleaning.class);
+    /** Segments drained between two reclaims within a pass. */
+    private static final int DRAIN_BATCH = 4;
+    /**
+     * Segments one pass drains at most: a pass stays short (the actor then runs the next one at once if the
+     * store is still over budget, and stops promptly), and writers held for space get a turn between passes.
+     */
+    private static final int MAX_DRAINED_PER_PASS = 16;
 
     /**
      * When the cleaner works.
@@ -104,7 +112,7 @@ public final class SegmentCleaning {
      * @param heldWrites changes writers started while throttled (each waited for a pass)
      * @param liveBytes live data at the last pass: live fragments and blob files
      * @param sizeOnDisk the log file and blobs at the end of the last pass
-     * @param spaceAmplification {@code sizeOnDisk / (liveBytes + one segment)} at the end of the last pass
+     * @param spaceAmplification {@code sizeOnDisk / liveBytes} at the end of the last pass
      * @param lagBytes how far the store was over its budget at the end of the last pass (0: within it)
      */
     public record Metrics(long passes, long pagesRewritten, long bytesCleaned, long segmentsFreed,
@@ -120,7 +128,7 @@ public final class SegmentCleaning {
     private final PageCache<?, ?> cache;
     private final Log log;
     private final int segmentSize;
-    final SpaceGate gate = new SpaceGate();
+    final SpaceGate gate;
     private final LongAdder passes = new LongAdder();
     private final LongAdder pagesRewritten = new LongAdder();
     private final LongAdder bytesCleaned = new LongAdder();
@@ -138,10 +146,16 @@ public final class SegmentCleaning {
         this.cache = cache;
         this.log = log;
         this.segmentSize = log.segmentSize();
+        this.gate = new SpaceGate(log);
     }
 
     /** Live bytes per segment and which blob files are live, from one scan of the page table. */
-    private record Usage(Map<Long, Long> livePerSegment, long liveFragments, Set<Long> liveBlobs) {}
+    /**
+     * Live bytes per segment, and what draining each would write: a page is rewritten whole, so a segment
+     * holding one small delta of a large page costs the whole page.
+     */
+    private record Usage(Map<Long, Long> livePerSegment, Map<Long, Long> rewriteCost, long liveFragments,
+            Set<Long> liveBlobs) {}
 
     /**
      * One round of cleaning: measure, drain what the policy picks, free what is empty, update the gauges,
@@ -150,25 +164,46 @@ public final class SegmentCleaning {
      * @throws StorageException if an IO step failed: nothing is lost, the next pass starts over
      */
     public synchronized Outcome pass(Policy policy) {
-        boolean throttle = false;
+        int limit = Integer.MAX_VALUE;
         try {
             passes.increment();
             long stableBefore = log.stableTip();
             Map<Long, Long> blobs = log.blobSizes();
             Usage usage = measure(blobs.keySet());
-            long size = log.sizeOnDisk();
             long budget = budget(policy, usage, blobs);
-            List<Long> targets = choose(policy, usage, stableBefore, size - budget);
-            if (!targets.isEmpty()) {
-                drain(new TreeSet<>(targets));
-                usage = measure(blobs.keySet());
+            if (inBackground) {
+                gate.limit(segmentLimit(budget, blobs)); // writers wait while this pass works, if over budget
             }
-            int freed = reclaim(usage, stableBefore, blobs);
-            size = log.sizeOnDisk();
+            List<Long> targets = choose(policy, usage, stableBefore, inUse(blobs) - budget, log.sizeOnDisk() - budget);
+            targets = targets.subList(0, Math.min(targets.size(), MAX_DRAINED_PER_PASS));
+            int freed = 0;
+            int from = 0;
+            int inUseAtStart = log.segmentsInUse();
+            do {
+                // A few segments at a time, each batch freed before the next is drained: the rewrites of the
+                // next batch then reuse those slots instead of growing the file.
+                List<Long> batch = targets.subList(from, Math.min(targets.size(), from + DRAIN_BATCH));
+                if (!batch.isEmpty()) {
+                    drain(new HashSet<>(batch));
+                    usage = measure(blobs.keySet());
+                }
+                int freedNow = reclaim(usage, stableBefore, blobs);
+                if (freedNow > 0) {
+                    gate.limit(gate.limit()); // wake held writers: there may be room now
+                }
+                freed += freedNow;
+                blobs = log.blobSizes();
+                from += DRAIN_BATCH;
+                // Rewrites that grow the log instead of shrinking it (pages larger than their share of the
+                // drained segments): stop here; the next pass measures again.
+            } while (from < targets.size() && log.segmentsInUse() <= inUseAtStart);
+            long size = log.sizeOnDisk();
             budget = budget(policy, usage, blobs);
             boolean overBudget = size > budget;
             boolean progress = freed > 0;
-            throttle = inBackground && overBudget && freed > 0;
+            if (inBackground && progress) {
+                limit = segmentLimit(budget, blobs);
+            }
             lagBytes = Math.max(0, size - budget);
             sizeOnDisk = size;
             if (overBudget && !progress) {
@@ -177,8 +212,31 @@ public final class SegmentCleaning {
             }
             return new Outcome(progress, overBudget);
         } finally {
-            gate.passEnded(throttle);
+            gate.limit(limit);
         }
+    }
+
+    /**
+     * How many segments writers may keep in use: the budget less the blob files, in segments (not the free
+     * slots still inside the file, which the next segments reuse), and never fewer than the IO buffers can
+     * start plus two.
+     */
+    private int segmentLimit(long budget, Map<Long, Long> blobs) {
+        long blobBytes = 0;
+        for (long b : blobs.values()) {
+            blobBytes += b;
+        }
+        return (int) Math.min(Integer.MAX_VALUE - 1,
+                Math.max((budget - blobBytes) / segmentSize, cache.config().log().ioBuffers() + 2L));
+    }
+
+    /** Bytes of the segments in use and of the blob files. */
+    private long inUse(Map<Long, Long> blobs) {
+        long bytes = (long) log.segments().size() * segmentSize;
+        for (long b : blobs.values()) {
+            bytes += b;
+        }
+        return bytes;
     }
 
     /**
@@ -193,23 +251,31 @@ public final class SegmentCleaning {
     /** The background cleaner stopped: releases writers held for space, and holds none from now on. */
     public void stopped() {
         inBackground = false;
-        gate.passEnded(false);
+        gate.limit(Integer.MAX_VALUE);
     }
 
+    /**
+     * The bytes the store may take: {@code max-space-amplification} × live data, less room for the segments
+     * the IO buffers may start before the next pass (so the bound holds between passes too), and never
+     * less than the live data and two segments (the one being written and one more), which is as small
+     * as a log can be.
+     */
     private long budget(Policy policy, Usage usage, Map<Long, Long> blobs) {
         long live = usage.liveFragments;
         for (long id : usage.liveBlobs) {
             live += blobs.getOrDefault(id, 0L);
         }
         liveBytes = live;
-        long size = log.sizeOnDisk();
-        amplification = (double) size / (live + segmentSize);
-        return (long) (policy.maxSpaceAmplification() * (live + segmentSize));
+        amplification = (double) log.sizeOnDisk() / Math.max(1, live);
+        long inFlight = (long) cache.config().log().ioBuffers() * segmentSize;
+        return Math.max((long) (policy.maxSpaceAmplification() * live) - inFlight, live + 2L * segmentSize);
     }
 
     private Usage measure(Set<Long> blobsOnDisk) {
         Map<Long, Long> perSegment = new HashMap<>();
+        Map<Long, Long> cost = new HashMap<>();
         Set<Long> liveBlobs = new HashSet<>();
+        Set<Long> touched = new HashSet<>();
         long total = 0;
         long next = cache.nextPid();
         for (long pid = 0; pid < next; pid++) {
@@ -218,47 +284,74 @@ public final class SegmentCleaning {
                 continue;
             }
             long[] f = page.fragments;
+            long pageBytes = 0;
+            touched.clear();
             for (int i = 0; i < f.length; i += Page.FRAGMENT_LONGS) {
                 long lsn = f[i];
                 long length = f[i + 2];
-                perSegment.merge(lsn & -segmentSize, length, Long::sum);
-                total += length;
+                long segment = lsn & -segmentSize;
+                perSegment.merge(segment, length, Long::sum);
+                touched.add(segment);
+                pageBytes += length;
                 if (!blobsOnDisk.isEmpty() && blobsOnDisk.contains(lsn)) {
                     liveBlobs.add(lsn);
                 }
             }
+            for (long segment : touched) {
+                cost.merge(segment, pageBytes, Long::sum);
+            }
+            total += pageBytes;
         }
-        return new Usage(perSegment, total, liveBlobs);
+        return new Usage(perSegment, cost, total, liveBlobs);
     }
 
     /**
-     * The segments to drain: every complete one under the threshold (with some live data; empty ones need
-     * no draining), and, when the store is {@code excess} bytes over budget, the emptiest of those whose
-     * live share is under {@code 1 / max-space-amplification} until freeing them would bring it within
-     * budget. Segments at least that full are never drained for space: if every segment is, the log's
-     * segments are within the bound already, and draining them would only move data around.
+     * The segments to drain, cheapest first (by the bytes draining them rewrites): every complete one under
+     * the threshold (with some live data; empty ones need no draining), and, when the segments in use are
+     * {@code excessInUse} bytes over budget, those whose draining rewrites less than
+     * {@code segment / max-space-amplification} until freeing them would bring the store within budget.
+     * Dearer segments are never drained for that: each would gain too little, and draining them would
+     * mostly move data around. When
+     * the file is over budget ({@code excessFile}) because free slots are still inside it, the segments
+     * in the highest slots are drained too, so that their data moves into the free slots (new segments
+     * take the lowest) and the end of the file can be cut off.
      */
-    private List<Long> choose(Policy policy, Usage usage, long stableBefore, long excess) {
-        List<long[]> candidates = new ArrayList<>(); // (base, live)
-        for (long base : log.segments().keySet()) {
+    private List<Long> choose(Policy policy, Usage usage, long stableBefore, long excessInUse, long excessFile) {
+        List<long[]> candidates = new ArrayList<>(); // (base, live, slot, rewrite cost)
+        for (Map.Entry<Long, Integer> segment : log.segments().entrySet()) {
+            long base = segment.getKey();
             if (base + segmentSize > stableBefore) {
                 continue; // active: may still get fragments
             }
             long live = usage.livePerSegment.getOrDefault(base, 0L);
             if (live > 0) {
-                candidates.add(new long[] {base, live});
+                candidates.add(new long[] {base, live, segment.getValue(), usage.rewriteCost.get(base)});
             } else {
-                excess -= segmentSize;
+                excessInUse -= segmentSize;
             }
         }
-        candidates.sort(Comparator.comparingLong((long[] c) -> c[1]));
+        candidates.sort(Comparator.comparingLong((long[] c) -> c[3]));
         double forSpace = segmentSize / policy.maxSpaceAmplification();
         List<Long> targets = new ArrayList<>();
         for (long[] c : candidates) {
             boolean underThreshold = c[1] < policy.cleanupThreshold() * segmentSize;
-            if (underThreshold || (excess > 0 && c[1] < forSpace)) {
+            if (underThreshold || (excessInUse > 0 && c[3] < forSpace)) {
                 targets.add(c[0]);
-                excess -= segmentSize - c[1];
+                excessInUse -= segmentSize - c[3];
+            }
+        }
+        int holes = log.freeSlotCount();
+        if (excessFile > 0 && holes > 0) {
+            int inUse = log.slotCount() - holes;
+            candidates.sort(Comparator.comparingLong((long[] c) -> -c[2]));
+            for (long[] c : candidates) {
+                if (c[2] < inUse || excessFile <= 0) {
+                    break; // no lower free slot to move it into, or the file is within budget once cut
+                }
+                if (!targets.contains(c[0])) {
+                    targets.add(c[0]);
+                }
+                excessFile -= segmentSize;
             }
         }
         return targets;

@@ -1,5 +1,6 @@
 package dev.toboggan.core.pagecache;
 
+import dev.toboggan.core.log.Log;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.LongAdder;
 import java.util.concurrent.locks.Condition;
@@ -7,48 +8,50 @@ import java.util.concurrent.locks.ReentrantLock;
 
 /**
  * Slows writers down while the segment cleaner is behind: the lossless backpressure behind
- * {@code max-space-amplification}. While the store is over its space budget and the cleaner's last pass
- * made progress, each change a writer starts first waits for the cleaner's next pass to end. Writers are
- * held before they reserve anything, so they hold nothing the cleaner needs.
+ * {@code max-space-amplification}. The cleaner sets a limit on the log's segments in use from its budget;
+ * while more are in use, each change a writer starts waits until the cleaner has freed enough, or gives
+ * up. Writers are held before they reserve anything, so they hold nothing the cleaner needs.
  *
  * <h2>Implementation notes</h2>
  * <ul>
- *   <li><b>State</b>: {@code throttled} (volatile, read by every change: one load when the store is within
- *       budget) and {@code passes}, the count of passes ended, guarded by {@code lock}. Only the cleaner's
- *       pass ({@link SegmentCleaning#pass}) sets them, in {@link #passEnded}, which also wakes the waiters.
- *   <li><b>Progress</b>: a waiter returns once {@code passes} moved or {@code throttled} is off, so a writer
- *       waits at most one pass. The cleaner turns throttling on only after a pass that freed space, and
- *       off after any pass that did not, or that failed, or when it stops: writers are never held by a
- *       cleaner that cannot help. A waiter also wakes every few milliseconds to notice a failed or closed
- *       store ({@code checkUsable}).
- *   <li><b>Wait-for graph</b>: writer → cleaner pass; the pass waits only for the flush work and for open
+ *   <li><b>State</b>: {@code limit} (volatile; {@link Integer#MAX_VALUE} when nobody is held), set only by
+ *       the cleaner ({@link #limit(int)}, under {@code lock}, which also wakes the waiters); the log's count
+ *       of segments in use, a volatile it keeps once per segment. A change reads both: two loads.
+ *   <li><b>Progress</b>: a waiter returns once the segments in use are within the limit. The cleaner sets a
+ *       limit only while it frees space (and then runs pass after pass), wakes waiters whenever it freed
+ *       segments, and lifts the limit after any pass that freed nothing, or that failed, or when it stops:
+ *       writers are never held by a cleaner that cannot help. A waiter also wakes every few milliseconds
+ *       to notice a failed or closed store ({@code checkUsable}).
+ *   <li><b>Wait-for graph</b>: writer → cleaner; the cleaner waits only for the flush work and for open
  *       atomic batches to seal, and writers inside a batch are never held (the page cache checks), so
- *       there is no cycle.
+ *       there is no cycle. The cleaner's own rewrites are never held: they are how space comes back.
  * </ul>
  */
 final class SpaceGate {
     private static final long RECHECK_MILLIS = 10;
 
+    private final Log log;
     private final ReentrantLock lock = new ReentrantLock();
-    private final Condition passed = lock.newCondition();
-    private volatile boolean throttled;
-    /** Passes ended; guarded by {@code lock}. */
-    private long passes;
+    private final Condition room = lock.newCondition();
+    private volatile int limit = Integer.MAX_VALUE;
     final LongAdder heldWrites = new LongAdder();
 
-    boolean throttled() {
-        return throttled;
+    SpaceGate(Log log) {
+        this.log = log;
     }
 
-    /** Waits until the cleaner's pass that is running or next ends, or throttling ends. */
-    void awaitPass(Runnable checkUsable) {
+    boolean throttled() {
+        return log.segmentsInUse() > limit;
+    }
+
+    /** Waits until the segments in use are within the limit. */
+    void awaitRoom(Runnable checkUsable) {
         heldWrites.increment();
         lock.lock();
         try {
-            long seen = passes;
-            while (throttled && passes == seen) {
+            while (throttled()) {
                 checkUsable.run();
-                passed.await(RECHECK_MILLIS, TimeUnit.MILLISECONDS);
+                room.await(RECHECK_MILLIS, TimeUnit.MILLISECONDS);
             }
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
@@ -58,13 +61,16 @@ final class SpaceGate {
         }
     }
 
-    /** A pass ended; writers are held from now on iff {@code throttle}. */
-    void passEnded(boolean throttle) {
+    int limit() {
+        return limit;
+    }
+
+    /** Sets the limit on segments in use ({@link Integer#MAX_VALUE}: none) and wakes the waiters to look again. */
+    void limit(int segments) {
         lock.lock();
         try {
-            passes++;
-            throttled = throttle;
-            passed.signalAll();
+            limit = segments;
+            room.signalAll();
         } finally {
             lock.unlock();
         }
