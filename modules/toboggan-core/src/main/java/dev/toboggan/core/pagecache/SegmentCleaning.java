@@ -310,8 +310,8 @@ public final class SegmentCleaning {
      * the threshold (with some live data; empty ones need no draining), and, when the segments in use are
      * {@code excessInUse} bytes over budget, those whose draining rewrites less than
      * {@code segment / max-space-amplification} until freeing them would bring the store within budget.
-     * Dearer segments are never drained for that: each would gain too little, and draining them would
-     * mostly move data around. When
+     * Dearer segments are drained for space only when no segment is cheap (then the emptiest, under
+     * {@code 1 / max-space-amplification} live: rewriting consolidates their pages, so costs fall). When
      * the file is over budget ({@code excessFile}) because free slots are still inside it, the segments
      * in the highest slots are drained too, so that their data moves into the free slots (new segments
      * take the lowest) and the end of the file can be cut off.
@@ -338,6 +338,17 @@ public final class SegmentCleaning {
             if (underThreshold || (excessInUse > 0 && c[3] < forSpace)) {
                 targets.add(c[0]);
                 excessInUse -= segmentSize - c[3];
+            }
+        }
+        if (targets.isEmpty() && excessInUse > 0) {
+            // Every segment is dear because its pages have fragments all over (deltas): drain the emptiest
+            // anyway. Rewriting consolidates those pages, so the live bytes shrink and the costs fall.
+            candidates.sort(Comparator.comparingLong((long[] c) -> c[1]));
+            for (long[] c : candidates) {
+                if (excessInUse > 0 && c[1] < forSpace) {
+                    targets.add(c[0]);
+                    excessInUse -= segmentSize - c[1];
+                }
             }
         }
         int holes = log.freeSlotCount();
