@@ -48,6 +48,10 @@ import org.slf4j.LoggerFactory;
  *       writers spin on the sealed window meanwhile.
  *   <li><b>Tips</b>: see {@link StabilityTracker}. A message is durable when the durable tip is above its
  *       LSN: a message never straddles windows, and windows are reported durable whole.
+ *   <li><b>Slot reuse</b>: the segment cleaner frees slots ({@link #freeSegments}) only while no
+ *       {@link #scanStable} runs (a read-write lock), since a scan reads the slots it listed; writers never
+ *       touch that lock, and readers of single messages ({@link #read}) that meet a reused slot see a
+ *       message that does not decode as the one asked for, which the page cache retries.
  *   <li><b>Failure</b>: the first unrecoverable error is kept in {@code failure} (set once, then every
  *       waiter is woken); every later call throws {@link StoreFailedException} naming it.
  * </ul>
@@ -94,6 +98,12 @@ public final class Log implements AutoCloseable {
      * file): recovery reads a missing segment or blob below it as cleaned on purpose, never as a torn tail.
      */
     private final AtomicLong promised = new AtomicLong();
+    /**
+     * Read by {@link #scanStable} for its whole scan, written by {@link #freeSegments}: a scan reads the slots
+     * of the segments it listed, so none of them may be zeroed or reused under it.
+     */
+    private final java.util.concurrent.locks.ReentrantReadWriteLock slotReuse =
+            new java.util.concurrent.locks.ReentrantReadWriteLock();
     final LongAdder aborts = new LongAdder();
     final LongAdder memoryWaits = new LongAdder();
 
@@ -622,6 +632,15 @@ public final class Log implements AutoCloseable {
      */
     public long scanStable(long from, Consumer<LogEntry> sink) {
         checkUsable();
+        slotReuse.readLock().lock();
+        try {
+            return scanStableLocked(from, sink);
+        } finally {
+            slotReuse.readLock().unlock();
+        }
+    }
+
+    private long scanStableLocked(long from, Consumer<LogEntry> sink) {
         long to = stability.stableTip();
         if (from >= to) {
             return from;
@@ -753,6 +772,7 @@ public final class Log implements AutoCloseable {
         if (slotsToFree.isEmpty()) {
             return 0;
         }
+        slotReuse.writeLock().lock();
         try {
             ByteBuffer zeros = ByteBuffer.allocate(LogFormat.SEGMENT_HEADER_LENGTH);
             for (int slot : slotsToFree) {
@@ -771,6 +791,8 @@ public final class Log implements AutoCloseable {
             });
         } catch (IOException e) {
             throw new StorageException("freeing cleaned segments", config.logFile(), e);
+        } finally {
+            slotReuse.writeLock().unlock();
         }
     }
 

@@ -289,6 +289,33 @@ class SegmentCleaningTest {
     }
 
     @Test
+    void snapshotsTakenWhileSegmentsAreFreedSucceedAndLoseNothing() throws InterruptedException {
+        SplittableRandom rnd = new SplittableRandom(21);
+        java.util.concurrent.atomic.AtomicBoolean stop = new java.util.concurrent.atomic.AtomicBoolean();
+        java.util.concurrent.atomic.AtomicReference<Throwable> failed = new java.util.concurrent.atomic.AtomicReference<>();
+        Thread snapshotter = new Thread(() -> {
+            try {
+                while (!stop.get()) {
+                    pc.snapshots().takeSnapshot();
+                }
+            } catch (Throwable t) {
+                failed.set(t);
+            }
+        });
+        snapshotter.start();
+        for (int round = 0; round < 15; round++) {
+            overwrite(rnd, 800, 1500, false);
+            cleanUntilSettled();
+        }
+        stop.set(true);
+        snapshotter.join();
+        assertThat(failed.get()).isNull();
+        assertThat(pc.cleaning().metrics().segmentsFreed()).isPositive();
+        crash(rnd);
+        assertModel();
+    }
+
+    @Test
     void invalidPoliciesAreRejectedNamingTheKey() {
         assertThatThrownBy(() -> new SegmentCleaning.Policy(0, 1.5)).hasMessageContaining("toboggan.cleanup-threshold");
         assertThatThrownBy(() -> new SegmentCleaning.Policy(1.5, 1.5)).hasMessageContaining("toboggan.cleanup-threshold");
