@@ -59,11 +59,7 @@ class SpaceAmplificationTest {
                 db.insert(be(i), value(i, VALUE)); // every key present, with a known value
             }
             db.flush();
-            // The cleaner runs behind the writers by a pass or two: wait for it to catch up.
-            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
-            while (db.pageCache().cleaning().metrics().lagBytes() > 0 && System.nanoTime() < deadline) {
-                Thread.sleep(20);
-            }
+            awaitCleanerSettled(db); // it runs behind the writers by a pass or two
             SegmentCleaning.Metrics m = db.pageCache().cleaning().metrics();
             System.out.printf("SpaceAmplificationTest: %d keys x %d rewrites: %d bytes on disk, %d live as stored,"
                     + " %d of keys and values: %.3f of live, %.3f of keys and values; peak while writing %.3f; %s%n",
@@ -76,6 +72,37 @@ class SpaceAmplificationTest {
                 assertThat(db.get(be(i))).isEqualTo(value(i, VALUE));
             }
             TreeVerifier.verify(db);
+        }
+    }
+
+    /** Waits until the cleaner has caught up: its last pass left the store within budget. */
+    private static void awaitCleanerSettled(Store db) throws InterruptedException {
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+        while (db.pageCache().cleaning().metrics().lagBytes() > 0 && System.nanoTime() < deadline) {
+            Thread.sleep(20);
+        }
+    }
+
+    /** sled's {@code test_space_leaks}: inserting and removing a key again and again leaves the file small. */
+    @Test
+    void tenThousandEmptyInsertsAndRemovesLeaveTheFileSmall() throws InterruptedException {
+        SimulatedStorage disk = new SimulatedStorage();
+        int segment = 16 * 1024;
+        EngineSettings settings = EngineSettings.fromConfig(ConfigFactory.parseMap(Map.of(
+                "toboggan.segment-size", "16KiB", "toboggan.durability", "os")), Path.of("/store"));
+        try (Store db = Toboggan.open(settings, TreeSettings.fromConfig(ConfigFactory.empty()), system, disk)) {
+            for (int i = 0; i < 10_000; i++) {
+                db.insert(be(i), new byte[0]);
+                db.remove(be(i));
+            }
+            db.flush();
+            awaitCleanerSettled(db);
+            long written = db.pageCache().log().stats().bytesWritten();
+            System.out.printf("SpaceAmplificationTest: 10 000 empty inserts and removes wrote %d bytes; %d on disk; %s%n",
+                    written, db.sizeOnDisk(), db.pageCache().cleaning().metrics());
+            assertThat(written).as("the workload wrote many segments").isGreaterThan(10L * segment);
+            assertThat(db.sizeOnDisk()).isLessThanOrEqualTo(6L * segment);
+            assertThat(db.isEmpty()).isTrue();
         }
     }
 }

@@ -380,6 +380,21 @@ public final class Log implements AutoCloseable {
         blobs.deleteQuietly(blobId);
     }
 
+    /**
+     * Ends the segment being written (its rest is padding) and continues in a new one, which takes the
+     * lowest free slot. The segment cleaner calls it when the log is writing in the file's last slots while
+     * free slots lie below, so that the end of the file can be drained and cut off.
+     */
+    public void startNewSegment() {
+        checkUsable();
+        sealAndRotate(current, true, false);
+    }
+
+    /** The slot of the segment being written (-1 while it is being replaced). */
+    public int activeSlot() {
+        return slots.slotOf(current.segmentLsn);
+    }
+
     /** Seals the current window if it holds data, so the next flush work writes it. */
     public void sealCurrent() {
         checkUsable();

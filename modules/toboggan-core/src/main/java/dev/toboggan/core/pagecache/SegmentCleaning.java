@@ -171,6 +171,15 @@ public final class SegmentCleaning {
             Map<Long, Long> blobs = log.blobSizes();
             Usage usage = measure(blobs.keySet());
             long budget = budget(policy, usage, blobs);
+            int holes = log.freeSlotCount();
+            if (log.sizeOnDisk() > budget && holes > 0 && log.activeSlot() >= log.slotCount() - holes) {
+                // The log writes in the file's last slots while free slots lie below (an idle store would
+                // keep it there): move it down, so that the end of the file can be drained and cut off.
+                failpoint("cleaner.rotate");
+                log.startNewSegment();
+                log.flush();
+                stableBefore = log.stableTip();
+            }
             if (inBackground) {
                 gate.limit(segmentLimit(budget, blobs)); // writers wait while this pass works, if over budget
             }
