@@ -69,7 +69,8 @@ class SegmentCleanerTest {
             Awaitility.await().atMost(30, TimeUnit.SECONDS).until(() -> engine.cleanerStarts() >= 4
                     && engine.cleanerMetrics().segmentsFreed() > 0);
             // It catches up: pass after pass while over budget.
-            Awaitility.await().atMost(30, TimeUnit.SECONDS).until(() -> engine.cleanerMetrics().lagBytes() == 0);
+            Awaitility.await().atMost(60, TimeUnit.SECONDS).untilAsserted(() -> assertThat(
+                    engine.cleanerMetrics().lagBytes()).as("%s", engine.cleanerMetrics()).isZero());
             assertThat(engine.failure()).as("a failed pass does not fail the store").isNull();
             for (int i = 0; i < PAGES; i++) {
                 assertThat(cache.get(pids[i]).value()).isEqualTo(sums.get(i));

@@ -94,8 +94,9 @@ public final class Log implements AutoCloseable {
     /** Counts signals of {@link #progress}; waiters wait for it to change. Written under progressLock. */
     private volatile long progressEpoch;
     /**
-     * The largest tip a promise on disk records (a segment header seen by recovery, or the stable-tip
-     * file): recovery reads a missing segment or blob below it as cleaned on purpose, never as a torn tail.
+     * The tip the {@code stable-tip} file records: recovery reads a missing segment or blob below it as
+     * cleaned on purpose, never as a torn tail. Only the file counts here, never a segment header's
+     * promise: freeing a segment zeroes its header, and with it whatever that header promised.
      */
     private final AtomicLong promised = new AtomicLong();
     /**
@@ -108,7 +109,7 @@ public final class Log implements AutoCloseable {
     final LongAdder memoryWaits = new LongAdder();
 
     private Log(LogConfig config, StorageIo io, StorageFile file, Closeable lock, BlobStore blobs,
-            Background background, LogRecovery.Result recovered) {
+            Background background, LogRecovery.Result recovered, long promisedInFile) {
         this.config = config;
         this.io = io;
         this.file = file;
@@ -122,7 +123,7 @@ public final class Log implements AutoCloseable {
         this.stability = new StabilityTracker(recovered.tip());
         this.openedAt = recovered.tip();
         this.recovery = recovered.report();
-        this.promised.set(recovered.promised());
+        this.promised.set(promisedInFile);
         this.flusher = new LogFlusher(this, config.maxFlushRetries());
         this.current = firstWindow(recovered);
     }
@@ -177,7 +178,7 @@ public final class Log implements AutoCloseable {
             long replayFrom = replay.start();
             LogRecovery.Result recovered =
                     new LogRecovery(config, file, blobs).recover(replayFrom, promisedAtClose, replay);
-            return new Log(config, io, file, lock, blobs, background, recovered);
+            return new Log(config, io, file, lock, blobs, background, recovered, promisedAtClose);
         } catch (IOException e) {
             closeQuietly(file);
             closeQuietly(lock);
@@ -730,7 +731,7 @@ public final class Log implements AutoCloseable {
         return slots.freeSlots();
     }
 
-    /** The tip the newest promise on disk records: see {@link #promiseDurableTip()}. */
+    /** The tip the {@code stable-tip} file records: see {@link #promiseDurableTip()}. */
     public long promisedTip() {
         return promised.get();
     }

@@ -48,7 +48,7 @@ final class LogRecovery {
     private final LogScanner scanner;
 
     /** Everything the log needs to continue writing where recovery ended. */
-    record Result(long tip, int tailSlot, SegmentSlots slots, RecoveryReport report, long promised) {}
+    record Result(long tip, int tailSlot, SegmentSlots slots, RecoveryReport report) {}
 
     LogRecovery(LogConfig config, StorageFile file, BlobStore blobs) {
         this.config = config;
@@ -121,7 +121,7 @@ final class LogRecovery {
         } else {
             LOG.debug("log {}: {}", config.logFile(), report);
         }
-        return new Result(tip, tailSlot, new SegmentSlots(used, freeSlots, lastUsed + 1), report, promised);
+        return new Result(tip, tailSlot, new SegmentSlots(used, freeSlots, lastUsed + 1), report);
     }
 
     private boolean zeroRange(long offset, int length) throws IOException {

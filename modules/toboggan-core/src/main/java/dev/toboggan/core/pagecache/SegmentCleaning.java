@@ -44,17 +44,16 @@ import org.slf4j.LoggerFactory;
  *   <li><b>Only segments wholly below the stable tip read before the scan</b> are considered: every LSN a
  *       writer reserves from then on is at or above that tip, so no new fragment can appear in them.
  *   <li><b>Safe reuse</b> (the H2 MVStore bug #2067 is reusing a chunk a crash still needs). A segment
- *       goes back only when: (1) a table scan finds no fragment in it; (2) then everything reserved so
- *       far is made stable, so the versions that scan saw (and the rewrites that moved pages out) are what
- *       recovery rebuilds: per page, versions follow each other in LSN order and a later version only adds
- *       fragments at new LSNs or drops them all (a full image); (3) a promise on disk (the
- *       {@code stable-tip} file, {@link Log#promiseDurableTip}) lies past it, so recovery takes its
- *       absence for a cleaned segment, not for the end of the log; (4) its header is zeroed and forced
- *       before the log may start a new segment in the slot. Replay from any snapshot, or from the start of
- *       the log, then skips the gap and still builds the same table: every page that had a fragment in the
- *       segment has a later full image, and replay's rules take the newest image. Blob files of replaced
- *       pages are deleted under the same conditions (recovery skips a missing blob below the promised
- *       tip).
+ *       goes back only when: (1) a table scan finds no fragment in it; (2) it lies wholly below the newest
+ *       durable snapshot's LSN (one is taken if needed), so replay never meets it: it may have held the
+ *       seal of a batch whose manifest is still in use, and replay drops a batch without its seal with
+ *       everything after it; (3) then everything reserved so far is made stable, so the versions that scan
+ *       saw (and the rewrites that moved pages out) are what recovery rebuilds: per page, versions follow
+ *       each other in LSN order and a later version only adds fragments at new LSNs or drops them all (a
+ *       full image); (4) the {@code stable-tip} file ({@link Log#promiseDurableTip}) records a tip past it,
+ *       so recovery takes its absence for a cleaned segment, not for the end of the log; (5) its header is
+ *       zeroed and forced before the log may start a new segment in the slot. Blob files of replaced pages
+ *       are deleted under the same conditions (recovery skips a missing blob below the promised tip).
  *   <li><b>Space amplification</b> is {@code sizeOnDisk / live bytes}, live bytes counting live blob
  *       files. The budget is {@code max-space-amplification} × live bytes, less the segments the IO buffers
  *       may start before the next pass, and at least live bytes + two segments ({@link #budget}). Over it
@@ -413,6 +412,15 @@ public final class SegmentCleaning {
             if (base + segmentSize <= stableBefore && !usage.livePerSegment.containsKey(base)) {
                 empty.add(base);
             }
+        }
+        if (!empty.isEmpty() && empty.get(empty.size() - 1) + segmentSize > cache.snapshots().lastSnapshotLsn()) {
+            // Replay must never meet a freed segment: one may have held the seal of a batch whose manifest
+            // lies in a segment still in use, and replay drops a batch without its seal, with everything
+            // after it. So free only below the snapshot replay starts from, taking one first.
+            failpoint("cleaner.snapshot");
+            cache.snapshots().takeSnapshot();
+            long covered = cache.snapshots().lastSnapshotLsn();
+            empty.removeIf(base -> base + segmentSize > covered);
         }
         List<Long> deadBlobs = new ArrayList<>();
         for (long id : blobs.keySet()) {

@@ -43,11 +43,10 @@ import org.slf4j.LoggerFactory;
  *       {@link LongAdder} increment, and on about one call in {@value #SIGNAL_EVERY} a sum handed to the
  *       {@link Background} port, never a message per operation. The count is approximate by design
  *       (benign race: an operation counted during a snapshot may count toward the next one too).
- *   <li><b>Segment reuse</b>: the segment cleaner frees a segment only when no live page has a fragment in
- *       it, the log is stable past every version it saw, and a promise on disk lies past it
- *       ({@link SegmentCleaning}). A snapshot older than that may still point into the freed segment, but
- *       every such page has a later full image in the log after the snapshot's LSN, which replay (and the
- *       next snapshot's merge) applies; so snapshots constrain nothing, and the cleaner never waits for one.
+ *   <li><b>Segment reuse</b>: the segment cleaner frees a segment only when it lies wholly below the newest
+ *       durable snapshot's LSN (taking a snapshot itself if needed), so replay from it never meets a freed
+ *       segment: one may have held the seal of a batch whose manifest is in a segment still in use. Replay
+ *       that would meet a gap (from an older snapshot, or the whole log) is refused as corruption.
  * </ul>
  */
 public final class SnapshotWriter {
