@@ -8,6 +8,7 @@ import dev.toboggan.core.io.FileChannelStorage;
 import dev.toboggan.core.io.StorageIo;
 import dev.toboggan.core.pagecache.Materializer;
 import dev.toboggan.core.pagecache.PageCache;
+import dev.toboggan.core.pagecache.SegmentCleaning;
 import java.time.Duration;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
@@ -87,6 +88,7 @@ public final class Engine<P, D> implements AutoCloseable {
         FlushSignal flushes = new FlushSignal();
         SnapshotSignal snapshots = new SnapshotSignal(settings.snapshotAfterOps());
         EvictSignal evictions = new EvictSignal();
+        CoalescedSignal<SegmentCleaner.Command> cleaner = new CoalescedSignal<>(SegmentCleaner.Command.SEGMENT_FILLED);
         Background port = new Background() {
             @Override
             public void flushNeeded() {
@@ -102,9 +104,14 @@ public final class Engine<P, D> implements AutoCloseable {
             public boolean evictionNeeded() {
                 return evictions.evictionNeeded();
             }
+
+            @Override
+            public void segmentFilled() {
+                cleaner.signal();
+            }
         };
         return new EngineCore(settings, PageCache.open(settings.pageCache(), io, port, materializer), flushes,
-                snapshots, evictions);
+                snapshots, evictions, cleaner);
     }
 
     /** Opens the store with its actors in the caller's actor system. */
@@ -220,6 +227,20 @@ public final class Engine<P, D> implements AutoCloseable {
     /** Snapshots the Snapshotter has taken (for tests and metrics). */
     long snapshotsTaken() {
         return core.snapshotsTaken.get();
+    }
+
+    /**
+     * The segment cleaner's counters (bytes cleaned, segments freed, writes held) and gauges (space
+     * amplification, live bytes, lag behind the space budget) as of its last pass.
+     */
+    public SegmentCleaning.Metrics cleanerMetrics() {
+        checkOpen();
+        return pageCache.cleaning().metrics();
+    }
+
+    /** How often the SegmentCleaner has started: 1 + its restarts (for tests and metrics). */
+    int cleanerStarts() {
+        return core.cleanerStarts.get();
     }
 
     /** Flush requests sent to the Flusher and not yet handled (for tests and metrics). */

@@ -22,6 +22,7 @@ final class EngineCore {
     final FlushSignal flushSignal;
     final SnapshotSignal snapshotSignal;
     final EvictSignal evictSignal;
+    final CoalescedSignal<SegmentCleaner.Command> cleanerSignal;
     final PermitWindow flushRequests;
     final FlushWaiters flushWaiters = new FlushWaiters();
     /** Starts of the Flusher: 1 + its restarts. */
@@ -30,19 +31,23 @@ final class EngineCore {
     final java.util.concurrent.atomic.AtomicInteger snapshotterStarts = new java.util.concurrent.atomic.AtomicInteger();
     /** Starts of the Evictor: 1 + its restarts. */
     final java.util.concurrent.atomic.AtomicInteger evictorStarts = new java.util.concurrent.atomic.AtomicInteger();
+    /** Starts of the SegmentCleaner: 1 + its restarts. */
+    final java.util.concurrent.atomic.AtomicInteger cleanerStarts = new java.util.concurrent.atomic.AtomicInteger();
     /** Snapshots the Snapshotter took. */
     final java.util.concurrent.atomic.AtomicLong snapshotsTaken = new java.util.concurrent.atomic.AtomicLong();
     /** Completed when the guardian has stopped, with every child. */
     final CompletableFuture<Void> stopped = new CompletableFuture<>();
 
     EngineCore(EngineSettings settings, PageCache<?, ?> pageCache, FlushSignal flushSignal,
-            SnapshotSignal snapshotSignal, EvictSignal evictSignal) {
+            SnapshotSignal snapshotSignal, EvictSignal evictSignal,
+            CoalescedSignal<SegmentCleaner.Command> cleanerSignal) {
         this.settings = settings;
         this.pageCache = pageCache;
         this.log = pageCache.log();
         this.flushSignal = flushSignal;
         this.snapshotSignal = snapshotSignal;
         this.evictSignal = evictSignal;
+        this.cleanerSignal = cleanerSignal;
         this.flushRequests = new PermitWindow(settings.mailboxCapacity(), settings.sendTimeout(), "Flusher");
     }
 

@@ -28,6 +28,7 @@ final class EngineGuardian {
             spawnSupervised(ctx, core, Flusher.create(core), "flusher");
             spawnSupervised(ctx, core, Snapshotter.create(core), "snapshotter");
             spawnSupervised(ctx, core, Evictor.create(core), "evictor");
+            spawnSupervised(ctx, core, SegmentCleaner.create(core), "segment-cleaner");
             return Behaviors.receive(Command.class)
                     .onMessageEquals(Command.STOP, Behaviors::stopped)
                     .onSignal(PostStop.class, signal -> {

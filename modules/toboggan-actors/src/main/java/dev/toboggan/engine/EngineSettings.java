@@ -5,6 +5,7 @@ import com.typesafe.config.ConfigException;
 import com.typesafe.config.ConfigFactory;
 import dev.toboggan.core.log.LogConfig;
 import dev.toboggan.core.pagecache.PageCacheConfig;
+import dev.toboggan.core.pagecache.SegmentCleaning;
 import dev.toboggan.core.pagecache.SnapshotWriter;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
@@ -23,16 +24,19 @@ import java.util.Objects;
  * @param backoffRandomFactor jitter added to backoffs
  * @param snapshotInterval longest time between snapshots (0: only by operation count)
  * @param snapshotAfterOps changes logged between snapshots
+ * @param cleaning when the SegmentCleaner drains segments ({@code cleanup-threshold}) and how much space it
+ *     lets the store take ({@code max-space-amplification})
  */
 public record EngineSettings(PageCacheConfig pageCache, int mailboxCapacity, Duration sendTimeout,
         Duration backoffMin, Duration backoffMax, double backoffRandomFactor, Duration snapshotInterval,
-        long snapshotAfterOps) {
+        long snapshotAfterOps, SegmentCleaning.Policy cleaning) {
 
     /** The path of the dispatcher the actors run on. */
     public static final String IO_DISPATCHER = "toboggan.io-dispatcher";
 
     public EngineSettings {
         Objects.requireNonNull(pageCache, "pageCache");
+        Objects.requireNonNull(cleaning, "cleaning");
         if (mailboxCapacity < 1) {
             throw new IllegalArgumentException("toboggan.mailbox-capacity must be at least 1, was " + mailboxCapacity);
         }
@@ -83,7 +87,8 @@ public record EngineSettings(PageCacheConfig pageCache, int mailboxCapacity, Dur
             return new EngineSettings(pageCache, c.getInt("mailbox-capacity"), c.getDuration("send-timeout"),
                     c.getDuration("restart-backoff.min"), c.getDuration("restart-backoff.max"),
                     c.getDouble("restart-backoff.random-factor"), c.getDuration("snapshot-interval"),
-                    c.getLong("snapshot-after-ops"));
+                    c.getLong("snapshot-after-ops"),
+                    new SegmentCleaning.Policy(share(c, "cleanup-threshold"), c.getDouble("max-space-amplification")));
         } catch (ConfigException e) {
             throw new IllegalArgumentException("invalid Toboggan configuration: " + e.getMessage(), e);
         }
@@ -106,6 +111,18 @@ public record EngineSettings(PageCacheConfig pageCache, int mailboxCapacity, Dur
 
     public Duration flushEvery() {
         return pageCache.log().flushEvery();
+    }
+
+    /** A share written as a percentage ({@code 50%}) or a fraction ({@code 0.5}). */
+    private static double share(Config c, String key) {
+        String text = c.getString(key).trim();
+        try {
+            return text.endsWith("%") ? Double.parseDouble(text.substring(0, text.length() - 1).trim()) / 100
+                    : Double.parseDouble(text);
+        } catch (NumberFormatException e) {
+            throw new IllegalArgumentException("toboggan." + key + " must be a percentage like 50% or a fraction like "
+                    + "0.5, was '" + text + "'");
+        }
     }
 
     private static int intBytes(Config c, String key) {

@@ -31,6 +31,12 @@ public interface Background {
         return false;
     }
 
+    /**
+     * The log filled a segment and moved on to the next: the segment cleaner may have work. Told once per
+     * segment, never per message.
+     */
+    default void segmentFilled() {}
+
     /** A port that schedules nothing: whoever waits for durability drives the flush work itself. */
     Background NONE = () -> {};
 }

@@ -109,6 +109,19 @@ final class BlobStore {
         return ids;
     }
 
+    /** Blob id → bytes of its file, for every blob present. */
+    java.util.Map<Long, Long> sizes() throws IOException {
+        java.util.Map<Long, Long> sizes = new java.util.TreeMap<>();
+        for (long id : ids()) {
+            try (StorageFile f = io.open(path(id), StorageIo.OpenMode.READ_ONLY)) {
+                sizes.put(id, f.size());
+            } catch (java.nio.file.NoSuchFileException gone) {
+                // deleted between list and open: it no longer takes space
+            }
+        }
+        return sizes;
+    }
+
     /** Bytes of every blob file. */
     long totalSize() throws IOException {
         long total = 0;

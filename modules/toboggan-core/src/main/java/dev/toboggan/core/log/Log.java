@@ -3,6 +3,7 @@ package dev.toboggan.core.log;
 import com.github.luben.zstd.Zstd;
 import dev.toboggan.core.Background;
 import dev.toboggan.core.CorruptionException;
+import dev.toboggan.core.Failpoints;
 import dev.toboggan.core.StorageException;
 import dev.toboggan.core.StoreFailedException;
 import dev.toboggan.core.io.StorageFile;
@@ -47,6 +48,10 @@ import org.slf4j.LoggerFactory;
  *       writers spin on the sealed window meanwhile.
  *   <li><b>Tips</b>: see {@link StabilityTracker}. A message is durable when the durable tip is above its
  *       LSN: a message never straddles windows, and windows are reported durable whole.
+ *   <li><b>Slot reuse</b>: the segment cleaner frees slots ({@link #freeSegments}) only while no
+ *       {@link #scanStable} runs (a read-write lock), since a scan reads the slots it listed; writers never
+ *       touch that lock, and readers of single messages ({@link #read}) that meet a reused slot see a
+ *       message that does not decode as the one asked for, which the page cache retries.
  *   <li><b>Failure</b>: the first unrecoverable error is kept in {@code failure} (set once, then every
  *       waiter is woken); every later call throws {@link StoreFailedException} naming it.
  * </ul>
@@ -88,11 +93,23 @@ public final class Log implements AutoCloseable {
     private final Condition progress = progressLock.newCondition();
     /** Counts signals of {@link #progress}; waiters wait for it to change. Written under progressLock. */
     private volatile long progressEpoch;
+    /**
+     * The tip the {@code stable-tip} file records: recovery reads a missing segment or blob below it as
+     * cleaned on purpose, never as a torn tail. Only the file counts here, never a segment header's
+     * promise: freeing a segment zeroes its header, and with it whatever that header promised.
+     */
+    private final AtomicLong promised = new AtomicLong();
+    /**
+     * Read by {@link #scanStable} for its whole scan, written by {@link #freeSegments}: a scan reads the slots
+     * of the segments it listed, so none of them may be zeroed or reused under it.
+     */
+    private final java.util.concurrent.locks.ReentrantReadWriteLock slotReuse =
+            new java.util.concurrent.locks.ReentrantReadWriteLock();
     final LongAdder aborts = new LongAdder();
     final LongAdder memoryWaits = new LongAdder();
 
     private Log(LogConfig config, StorageIo io, StorageFile file, Closeable lock, BlobStore blobs,
-            Background background, LogRecovery.Result recovered) {
+            Background background, LogRecovery.Result recovered, long promisedInFile) {
         this.config = config;
         this.io = io;
         this.file = file;
@@ -106,6 +123,7 @@ public final class Log implements AutoCloseable {
         this.stability = new StabilityTracker(recovered.tip());
         this.openedAt = recovered.tip();
         this.recovery = recovered.report();
+        this.promised.set(promisedInFile);
         this.flusher = new LogFlusher(this, config.maxFlushRetries());
         this.current = firstWindow(recovered);
     }
@@ -160,7 +178,7 @@ public final class Log implements AutoCloseable {
             long replayFrom = replay.start();
             LogRecovery.Result recovered =
                     new LogRecovery(config, file, blobs).recover(replayFrom, promisedAtClose, replay);
-            return new Log(config, io, file, lock, blobs, background, recovered);
+            return new Log(config, io, file, lock, blobs, background, recovered, promisedAtClose);
         } catch (IOException e) {
             closeQuietly(file);
             closeQuietly(lock);
@@ -298,6 +316,7 @@ public final class Log implements AutoCloseable {
         }
         boolean handOver = IoBuffer.writers(sealed) == 0;
         if (IoBuffer.isMaxed(sealed)) {
+            background.segmentFilled();
             releaseMemory(buf.memory); // the chain is closed: no window will follow in this memory
             SegmentMemory memory = pool.tryAcquire();
             if (memory == null) {
@@ -360,6 +379,21 @@ public final class Log implements AutoCloseable {
 
     void deleteBlob(long blobId) {
         blobs.deleteQuietly(blobId);
+    }
+
+    /**
+     * Ends the segment being written (its rest is padding) and continues in a new one, which takes the
+     * lowest free slot. The segment cleaner calls it when the log is writing in the file's last slots while
+     * free slots lie below, so that the end of the file can be drained and cut off.
+     */
+    public void startNewSegment() {
+        checkUsable();
+        sealAndRotate(current, true, false);
+    }
+
+    /** The slot of the segment being written (-1 while it is being replaced). */
+    public int activeSlot() {
+        return slots.slotOf(current.segmentLsn);
     }
 
     /** Seals the current window if it holds data, so the next flush work writes it. */
@@ -614,6 +648,15 @@ public final class Log implements AutoCloseable {
      */
     public long scanStable(long from, Consumer<LogEntry> sink) {
         checkUsable();
+        slotReuse.readLock().lock();
+        try {
+            return scanStableLocked(from, sink);
+        } finally {
+            slotReuse.readLock().unlock();
+        }
+    }
+
+    private long scanStableLocked(long from, Consumer<LogEntry> sink) {
         long to = stability.stableTip();
         if (from >= to) {
             return from;
@@ -664,6 +707,138 @@ public final class Log implements AutoCloseable {
     public LogStats stats() {
         return new LogStats(aborts.sum(), flusher.windowsWritten(), flusher.bytesWritten(),
                 flusher.forces(), flusher.failures(), memoryWaits.sum(), stability.stableTip());
+    }
+
+    // ---------------------------------------------------------------- reclaiming space (the segment cleaner)
+
+    /** Base LSN → slot of every segment the log file holds, in LSN order. */
+    public Map<Long, Integer> segments() {
+        return slots.segments();
+    }
+
+    /** Slots the log file spans: segments in use, free slots, and slots allocated but not written yet. */
+    public int slotCount() {
+        return slots.slotCount();
+    }
+
+    /** Segments holding a slot: written, being written, or waiting to be cleaned. One volatile read. */
+    public int segmentsInUse() {
+        return slots.inUse();
+    }
+
+    /** Free slots inside the log file, which new segments take (lowest first) before the file grows. */
+    public int freeSlotCount() {
+        return slots.freeSlots();
+    }
+
+    /** The tip the {@code stable-tip} file records: see {@link #promiseDurableTip()}. */
+    public long promisedTip() {
+        return promised.get();
+    }
+
+    /**
+     * Records the durable tip in the {@code stable-tip} file (forcing the log first when the store does not
+     * force every flush), so that from now on recovery takes every byte below it as durable: a segment
+     * missing below it was cleaned on purpose, and so was a missing blob. Segment headers make the same
+     * promise, but only once the log starts a new segment; the cleaner cannot wait for that.
+     *
+     * @return the tip now promised on disk
+     */
+    public synchronized long promiseDurableTip() {
+        checkUsable();
+        long tip = stability.durableTip();
+        if (tip <= promised.get()) {
+            return promised.get();
+        }
+        try {
+            if (!config.fsync()) {
+                file.force(); // the promise is forced: the bytes it speaks for must be too
+            }
+            StableTipFile.write(io, config.directory(), tip);
+        } catch (IOException e) {
+            throw new StorageException("recording the durable tip", config.directory(), e);
+        }
+        return promised.accumulateAndGet(tip, Math::max);
+    }
+
+    /**
+     * Gives back the slots of segments nothing needs any more (the segment cleaner's last step): zeroes
+     * their headers and forces, so that no crash brings a header back over bytes a new segment is writing;
+     * then frees the slots for new segments; then cuts free slots off the end of the file.
+     *
+     * @param segmentLsns base LSNs of segments wholly below {@link #promisedTip()}, with no page's fragment
+     *     in them in any version recovery can build (the caller's duty)
+     * @return slots cut off the end of the file
+     * @throws IllegalStateException if a segment is not below the promised tip, or holds no slot
+     */
+    public int freeSegments(java.util.Collection<Long> segmentLsns) {
+        checkUsable();
+        List<Integer> slotsToFree = new ArrayList<>();
+        for (long base : segmentLsns) {
+            if (base + segmentSize > promised.get()) {
+                throw new IllegalStateException("segment LSN " + base + " is not below the durable tip promised on disk ("
+                        + promised.get() + "): recovery would take its absence for the end of the log");
+            }
+            int slot = slots.slotOf(base);
+            if (slot < 0) {
+                throw new IllegalStateException("segment LSN " + base + " holds no slot");
+            }
+            slotsToFree.add(slot);
+        }
+        if (slotsToFree.isEmpty()) {
+            return 0;
+        }
+        slotReuse.writeLock().lock();
+        try {
+            ByteBuffer zeros = ByteBuffer.allocate(LogFormat.SEGMENT_HEADER_LENGTH);
+            for (int slot : slotsToFree) {
+                Failpoints.check("cleaner.zero");
+                zeros.clear();
+                file.write(zeros, (long) slot * segmentSize);
+            }
+            if (config.fsync()) {
+                Failpoints.check("cleaner.force");
+                file.force();
+            }
+            segmentLsns.forEach(slots::release);
+            return slots.trimFreeTail(segmentSize, length -> {
+                Failpoints.check("cleaner.truncate");
+                file.truncate(length);
+            });
+        } catch (IOException e) {
+            throw new StorageException("freeing cleaned segments", config.logFile(), e);
+        } finally {
+            slotReuse.writeLock().unlock();
+        }
+    }
+
+    /** Blob id → bytes of its file, for every blob file present. */
+    public Map<Long, Long> blobSizes() {
+        try {
+            return blobs.sizes();
+        } catch (IOException e) {
+            throw new StorageException("listing blobs", config.blobDirectory(), e);
+        }
+    }
+
+    /**
+     * Deletes the blob file of a message whose page was replaced by a later durable version.
+     *
+     * @throws IllegalStateException if the blob is not below {@link #promisedTip()}: recovery would take its
+     *     absence for a torn tail
+     */
+    public void deleteReplacedBlob(long blobId) {
+        checkUsable();
+        if (blobId >= promised.get()) {
+            throw new IllegalStateException("blob " + blobId + " is not below the durable tip promised on disk ("
+                    + promised.get() + ")");
+        }
+        try {
+            Failpoints.check("cleaner.blob");
+            io.deleteIfExists(blobs.path(blobId));
+        } catch (IOException e) {
+            throw new StorageException("deleting a replaced blob", blobs.path(blobId), e);
+        }
     }
 
     /** Bytes the log file and blobs take on disk. */
@@ -734,7 +909,9 @@ public final class Log implements AutoCloseable {
                 sealCurrent();
                 flush();
                 if (config.fsync()) {
-                    StableTipFile.write(io, config.directory(), stability.durableTip());
+                    synchronized (this) { // not while the cleaner writes a promise of its own
+                        StableTipFile.write(io, config.directory(), stability.durableTip());
+                    }
                 }
             }
         } catch (IOException e) {

@@ -23,7 +23,9 @@ import org.slf4j.LoggerFactory;
  *   <li>Read every slot's header. The largest stable tip any valid header records (or the
  *       {@link StableTipFile} of the last clean close), M, is a promise: every byte below M was on disk
  *       before that record was written. Segments from the one holding M-1 on
- *       must be contiguous in LSN (L, L+S, ...): the first gap ends the log.
+ *       must be contiguous in LSN (L, L+S, ...): the first gap ends the log. Gaps below that segment are
+ *       segments the cleaner freed (it promises a tip past a segment before freeing it), and slots are in
+ *       no particular LSN order once freed slots are reused.
  *   <li>Replay from {@code replayFrom} ({@link LogScanner}): 0, or a snapshot's LSN, which is a clean cut
  *       (no batch is open across it). Headers, M and the contiguity rule cover the whole file either way,
  *       so where the log ends does not depend on where replay starts. A message that fails to decode (zeroed, wrong segment number,

@@ -101,10 +101,20 @@ final class LogScanner {
     Scan scan(List<Segment> sequence, long from, long limit, long promised, Consumer<LogEntry> sink)
             throws IOException {
         Scan scan = new Scan(sink, promised, limit);
+        long expected = from & -segmentSize;
         for (Segment segment : sequence) {
             if (segment.base() + segmentSize <= from) {
                 continue;
             }
+            if (segment.base() != expected) {
+                // The cleaner frees only segments below the snapshot replay starts from. A gap here means
+                // replay starts from an older snapshot (the newest is damaged) or from the whole log: the
+                // freed segment may have held a batch's seal, so replaying on would drop acknowledged data.
+                throw new CorruptionException(config.logFile(), (long) segment.slot() * segmentSize,
+                        "segment LSN " + expected + " is missing: it was cleaned, and replay from LSN " + from
+                                + " needs it (the snapshot the store recorded last is missing or damaged)");
+            }
+            expected = segment.base() + segmentSize;
             int start = (int) Math.max(LogFormat.SEGMENT_HEADER_LENGTH, from - segment.base());
             if (!scan.segment(segment, start)) {
                 break;

@@ -113,6 +113,7 @@ public final class PageCache<P, D> implements AutoCloseable {
     private final ThreadLocal<OpenBatches> ownBatches = ThreadLocal.withInitial(OpenBatches::new);
     private final IdGenerator ids;
     private final SnapshotWriter snapshots;
+    private final SegmentCleaning cleaning;
     private final boolean wasRecovered;
     private volatile boolean closed;
 
@@ -121,6 +122,7 @@ public final class PageCache<P, D> implements AutoCloseable {
         this.config = config;
         this.log = log;
         this.snapshots = snapshots;
+        this.cleaning = new SegmentCleaning(this, log);
         this.materializer = materializer;
         this.table = table;
         this.evictor = new CacheEvictor(this, table, log, background, config.cacheCapacity(),
@@ -433,6 +435,7 @@ public final class PageCache<P, D> implements AutoCloseable {
         checkUsable();
         Objects.requireNonNull(value, "value");
         evictor.admit();
+        awaitSpace();
         OnHeapBytes out = scratch();
         materializer.encodePage(value, out);
         long pid = pids.take();
@@ -471,6 +474,7 @@ public final class PageCache<P, D> implements AutoCloseable {
         checkChange(pid, view, "linked");
         Objects.requireNonNull(delta, "delta");
         evictor.admit();
+        awaitSpace();
         P newValue = Objects.requireNonNull(materializer.apply((P) view.value, delta), "Materializer.apply returned null");
         CasResult<P> result;
         if (view.fragmentCount() >= consolidationThreshold) {
@@ -526,6 +530,7 @@ public final class PageCache<P, D> implements AutoCloseable {
         checkChange(pid, view, "replaced");
         Objects.requireNonNull(value, "value");
         evictor.admit();
+        awaitSpace();
         CasResult<P> result = replaceWith(pid, view, value);
         metrics.record(Op.REPLACE, System.nanoTime() - start);
         return result;
@@ -556,6 +561,7 @@ public final class PageCache<P, D> implements AutoCloseable {
         if (view.isFree()) {
             throw doubleFree(pid);
         }
+        awaitSpace();
         Outcome result = casPage(pid, view, MessageKind.FREE, Page.FREE, null, false);
         if (result.succeeded()) {
             pids.retire(pid);
@@ -921,6 +927,21 @@ public final class PageCache<P, D> implements AutoCloseable {
     /** What the log's recovery found when this store was opened. */
     public RecoveryReport recoveryReport() {
         return log.recoveryReport();
+    }
+
+    /** The segment cleaning work: the engine's SegmentCleaner schedules it; tests call it directly. */
+    public SegmentCleaning cleaning() {
+        return cleaning;
+    }
+
+    /**
+     * Holds a writer while the segment cleaner is behind ({@link SpaceGate}), before it reserves anything;
+     * never inside an atomic batch, which the cleaner's stable point would wait for.
+     */
+    private void awaitSpace() {
+        if (cleaning.gate.throttled() && ownBatches.get().depth == 0) {
+            cleaning.gate.awaitRoom(this::checkUsable);
+        }
     }
 
     /** The snapshot work: the engine's Snapshotter schedules it; tests call it directly. */

@@ -12,8 +12,9 @@ import java.util.zip.CRC32C;
 /**
  * The layout of a snapshot file, {@code snapshot.<16 hex digits of its LSN>}: the page table's on-disk
  * state (per page: its fragments' locations, or free) as of an LSN. Recovery loads it and replays the
- * log from that LSN on. It holds locations only, no data, so deleting every snapshot is always safe (the
- * next open replays the whole log).
+ * log from that LSN on. It holds locations only, no data, so deleting every snapshot is safe as long as
+ * the segment cleaner has freed no segment (the next open replays the whole log); after, recovery needs
+ * the newest one, and says so if it is gone.
  *
  * <pre>
  * header (32 bytes, little-endian)

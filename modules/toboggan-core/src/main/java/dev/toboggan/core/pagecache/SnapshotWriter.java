@@ -43,10 +43,10 @@ import org.slf4j.LoggerFactory;
  *       {@link LongAdder} increment, and on about one call in {@value #SIGNAL_EVERY} a sum handed to the
  *       {@link Background} port, never a message per operation. The count is approximate by design
  *       (benign race: an operation counted during a snapshot may count toward the next one too).
- *   <li><b>Segment reuse</b> (for the segment cleaner): replay from the newest durable snapshot reads
- *       every segment at or after the one holding its LSN, and its pages point into older segments. A
- *       segment may be reused only when no page of the newest durable snapshot, and no page of the live
- *       table, has a fragment in it, and its base is below that snapshot's LSN (see docs/format.md).
+ *   <li><b>Segment reuse</b>: the segment cleaner frees a segment only when it lies wholly below the newest
+ *       durable snapshot's LSN (taking a snapshot itself if needed), so replay from it never meets a freed
+ *       segment: one may have held the seal of a batch whose manifest is in a segment still in use. Replay
+ *       that would meet a gap (from an older snapshot, or the whole log) is refused as corruption.
  * </ul>
  */
 public final class SnapshotWriter {

@@ -1,0 +1,91 @@
+package dev.toboggan.engine;
+
+import dev.toboggan.core.pagecache.SegmentCleaning;
+import org.apache.pekko.actor.typed.Behavior;
+import org.apache.pekko.actor.typed.PostStop;
+import org.apache.pekko.actor.typed.javadsl.ActorContext;
+import org.apache.pekko.actor.typed.javadsl.Behaviors;
+
+/**
+ * The SegmentCleaner actor: runs the core's {@link SegmentCleaning#pass} when the log has filled a segment,
+ * and again at once while the store is over {@code max-space-amplification} and passes still free space
+ * ("works harder"). It keeps no state: each pass derives the segments' live bytes from the page table, so
+ * a restarted cleaner (or one after a crash) simply runs a pass and continues. An idle store sends it
+ * nothing, so it does nothing: no timer, no polling loop.
+ *
+ * <ul>
+ *   <li>A failed pass (an IO error, an injected failure) propagates: the guardian restarts this actor with
+ *       backoff; the pass's own cleanup already released writers held for space. Nothing is lost: a
+ *       segment's slot is given back only at the end of a pass, after everything that made it free is
+ *       durable and promised on disk.
+ *   <li>Once the store has failed, it cleans no more and only drains its mailbox.
+ *   <li>When it stops (close, abandon) writers held for space are released.
+ * </ul>
+ *
+ * <p>Runs on {@code toboggan.io-dispatcher}: it blocks in IO. The only message it sends is
+ * {@link Command#CONTINUE} to itself, at most one in flight.
+ */
+final class SegmentCleaner {
+
+    /** The SegmentCleaner's messages: signals only. */
+    enum Command {
+        /** The log filled one or more segments (coalesced by {@link CoalescedSignal}). */
+        SEGMENT_FILLED,
+        /** Over budget after a pass that freed space: run another. */
+        CONTINUE
+    }
+
+    private final EngineCore core;
+    private final SegmentCleaning work;
+    /** Whether a {@link Command#CONTINUE} is in the mailbox: never more than one. */
+    private boolean continuing;
+
+    private SegmentCleaner(EngineCore core) {
+        this.core = core;
+        this.work = core.pageCache.cleaning();
+    }
+
+    static Behavior<Command> create(EngineCore core) {
+        return Behaviors.setup(ctx -> new SegmentCleaner(core).start(ctx));
+    }
+
+    private Behavior<Command> start(ActorContext<Command> ctx) {
+        core.cleanerStarts.incrementAndGet();
+        core.cleanerSignal.attach(ctx.getSelf());
+        core.cleanerSignal.consumed();
+        work.started();
+        // Rebuild: one pass measures every segment from the page table, whatever happened before.
+        continuing = true;
+        ctx.getSelf().tell(Command.CONTINUE);
+        return Behaviors.receive(Command.class)
+                .onMessage(Command.class, command -> handle(ctx, command))
+                .onSignal(PostStop.class, signal -> {
+                    work.stopped();
+                    return Behaviors.same();
+                })
+                .build();
+    }
+
+    private Behavior<Command> handle(ActorContext<Command> ctx, Command command) {
+        if (command == Command.SEGMENT_FILLED) {
+            core.cleanerSignal.consumed();
+        } else {
+            continuing = false;
+        }
+        if (core.log.failure() != null) {
+            return failed();
+        }
+        SegmentCleaning.Outcome outcome = work.pass(core.settings.cleaning());
+        if (outcome.overBudget() && outcome.progress() && !continuing) {
+            continuing = true;
+            ctx.getSelf().tell(Command.CONTINUE);
+        }
+        return Behaviors.same();
+    }
+
+    /** After the store failed: release writers, drain, do nothing. */
+    private Behavior<Command> failed() {
+        work.stopped();
+        return Behaviors.receive(Command.class).onAnyMessage(command -> Behaviors.same()).build();
+    }
+}
