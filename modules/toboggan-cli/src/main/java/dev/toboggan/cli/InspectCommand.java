@@ -5,6 +5,7 @@ import dev.toboggan.cli.store.StoreReader;
 import dev.toboggan.core.log.RecoveryReport;
 import dev.toboggan.core.pagecache.PageCache;
 import dev.toboggan.core.pagecache.PageCacheMetrics;
+import dev.toboggan.core.pagecache.SegmentCleaning;
 import java.io.PrintWriter;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -32,14 +33,40 @@ public final class InspectCommand implements Callable<Integer> {
      * the engine exposes them) is one more entry.
      */
     static final List<Column> SEGMENT_COLUMNS = List.of(
-            new Column("slot", "%5s", s -> s.slot()),
-            new Column("base_lsn", "%14s", s -> s.baseLsn() < 0 ? null : s.baseLsn()),
-            new Column("promised_stable_tip", "%20s", s -> s.promisedStableTip() < 0 ? null : s.promisedStableTip()),
-            new Column("messages", "%9s", s -> s.messages()),
-            new Column("used_bytes", "%12s", s -> s.usedBytes()));
+            new Column("slot", "%5s", s -> s.walk().slot()),
+            new Column("state", "%9s", SegmentView::state),
+            new Column("base_lsn", "%14s", s -> s.walk().baseLsn() < 0 ? null : s.walk().baseLsn()),
+            new Column("promised_stable_tip", "%20s",
+                    s -> s.walk().promisedStableTip() < 0 ? null : s.walk().promisedStableTip()),
+            new Column("messages", "%9s", s -> s.walk().messages()),
+            new Column("used_bytes", "%12s", s -> s.walk().usedBytes()),
+            new Column("live_bytes", "%12s", SegmentView::liveBytes),
+            new Column("live_pct", "%8s", s -> String.format(java.util.Locale.ROOT, "%.1f", s.livePercent())));
 
     /** A column of the segment table: its name (also its JSON key), text format, and value (null: none). */
-    record Column(String name, String format, Function<SegmentWalk.Segment, Object> value) {}
+    record Column(String name, String format, Function<SegmentView, Object> value) {}
+
+    /**
+     * A slot as inspect shows it: what the walk found there, the bytes of current pages living in it, and
+     * its state in the cleaner's terms ({@code SegmentCleaning}): {@code free}; {@code active} (the log's
+     * tail is in it); {@code drainable} (complete, and its live share is under the default
+     * {@code cleanup-threshold}: the cleaner drains it next); {@code inactive} (complete, mostly live).
+     */
+    record SegmentView(SegmentWalk.Segment walk, long liveBytes, int segmentSize, long endLsn) {
+        double livePercent() {
+            return 100.0 * liveBytes / segmentSize;
+        }
+
+        String state() {
+            if (walk.baseLsn() < 0) {
+                return "free";
+            }
+            if (walk.baseLsn() + segmentSize > endLsn) {
+                return "active";
+            }
+            return livePercent() < 100 * SegmentCleaning.Policy.DEFAULT.cleanupThreshold() ? "drainable" : "inactive";
+        }
+    }
 
     @Option(names = "--path", required = true, paramLabel = "DIR", description = "the store directory")
     Path path;
@@ -95,10 +122,14 @@ public final class InspectCommand implements Callable<Integer> {
         // Where recovery found the log to end: what is on disk (the open itself appends in memory only).
         log.put("end_lsn", rec.tip());
         List<Object> segments = new ArrayList<>();
+        Map<Long, Long> live = pc.cleaning().liveBytesBySegment();
+        int segmentSize = store.format().segmentSize();
         for (SegmentWalk.Segment seg : walk.segments()) {
             Map<String, Object> row = new LinkedHashMap<>();
+            SegmentView view = new SegmentView(seg, seg.baseLsn() < 0 ? 0 : live.getOrDefault(seg.baseLsn(), 0L),
+                    segmentSize, rec.tip());
             for (Column c : SEGMENT_COLUMNS) {
-                row.put(c.name(), c.value().apply(seg));
+                row.put(c.name(), c.value().apply(view));
             }
             segments.add(row);
         }

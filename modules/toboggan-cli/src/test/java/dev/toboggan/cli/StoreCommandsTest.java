@@ -109,6 +109,9 @@ class StoreCommandsTest {
         assertThat(json.getLong("log.end_lsn")).isPositive();
         assertThat(json.getConfigList("log.segments")).isNotEmpty();
         assertThat(json.getConfigList("log.segments").get(0).getLong("messages")).isPositive();
+        Config active = json.getConfigList("log.segments").stream().filter(seg -> seg.getString("state").equals("active"))
+                .findFirst().orElseThrow();
+        assertThat(active.getLong("live_bytes")).as("the tail segment holds the store's pages").isPositive();
         assertThat(json.getConfigList("snapshots")).isNotEmpty();
         assertThat(json.getObject("roots").keySet()).contains("tree/other");
         assertThat(json.getDouble("space_amplification")).isPositive();

@@ -279,6 +279,14 @@ public final class SegmentCleaning {
         return Math.max((long) (policy.maxSpaceAmplification() * live) - inFlight, live + 2L * segmentSize);
     }
 
+    /**
+     * Live bytes per segment, by the segment's base LSN: the fragments of current pages that lie in it, as
+     * a pass measures them (one scan of the page table). For tools: {@code toboggan inspect}.
+     */
+    public Map<Long, Long> liveBytesBySegment() {
+        return measure(Set.of()).livePerSegment();
+    }
+
     private Usage measure(Set<Long> blobsOnDisk) {
         Map<Long, Long> perSegment = new HashMap<>();
         Map<Long, Long> cost = new HashMap<>();
