@@ -1,17 +1,22 @@
 package dev.toboggan.engine;
 
 import dev.toboggan.core.pagecache.SegmentCleaning;
+import java.time.Duration;
 import org.apache.pekko.actor.typed.Behavior;
 import org.apache.pekko.actor.typed.PostStop;
 import org.apache.pekko.actor.typed.javadsl.ActorContext;
 import org.apache.pekko.actor.typed.javadsl.Behaviors;
+import org.apache.pekko.actor.typed.javadsl.TimerScheduler;
 
 /**
  * The SegmentCleaner actor: runs the core's {@link SegmentCleaning#pass} when the log has filled a segment,
  * and again at once while the store is over {@code max-space-amplification} and passes still free space
  * ("works harder"). It keeps no state: each pass derives the segments' live bytes from the page table, so
- * a restarted cleaner (or one after a crash) simply runs a pass and continues. An idle store sends it
- * nothing, so it does nothing: no timer, no polling loop.
+ * a restarted cleaner (or one after a crash) simply runs a pass and continues. An idle store within its
+ * budget sends it nothing, so it does nothing: no timer, no polling loop. A store left over budget by a
+ * pass that could free nothing (the space is in the log's tail, or a snapshot must catch up first) is
+ * tried again after {@link #RETRY_MIN}, doubling to {@link #RETRY_MAX} while nothing changes, so an idle
+ * store still comes back within its budget, at the cost of one table scan per retry.
  *
  * <ul>
  *   <li>A failed pass (an IO error, an injected failure) propagates: the guardian restarts this actor with
@@ -22,8 +27,8 @@ import org.apache.pekko.actor.typed.javadsl.Behaviors;
  *   <li>When it stops (close, abandon) writers held for space are released.
  * </ul>
  *
- * <p>Runs on {@code toboggan.io-dispatcher}: it blocks in IO. The only message it sends is
- * {@link Command#CONTINUE} to itself, at most one in flight.
+ * <p>Runs on {@code toboggan.io-dispatcher}: it blocks in IO. The only messages it sends are to itself:
+ * {@link Command#CONTINUE}, at most one in flight, and {@link Command#RETRY} by a single timer.
  */
 final class SegmentCleaner {
 
@@ -32,21 +37,30 @@ final class SegmentCleaner {
         /** The log filled one or more segments (coalesced by {@link CoalescedSignal}). */
         SEGMENT_FILLED,
         /** Over budget after a pass that freed space: run another. */
-        CONTINUE
+        CONTINUE,
+        /** Over budget after a pass that freed nothing: try again (a timer's, with backoff). */
+        RETRY
     }
+
+    static final Duration RETRY_MIN = Duration.ofMillis(100);
+    static final Duration RETRY_MAX = Duration.ofSeconds(10);
 
     private final EngineCore core;
     private final SegmentCleaning work;
+    private final TimerScheduler<Command> timers;
     /** Whether a {@link Command#CONTINUE} is in the mailbox: never more than one. */
     private boolean continuing;
+    /** The wait before the next {@link Command#RETRY}: doubles while passes free nothing. */
+    private Duration retryAfter = RETRY_MIN;
 
-    private SegmentCleaner(EngineCore core) {
+    private SegmentCleaner(EngineCore core, TimerScheduler<Command> timers) {
         this.core = core;
         this.work = core.pageCache.cleaning();
+        this.timers = timers;
     }
 
     static Behavior<Command> create(EngineCore core) {
-        return Behaviors.setup(ctx -> new SegmentCleaner(core).start(ctx));
+        return Behaviors.setup(ctx -> Behaviors.withTimers(timers -> new SegmentCleaner(core, timers).start(ctx)));
     }
 
     private Behavior<Command> start(ActorContext<Command> ctx) {
@@ -69,22 +83,30 @@ final class SegmentCleaner {
     private Behavior<Command> handle(ActorContext<Command> ctx, Command command) {
         if (command == Command.SEGMENT_FILLED) {
             core.cleanerSignal.consumed();
-        } else {
+        } else if (command == Command.CONTINUE) {
             continuing = false;
         }
         if (core.log.failure() != null) {
             return failed();
         }
         SegmentCleaning.Outcome outcome = work.pass(core.settings.cleaning());
+        if (!outcome.overBudget() || outcome.progress()) {
+            timers.cancel(Command.RETRY);
+            retryAfter = RETRY_MIN;
+        }
         if (outcome.overBudget() && outcome.progress() && !continuing) {
             continuing = true;
             ctx.getSelf().tell(Command.CONTINUE);
+        } else if (outcome.overBudget() && !outcome.progress() && !timers.isTimerActive(Command.RETRY)) {
+            timers.startSingleTimer(Command.RETRY, retryAfter);
+            retryAfter = retryAfter.multipliedBy(2).compareTo(RETRY_MAX) > 0 ? RETRY_MAX : retryAfter.multipliedBy(2);
         }
         return Behaviors.same();
     }
 
     /** After the store failed: release writers, drain, do nothing. */
     private Behavior<Command> failed() {
+        timers.cancelAll();
         work.stopped();
         return Behaviors.receive(Command.class).onAnyMessage(command -> Behaviors.same()).build();
     }

@@ -7,6 +7,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import com.typesafe.config.ConfigFactory;
 import dev.toboggan.core.io.SimulatedStorage;
+import dev.toboggan.core.pagecache.CounterMaterializer;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Collections;

@@ -3,6 +3,7 @@ package dev.toboggan.engine;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import com.typesafe.config.ConfigFactory;
+import dev.toboggan.core.pagecache.BytesMaterializer;
 import dev.toboggan.core.pagecache.PageCache;
 import java.lang.management.ManagementFactory;
 import java.nio.file.Path;

@@ -5,6 +5,7 @@ import static dev.toboggan.engine.EngineTestSupport.add;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.toboggan.core.io.SimulatedStorage;
+import dev.toboggan.core.pagecache.CounterMaterializer;
 import java.util.SplittableRandom;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;

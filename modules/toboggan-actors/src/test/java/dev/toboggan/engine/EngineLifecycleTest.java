@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import com.typesafe.config.ConfigFactory;
+import dev.toboggan.core.pagecache.CounterMaterializer;
 import dev.toboggan.core.pagecache.Page;
 import java.nio.file.Path;
 import java.util.concurrent.TimeUnit;

@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.toboggan.core.Failpoints;
 import dev.toboggan.core.io.SimulatedStorage;
+import dev.toboggan.core.pagecache.BytesMaterializer;
 import dev.toboggan.core.pagecache.PageCache;
 import java.util.ArrayList;
 import java.util.Collections;

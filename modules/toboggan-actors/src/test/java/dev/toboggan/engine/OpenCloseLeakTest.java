@@ -4,6 +4,7 @@ import static dev.toboggan.engine.EngineTestSupport.add;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import com.typesafe.config.ConfigFactory;
+import dev.toboggan.core.pagecache.CounterMaterializer;
 import java.io.File;
 import java.lang.management.BufferPoolMXBean;
 import java.lang.management.ManagementFactory;

@@ -8,6 +8,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import com.typesafe.config.ConfigFactory;
 import dev.toboggan.core.Failpoints;
 import dev.toboggan.core.io.SimulatedStorage;
+import dev.toboggan.core.pagecache.CounterMaterializer;
 import dev.toboggan.core.pagecache.PageCache;
 import dev.toboggan.core.pagecache.SegmentCleaning;
 import java.util.ArrayList;

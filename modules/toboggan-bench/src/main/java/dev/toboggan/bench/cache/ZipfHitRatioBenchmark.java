@@ -3,6 +3,7 @@ package dev.toboggan.bench.cache;
 import com.typesafe.config.ConfigFactory;
 import dev.toboggan.bench.BenchDefaults;
 import dev.toboggan.bench.BenchDirs;
+import dev.toboggan.core.pagecache.BytesMaterializer;
 import dev.toboggan.core.pagecache.CacheStats;
 import dev.toboggan.core.pagecache.PageCache;
 import dev.toboggan.engine.Engine;
@@ -59,7 +60,7 @@ public class ZipfHitRatioBenchmark extends BenchDefaults {
         long capacity = Math.max(1L << 20, (long) pages * (PAGE_BYTES + 16 + 160) / 10);
         EngineSettings settings = EngineSettings.fromConfig(ConfigFactory.parseString(
                 "toboggan.cache-capacity = " + capacity + "\ntoboggan.durability = os"), dir);
-        engine = Engine.open(settings, BytesPages.INSTANCE);
+        engine = Engine.open(settings, BytesMaterializer.INSTANCE);
         cache = engine.pageCache();
         long[] pids = new long[pages];
         for (int i = 0; i < pages; i++) {

@@ -4,6 +4,7 @@ import dev.toboggan.bench.BenchDefaults;
 import dev.toboggan.bench.BenchDirs;
 import dev.toboggan.core.io.FileChannelStorage;
 import dev.toboggan.core.log.LogConfig;
+import dev.toboggan.core.pagecache.CounterMaterializer;
 import dev.toboggan.core.pagecache.PageCache;
 import dev.toboggan.core.pagecache.PageCacheConfig;
 import java.nio.file.Path;

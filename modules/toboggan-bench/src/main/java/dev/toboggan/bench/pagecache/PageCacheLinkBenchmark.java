@@ -6,6 +6,7 @@ import dev.toboggan.core.io.FileChannelStorage;
 import dev.toboggan.core.log.FlushThread;
 import dev.toboggan.core.log.LogConfig;
 import dev.toboggan.core.pagecache.CasResult;
+import dev.toboggan.core.pagecache.CounterMaterializer;
 import dev.toboggan.core.pagecache.Page;
 import dev.toboggan.core.pagecache.PageCache;
 import dev.toboggan.core.pagecache.PageCacheConfig;

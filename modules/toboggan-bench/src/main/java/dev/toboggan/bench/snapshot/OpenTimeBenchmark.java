@@ -2,10 +2,10 @@ package dev.toboggan.bench.snapshot;
 
 import dev.toboggan.bench.BenchDefaults;
 import dev.toboggan.bench.BenchDirs;
-import dev.toboggan.bench.pagecache.CounterMaterializer;
 import dev.toboggan.core.Background;
 import dev.toboggan.core.io.FileChannelStorage;
 import dev.toboggan.core.log.LogConfig;
+import dev.toboggan.core.pagecache.CounterMaterializer;
 import dev.toboggan.core.pagecache.Page;
 import dev.toboggan.core.pagecache.PageCache;
 import dev.toboggan.core.pagecache.PageCacheConfig;

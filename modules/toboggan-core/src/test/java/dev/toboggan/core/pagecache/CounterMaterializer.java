@@ -1,11 +1,10 @@
-package dev.toboggan.engine;
+package dev.toboggan.core.pagecache;
 
-import dev.toboggan.core.pagecache.Materializer;
 import net.openhft.chronicle.bytes.Bytes;
 
-/** The engine tests' page: a counter; a delta adds to it. */
-final class CounterMaterializer implements Materializer<Long, Long> {
-    static final CounterMaterializer INSTANCE = new CounterMaterializer();
+/** A test and benchmark page: a counter; a delta adds to it. Small, so the page cache's own costs show. */
+public final class CounterMaterializer implements Materializer<Long, Long> {
+    public static final CounterMaterializer INSTANCE = new CounterMaterializer();
 
     @Override
     public Long apply(Long page, Long delta) {

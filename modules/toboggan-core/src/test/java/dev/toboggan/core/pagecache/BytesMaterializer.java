@@ -1,15 +1,14 @@
-package dev.toboggan.engine;
+package dev.toboggan.core.pagecache;
 
-import dev.toboggan.core.pagecache.Materializer;
 import java.util.Arrays;
 import net.openhft.chronicle.bytes.Bytes;
 
-/** Pages of bytes for the cache tests: a delta replaces the first bytes. Pages are never mutated. */
-final class BytesMaterializer implements Materializer<byte[], byte[]> {
-    static final BytesMaterializer INSTANCE = new BytesMaterializer();
+/** Pages of bytes for the cache tests and benchmarks: a delta replaces the first bytes. Pages are never mutated. */
+public final class BytesMaterializer implements Materializer<byte[], byte[]> {
+    public static final BytesMaterializer INSTANCE = new BytesMaterializer();
 
     /** A page of {@code size} bytes that says which page it is: every int is {@code seed}. */
-    static byte[] page(long seed, int size) {
+    public static byte[] page(long seed, int size) {
         byte[] page = new byte[size];
         for (int i = 0; i + 4 <= size; i += 4) {
             page[i] = (byte) seed;
@@ -55,7 +54,7 @@ final class BytesMaterializer implements Materializer<byte[], byte[]> {
         return decodePage(in);
     }
 
-    static boolean isPage(byte[] actual, long seed, int size) {
+    public static boolean isPage(byte[] actual, long seed, int size) {
         return Arrays.equals(actual, page(seed, size));
     }
 }
