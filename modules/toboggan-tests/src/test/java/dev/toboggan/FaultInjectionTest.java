@@ -1,13 +1,14 @@
 package dev.toboggan;
 
 import static org.assertj.core.api.Assertions.assertThat;
-import static org.junit.jupiter.api.Assertions.assertTimeoutPreemptively;
 import static org.assertj.core.api.Assertions.fail;
+import static org.junit.jupiter.api.Assertions.assertTimeoutPreemptively;
 
 import com.typesafe.config.Config;
 import com.typesafe.config.ConfigFactory;
 import dev.toboggan.core.TobogganException;
 import dev.toboggan.core.io.SimulatedStorage;
+import dev.toboggan.core.pagecache.SegmentCleaning;
 import dev.toboggan.engine.EngineSettings;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -30,7 +31,8 @@ import org.junit.jupiter.api.TestInfo;
 /**
  * Faults under the whole store (the engine and its actors, the trees) through the IO seam: one scenario —
  * create, writes of small values, value pages and blobs, removes, atomic batches, a new tree, flushes,
- * snapshots, a clean close and reopen, a power loss and the recovery after it — run again and again with
+ * snapshots, a clean close and reopen, a power loss and the recovery after it, cleaning passes that drain
+ * every segment they may (besides the engine's own cleaner, which runs as segments fill) — run again and again with
  * one fault injected at a different place each time:
  * <ul>
  *   <li>the Nth call of each kind (read, write, force, truncate, rename, delete, directory sync, open,
@@ -50,6 +52,8 @@ import org.junit.jupiter.api.TestInfo;
  * same calls; {@code -Dtoboggan.test.seed} replays a run.
  */
 class FaultInjectionTest {
+    /** A cleaning policy that drains every complete segment with any dead byte. */
+    private static final SegmentCleaning.Policy EVERY_SEGMENT = new SegmentCleaning.Policy(1.0, 1.01);
     private static final long SEED = Long.getLong("toboggan.test.seed", System.nanoTime());
     private static final int SCALE = Integer.getInteger("toboggan.test.scale", 1);
     private static final Path DIR = Path.of("/store");
@@ -82,6 +86,8 @@ class FaultInjectionTest {
         Scenario clean = new Scenario(SEED, true);
         clean.run(-1, disk -> { });
         assertThat(clean.failure).as("the scenario without a fault").isNull();
+        assertThat(clean.segmentsFreed).as("the scenario's cleaning passes free segments (their IO is under test)")
+                .isPositive();
         CountingStorage counts = clean.counting;
         StringBuilder made = new StringBuilder("FaultInjectionTest: the scenario's calls:");
         for (SimulatedStorage.Op op : SimulatedStorage.Op.values()) {
@@ -141,14 +147,20 @@ class FaultInjectionTest {
         }
     }
 
-    /** Regression: half of a batch whose blob write failed was sealed and made durable (fixed in BLinkTree). */
+    /**
+     * Regression: half of a batch whose blob write failed was sealed and made durable (fixed in BLinkTree;
+     * deterministic test: {@code TreeFailureTest#aBatchThatFailsHalfWayIsNeverHalfDurable}).
+     */
     @Test
     void regressionSeed10497267385579WriteFailingInTheMiddleOfABatch() {
         runWithTimeout("WRITE #13 ONCE", new Scenario(10497267385579L, false), 0,
                 disk -> disk.failAfter(13, Set.of(SimulatedStorage.Op.WRITE), SimulatedStorage.FailMode.ONCE));
     }
 
-    /** Regression: a close whose final flush failed returned as if everything were durable (fixed in PageCache). */
+    /**
+     * Regression: a close whose final flush failed returned as if everything were durable (fixed in PageCache;
+     * deterministic test: {@code PageCacheErrorTest#aCloseWhoseFinalFlushFailsThrowsAndStillReleasesTheStore}).
+     */
     @Test
     void regressionSeed10497267385579PowerLossBeforeACleanClose() {
         runWithTimeout("power loss before step 60", new Scenario(10497267385579L, false), 60, SimulatedStorage::powerLoss);
@@ -162,7 +174,13 @@ class FaultInjectionTest {
     void report(TestInfo test) {
         System.out.println("FaultInjectionTest." + test.getTestMethod().orElseThrow().getName() + ": " + runs
                 + " runs, " + errors + " ended in an error");
-        assertThat(errors).as("runs in which the injected fault made the store fail").isPositive();
+        String name = test.getTestMethod().orElseThrow().getName();
+        // A regression seed replays one run, and which call is the Nth depends on the background actors'
+        // timing: it may miss its target (the bug it found has a deterministic test of its own, named in
+        // its javadoc). The sweeps must hit: a sweep in which no fault fired tested nothing.
+        if (!name.startsWith("regression")) {
+            assertThat(errors).as("runs in which the injected fault made the store fail").isPositive();
+        }
     }
 
     private void runWithTimeout(String what, Scenario scenario, int faultStep, Consumer<SimulatedStorage> fault) {
@@ -201,6 +219,8 @@ class FaultInjectionTest {
         private final List<String> trace = new ArrayList<>();
         private RuntimeException failure;
         private String failedAt;
+        /** Segments the cleaning (the engine's and the scenario's passes) had freed at the last clean step. */
+        private long segmentsFreed;
 
         /** With {@code count}, the store's IO goes through a {@link CountingStorage} over {@link #disk}. */
         Scenario(long seed, boolean count) {
@@ -230,6 +250,12 @@ class FaultInjectionTest {
             writes(r, s, 6);
             s.add("close+open");
             writes(r, s, 3);
+            // Cleaning last, so the steps before (and the regression seeds' step numbers) stay as they were.
+            s.add("churn");
+            s.add("flush");
+            s.add("clean");
+            s.add("flush");
+            s.add("clean");
             s.add("close");
             return s;
         }
@@ -316,6 +342,19 @@ class FaultInjectionTest {
                     acknowledge();
                 }
                 case "snapshot" -> db.pageCache().snapshots().takeSnapshot();
+                // Overwrites enough to leave segments mostly dead, so that the cleaning steps drain and free some.
+                case "churn" -> {
+                    for (int i = 0; i < 150; i++) {
+                        byte[] key = TestKeys.be(r.nextInt(120));
+                        byte[] value = TestKeys.value(step * 1000L + i, length());
+                        change(after -> after.put(key, value), () -> db.insert(key, value));
+                    }
+                }
+                // A pass that drains every segment it may (threshold 100 %), next to the engine's own cleaner.
+                case "clean" -> {
+                    db.pageCache().cleaning().pass(EVERY_SEGMENT);
+                    segmentsFreed = db.pageCache().cleaning().metrics().segmentsFreed();
+                }
                 case "close+open" -> {
                     db.close();
                     acknowledge();
