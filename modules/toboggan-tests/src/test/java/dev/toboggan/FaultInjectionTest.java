@@ -185,9 +185,13 @@ class FaultInjectionTest {
 
     private void runWithTimeout(String what, Scenario scenario, int faultStep, Consumer<SimulatedStorage> fault) {
         // A fault must never hang the store: each run gets a minute on this slow, shared machine.
-        assertTimeoutPreemptively(Duration.ofSeconds(60), () -> scenario.run(faultStep, fault),
-                () -> what + " hung; seed " + SEED);
-        scenario.checkRecovery(what);
+        try {
+            assertTimeoutPreemptively(Duration.ofSeconds(60), () -> scenario.run(faultStep, fault),
+                    () -> what + " hung; seed " + SEED);
+            scenario.checkRecovery(what);
+        } catch (AssertionError e) {
+            throw new AssertionError(what + ": " + e.getMessage(), e); // which fault, where
+        }
         runs++;
         if (scenario.failure != null) {
             errors++;

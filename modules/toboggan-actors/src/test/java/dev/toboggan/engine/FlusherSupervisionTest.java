@@ -61,7 +61,8 @@ class FlusherSupervisionTest {
                 .hasMessageContaining("simulated failure of FORCE");
         assertThatThrownBy(engine::flushAsync).as("every later call fails fast")
                 .isInstanceOf(StoreFailedException.class);
-        engine.close();
+        assertThatThrownBy(engine::close).as("a close that returned would promise the lost 4 was durable")
+                .isInstanceOf(StoreFailedException.class).hasMessageStartingWith("closed a store that had failed");
         disk.clearFaults();
         disk.powerLoss();
         try (Engine<Long, Long> reopened = Engine.open(settings, CounterMaterializer.INSTANCE, disk)) {

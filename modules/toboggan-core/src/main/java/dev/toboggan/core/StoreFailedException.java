@@ -12,4 +12,9 @@ public final class StoreFailedException extends TobogganException {
         super("the store has failed and accepts no more calls: " + cause.getMessage()
                 + " -- close it, fix the cause, and reopen it; acknowledged durable writes are on disk", cause);
     }
+
+    /** With a message of its own (a close of a store that had failed, say). */
+    public StoreFailedException(String message, Throwable cause) {
+        super(message, cause);
+    }
 }

@@ -978,8 +978,8 @@ public final class PageCache<P, D> implements AutoCloseable {
      * after this throws {@link IllegalStateException}. A failed store is closed without writing.
      *
      * @throws IllegalStateException if an atomic batch is still open
-     * @throws StoreFailedException if the final flush failed: the store is closed, but what was not yet
-     *     durable is not
+     * @throws StoreFailedException if the final flush failed, or the store had failed before: the store is
+     *     closed, but what was not yet durable is not
      */
     @Override
     public void close() {
@@ -994,9 +994,15 @@ public final class PageCache<P, D> implements AutoCloseable {
             readers.shutdown();
         }
         // A close that returns promises everything is durable: a failed final flush is thrown (once the log
-        // is closed), never logged away as a missed snapshot.
+        // is closed), never logged away as a missed snapshot; so is a failure the store met before the close
+        // (in a background flush, say), since what was changed in memory after the last durable point is lost.
         RuntimeException flushFailure = null;
-        if (log.failure() == null) {
+        Throwable earlier = log.failure();
+        if (earlier != null) {
+            flushFailure = new StoreFailedException("closed a store that had failed: " + earlier.getMessage()
+                    + " -- what was not durable before that failure is lost; fix the cause and reopen the store, "
+                    + "which recovers every acknowledged durable write", earlier);
+        } else {
             try {
                 log.flush();
             } catch (RuntimeException e) {
