@@ -67,6 +67,8 @@ public final class Toboggan {
      * The store that {@code config}'s {@code toboggan.directory} names, run inside the caller's actor system
      * (its actors under the system guardian, closed by the system's {@code CoordinatedShutdown} if not
      * before): opened now, or the one already open in this system for that directory.
+     *
+     * @throws IllegalArgumentException if that directory is already open in this system with other settings
      */
     public static Db open(Config config, ActorSystem<?> system) {
         Objects.requireNonNull(config, "config");
@@ -80,6 +82,10 @@ public final class Toboggan {
             if (store == null) {
                 store = Store.open(new EngineBackend(engine), trees);
                 SHARED.put(engine, store);
+            } else if (!store.settings().equals(trees)) {
+                throw new IllegalArgumentException("the store in " + settings.directory() + " is already open in this "
+                        + "actor system with other tree settings (" + store.settings() + "); give every user of a "
+                        + "directory the same toboggan.tree settings");
             }
             return store;
         }

@@ -81,6 +81,17 @@ class TobogganTest {
             Db again = Toboggan.open(config, system);
             assertThat(again).isNotSameAs(db);
             assertThat(again.get(utf8("k"))).isEqualTo(utf8("v"));
+            Config sameDirectoryOtherName = ConfigFactory.parseMap(Map.of("toboggan.directory",
+                    dir.resolve("..").resolve(dir.getFileName()).toString()));
+            assertThat(Toboggan.open(sameDirectoryOtherName, system)).as("one directory, one store").isSameAs(again);
+            Config otherSettings = ConfigFactory.parseMap(Map.of("toboggan.directory", dir.toString(),
+                    "toboggan.durability", "os"));
+            assertThatThrownBy(() -> Toboggan.open(otherSettings, system)).isInstanceOf(IllegalArgumentException.class)
+                    .hasMessageContaining("already open").hasMessageContaining("other settings");
+            Config otherTrees = ConfigFactory.parseMap(Map.of("toboggan.directory", dir.toString(),
+                    "toboggan.tree.node-split-size", "8KiB"));
+            assertThatThrownBy(() -> Toboggan.open(otherTrees, system)).isInstanceOf(IllegalArgumentException.class)
+                    .hasMessageContaining("other tree settings");
             again.close();
         } finally {
             system.terminate();

@@ -69,7 +69,8 @@ public record EngineSettings(PageCacheConfig pageCache, int mailboxCapacity, Dur
             if (directory.isBlank()) {
                 throw new IllegalArgumentException("toboggan.directory is not set: name the store's directory");
             }
-            LogConfig log = LogConfig.defaults(Path.of(directory))
+            // Absolute and normalized: two configurations that name one directory differently are one store.
+            LogConfig log = LogConfig.defaults(Path.of(directory).toAbsolutePath().normalize())
                     .withSegmentSize(intBytes(c, "segment-size"))
                     .withIoBuffers(c.getInt("io-buffers"))
                     .withFlushEvery(c.getDuration("flush-every"))

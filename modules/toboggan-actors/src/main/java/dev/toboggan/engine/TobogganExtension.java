@@ -34,12 +34,20 @@ public final class TobogganExtension implements Extension {
     /**
      * The open engine for {@code settings.directory()} in this system, opened now if there is none (or the
      * last one was closed).
+     *
+     * @throws IllegalArgumentException if that store is open with other settings: the first opener's would
+     *     silently win
      */
     @SuppressWarnings("unchecked")
     public synchronized <P, D> Engine<P, D> engine(EngineSettings settings, Materializer<P, D> materializer) {
         Path key = settings.directory().toAbsolutePath().normalize();
         Engine<?, ?> existing = engines.get(key);
         if (existing != null && existing.isOpen()) {
+            if (!existing.settings().equals(settings)) {
+                throw new IllegalArgumentException("the store in " + key + " is already open in actor system '"
+                        + system.name() + "' with other settings (" + existing.settings() + "); give every user of "
+                        + "a directory the same toboggan settings, or another directory");
+            }
             return (Engine<P, D>) existing;
         }
         Engine<P, D> engine = Engine.open(settings, materializer, system);
