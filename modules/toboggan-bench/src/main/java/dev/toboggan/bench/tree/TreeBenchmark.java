@@ -72,9 +72,9 @@ public class TreeBenchmark extends BenchDefaults {
                 "toboggan.tree.node-split-size", nodeSize));
     }
 
-    /** A store loaded with every key once, for the whole trial. */
+    /** What both states share: the store's parameters, the keys and value, and opening and deleting a store. */
     @State(Scope.Benchmark)
-    public static class Loaded {
+    public abstract static class Store {
         @Param({"fsync"})
         public String durability;
         /** {@code toboggan.tree.node-split-size}. */
@@ -86,10 +86,23 @@ public class TreeBenchmark extends BenchDefaults {
         Path dir;
         Db db;
 
+        void open(String name) {
+            dir = BenchDirs.create(name);
+            db = Toboggan.open(config(dir, durability, nodeSize));
+        }
+
+        void delete() {
+            db.close();
+            BenchDirs.delete(dir);
+        }
+    }
+
+    /** A store loaded with every key once, for the whole trial. */
+    @State(Scope.Benchmark)
+    public static class Loaded extends Store {
         @Setup(Level.Trial)
         public void load() {
-            dir = BenchDirs.create("tree");
-            db = Toboggan.open(config(dir, durability, nodeSize));
+            open("tree");
             for (byte[] key : keys) {
                 db.insert(key, value);
             }
@@ -107,8 +120,7 @@ public class TreeBenchmark extends BenchDefaults {
 
         @TearDown(Level.Trial)
         public void close() {
-            db.close();
-            BenchDirs.delete(dir);
+            delete();
         }
 
         byte[] randomKey() {
@@ -118,23 +130,12 @@ public class TreeBenchmark extends BenchDefaults {
 
     /** A fresh, empty store per iteration, and the keys to load into it in random order. */
     @State(Scope.Benchmark)
-    public static class Empty {
-        @Param({"fsync"})
-        public String durability;
-        /** {@code toboggan.tree.node-split-size}. */
-        @Param({"4KiB"})
-        public String nodeSize;
-
-        final byte[][] keys = keys();
-        final byte[] value = value();
-        Path dir;
-        Db db;
+    public static class Empty extends Store {
         int next;
 
         @Setup(Level.Iteration)
         public void open() {
-            dir = BenchDirs.create("tree-load");
-            db = Toboggan.open(config(dir, durability, nodeSize));
+            open("tree-load");
             next = 0;
         }
 
@@ -144,8 +145,7 @@ public class TreeBenchmark extends BenchDefaults {
                 System.out.printf("%n  [tree load] %d inserts, %d MB on disk; load %.1f%n", next, db.sizeOnDisk() >> 20,
                         loadAverage());
             }
-            db.close();
-            BenchDirs.delete(dir);
+            delete();
         }
     }
 
