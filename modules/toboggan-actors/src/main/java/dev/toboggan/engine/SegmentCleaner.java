@@ -13,10 +13,12 @@ import org.apache.pekko.actor.typed.javadsl.TimerScheduler;
  * and again at once while the store is over {@code max-space-amplification} and passes still free space
  * ("works harder"). It keeps no state: each pass derives the segments' live bytes from the page table, so
  * a restarted cleaner (or one after a crash) simply runs a pass and continues. An idle store within its
- * budget sends it nothing, so it does nothing: no timer, no polling loop. A store left over budget by a
- * pass that could free nothing (the space is in the log's tail, or a snapshot must catch up first) is
- * tried again after {@link #RETRY_MIN}, doubling to {@link #RETRY_MAX} while nothing changes, so an idle
- * store still comes back within its budget, at the cost of one table scan per retry.
+ * budget sends it nothing, so it does nothing: no timer, no polling loop. A store left over
+ * {@code max-space-amplification} by a pass that could free nothing (the space is in the log's tail, or a
+ * snapshot must catch up first) is tried again after {@link #RETRY_MIN}, doubling to {@link #RETRY_MAX}
+ * while nothing changes, so an idle store still comes back within the limit, at the cost of one table scan
+ * per retry. Within the limit but over the working budget (which keeps room for the IO buffers' next
+ * segments) it is not retried: an idle store there stays idle.
  *
  * <ul>
  *   <li>A failed pass (an IO error, an injected failure) propagates: the guardian restarts this actor with
@@ -90,14 +92,14 @@ final class SegmentCleaner {
             return failed();
         }
         SegmentCleaning.Outcome outcome = work.pass(core.settings.cleaning());
-        if (!outcome.overBudget() || outcome.progress()) {
+        if (!outcome.overLimit() || outcome.progress()) {
             timers.cancel(Command.RETRY);
             retryAfter = RETRY_MIN;
         }
         if (outcome.overBudget() && outcome.progress() && !continuing) {
             continuing = true;
             ctx.getSelf().tell(Command.CONTINUE);
-        } else if (outcome.overBudget() && !outcome.progress() && !timers.isTimerActive(Command.RETRY)) {
+        } else if (outcome.overLimit() && !outcome.progress() && !timers.isTimerActive(Command.RETRY)) {
             timers.startSingleTimer(Command.RETRY, retryAfter);
             retryAfter = retryAfter.multipliedBy(2).compareTo(RETRY_MAX) > 0 ? RETRY_MAX : retryAfter.multipliedBy(2);
         }

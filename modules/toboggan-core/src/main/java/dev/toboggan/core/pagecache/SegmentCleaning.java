@@ -112,7 +112,8 @@ public final class SegmentCleaning {
      * @param liveBytes live data at the last pass: live fragments and blob files
      * @param sizeOnDisk the log file and blobs at the end of the last pass
      * @param spaceAmplification {@code sizeOnDisk / liveBytes} at the end of the last pass
-     * @param lagBytes how far the store was over its budget at the end of the last pass (0: within it)
+     * @param lagBytes how far the store was over {@code max-space-amplification} × live data (or live data
+     *     and two segments, if more) at the end of the last pass (0: within it)
      */
     public record Metrics(long passes, long pagesRewritten, long bytesCleaned, long segmentsFreed,
             long slotsTruncated, long blobsDeleted, long heldWrites, long liveBytes, long sizeOnDisk,
@@ -120,9 +121,11 @@ public final class SegmentCleaning {
 
     /**
      * @param progress whether the pass freed space (segments or blobs)
-     * @param overBudget whether the store is still over {@code max-space-amplification}
+     * @param overBudget whether the store is still over its working budget ({@link #budget}: the limit less
+     *     room for the segments the IO buffers may start before the next pass), so another pass may help
+     * @param overLimit whether the store is over {@code max-space-amplification} itself ({@link #limit})
      */
-    public record Outcome(boolean progress, boolean overBudget) {}
+    public record Outcome(boolean progress, boolean overBudget, boolean overLimit) {}
 
     private final PageCache<?, ?> cache;
     private final Log log;
@@ -212,13 +215,14 @@ public final class SegmentCleaning {
             if (inBackground && progress) {
                 limit = segmentLimit(budget, blobs);
             }
-            lagBytes = Math.max(0, size - budget);
+            long allowed = limit(policy);
+            lagBytes = Math.max(0, size - allowed);
             sizeOnDisk = size;
             if (overBudget && !progress) {
                 LOG.debug("store {} is {} bytes over its space budget, but no segment can be cleaned now",
                         cache.config().log().directory(), size - budget);
             }
-            return new Outcome(progress, overBudget);
+            return new Outcome(progress, overBudget, size > allowed);
         } finally {
             gate.limit(limit);
         }
@@ -277,6 +281,14 @@ public final class SegmentCleaning {
         amplification = (double) log.sizeOnDisk() / Math.max(1, live);
         long inFlight = (long) cache.config().log().ioBuffers() * segmentSize;
         return Math.max((long) (policy.maxSpaceAmplification() * live) - inFlight, live + 2L * segmentSize);
+    }
+
+    /**
+     * The bytes {@code max-space-amplification} allows for the live data the last {@link #budget} measured,
+     * and never less than the live data and two segments: what {@code lagBytes} is measured against.
+     */
+    private long limit(Policy policy) {
+        return Math.max((long) (policy.maxSpaceAmplification() * liveBytes), liveBytes + 2L * segmentSize);
     }
 
     /**
