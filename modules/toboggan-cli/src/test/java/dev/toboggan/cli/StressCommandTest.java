@@ -23,9 +23,9 @@ class StressCommandTest {
         assertThat(r.out()).contains("OK: every value read back").contains("reopened in").contains("ops/s");
         assertThat(Files.exists(store.resolve("log"))).as("--path keeps the store").isTrue();
         List<String> csv = Files.readAllLines(report.resolve(RunReport.CSV));
-        assertThat(csv.get(0)).isEqualTo("second,ops_per_s,p50_us,p99_us,heap_mib,rss_mib,disk_mib,space_amp");
+        assertThat(csv.get(0)).isEqualTo("second,ops_per_s,p50_us,p99_us,heap_mib,rss_mib,disk_mib,space_amp,max_us");
         assertThat(csv).hasSizeGreaterThanOrEqualTo(2);
-        assertThat(csv.get(1).split(",", -1)).hasSize(8);
+        assertThat(csv.get(1).split(",", -1)).hasSize(9);
         assertThat(Long.parseLong(csv.get(1).split(",")[1])).as("ops in the first second").isPositive();
         byte[] png = Files.readAllBytes(report.resolve(RunReport.CHART));
         assertThat(png).startsWith(0x89, 'P', 'N', 'G');

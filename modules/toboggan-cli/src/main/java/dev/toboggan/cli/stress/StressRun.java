@@ -134,7 +134,7 @@ public final class StressRun {
             long live = totals.liveEntries() * settings.records().entryBytes();
             Sample s = new Sample(second, ops - lastOps, h.getValueAtPercentile(50) / 1e3,
                     h.getValueAtPercentile(99) / 1e3, ProcessMemory.heapUsedBytes(), ProcessMemory.residentBytes(),
-                    disk, live > 0 ? (double) disk / live : Double.NaN);
+                    disk, live > 0 ? (double) disk / live : Double.NaN, h.getMaxValue() / 1e3);
             lastOps = ops;
             samples.add(s);
             out.printf("%4d s %,10d ops/s   p50 %,8.1f µs  p99 %,9.1f µs   rss %,6.0f MiB  heap %,6.0f MiB   disk %,8.1f MiB"
