@@ -56,24 +56,34 @@ import org.slf4j.LoggerFactory;
  *       are deleted under the same conditions (recovery skips a missing blob below the promised tip).
  *   <li><b>Space amplification</b> is {@code sizeOnDisk / live bytes}, live bytes counting live blob
  *       files. The budget is {@code max-space-amplification} × live bytes, less the segments the IO buffers
- *       may start before the next pass, and at least live bytes + two segments ({@link #budget}). Over it
- *       a pass also drains the emptiest segments under {@code 1 / max-space-amplification} live, and the
- *       segments in the highest slots when free slots are still inside the file; the actor then runs
- *       another pass at once; and while the segments in use are over budget writers wait for each pass
- *       ({@link SpaceGate}) as long as passes free space. A pass that cannot free anything releases them.
+ *       may start before the next pass, and at least live bytes + two segments ({@link #budget}).
+ *   <li><b>Pacing</b> (no compaction stall): cleaning for space starts at a watermark midway between the
+ *       live data and the budget ({@link #watermark}), where a pass drains the segments that are cheap to
+ *       drain; a pass drains at most {@link #MAX_DRAINED_PER_PASS} segments and frees them before it ends,
+ *       and the actor runs the next at once while the store is over the watermark. When no segment is cheap
+ *       (under overwrites a tree's pages have deltas in many segments, so draining any rewrites much) a
+ *       pass drains the emptiest one under {@code 1 / max-space-amplification} live instead, consolidating
+ *       its pages: one a pass under the budget, so that consolidation goes on a little at a time instead of
+ *       piling up into one burst at the budget; more over it. It also drains the segment in the highest slot
+ *       while free slots are still inside the file. Writers are slowed by {@link SpaceGate}:
+ *       a delay per change growing with how far the segments in use are over the budget (the soft limit),
+ *       held only past a hard limit a quarter further ({@link #pace}). The limits are set from each pass's
+ *       measurement, kept while passes free space or there is nothing to free, and lifted by a pass that
+ *       cannot free anything while over the watermark.
  *   <li><b>Threads</b>: {@link #pass} is synchronized (one pass at a time); {@link #metrics} reads
  *       counters and volatile gauges from any thread.
  * </ul>
  */
 public final class SegmentCleaning {
     private static final Logger LOG = LoggerFactory.getLogger(SegmentCleaning.class);
-    /** Segments drained between two reclaims within a pass. */
-    private static final int DRAIN_BATCH = 4;
     /**
-     * Segments one pass drains at most: a pass stays short (the actor then runs the next one at once if the
-     * store is still over budget, and stops promptly), and writers held for space get a turn between passes.
+     * Segments one pass drains at most, all freed at its end: a pass is one measurement, one drain, one
+     * measurement and one reclaim, so it stays short and the space it frees comes back at once. The actor runs
+     * the next pass at once while the store is over its watermark, so cleaning is a steady trickle, never
+     * one long drain while writers wait (the soak that showed the sawtooth drained 16 segments with four table
+     * scans and four snapshots in a pass, writers held throughout).
      */
-    private static final int MAX_DRAINED_PER_PASS = 16;
+    static final int MAX_DRAINED_PER_PASS = 4;
 
     /**
      * When the cleaner works.
@@ -108,7 +118,9 @@ public final class SegmentCleaning {
      * @param segmentsFreed segment slots given back for reuse
      * @param slotsTruncated free slots cut off the end of the log file
      * @param blobsDeleted blob files of replaced pages deleted
-     * @param heldWrites changes writers started while throttled (each waited for a pass)
+     * @param heldWrites changes held over the hard limit on segments in use until the cleaner freed some
+     * @param delayedWrites changes delayed between the soft and the hard limit ({@link SpaceGate})
+     * @param writeWaitMillis time writers spent delayed or held, summed over writers
      * @param liveBytes live data at the last pass: live fragments and blob files
      * @param sizeOnDisk the log file and blobs at the end of the last pass
      * @param spaceAmplification {@code sizeOnDisk / liveBytes} at the end of the last pass
@@ -116,16 +128,16 @@ public final class SegmentCleaning {
      *     and two segments, if more) at the end of the last pass (0: within it)
      */
     public record Metrics(long passes, long pagesRewritten, long bytesCleaned, long segmentsFreed,
-            long slotsTruncated, long blobsDeleted, long heldWrites, long liveBytes, long sizeOnDisk,
-            double spaceAmplification, long lagBytes) {}
+            long slotsTruncated, long blobsDeleted, long heldWrites, long delayedWrites, long writeWaitMillis,
+            long liveBytes, long sizeOnDisk, double spaceAmplification, long lagBytes) {}
 
     /**
      * @param progress whether the pass freed space (segments or blobs)
-     * @param overBudget whether the store is still over its working budget ({@link #budget}: the limit less
-     *     room for the segments the IO buffers may start before the next pass), so another pass may help
+     * @param overWatermark whether the store is still over the point where cleaning for space starts
+     *     ({@link #watermark}, below the working budget) or the file over the budget, so another pass may help
      * @param overLimit whether the store is over {@code max-space-amplification} itself ({@link #limit})
      */
-    public record Outcome(boolean progress, boolean overBudget, boolean overLimit) {}
+    public record Outcome(boolean progress, boolean overWatermark, boolean overLimit) {}
 
     private final PageCache<?, ?> cache;
     private final Log log;
@@ -166,7 +178,8 @@ public final class SegmentCleaning {
      * @throws StorageException if an IO step failed: nothing is lost, the next pass starts over
      */
     public synchronized Outcome pass(Policy policy) {
-        int limit = Integer.MAX_VALUE;
+        boolean keepLimits = false;
+        long started = System.nanoTime();
         try {
             passes.increment();
             long stableBefore = log.stableTip();
@@ -183,49 +196,62 @@ public final class SegmentCleaning {
                 stableBefore = log.stableTip();
             }
             if (inBackground) {
-                gate.limit(segmentLimit(budget, blobs)); // writers wait while this pass works, if over budget
+                pace(budget, blobs); // from the fresh measurement: writers over budget are slowed while this pass works
             }
-            List<Long> targets = choose(policy, usage, stableBefore, inUse(blobs) - budget, log.sizeOnDisk() - budget);
-            targets = targets.subList(0, Math.min(targets.size(), MAX_DRAINED_PER_PASS));
-            int freed = 0;
-            int from = 0;
+            long inUse = inUse(blobs);
+            List<Long> targets = choose(policy, usage, stableBefore, inUse - watermark(budget), inUse - budget,
+                    log.sizeOnDisk() - budget);
             int inUseAtStart = log.segmentsInUse();
-            do {
-                // A few segments at a time, each batch freed before the next is drained: the rewrites of the
-                // next batch then reuse those slots instead of growing the file.
-                List<Long> batch = targets.subList(from, Math.min(targets.size(), from + DRAIN_BATCH));
-                if (!batch.isEmpty()) {
-                    drain(new HashSet<>(batch));
-                    usage = measure(blobs.keySet());
-                }
-                int freedNow = reclaim(usage, stableBefore, blobs);
-                if (freedNow > 0) {
-                    gate.limit(gate.limit()); // wake held writers: there may be room now
-                }
-                freed += freedNow;
-                blobs = log.blobSizes();
-                from += DRAIN_BATCH;
-                // Rewrites that grow the log instead of shrinking it (pages larger than their share of the
-                // drained segments): stop here; the next pass measures again.
-            } while (from < targets.size() && log.segmentsInUse() <= inUseAtStart);
+            if (!targets.isEmpty()) {
+                drain(new HashSet<>(targets));
+                usage = measure(blobs.keySet());
+            }
+            int freed = reclaim(usage, stableBefore, blobs);
+            if (freed > 0) {
+                gate.wake(); // held writers look again: there may be room now
+            }
+            blobs = log.blobSizes();
             long size = log.sizeOnDisk();
             budget = budget(policy, usage, blobs);
-            boolean overBudget = size > budget;
+            boolean overWatermark = inUse(blobs) > watermark(budget) || size > budget;
             boolean progress = freed > 0;
-            if (inBackground && progress) {
-                limit = segmentLimit(budget, blobs);
+            if (inBackground && (progress || !overWatermark)) {
+                // Freeing space, or nothing to free: the limits stay until the next pass (which a filled
+                // segment brings), so a cleaner starved of CPU still bounds the log. Over the watermark
+                // and unable to free anything, they go: writers are not slowed by a cleaner that cannot help.
+                pace(budget, blobs);
+                keepLimits = true;
             }
             long allowed = limit(policy);
             lagBytes = Math.max(0, size - allowed);
             sizeOnDisk = size;
-            if (overBudget && !progress) {
+            if (overWatermark && !progress) {
                 LOG.debug("store {} is {} bytes over its space budget, but no segment can be cleaned now",
                         cache.config().log().directory(), size - budget);
             }
-            return new Outcome(progress, overBudget, size > allowed);
+            if (LOG.isDebugEnabled()) {
+                LOG.debug("pass in {} ms: drained {} segments, freed {}, segments in use {} -> {} (soft limit {}, "
+                        + "hard {}), space amplification {}", (System.nanoTime() - started) / 1_000_000, targets.size(),
+                        freed, inUseAtStart, log.segmentsInUse(), gate.softLimit(), gate.hardLimit(),
+                        String.format("%.2f", amplification));
+            }
+            return new Outcome(progress, overWatermark, size > allowed);
         } finally {
-            gate.limit(limit);
+            if (!keepLimits) {
+                gate.lift();
+            }
         }
+    }
+
+    /**
+     * Sets the writers' limits on segments in use from a budget: soft at the budget ({@link #segmentLimit}),
+     * where writers start to be slowed, hard a quarter further (at least the segments the IO buffers may
+     * start, and two more), where they are held: only a cleaner that falls far behind stops them.
+     */
+    private void pace(long budget, Map<Long, Long> blobs) {
+        int soft = segmentLimit(budget, blobs);
+        int slack = Math.max(cache.config().log().ioBuffers() + 2, soft / 4);
+        gate.limits(soft, (int) Math.min(Integer.MAX_VALUE - 1L, (long) soft + slack));
     }
 
     /**
@@ -260,10 +286,10 @@ public final class SegmentCleaning {
         inBackground = true;
     }
 
-    /** The background cleaner stopped: releases writers held for space, and holds none from now on. */
+    /** The background cleaner stopped: releases writers held for space, and slows none from now on. */
     public void stopped() {
         inBackground = false;
-        gate.limit(Integer.MAX_VALUE);
+        gate.lift();
     }
 
     /**
@@ -281,6 +307,17 @@ public final class SegmentCleaning {
         amplification = (double) log.sizeOnDisk() / Math.max(1, live);
         long inFlight = (long) cache.config().log().ioBuffers() * segmentSize;
         return Math.max((long) (policy.maxSpaceAmplification() * live) - inFlight, live + 2L * segmentSize);
+    }
+
+    /**
+     * Where cleaning for space starts: midway between the live data and the budget. From here on a pass
+     * also drains the segments whose draining rewrites less than {@code segment / max-space-amplification}
+     * (cheapest first), so the cleaner works steadily while writers are still far from the budget instead of
+     * waiting until they reach it and then draining many segments while they wait. Only segments that free
+     * more than they rewrite qualify, so an idle store stops at the watermark or when none is left.
+     */
+    private long watermark(long budget) {
+        return liveBytes + (budget - liveBytes) / 2;
     }
 
     /**
@@ -334,17 +371,19 @@ public final class SegmentCleaning {
     }
 
     /**
-     * The segments to drain, cheapest first (by the bytes draining them rewrites): every complete one under
-     * the threshold (with some live data; empty ones need no draining), and, when the segments in use are
-     * {@code excessInUse} bytes over budget, those whose draining rewrites less than
-     * {@code segment / max-space-amplification} until freeing them would bring the store within budget.
-     * Dearer segments are drained for space only when no segment is cheap (then the emptiest, under
-     * {@code 1 / max-space-amplification} live: rewriting consolidates their pages, so costs fall). When
-     * the file is over budget ({@code excessFile}) because free slots are still inside it, the segments
-     * in the highest slots are drained too, so that their data moves into the free slots (new segments
-     * take the lowest) and the end of the file can be cut off.
+     * The segments to drain, at most {@link #MAX_DRAINED_PER_PASS}, cheapest first (by the bytes draining
+     * them rewrites): every complete one under the threshold (with some live data; empty ones need no
+     * draining), and, while the segments in use are {@code overWatermark} bytes over the {@link #watermark},
+     * those whose draining rewrites less than {@code segment / max-space-amplification} until freeing them
+     * would bring the store under it. When no segment is that cheap, the emptiest under
+     * {@code 1 / max-space-amplification} live instead (rewriting consolidates their pages, so costs fall):
+     * one a pass, and up to the bound over the budget ({@code overBudget}). When the file is over budget
+     * ({@code excessFile}) because free slots are still inside it, one of the drained segments is the one
+     * in the highest slot, so that its data moves into a free slot (new segments take the lowest) and the end
+     * of the file can be cut off.
      */
-    private List<Long> choose(Policy policy, Usage usage, long stableBefore, long excessInUse, long excessFile) {
+    private List<Long> choose(Policy policy, Usage usage, long stableBefore, long overWatermark, long overBudget,
+            long excessFile) {
         List<long[]> candidates = new ArrayList<>(); // (base, live, slot, rewrite cost)
         for (Map.Entry<Long, Integer> segment : log.segments().entrySet()) {
             long base = segment.getKey();
@@ -355,7 +394,8 @@ public final class SegmentCleaning {
             if (live > 0) {
                 candidates.add(new long[] {base, live, segment.getValue(), usage.rewriteCost.get(base)});
             } else {
-                excessInUse -= segmentSize;
+                overWatermark -= segmentSize;
+                overBudget -= segmentSize;
             }
         }
         candidates.sort(Comparator.comparingLong((long[] c) -> c[3]));
@@ -363,34 +403,41 @@ public final class SegmentCleaning {
         List<Long> targets = new ArrayList<>();
         for (long[] c : candidates) {
             boolean underThreshold = c[1] < policy.cleanupThreshold() * segmentSize;
-            if (underThreshold || (excessInUse > 0 && c[3] < forSpace)) {
+            if (underThreshold || (overWatermark > 0 && c[3] < forSpace)) {
                 targets.add(c[0]);
-                excessInUse -= segmentSize - c[3];
+                overWatermark -= segmentSize - c[3];
+                overBudget -= segmentSize - c[3];
             }
         }
-        if (targets.isEmpty() && excessInUse > 0) {
+        if (targets.isEmpty() && overWatermark > 0) {
             // Every segment is dear because its pages have fragments all over (deltas): drain the emptiest
-            // anyway. Rewriting consolidates those pages, so the live bytes shrink and the costs fall.
+            // anyway. Rewriting consolidates those pages, so their other fragments die, the live bytes shrink
+            // and the costs fall. One segment a pass under the budget: consolidation is what frees space
+            // under overwrites, and doing it a little at a time from the watermark on is what keeps it from
+            // piling up into one burst at the budget (the sawtooth of the first soak); more over the budget.
             candidates.sort(Comparator.comparingLong((long[] c) -> c[1]));
+            int most = overBudget > 0 ? MAX_DRAINED_PER_PASS : 1;
             for (long[] c : candidates) {
-                if (excessInUse > 0 && c[1] < forSpace) {
+                if (targets.size() < most && overWatermark > 0 && c[1] < forSpace) {
                     targets.add(c[0]);
-                    excessInUse -= segmentSize - c[1];
+                    overWatermark -= segmentSize - c[1];
                 }
             }
+        }
+        if (targets.size() > MAX_DRAINED_PER_PASS) {
+            targets = new ArrayList<>(targets.subList(0, MAX_DRAINED_PER_PASS));
         }
         int holes = log.freeSlotCount();
         if (excessFile > 0 && holes > 0) {
             int inUse = log.slotCount() - holes;
-            candidates.sort(Comparator.comparingLong((long[] c) -> -c[2]));
-            for (long[] c : candidates) {
-                if (c[2] < inUse || excessFile <= 0) {
-                    break; // no lower free slot to move it into, or the file is within budget once cut
+            long[] highest = candidates.stream().max(Comparator.comparingLong((long[] c) -> c[2])).orElse(null);
+            // No lower free slot to move it into: nothing to gain. Else it takes a place of the bound, if
+            // need be, so that the file's end is cut off even while cheaper segments keep coming.
+            if (highest != null && highest[2] >= inUse && !targets.contains(highest[0])) {
+                if (targets.size() == MAX_DRAINED_PER_PASS) {
+                    targets.remove(targets.size() - 1);
                 }
-                if (!targets.contains(c[0])) {
-                    targets.add(c[0]);
-                }
-                excessFile -= segmentSize;
+                targets.add(highest[0]);
             }
         }
         return targets;
@@ -475,7 +522,8 @@ public final class SegmentCleaning {
     /** Counters since the store was opened, and the gauges of the last pass. */
     public Metrics metrics() {
         return new Metrics(passes.sum(), pagesRewritten.sum(), bytesCleaned.sum(), segmentsFreed.sum(),
-                slotsTruncated.sum(), blobsDeleted.sum(), gate.heldWrites.sum(), liveBytes, sizeOnDisk,
+                slotsTruncated.sum(), blobsDeleted.sum(), gate.heldWrites.sum(), gate.delayedWrites.sum(),
+                gate.waitNanos.sum() / 1_000_000, liveBytes, sizeOnDisk,
                 amplification, lagBytes);
     }
 }
