@@ -59,17 +59,18 @@ import org.slf4j.LoggerFactory;
  *       may start before the next pass, and at least live bytes + two segments ({@link #budget}).
  *   <li><b>Pacing</b> (no compaction stall): cleaning for space starts at a watermark midway between the
  *       live data and the budget ({@link #watermark}), where a pass drains the segments that are cheap to
- *       drain; a pass drains at most {@link #MAX_DRAINED_PER_PASS} segments and frees them before it ends,
- *       and the actor runs the next at once while the store is over the watermark. When no segment is cheap
- *       (under overwrites a tree's pages have deltas in many segments, so draining any rewrites much) a
- *       pass drains the emptiest one under {@code 1 / max-space-amplification} live instead, consolidating
- *       its pages: one a pass under the budget, so that consolidation goes on a little at a time instead of
- *       piling up into one burst at the budget; more over it. It also drains the segment in the highest slot
- *       while free slots are still inside the file. Writers are slowed by {@link SpaceGate}:
- *       a delay per change growing with how far the segments in use are over the budget (the soft limit),
- *       held only past a hard limit a quarter further ({@link #pace}). The limits are set from each pass's
- *       measurement, kept while passes free space or there is nothing to free, and lifted by a pass that
- *       cannot free anything while over the watermark.
+ *       drain. When none is cheap (under overwrites a tree's pages have deltas in many segments, so draining
+ *       any rewrites many pages) a pass drains the emptiest one under {@code 1 / max-space-amplification}
+ *       live instead, consolidating its pages: one a pass under the budget, more over it. It also drains the
+ *       segment in the highest slot while free slots are still inside the file. A pass drains at most
+ *       {@link #MAX_DRAINED_PER_PASS} segments and rewrites at most {@link #MAX_REWRITE_SEGMENTS_PER_PASS}
+ *       segments' worth of pages (the next pass goes on where it stopped), and frees what is empty before it
+ *       ends. Within budget the actor runs one pass per filled segment, so the cleaner writes at most that
+ *       many segments per segment the writers fill; over it, passes run back to back. Writers are slowed by
+ *       {@link SpaceGate}: a delay per change growing with how far the segments in use are over the budget
+ *       (the soft limit), held only past a hard limit a quarter further ({@link #pace}). The limits are set
+ *       from each pass's measurement, kept while passes make progress or there is nothing to do, and lifted
+ *       by a pass over the watermark that can do nothing.
  *   <li><b>Threads</b>: {@link #pass} is synchronized (one pass at a time); {@link #metrics} reads
  *       counters and volatile gauges from any thread.
  * </ul>
@@ -84,6 +85,15 @@ public final class SegmentCleaning {
      * scans and four snapshots in a pass, writers held throughout).
      */
     static final int MAX_DRAINED_PER_PASS = 4;
+    /**
+     * Bytes of pages one pass rewrites at most, in segments. Under overwrites a tree's pages have deltas in
+     * most segments, so draining one segment can mean rewriting most pages (six segments' worth in the soak):
+     * done at once, that consolidates every page at the same moment, the pages then fill with deltas
+     * together and the next drain again rewrites them all, a self-renewing sawtooth. Spread over passes,
+     * one per segment the writers fill while within budget, the cleaner writes at most this many segments per
+     * segment written and pages are consolidated a few at a time, at steadily spaced moments.
+     */
+    static final int MAX_REWRITE_SEGMENTS_PER_PASS = 2;
 
     /**
      * When the cleaner works.
@@ -132,12 +142,13 @@ public final class SegmentCleaning {
             long liveBytes, long sizeOnDisk, double spaceAmplification, long lagBytes) {}
 
     /**
-     * @param progress whether the pass freed space (segments or blobs)
-     * @param overWatermark whether the store is still over the point where cleaning for space starts
-     *     ({@link #watermark}, below the working budget) or the file over the budget, so another pass may help
+     * @param progress whether the pass freed space (segments or blobs) or moved pages out of segments it drains
+     * @param overBudget whether the store is still over its working budget ({@link #budget}: the limit less
+     *     room for the segments the IO buffers may start before the next pass), so the actor runs another
+     *     pass at once; within it, the next pass comes with the next filled segment
      * @param overLimit whether the store is over {@code max-space-amplification} itself ({@link #limit})
      */
-    public record Outcome(boolean progress, boolean overWatermark, boolean overLimit) {}
+    public record Outcome(boolean progress, boolean overBudget, boolean overLimit) {}
 
     private final PageCache<?, ?> cache;
     private final Log log;
@@ -202,8 +213,9 @@ public final class SegmentCleaning {
             List<Long> targets = choose(policy, usage, stableBefore, inUse - watermark(budget), inUse - budget,
                     log.sizeOnDisk() - budget);
             int inUseAtStart = log.segmentsInUse();
+            long rewritten = 0;
             if (!targets.isEmpty()) {
-                drain(new HashSet<>(targets));
+                rewritten = drain(new HashSet<>(targets), (long) MAX_REWRITE_SEGMENTS_PER_PASS * segmentSize);
                 usage = measure(blobs.keySet());
             }
             int freed = reclaim(usage, stableBefore, blobs);
@@ -213,12 +225,13 @@ public final class SegmentCleaning {
             blobs = log.blobSizes();
             long size = log.sizeOnDisk();
             budget = budget(policy, usage, blobs);
-            boolean overWatermark = inUse(blobs) > watermark(budget) || size > budget;
-            boolean progress = freed > 0;
+            boolean overBudget = inUse(blobs) > budget || size > budget;
+            boolean overWatermark = overBudget || inUse(blobs) > watermark(budget);
+            boolean progress = freed > 0 || rewritten > 0;
             if (inBackground && (progress || !overWatermark)) {
-                // Freeing space, or nothing to free: the limits stay until the next pass (which a filled
-                // segment brings), so a cleaner starved of CPU still bounds the log. Over the watermark
-                // and unable to free anything, they go: writers are not slowed by a cleaner that cannot help.
+                // Draining or freeing, or nothing to free: the limits stay until the next pass (which a
+                // filled segment brings), so a cleaner starved of CPU still bounds the log. Over the watermark
+                // and unable to do anything, they go: writers are not slowed by a cleaner that cannot help.
                 pace(budget, blobs);
                 keepLimits = true;
             }
@@ -230,12 +243,12 @@ public final class SegmentCleaning {
                         cache.config().log().directory(), size - budget);
             }
             if (LOG.isDebugEnabled()) {
-                LOG.debug("pass in {} ms: drained {} segments, freed {}, segments in use {} -> {} (soft limit {}, "
-                        + "hard {}), space amplification {}", (System.nanoTime() - started) / 1_000_000, targets.size(),
-                        freed, inUseAtStart, log.segmentsInUse(), gate.softLimit(), gate.hardLimit(),
+                LOG.debug("pass in {} ms: draining {} segments, rewrote {} KiB, freed {}, segments in use {} -> {} "
+                        + "(soft limit {}, hard {}), space amplification {}", (System.nanoTime() - started) / 1_000_000,
+                        targets.size(), rewritten / 1024, freed, inUseAtStart, log.segmentsInUse(), gate.softLimit(), gate.hardLimit(),
                         String.format("%.2f", amplification));
             }
-            return new Outcome(progress, overWatermark, size > allowed);
+            return new Outcome(progress, overBudget, size > allowed);
         } finally {
             if (!keepLimits) {
                 gate.lift();
@@ -443,17 +456,26 @@ public final class SegmentCleaning {
         return targets;
     }
 
-    /** Rewrites every page that has a fragment in one of {@code targets}. */
-    private void drain(Set<Long> targets) {
+    /**
+     * Rewrites the pages that have a fragment in one of {@code targets}, in pid order, until {@code maxBytes}
+     * of pages are rewritten: the next pass measures again and goes on with what is left (the rewritten pages
+     * have left the targets).
+     *
+     * @return bytes of the pages rewritten (their fragments, as measured before)
+     */
+    private long drain(Set<Long> targets, long maxBytes) {
+        long rewritten = 0;
         long next = cache.nextPid();
-        for (long pid = 0; pid < next; pid++) {
+        for (long pid = 0; pid < next && rewritten < maxBytes; pid++) {
             Object entry = cache.tableEntry(pid);
             if (entry == null) {
                 continue;
             }
             long inTargets = 0;
+            long pageBytes = 0;
             long[] f = Page.locationsOf(entry);
             for (int i = 0; i < f.length - 1; i += Page.FRAGMENT_LONGS) { // the last long is the page's ts
+                pageBytes += f[i + 2];
                 if (targets.contains(f[i] & -segmentSize)) {
                     inTargets += f[i + 2];
                 }
@@ -463,8 +485,10 @@ public final class SegmentCleaning {
                 cache.rewrite(pid);
                 pagesRewritten.increment();
                 bytesCleaned.add(inTargets);
+                rewritten += pageBytes;
             }
         }
+        return rewritten;
     }
 
     /**

@@ -330,7 +330,7 @@ class SegmentCleaningTest {
         assertThat(first.progress()).isTrue();
         assertThat(drainedAndFreed).as("segments with live data freed by one pass")
                 .isPositive().isLessThanOrEqualTo(SegmentCleaning.MAX_DRAINED_PER_PASS);
-        assertThat(first.overWatermark()).as("more to do: the actor runs the next pass at once").isTrue();
+        assertThat(first.overBudget()).as("more to do: the actor runs the next pass at once").isTrue();
 
         cleanUntilSettled();
         assertThat(drainable.stream().filter(base -> pc.log().segments().containsKey(base)))
