@@ -79,10 +79,9 @@ public final class SegmentCleaning {
     private static final Logger LOG = LoggerFactory.getLogger(SegmentCleaning.class);
     /**
      * Segments one pass drains at most, all freed at its end: a pass is one measurement, one drain, one
-     * measurement and one reclaim, so it stays short and the space it frees comes back at once. The actor runs
-     * the next pass at once while the store is over its watermark, so cleaning is a steady trickle, never
-     * one long drain while writers wait (the soak that showed the sawtooth drained 16 segments with four table
-     * scans and four snapshots in a pass, writers held throughout).
+     * measurement and one reclaim, so it stays short and the space it frees comes back at once: cleaning is
+     * a trickle of passes, never one long drain while writers wait (the soak that showed the sawtooth drained
+     * 16 segments with four table scans and four snapshots in a pass, writers held throughout).
      */
     static final int MAX_DRAINED_PER_PASS = 4;
     /**
@@ -245,8 +244,8 @@ public final class SegmentCleaning {
             if (LOG.isDebugEnabled()) {
                 LOG.debug("pass in {} ms: draining {} segments, rewrote {} KiB, freed {}, segments in use {} -> {} "
                         + "(soft limit {}, hard {}), space amplification {}", (System.nanoTime() - started) / 1_000_000,
-                        targets.size(), rewritten / 1024, freed, inUseAtStart, log.segmentsInUse(), gate.softLimit(), gate.hardLimit(),
-                        String.format("%.2f", amplification));
+                        targets.size(), rewritten / 1024, freed, inUseAtStart, log.segmentsInUse(), gate.softLimit(),
+                        gate.hardLimit(), String.format("%.2f", amplification));
             }
             return new Outcome(progress, overBudget, size > allowed);
         } finally {
@@ -326,8 +325,9 @@ public final class SegmentCleaning {
      * Where cleaning for space starts: midway between the live data and the budget. From here on a pass
      * also drains the segments whose draining rewrites less than {@code segment / max-space-amplification}
      * (cheapest first), so the cleaner works steadily while writers are still far from the budget instead of
-     * waiting until they reach it and then draining many segments while they wait. Only segments that free
-     * more than they rewrite qualify, so an idle store stops at the watermark or when none is left.
+     * waiting until they reach it and then draining many segments while they wait. A cheap segment frees more
+     * than its draining writes, and draining the emptiest consolidates its pages, after which they cost only
+     * their own bytes; so an idle store stops at the watermark or when no segment qualifies.
      */
     private long watermark(long budget) {
         return liveBytes + (budget - liveBytes) / 2;

@@ -83,7 +83,10 @@ final class SpaceGate {
         return MAX_DELAY_NANOS * (inUse - soft) / Math.max(1, hard - soft);
     }
 
-    /** Delays the calling writer by {@link #delayNanos}, or holds it until the segments in use are within the hard limit. */
+    /**
+     * Delays the calling writer by {@link #delayNanos}, or holds it until the segments in use are within the
+     * hard limit.
+     */
     void awaitRoom(Runnable checkUsable) {
         long from = System.nanoTime();
         long now = limits;

@@ -323,7 +323,8 @@ class SegmentCleaningTest {
         long stable = pc.log().stableTip();
         List<Long> drainable = live.keySet().stream()
                 .filter(base -> base + 4096 <= stable && live.get(base) < 0.5 * 4096).toList();
-        assertThat(drainable).as("segments under the threshold").hasSizeGreaterThan(3 * SegmentCleaning.MAX_DRAINED_PER_PASS);
+        assertThat(drainable).as("segments under the threshold")
+                .hasSizeGreaterThan(3 * SegmentCleaning.MAX_DRAINED_PER_PASS);
 
         SegmentCleaning.Outcome first = pc.cleaning().pass(POLICY);
         long drainedAndFreed = drainable.stream().filter(base -> !pc.log().segments().containsKey(base)).count();

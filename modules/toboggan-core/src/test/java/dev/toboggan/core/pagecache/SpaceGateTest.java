@@ -36,7 +36,8 @@ class SpaceGateTest {
         long previous = 0;
         for (int inUse = soft + 1; inUse <= hard; inUse++) {
             long delay = SpaceGate.delayNanos(inUse, soft, hard);
-            assertThat(delay).as("%d in use", inUse).isGreaterThan(previous).isLessThanOrEqualTo(SpaceGate.MAX_DELAY_NANOS);
+            assertThat(delay).as("%d in use", inUse).isGreaterThan(previous)
+                    .isLessThanOrEqualTo(SpaceGate.MAX_DELAY_NANOS);
             previous = delay;
         }
         assertThat(previous).as("at the hard limit").isEqualTo(SpaceGate.MAX_DELAY_NANOS);
