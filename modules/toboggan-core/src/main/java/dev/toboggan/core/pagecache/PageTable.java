@@ -158,11 +158,13 @@ final class PageTable {
             long groupEnd = Math.min(to, (pid | (SnapshotFormat.BLOCK_PIDS - 1)) + 1);
             int block = pending == null ? -1 : pending.image.blockOf(pid);
             if (block >= 0 && !pending.isResolved(block)) {
-                pending.image.forEachVacant(block, pid, groupEnd, action);
-                pid = groupEnd;
+                // ids from the snapshot's count on are not its pages (the replay may have set them): slots
+                long mapEnd = Math.min(groupEnd, pending.image.pageIds());
+                pending.image.forEachVacant(block, pid, mapEnd, action);
+                pid = mapEnd;
                 continue;
             }
-            // a resolved block, or a group without a record in the snapshot: the slots say it
+            // a resolved block, a group without a record in the snapshot, or ids past it: the slots say it
             for (; pid < groupEnd; pid++) {
                 Object entry = slot(pid);
                 if (entry == null || Page.isFree(entry)) {

@@ -96,6 +96,26 @@ class LazySnapshotTest {
     }
 
     @Test
+    void idsTheReplayAddsNextToAnUndecodedBlockAreNotTakenForFree() {
+        fill();
+        assertThat(pc.snapshots().takeSnapshot()).isPositive();
+        for (int i = 0; i < 5; i++) { // past the snapshot's ids, in its last block's group
+            Page<List<Integer>> page = pc.allocate(List.of(-i));
+            model.put(page.pid(), page.value());
+        }
+        pc.flush();
+        pc.abandon();
+        disk.powerLoss();
+        pc = Stores.open(disk, config);
+        assertThat(pc.hasUndecodedSnapshotPages()).isTrue();
+        for (int i = 0; i < 40; i++) { // more than the freed ids: reaches past them
+            Page<List<Integer>> page = pc.allocate(List.of(1000 + i));
+            assertThat(model.put(page.pid(), page.value())).as("page %d was free", page.pid()).isNull();
+        }
+        assertModel();
+    }
+
+    @Test
     void cleaningAndSnapshotsSeeUndecodedPages() {
         fill();
         reopen();
