@@ -174,16 +174,6 @@ final class PageTable {
         }
     }
 
-    /** Decodes and installs every block of the snapshot not yet resolved, then lets the snapshot go. */
-    void resolveAll() {
-        Unresolved pending = unresolved;
-        if (pending != null) {
-            for (int b = 0; b < pending.image.blocks(); b++) {
-                pending.resolve(b);
-            }
-        }
-    }
-
     /** Whether some page of the snapshot recovery started from is not decoded yet (for tests and tools). */
     boolean hasUnresolved() {
         return unresolved != null;

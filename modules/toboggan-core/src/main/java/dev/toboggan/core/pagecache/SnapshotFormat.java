@@ -307,7 +307,7 @@ public final class SnapshotFormat {
             long blockCount = Integer.toUnsignedLong(footer.getInt(8));
             long records = footer.getLong(12);
             if (indexAt < HEADER_LENGTH || indexAt > footerAt || (footerAt - indexAt) != blockCount * INDEX_ENTRY_LENGTH
-                    || records < 0) {
+                    || blockCount > PageTable.CAPACITY / BLOCK_PIDS || records < 0) {
                 throw corrupt(path, footerAt, "the footer's index (at " + indexAt + ", " + blockCount + " blocks) or "
                         + "record count " + records + " does not fit the file's " + size + " bytes");
             }
@@ -326,7 +326,7 @@ public final class SnapshotFormat {
                 blockStart[b] = index.getLong(at + 8);
                 blockEnd[b] = b + 1 < blocks ? index.getLong(at + INDEX_ENTRY_LENGTH + 8) : indexAt;
                 long group = Integer.toUnsignedLong(groups[b]);
-                boolean ordered = b == 0 ? blockStart[b] == HEADER_LENGTH && group >= 0
+                boolean ordered = b == 0 ? blockStart[b] == HEADER_LENGTH
                         : group > Integer.toUnsignedLong(groups[b - 1]);
                 if (!ordered || group >= groupsBelowIds || blockRecords[b] <= 0 || blockRecords[b] > BLOCK_PIDS
                         || blockEnd[b] - blockStart[b] < LIVE_MAP_LENGTH + 2L * blockRecords[b]) {
