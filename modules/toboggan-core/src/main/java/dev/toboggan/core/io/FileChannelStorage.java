@@ -296,6 +296,19 @@ public final class FileChannelStorage implements StorageIo {
         }
 
         @Override
+        public ByteBuffer readOnlyView(long position, int length) throws IOException {
+            try {
+                if (position + length > channel.size()) {
+                    throw new java.io.EOFException(path + " ends before byte " + (position + length));
+                }
+                // A mapping outlives the channel; unmapped by the collector once the buffer is unreachable.
+                return channel.map(FileChannel.MapMode.READ_ONLY, position, length);
+            } catch (IOException e) {
+                throw failure("mapping", position, e);
+            }
+        }
+
+        @Override
         public void write(ByteBuffer src, long position) throws IOException {
             checkWritable();
             long offset = position;

@@ -34,4 +34,20 @@ public interface StorageFile extends Closeable {
     void truncate(long size) throws IOException;
 
     long size() throws IOException;
+
+    /**
+     * The bytes {@code [position, position + length)} as a read-only buffer, for a reader that visits many
+     * small records of a file that no longer changes (a snapshot): memory-mapped where the storage can, so
+     * no byte is copied; this default reads them into a heap buffer through {@link #read}. The buffer stays
+     * valid after this file is closed, and even after it is deleted.
+     *
+     * @throws java.io.EOFException if the file ends before {@code position + length}
+     */
+    default ByteBuffer readOnlyView(long position, int length) throws IOException {
+        ByteBuffer bytes = ByteBuffer.allocate(length);
+        if (read(bytes, position) != length) {
+            throw new java.io.EOFException(path() + " ends before byte " + (position + length));
+        }
+        return bytes.flip().asReadOnlyBuffer();
+    }
 }

@@ -279,7 +279,7 @@ public final class CacheEvictor {
                     adoptCursor = PageCache.FIRST_USER_PID;
                 }
                 long pid = adoptCursor++;
-                Object entry = table.get(pid);
+                Object entry = table.peek(pid); // a page still undecoded in the snapshot is not resident
                 if (entry instanceof Page<?> page && page.value != Page.FREE && !policy.contains(pid)) {
                     policy.adopt(pid, page.weight);
                     adoptedWeight += page.weight;

@@ -129,13 +129,9 @@ public final class PageCache<P, D> implements AutoCloseable {
                 config.cacheWaitTimeout());
         this.consolidationThreshold = config.consolidationThreshold();
         this.pids = new PageIds(Math.max(FIRST_USER_PID, replay.maxPid() + 1));
-        for (long pid = FIRST_USER_PID; pid < pids.next(); pid++) {
-            Object entry = table.get(pid);
-            if (entry == null || Page.isFree(entry)) {
-                // free, or an allocation whose first write did not survive: nobody can hold either
-                pids.reusableNow(pid);
-            }
-        }
+        // free, or an allocation whose first write did not survive: nobody can hold either (read from the
+        // snapshot's live maps where its pages are not decoded yet, see PageTable)
+        table.forEachVacant(FIRST_USER_PID, pids.next(), pids::reusableNow);
         this.readers = config.pageInParallelism() > 1 ? newReaders(config.pageInParallelism()) : null;
 
         Object meta = table.get(META_PID);
@@ -966,6 +962,11 @@ public final class PageCache<P, D> implements AutoCloseable {
     /** The table's current entry of {@code pid}, as it is (a {@link Page} or paged-out locations), or {@code null}. */
     Object tableEntry(long pid) {
         return table.get(pid);
+    }
+
+    /** Whether some page of the snapshot this store was opened from is not decoded yet (see {@link PageTable}). */
+    boolean hasUndecodedSnapshotPages() {
+        return table.hasUnresolved();
     }
 
     /** Freed ids still in their grace period. */

@@ -41,6 +41,10 @@ final class SnapshotStore {
      * Deletes leftover temporary files, then loads the newest snapshot that checks out, falling back to
      * older ones, and to none, with a warning naming each file it passes over and why. Call with the
      * store's lock held.
+     *
+     * @throws dev.toboggan.core.IncompatibleStoreException if the newest snapshot is of another layout
+     *     version: not damage, so no fallback (an older snapshot or the whole log could be missing what
+     *     only the newest holds)
      */
     Loaded loadNewest() throws IOException {
         for (Path path : io.list(directory)) {
@@ -64,27 +68,25 @@ final class SnapshotStore {
         return new Loaded(new PageTable(), 0, -1, null);
     }
 
+    /**
+     * Checks the snapshot whole (its CRC) and attaches it to a new table, its pages undecoded: each block
+     * is decoded on first access ({@link PageTable}).
+     */
     private Loaded load(Path path) throws IOException {
         PageTable table = new PageTable();
         try (StorageFile file = io.open(path, StorageIo.OpenMode.READ_ONLY)) {
-            SnapshotFormat.Reader reader = new SnapshotFormat.Reader(file);
+            SnapshotFormat.Image image = SnapshotFormat.Image.open(file);
             long named = SnapshotFormat.lsnOf(path.getFileName().toString());
-            if (reader.lsn() != named) {
+            if (image.lsn() != named) {
                 throw new CorruptionException(path, 16, "snapshot " + path.getFileName() + " holds the state as of LSN "
-                        + reader.lsn() + ", not " + named);
+                        + image.lsn() + ", not " + named);
             }
-            for (Object entry = reader.next(); entry != null; entry = reader.next()) {
-                if (!table.plausible(reader.pid())) {
-                    throw new CorruptionException(path, reader.here(), "snapshot " + path.getFileName() + " names page "
-                            + reader.pid() + ", far beyond the ids its records back");
-                }
-                table.set(reader.pid(), entry);
-            }
-            if (!table.plausible(reader.pageIds() - 1)) {
+            table.attach(image);
+            if (!table.plausible(image.pageIds() - 1)) {
                 throw new CorruptionException(path, 24, "snapshot " + path.getFileName() + " counts "
-                        + reader.pageIds() + " page ids, far more than its records back");
+                        + image.pageIds() + " page ids, far more than its records back");
             }
-            return new Loaded(table, reader.lsn(), reader.pageIds() - 1, path);
+            return new Loaded(table, image.lsn(), image.pageIds() - 1, path);
         }
     }
 

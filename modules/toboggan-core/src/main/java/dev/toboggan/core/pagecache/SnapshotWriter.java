@@ -28,7 +28,7 @@ import org.slf4j.LoggerFactory;
  *
  * <h2>Implementation notes</h2>
  * <ul>
- *   <li><b>Source</b>: a snapshot is the previous snapshot (streamed) + the stable log since its LSN
+ *   <li><b>Source</b>: a snapshot is the previous snapshot (decoded a block at a time) + the stable log since its LSN
  *       ({@link Log#scanStable}), never the live page table, which holds changes that are not durable.
  *       The log's messages are grouped by page (a stable sort, so each page's messages keep their replay
  *       order) and merged with the previous snapshot in page id order under {@link TableReplay}'s rules.
@@ -146,9 +146,15 @@ public final class SnapshotWriter {
         try {
             try (StorageFile out = io.open(temp, StorageIo.OpenMode.CREATE_NEW);
                     StorageFile in = fromFile == null ? null : io.open(fromFile, StorageIo.OpenMode.READ_ONLY)) {
-                SnapshotFormat.Reader previous = in == null ? null : new SnapshotFormat.Reader(in);
+                SnapshotFormat.Image.Cursor previous = null;
+                long previousIds = 0;
+                if (in != null) {
+                    SnapshotFormat.Image image = SnapshotFormat.Image.open(in);
+                    previous = image.pages();
+                    previousIds = image.pageIds();
+                }
                 long maxPid = changes.isEmpty() ? -1 : changes.get(changes.size() - 1).pid();
-                long pageIds = Math.max(previous == null ? 0 : previous.pageIds(), maxPid + 1);
+                long pageIds = Math.max(previousIds, maxPid + 1);
                 SnapshotFormat.Writer writer = new SnapshotFormat.Writer(out, lsn, pageIds);
                 Failpoints.check("snapshot.write");
                 merge(previous, changes, writer);
@@ -178,7 +184,7 @@ public final class SnapshotWriter {
     }
 
     /** Streams the previous snapshot's pages, each with the log's messages for it applied, in pid order. */
-    private void merge(SnapshotFormat.Reader previous, List<LogEntry> changes, SnapshotFormat.Writer writer)
+    private void merge(SnapshotFormat.Image.Cursor previous, List<LogEntry> changes, SnapshotFormat.Writer writer)
             throws IOException {
         Object old = previous == null ? null : previous.next();
         long oldPid = old == null ? -1 : previous.pid();

@@ -55,7 +55,12 @@ class FormatDocumentationTest {
         assertThat(doc).contains("| 8 | 4 | version (" + SnapshotFormat.VERSION + ") |");
         assertThat(doc).contains("`" + SnapshotFormat.PREFIX + "<16 lowercase hex digits of the LSN>`");
         assertThat(doc).contains("`" + SnapshotFormat.PREFIX + "<lsn>" + SnapshotFormat.TEMP_SUFFIX + "`");
-        assertThat(SnapshotFormat.TRAILER_LENGTH).as("count (8) + CRC (4), as documented").isEqualTo(8 + 4);
+        assertThat(doc).contains("### Snapshot blocks (" + SnapshotFormat.BLOCK_PIDS + " page ids each)");
+        assertThat(doc).contains("live map (" + SnapshotFormat.LIVE_MAP_LENGTH + " bytes)");
+        assertThat(doc).contains("### Snapshot index (" + SnapshotFormat.INDEX_ENTRY_LENGTH + " bytes per block)");
+        assertThat(doc).contains("### Snapshot footer (" + SnapshotFormat.FOOTER_LENGTH + " bytes)");
+        assertThat(SnapshotFormat.FOOTER_LENGTH).as("index offset (8) + blocks (4) + records (8) + CRC (4), as documented")
+                .isEqualTo(8 + 4 + 8 + 4);
         assertThat(SnapshotFormat.fileName(0x1234)).isEqualTo("snapshot.0000000000001234");
     }
 }
