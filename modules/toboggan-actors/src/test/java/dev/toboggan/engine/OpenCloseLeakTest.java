@@ -2,6 +2,7 @@ package dev.toboggan.engine;
 
 import static dev.toboggan.engine.EngineTestSupport.add;
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
 
 import com.typesafe.config.ConfigFactory;
 import dev.toboggan.core.pagecache.CounterMaterializer;
@@ -9,6 +10,7 @@ import java.io.File;
 import java.lang.management.BufferPoolMXBean;
 import java.lang.management.ManagementFactory;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.Set;
 import java.util.stream.Collectors;
 import org.apache.pekko.actor.testkit.typed.javadsl.ActorTestKit;
@@ -29,8 +31,7 @@ class OpenCloseLeakTest {
             cycle(settings, 5, kit); // warm up: pools, class loading, Pekko's own threads
             Resources before = Resources.now();
             cycle(settings, 1000, kit);
-            Resources after = Resources.now();
-            after.assertNoMoreThan(before);
+            assertReturnsTo(before);
         } finally {
             kit.shutdownTestKit();
         }
@@ -42,8 +43,16 @@ class OpenCloseLeakTest {
         cycle(settings, 3, null);
         Resources before = Resources.now();
         cycle(settings, Math.min(1000, 50 * SCALE), null);
-        Resources after = Resources.now();
-        after.assertNoMoreThan(before);
+        assertReturnsTo(before);
+    }
+
+    /**
+     * Resources come back within a while, not at once: a dispatcher's pool outlives its last actor by
+     * Pekko's {@code shutdown-timeout} (1 s), longer on a loaded machine. A leak never comes back.
+     */
+    private static void assertReturnsTo(Resources before) {
+        await().atMost(Duration.ofSeconds(30)).pollInterval(Duration.ofMillis(500)).pollInSameThread()
+                .untilAsserted(() -> Resources.now().assertNoMoreThan(before));
     }
 
     private static void cycle(EngineSettings settings, int times, ActorTestKit kit) {
