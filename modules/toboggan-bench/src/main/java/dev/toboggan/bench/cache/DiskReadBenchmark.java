@@ -1,5 +1,6 @@
 package dev.toboggan.bench.cache;
 
+import com.typesafe.config.Config;
 import com.typesafe.config.ConfigFactory;
 import dev.toboggan.Db;
 import dev.toboggan.StoreInternals;
@@ -76,6 +77,10 @@ public class DiskReadBenchmark extends BenchDefaults {
     /** Toboggan's {@code cache-capacity} as a share of the bytes of the keys and values. */
     @Param({"0.25"})
     public double cacheFraction;
+
+    /** More Toboggan settings (HOCON), to compare them in one run, e.g. {@code toboggan.page-in-parallelism = 1}. */
+    @Param({""})
+    public String tobogganSettings;
 
     private Reader reader;
     private int[] valueCrcs;
@@ -266,8 +271,10 @@ public class DiskReadBenchmark extends BenchDefaults {
             BenchDirs.delete(dir);
         }
         // durability = os: the load need not wait for fsyncs, and reads never write.
-        Db db = Toboggan.open(ConfigFactory.parseMap(Map.of("toboggan.cache-capacity", cacheCapacity,
-                "toboggan.durability", "os")), dir);
+        Config settings = ConfigFactory.parseString(tobogganSettings == null ? "" : tobogganSettings)
+                .withFallback(ConfigFactory.parseMap(Map.of("toboggan.cache-capacity", cacheCapacity,
+                        "toboggan.durability", "os")));
+        Db db = Toboggan.open(settings, dir);
         if (!loaded) {
             long start = System.nanoTime();
             for (int index : loadOrder(keys)) {
@@ -277,8 +284,7 @@ public class DiskReadBenchmark extends BenchDefaults {
             System.out.printf("%nloaded Toboggan in %.1f s%n", (System.nanoTime() - start) / 1e9);
             db.close(); // reopened below: every page paged out, as after any open
             markLoaded(dir);
-            db = Toboggan.open(ConfigFactory.parseMap(Map.of("toboggan.cache-capacity", cacheCapacity,
-                    "toboggan.durability", "os")), dir);
+            db = Toboggan.open(settings, dir);
         }
         return new TobogganReader(db);
     }

@@ -25,9 +25,10 @@ import java.util.concurrent.locks.ReentrantLock;
  *       of the replaced one), where a paged-out or free entry weighs 0 ({@link #changed}); page-out
  *       subtracts its page's weight. Each slot's chain of CASes telescopes, so the counter is exact once
  *       the adds of completed CASes have landed (it lags a CAS by one add, never drifts).
- *   <li><b>Accesses</b>: reads and writes record the pid in {@link AccessBuffers} (lossy, no lock); a
- *       stripe at a half mark, or a change that leaves the cache over capacity, asks the port for an
- *       eviction run: the engine coalesces that into at most one message in flight.
+ *   <li><b>Accesses</b>: reads (one hit in {@value #HIT_SAMPLE_EVERY}, see {@link #hit}) and writes record
+ *       the pid in {@link AccessBuffers} (lossy, no lock); a stripe at a half mark, or a change that leaves
+ *       the cache over capacity, asks the port for an eviction run: the engine coalesces that into at most
+ *       one message in flight.
  *   <li><b>Arrivals</b>: a CAS that makes a page resident (a page-in, a first write) also queues its
  *       pid in {@code arrivals}, a lock-free queue that loses nothing, so the policy tracks every
  *       resident page (a lost arrival would leave a page the policy cannot evict, squeezing the pages it
@@ -59,6 +60,10 @@ public final class CacheEvictor {
     static final int SLACK_DIVISOR = 8;
     static final long MIN_SLACK = 1 << 20;
     private static final long WAIT_PARK_NANOS = TimeUnit.MICROSECONDS.toNanos(200);
+    /** One resident hit in this many is recorded for the policy (a power of two); see {@link #hit}. */
+    static final int HIT_SAMPLE_EVERY = 8;
+    /** The bits of a get's random draw that choose the sampled hits: above those the get metrics use. */
+    private static final int HIT_SAMPLE_SHIFT = 16;
     /** Pids looked at per adoption scan step. */
     private static final int ADOPT_BATCH = 4096;
 
@@ -99,7 +104,20 @@ public final class CacheEvictor {
     // ---------------------------------------------------------------- called by readers and writers
 
     /**
-     * A read found {@code pid} resident: one lossy buffer write; about twice per ring a drain request
+     * A read found {@code pid} resident: recorded ({@link #accessed}) one time in {@value #HIT_SAMPLE_EVERY},
+     * as {@code draw} (a random int; its low byte is taken by the get metrics) decides. W-TinyLFU ranks
+     * pages by relative frequency and recency, which a uniform sample of the hits keeps (a hot page is still
+     * recorded often); recording every hit cost a fifth of a resident {@code get}, mostly in the eviction
+     * work's drains (docs/benchmarks.md). Arrivals (page-ins, first writes) are never sampled away.
+     */
+    void hit(long pid, int draw) {
+        if (((draw >>> HIT_SAMPLE_SHIFT) & (HIT_SAMPLE_EVERY - 1)) == 0) {
+            accessed(pid);
+        }
+    }
+
+    /**
+     * An access to the resident {@code pid}: one lossy buffer write; about twice per ring a drain request
      * (run here if the port says nobody else will).
      */
     void accessed(long pid) {
