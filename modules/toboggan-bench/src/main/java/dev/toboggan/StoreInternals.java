@@ -1,16 +1,17 @@
 package dev.toboggan;
 
-import dev.toboggan.core.pagecache.CacheStats;
+import dev.toboggan.core.pagecache.PageCache;
 
 /**
- * What benchmarks read from inside a {@link Db} that the public API does not offer: the page cache's
- * hits and misses. In the tree's package because the store's engine is package-private; benchmarks only.
+ * What benchmarks read from inside a {@link Db} that the public API does not offer: its page cache's
+ * hits, misses and reads. In the tree's package because the store's engine is package-private; benchmarks
+ * only.
  */
 public final class StoreInternals {
     private StoreInternals() {}
 
-    /** The cache statistics of the page cache under {@code db} (a store {@link Toboggan#open} returned). */
-    public static CacheStats cacheStats(Db db) {
-        return ((Store) db).backend().pageCache().cacheStats();
+    /** The page cache under {@code db} (a store {@link Toboggan#open} returned). */
+    public static PageCache<?, ?> pageCache(Db db) {
+        return ((Store) db).backend().pageCache();
     }
 }

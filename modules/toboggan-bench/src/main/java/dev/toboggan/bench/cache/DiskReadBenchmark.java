@@ -8,6 +8,9 @@ import dev.toboggan.Toboggan;
 import dev.toboggan.bench.BenchDefaults;
 import dev.toboggan.bench.BenchDirs;
 import dev.toboggan.core.pagecache.CacheStats;
+import dev.toboggan.core.pagecache.PageCache;
+import dev.toboggan.core.pagecache.PageCacheMetrics;
+import dev.toboggan.core.pagecache.PageCacheMetrics.Op;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.ByteBuffer;
@@ -55,7 +58,7 @@ import org.openjdk.jmh.annotations.Threads;
  * <p>Reads: {@code uniform} draws keys uniformly; {@code zipf} draws them Zipf(0.99) (popularity unrelated
  * to key order) from a trace shared by the threads. Every value read is checked (length and CRC32C
  * against the expected value's), so a store returning wrong data fails the run. Toboggan's hit ratio,
- * page-ins per read and resident bytes are printed after each iteration.
+ * page-ins per read, log reads per page-in and resident bytes are printed after each iteration.
  */
 @State(Scope.Benchmark)
 public class DiskReadBenchmark extends BenchDefaults {
@@ -88,7 +91,8 @@ public class DiskReadBenchmark extends BenchDefaults {
     private final AtomicInteger threadSeeds = new AtomicInteger();
     private final LongAdder reads = new LongAdder();
     private long readsAtIteration;
-    private long missesAtIteration;
+    private long pageInsAtIteration;
+    private long pullsAtIteration;
 
     /** One store's reads. */
     interface Reader extends AutoCloseable {
@@ -129,19 +133,26 @@ public class DiskReadBenchmark extends BenchDefaults {
     @Setup(Level.Iteration)
     public void markIteration() {
         readsAtIteration = reads.sum();
-        missesAtIteration = reader instanceof TobogganReader t ? StoreInternals.cacheStats(t.db).misses() : 0;
+        if (reader instanceof TobogganReader t) {
+            PageCacheMetrics.Snapshot metrics = StoreInternals.pageCache(t.db).metrics();
+            pageInsAtIteration = metrics.get(Op.PAGE_IN).count();
+            pullsAtIteration = metrics.get(Op.PULL).count();
+        }
     }
 
     @TearDown(Level.Iteration)
     public void report() {
         if (reader instanceof TobogganReader t) {
-            CacheStats stats = StoreInternals.cacheStats(t.db);
+            PageCache<?, ?> cache = StoreInternals.pageCache(t.db);
+            CacheStats stats = cache.cacheStats();
+            PageCacheMetrics.Snapshot metrics = cache.metrics();
             long n = reads.sum() - readsAtIteration;
-            long misses = stats.misses() - missesAtIteration;
-            System.out.printf("%nreads %d, page-ins %d (%.3f per read); since open: page hit ratio %.4f, resident %.1f "
-                    + "of %.1f MiB, %d evictions; load average %.1f%n", n, misses, (double) misses / n,
-                    stats.hitRatio(), stats.residentBytes() / 1048576.0, stats.capacity() / 1048576.0,
-                    stats.evictions(), loadAverage());
+            long pageIns = metrics.get(Op.PAGE_IN).count() - pageInsAtIteration;
+            long pulls = metrics.get(Op.PULL).count() - pullsAtIteration;
+            System.out.printf("%nreads %d, page-ins %d (%.3f per read, %.2f log reads each); since open: page hit ratio "
+                    + "%.4f, resident %.1f of %.1f MiB, %d evictions; load average %.1f%n", n, pageIns,
+                    (double) pageIns / n, (double) pulls / pageIns, stats.hitRatio(), stats.residentBytes() / 1048576.0,
+                    stats.capacity() / 1048576.0, stats.evictions(), loadAverage());
         }
     }
 
@@ -228,19 +239,16 @@ public class DiskReadBenchmark extends BenchDefaults {
         return order;
     }
 
-    /** {@link #TRACE} key indexes, the i-th most popular drawn with probability proportional to 1 / i^skew. */
+    /** {@link #TRACE} key indexes drawn Zipf({@code skew}), as {@link ZipfHitRatioBenchmark} draws its pages. */
     private static int[] zipfTrace(int n, double skew, SplittableRandom random) {
-        double[] cumulative = new double[n];
-        double sum = 0;
+        long[] indexes = new long[n];
         for (int i = 0; i < n; i++) {
-            sum += 1 / Math.pow(i + 1, skew);
-            cumulative[i] = sum;
+            indexes[i] = i;
         }
-        int[] byPopularity = loadOrder(n); // popularity unrelated to key order
+        long[] drawn = ZipfHitRatioBenchmark.zipfTrace(indexes, skew, TRACE, random);
         int[] trace = new int[TRACE];
         for (int k = 0; k < TRACE; k++) {
-            int at = java.util.Arrays.binarySearch(cumulative, random.nextDouble() * sum);
-            trace[k] = byPopularity[at >= 0 ? at : Math.min(n - 1, -at - 1)];
+            trace[k] = (int) drawn[k];
         }
         return trace;
     }
