@@ -51,9 +51,10 @@ import org.slf4j.LoggerFactory;
  *       version is newer on disk too.
  *   <li><b>Slots</b> hold a resident or free {@link Page}, or a paged-out page's bare locations array
  *       (see {@link Page} for the states); a change's CAS may expect either.
- *   <li><b>Read path</b>: {@link #get} of a resident page is a load of the slot and one lossy write to
- *       the access buffers ({@link CacheEvictor}). A paged-out page is read back from its fragments
- *       (several in parallel), merged by the {@link Materializer}, and installed by a fix-up CAS that
+ *   <li><b>Read path</b>: {@link #get} of a resident page is a load of the slot and, for a sample of the
+ *       hits, one lossy write to the access buffers ({@link CacheEvictor#hit}). A paged-out page is read
+ *       back from its fragments ({@link FragmentReader}: few reads, on the caller's thread unless they go
+ *       to the device), merged by the {@link Materializer}, and installed by a fix-up CAS that
  *       keeps {@code ts} (a miss); if that CAS loses, the reader takes whatever is current. A read that
  *       fails is retried if the page's fragments changed meanwhile, else it is fatal.
  *   <li><b>Page-out</b> CASes the resident {@link Page} to its own locations array, only when every
