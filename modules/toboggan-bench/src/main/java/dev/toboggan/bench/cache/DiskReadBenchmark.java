@@ -93,6 +93,7 @@ public class DiskReadBenchmark extends BenchDefaults {
     private long readsAtIteration;
     private long pageInsAtIteration;
     private long pullsAtIteration;
+    private long runsAtIteration;
 
     /** One store's reads. */
     interface Reader extends AutoCloseable {
@@ -137,6 +138,7 @@ public class DiskReadBenchmark extends BenchDefaults {
             PageCacheMetrics.Snapshot metrics = StoreInternals.pageCache(t.db).metrics();
             pageInsAtIteration = metrics.get(Op.PAGE_IN).count();
             pullsAtIteration = metrics.get(Op.PULL).count();
+            runsAtIteration = StoreInternals.pageCache(t.db).evictor().runs();
         }
     }
 
@@ -149,10 +151,11 @@ public class DiskReadBenchmark extends BenchDefaults {
             long n = reads.sum() - readsAtIteration;
             long pageIns = metrics.get(Op.PAGE_IN).count() - pageInsAtIteration;
             long pulls = metrics.get(Op.PULL).count() - pullsAtIteration;
-            System.out.printf("%nreads %d, page-ins %d (%.3f per read, %.2f log reads each); since open: page hit ratio "
-                    + "%.4f, resident %.1f of %.1f MiB, %d evictions; load average %.1f%n", n, pageIns,
-                    (double) pageIns / n, (double) pulls / pageIns, stats.hitRatio(), stats.residentBytes() / 1048576.0,
-                    stats.capacity() / 1048576.0, stats.evictions(), loadAverage());
+            long runs = cache.evictor().runs() - runsAtIteration;
+            System.out.printf("%nreads %d, page-ins %d (%.3f per read, %.2f log reads each), %d eviction runs; since "
+                    + "open: page hit ratio %.4f, resident %.1f of %.1f MiB, %d evictions; load average %.1f%n", n,
+                    pageIns, (double) pageIns / n, (double) pulls / pageIns, runs, stats.hitRatio(),
+                    stats.residentBytes() / 1048576.0, stats.capacity() / 1048576.0, stats.evictions(), loadAverage());
         }
     }
 

@@ -35,8 +35,11 @@ import java.util.concurrent.locks.ReentrantLock;
  *       manages). Its length is bounded like the resident bytes: only runs page out, and a run drains
  *       it first, so while no run happens arrivals are bounded by the admission limit below.
  *   <li><b>Run</b> (under {@code lock}, one at a time): drain the buffers into the policy (a pid whose
- *       slot no longer holds a resident page is forgotten), then page out victims until
- *       {@code resident <= capacity}. A victim whose newest fragment is not durable yet is made durable
+ *       slot no longer holds a resident page is forgotten), then, if {@code resident > capacity}, page out
+ *       victims until {@code resident <= capacity - capacity / HEADROOM_DIVISOR}: under a load of misses
+ *       every page-in takes the cache over its capacity, and paging out to just under it would ask for
+ *       (and make) one run, one message to the Evictor, per page-in; the headroom makes it one per
+ *       1/{@value #HEADROOM_DIVISOR} of the capacity paged in. A victim whose newest fragment is not durable yet is made durable
  *       first ({@link Log#makeDurable}: the run may drive the flush itself) and tried once more, then
  *       skipped. When the policy has nothing left to offer (lossy buffers dropped some pages' first
  *       records, or the run follows a restart) it adopts resident pages it does not know from the page
@@ -60,6 +63,8 @@ public final class CacheEvictor {
     static final int SLACK_DIVISOR = 8;
     static final long MIN_SLACK = 1 << 20;
     private static final long WAIT_PARK_NANOS = TimeUnit.MICROSECONDS.toNanos(200);
+    /** A run that finds the cache over capacity pages out until it is this share of the capacity under it. */
+    static final int HEADROOM_DIVISOR = 64;
     /** One resident hit in this many is recorded for the policy (a power of two); see {@link #hit}. */
     static final int HIT_SAMPLE_EVERY = 8;
     /** The bits of a get's random draw that choose the sampled hits: above those the get metrics use. */
@@ -239,7 +244,10 @@ public final class CacheEvictor {
         accesses.drain(this::onAccess);
         long evicted = 0;
         long stuck = -1;
-        while (resident.get() > capacity) {
+        // Over the capacity, page out to a little under it, so that the next run is due only after that
+        // much more came in, not after the next page-in (see the class notes).
+        long target = resident.get() > capacity ? capacity - capacity / HEADROOM_DIVISOR : capacity;
+        while (resident.get() > target) {
             cache.checkUsable();
             long pid = policy.victim();
             if (pid < 0) {
