@@ -59,6 +59,9 @@ import org.openjdk.jmh.annotations.Threads;
  * to key order) from a trace shared by the threads. Every value read is checked (length and CRC32C
  * against the expected value's), so a store returning wrong data fails the run. Toboggan's hit ratio,
  * page-ins per read, log reads per page-in and resident bytes are printed after each iteration.
+ *
+ * <p>On a loaded machine, where two forks a minute apart see different loads, {@link DiskReadInterleaved}
+ * reads the same stores in one JVM in alternating rounds.
  */
 @State(Scope.Benchmark)
 public class DiskReadBenchmark extends BenchDefaults {

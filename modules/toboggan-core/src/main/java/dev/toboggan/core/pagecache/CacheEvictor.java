@@ -39,8 +39,9 @@ import java.util.concurrent.locks.ReentrantLock;
  *       victims until {@code resident <= capacity - capacity / HEADROOM_DIVISOR}: under a load of misses
  *       every page-in takes the cache over its capacity, and paging out to just under it would ask for
  *       (and make) one run, one message to the Evictor, per page-in; the headroom makes it one per
- *       1/{@value #HEADROOM_DIVISOR} of the capacity paged in. A victim whose newest fragment is not durable yet is made durable
- *       first ({@link Log#makeDurable}: the run may drive the flush itself) and tried once more, then
+ *       1/{@value #HEADROOM_DIVISOR} of the capacity paged in. A victim whose newest fragment is not
+ *       durable yet is made durable first ({@link Log#makeDurable}: the run may drive the flush itself) and
+ *       tried once more, then
  *       skipped. When the policy has nothing left to offer (lossy buffers dropped some pages' first
  *       records, or the run follows a restart) it adopts resident pages it does not know from the page
  *       table, from a rotating cursor.
@@ -63,10 +64,10 @@ public final class CacheEvictor {
     static final int SLACK_DIVISOR = 8;
     static final long MIN_SLACK = 1 << 20;
     private static final long WAIT_PARK_NANOS = TimeUnit.MICROSECONDS.toNanos(200);
-    /** A run that finds the cache over capacity pages out until it is this share of the capacity under it. */
-    static final int HEADROOM_DIVISOR = 64;
+    /** A run that finds the cache over capacity pages out until it is 1/this of the capacity under it. */
+    static final int HEADROOM_DIVISOR = 256;
     /** One resident hit in this many is recorded for the policy (a power of two); see {@link #hit}. */
-    static final int HIT_SAMPLE_EVERY = 8;
+    static final int HIT_SAMPLE_EVERY = 2;
     /** The bits of a get's random draw that choose the sampled hits: above those the get metrics use. */
     private static final int HIT_SAMPLE_SHIFT = 16;
     /** Pids looked at per adoption scan step. */
@@ -112,8 +113,9 @@ public final class CacheEvictor {
      * A read found {@code pid} resident: recorded ({@link #accessed}) one time in {@value #HIT_SAMPLE_EVERY},
      * as {@code draw} (a random int; its low byte is taken by the get metrics) decides. W-TinyLFU ranks
      * pages by relative frequency and recency, which a uniform sample of the hits keeps (a hot page is still
-     * recorded often); recording every hit cost a fifth of a resident {@code get}, mostly in the eviction
-     * work's drains (docs/benchmarks.md). Arrivals (page-ins, first writes) are never sampled away.
+     * recorded often), and every record costs the get a ring write and the eviction work a drain. One in 2
+     * kept the Zipf hit ratio of docs/benchmarks.md; one in 4 or 8 lowered it. Arrivals (page-ins, first
+     * writes) are never sampled away.
      */
     void hit(long pid, int draw) {
         if (((draw >>> HIT_SAMPLE_SHIFT) & (HIT_SAMPLE_EVERY - 1)) == 0) {
