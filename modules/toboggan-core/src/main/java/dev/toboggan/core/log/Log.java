@@ -601,10 +601,7 @@ public final class Log implements AutoCloseable {
      */
     public LogMessage read(long lsn, long pointer) {
         checkUsable();
-        int inSegment = (int) (pointer & (segmentSize - 1));
-        if ((lsn & (segmentSize - 1)) != inSegment) {
-            throw new IllegalArgumentException("pointer " + pointer + " cannot hold LSN " + lsn);
-        }
+        int inSegment = inSegment(lsn, pointer);
         makeDurable(lsn);
         try {
             int available = segmentSize - inSegment;
@@ -615,25 +612,73 @@ public final class Log implements AutoCloseable {
                 buf = LogFormat.le(ByteBuffer.allocate(total));
                 n = file.read(buf, pointer);
             }
-            LogFormat.MessageHeader header = new LogFormat.MessageHeader();
-            LogFormat.Defect defect = LogFormat.readMessage(buf, 0, n, lsn >>> segmentShift, header);
-            if (defect != null) {
-                throw new CorruptionException(config.logFile(), pointer, "message at LSN " + lsn + " is " + defect);
-            }
-            byte[] body = new byte[header.bodyLength];
-            buf.get(header.headerLength, body);
-            MessageKind kind = header.kind;
-            if (kind.isBlob()) {
-                long blobId = ByteBuffer.wrap(body).order(java.nio.ByteOrder.LITTLE_ENDIAN).getLong(0);
-                body = blobs.read(blobId, kind);
-            }
-            if (config.compression() && kind.isPageData() && body.length > 0) {
-                body = decompress(body, lsn);
-            }
-            return new LogMessage(kind.inlineVariant(), header.pid, lsn, body);
+            buf.limit(n);
+            return decode(lsn, pointer, buf, 0);
         } catch (IOException e) {
             throw new StorageException("reading LSN " + lsn, config.logFile(), e);
         }
+    }
+
+    /**
+     * Reads {@code length} bytes of the log file from {@code pointer} on, all in one segment, with one
+     * read: a span holding whole messages whose locations (LSN, pointer, length) the caller knows, to
+     * {@link #decode} one by one. Waits first for the span's newest message, at {@code newestLsn}, to be
+     * on disk, so the span's bytes never change while they are read (unless the segment is cleaned and
+     * reused meanwhile: then {@link #decode} finds other messages there and says so).
+     *
+     * @param lsn the LSN of any message in the span (names the segment)
+     * @throws IllegalArgumentException if the span does not lie in {@code lsn}'s segment
+     */
+    public ByteBuffer readSpan(long lsn, long newestLsn, long pointer, int length) {
+        checkUsable();
+        int inSegment = inSegment(lsn, pointer);
+        if (length <= 0 || length > segmentSize - inSegment) {
+            throw new IllegalArgumentException("a span of " + length + " bytes at pointer " + pointer
+                    + " does not fit in its segment of " + segmentSize + " bytes");
+        }
+        makeDurable(newestLsn);
+        try {
+            ByteBuffer buf = LogFormat.le(ByteBuffer.allocate(length));
+            buf.limit(file.read(buf, pointer));
+            return buf;
+        } catch (IOException e) {
+            throw new StorageException("reading " + length + " bytes from LSN " + lsn, config.logFile(), e);
+        }
+    }
+
+    /**
+     * The message at {@code lsn} / {@code pointer} from bytes read at that pointer, starting at {@code at}
+     * in {@code span} (whose limit ends the bytes read): checked (CRC, segment), its blob read if it is
+     * one, decompressed.
+     *
+     * @throws CorruptionException if the bytes there are not that message
+     */
+    public LogMessage decode(long lsn, long pointer, ByteBuffer span, int at) {
+        LogFormat.MessageHeader header = new LogFormat.MessageHeader();
+        LogFormat.Defect defect = LogFormat.readMessage(span, at, span.limit(), lsn >>> segmentShift, header);
+        if (defect != null) {
+            throw new CorruptionException(config.logFile(), pointer, "message at LSN " + lsn + " is " + defect);
+        }
+        byte[] body = new byte[header.bodyLength];
+        span.get(at + header.headerLength, body);
+        MessageKind kind = header.kind;
+        if (kind.isBlob()) {
+            long blobId = ByteBuffer.wrap(body).order(java.nio.ByteOrder.LITTLE_ENDIAN).getLong(0);
+            body = blobs.read(blobId, kind);
+        }
+        if (config.compression() && kind.isPageData() && body.length > 0) {
+            body = decompress(body, lsn);
+        }
+        return new LogMessage(kind.inlineVariant(), header.pid, lsn, body);
+    }
+
+    /** {@code pointer}'s offset in its segment, checked against {@code lsn}'s. */
+    private int inSegment(long lsn, long pointer) {
+        int inSegment = (int) (pointer & (segmentSize - 1));
+        if ((lsn & (segmentSize - 1)) != inSegment) {
+            throw new IllegalArgumentException("pointer " + pointer + " cannot hold LSN " + lsn);
+        }
+        return inSegment;
     }
 
     /**

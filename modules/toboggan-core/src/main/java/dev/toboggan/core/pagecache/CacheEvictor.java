@@ -25,18 +25,23 @@ import java.util.concurrent.locks.ReentrantLock;
  *       of the replaced one), where a paged-out or free entry weighs 0 ({@link #changed}); page-out
  *       subtracts its page's weight. Each slot's chain of CASes telescopes, so the counter is exact once
  *       the adds of completed CASes have landed (it lags a CAS by one add, never drifts).
- *   <li><b>Accesses</b>: reads and writes record the pid in {@link AccessBuffers} (lossy, no lock); a
- *       stripe at a half mark, or a change that leaves the cache over capacity, asks the port for an
- *       eviction run: the engine coalesces that into at most one message in flight.
+ *   <li><b>Accesses</b>: reads (one hit in {@value #HIT_SAMPLE_EVERY}, see {@link #hit}) and writes record
+ *       the pid in {@link AccessBuffers} (lossy, no lock); a stripe at a half mark, or a change that leaves
+ *       the cache over capacity, asks the port for an eviction run: the engine coalesces that into at most
+ *       one message in flight.
  *   <li><b>Arrivals</b>: a CAS that makes a page resident (a page-in, a first write) also queues its
  *       pid in {@code arrivals}, a lock-free queue that loses nothing, so the policy tracks every
  *       resident page (a lost arrival would leave a page the policy cannot evict, squeezing the pages it
  *       manages). Its length is bounded like the resident bytes: only runs page out, and a run drains
  *       it first, so while no run happens arrivals are bounded by the admission limit below.
  *   <li><b>Run</b> (under {@code lock}, one at a time): drain the buffers into the policy (a pid whose
- *       slot no longer holds a resident page is forgotten), then page out victims until
- *       {@code resident <= capacity}. A victim whose newest fragment is not durable yet is made durable
- *       first ({@link Log#makeDurable}: the run may drive the flush itself) and tried once more, then
+ *       slot no longer holds a resident page is forgotten), then, if {@code resident > capacity}, page out
+ *       victims until {@code resident <= capacity - capacity / HEADROOM_DIVISOR}: under a load of misses
+ *       every page-in takes the cache over its capacity, and paging out to just under it would ask for
+ *       (and make) one run, one message to the Evictor, per page-in; the headroom makes it one per
+ *       1/{@value #HEADROOM_DIVISOR} of the capacity paged in. A victim whose newest fragment is not
+ *       durable yet is made durable first ({@link Log#makeDurable}: the run may drive the flush itself) and
+ *       tried once more, then
  *       skipped. When the policy has nothing left to offer (lossy buffers dropped some pages' first
  *       records, or the run follows a restart) it adopts resident pages it does not know from the page
  *       table, from a rotating cursor.
@@ -59,6 +64,12 @@ public final class CacheEvictor {
     static final int SLACK_DIVISOR = 8;
     static final long MIN_SLACK = 1 << 20;
     private static final long WAIT_PARK_NANOS = TimeUnit.MICROSECONDS.toNanos(200);
+    /** A run that finds the cache over capacity pages out until it is 1/this of the capacity under it. */
+    static final int HEADROOM_DIVISOR = 256;
+    /** One resident hit in this many is recorded for the policy (a power of two); see {@link #hit}. */
+    static final int HIT_SAMPLE_EVERY = 2;
+    /** The bits of a get's random draw that choose the sampled hits: above those the get metrics use. */
+    private static final int HIT_SAMPLE_SHIFT = 16;
     /** Pids looked at per adoption scan step. */
     private static final int ADOPT_BATCH = 4096;
 
@@ -99,7 +110,21 @@ public final class CacheEvictor {
     // ---------------------------------------------------------------- called by readers and writers
 
     /**
-     * A read found {@code pid} resident: one lossy buffer write; about twice per ring a drain request
+     * A read found {@code pid} resident: recorded ({@link #accessed}) one time in {@value #HIT_SAMPLE_EVERY},
+     * as {@code draw} (a random int; its low byte is taken by the get metrics) decides. W-TinyLFU ranks
+     * pages by relative frequency and recency, which a uniform sample of the hits keeps (a hot page is still
+     * recorded often), and every record costs the get a ring write and the eviction work a drain. One in 2
+     * kept the Zipf hit ratio of docs/benchmarks.md; one in 4 or 8 lowered it. Arrivals (page-ins, first
+     * writes) are never sampled away.
+     */
+    void hit(long pid, int draw) {
+        if (((draw >>> HIT_SAMPLE_SHIFT) & (HIT_SAMPLE_EVERY - 1)) == 0) {
+            accessed(pid);
+        }
+    }
+
+    /**
+     * An access to the resident {@code pid}: one lossy buffer write; about twice per ring a drain request
      * (run here if the port says nobody else will).
      */
     void accessed(long pid) {
@@ -221,7 +246,10 @@ public final class CacheEvictor {
         accesses.drain(this::onAccess);
         long evicted = 0;
         long stuck = -1;
-        while (resident.get() > capacity) {
+        // Over the capacity, page out to a little under it, so that the next run is due only after that
+        // much more came in, not after the next page-in (see the class notes).
+        long target = resident.get() > capacity ? capacity - capacity / HEADROOM_DIVISOR : capacity;
+        while (resident.get() > target) {
             cache.checkUsable();
             long pid = policy.victim();
             if (pid < 0) {

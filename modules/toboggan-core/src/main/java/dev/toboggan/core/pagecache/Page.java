@@ -125,6 +125,11 @@ public final class Page<P> {
         return locations[i * FRAGMENT_LONGS + 1];
     }
 
+    /** Bytes fragment {@code i} takes in the log (its header and inline body). */
+    static int fragmentLength(long[] locations, int i) {
+        return (int) locations[i * FRAGMENT_LONGS + 2];
+    }
+
     /** The page id this version belongs to. */
     public long pid() {
         return pid;

@@ -19,8 +19,6 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Objects;
 import java.util.SortedMap;
-import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.CompletionException;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.ThreadPoolExecutor;
@@ -53,9 +51,10 @@ import org.slf4j.LoggerFactory;
  *       version is newer on disk too.
  *   <li><b>Slots</b> hold a resident or free {@link Page}, or a paged-out page's bare locations array
  *       (see {@link Page} for the states); a change's CAS may expect either.
- *   <li><b>Read path</b>: {@link #get} of a resident page is a load of the slot and one lossy write to
- *       the access buffers ({@link CacheEvictor}). A paged-out page is read back from its fragments
- *       (several in parallel), merged by the {@link Materializer}, and installed by a fix-up CAS that
+ *   <li><b>Read path</b>: {@link #get} of a resident page is a load of the slot and, for a sample of the
+ *       hits, one lossy write to the access buffers ({@link CacheEvictor#hit}). A paged-out page is read
+ *       back from its fragments ({@link FragmentReader}: few reads, on the caller's thread unless they go
+ *       to the device), merged by the {@link Materializer}, and installed by a fix-up CAS that
  *       keeps {@code ts} (a miss); if that CAS loses, the reader takes whatever is current. A read that
  *       fails is retried if the page's fragments changed meanwhile, else it is fatal.
  *   <li><b>Page-out</b> CASes the resident {@link Page} to its own locations array, only when every
@@ -109,6 +108,7 @@ public final class PageCache<P, D> implements AutoCloseable {
     private final int consolidationThreshold;
     /** Reads the fragments of a page but the first; {@code null} when pages are read one fragment at a time. */
     private final ThreadPoolExecutor readers;
+    private final FragmentReader fragments;
     private final AtomicInteger openBatches = new AtomicInteger();
     private final ThreadLocal<OpenBatches> ownBatches = ThreadLocal.withInitial(OpenBatches::new);
     private final IdGenerator ids;
@@ -133,6 +133,7 @@ public final class PageCache<P, D> implements AutoCloseable {
         // snapshot's live maps where its pages are not decoded yet, see PageTable)
         table.forEachVacant(FIRST_USER_PID, pids.next(), pids::reusableNow);
         this.readers = config.pageInParallelism() > 1 ? newReaders(config.pageInParallelism()) : null;
+        this.fragments = new FragmentReader(log, config.log().logFile(), readers, pullHooks());
 
         Object meta = table.get(META_PID);
         Object counter = table.get(COUNTER_PID);
@@ -251,24 +252,25 @@ public final class PageCache<P, D> implements AutoCloseable {
             throw notAUserPage(pid, "read with get");
         }
         checkUsable();
-        if ((ThreadLocalRandom.current().nextInt() & (PageCacheMetrics.GET_SAMPLE_EVERY - 1)) == 0) {
-            return timedGet(pid);
+        int draw = ThreadLocalRandom.current().nextInt();
+        if ((draw & (PageCacheMetrics.GET_SAMPLE_EVERY - 1)) == 0) {
+            return timedGet(pid, draw);
         }
         Object entry = table.get(pid);
         if (entry instanceof Page<?> page && page.value != Page.FREE) {
-            evictor.accessed(pid);
+            evictor.hit(pid, draw);
             return (Page<P>) page;
         }
         return (Page<P>) getSlow(pid, entry);
     }
 
     @SuppressWarnings("unchecked")
-    private Page<P> timedGet(long pid) {
+    private Page<P> timedGet(long pid, int draw) {
         long start = System.nanoTime();
         Object entry = table.get(pid);
         Page<?> result;
         if (entry instanceof Page<?> page && page.value != Page.FREE) {
-            evictor.accessed(pid);
+            evictor.hit(pid, draw);
             result = page;
         } else {
             result = getSlow(pid, entry);
@@ -341,7 +343,7 @@ public final class PageCache<P, D> implements AutoCloseable {
     @SuppressWarnings("unchecked")
     private Object readValue(long pid, long[] locations) {
         int n = Page.fragmentCount(locations);
-        LogMessage[] messages = pullAll(pid, locations, n);
+        LogMessage[] messages = fragments.read(pid, locations, n);
         Object base = decodeBase(pid, messages[0]);
         if (n == 1) {
             return base;
@@ -380,42 +382,19 @@ public final class PageCache<P, D> implements AutoCloseable {
         return Objects.requireNonNull(materializer.decodePage(in), "Materializer.decodePage returned null");
     }
 
-    private LogMessage[] pullAll(long pid, long[] locations, int n) {
-        LogMessage[] messages = new LogMessage[n];
-        if (n == 1 || readers == null) {
-            for (int i = 0; i < n; i++) {
-                messages[i] = pull(pid, Page.fragmentLsn(locations, i), Page.fragmentPointer(locations, i));
+    /** A pull is one read of the log during a page-in (of one fragment, or of several that lie together). */
+    private FragmentReader.SpanReads pullHooks() {
+        return new FragmentReader.SpanReads() {
+            @Override
+            public void beforeRead() {
+                failpoint("pagecache.pull");
             }
-            return messages;
-        }
-        List<CompletableFuture<LogMessage>> others = new ArrayList<>(n - 1);
-        for (int i = 1; i < n; i++) {
-            long lsn = Page.fragmentLsn(locations, i);
-            long pointer = Page.fragmentPointer(locations, i);
-            others.add(CompletableFuture.supplyAsync(() -> pull(pid, lsn, pointer), readers));
-        }
-        messages[0] = pull(pid, Page.fragmentLsn(locations, 0), Page.fragmentPointer(locations, 0));
-        for (int i = 1; i < n; i++) {
-            try {
-                messages[i] = others.get(i - 1).join();
-            } catch (CompletionException e) {
-                throw e.getCause() instanceof RuntimeException r ? r : e;
-            }
-        }
-        return messages;
-    }
 
-    /** Reads one fragment from the log. */
-    private LogMessage pull(long pid, long lsn, long pointer) {
-        long start = System.nanoTime();
-        failpoint("pagecache.pull");
-        LogMessage m = log.read(lsn, pointer);
-        if (m.pid() != pid) {
-            throw new CorruptionException(config.log().logFile(), pointer,
-                    "the message at LSN " + lsn + " belongs to page " + m.pid() + ", not to page " + pid);
-        }
-        metrics.record(Op.PULL, System.nanoTime() - start);
-        return m;
+            @Override
+            public void afterRead(long nanos) {
+                metrics.record(Op.PULL, nanos);
+            }
+        };
     }
 
     // ---------------------------------------------------------------- writing

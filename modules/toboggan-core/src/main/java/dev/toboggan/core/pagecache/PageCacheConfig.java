@@ -15,9 +15,10 @@ import java.util.Objects;
  * @param idgenPersistInterval how many ids {@link PageCache#generateId()} hands out between writes of
  *     its high-water mark. After a crash ids restart at the last durable mark + 2 × this, so ids never
  *     repeat; a larger interval means fewer writes and bigger gaps. At least 1; default 1 000 000
- * @param pageInParallelism how many fragments of one page are read from disk at once when a page
- *     that has several is read back: 1 reads them one after the other in the calling thread. 1 to 64;
- *     default 4
+ * @param pageInParallelism how many reads of one page's fragments (each read takes the fragments that
+ *     lie together) may be in flight at once when a page is read back and its first read went to the
+ *     device ({@link FragmentReader}); reads the OS page cache answers stay on the calling thread. 1
+ *     reads them one after the other in the calling thread. 1 to 64; default 4
  * @param cacheCapacity estimated heap bytes the materialized pages may take ({@link CacheEvictor}); at
  *     least {@value #MIN_CACHE_CAPACITY}; default 512 MiB
  * @param cacheWaitTimeout how long a read or write waits for the cache to come back under its capacity

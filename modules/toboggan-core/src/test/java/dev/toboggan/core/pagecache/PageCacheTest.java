@@ -146,10 +146,34 @@ class PageCacheTest {
         assertThat(pc.get(pid)).isSameAs(in);
         var metrics = pc.metrics();
         assertThat(metrics.get(PageCacheMetrics.Op.PAGE_IN).count()).isEqualTo(1);
-        assertThat(metrics.get(PageCacheMetrics.Op.PULL).count()).isEqualTo(8);
+        assertThat(metrics.get(PageCacheMetrics.Op.PULL).count()).as("8 fragments side by side: one read").isEqualTo(1);
         assertThat(metrics.get(PageCacheMetrics.Op.PAGE_OUT).count()).isEqualTo(1);
         assertThat(pc.pageOut(PageCache.META_PID)).isFalse();
         assertThat(pc.pageOut(PageCache.COUNTER_PID)).isFalse();
+    }
+
+    @Test
+    void readsFragmentsLyingTogetherWithOneReadAndFragmentsApartWithOneEach() {
+        Page<List<Integer>> v = pc.allocate(List.of(0));
+        long pid = v.pid();
+        v = pc.link(pid, v, 1).page();
+        v = pc.link(pid, v, 2).page();
+        List<Integer> filler = new ArrayList<>();
+        for (int i = 0; i < 20; i++) {
+            filler.add(i * 100_000);
+        }
+        for (int i = 0; i < 40; i++) {
+            pc.allocate(List.copyOf(filler)); // other pages' messages, inline: several segments (of 1 KiB)
+        }
+        v = pc.link(pid, v, 3).page();
+        pc.flush();
+        assertThat(pc.pageOut(pid)).isTrue();
+        long pulls = pc.metrics().get(PageCacheMetrics.Op.PULL).count();
+        Page<List<Integer>> in = pc.get(pid);
+        assertThat(in.value()).containsExactly(0, 1, 2, 3);
+        assertThat(in.ts()).isEqualTo(v.ts());
+        assertThat(pc.metrics().get(PageCacheMetrics.Op.PULL).count() - pulls)
+                .as("the first three fragments in one read, the last from another segment").isEqualTo(2);
     }
 
     @Test
