@@ -53,7 +53,7 @@ import java.util.Arrays;
  * by the run's LAST sequence number, with every event's own sequence number inside. A tree insert costs a
  * leaf rewrite in the log whatever the value's size, so a run of many small events costs one insert where
  * an entry per event cost one each. Keying by the last sequence number makes a forward range scan from
- * {@code eventRunKey(id, n)} meet first the run holding {@code n} (or the first run after it). Runs of one
+ * {@code eventKey(id, n)} meet first the run holding {@code n} (or the first run after it). Runs of one
  * persistence id never overlap: Pekko writes its sequence numbers in increasing order.
  */
 final class PluginFormat {
