@@ -17,10 +17,12 @@ import java.util.Arrays;
  * +------+---------------------+        +-----------------+------------------+
  *                                       | highest seqNr u64|                     tombstone (8 bytes)
  *                                       +------------------+
- * +------+-----------------+-----------+        +--------------+-------+--------------+---------------+-------+
- * | 0x20 | numeric id  u64 | seqNr u64 | ─────► | ordering u64 | count | tag ids u64… | serializer id | repr  |
- * +------+-----------------+-----------+        |              |  u16  | count × 8    |     i32       | bytes |
- *                                               +--------------+-------+--------------+---------------+-------+
+ * +------+-----------------+----------------+        +-------------+----------+-----+----------+
+ * | 0x21 | numeric id  u64 | last seqNr u64 | ─────► | event count | event 1  | ... | event n  |   an event run
+ * +------+-----------------+----------------+        |     u32     |          |     |          |
+ *                                                    +-------------+----------+-----+----------+
+ *   event: | seqNr u64 | ordering u64 | tag count u16 | tag ids u64… | serializer id i32 | repr length u32 | repr |
+ *   (0x20 held one event per entry in the first layout: never written now, and refused when found)
  * +------+-----------+        +------------+
  * | 0x30 | tag UTF-8 | ─────► | tag id u64 |
  * +------+-----------+        +------------+
@@ -45,10 +47,20 @@ import java.util.Arrays;
  * across crashes, so a key of a persistence id deleted and written again never meets an old one. Every
  * event write also rewrites its persistence id's entry (the highest sequence number), and the tag entries
  * of its tags, in the same atomic batch.
+ *
+ * <p><b>Event runs.</b> The events of one persistence id that one journal write call stores go into runs:
+ * one tree entry per run of up to {@link #RUN_TARGET_BYTES} (a larger event gets a run of its own), keyed
+ * by the run's LAST sequence number, with every event's own sequence number inside. A tree insert costs a
+ * leaf rewrite in the log whatever the value's size, so a run of many small events costs one insert where
+ * an entry per event cost one each. Keying by the last sequence number makes a forward range scan from
+ * {@code eventKey(id, n)} meet first the run holding {@code n} (or the first run after it). Runs of one
+ * persistence id never overlap: Pekko writes its sequence numbers in increasing order.
  */
 final class PluginFormat {
     static final byte PERSISTENCE_ID = 0x10;
-    static final byte EVENT = 0x20;
+    /** The first layout's events, one per entry: no longer written; a journal that finds one refuses to start. */
+    static final byte SINGLE_EVENT = 0x20;
+    static final byte EVENT = 0x21;
     static final byte TAG = 0x30;
     static final byte TAGGED = 0x40;
 
@@ -56,10 +68,17 @@ final class PluginFormat {
     static final int LIVE_ENTRY_LENGTH = 16;
     /** Length of a tombstone: the highest sequence number of a persistence id whose events are all deleted. */
     static final int TOMBSTONE_LENGTH = 8;
-    /** Length of an event key. */
+    /** Length of an event run key. */
     static final int EVENT_KEY_LENGTH = 17;
-    /** Bytes of an event value before its tag ids. */
-    static final int EVENT_HEADER_LENGTH = 10;
+    /** Bytes of a run value before its first event: the event count. */
+    static final int RUN_HEADER_LENGTH = 4;
+    /** Bytes of an event inside a run besides its tag ids and its repr. */
+    static final int EVENT_OVERHEAD = 8 + 8 + 2 + 4 + 4;
+    /**
+     * A writer closes a run once it holds this many bytes: large enough that one tree insert carries many
+     * small events, small enough that replaying or deleting from the middle of a run decodes little.
+     */
+    static final int RUN_TARGET_BYTES = 64 * 1024;
     /** Bytes of a snapshot key besides the persistence id. */
     static final int SNAPSHOT_KEY_OVERHEAD = 18;
     /** Flag bit of a snapshot value: the snapshot's metadata follows the payload. */
@@ -84,8 +103,14 @@ final class PluginFormat {
         return prefixed(TAG, bytes);
     }
 
-    static byte[] eventKey(long numericId, long sequenceNr) {
-        return ByteBuffer.allocate(EVENT_KEY_LENGTH).put(EVENT).putLong(numericId).putLong(sequenceNr).array();
+    /** The key of the run of {@code numericId}'s events whose last sequence number is {@code lastSequenceNr}. */
+    static byte[] eventKey(long numericId, long lastSequenceNr) {
+        return ByteBuffer.allocate(EVENT_KEY_LENGTH).put(EVENT).putLong(numericId).putLong(lastSequenceNr).array();
+    }
+
+    /** The first key after every run of {@code numericId}. */
+    static byte[] eventKeyEnd(long numericId) {
+        return successor(eventKey(numericId, -1L)); // -1 is the largest unsigned sequence number
     }
 
     static byte[] taggedKey(long tagId, long ordering) {
@@ -120,55 +145,80 @@ final class PluginFormat {
         };
     }
 
-    static byte[] eventValue(long ordering, long[] tagIds, int serializerId, byte[] repr) {
-        ByteBuffer b = ByteBuffer.allocate(EVENT_HEADER_LENGTH + tagIds.length * 8 + 4 + repr.length);
-        b.putLong(ordering).putShort((short) tagIds.length);
-        for (long tagId : tagIds) {
-            b.putLong(tagId);
+    /**
+     * An event as a run holds it: its sequence number, its ordering (0 if untagged), the ids of its tags, and
+     * its {@link org.apache.pekko.persistence.PersistentRepr} as serialized by {@code serializerId}.
+     */
+    record StoredEvent(long sequenceNr, long ordering, long[] tagIds, int serializerId, byte[] repr) {
+        /** Bytes it takes inside a run. */
+        int encodedLength() {
+            return EVENT_OVERHEAD + tagIds.length * 8 + repr.length;
         }
-        return b.putInt(serializerId).put(repr).array();
     }
 
-    static long eventOrdering(byte[] eventValue) {
-        return ByteBuffer.wrap(eventValue).getLong(0);
+    /** The longest repr an event with {@code tagCount} tags may have: a run of it alone fits a tree value. */
+    static int maxReprLength(int tagCount) {
+        return Tree.MAX_VALUE_LENGTH - RUN_HEADER_LENGTH - EVENT_OVERHEAD - tagCount * 8;
     }
 
-    static long[] eventTagIds(byte[] eventValue) {
-        ByteBuffer b = ByteBuffer.wrap(eventValue);
-        long[] tagIds = new long[Short.toUnsignedInt(b.getShort(8))];
-        for (int i = 0; i < tagIds.length; i++) {
-            tagIds[i] = b.getLong(EVENT_HEADER_LENGTH + i * 8);
+    /** The value of a run of {@code events}, in increasing sequence number order. */
+    static byte[] eventRunValue(java.util.List<StoredEvent> events) {
+        int length = RUN_HEADER_LENGTH;
+        for (StoredEvent event : events) {
+            length += event.encodedLength();
         }
-        return tagIds;
+        ByteBuffer b = ByteBuffer.allocate(length).putInt(events.size());
+        for (StoredEvent event : events) {
+            b.putLong(event.sequenceNr()).putLong(event.ordering()).putShort((short) event.tagIds().length);
+            for (long tagId : event.tagIds()) {
+                b.putLong(tagId);
+            }
+            b.putInt(event.serializerId()).putInt(event.repr().length).put(event.repr());
+        }
+        return b.array();
     }
 
-    static int eventSerializerId(byte[] eventValue) {
-        return ByteBuffer.wrap(eventValue).getInt(reprOffset(eventValue) - 4);
+    /** The events of a run value, in the order they were stored (increasing sequence numbers). */
+    static java.util.List<StoredEvent> decodeEventRun(byte[] value) {
+        ByteBuffer b = ByteBuffer.wrap(value);
+        int count = b.getInt();
+        if (count < 0 || count > value.length / EVENT_OVERHEAD) {
+            throw new IllegalStateException("an event run claiming " + Integer.toUnsignedString(count)
+                    + " events in " + value.length + " bytes: the journal tree holds data of another format");
+        }
+        java.util.List<StoredEvent> events = new java.util.ArrayList<>(count);
+        for (int i = 0; i < count; i++) {
+            long sequenceNr = b.getLong();
+            long ordering = b.getLong();
+            long[] tagIds = new long[Short.toUnsignedInt(b.getShort())];
+            for (int t = 0; t < tagIds.length; t++) {
+                tagIds[t] = b.getLong();
+            }
+            int serializerId = b.getInt();
+            byte[] repr = new byte[b.getInt()];
+            b.get(repr);
+            events.add(new StoredEvent(sequenceNr, ordering, tagIds, serializerId, repr));
+        }
+        return events;
     }
 
-    static byte[] eventRepr(byte[] eventValue) {
-        return Arrays.copyOfRange(eventValue, reprOffset(eventValue), eventValue.length);
-    }
-
-    private static int reprOffset(byte[] eventValue) {
-        return EVENT_HEADER_LENGTH + Short.toUnsignedInt(ByteBuffer.wrap(eventValue).getShort(8)) * 8 + 4;
-    }
-
-    /** The {@link org.apache.pekko.persistence.PersistentRepr} an event value holds. */
+    /** The {@link org.apache.pekko.persistence.PersistentRepr} a stored event holds. */
     static org.apache.pekko.persistence.PersistentRepr decodeEvent(
-            org.apache.pekko.serialization.Serialization serialization, byte[] eventValue) {
-        return (org.apache.pekko.persistence.PersistentRepr) serialization.deserialize(eventRepr(eventValue),
-                eventSerializerId(eventValue), "").get();
+            org.apache.pekko.serialization.Serialization serialization, StoredEvent event) {
+        return (org.apache.pekko.persistence.PersistentRepr) serialization.deserialize(event.repr(),
+                event.serializerId(), "").get();
     }
 
     static byte[] taggedValue(long numericId, long sequenceNr) {
         return ByteBuffer.allocate(16).putLong(numericId).putLong(sequenceNr).array();
     }
 
-    /** The event key a tagged entry's value points to. */
-    static byte[] taggedEventKey(byte[] taggedValue) {
-        ByteBuffer b = ByteBuffer.wrap(taggedValue);
-        return eventKey(b.getLong(0), b.getLong(8));
+    static long taggedNumericId(byte[] taggedValue) {
+        return ByteBuffer.wrap(taggedValue).getLong(0);
+    }
+
+    static long taggedSequenceNr(byte[] taggedValue) {
+        return ByteBuffer.wrap(taggedValue).getLong(8);
     }
 
     static byte[] tagIdValue(long tagId) {

@@ -64,7 +64,8 @@ public final class TaggedEvents {
                 PluginFormat.taggedKeyEnd(id));
         while (events.size() < max && entries.hasNext()) {
             Map.Entry<byte[], byte[]> entry = entries.next();
-            byte[] event = tree.get(PluginFormat.taggedEventKey(entry.getValue()));
+            PluginFormat.StoredEvent event = EventRuns.find(tree, PluginFormat.taggedNumericId(entry.getValue()),
+                    PluginFormat.taggedSequenceNr(entry.getValue()));
             if (event != null) { // deleted between the two reads
                 events.add(new TaggedEvent(PluginFormat.taggedOrdering(entry.getKey()),
                         PluginFormat.decodeEvent(serialization, event)));

@@ -33,15 +33,18 @@ import scala.jdk.javaapi.FutureConverters;
  * in the order the persistent actors sent their writes. Each call serializes every {@link AtomicWrite}
  * first; one that cannot be serialized (or is too large) is rejected alone and nothing of it is stored. The
  * others go into ONE atomic {@link Batch} (events, the persistence ids' highest sequence numbers, tag
- * entries), applied on the journal actor's thread, so writes for a persistence id keep their order and an
+ * entries), the events of each persistence id as a few event runs (see {@link PluginFormat}: one tree insert
+ * per run of up to 64 KiB rather than one per event, which is what {@code persistAsync}'s large batches cost),
+ * applied on the journal actor's thread, so writes for a persistence id keep their order and an
  * {@code AtomicWrite} is all or none, also across a crash. The reply waits for {@link Db#flushAsync()}:
  * success is reported only once the batch is durable, and the store's flusher makes every batch written
  * meanwhile durable with the same fsync (group commit across persistence ids and across the snapshot and
  * durable stores sharing the store). No thread waits for a disk here: the journal actor goes on with the
  * next call while the flush runs.
  *
- * <p><b>Deletes</b> remove events (and their tag entries) in ascending order, in batches of
- * {@code delete-batch-size}, so a crash in the middle leaves a deleted prefix, never a hole. Deleting up to
+ * <p><b>Deletes</b> remove events (and their tag entries) in ascending order, in batches of about
+ * {@code delete-batch-size} keys (a run's are never split; the run holding the last deleted event is
+ * rewritten with the events after it), so a crash in the middle leaves a deleted prefix, never a hole. Deleting up to
  * the highest sequence number or past it also removes the persistence id's numeric id: all that is left is
  * a tombstone of the persistence id and its highest sequence number, which never goes back.
  *
@@ -64,6 +67,20 @@ public final class TobogganJournal extends AsyncWriteJournal {
         this.tree = db.tree(PluginSettings.treeName(config, configPath));
         this.serialization = SerializationExtension.get(context().system());
         this.deleteBatchSize = PluginSettings.positiveInt(config, configPath, "delete-batch-size");
+        refuseFirstLayout(tree, "the journal tree '" + PluginSettings.treeName(config, configPath) + "' in "
+                + db.directory(), configPath);
+    }
+
+    /**
+     * Throws if {@code tree} holds events of the first layout ({@link PluginFormat#SINGLE_EVENT}): read as
+     * runs they would be garbage, and skipped they would be lost to replay. Changes nothing.
+     */
+    static void refuseFirstLayout(Tree tree, String where, String configPath) {
+        if (tree.range(new byte[] {PluginFormat.SINGLE_EVENT}, new byte[] {PluginFormat.EVENT}).hasNext()) {
+            throw new IllegalStateException(where + " holds events in the first layout (one per entry, prefix 0x20),"
+                    + " which this version does not read; replay them with the version that wrote them, or give"
+                    + " this journal another tree or store (" + configPath + ".tree, " + configPath + ".store)");
+        }
     }
 
     // ---------------------------------------------------------------- writes
@@ -73,6 +90,7 @@ public final class TobogganJournal extends AsyncWriteJournal {
         List<Optional<Exception>> results = new ArrayList<>();
         Batch batch = new Batch();
         Map<String, PersistenceIdEntry> entries = new LinkedHashMap<>();
+        Map<String, List<PluginFormat.StoredEvent>> eventsOf = new HashMap<>();
         Map<String, Long> newTags = new HashMap<>();
         try {
             for (AtomicWrite write : messages) {
@@ -85,6 +103,8 @@ public final class TobogganJournal extends AsyncWriteJournal {
                     continue;
                 }
                 PersistenceIdEntry entry = entries.computeIfAbsent(write.persistenceId(), this::liveEntry);
+                List<PluginFormat.StoredEvent> stored =
+                        eventsOf.computeIfAbsent(write.persistenceId(), id -> new ArrayList<>());
                 for (EncodedEvent event : events) {
                     long ordering = 0;
                     long[] tags = new long[event.tags.size()];
@@ -96,8 +116,8 @@ public final class TobogganJournal extends AsyncWriteJournal {
                                     PluginFormat.taggedValue(entry.numericId(), event.sequenceNr));
                         }
                     }
-                    batch.insert(PluginFormat.eventKey(entry.numericId(), event.sequenceNr),
-                            PluginFormat.eventValue(ordering, tags, event.serializerId, event.repr));
+                    stored.add(new PluginFormat.StoredEvent(event.sequenceNr, ordering, tags, event.serializerId,
+                            event.repr));
                 }
                 entry = new PersistenceIdEntry(entry.numericId(),
                         Math.max(entry.highestSequenceNr(), write.highestSequenceNr()));
@@ -105,8 +125,10 @@ public final class TobogganJournal extends AsyncWriteJournal {
                 results.add(Optional.empty());
             }
             // Once per persistence id and call, however many of its writes the call holds.
-            entries.forEach((persistenceId, entry) -> batch.insert(PluginFormat.persistenceIdKey(persistenceId),
-                    PluginFormat.persistenceIdValue(entry)));
+            entries.forEach((persistenceId, entry) -> {
+                insertRuns(batch, entry.numericId(), eventsOf.get(persistenceId));
+                batch.insert(PluginFormat.persistenceIdKey(persistenceId), PluginFormat.persistenceIdValue(entry));
+            });
             if (batch.isEmpty()) {
                 return Futures.successful(results);
             }
@@ -118,6 +140,29 @@ public final class TobogganJournal extends AsyncWriteJournal {
         tagIds.putAll(newTags);
         Iterable<Optional<Exception>> done = results;
         return FutureConverters.asScala(db.flushAsync().thenApply(stable -> done));
+    }
+
+    /** Adds {@code events} (one persistence id's, in order) to {@code batch} as runs of about {@link PluginFormat#RUN_TARGET_BYTES}. */
+    private static void insertRuns(Batch batch, long numericId, List<PluginFormat.StoredEvent> events) {
+        List<PluginFormat.StoredEvent> run = new ArrayList<>();
+        int runBytes = PluginFormat.RUN_HEADER_LENGTH;
+        for (PluginFormat.StoredEvent event : events) {
+            if (!run.isEmpty() && runBytes + event.encodedLength() > PluginFormat.RUN_TARGET_BYTES) {
+                insertRun(batch, numericId, run);
+                run = new ArrayList<>();
+                runBytes = PluginFormat.RUN_HEADER_LENGTH;
+            }
+            run.add(event);
+            runBytes += event.encodedLength();
+        }
+        if (!run.isEmpty()) {
+            insertRun(batch, numericId, run);
+        }
+    }
+
+    private static void insertRun(Batch batch, long numericId, List<PluginFormat.StoredEvent> run) {
+        batch.insert(PluginFormat.eventKey(numericId, run.get(run.size() - 1).sequenceNr()),
+                PluginFormat.eventRunValue(run));
     }
 
     /** An event ready to store: its sequence number, tags and serialized {@link PersistentRepr}. */
@@ -139,10 +184,10 @@ public final class TobogganJournal extends AsyncWriteJournal {
             }
             Serializer serializer = serialization.findSerializerFor(repr);
             byte[] bytes = serializer.toBinary(repr);
-            if (bytes.length > Tree.MAX_VALUE_LENGTH - PluginFormat.EVENT_HEADER_LENGTH - 4 - tags.size() * 8) {
+            if (bytes.length > PluginFormat.maxReprLength(tags.size())) {
                 throw new IllegalArgumentException("event " + repr.sequenceNr() + " of '" + repr.persistenceId()
                         + "' is " + bytes.length + " bytes serialized; Toboggan keeps events of at most "
-                        + (Tree.MAX_VALUE_LENGTH - 1024) + " bytes");
+                        + PluginFormat.maxReprLength(tags.size()) + " bytes with " + tags.size() + " tags");
             }
             events.add(new EncodedEvent(repr.sequenceNr(), tags, serializer.identifier(), bytes));
         }
@@ -183,22 +228,35 @@ public final class TobogganJournal extends AsyncWriteJournal {
             if (entry.isTombstone()) {
                 return Futures.successful(null);
             }
-            byte[] end = PluginFormat.successor(PluginFormat.eventKey(entry.numericId(),
-                    Math.min(toSequenceNr, entry.highestSequenceNr())));
+            long upTo = Math.min(toSequenceNr, entry.highestSequenceNr());
             boolean deletesAll = toSequenceNr >= entry.highestSequenceNr();
-            Iterator<Map.Entry<byte[], byte[]>> events =
-                    tree.range(PluginFormat.eventKey(entry.numericId(), 0), end);
+            Iterator<Map.Entry<byte[], byte[]>> runs =
+                    tree.range(PluginFormat.eventKey(entry.numericId(), 0), PluginFormat.eventKeyEnd(entry.numericId()));
             Batch batch = new Batch();
-            while (events.hasNext()) {
-                Map.Entry<byte[], byte[]> event = events.next();
-                long ordering = PluginFormat.eventOrdering(event.getValue());
-                for (long tagId : PluginFormat.eventTagIds(event.getValue())) {
-                    batch.remove(PluginFormat.taggedKey(tagId, ordering));
+            while (runs.hasNext()) {
+                Map.Entry<byte[], byte[]> run = runs.next();
+                List<PluginFormat.StoredEvent> events = PluginFormat.decodeEventRun(run.getValue());
+                List<PluginFormat.StoredEvent> kept = new ArrayList<>();
+                for (PluginFormat.StoredEvent event : events) {
+                    if (event.sequenceNr() > upTo) {
+                        kept.add(event);
+                    } else {
+                        for (long tagId : event.tagIds()) {
+                            batch.remove(PluginFormat.taggedKey(tagId, event.ordering()));
+                        }
+                    }
                 }
-                batch.remove(event.getKey());
+                if (kept.isEmpty()) {
+                    batch.remove(run.getKey());
+                } else if (kept.size() < events.size()) {
+                    batch.insert(run.getKey(), PluginFormat.eventRunValue(kept)); // same last sequence number
+                }
                 if (batch.size() >= deleteBatchSize) {
                     tree.applyBatch(batch);
                     batch = new Batch();
+                }
+                if (!kept.isEmpty()) {
+                    break; // the runs after this one hold only later events
                 }
             }
             if (deletesAll) {
@@ -224,12 +282,14 @@ public final class TobogganJournal extends AsyncWriteJournal {
             if (entry.isTombstone() || max <= 0 || fromSequenceNr > toSequenceNr) {
                 return Futures.successful(null);
             }
-            Iterator<Map.Entry<byte[], byte[]>> events = tree.range(
-                    PluginFormat.eventKey(entry.numericId(), Math.max(fromSequenceNr, 0)),
-                    PluginFormat.successor(PluginFormat.eventKey(entry.numericId(), toSequenceNr)));
+            Iterator<PluginFormat.StoredEvent> events = EventRuns.from(tree, entry.numericId(), fromSequenceNr);
             long replayed = 0;
             while (replayed < max && events.hasNext()) {
-                replayCallback.accept(PluginFormat.decodeEvent(serialization, events.next().getValue()));
+                PluginFormat.StoredEvent event = events.next();
+                if (event.sequenceNr() > toSequenceNr) {
+                    break;
+                }
+                replayCallback.accept(PluginFormat.decodeEvent(serialization, event));
                 replayed++;
             }
             return Futures.successful(null);

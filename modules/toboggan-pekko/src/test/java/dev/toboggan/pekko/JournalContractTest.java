@@ -1,6 +1,7 @@
 package dev.toboggan.pekko;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import com.typesafe.config.ConfigFactory;
 import dev.toboggan.Db;
@@ -178,11 +179,12 @@ class JournalContractTest {
         }
         writeAndAcknowledge(writes);
         writeAndAcknowledge(events("kept", 1, 3));
-        assertThat(keysOf(tree, PluginFormat.EVENT)).hasSize(53);
+        assertThat(keysOf(tree, PluginFormat.EVENT)).as("one run per persistence id and call").hasSize(2);
+        assertThat(keysOf(tree, PluginFormat.TAGGED)).hasSize(100);
 
         delete("gone", 50);
 
-        assertThat(keysOf(tree, PluginFormat.EVENT)).hasSize(3);
+        assertThat(keysOf(tree, PluginFormat.EVENT)).hasSize(1);
         assertThat(keysOf(tree, PluginFormat.TAGGED)).isEmpty();
         byte[] entry = tree.get(PluginFormat.persistenceIdKey("gone"));
         assertThat(entry).as("a tombstone: only the highest sequence number").hasSize(PluginFormat.TOMBSTONE_LENGTH);
@@ -224,6 +226,67 @@ class JournalContractTest {
 
         delete("b", 1);
         assertThat(tagged.currentEventsByTag("red", 0, 100)).extracting(e -> e.event().payload()).containsExactly("a1");
+    }
+
+    @Test
+    void eventsOfOneCallGoIntoRunsThatReplayAndDeleteFromTheirMiddle() {
+        // 40 events of 4 KiB in one call: three runs of up to 64 KiB; then single-event calls after them.
+        String big = "x".repeat(4096);
+        List<AtomicWrite> writes = new ArrayList<>();
+        for (long seqNr = 1; seqNr <= 40; seqNr++) {
+            Object payload = seqNr % 3 == 0 ? new Tagged(big + seqNr, tags("third")) : big + seqNr;
+            writes.add(new AtomicWrite(seq(List.of(repr("a", seqNr, payload)))));
+        }
+        writeAndAcknowledge(writes);
+        writeAndAcknowledge(events("a", 41, 41));
+        writeAndAcknowledge(events("a", 42, 42));
+        Tree tree = journalTree();
+        int runs = keysOf(tree, PluginFormat.EVENT).size();
+        assertThat(runs).as("runs of 40 events of 4 KiB, then two of one event").isBetween(3 + 2, 4 + 2);
+
+        assertThat(replay("a", 1, Long.MAX_VALUE, Long.MAX_VALUE)).containsExactlyElementsOf(range(1, 42));
+        assertThat(replay("a", 17, 33, Long.MAX_VALUE)).containsExactlyElementsOf(range(17, 33));
+        assertThat(replay("a", 15, 40, 3)).containsExactly(15L, 16L, 17L);
+        assertThat(replay("a", 40, 41, Long.MAX_VALUE)).containsExactly(40L, 41L);
+        assertThat(replayReprs("a", 20, 20, 1).get(0).payload()).isEqualTo(big + 20);
+
+        TaggedEvents tagged = TaggedEvents.of(Adapter.toClassic(testKit.system()), "toboggan.journal");
+        assertThat(tagged.currentEventsByTag("third", 0, 100)).extracting(e -> e.event().sequenceNr())
+                .containsExactlyElementsOf(LongStream.rangeClosed(1, 13).map(i -> i * 3).boxed().toList());
+
+        delete("a", 20); // from the middle of a run: the run is rewritten with 21 on
+        assertThat(replay("a", 1, Long.MAX_VALUE, Long.MAX_VALUE)).containsExactlyElementsOf(range(21, 42));
+        assertThat(tagged.currentEventsByTag("third", 0, 100)).extracting(e -> e.event().sequenceNr())
+                .containsExactly(21L, 24L, 27L, 30L, 33L, 36L, 39L);
+        assertThat(keysOf(tree, PluginFormat.TAGGED)).hasSize(7);
+        assertThat(highest("a")).isEqualTo(42);
+        restartSystem();
+        assertThat(replay("a", 1, Long.MAX_VALUE, Long.MAX_VALUE)).containsExactlyElementsOf(range(21, 42));
+        assertThat(replay("a", 21, 21, Long.MAX_VALUE)).containsExactly(21L);
+        delete("a", 41);
+        assertThat(replay("a", 1, Long.MAX_VALUE, Long.MAX_VALUE)).containsExactly(42L);
+        assertThat(keysOf(journalTree(), PluginFormat.EVENT)).hasSize(1);
+        assertThat(keysOf(journalTree(), PluginFormat.TAGGED)).isEmpty();
+    }
+
+    @Test
+    void aJournalTreeOfTheFirstLayoutIsRefusedRatherThanMisread() {
+        Tree tree = journalTree();
+        byte[] firstLayoutKey = new byte[PluginFormat.EVENT_KEY_LENGTH];
+        firstLayoutKey[0] = PluginFormat.SINGLE_EVENT;
+        TobogganJournal.refuseFirstLayout(tree, "here", "toboggan.journal"); // an empty tree is fine
+        tree.insert(firstLayoutKey, new byte[] {1});
+        tree.flush();
+        assertThatThrownBy(() -> TobogganJournal.refuseFirstLayout(tree, "the journal tree", "toboggan.journal"))
+                .isInstanceOf(IllegalStateException.class)
+                .hasMessageContaining("the journal tree holds events in the first layout")
+                .hasMessageContaining("toboggan.journal.tree");
+        restartSystem();
+
+        ActorRef replyTo = Adapter.toClassic(probe.ref());
+        journal.tell(new JournalProtocol.ReplayMessages(1, Long.MAX_VALUE, Long.MAX_VALUE, "a", replyTo), replyTo);
+        probe.expectNoMessage(Duration.ofSeconds(1)); // the journal actor failed to start: nothing answers
+        assertThat(journalTree().get(firstLayoutKey)).as("nothing stored was changed").containsExactly(1);
     }
 
     @Test

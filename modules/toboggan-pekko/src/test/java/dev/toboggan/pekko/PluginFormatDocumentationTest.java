@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import dev.toboggan.Tree;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.List;
 import org.junit.jupiter.api.Test;
 
 /** docs/format.md must say what {@link PluginFormat} does (as FormatDocumentationTest does for the core). */
@@ -15,7 +16,14 @@ class PluginFormatDocumentationTest {
     void prefixesAndLengthsMatch() throws Exception {
         String doc = Files.readString(DOC);
         assertThat(doc).contains(String.format("0x%02X | persistence id (UTF-8)", PluginFormat.PERSISTENCE_ID));
-        assertThat(doc).contains(String.format("0x%02X | numeric id u64 | seqNr u64", PluginFormat.EVENT));
+        assertThat(doc).contains(String.format("0x%02X | numeric id u64 | last seqNr u64", PluginFormat.EVENT));
+        assertThat(doc).contains(String.format("0x%02X | numeric id u64 | seqNr u64", PluginFormat.SINGLE_EVENT));
+        assertThat(doc).contains("event count u32");
+        assertThat(doc).contains("| seqNr u64 | ordering u64 | tag count u16 | tag ids (u64 each) | serializer id i32"
+                + " | repr length u32 | serialized PersistentRepr");
+        assertThat(doc).contains("runs of up to " + PluginFormat.RUN_TARGET_BYTES / 1024 + " KiB");
+        assertThat(PluginFormat.EVENT_OVERHEAD).isEqualTo(8 + 8 + 2 + 4 + 4);
+        assertThat(PluginFormat.RUN_HEADER_LENGTH).isEqualTo(4);
         assertThat(doc).contains(String.format("0x%02X | tag (UTF-8)", PluginFormat.TAG));
         assertThat(doc).contains(String.format("0x%02X | tag id u64 | ordering u64", PluginFormat.TAGGED));
         assertThat(doc).contains("live (" + PluginFormat.LIVE_ENTRY_LENGTH + " bytes)");
@@ -36,11 +44,23 @@ class PluginFormatDocumentationTest {
                 .containsExactly(0, 1, 'p', 0, 0, 0, 0, 0, 0, 0, 3, 0, 0, 0, 0, 0, 0, 0, 4);
         assertThat(PluginFormat.MAX_PERSISTENCE_ID_LENGTH + PluginFormat.SNAPSHOT_KEY_OVERHEAD)
                 .isEqualTo(Tree.MAX_KEY_LENGTH);
-        byte[] event = PluginFormat.eventValue(7, new long[] {11, 12}, 5, new byte[] {9, 9});
-        assertThat(PluginFormat.eventOrdering(event)).isEqualTo(7);
-        assertThat(PluginFormat.eventTagIds(event)).containsExactly(11, 12);
-        assertThat(PluginFormat.eventSerializerId(event)).isEqualTo(5);
-        assertThat(PluginFormat.eventRepr(event)).containsExactly(9, 9);
+        byte[] run = PluginFormat.eventRunValue(List.of(
+                new PluginFormat.StoredEvent(3, 7, new long[] {11, 12}, 5, new byte[] {9, 9}),
+                new PluginFormat.StoredEvent(4, 0, new long[0], 6, new byte[] {8})));
+        assertThat(run).hasSize(PluginFormat.RUN_HEADER_LENGTH + 2 * PluginFormat.EVENT_OVERHEAD + 16 + 3);
+        assertThat(run).startsWith(0, 0, 0, 2, /* seqNr */ 0, 0, 0, 0, 0, 0, 0, 3, /* ordering */ 0, 0, 0, 0, 0, 0, 0, 7,
+                /* tag count */ 0, 2);
+        List<PluginFormat.StoredEvent> events = PluginFormat.decodeEventRun(run);
+        assertThat(events).hasSize(2);
+        assertThat(events.get(0).sequenceNr()).isEqualTo(3);
+        assertThat(events.get(0).ordering()).isEqualTo(7);
+        assertThat(events.get(0).tagIds()).containsExactly(11, 12);
+        assertThat(events.get(0).serializerId()).isEqualTo(5);
+        assertThat(events.get(0).repr()).containsExactly(9, 9);
+        assertThat(events.get(1).sequenceNr()).isEqualTo(4);
+        assertThat(events.get(1).tagIds()).isEmpty();
+        assertThat(events.get(1).serializerId()).isEqualTo(6);
+        assertThat(events.get(1).repr()).containsExactly(8);
     }
 
     @Test
