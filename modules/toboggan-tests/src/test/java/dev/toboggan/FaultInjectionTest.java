@@ -189,8 +189,9 @@ class FaultInjectionTest {
             assertTimeoutPreemptively(Duration.ofSeconds(60), () -> scenario.run(faultStep, fault),
                     () -> what + " hung; seed " + SEED);
             scenario.checkRecovery(what);
-        } catch (AssertionError e) {
-            throw new AssertionError(what + ": " + e.getMessage(), e); // which fault, where
+        } catch (AssertionError | RuntimeException e) {
+            // which fault, where, and the seed: also for an exception recovery threw, not only a failed check
+            throw new AssertionError(what + " (seed " + SEED + "): " + chain(e), e);
         }
         runs++;
         if (scenario.failure != null) {
