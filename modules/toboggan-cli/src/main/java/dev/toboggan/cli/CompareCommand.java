@@ -2,6 +2,7 @@ package dev.toboggan.cli;
 
 import dev.toboggan.cli.compare.Comparison;
 import dev.toboggan.cli.compare.Peer;
+import dev.toboggan.cli.compare.Sizes;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.concurrent.Callable;
@@ -13,16 +14,38 @@ import picocli.CommandLine.Spec;
 
 /** {@code toboggan compare}: the same workloads on Toboggan and its peers, in one run, as ratios to one baseline. */
 @Command(name = "compare", mixinStandardHelpOptions = true, sortOptions = false,
-        description = {"Runs the same workloads (load, random reads, 80/20 reads and overwrites; one thread) against "
-                + "Toboggan, RocksDB, LMDB, H2 MVStore, Xodus and LevelDB in one run; prints a table of ratios to the "
-                + "baseline and writes it as CSV and a chart.",
+        description = {"Runs the same workloads against Toboggan, RocksDB, LMDB, H2 MVStore, Xodus and LevelDB in one "
+                + "run: load; random reads on 1 and on --threads threads; 80/20 reads and overwrites on 1 thread, "
+                + "95/5 on --threads threads; durable writes (put + sync) on 1 and on --writers threads next to a "
+                + "bare write + fsync loop; space amplification after the load; reopen time. Prints tables of "
+                + "ratios to the baseline and writes them as CSV and a chart.",
                 "Exit code: 0, or 1 if a store read back a wrong value or could not be measured."})
 public final class CompareCommand implements Callable<Integer> {
+    /** A bound that catches a slip of the keyboard (--writers 1600) before it starts that many threads. */
+    static final int MAX_THREADS = 256;
+
     @Option(names = "--keys", description = "keys loaded (default: ${DEFAULT-VALUE})")
     int keys = 100_000;
 
-    @Option(names = "--ops", description = "operations of the read and mixed workloads (default: ${DEFAULT-VALUE})")
+    @Option(names = "--ops", description = "operations of each thread of the read and mixed workloads "
+            + "(default: ${DEFAULT-VALUE})")
     int ops = 200_000;
+
+    @Option(names = "--durable-ops", description = "durable writes of the bare fsync loop and of each durable "
+            + "workload (over all its writers; each is an fsync or the store's own sync) (default: ${DEFAULT-VALUE})")
+    int durableOps = 2_000;
+
+    @Option(names = "--threads", description = "threads of the multi-threaded read and 95/5 workloads "
+            + "(default: ${DEFAULT-VALUE})")
+    int threads = 2;
+
+    @Option(names = "--writers", description = "threads of the group-commit durable workload (default: ${DEFAULT-VALUE})")
+    int writers = 16;
+
+    @Option(names = "--settle", paramLabel = "SECONDS", description = "after the load, wait at most this long for "
+            + "the store's files to stop changing (background compaction or cleaning) before measuring space again; "
+            + "0: no wait (default: ${DEFAULT-VALUE})")
+    int settleSeconds = 10;
 
     @Option(names = "--key-len", description = "key bytes, at least 8 (default: ${DEFAULT-VALUE})")
     int keyLength = 16;
@@ -59,8 +82,16 @@ public final class CompareCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        if (keys < 1 || ops < 1 || rounds < 1) {
-            throw new ParameterException(spec.commandLine(), "--keys, --ops and --rounds must be at least 1");
+        if (keys < 1 || ops < 1 || durableOps < 1 || rounds < 1) {
+            throw new ParameterException(spec.commandLine(),
+                    "--keys, --ops, --durable-ops and --rounds must be at least 1");
+        }
+        if (threads < 1 || threads > MAX_THREADS || writers < 1 || writers > MAX_THREADS) {
+            throw new ParameterException(spec.commandLine(), "--threads and --writers must be from 1 to " + MAX_THREADS
+                    + ", were " + threads + " and " + writers);
+        }
+        if (settleSeconds < 0) {
+            throw new ParameterException(spec.commandLine(), "--settle must be at least 0 seconds, was " + settleSeconds);
         }
         if (keyLength < 8 || valueLength < 16) {
             throw new ParameterException(spec.commandLine(), "--key-len must be at least 8 and --value-len at least 16");
@@ -72,8 +103,14 @@ public final class CompareCommand implements Callable<Integer> {
             throw new ParameterException(spec.commandLine(), "--baseline " + baseline.label() + " is not among --stores "
                     + stores.stream().map(Peer::label).toList());
         }
-        Comparison comparison = new Comparison(keys, ops, keyLength, valueLength, stores, baseline, seed,
-                warmupPercent, rounds, spec.commandLine().getOut());
+        Sizes sizes;
+        try {
+            sizes = new Sizes(keys, ops, durableOps, threads, writers, settleSeconds * 1000L);
+        } catch (IllegalArgumentException e) {
+            throw new ParameterException(spec.commandLine(), e.getMessage());
+        }
+        Comparison comparison = new Comparison(sizes, keyLength, valueLength, stores, baseline, seed, warmupPercent,
+                rounds, spec.commandLine().getOut());
         return comparison.run(path, out) ? TobogganCli.OK : TobogganCli.PROBLEMS;
     }
 }

@@ -3,8 +3,9 @@ package dev.toboggan.cli.compare;
 /**
  * One store {@code toboggan compare} measures, behind the smallest common interface: put, get, make
  * durable, close. Each adapter uses its store the way its documentation recommends for single-key writes
- * that need not be durable one by one (no fsync per write), and makes everything durable in
- * {@link #flush()}.
+ * that need not be durable one by one (no fsync per write), makes everything durable in
+ * {@link #flush()}, and offers its own way to make one write durable before returning in
+ * {@link #putDurably}. Every method may be called from several threads at once.
  */
 public interface KvStore extends AutoCloseable {
     void put(byte[] key, byte[] value) throws Exception;
@@ -14,6 +15,15 @@ public interface KvStore extends AutoCloseable {
 
     /** Makes every write so far durable (an fsync, or what the store offers for it). */
     void flush() throws Exception;
+
+    /**
+     * Writes {@code key} and returns once it is durable: by default a put and a {@link #flush()}; stores with
+     * a synced write of their own (which several writers may share: group commit) use it.
+     */
+    default void putDurably(byte[] key, byte[] value) throws Exception {
+        put(key, value);
+        flush();
+    }
 
     @Override
     void close() throws Exception;

@@ -15,7 +15,6 @@ import jetbrains.exodus.env.StoreConfig;
 import org.h2.mvstore.MVMap;
 import org.h2.mvstore.MVStore;
 import org.iq80.leveldb.DB;
-import org.iq80.leveldb.WriteOptions;
 import org.iq80.leveldb.impl.Iq80DBFactory;
 import org.lmdbjava.ByteArrayProxy;
 import org.lmdbjava.Dbi;
@@ -26,10 +25,12 @@ import org.lmdbjava.Txn;
 import org.rocksdb.FlushOptions;
 import org.rocksdb.Options;
 import org.rocksdb.RocksDB;
+import org.rocksdb.WriteOptions;
 
 /**
  * The stores {@code toboggan compare} knows, each with the settings it is measured with (the same in
- * docs/benchmarks.md): no fsync per write, one fsync (or the store's equivalent) in {@link KvStore#flush()}.
+ * docs/benchmarks.md): no fsync per write, one fsync (or the store's equivalent) in {@link KvStore#flush()};
+ * {@link KvStore#putDurably} is a put and that flush unless the store has a synced write of its own.
  */
 public enum Peer {
     /** Toboggan with its default settings (a flush every 500 ms in the background). */
@@ -60,13 +61,17 @@ public enum Peer {
             };
         }
     },
-    /** RocksDB (rocksdbjni) with default options: WAL on, not synced per write; flush syncs the WAL. */
+    /**
+     * RocksDB (rocksdbjni) with default options: WAL on, not synced per write; flush syncs the WAL. A durable
+     * put is a put with {@code WriteOptions.setSync(true)} (concurrent ones share a WAL sync: group commit).
+     */
     ROCKSDB("RocksDB") {
         @Override
         KvStore open(Path dir) throws Exception {
             RocksDB.loadLibrary();
             Options options = new Options().setCreateIfMissing(true);
             RocksDB db = RocksDB.open(options, dir.toString());
+            WriteOptions syncWrites = new WriteOptions().setSync(true);
             return new KvStore() {
                 @Override
                 public void put(byte[] key, byte[] value) throws Exception {
@@ -84,11 +89,17 @@ public enum Peer {
                 }
 
                 @Override
+                public void putDurably(byte[] key, byte[] value) throws Exception {
+                    db.put(syncWrites, key, value);
+                }
+
+                @Override
                 public void close() throws Exception {
                     try (FlushOptions f = new FlushOptions().setWaitForFlush(true)) {
                         db.flush(f);
                     }
                     db.close();
+                    syncWrites.close();
                     options.close();
                 }
             };
@@ -196,12 +207,16 @@ public enum Peer {
             };
         }
     },
-    /** LevelDB, the pure Java port (iq80), default options: the log is not synced per write; flush syncs it. */
+    /**
+     * LevelDB, the pure Java port (iq80), default options: the log is not synced per write; flush syncs it
+     * with a synced write, and a durable put is a synced write.
+     */
     LEVELDB("LevelDB (iq80)") {
         @Override
         KvStore open(Path dir) throws Exception {
             DB db = Iq80DBFactory.factory.open(dir.toFile(), new org.iq80.leveldb.Options().createIfMissing(true));
             byte[] marker = "compare/flush".getBytes(java.nio.charset.StandardCharsets.UTF_8);
+            org.iq80.leveldb.WriteOptions syncWrites = new org.iq80.leveldb.WriteOptions().sync(true);
             return new KvStore() {
                 @Override
                 public void put(byte[] key, byte[] value) {
@@ -216,7 +231,12 @@ public enum Peer {
                 @Override
                 public void flush() {
                     // LevelDB syncs its log with a synced write: everything before it is durable with it.
-                    db.put(marker, new byte[0], new WriteOptions().sync(true));
+                    db.put(marker, new byte[0], syncWrites);
+                }
+
+                @Override
+                public void putDurably(byte[] key, byte[] value) {
+                    db.put(key, value, syncWrites);
                 }
 
                 @Override
@@ -241,6 +261,6 @@ public enum Peer {
         return name().toLowerCase(Locale.ROOT);
     }
 
-    /** Opens (creating) the store in the empty directory {@code dir}. */
+    /** Opens the store in {@code dir}: creates it if the directory is empty, or opens the one it holds. */
     abstract KvStore open(Path dir) throws Exception;
 }

@@ -1,0 +1,84 @@
+package dev.toboggan.cli.compare;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.toboggan.cli.stress.Records;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.concurrent.atomic.AtomicLong;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+class WorkloadsTest {
+    @TempDir Path tmp;
+
+    private final Sizes sizes = new Sizes(200, 300, 24, 2, 4, 0);
+    private final Workloads workloads = new Workloads(new Entries(new Records(16, 100), 200), sizes, 7);
+
+    @Test
+    void everyFigureIsMeasuredAndEveryValueReadIsRight() throws Exception {
+        Path dir = Files.createDirectories(tmp.resolve("store"));
+        Workloads.Result r = workloads.run(Peer.TOBOGGAN, dir, tmp);
+        assertThat(r.wrongValues()).isZero();
+        for (Figure f : Figure.values()) {
+            if (f == Figure.SETTLE_MS || f == Figure.SPACE_SETTLED) {
+                assertThat(r.figures()).as("no settle wait asked for").doesNotContainKey(f);
+            } else {
+                assertThat(r.get(f)).as(f.name()).isPositive().isFinite();
+            }
+        }
+        // Every store file is deleted with its store's directory by the caller; the bare loop's file is gone.
+        try (var left = Files.list(tmp)) {
+            assertThat(left).containsExactly(dir);
+        }
+    }
+
+    @Test
+    void aStoreThatReturnsAnOldVersionOrADamagedValueIsCaught() throws Exception {
+        AtomicLong gets = new AtomicLong();
+        Workloads.Opener wrongEveryFiftiethGet = dir -> {
+            KvStore real = Peer.TOBOGGAN.open(dir);
+            return new KvStore() {
+                @Override
+                public void put(byte[] key, byte[] value) throws Exception {
+                    real.put(key, value);
+                }
+
+                @Override
+                public byte[] get(byte[] key) throws Exception {
+                    byte[] value = real.get(key);
+                    if (value != null && gets.incrementAndGet() % 50 == 0) {
+                        value = value.clone();
+                        value[value.length - 1] ^= 1;
+                    }
+                    return value;
+                }
+
+                @Override
+                public void flush() throws Exception {
+                    real.flush();
+                }
+
+                @Override
+                public void close() throws Exception {
+                    real.close();
+                }
+            };
+        };
+        Workloads.Result r = workloads.run(Peer.TOBOGGAN, wrongEveryFiftiethGet, Files.createDirectories(tmp.resolve("s")),
+                tmp);
+        assertThat(r.wrongValues()).isEqualTo(gets.get() / 50);
+    }
+
+    @Test
+    void aReadDuringAnOverwriteMayReturnTheOldOrTheNewVersionButNothingElse() {
+        Entries entries = new Entries(new Records(16, 100), 3);
+        assertThat(entries.isBetween(1, 2, 3, entries.value(1, 2))).isTrue();
+        assertThat(entries.isBetween(1, 2, 3, entries.value(1, 3))).isTrue();
+        assertThat(entries.isBetween(1, 2, 3, entries.value(1, 1))).as("older than the version before the get").isFalse();
+        assertThat(entries.isBetween(1, 2, 3, entries.value(1, 4))).as("never written").isFalse();
+        assertThat(entries.isBetween(1, 2, 3, entries.value(2, 2))).as("another key's").isFalse();
+        assertThat(entries.isBetween(1, 2, 3, null)).isFalse();
+        assertThat(entries.key(0)).isNotEqualTo(entries.key(1));
+    }
+}
