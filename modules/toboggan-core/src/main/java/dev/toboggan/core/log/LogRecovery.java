@@ -29,7 +29,8 @@ import org.slf4j.LoggerFactory;
  *   <li>Replay from {@code replayFrom} ({@link LogScanner}): 0, or a snapshot's LSN, which is a clean cut
  *       (no batch is open across it). Headers, M and the contiguity rule cover the whole file either way,
  *       so where the log ends does not depend on where replay starts. A message that fails to decode (zeroed, wrong segment number,
- *       bad length or CRC) ends the log if it lies at or above M (a torn tail after a crash), and is
+ *       bad length or CRC) ends the log if it lies at or above M (a torn tail after a crash; exactly at M, the stale bytes of a
+ *       reused slot past a clean close's tip, which is no tear and logs no warning), and is
  *       reported as corruption, with nothing changed on disk, if it lies below M.
  *   <li>Batches: entries after a manifest are held back until its seal is read; a manifest without a
  *       seal in the recovered log cuts the log at the manifest (all or nothing).

@@ -174,7 +174,11 @@ final class LogScanner {
                     }
                     tip = lsn;
                     tipSegment = segment;
-                    if (defect != LogFormat.Defect.ZEROED) {
+                    if (lsn == promised && defect != LogFormat.Defect.ZEROED) {
+                        // The log ends exactly at its durable promise (a clean close records it): nothing was
+                        // written past it, so these bytes are left over from an earlier life of a reused slot.
+                        end = "end at the promised durable tip (stale bytes past it: " + defect + ")";
+                    } else if (defect != LogFormat.Defect.ZEROED) {
                         torn = true;
                         end = "torn message at LSN " + lsn + " (" + defect + ")";
                     }
