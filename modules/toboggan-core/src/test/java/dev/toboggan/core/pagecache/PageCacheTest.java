@@ -113,6 +113,73 @@ class PageCacheTest {
     }
 
     @Test
+    void aMaterializerMayPutOffConsolidationUntilTheSnapshotFormatsLimit() {
+        List<long[]> asked = new ArrayList<>();
+        IntListMaterializer ints = IntListMaterializer.INSTANCE;
+        Materializer<List<Integer>, Integer> patient = new Materializer<>() {
+            @Override
+            public boolean consolidates(int fragments, int threshold, long baseBytes, long deltaBytes) {
+                asked.add(new long[] {fragments, threshold, baseBytes, deltaBytes});
+                return false;
+            }
+
+            @Override
+            public List<Integer> apply(List<Integer> page, Integer delta) {
+                return ints.apply(page, delta);
+            }
+
+            @Override
+            public long heapSize(List<Integer> page) {
+                return ints.heapSize(page);
+            }
+
+            @Override
+            public void encodePage(List<Integer> page, net.openhft.chronicle.bytes.Bytes<?> out) {
+                ints.encodePage(page, out);
+            }
+
+            @Override
+            public List<Integer> decodePage(net.openhft.chronicle.bytes.Bytes<?> in) {
+                return ints.decodePage(in);
+            }
+
+            @Override
+            public void encodeDelta(Integer delta, net.openhft.chronicle.bytes.Bytes<?> out) {
+                ints.encodeDelta(delta, out);
+            }
+
+            @Override
+            public Integer decodeDelta(net.openhft.chronicle.bytes.Bytes<?> in) {
+                return ints.decodeDelta(in);
+            }
+        };
+        PageCache<List<Integer>, Integer> cache = PageCache.open(Stores.small().withConsolidationThreshold(10),
+                new SimulatedStorage(), dev.toboggan.core.Background.NONE, patient);
+        try {
+            Page<List<Integer>> v = cache.allocate(List.of(0));
+            int max = PageCacheConfig.MAX_CONSOLIDATION_THRESHOLD;
+            for (int i = 1; i < max; i++) {
+                v = cache.link(v.pid(), v, i).page();
+            }
+            assertThat(v.fragmentCount()).isEqualTo(max);
+            assertThat(cache.metrics().consolidations()).isZero();
+            // asked from the threshold on, with the base's and the deltas' log bytes
+            assertThat(asked).hasSize(max - 10);
+            assertThat(asked.get(0)[0]).isEqualTo(10);
+            assertThat(asked.get(0)[1]).isEqualTo(10);
+            assertThat(asked.get(0)[2]).isPositive();
+            assertThat(asked.get(1)[3]).isGreaterThan(asked.get(0)[3]);
+            v = cache.link(v.pid(), v, max).page();
+            assertThat(v.fragmentCount()).isEqualTo(1);
+            assertThat(cache.metrics().consolidations()).isEqualTo(1);
+            assertThat(asked).hasSize(max - 10);
+            assertThat(v.value()).hasSize(max + 1);
+        } finally {
+            cache.close();
+        }
+    }
+
+    @Test
     void linkConsolidatesIntoAFullImageAtTheThreshold() {
         Page<List<Integer>> v = pc.allocate(List.of(0));
         long pid = v.pid();
