@@ -27,19 +27,6 @@ enum NodeMaterializer implements Materializer<Node, Delta> {
         throw new IllegalStateException("a " + delta.getClass().getSimpleName() + " delta cannot apply to " + page);
     }
 
-    /**
-     * A node consolidates once the deltas linked since its base take as many log bytes as the base, or at
-     * three times {@code consolidation-threshold} fragments. A leaf's deltas (a key and a value) are small
-     * next to the node, so consolidating at the threshold itself wrote the whole node every ten changes:
-     * during a load most of the log's bytes, and most of the segment cleaner's work. This way a
-     * consolidation writes at most the bytes linked since the last, a page read back reads at most twice its
-     * base, and index nodes, whose deltas are tiny, still read back from a bounded number of fragments.
-     */
-    @Override
-    public boolean consolidates(int fragments, int threshold, long baseBytes, long deltaBytes) {
-        return deltaBytes >= baseBytes || fragments >= 3 * threshold;
-    }
-
     @Override
     public long heapSize(Node page) {
         return page.heapSize();

@@ -33,22 +33,6 @@ public interface Materializer<P, D> {
         return page;
     }
 
-    /**
-     * Asked when a link finds its page with {@code consolidation-threshold} fragments or more: whether this
-     * link writes the whole merged page instead of one more delta. By default it does. A materializer whose
-     * deltas are small next to its pages may wait until they add up (fewer bytes written, more fragments to
-     * read back); the page cache consolidates regardless at
-     * {@value PageCacheConfig#MAX_CONSOLIDATION_THRESHOLD} fragments.
-     *
-     * @param fragments the page's fragments: its base and the deltas since
-     * @param threshold {@code consolidation-threshold}
-     * @param baseBytes the log bytes of the base
-     * @param deltaBytes the log bytes of the deltas together
-     */
-    default boolean consolidates(int fragments, int threshold, long baseBytes, long deltaBytes) {
-        return true;
-    }
-
     /** An estimate of the heap bytes {@code page} keeps alive, for cache accounting. */
     long heapSize(P page);
 

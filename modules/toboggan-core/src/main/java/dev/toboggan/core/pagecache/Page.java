@@ -113,11 +113,6 @@ public final class Page<P> {
         return locations.length / FRAGMENT_LONGS;
     }
 
-    /** The log bytes of fragment {@code i} of {@code locations}. */
-    static long fragmentLength(long[] locations, int i) {
-        return locations[i * FRAGMENT_LONGS + 2];
-    }
-
     static long lastLsn(long[] locations) {
         return locations[locations.length - 1 - FRAGMENT_LONGS];
     }

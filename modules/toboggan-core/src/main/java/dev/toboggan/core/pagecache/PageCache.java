@@ -477,7 +477,7 @@ public final class PageCache<P, D> implements AutoCloseable {
         awaitSpace();
         P newValue = Objects.requireNonNull(materializer.apply((P) view.value, delta), "Materializer.apply returned null");
         CasResult<P> result;
-        if (consolidates(view)) {
+        if (view.fragmentCount() >= consolidationThreshold) {
             metrics.consolidations.increment();
             result = replaceWith(pid, view, newValue);
         } else {
@@ -487,26 +487,6 @@ public final class PageCache<P, D> implements AutoCloseable {
         }
         metrics.record(Op.LINK, System.nanoTime() - start);
         return result;
-    }
-
-    /**
-     * Whether a link onto {@code view} writes the whole page: from {@code consolidation-threshold}
-     * fragments on if the materializer agrees ({@link Materializer#consolidates}), and always at the
-     * snapshot format's limit.
-     */
-    private boolean consolidates(Page<?> view) {
-        int n = view.fragmentCount();
-        if (n < consolidationThreshold) {
-            return false;
-        }
-        if (n >= PageCacheConfig.MAX_CONSOLIDATION_THRESHOLD) {
-            return true;
-        }
-        long deltaBytes = 0;
-        for (int i = 1; i < n; i++) {
-            deltaBytes += Page.fragmentLength(view.fragments, i);
-        }
-        return materializer.consolidates(n, consolidationThreshold, Page.fragmentLength(view.fragments, 0), deltaBytes);
     }
 
     @SuppressWarnings("unchecked")
