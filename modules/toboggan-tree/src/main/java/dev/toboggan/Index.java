@@ -15,8 +15,9 @@ final class Index extends TreeNode {
     final byte[][] keys;
     final long[] children;
 
-    private Index(byte[] lo, byte[] hi, long next, byte[][] keys, long[] prefixes, long[] children, int size) {
-        super(lo, hi, next, prefixes, size);
+    private Index(byte[] lo, byte[] hi, long next, byte[][] keys, long[] prefixes, long[] children, int size,
+            long entriesHeap) {
+        super(lo, hi, next, prefixes, size, entriesHeap);
         this.keys = keys;
         this.children = children;
     }
@@ -24,10 +25,12 @@ final class Index extends TreeNode {
     /** An index node with these entries; computes its size. */
     static Index of(byte[] lo, byte[] hi, long next, byte[][] keys, long[] children) {
         int size = headerSize(lo, hi, next);
+        long heap = 0;
         for (int i = 0; i < keys.length; i++) {
             size += entrySize(keys[i], children[i]);
+            heap += entryHeap(keys[i]);
         }
-        return new Index(lo, hi, next, keys, prefixes(keys), children, size);
+        return new Index(lo, hi, next, keys, prefixes(keys), children, size, heap);
     }
 
     /** A new root above {@code left} (the first node of its level) and its right sibling. */
@@ -71,7 +74,7 @@ final class Index extends TreeNode {
         k[at] = separator;
         System.arraycopy(keys, at, k, at + 1, n - at);
         return new Index(lo, hi, next, k, inserted(prefixes, at, prefix(separator)), inserted(children, at, child),
-                size + entrySize(separator, child));
+                size + entrySize(separator, child), entriesHeap + entryHeap(separator));
     }
 
     @Override
@@ -92,14 +95,14 @@ final class Index extends TreeNode {
     @Override
     Index leftHalf(int m, byte[] separator, long rightPid) {
         return new Index(lo, separator, rightPid, Arrays.copyOfRange(keys, 0, m), Arrays.copyOfRange(prefixes, 0, m),
-                Arrays.copyOfRange(children, 0, m), sizeOf(lo, separator, rightPid, 0, m));
+                Arrays.copyOfRange(children, 0, m), sizeOf(lo, separator, rightPid, 0, m), entriesHeap(0, m));
     }
 
     @Override
     Index rightHalf(int m, byte[] separator) {
         int n = keys.length;
         return new Index(separator, hi, next, Arrays.copyOfRange(keys, m, n), Arrays.copyOfRange(prefixes, m, n),
-                Arrays.copyOfRange(children, m, n), sizeOf(separator, hi, next, m, n));
+                Arrays.copyOfRange(children, m, n), sizeOf(separator, hi, next, m, n), entriesHeap(m, n));
     }
 
     @Override
@@ -114,7 +117,11 @@ final class Index extends TreeNode {
 
     @Override
     long entryHeap(int i) {
-        return ENTRY_OVERHEAD + keys[i].length + Long.BYTES;
+        return entryHeap(keys[i]);
+    }
+
+    private static long entryHeap(byte[] key) {
+        return ENTRY_OVERHEAD + key.length + Long.BYTES;
     }
 
     static int entrySize(byte[] key, long child) {

@@ -31,8 +31,8 @@ final class Leaf extends TreeNode {
     /** One array per entry, in key order; see the class notes. */
     private final byte[][] entries;
 
-    private Leaf(byte[] lo, byte[] hi, long next, byte[][] entries, long[] prefixes, int size) {
-        super(lo, hi, next, prefixes, size);
+    private Leaf(byte[] lo, byte[] hi, long next, byte[][] entries, long[] prefixes, int size, long entriesHeap) {
+        super(lo, hi, next, prefixes, size, entriesHeap);
         this.entries = entries;
     }
 
@@ -44,11 +44,13 @@ final class Leaf extends TreeNode {
     static Leaf of(byte[] lo, byte[] hi, long next, byte[][] keys, Object[] values) {
         byte[][] entries = new byte[keys.length][];
         int size = headerSize(lo, hi, next);
+        long heap = 0;
         for (int i = 0; i < keys.length; i++) {
             entries[i] = entry(keys[i], values[i]);
             size += entrySize(entries[i]);
+            heap += entryHeap(entries[i]);
         }
-        return new Leaf(lo, hi, next, entries, prefixes(keys), size);
+        return new Leaf(lo, hi, next, entries, prefixes(keys), size, heap);
     }
 
     /** The only node of a new tree. */
@@ -101,7 +103,8 @@ final class Leaf extends TreeNode {
         if (i >= 0) {
             byte[][] e = entries.clone();
             e[i] = entry;
-            return new Leaf(lo, hi, next, e, prefixes, size - entrySize(entries[i]) + entrySize(entry));
+            return new Leaf(lo, hi, next, e, prefixes, size - entrySize(entries[i]) + entrySize(entry),
+                    entriesHeap - entryHeap(entries[i]) + entryHeap(entry));
         }
         int at = -i - 1;
         int n = entries.length;
@@ -109,7 +112,8 @@ final class Leaf extends TreeNode {
         System.arraycopy(entries, 0, e, 0, at);
         e[at] = entry;
         System.arraycopy(entries, at, e, at + 1, n - at);
-        return new Leaf(lo, hi, next, e, inserted(prefixes, at, prefix(key)), size + entrySize(entry));
+        return new Leaf(lo, hi, next, e, inserted(prefixes, at, prefix(key)), size + entrySize(entry),
+                entriesHeap + entryHeap(entry));
     }
 
     /** This leaf without {@code key}; itself if it has no such key. */
@@ -122,7 +126,8 @@ final class Leaf extends TreeNode {
         byte[][] e = new byte[n - 1][];
         System.arraycopy(entries, 0, e, 0, i);
         System.arraycopy(entries, i + 1, e, i, n - i - 1);
-        return new Leaf(lo, hi, next, e, removed(prefixes, i), size - entrySize(entries[i]));
+        return new Leaf(lo, hi, next, e, removed(prefixes, i), size - entrySize(entries[i]),
+                entriesHeap - entryHeap(entries[i]));
     }
 
     /**
@@ -141,14 +146,14 @@ final class Leaf extends TreeNode {
     @Override
     Leaf leftHalf(int m, byte[] separator, long rightPid) {
         return new Leaf(lo, separator, rightPid, Arrays.copyOfRange(entries, 0, m), Arrays.copyOfRange(prefixes, 0, m),
-                sizeOf(lo, separator, rightPid, 0, m));
+                sizeOf(lo, separator, rightPid, 0, m), entriesHeap(0, m));
     }
 
     @Override
     Leaf rightHalf(int m, byte[] separator) {
         int n = entries.length;
         return new Leaf(separator, hi, next, Arrays.copyOfRange(entries, m, n), Arrays.copyOfRange(prefixes, m, n),
-                sizeOf(separator, hi, next, m, n));
+                sizeOf(separator, hi, next, m, n), entriesHeap(m, n));
     }
 
     @Override
@@ -163,7 +168,11 @@ final class Leaf extends TreeNode {
 
     @Override
     long entryHeap(int i) {
-        return ENTRY_OVERHEAD + entries[i].length;
+        return entryHeap(entries[i]);
+    }
+
+    private static long entryHeap(byte[] entry) {
+        return ENTRY_OVERHEAD + entry.length;
     }
 
     /** Encoded bytes of an entry, as {@link NodeFormat} writes it at most. */

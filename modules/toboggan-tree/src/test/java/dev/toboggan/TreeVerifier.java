@@ -127,9 +127,11 @@ final class TreeVerifier {
                 }
             }
         }
-        int size = node instanceof Leaf l ? rebuilt(l).size
-                : Index.of(node.lo, node.hi, node.next, ((Index) node).keys, ((Index) node).children).size;
-        check(size == node.size, name, "page " + pid + " claims " + node.size + " bytes but has " + size);
+        TreeNode rebuilt = node instanceof Leaf l ? rebuilt(l)
+                : Index.of(node.lo, node.hi, node.next, ((Index) node).keys, ((Index) node).children);
+        check(rebuilt.size == node.size, name, "page " + pid + " claims " + node.size + " bytes but has " + rebuilt.size);
+        check(rebuilt.heapSize() == node.heapSize(), name, "page " + pid + " claims " + node.heapSize()
+                + " heap bytes but has " + rebuilt.heapSize());
     }
 
     /** The leaf built again from its keys and values. */
