@@ -1,5 +1,6 @@
 package dev.toboggan;
 
+import dev.toboggan.core.io.ForwardingStorage;
 import dev.toboggan.core.io.SimulatedStorage;
 import dev.toboggan.core.io.StorageFile;
 import dev.toboggan.core.io.StorageIo;
@@ -16,12 +17,11 @@ import java.util.concurrent.atomic.AtomicLong;
  * A {@link StorageIo} that counts the calls of each kind {@link SimulatedStorage#failAfter} can fail, so a
  * fault test can make the 1st, 2nd, ... Nth of them fail over every call a scenario makes.
  */
-final class CountingStorage implements StorageIo {
-    private final StorageIo io;
+final class CountingStorage extends ForwardingStorage {
     private final Map<SimulatedStorage.Op, AtomicLong> calls = new EnumMap<>(SimulatedStorage.Op.class);
 
     CountingStorage(StorageIo io) {
-        this.io = io;
+        super(io);
         for (SimulatedStorage.Op op : SimulatedStorage.Op.values()) {
             calls.put(op, new AtomicLong());
         }
@@ -39,86 +39,65 @@ final class CountingStorage implements StorageIo {
     @Override
     public StorageFile open(Path path, OpenMode mode) throws IOException {
         count(SimulatedStorage.Op.OPEN);
-        StorageFile file = io.open(path, mode);
-        return new StorageFile() {
-            @Override
-            public Path path() {
-                return file.path();
-            }
+        return super.open(path, mode);
+    }
 
+    @Override
+    protected StorageFile file(StorageFile file) {
+        return new ForwardingFile(file) {
             @Override
             public int read(ByteBuffer dst, long position) throws IOException {
                 count(SimulatedStorage.Op.READ);
-                return file.read(dst, position);
+                return super.read(dst, position);
             }
 
             @Override
             public void write(ByteBuffer src, long position) throws IOException {
                 count(SimulatedStorage.Op.WRITE);
-                file.write(src, position);
+                super.write(src, position);
             }
 
             @Override
             public void force() throws IOException {
                 count(SimulatedStorage.Op.FORCE);
-                file.force();
+                super.force();
             }
 
             @Override
             public void truncate(long size) throws IOException {
                 count(SimulatedStorage.Op.TRUNCATE);
-                file.truncate(size);
-            }
-
-            @Override
-            public long size() throws IOException {
-                return file.size();
-            }
-
-            @Override
-            public void close() throws IOException {
-                file.close();
+                super.truncate(size);
             }
         };
     }
 
     @Override
-    public boolean exists(Path path) {
-        return io.exists(path);
-    }
-
-    @Override
-    public void createDirectories(Path dir) throws IOException {
-        io.createDirectories(dir);
-    }
-
-    @Override
     public List<Path> list(Path dir) throws IOException {
         count(SimulatedStorage.Op.LIST);
-        return io.list(dir);
+        return super.list(dir);
     }
 
     @Override
     public void rename(Path from, Path to) throws IOException {
         count(SimulatedStorage.Op.RENAME);
-        io.rename(from, to);
+        super.rename(from, to);
     }
 
     @Override
     public boolean deleteIfExists(Path path) throws IOException {
         count(SimulatedStorage.Op.DELETE);
-        return io.deleteIfExists(path);
+        return super.deleteIfExists(path);
     }
 
     @Override
     public void syncDirectory(Path dir) throws IOException {
         count(SimulatedStorage.Op.SYNC_DIR);
-        io.syncDirectory(dir);
+        super.syncDirectory(dir);
     }
 
     @Override
     public Closeable lock(Path lockFile) throws IOException {
         count(SimulatedStorage.Op.OPEN);
-        return io.lock(lockFile);
+        return super.lock(lockFile);
     }
 }

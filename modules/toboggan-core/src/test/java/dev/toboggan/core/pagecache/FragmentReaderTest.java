@@ -3,13 +3,12 @@ package dev.toboggan.core.pagecache;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.toboggan.core.Background;
+import dev.toboggan.core.io.ForwardingStorage;
 import dev.toboggan.core.io.SimulatedStorage;
 import dev.toboggan.core.io.StorageFile;
 import dev.toboggan.core.io.StorageIo;
-import java.io.Closeable;
 import java.io.IOException;
 import java.nio.ByteBuffer;
-import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Set;
@@ -60,24 +59,17 @@ class FragmentReaderTest {
     }
 
     /** Reads of the log that take a millisecond, as a device's would; remembers which threads read. */
-    private static final class SlowReads implements StorageIo {
-        private final StorageIo io;
+    private static final class SlowReads extends ForwardingStorage {
         final Set<String> readers = ConcurrentHashMap.newKeySet();
         volatile boolean slow;
 
         SlowReads(StorageIo io) {
-            this.io = io;
+            super(io);
         }
 
         @Override
-        public StorageFile open(Path path, OpenMode mode) throws IOException {
-            StorageFile file = io.open(path, mode);
-            return new StorageFile() {
-                @Override
-                public Path path() {
-                    return file.path();
-                }
-
+        protected StorageFile file(StorageFile file) {
+            return new ForwardingFile(file) {
                 @Override
                 public int read(ByteBuffer dst, long position) throws IOException {
                     if (slow) {
@@ -90,67 +82,7 @@ class FragmentReaderTest {
                     }
                     return file.read(dst, position);
                 }
-
-                @Override
-                public void write(ByteBuffer src, long position) throws IOException {
-                    file.write(src, position);
-                }
-
-                @Override
-                public void force() throws IOException {
-                    file.force();
-                }
-
-                @Override
-                public void truncate(long size) throws IOException {
-                    file.truncate(size);
-                }
-
-                @Override
-                public long size() throws IOException {
-                    return file.size();
-                }
-
-                @Override
-                public void close() throws IOException {
-                    file.close();
-                }
             };
-        }
-
-        @Override
-        public boolean exists(Path path) {
-            return io.exists(path);
-        }
-
-        @Override
-        public void createDirectories(Path dir) throws IOException {
-            io.createDirectories(dir);
-        }
-
-        @Override
-        public List<Path> list(Path dir) throws IOException {
-            return io.list(dir);
-        }
-
-        @Override
-        public void rename(Path from, Path to) throws IOException {
-            io.rename(from, to);
-        }
-
-        @Override
-        public boolean deleteIfExists(Path path) throws IOException {
-            return io.deleteIfExists(path);
-        }
-
-        @Override
-        public void syncDirectory(Path dir) throws IOException {
-            io.syncDirectory(dir);
-        }
-
-        @Override
-        public Closeable lock(Path lockFile) throws IOException {
-            return io.lock(lockFile);
         }
     }
 }
