@@ -75,11 +75,20 @@ class SpaceAmplificationTest {
         }
     }
 
-    /** Waits until the cleaner has caught up: its last pass left the store within budget. */
+    /**
+     * Waits until the cleaner has caught up and stopped: its last pass left the store within the limit and
+     * no pass ran for a while. A pass under way may have rewritten pages it has not freed yet (the cleaner
+     * keeps draining cheap segments down to its watermark after the writer stops).
+     */
     private static void awaitCleanerSettled(Store db) throws InterruptedException {
         long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
-        while (db.pageCache().cleaning().metrics().lagBytes() > 0 && System.nanoTime() < deadline) {
-            Thread.sleep(20);
+        long passes = -1;
+        int quiet = 0;
+        while (quiet < 5 && System.nanoTime() < deadline) {
+            Thread.sleep(50);
+            SegmentCleaning.Metrics m = db.pageCache().cleaning().metrics();
+            quiet = m.lagBytes() == 0 && m.passes() == passes ? quiet + 1 : 0;
+            passes = m.passes();
         }
     }
 

@@ -10,8 +10,11 @@ import org.apache.pekko.actor.typed.javadsl.TimerScheduler;
 
 /**
  * The SegmentCleaner actor: runs the core's {@link SegmentCleaning#pass} when the log has filled a segment,
- * and again at once while the store is over {@code max-space-amplification} and passes still free space
- * ("works harder"). It keeps no state: each pass derives the segments' live bytes from the page table, so
+ * and again at once while the store is over its budget and passes still make progress ("works harder").
+ * Each pass is bounded (a few segments drained, a few segments' worth of pages rewritten), so within budget
+ * the cleaner's work is paced by the writers' (one pass per filled segment), over it passes run back to
+ * back, and writers are slowed in proportion to how far behind it is ({@code SpaceGate}) rather than held
+ * for one long pass. It keeps no state: each pass derives the segments' live bytes from the page table, so
  * a restarted cleaner (or one after a crash) simply runs a pass and continues. An idle store within its
  * budget sends it nothing, so it does nothing: no timer, no polling loop. A store left over
  * {@code max-space-amplification} by a pass that could free nothing (the space is in the log's tail, or a
@@ -38,9 +41,9 @@ final class SegmentCleaner {
     enum Command {
         /** The log filled one or more segments (coalesced by {@link CoalescedSignal}). */
         SEGMENT_FILLED,
-        /** Over budget after a pass that freed space: run another. */
+        /** Over budget after a pass that made progress: run another. */
         CONTINUE,
-        /** Over budget after a pass that freed nothing: try again (a timer's, with backoff). */
+        /** Over max-space-amplification after a pass that freed nothing: try again (a timer's, with backoff). */
         RETRY
     }
 

@@ -5,6 +5,7 @@ import dev.toboggan.core.StorageException;
 import dev.toboggan.core.log.Log;
 import java.io.IOException;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.Comparator;
 import java.util.HashMap;
 import java.util.HashSet;
@@ -56,24 +57,43 @@ import org.slf4j.LoggerFactory;
  *       are deleted under the same conditions (recovery skips a missing blob below the promised tip).
  *   <li><b>Space amplification</b> is {@code sizeOnDisk / live bytes}, live bytes counting live blob
  *       files. The budget is {@code max-space-amplification} × live bytes, less the segments the IO buffers
- *       may start before the next pass, and at least live bytes + two segments ({@link #budget}). Over it
- *       a pass also drains the emptiest segments under {@code 1 / max-space-amplification} live, and the
- *       segments in the highest slots when free slots are still inside the file; the actor then runs
- *       another pass at once; and while the segments in use are over budget writers wait for each pass
- *       ({@link SpaceGate}) as long as passes free space. A pass that cannot free anything releases them.
+ *       may start before the next pass, and at least live bytes + two segments ({@link #budget}).
+ *   <li><b>Pacing</b> (no compaction stall): cleaning for space starts at a watermark midway between the
+ *       live data and the budget ({@link #watermark}), where a pass drains the segments that are cheap to
+ *       drain. When none is cheap (under overwrites a tree's pages have deltas in many segments, so draining
+ *       any rewrites many pages) a pass drains the emptiest one under {@code 1 / max-space-amplification}
+ *       live instead, consolidating its pages: one a pass under the budget, more over it. It also drains the
+ *       segment in the highest slot while free slots are still inside the file. A pass drains at most
+ *       {@link #MAX_DRAINED_PER_PASS} segments and rewrites at most {@link #MAX_REWRITE_SEGMENTS_PER_PASS}
+ *       segments' worth of pages (the next pass goes on where it stopped), and frees what is empty before it
+ *       ends. Within budget the actor runs one pass per filled segment, so the cleaner writes at most that
+ *       many segments per segment the writers fill; over it, passes run back to back. Writers are slowed by
+ *       {@link SpaceGate}: a delay per change growing with how far the segments in use are over the budget
+ *       (the soft limit), held only past a hard limit a quarter further ({@link #pace}). The limits are set
+ *       from each pass's measurement, kept while passes make progress or there is nothing to do, and lifted
+ *       by a pass over the watermark that can do nothing.
  *   <li><b>Threads</b>: {@link #pass} is synchronized (one pass at a time); {@link #metrics} reads
  *       counters and volatile gauges from any thread.
  * </ul>
  */
 public final class SegmentCleaning {
     private static final Logger LOG = LoggerFactory.getLogger(SegmentCleaning.class);
-    /** Segments drained between two reclaims within a pass. */
-    private static final int DRAIN_BATCH = 4;
     /**
-     * Segments one pass drains at most: a pass stays short (the actor then runs the next one at once if the
-     * store is still over budget, and stops promptly), and writers held for space get a turn between passes.
+     * Segments one pass drains at most, all freed at its end: a pass is one measurement, one drain, one
+     * measurement and one reclaim, so it stays short and the space it frees comes back at once: cleaning is
+     * a trickle of passes, never one long drain while writers wait (the soak that showed the sawtooth drained
+     * 16 segments with four table scans and four snapshots in a pass, writers held throughout).
      */
-    private static final int MAX_DRAINED_PER_PASS = 16;
+    static final int MAX_DRAINED_PER_PASS = 4;
+    /**
+     * Bytes of pages one pass rewrites at most, in segments. Under overwrites a tree's pages have deltas in
+     * most segments, so draining one segment can mean rewriting most pages (six segments' worth in the soak):
+     * done at once, that consolidates every page at the same moment, the pages then fill with deltas
+     * together and the next drain again rewrites them all, a self-renewing sawtooth. Spread over passes,
+     * one per segment the writers fill while within budget, the cleaner writes at most this many segments per
+     * segment written and pages are consolidated a few at a time, at steadily spaced moments.
+     */
+    static final int MAX_REWRITE_SEGMENTS_PER_PASS = 2;
 
     /**
      * When the cleaner works.
@@ -108,7 +128,9 @@ public final class SegmentCleaning {
      * @param segmentsFreed segment slots given back for reuse
      * @param slotsTruncated free slots cut off the end of the log file
      * @param blobsDeleted blob files of replaced pages deleted
-     * @param heldWrites changes writers started while throttled (each waited for a pass)
+     * @param heldWrites changes held over the hard limit on segments in use until the cleaner freed some
+     * @param delayedWrites changes delayed between the soft and the hard limit ({@link SpaceGate})
+     * @param writeWaitMillis time writers spent delayed or held, summed over writers
      * @param liveBytes live data at the last pass: live fragments and blob files
      * @param sizeOnDisk the log file and blobs at the end of the last pass
      * @param spaceAmplification {@code sizeOnDisk / liveBytes} at the end of the last pass
@@ -116,13 +138,14 @@ public final class SegmentCleaning {
      *     and two segments, if more) at the end of the last pass (0: within it)
      */
     public record Metrics(long passes, long pagesRewritten, long bytesCleaned, long segmentsFreed,
-            long slotsTruncated, long blobsDeleted, long heldWrites, long liveBytes, long sizeOnDisk,
-            double spaceAmplification, long lagBytes) {}
+            long slotsTruncated, long blobsDeleted, long heldWrites, long delayedWrites, long writeWaitMillis,
+            long liveBytes, long sizeOnDisk, double spaceAmplification, long lagBytes) {}
 
     /**
-     * @param progress whether the pass freed space (segments or blobs)
+     * @param progress whether the pass freed space (segments or blobs) or moved pages out of segments it drains
      * @param overBudget whether the store is still over its working budget ({@link #budget}: the limit less
-     *     room for the segments the IO buffers may start before the next pass), so another pass may help
+     *     room for the segments the IO buffers may start before the next pass), so the actor runs another
+     *     pass at once; within it, the next pass comes with the next filled segment
      * @param overLimit whether the store is over {@code max-space-amplification} itself ({@link #limit})
      */
     public record Outcome(boolean progress, boolean overBudget, boolean overLimit) {}
@@ -151,7 +174,6 @@ public final class SegmentCleaning {
         this.gate = new SpaceGate(log);
     }
 
-    /** Live bytes per segment and which blob files are live, from one scan of the page table. */
     /**
      * Live bytes per segment, and what draining each would write: a page is rewritten whole, so a segment
      * holding one small delta of a large page costs the whole page.
@@ -166,7 +188,8 @@ public final class SegmentCleaning {
      * @throws StorageException if an IO step failed: nothing is lost, the next pass starts over
      */
     public synchronized Outcome pass(Policy policy) {
-        int limit = Integer.MAX_VALUE;
+        boolean keepLimits = false;
+        long started = System.nanoTime();
         try {
             passes.increment();
             long stableBefore = log.stableTip();
@@ -183,49 +206,64 @@ public final class SegmentCleaning {
                 stableBefore = log.stableTip();
             }
             if (inBackground) {
-                gate.limit(segmentLimit(budget, blobs)); // writers wait while this pass works, if over budget
+                pace(budget, blobs); // from the fresh measurement: writers over budget are slowed while this pass works
             }
-            List<Long> targets = choose(policy, usage, stableBefore, inUse(blobs) - budget, log.sizeOnDisk() - budget);
-            targets = targets.subList(0, Math.min(targets.size(), MAX_DRAINED_PER_PASS));
-            int freed = 0;
-            int from = 0;
+            long inUse = inUse(blobs);
+            List<Long> targets = choose(policy, usage, stableBefore, inUse - watermark(budget), inUse - budget,
+                    log.sizeOnDisk() - budget);
             int inUseAtStart = log.segmentsInUse();
-            do {
-                // A few segments at a time, each batch freed before the next is drained: the rewrites of the
-                // next batch then reuse those slots instead of growing the file.
-                List<Long> batch = targets.subList(from, Math.min(targets.size(), from + DRAIN_BATCH));
-                if (!batch.isEmpty()) {
-                    drain(new HashSet<>(batch));
-                    usage = measure(blobs.keySet());
-                }
-                int freedNow = reclaim(usage, stableBefore, blobs);
-                if (freedNow > 0) {
-                    gate.limit(gate.limit()); // wake held writers: there may be room now
-                }
-                freed += freedNow;
-                blobs = log.blobSizes();
-                from += DRAIN_BATCH;
-                // Rewrites that grow the log instead of shrinking it (pages larger than their share of the
-                // drained segments): stop here; the next pass measures again.
-            } while (from < targets.size() && log.segmentsInUse() <= inUseAtStart);
+            long rewritten = 0;
+            if (!targets.isEmpty()) {
+                rewritten = drain(targets, (long) MAX_REWRITE_SEGMENTS_PER_PASS * segmentSize);
+                usage = measure(blobs.keySet());
+            }
+            int freed = reclaim(usage, stableBefore, blobs);
+            if (freed > 0) {
+                gate.wake(); // held writers look again: there may be room now
+            }
+            blobs = log.blobSizes();
             long size = log.sizeOnDisk();
             budget = budget(policy, usage, blobs);
-            boolean overBudget = size > budget;
-            boolean progress = freed > 0;
-            if (inBackground && progress) {
-                limit = segmentLimit(budget, blobs);
+            boolean overBudget = inUse(blobs) > budget || size > budget;
+            boolean overWatermark = overBudget || inUse(blobs) > watermark(budget);
+            boolean progress = freed > 0 || rewritten > 0;
+            if (inBackground && (progress || !overWatermark)) {
+                // Draining or freeing, or nothing to free: the limits stay until the next pass (which a
+                // filled segment brings), so a cleaner starved of CPU still bounds the log. Over the watermark
+                // and unable to do anything, they go: writers are not slowed by a cleaner that cannot help.
+                pace(budget, blobs);
+                keepLimits = true;
             }
             long allowed = limit(policy);
             lagBytes = Math.max(0, size - allowed);
             sizeOnDisk = size;
-            if (overBudget && !progress) {
+            if (overWatermark && !progress) {
                 LOG.debug("store {} is {} bytes over its space budget, but no segment can be cleaned now",
                         cache.config().log().directory(), size - budget);
             }
+            if (LOG.isDebugEnabled()) {
+                LOG.debug("pass in {} ms: draining {} segments, rewrote {} KiB, freed {}, segments in use {} -> {} "
+                        + "(soft limit {}, hard {}), space amplification {}", (System.nanoTime() - started) / 1_000_000,
+                        targets.size(), rewritten / 1024, freed, inUseAtStart, log.segmentsInUse(), gate.softLimit(),
+                        gate.hardLimit(), String.format("%.2f", amplification));
+            }
             return new Outcome(progress, overBudget, size > allowed);
         } finally {
-            gate.limit(limit);
+            if (!keepLimits) {
+                gate.lift();
+            }
         }
+    }
+
+    /**
+     * Sets the writers' limits on segments in use from a budget: soft at the budget ({@link #segmentLimit}),
+     * where writers start to be slowed, hard a quarter further (at least the segments the IO buffers may
+     * start, and two more), where they are held: only a cleaner that falls far behind stops them.
+     */
+    private void pace(long budget, Map<Long, Long> blobs) {
+        int soft = segmentLimit(budget, blobs);
+        int slack = Math.max(cache.config().log().ioBuffers() + 2, soft / 4);
+        gate.limits(soft, (int) Math.min(Integer.MAX_VALUE - 1L, (long) soft + slack));
     }
 
     /**
@@ -260,10 +298,10 @@ public final class SegmentCleaning {
         inBackground = true;
     }
 
-    /** The background cleaner stopped: releases writers held for space, and holds none from now on. */
+    /** The background cleaner stopped: releases writers held for space, and slows none from now on. */
     public void stopped() {
         inBackground = false;
-        gate.limit(Integer.MAX_VALUE);
+        gate.lift();
     }
 
     /**
@@ -284,6 +322,18 @@ public final class SegmentCleaning {
     }
 
     /**
+     * Where cleaning for space starts: midway between the live data and the budget. From here on a pass
+     * also drains the segments whose draining rewrites less than {@code segment / max-space-amplification}
+     * (cheapest first), so the cleaner works steadily while writers are still far from the budget instead of
+     * waiting until they reach it and then draining many segments while they wait. A cheap segment frees more
+     * than its draining writes, and draining the emptiest consolidates its pages, after which they cost only
+     * their own bytes; so an idle store stops at the watermark or when no segment qualifies.
+     */
+    private long watermark(long budget) {
+        return liveBytes + (budget - liveBytes) / 2;
+    }
+
+    /**
      * The bytes {@code max-space-amplification} allows for the live data the last {@link #budget} measured,
      * and never less than the live data and two segments: what {@code lagBytes} is measured against.
      */
@@ -299,11 +349,21 @@ public final class SegmentCleaning {
         return measure(Set.of()).livePerSegment();
     }
 
+    /**
+     * One scan of the page table. It tallies into arrays indexed by the segments the log had when the scan
+     * began (sorted bases, found by binary search): a map per fragment cost two thirds of the cleaner's CPU
+     * under a random load (boxing and hashing, and a set per page). A fragment in a segment started during
+     * the scan is tallied in the small {@code later} maps.
+     */
     private Usage measure(Set<Long> blobsOnDisk) {
-        Map<Long, Long> perSegment = new HashMap<>();
-        Map<Long, Long> cost = new HashMap<>();
+        long[] bases = log.segments().keySet().stream().mapToLong(Long::longValue).toArray();
+        long[] live = new long[bases.length];
+        long[] cost = new long[bases.length];
+        long[] costedFor = new long[bases.length]; // pid + 1 of the page last added to cost: once per page
+        Map<Long, Long> laterLive = new HashMap<>();
+        Map<Long, Long> laterCost = new HashMap<>();
+        Set<Long> laterTouched = new HashSet<>();
         Set<Long> liveBlobs = new HashSet<>();
-        Set<Long> touched = new HashSet<>();
         long total = 0;
         long next = cache.nextPid();
         for (long pid = 0; pid < next; pid++) {
@@ -313,38 +373,61 @@ public final class SegmentCleaning {
             }
             long[] f = Page.locationsOf(entry);
             long pageBytes = 0;
-            touched.clear();
             for (int i = 0; i < f.length - 1; i += Page.FRAGMENT_LONGS) { // the last long is the page's ts
                 long lsn = f[i];
                 long length = f[i + 2];
                 long segment = lsn & -segmentSize;
-                perSegment.merge(segment, length, Long::sum);
-                touched.add(segment);
+                int at = Arrays.binarySearch(bases, segment);
+                if (at >= 0) {
+                    live[at] += length;
+                } else {
+                    laterLive.merge(segment, length, Long::sum);
+                }
                 pageBytes += length;
                 if (!blobsOnDisk.isEmpty() && blobsOnDisk.contains(lsn)) {
                     liveBlobs.add(lsn);
                 }
             }
-            for (long segment : touched) {
-                cost.merge(segment, pageBytes, Long::sum);
+            laterTouched.clear();
+            for (int i = 0; i < f.length - 1; i += Page.FRAGMENT_LONGS) {
+                long segment = f[i] & -segmentSize;
+                int at = Arrays.binarySearch(bases, segment);
+                if (at >= 0) {
+                    if (costedFor[at] != pid + 1) {
+                        costedFor[at] = pid + 1;
+                        cost[at] += pageBytes;
+                    }
+                } else if (laterTouched.add(segment)) {
+                    laterCost.merge(segment, pageBytes, Long::sum);
+                }
             }
             total += pageBytes;
         }
-        return new Usage(perSegment, cost, total, liveBlobs);
+        Map<Long, Long> perSegment = new HashMap<>(laterLive);
+        Map<Long, Long> costs = new HashMap<>(laterCost);
+        for (int i = 0; i < bases.length; i++) {
+            if (live[i] > 0) {
+                perSegment.put(bases[i], live[i]);
+                costs.put(bases[i], cost[i]);
+            }
+        }
+        return new Usage(perSegment, costs, total, liveBlobs);
     }
 
     /**
-     * The segments to drain, cheapest first (by the bytes draining them rewrites): every complete one under
-     * the threshold (with some live data; empty ones need no draining), and, when the segments in use are
-     * {@code excessInUse} bytes over budget, those whose draining rewrites less than
-     * {@code segment / max-space-amplification} until freeing them would bring the store within budget.
-     * Dearer segments are drained for space only when no segment is cheap (then the emptiest, under
-     * {@code 1 / max-space-amplification} live: rewriting consolidates their pages, so costs fall). When
-     * the file is over budget ({@code excessFile}) because free slots are still inside it, the segments
-     * in the highest slots are drained too, so that their data moves into the free slots (new segments
-     * take the lowest) and the end of the file can be cut off.
+     * The segments to drain, at most {@link #MAX_DRAINED_PER_PASS}, cheapest first (by the bytes draining
+     * them rewrites): every complete one under the threshold (with some live data; empty ones need no
+     * draining), and, while the segments in use are {@code overWatermark} bytes over the {@link #watermark},
+     * those whose draining rewrites less than {@code segment / max-space-amplification} until freeing them
+     * would bring the store under it. When no segment is that cheap, the emptiest under
+     * {@code 1 / max-space-amplification} live instead (rewriting consolidates their pages, so costs fall):
+     * one a pass, and up to the bound over the budget ({@code overBudget}). When the file is over budget
+     * ({@code excessFile}) because free slots are still inside it, one of the drained segments is the one
+     * in the highest slot, so that its data moves into a free slot (new segments take the lowest) and the end
+     * of the file can be cut off.
      */
-    private List<Long> choose(Policy policy, Usage usage, long stableBefore, long excessInUse, long excessFile) {
+    private List<Long> choose(Policy policy, Usage usage, long stableBefore, long overWatermark, long overBudget,
+            long excessFile) {
         List<long[]> candidates = new ArrayList<>(); // (base, live, slot, rewrite cost)
         for (Map.Entry<Long, Integer> segment : log.segments().entrySet()) {
             long base = segment.getKey();
@@ -355,7 +438,8 @@ public final class SegmentCleaning {
             if (live > 0) {
                 candidates.add(new long[] {base, live, segment.getValue(), usage.rewriteCost.get(base)});
             } else {
-                excessInUse -= segmentSize;
+                overWatermark -= segmentSize;
+                overBudget -= segmentSize;
             }
         }
         candidates.sort(Comparator.comparingLong((long[] c) -> c[3]));
@@ -363,51 +447,68 @@ public final class SegmentCleaning {
         List<Long> targets = new ArrayList<>();
         for (long[] c : candidates) {
             boolean underThreshold = c[1] < policy.cleanupThreshold() * segmentSize;
-            if (underThreshold || (excessInUse > 0 && c[3] < forSpace)) {
+            if (underThreshold || (overWatermark > 0 && c[3] < forSpace)) {
                 targets.add(c[0]);
-                excessInUse -= segmentSize - c[3];
+                overWatermark -= segmentSize - c[3];
+                overBudget -= segmentSize - c[3];
             }
         }
-        if (targets.isEmpty() && excessInUse > 0) {
+        if (targets.isEmpty() && overWatermark > 0) {
             // Every segment is dear because its pages have fragments all over (deltas): drain the emptiest
-            // anyway. Rewriting consolidates those pages, so the live bytes shrink and the costs fall.
+            // anyway. Rewriting consolidates those pages, so their other fragments die, the live bytes shrink
+            // and the costs fall. One segment a pass under the budget: consolidation is what frees space
+            // under overwrites, and doing it a little at a time from the watermark on is what keeps it from
+            // piling up into one burst at the budget (the sawtooth of the first soak); more over the budget.
             candidates.sort(Comparator.comparingLong((long[] c) -> c[1]));
+            int most = overBudget > 0 ? MAX_DRAINED_PER_PASS : 1;
             for (long[] c : candidates) {
-                if (excessInUse > 0 && c[1] < forSpace) {
+                if (targets.size() < most && overWatermark > 0 && c[1] < forSpace) {
                     targets.add(c[0]);
-                    excessInUse -= segmentSize - c[1];
+                    overWatermark -= segmentSize - c[1];
                 }
             }
+        }
+        if (targets.size() > MAX_DRAINED_PER_PASS) {
+            targets = new ArrayList<>(targets.subList(0, MAX_DRAINED_PER_PASS));
         }
         int holes = log.freeSlotCount();
         if (excessFile > 0 && holes > 0) {
             int inUse = log.slotCount() - holes;
-            candidates.sort(Comparator.comparingLong((long[] c) -> -c[2]));
-            for (long[] c : candidates) {
-                if (c[2] < inUse || excessFile <= 0) {
-                    break; // no lower free slot to move it into, or the file is within budget once cut
+            long[] highest = candidates.stream().max(Comparator.comparingLong((long[] c) -> c[2])).orElse(null);
+            // No lower free slot to move it into: nothing to gain. Else it takes a place of the bound, if
+            // need be, so that the file's end is cut off even while cheaper segments keep coming.
+            if (highest != null && highest[2] >= inUse && !targets.contains(highest[0])) {
+                if (targets.size() == MAX_DRAINED_PER_PASS) {
+                    targets.remove(targets.size() - 1);
                 }
-                if (!targets.contains(c[0])) {
-                    targets.add(c[0]);
-                }
-                excessFile -= segmentSize;
+                targets.add(highest[0]);
             }
         }
         return targets;
     }
 
-    /** Rewrites every page that has a fragment in one of {@code targets}. */
-    private void drain(Set<Long> targets) {
+    /**
+     * Rewrites the pages that have a fragment in one of {@code targets}, in pid order, until {@code maxBytes}
+     * of pages are rewritten: the next pass measures again and goes on with what is left (the rewritten pages
+     * have left the targets).
+     *
+     * @return bytes of the pages rewritten (their fragments, as measured before)
+     */
+    private long drain(List<Long> targetList, long maxBytes) {
+        long[] targets = targetList.stream().mapToLong(Long::longValue).sorted().toArray();
+        long rewritten = 0;
         long next = cache.nextPid();
-        for (long pid = 0; pid < next; pid++) {
+        for (long pid = 0; pid < next && rewritten < maxBytes; pid++) {
             Object entry = cache.tableEntry(pid);
             if (entry == null) {
                 continue;
             }
             long inTargets = 0;
+            long pageBytes = 0;
             long[] f = Page.locationsOf(entry);
             for (int i = 0; i < f.length - 1; i += Page.FRAGMENT_LONGS) { // the last long is the page's ts
-                if (targets.contains(f[i] & -segmentSize)) {
+                pageBytes += f[i + 2];
+                if (Arrays.binarySearch(targets, f[i] & -segmentSize) >= 0) {
                     inTargets += f[i + 2];
                 }
             }
@@ -416,8 +517,10 @@ public final class SegmentCleaning {
                 cache.rewrite(pid);
                 pagesRewritten.increment();
                 bytesCleaned.add(inTargets);
+                rewritten += pageBytes;
             }
         }
+        return rewritten;
     }
 
     /**
@@ -475,7 +578,8 @@ public final class SegmentCleaning {
     /** Counters since the store was opened, and the gauges of the last pass. */
     public Metrics metrics() {
         return new Metrics(passes.sum(), pagesRewritten.sum(), bytesCleaned.sum(), segmentsFreed.sum(),
-                slotsTruncated.sum(), blobsDeleted.sum(), gate.heldWrites.sum(), liveBytes, sizeOnDisk,
+                slotsTruncated.sum(), blobsDeleted.sum(), gate.heldWrites.sum(), gate.delayedWrites.sum(),
+                gate.waitNanos.sum() / 1_000_000, liveBytes, sizeOnDisk,
                 amplification, lagBytes);
     }
 }

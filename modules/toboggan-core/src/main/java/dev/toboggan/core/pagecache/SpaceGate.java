@@ -4,52 +4,107 @@ import dev.toboggan.core.log.Log;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.LongAdder;
 import java.util.concurrent.locks.Condition;
+import java.util.concurrent.locks.LockSupport;
 import java.util.concurrent.locks.ReentrantLock;
 
 /**
  * Slows writers down while the segment cleaner is behind: the lossless backpressure behind
- * {@code max-space-amplification}. The cleaner sets a limit on the log's segments in use from its budget;
- * while more are in use, each change a writer starts waits until the cleaner has freed enough, or gives
- * up. Writers are held before they reserve anything, so they hold nothing the cleaner needs.
+ * {@code max-space-amplification}. The cleaner sets two limits on the log's segments in use. Over the
+ * <em>soft</em> limit each change a writer starts is delayed, the longer the further over it the log is
+ * ({@link #delayNanos}: a fraction of a millisecond one segment over, {@link #MAX_DELAY_NANOS} at the hard
+ * limit), like RocksDB's delayed write rate between its soft and hard pending-compaction limits: writers
+ * slow down smoothly and the cleaner gets the CPU and the time to catch up. Only over the <em>hard</em>
+ * limit, the last resort when the disk would otherwise grow without bound, is a change held until the
+ * cleaner has freed enough (a compaction stall, which pacing exists to avoid). Writers wait before they
+ * reserve anything, so they hold nothing the cleaner needs.
  *
  * <h2>Implementation notes</h2>
  * <ul>
- *   <li><b>State</b>: {@code limit} (volatile; {@link Integer#MAX_VALUE} when nobody is held), set only by
- *       the cleaner ({@link #limit(int)}, under {@code lock}, which also wakes the waiters); the log's count
- *       of segments in use, a volatile it keeps once per segment. A change reads both: two loads.
- *   <li><b>Progress</b>: a waiter returns once the segments in use are within the limit. The cleaner sets a
- *       limit only while it frees space (and then runs pass after pass), wakes waiters whenever it freed
- *       segments, and lifts the limit after any pass that freed nothing, or that failed, or when it stops:
- *       writers are never held by a cleaner that cannot help. A waiter also wakes every few milliseconds
- *       to notice a failed or closed store ({@code checkUsable}).
+ *   <li><b>State</b>: {@code limits}, one volatile long packing the soft limit (high 32 bits) and the hard
+ *       limit (low 32 bits), so a writer never pairs a new soft limit with an old hard one; both
+ *       {@link Integer#MAX_VALUE} when nobody is slowed. Written only by the cleaner ({@link #limits(int, int)},
+ *       under {@code lock}, which also wakes held writers); the log's count of segments in use is a volatile
+ *       it keeps once per segment. A change under the soft limit reads both ({@link #throttled}): two loads,
+ *       no write.
+ *   <li><b>Delay</b>: soft &lt; in use &le; hard: {@code MAX_DELAY_NANOS × (inUse − soft) / (hard − soft)},
+ *       parked in the writer's own thread (no message, no lock, nothing shared but two counters).
+ *   <li><b>Progress</b>: a held writer returns once the segments in use are within the hard limit. The
+ *       cleaner keeps limits only while its passes free space (it then runs pass after pass while over its
+ *       watermark), wakes held writers whenever it freed segments, and lifts both limits after any pass that
+ *       freed nothing while over the soft limit, or that failed, or when it stops: writers are never slowed
+ *       by a cleaner that cannot help. A held writer also wakes every few milliseconds to notice a failed
+ *       or closed store ({@code checkUsable}).
  *   <li><b>Wait-for graph</b>: writer → cleaner; the cleaner waits only for the flush work and for open
- *       atomic batches to seal, and writers inside a batch are never held (the page cache checks), so
- *       there is no cycle. The cleaner's own rewrites are never held: they are how space comes back.
+ *       atomic batches to seal, and writers inside a batch are never slowed (the page cache checks), so
+ *       there is no cycle. The cleaner's own rewrites are never slowed: they are how space comes back.
  * </ul>
  */
 final class SpaceGate {
+    /** The delay of a change at the hard limit; one segment over the soft limit gets its share of it. */
+    static final long MAX_DELAY_NANOS = TimeUnit.MILLISECONDS.toNanos(1);
+    private static final long NONE = pack(Integer.MAX_VALUE, Integer.MAX_VALUE);
     private static final long RECHECK_MILLIS = 10;
 
     private final Log log;
     private final ReentrantLock lock = new ReentrantLock();
     private final Condition room = lock.newCondition();
-    private volatile int limit = Integer.MAX_VALUE;
+    private volatile long limits = NONE;
+    /** Changes delayed between the soft and the hard limit. */
+    final LongAdder delayedWrites = new LongAdder();
+    /** Changes held over the hard limit until the cleaner freed segments. */
     final LongAdder heldWrites = new LongAdder();
+    /** Time writers spent delayed or held, summed over writers. */
+    final LongAdder waitNanos = new LongAdder();
 
     SpaceGate(Log log) {
         this.log = log;
     }
 
-    boolean throttled() {
-        return log.segmentsInUse() > limit;
+    private static long pack(int soft, int hard) {
+        return ((long) soft << 32) | (hard & 0xffff_ffffL);
     }
 
-    /** Waits until the segments in use are within the limit. */
+    /** Whether a change must go through {@link #awaitRoom}: the segments in use are over the soft limit. */
+    boolean throttled() {
+        return log.segmentsInUse() > (int) (limits >>> 32);
+    }
+
+    /**
+     * The delay of a change while {@code inUse} segments are in use: 0 up to the soft limit, then growing
+     * linearly with the overshoot to {@link #MAX_DELAY_NANOS} at the hard limit; -1 over it (held).
+     */
+    static long delayNanos(int inUse, int soft, int hard) {
+        if (inUse <= soft) {
+            return 0;
+        }
+        if (inUse > hard) {
+            return -1;
+        }
+        return MAX_DELAY_NANOS * (inUse - soft) / Math.max(1, hard - soft);
+    }
+
+    /**
+     * Delays the calling writer by {@link #delayNanos}, or holds it until the segments in use are within the
+     * hard limit.
+     */
     void awaitRoom(Runnable checkUsable) {
-        heldWrites.increment();
+        long from = System.nanoTime();
+        long now = limits;
+        long delay = delayNanos(log.segmentsInUse(), (int) (now >>> 32), (int) now);
+        if (delay > 0) {
+            delayedWrites.increment();
+            LockSupport.parkNanos(this, delay);
+        } else if (delay < 0) {
+            heldWrites.increment();
+            hold(checkUsable);
+        }
+        waitNanos.add(System.nanoTime() - from);
+    }
+
+    private void hold(Runnable checkUsable) {
         lock.lock();
         try {
-            while (throttled()) {
+            while (log.segmentsInUse() > (int) limits) {
                 checkUsable.run();
                 room.await(RECHECK_MILLIS, TimeUnit.MILLISECONDS);
             }
@@ -61,15 +116,42 @@ final class SpaceGate {
         }
     }
 
-    int limit() {
-        return limit;
+    int softLimit() {
+        return (int) (limits >>> 32);
     }
 
-    /** Sets the limit on segments in use ({@link Integer#MAX_VALUE}: none) and wakes the waiters to look again. */
-    void limit(int segments) {
+    int hardLimit() {
+        return (int) limits;
+    }
+
+    /**
+     * Sets the limits on segments in use ({@link Integer#MAX_VALUE} for both: none) and wakes held writers
+     * to look again.
+     *
+     * @throws IllegalArgumentException if {@code hard < soft}
+     */
+    void limits(int soft, int hard) {
+        if (hard < soft) {
+            throw new IllegalArgumentException("hard limit " + hard + " under soft limit " + soft);
+        }
         lock.lock();
         try {
-            limit = segments;
+            limits = pack(soft, hard);
+            room.signalAll();
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /** Lifts both limits: nobody is slowed or held. */
+    void lift() {
+        limits(Integer.MAX_VALUE, Integer.MAX_VALUE);
+    }
+
+    /** Wakes held writers to look again: the cleaner freed segments. */
+    void wake() {
+        lock.lock();
+        try {
             room.signalAll();
         } finally {
             lock.unlock();

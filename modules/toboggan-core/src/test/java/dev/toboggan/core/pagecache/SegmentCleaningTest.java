@@ -86,14 +86,15 @@ class SegmentCleaningTest {
 
     /** Passes until the cleaner has nothing more to do or says it cannot get further. */
     private void cleanUntilSettled() {
-        for (int i = 0; i < 100; i++) {
+        // A pass drains at most a few segments, so settling a large backlog takes many.
+        for (int i = 0; i < 1000; i++) {
             SegmentCleaning.Outcome outcome = pc.cleaning().pass(POLICY);
             if (!outcome.progress()) {
                 return;
             }
 
         }
-        throw new AssertionError("the cleaner still made progress after 100 passes: it loops");
+        throw new AssertionError("the cleaner still made progress after 1000 passes: it loops");
     }
 
     private void crash(SplittableRandom rnd) {
@@ -264,27 +265,95 @@ class SegmentCleaningTest {
     }
 
     @Test
-    void whileABackgroundCleanerIsBehindWritersWaitForItToCatchUp() throws InterruptedException {
+    void whileABackgroundCleanerIsBehindWritersAreSlowedAndHeldUntilItCatchesUp() throws InterruptedException {
         SegmentCleaning.Policy strict = new SegmentCleaning.Policy(0.5, 1.01);
         SplittableRandom rnd = new SplittableRandom(13);
         overwrite(rnd, 1000, 3000, false);
         pc.cleaning().started();
         assertThat(pc.cleaning().pass(strict).progress()).isTrue();
-        assertThat(pc.cleaning().gate.limit()).as("a limit on segments in use").isLessThan(Integer.MAX_VALUE);
-        // A writer makes garbage faster than anybody cleans: it is held once over the limit, and goes on
-        // as the passes below free segments.
-        Thread writer = new Thread(() -> overwrite(new SplittableRandom(14), 1000, 20_000, false));
+        assertThat(pc.cleaning().gate.softLimit()).as("a soft limit on segments in use").isLessThan(Integer.MAX_VALUE);
+        assertThat(pc.cleaning().gate.hardLimit()).as("a hard limit past it")
+                .isGreaterThan(pc.cleaning().gate.softLimit());
+        // A writer makes garbage faster than anybody cleans: it is slowed once over the soft limit, held
+        // over the hard one, and goes on as the passes below free segments.
+        Thread writer = new Thread(() -> overwrite(new SplittableRandom(14), 1000, 8_000, false));
         writer.start();
         for (int i = 0; i < 100_000 && writer.isAlive(); i++) {
-            if (pc.cleaning().gate.throttled()) {
+            if (pc.log().segmentsInUse() > pc.cleaning().gate.hardLimit()) {
                 pc.cleaning().pass(strict);
             }
             writer.join(1);
         }
         assertThat(writer.isAlive()).as("released").isFalse();
-        assertThat(pc.cleaning().metrics().heldWrites()).as("writes held").isPositive();
+        SegmentCleaning.Metrics m = pc.cleaning().metrics();
+        assertThat(m.delayedWrites()).as("writes slowed: %s", m).isPositive();
+        assertThat(m.heldWrites()).as("writes held: %s", m).isPositive();
         pc.cleaning().stopped();
         assertThat(pc.cleaning().gate.throttled()).isFalse();
+        assertModel();
+    }
+
+    /** Allocates {@code pages} pages of 40 ints each (so a 4 KiB segment holds about 20), then flushes. */
+    private void allocateLarge(int pages) {
+        for (int i = 0; i < pages; i++) {
+            List<Integer> value = IntStream.range(0, 40).map(x -> x * 31 + 1000).boxed().toList();
+            Page<List<Integer>> page = pc.allocate(value);
+            model.put(page.pid(), page.value());
+        }
+        pc.flush();
+    }
+
+    /** Replaces (a full image in a new segment) {@code share} of the pages, then flushes. */
+    private void replaceShare(SplittableRandom rnd, double share) {
+        for (long pid : new ArrayList<>(model.keySet())) {
+            if (rnd.nextDouble() < share) {
+                List<Integer> value = IntStream.range(0, 40).map(x -> x * 17 + 2000).boxed().toList();
+                assertThat(pc.replace(pid, pc.get(pid), value).succeeded()).isTrue();
+                model.put(pid, value);
+            }
+        }
+        pc.flush();
+    }
+
+    @Test
+    void aPassDrainsABoundedNumberOfSegmentsAndTheNextOnesContinue() {
+        allocateLarge(1200);
+        replaceShare(new SplittableRandom(17), 0.8); // every old segment about a fifth live: all worth draining
+        Map<Long, Long> live = pc.cleaning().liveBytesBySegment();
+        long stable = pc.log().stableTip();
+        List<Long> drainable = live.keySet().stream()
+                .filter(base -> base + 4096 <= stable && live.get(base) < 0.5 * 4096).toList();
+        assertThat(drainable).as("segments under the threshold")
+                .hasSizeGreaterThan(3 * SegmentCleaning.MAX_DRAINED_PER_PASS);
+
+        SegmentCleaning.Outcome first = pc.cleaning().pass(POLICY);
+        long drainedAndFreed = drainable.stream().filter(base -> !pc.log().segments().containsKey(base)).count();
+        assertThat(first.progress()).isTrue();
+        assertThat(drainedAndFreed).as("segments with live data freed by one pass")
+                .isPositive().isLessThanOrEqualTo(SegmentCleaning.MAX_DRAINED_PER_PASS);
+        assertThat(first.overBudget()).as("more to do: the actor runs the next pass at once").isTrue();
+
+        cleanUntilSettled();
+        assertThat(drainable.stream().filter(base -> pc.log().segments().containsKey(base)))
+                .as("later passes drained the rest").isEmpty();
+        assertModel();
+    }
+
+    @Test
+    void cleaningForSpaceStartsBelowTheBudgetAtTheWatermark() {
+        // A threshold nothing falls under, and a budget far away: only the watermark makes this pass work.
+        SegmentCleaning.Policy lenient = new SegmentCleaning.Policy(0.01, 2.5);
+        allocateLarge(1200);
+        replaceShare(new SplittableRandom(19), 0.85);
+        long live = pc.cleaning().liveBytesBySegment().values().stream().mapToLong(Long::longValue).sum();
+        long inUse = (long) pc.log().segments().size() * 4096;
+        assertThat((double) inUse / live).as("over the watermark (1.75 - 2 segments) and well within the budget "
+                + "(2.5 - 4 segments)").isBetween(1.8, 2.2);
+
+        SegmentCleaning.Outcome outcome = pc.cleaning().pass(lenient);
+        assertThat(outcome.progress()).isTrue();
+        assertThat(outcome.overLimit()).isFalse();
+        assertThat(pc.cleaning().metrics().pagesRewritten()).isPositive();
         assertModel();
     }
 
