@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.toboggan.core.Failpoints;
 import dev.toboggan.core.StorageException;
+import dev.toboggan.core.TobogganException;
 import dev.toboggan.core.io.SimulatedStorage;
 import dev.toboggan.core.log.LogConfig;
 import java.io.IOException;
@@ -14,8 +15,11 @@ import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.EnumSet;
 import java.util.SplittableRandom;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicIntegerArray;
+import java.util.concurrent.atomic.AtomicReference;
 import java.util.stream.IntStream;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
@@ -280,6 +284,100 @@ class SegmentCleaningTest {
         pc.close();
         pc = Stores.open(disk, config());
         assertModel();
+    }
+
+    /**
+     * A crash at a random moment while cleaning, with writers running: two writers change pages of their own
+     * (a delta appending the page's next number, or now and then a full image restarting at it), a third
+     * thread runs passes that drain and free segments, and the test flushes now and then; then the disk dies
+     * at a random call and the power fails. Each page must come back as one of its versions since the last
+     * flush that returned: its numbers consecutive, the last one at least what that flush covered. (The two
+     * races the paced cleaner showed under fault injection are between exactly these threads, but their
+     * windows are narrow: this test did not find them in 80 rounds; the two regression tests above step in
+     * at the moment that matters.)
+     */
+    @Test
+    void aDiskDyingAtARandomMomentWhileWritersAndPassesRunLosesNothingFlushed() throws InterruptedException {
+        SegmentCleaning.Policy strict = new SegmentCleaning.Policy(0.5, 1.2);
+        SplittableRandom rnd = new SplittableRandom(31);
+        int perWriter = 50;
+        int crashesWithFreedSegments = 0;
+        for (int round = 0; round < 8 * SCALE; round++) {
+            long[] pids = new long[2 * perWriter];
+            for (int i = 0; i < pids.length; i++) {
+                pids[i] = pc.allocate(List.of(0)).pid();
+            }
+            pc.flush();
+            AtomicIntegerArray written = new AtomicIntegerArray(pids.length); // the number each page holds
+            int[] flushed = new int[pids.length];
+            AtomicBoolean stop = new AtomicBoolean();
+            AtomicReference<Throwable> unexpected = new AtomicReference<>();
+            long freedBefore = pc.cleaning().metrics().segmentsFreed();
+            List<Thread> threads = new ArrayList<>();
+            for (int w = 0; w < 2; w++) {
+                SplittableRandom r = new SplittableRandom(rnd.nextLong());
+                int first = w * perWriter;
+                threads.add(new Thread(() -> untilTheDiskDies(stop, unexpected, () -> {
+                    int k = first + r.nextInt(perWriter);
+                    int next = written.get(k) + 1;
+                    Page<List<Integer>> page = pc.get(pids[k]);
+                    CasResult<List<Integer>> result = r.nextInt(8) == 0 ? pc.replace(pids[k], page, List.of(next))
+                            : pc.link(pids[k], page, next);
+                    assertThat(result.succeeded()).as("the page's only writer lost a CAS").isTrue();
+                    written.set(k, next);
+                })));
+            }
+            threads.add(new Thread(() -> untilTheDiskDies(stop, unexpected, () -> pc.cleaning().pass(strict))));
+            threads.forEach(Thread::start);
+            for (int flushes = 1 + rnd.nextInt(6); flushes > 0; flushes--) {
+                Thread.sleep(rnd.nextInt(5, 40));
+                int[] before = new int[pids.length];
+                for (int k = 0; k < pids.length; k++) {
+                    before[k] = written.get(k);
+                }
+                pc.flush();
+                System.arraycopy(before, 0, flushed, 0, pids.length);
+            }
+            disk.failAfter(1 + rnd.nextInt(40), EnumSet.allOf(SimulatedStorage.Op.class),
+                    SimulatedStorage.FailMode.FOREVER);
+            Thread.sleep(20);
+            stop.set(true);
+            for (Thread t : threads) {
+                t.join();
+            }
+            assertThat(unexpected.get()).as("round %d", round).isNull();
+            if (pc.cleaning().metrics().segmentsFreed() > freedBefore) {
+                crashesWithFreedSegments++;
+            }
+            pc.abandon();
+            disk.clearFaults();
+            disk.powerLoss(new SplittableRandom(rnd.nextLong()));
+            pc = Stores.open(disk, config());
+            for (int k = 0; k < pids.length; k++) {
+                List<Integer> value = pc.get(pids[k]).value();
+                int last = value.get(value.size() - 1);
+                // a change whose call failed with the disk may or may not have been made: one more at most
+                assertThat(last).as("round %d, page %d: flushed %d, written %d", round, pids[k], flushed[k], written.get(k))
+                        .isBetween(flushed[k], written.get(k) + 1);
+                for (int j = 0; j < value.size(); j++) {
+                    assertThat(value.get(j)).as("round %d, page %d: %s", round, pids[k], value).isEqualTo(value.get(0) + j);
+                }
+            }
+        }
+        assertThat(crashesWithFreedSegments).as("rounds in which passes freed segments before the crash").isPositive();
+    }
+
+    /** Runs {@code step} until {@code stop}, or until the store fails; anything else is {@code unexpected}. */
+    private static void untilTheDiskDies(AtomicBoolean stop, AtomicReference<Throwable> unexpected, Runnable step) {
+        try {
+            while (!stop.get()) {
+                step.run();
+            }
+        } catch (TobogganException e) {
+            // the disk died: this thread's part is over
+        } catch (Throwable t) {
+            unexpected.compareAndSet(null, t);
+        }
     }
 
     @Test
