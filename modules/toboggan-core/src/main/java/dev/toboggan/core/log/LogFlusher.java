@@ -55,6 +55,10 @@ public final class LogFlusher {
 
     private final Log log;
     private final int maxRetries;
+    /** File offset where the last zero-fill ended (-1: none yet). Written under workLock; read by {@link #zerosAhead}. */
+    private volatile long filledTo = -1;
+    /** File offset where the last window written ended. Written under workLock; read by {@link #zerosAhead}. */
+    private volatile long writtenTo;
     private final ReentrantLock workLock = new ReentrantLock();
     /** Windows of a failed attempt, written again first. Guarded by workLock. */
     private List<IoBuffer> retry = new ArrayList<>();
@@ -219,7 +223,22 @@ public final class LogFlusher {
         }
         ByteBuffer window = memory.duplicate().limit(b.base + length).position(b.base);
         log.file.write(window, b.fileOffset);
+        writtenTo = b.fileOffset + length;
         return length;
+    }
+
+    /**
+     * The zeros the last fill put past the last window written, if they end the file ({@code fileSize}) and
+     * lie in that window's slot: space allocated for the next writes, not log. A gauge (two volatile reads).
+     */
+    long zerosAhead(long fileSize) {
+        long filled = filledTo;
+        long written = writtenTo;
+        if (filled != fileSize || written >= filled || written <= 0
+                || (written - 1) / log.segmentSize != (filled - 1) / log.segmentSize) {
+            return 0;
+        }
+        return filled - written;
     }
 
     /**
@@ -237,6 +256,7 @@ public final class LogFlusher {
             zeros.clear().limit((int) Math.min(zeros.capacity(), to - at));
             log.file.write(zeros, at);
         }
+        filledTo = to;
     }
 
     /** Runs {@code closing} while no flush work can be running, and makes later calls do nothing. */

@@ -30,12 +30,14 @@ class LogZeroFillTest {
         long size = disk.content(config().logFile()).length;
         assertThat(size).as("filled ahead of the window, within the first slot")
                 .isGreaterThanOrEqualTo(LogFlusher.ZERO_FILL_AHEAD).isLessThanOrEqualTo(SEGMENT);
+        assertThat(log.sizeOnDisk()).as("the zeros ahead are not counted as log").isLessThan(1024);
         for (int i = 1; i < 200; i++) {
             byte[] b = body(0, i, 1000);
             log.reserve(MessageKind.INLINE_NODE, 3, b, 0, b.length).complete();
             log.flush();
             assertThat(disk.content(config().logFile())).as("flush %d", i).hasSize((int) size);
         }
+        assertThat(log.sizeOnDisk()).isBetween(199L * 1000, 199L * 1100 + 1024);
         log.close();
     }
 
