@@ -6,6 +6,7 @@ import dev.toboggan.core.io.StorageFile;
 import dev.toboggan.core.log.LogScanner.Segment;
 import java.io.IOException;
 import java.nio.ByteBuffer;
+import java.util.Arrays;
 import java.util.BitSet;
 import java.util.List;
 import java.util.Map;
@@ -46,6 +47,9 @@ final class LogRecovery {
     private final BlobStore blobs;
     private final int segmentSize;
     private final LogScanner scanner;
+    /** {@link #zeroRange}'s buffers, made on first use: what it reads, and zeros (never written into). */
+    private ByteBuffer existing;
+    private ByteBuffer zeros;
 
     /** Everything the log needs to continue writing where recovery ended. */
     record Result(long tip, int tailSlot, SegmentSlots slots, RecoveryReport report) {}
@@ -125,23 +129,24 @@ final class LogRecovery {
     }
 
     private boolean zeroRange(long offset, int length) throws IOException {
-        ByteBuffer existing = ByteBuffer.allocate(Math.min(length, 1 << 20));
+        // One read buffer and one zero buffer for every range of this recovery, and a vectorized compare:
+        // a buffer per slot and a byte-by-byte check made this step most of a clean open's CPU when the
+        // cleaner had left free slots (each of them a segment to read).
+        if (zeros == null) {
+            int chunk = Math.min(segmentSize, 1 << 20);
+            zeros = ByteBuffer.allocate(chunk);
+            existing = ByteBuffer.allocate(chunk);
+        }
         boolean dirty = false;
-        for (long at = offset; at < offset + length; at += existing.capacity()) {
+        for (long at = offset; at < offset + length && !dirty; at += existing.capacity()) {
             existing.clear().limit((int) Math.min(existing.capacity(), offset + length - at));
             int n = file.read(existing, at);
-            for (int i = 0; i < n && !dirty; i++) {
-                dirty = existing.get(i) != 0;
-            }
-            if (dirty) {
-                break;
-            }
+            dirty = Arrays.mismatch(existing.array(), 0, n, zeros.array(), 0, n) >= 0;
         }
         if (!dirty) {
             return false;
         }
         Failpoints.check("recovery.zero");
-        ByteBuffer zeros = ByteBuffer.allocate(Math.min(length, 1 << 20));
         for (long at = offset; at < offset + length; at += zeros.capacity()) {
             zeros.clear().limit((int) Math.min(zeros.capacity(), offset + length - at));
             file.write(zeros, at);
