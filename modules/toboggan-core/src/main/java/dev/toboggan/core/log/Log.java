@@ -885,10 +885,15 @@ public final class Log implements AutoCloseable {
         }
     }
 
-    /** Bytes the log file and blobs take on disk. */
+    /**
+     * Bytes the log file and blobs take on disk, less the zeros the flusher filled ahead of its writes (at
+     * most {@link LogFlusher#ZERO_FILL_AHEAD}, space allocated for the next writes): the segment cleaner
+     * weighs this against the live bytes, and nothing it cleans could give that space back.
+     */
     public long sizeOnDisk() {
         try {
-            return file.size() + blobs.totalSize();
+            long fileSize = file.size();
+            return fileSize - flusher.zerosAhead(fileSize) + blobs.totalSize();
         } catch (IOException e) {
             throw new StorageException("measuring", config.logFile(), e);
         }
