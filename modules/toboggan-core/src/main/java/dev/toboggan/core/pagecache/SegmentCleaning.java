@@ -1,6 +1,7 @@
 package dev.toboggan.core.pagecache;
 
 import dev.toboggan.core.Failpoints;
+import dev.toboggan.core.LazyLogger;
 import dev.toboggan.core.StorageException;
 import dev.toboggan.core.log.Log;
 import java.io.IOException;
@@ -13,8 +14,6 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.atomic.LongAdder;
-import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
 
 /**
  * The segment cleaner's work (SLED-REFERENCE §3; seed 000's {@code attempt_gc}, {@code rewrite_page},
@@ -79,7 +78,7 @@ import org.slf4j.LoggerFactory;
  * </ul>
  */
 public final class SegmentCleaning {
-    private static final Logger LOG = LoggerFactory.getLogger(SegmentCleaning.class);
+    private static final LazyLogger LOG = LazyLogger.of(SegmentCleaning.class);
     /**
      * Segments one pass drains at most, all freed at its end: a pass is one measurement, one drain, one
      * measurement and one reclaim, so it stays short and the space it frees comes back at once: cleaning is
@@ -246,11 +245,13 @@ public final class SegmentCleaning {
             lagBytes = Math.max(0, size - allowed);
             sizeOnDisk = size;
             if (overWatermark && !progress) {
-                LOG.debug("store {} is {} bytes over its space budget, but no segment can be cleaned now",
+                LOG.get().debug("store {} is {} bytes over its space budget, but no segment can be cleaned now",
                         cache.config().log().directory(), size - budget);
             }
-            if (LOG.isDebugEnabled()) {
-                LOG.debug("pass in {} ms: draining {} segments, rewrote {} KiB, freed {}, segments in use {} -> {} "
+            // Only a pass that did something says so: an idle pass (the one at every start, say) must not
+            // initialize logging, which costs a fresh JVM's first open a quarter of a second (LazyLogger).
+            if ((progress || !targets.isEmpty()) && LOG.get().isDebugEnabled()) {
+                LOG.get().debug("pass in {} ms: draining {} segments, rewrote {} KiB, freed {}, segments in use {} -> {} "
                         + "(soft limit {}, hard {}), space amplification {}", (System.nanoTime() - started) / 1_000_000,
                         targets.size(), rewritten / 1024, freed, inUseAtStart, log.segmentsInUse(), gate.softLimit(),
                         gate.hardLimit(), String.format("%.2f", amplification));
