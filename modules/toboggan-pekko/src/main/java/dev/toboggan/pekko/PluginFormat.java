@@ -17,6 +17,9 @@ import java.util.Arrays;
  * +------+---------------------+        +-----------------+------------------+
  *                                       | highest seqNr u64|                     tombstone (8 bytes)
  *                                       +------------------+
+ * +------+-----------------+        +---------------------+
+ * | 0x11 | numeric id  u64 | ─────► | persistence id UTF-8|   a live persistence id, by numeric id
+ * +------+-----------------+        +---------------------+
  * +------+-----------------+----------------+        +-------------+----------+-----+----------+
  * | 0x21 | numeric id  u64 | last seqNr u64 | ─────► | event count | event 1  | ... | event n  |   an event run
  * +------+-----------------+----------------+        |     u32     |          |     |          |
@@ -29,6 +32,9 @@ import java.util.Arrays;
  * +------+------------+--------------+        +-----------------+-----------+
  * | 0x40 | tag id u64 | ordering u64 | ─────► | numeric id  u64 | seqNr u64 |
  * +------+------------+--------------+        +-----------------+-----------+
+ * +------+        +------------------+
+ * | 0x50 | ─────► | highest id u64   |   the highest ordering or numeric id a stored batch gave out
+ * +------+        +------------------+
  *
  * snapshot tree (toboggan.snapshot-store.tree)
  * +----------------+---------------------+-----------+---------------+
@@ -58,11 +64,17 @@ import java.util.Arrays;
  */
 final class PluginFormat {
     static final byte PERSISTENCE_ID = 0x10;
+    /** A live persistence id by its numeric id: new persistence ids in the order they were created. */
+    static final byte PERSISTENCE_ID_BY_NUMERIC_ID = 0x11;
     /** The first layout's events, one per entry: no longer written; a journal that finds one refuses to start. */
     static final byte SINGLE_EVENT = 0x20;
     static final byte EVENT = 0x21;
     static final byte TAG = 0x30;
     static final byte TAGGED = 0x40;
+    /** The one key of the highest numeric id or ordering a stored batch gave out. */
+    static final byte HIGHEST_ID = 0x50;
+    /** Length of a numeric id index key. */
+    static final int NUMERIC_ID_KEY_LENGTH = 9;
 
     /** Length of a live persistence id entry: numeric id and highest sequence number. */
     static final int LIVE_ENTRY_LENGTH = 16;
@@ -92,6 +104,32 @@ final class PluginFormat {
 
     static byte[] persistenceIdKey(String persistenceId) {
         return prefixed(PERSISTENCE_ID, utf8PersistenceId(persistenceId));
+    }
+
+    /** The persistence id of a {@link #PERSISTENCE_ID} key. */
+    static String persistenceIdOf(byte[] persistenceIdKey) {
+        return new String(persistenceIdKey, 1, persistenceIdKey.length - 1, StandardCharsets.UTF_8);
+    }
+
+    static byte[] numericIdKey(long numericId) {
+        return ByteBuffer.allocate(NUMERIC_ID_KEY_LENGTH).put(PERSISTENCE_ID_BY_NUMERIC_ID).putLong(numericId).array();
+    }
+
+    static long numericIdOf(byte[] numericIdKey) {
+        return ByteBuffer.wrap(numericIdKey).getLong(1);
+    }
+
+    /** The value of a numeric id index entry: the persistence id, as its {@link #PERSISTENCE_ID} key has it. */
+    static byte[] numericIdValue(String persistenceId) {
+        return utf8PersistenceId(persistenceId);
+    }
+
+    static String decodeNumericIdValue(byte[] value) {
+        return new String(value, StandardCharsets.UTF_8);
+    }
+
+    static byte[] highestIdKey() {
+        return new byte[] {HIGHEST_ID};
     }
 
     static byte[] tagKey(String tag) {
@@ -221,12 +259,17 @@ final class PluginFormat {
         return ByteBuffer.wrap(taggedValue).getLong(8);
     }
 
-    static byte[] tagIdValue(long tagId) {
-        return ByteBuffer.allocate(8).putLong(tagId).array();
+    /** A tag id ({@link #TAG}) or the highest id ({@link #HIGHEST_ID}). */
+    static byte[] u64Value(long id) {
+        return ByteBuffer.allocate(8).putLong(id).array();
     }
 
-    static long decodeTagId(byte[] tagIdValue) {
-        return ByteBuffer.wrap(tagIdValue).getLong();
+    static long decodeU64(byte[] value) {
+        if (value.length != 8) {
+            throw new IllegalStateException("an id entry of " + value.length
+                    + " bytes; expected 8: the journal tree holds data of another format");
+        }
+        return ByteBuffer.wrap(value).getLong();
     }
 
     // ---------------------------------------------------------------- snapshots

@@ -59,6 +59,8 @@ public final class TobogganJournal extends AsyncWriteJournal {
     private final Tree tree;
     private final Serialization serialization;
     private final int deleteBatchSize;
+    /** Tells the live queries of this tree about new durable writes. */
+    private final JournalWrites writes;
     /** Tag → tag id, for tags whose {@link PluginFormat#TAG} entry is stored. */
     private final Map<String, Long> tagIds = new ConcurrentHashMap<>();
 
@@ -67,8 +69,22 @@ public final class TobogganJournal extends AsyncWriteJournal {
         this.tree = db.tree(PluginSettings.treeName(config, configPath));
         this.serialization = SerializationExtension.get(context().system());
         this.deleteBatchSize = PluginSettings.positiveInt(config, configPath, "delete-batch-size");
+        this.writes = PekkoStores.get(context().system()).journalWrites(db, PluginSettings.treeName(config, configPath));
         refuseFirstLayout(tree, "the journal tree '" + PluginSettings.treeName(config, configPath) + "' in "
                 + db.directory(), configPath);
+        markHighestId(tree, db);
+    }
+
+    /**
+     * Gives a journal tree written before {@link PluginFormat#HIGHEST_ID} existed one above every id in it
+     * (ids only grow), so that the read journal reads all it holds; a tree that has the key, or holds
+     * nothing, is left as it is.
+     */
+    static void markHighestId(Tree tree, Db db) {
+        if (tree.get(PluginFormat.highestIdKey()) == null
+                && tree.range(new byte[] {PluginFormat.PERSISTENCE_ID}, null).hasNext()) {
+            tree.insert(PluginFormat.highestIdKey(), PluginFormat.u64Value(db.generateId()));
+        }
     }
 
     /**
@@ -92,6 +108,7 @@ public final class TobogganJournal extends AsyncWriteJournal {
         Map<String, PersistenceIdEntry> entries = new LinkedHashMap<>();
         Map<String, List<PluginFormat.StoredEvent>> eventsOf = new HashMap<>();
         Map<String, Long> newTags = new HashMap<>();
+        long highestId = 0; // of the numeric ids and orderings this call gives out
         try {
             for (AtomicWrite write : messages) {
                 List<EncodedEvent> events;
@@ -102,7 +119,11 @@ public final class TobogganJournal extends AsyncWriteJournal {
                     results.add(Optional.of(rejected));
                     continue;
                 }
-                PersistenceIdEntry entry = entries.computeIfAbsent(write.persistenceId(), this::liveEntry);
+                PersistenceIdEntry entry = entries.get(write.persistenceId());
+                if (entry == null) {
+                    entry = liveEntry(write.persistenceId(), batch);
+                    highestId = Math.max(highestId, entry.numericId());
+                }
                 List<PluginFormat.StoredEvent> stored =
                         eventsOf.computeIfAbsent(write.persistenceId(), id -> new ArrayList<>());
                 for (EncodedEvent event : events) {
@@ -110,6 +131,7 @@ public final class TobogganJournal extends AsyncWriteJournal {
                     long[] tags = new long[event.tags.size()];
                     if (!event.tags.isEmpty()) {
                         ordering = db.generateId();
+                        highestId = ordering;
                         for (int i = 0; i < tags.length; i++) {
                             tags[i] = tagId(event.tags.get(i), newTags, batch);
                             batch.insert(PluginFormat.taggedKey(tags[i], ordering),
@@ -132,14 +154,27 @@ public final class TobogganJournal extends AsyncWriteJournal {
             if (batch.isEmpty()) {
                 return Futures.successful(results);
             }
+            if (highestId > 0) {
+                batch.insert(PluginFormat.highestIdKey(), PluginFormat.u64Value(highestId));
+            }
+        } catch (RuntimeException e) {
+            return Futures.failed(e);
+        }
+        long batchNumber = writes.startBatch();
+        try {
             // A store failure fails the whole call: Pekko then fails every write of it.
             tree.applyBatch(batch);
         } catch (RuntimeException e) {
+            // Nothing of the batch was applied; once a flush covers the batches before it, so is its number.
+            db.flushAsync().thenRun(() -> writes.durable(batchNumber));
             return Futures.failed(e);
         }
         tagIds.putAll(newTags);
         Iterable<Optional<Exception>> done = results;
-        return FutureConverters.asScala(db.flushAsync().thenApply(stable -> done));
+        return FutureConverters.asScala(db.flushAsync().thenApply(stable -> {
+            writes.durable(batchNumber);
+            return done;
+        }));
     }
 
     /** Adds {@code events} (one persistence id's, in order) to {@code batch} as runs of about {@link PluginFormat#RUN_TARGET_BYTES}. */
@@ -194,10 +229,18 @@ public final class TobogganJournal extends AsyncWriteJournal {
         return events;
     }
 
-    /** The entry of {@code persistenceId} with a numeric id: its current one, or a new one. */
-    private PersistenceIdEntry liveEntry(String persistenceId) {
+    /**
+     * The entry of {@code persistenceId} with a numeric id: its current one, or a new one, indexed
+     * ({@link PluginFormat#PERSISTENCE_ID_BY_NUMERIC_ID}) in {@code batch}.
+     */
+    private PersistenceIdEntry liveEntry(String persistenceId, Batch batch) {
         PersistenceIdEntry entry = entry(persistenceId);
-        return entry.isTombstone() ? new PersistenceIdEntry(db.generateId(), entry.highestSequenceNr()) : entry;
+        if (!entry.isTombstone()) {
+            return entry;
+        }
+        PersistenceIdEntry created = new PersistenceIdEntry(db.generateId(), entry.highestSequenceNr());
+        batch.insert(PluginFormat.numericIdKey(created.numericId()), PluginFormat.numericIdValue(persistenceId));
+        return created;
     }
 
     private long tagId(String tag, Map<String, Long> newTags, Batch batch) {
@@ -208,12 +251,12 @@ public final class TobogganJournal extends AsyncWriteJournal {
         if (id == null) {
             byte[] stored = tree.get(PluginFormat.tagKey(tag));
             if (stored != null) {
-                id = PluginFormat.decodeTagId(stored);
+                id = PluginFormat.decodeU64(stored);
                 tagIds.put(tag, id);
             } else {
                 id = db.generateId();
                 newTags.put(tag, id);
-                batch.insert(PluginFormat.tagKey(tag), PluginFormat.tagIdValue(id));
+                batch.insert(PluginFormat.tagKey(tag), PluginFormat.u64Value(id));
             }
         }
         return id;
@@ -260,6 +303,7 @@ public final class TobogganJournal extends AsyncWriteJournal {
                 }
             }
             if (deletesAll) {
+                batch.remove(PluginFormat.numericIdKey(entry.numericId()));
                 batch.insert(PluginFormat.persistenceIdKey(persistenceId), PluginFormat.persistenceIdValue(
                         new PersistenceIdEntry(PersistenceIdEntry.NONE, entry.highestSequenceNr())));
             }

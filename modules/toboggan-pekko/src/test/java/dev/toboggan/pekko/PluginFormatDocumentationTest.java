@@ -26,6 +26,10 @@ class PluginFormatDocumentationTest {
         assertThat(PluginFormat.RUN_HEADER_LENGTH).isEqualTo(4);
         assertThat(doc).contains(String.format("0x%02X | tag (UTF-8)", PluginFormat.TAG));
         assertThat(doc).contains(String.format("0x%02X | tag id u64 | ordering u64", PluginFormat.TAGGED));
+        assertThat(doc).contains(String.format("0x%02X | numeric id u64                    → persistence id (UTF-8)",
+                PluginFormat.PERSISTENCE_ID_BY_NUMERIC_ID));
+        assertThat(doc).contains(String.format("0x%02X                                     → highest id u64",
+                PluginFormat.HIGHEST_ID));
         assertThat(doc).contains("live (" + PluginFormat.LIVE_ENTRY_LENGTH + " bytes)");
         assertThat(doc).contains("tombstone (" + PluginFormat.TOMBSTONE_LENGTH + " bytes)");
         assertThat(doc).contains("An event key is\n  " + PluginFormat.EVENT_KEY_LENGTH + " bytes");
@@ -39,6 +43,10 @@ class PluginFormatDocumentationTest {
     void encodedKeysHaveTheDocumentedShape() {
         assertThat(PluginFormat.eventKey(1, 2)).hasSize(PluginFormat.EVENT_KEY_LENGTH)
                 .startsWith(PluginFormat.EVENT, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 2);
+        assertThat(PluginFormat.numericIdKey(258)).hasSize(PluginFormat.NUMERIC_ID_KEY_LENGTH)
+                .containsExactly(PluginFormat.PERSISTENCE_ID_BY_NUMERIC_ID, 0, 0, 0, 0, 0, 0, 1, 2);
+        assertThat(PluginFormat.numericIdOf(PluginFormat.numericIdKey(258))).isEqualTo(258);
+        assertThat(PluginFormat.highestIdKey()).containsExactly(PluginFormat.HIGHEST_ID);
         assertThat(PluginFormat.snapshotKey(PluginFormat.snapshotPrefix("p"), 3, 4))
                 .hasSize(1 + PluginFormat.SNAPSHOT_KEY_OVERHEAD)
                 .containsExactly(0, 1, 'p', 0, 0, 0, 0, 0, 0, 0, 3, 0, 0, 0, 0, 0, 0, 0, 4);
