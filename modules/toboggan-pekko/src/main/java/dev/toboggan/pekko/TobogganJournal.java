@@ -51,6 +51,11 @@ import scala.jdk.javaapi.FutureConverters;
  * <p><b>Replays</b> read the tree (weakly consistent iteration, never blocking writers) on the thread Pekko
  * runs them on.
  *
+ * <p><b>For the read journal</b> ({@link TobogganReadJournal}): a write batch also indexes new persistence
+ * ids by numeric id and sets {@link PluginFormat#HIGHEST_ID} (see {@link PluginFormat}); each batch is
+ * numbered in {@link JournalWrites} before it is applied and reported there once its flush completes, which
+ * is what wakes live queries and tells every query that what it read is durable.
+ *
  * <p>Confinement: {@link #tagIds} is a cache of {@link PluginFormat#TAG} entries, written on the journal
  * actor's thread after the batch that stores a new tag is applied; readers on other threads only read it.
  */
