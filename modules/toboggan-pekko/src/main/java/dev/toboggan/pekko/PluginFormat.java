@@ -61,6 +61,16 @@ import java.util.Arrays;
  * an entry per event cost one each. Keying by the last sequence number makes a forward range scan from
  * {@code eventKey(id, n)} meet first the run holding {@code n} (or the first run after it). Runs of one
  * persistence id never overlap: Pekko writes its sequence numbers in increasing order.
+ *
+ * <p><b>For the read journal.</b> A batch that gives out numeric ids (new persistence ids, indexed under
+ * {@link #PERSISTENCE_ID_BY_NUMERIC_ID}) or orderings (tagged events) also sets {@link #HIGHEST_ID} to the
+ * highest of them. A tree iterator may see a batch's later keys without its earlier ones, but a single-key
+ * read sees a batch whole or not at all; so a reader that first gets {@code HIGHEST_ID = h} and then scans
+ * the ordering or numeric id keys up to {@code h} sees every one of them that is stored, and any key it
+ * has not seen yet will be above {@code h} (ids only grow). The same holds for a persistence id's events up
+ * to the highest sequence number its {@link #PERSISTENCE_ID} entry holds. The numeric id index entry is
+ * removed with the numeric id when every event of the persistence id is deleted; {@code HIGHEST_ID} is
+ * never removed.
  */
 final class PluginFormat {
     static final byte PERSISTENCE_ID = 0x10;
