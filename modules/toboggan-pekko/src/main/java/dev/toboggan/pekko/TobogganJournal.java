@@ -4,6 +4,7 @@ import com.typesafe.config.Config;
 import dev.toboggan.Batch;
 import dev.toboggan.Db;
 import dev.toboggan.Tree;
+import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
@@ -20,6 +21,7 @@ import org.apache.pekko.persistence.journal.japi.AsyncWriteJournal;
 import org.apache.pekko.serialization.Serialization;
 import org.apache.pekko.serialization.SerializationExtension;
 import org.apache.pekko.serialization.Serializer;
+import org.apache.pekko.serialization.Serializers;
 import org.apache.pekko.dispatch.Futures;
 import scala.concurrent.Future;
 import scala.jdk.javaapi.CollectionConverters;
@@ -66,6 +68,9 @@ public final class TobogganJournal extends AsyncWriteJournal {
     private final int deleteBatchSize;
     /** Tells the live queries of this tree about new durable writes. */
     private final JournalWrites writes;
+    /** The UTF-8 of the last persistence id and writer uuid encoded (journal actor thread only). */
+    private final LastUtf8 persistenceIds = new LastUtf8();
+    private final LastUtf8 writerUuids = new LastUtf8();
     /** Tag → tag id, for tags whose {@link PluginFormat#TAG} entry is stored. */
     private final Map<String, Long> tagIds = new ConcurrentHashMap<>();
 
@@ -210,28 +215,67 @@ public final class TobogganJournal extends AsyncWriteJournal {
 
     /**
      * Serializes every event of {@code write} (the payload unwrapped from {@link Tagged}, its tags kept
-     * apart), or throws naming what is wrong with it.
+     * apart), in the compact layout where it can be ({@link PluginFormat#COMPACT_REPR}), or throws naming
+     * what is wrong with it.
      */
     private List<EncodedEvent> encode(AtomicWrite write) {
-        PluginFormat.persistenceIdKey(write.persistenceId()); // checks the length before anything is added
+        byte[] persistenceId = persistenceIds.utf8(write.persistenceId());
+        if (persistenceId.length > PluginFormat.MAX_PERSISTENCE_ID_LENGTH) {
+            PluginFormat.persistenceIdKey(write.persistenceId()); // throws, naming the limit
+        }
         List<EncodedEvent> events = new ArrayList<>(write.size());
         for (PersistentRepr repr : CollectionConverters.asJava(write.payload())) {
             List<String> tags = List.of();
-            if (repr.payload() instanceof Tagged tagged) {
+            Object payload = repr.payload();
+            if (payload instanceof Tagged tagged) {
                 tags = new ArrayList<>(CollectionConverters.asJava(tagged.tags()));
                 tags.forEach(PluginFormat::tagKey);
-                repr = repr.withPayload(tagged.payload());
+                payload = tagged.payload();
             }
-            Serializer serializer = serialization.findSerializerFor(repr);
-            byte[] bytes = serializer.toBinary(repr);
+            int serializerId;
+            byte[] bytes;
+            if (repr.metadata().isEmpty() && repr.sender() == null && !repr.deleted()) {
+                Serializer serializer = serialization.findSerializerFor(payload);
+                byte[] payloadBytes = serialization.serialize(payload).get(); // with the system's address for ActorRefs
+                bytes = PluginFormat.compactRepr(serializer.identifier(),
+                        utf8(Serializers.manifestFor(serializer, payload)), payloadBytes, repr.timestamp(),
+                        utf8(repr.manifest()), persistenceId, writerUuids.utf8(repr.writerUuid()));
+                serializerId = PluginFormat.COMPACT_REPR;
+            } else {
+                // What the compact layout does not hold: Pekko's serializer of the whole repr keeps it.
+                PersistentRepr stored = payload == repr.payload() ? repr : repr.withPayload(payload);
+                Serializer serializer = serialization.findSerializerFor(stored);
+                bytes = serializer.toBinary(stored);
+                serializerId = serializer.identifier();
+            }
             if (bytes.length > PluginFormat.maxReprLength(tags.size())) {
                 throw new IllegalArgumentException("event " + repr.sequenceNr() + " of '" + repr.persistenceId()
                         + "' is " + bytes.length + " bytes serialized; Toboggan keeps events of at most "
                         + PluginFormat.maxReprLength(tags.size()) + " bytes with " + tags.size() + " tags");
             }
-            events.add(new EncodedEvent(repr.sequenceNr(), tags, serializer.identifier(), bytes));
+            events.add(new EncodedEvent(repr.sequenceNr(), tags, serializerId, bytes));
         }
         return events;
+    }
+
+    private static final byte[] NO_BYTES = {};
+
+    private static byte[] utf8(String s) {
+        return s.isEmpty() ? NO_BYTES : s.getBytes(StandardCharsets.UTF_8);
+    }
+
+    /** The UTF-8 of the strings consecutive events share (persistence id, writer uuid): the last one is kept. */
+    private static final class LastUtf8 {
+        private String last;
+        private byte[] bytes;
+
+        byte[] utf8(String s) {
+            if (!s.equals(last)) {
+                bytes = TobogganJournal.utf8(s);
+                last = s;
+            }
+            return bytes;
+        }
     }
 
     /**

@@ -84,15 +84,31 @@ class JournalContractTest {
 
     @Test
     void replaysPayloadAndMetadataAsWritten() {
-        PersistentRepr written = repr("a", 1, "hello").withManifest("m1");
-        client.writeAndAcknowledge(List.of(new AtomicWrite(seq(List.of(written)))));
+        PersistentRepr compact = repr("a", 1, "hello").withManifest("m1").withTimestamp(1234);
+        PersistentRepr withMetadata = repr("a", 2, "there").withMetadata("meta").withTimestamp(5678);
+        client.writeAndAcknowledge(List.of(new AtomicWrite(seq(List.of(compact))),
+                new AtomicWrite(seq(List.of(withMetadata)))));
 
-        PersistentRepr replayed = client.replayReprs("a", 1, Long.MAX_VALUE, Long.MAX_VALUE).get(0);
-        assertThat(replayed.payload()).isEqualTo("hello");
-        assertThat(replayed.persistenceId()).isEqualTo("a");
-        assertThat(replayed.sequenceNr()).isEqualTo(1);
-        assertThat(replayed.manifest()).isEqualTo("m1");
-        assertThat(replayed.writerUuid()).isEqualTo("writer-1");
+        List<PersistentRepr> replayed = client.replayReprs("a", 1, Long.MAX_VALUE, Long.MAX_VALUE);
+        assertThat(replayed.get(0).payload()).isEqualTo("hello");
+        assertThat(replayed.get(0).persistenceId()).isEqualTo("a");
+        assertThat(replayed.get(0).sequenceNr()).isEqualTo(1);
+        assertThat(replayed.get(0).manifest()).isEqualTo("m1");
+        assertThat(replayed.get(0).writerUuid()).isEqualTo("writer-1");
+        assertThat(replayed.get(0).timestamp()).isEqualTo(1234);
+        assertThat(replayed.get(0).metadata().isEmpty()).isTrue();
+        assertThat(replayed.get(1).payload()).isEqualTo("there");
+        assertThat(replayed.get(1).metadata().get()).isEqualTo("meta");
+        assertThat(replayed.get(1).timestamp()).isEqualTo(5678);
+        // The first in Toboggan's compact layout, the second (metadata) by Pekko's serializer, in one run.
+        List<PluginFormat.StoredEvent> stored = PluginFormat.decodeEventRun(
+                journalTree().scanPrefix(new byte[] {PluginFormat.EVENT}).next().getValue());
+        assertThat(stored).extracting(PluginFormat.StoredEvent::serializerId)
+                .first().isEqualTo(PluginFormat.COMPACT_REPR);
+        assertThat(stored.get(1).serializerId()).isNotEqualTo(PluginFormat.COMPACT_REPR);
+        restartSystem();
+        assertThat(client.replayReprs("a", 1, Long.MAX_VALUE, Long.MAX_VALUE)).extracting(PersistentRepr::payload)
+                .containsExactly("hello", "there");
     }
 
     @Test

@@ -21,6 +21,10 @@ class PluginFormatDocumentationTest {
         assertThat(doc).contains("event count u32");
         assertThat(doc).contains("| seqNr u64 | ordering u64 | tag count u16 | tag ids (u64 each) | serializer id i32"
                 + " | repr length u32 | serialized PersistentRepr");
+        assertThat(doc).contains(String.format("when serializer id = 0x%08X (Toboggan's compact layout)",
+                PluginFormat.COMPACT_REPR));
+        assertThat(doc).contains("| payload serializer id i32 | timestamp u64 | payload manifest length u16");
+        assertThat(PluginFormat.COMPACT_REPR_OVERHEAD).isEqualTo(4 + 8 + 2 + 2 + 2 + 2);
         assertThat(doc).contains("runs of up to " + PluginFormat.RUN_TARGET_BYTES / 1024 + " KiB");
         assertThat(PluginFormat.EVENT_OVERHEAD).isEqualTo(8 + 8 + 2 + 4 + 4);
         assertThat(PluginFormat.RUN_HEADER_LENGTH).isEqualTo(4);
@@ -69,6 +73,16 @@ class PluginFormatDocumentationTest {
         assertThat(events.get(1).tagIds()).isEmpty();
         assertThat(events.get(1).serializerId()).isEqualTo(6);
         assertThat(events.get(1).repr()).containsExactly(8);
+    }
+
+    @Test
+    void aCompactReprHasTheDocumentedShape() {
+        byte[] repr = PluginFormat.compactRepr(20, new byte[] {'m'}, new byte[] {7, 8}, 300, new byte[0],
+                new byte[] {'p', 'q'}, new byte[] {'w'});
+        assertThat(repr).hasSize(PluginFormat.COMPACT_REPR_OVERHEAD + 1 + 2 + 1 + 2).containsExactly(
+                /* payload serializer */ 0, 0, 0, 20, /* timestamp */ 0, 0, 0, 0, 0, 0, 1, 44,
+                /* payload manifest */ 0, 1, 'm', /* event manifest */ 0, 0, /* persistence id */ 0, 2, 'p', 'q',
+                /* writer uuid */ 0, 1, 'w', /* payload */ 7, 8);
     }
 
     @Test
