@@ -180,7 +180,13 @@ public final class SegmentCleaning {
                 failpoint("cleaner.rotate");
                 log.startNewSegment();
                 log.flush();
+                // The tip moved past what the scan above saw: writers kept going meanwhile, and their pages
+                // may now live wholly below it. Measure again after reading it, or those segments would look
+                // empty and be freed under live pages.
                 stableBefore = log.stableTip();
+                blobs = log.blobSizes();
+                usage = measure(blobs.keySet());
+                budget = budget(policy, usage, blobs);
             }
             if (inBackground) {
                 gate.limit(segmentLimit(budget, blobs)); // writers wait while this pass works, if over budget
