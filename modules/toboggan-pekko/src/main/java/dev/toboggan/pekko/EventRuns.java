@@ -2,6 +2,7 @@ package dev.toboggan.pekko;
 
 import dev.toboggan.Tree;
 import java.util.Collections;
+import java.util.HashMap;
 import java.util.Iterator;
 import java.util.List;
 import java.util.Map;
@@ -60,14 +61,14 @@ final class EventRuns {
     }
 
     /**
-     * Finds single events (those a tag's entries point to) keeping the last run it decoded, so that the
-     * events of one run read in turn decode it once. Not thread-safe; use one per read and drop it, so that
-     * what it keeps is no older than the read.
+     * Finds single events (those a tag's entries point to), keeping the last run it decoded of each
+     * persistence id, so that the events of one run read in turn, even interleaved with other persistence
+     * ids' as a tag's are, decode it once. Not thread-safe; use one per read of a bounded number of events
+     * and drop it, so that what it keeps is no older than the read.
      */
     static final class Finder {
         private final Tree tree;
-        private long numericId;
-        private List<PluginFormat.StoredEvent> run = List.of();
+        private final Map<Long, List<PluginFormat.StoredEvent>> lastRuns = new HashMap<>();
 
         Finder(Tree tree) {
             this.tree = tree;
@@ -75,12 +76,13 @@ final class EventRuns {
 
         /** The event {@code sequenceNr} of {@code numericId}, or {@code null} if it is not stored (deleted). */
         PluginFormat.StoredEvent find(long numericId, long sequenceNr) {
-            if (numericId != this.numericId || run.isEmpty() || sequenceNr < run.get(0).sequenceNr()
+            List<PluginFormat.StoredEvent> run = lastRuns.get(numericId);
+            if (run == null || run.isEmpty() || sequenceNr < run.get(0).sequenceNr()
                     || sequenceNr > run.get(run.size() - 1).sequenceNr()) {
                 Iterator<Map.Entry<byte[], byte[]>> runs = tree.range(
                         PluginFormat.eventKey(numericId, sequenceNr), PluginFormat.eventKeyEnd(numericId));
                 run = runs.hasNext() ? PluginFormat.decodeEventRun(runs.next().getValue()) : List.of();
-                this.numericId = numericId;
+                lastRuns.put(numericId, run);
             }
             int low = 0;
             int high = run.size() - 1;
