@@ -11,6 +11,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import com.typesafe.config.ConfigFactory;
+import dev.toboggan.Tree;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -188,6 +189,19 @@ class ReadJournalTest {
         List<EventEnvelope> afterDelete = new ArrayList<>(all);
         afterDelete.removeIf(e -> e.persistenceId().equals("a") && e.sequenceNr() <= 2);
         assertThat(currentByTag("t", NoOffset.getInstance())).containsExactlyElementsOf(afterDelete);
+    }
+
+    @Test
+    void aTreeWrittenBeforeTheHighestIdKeyIsReadOnceTheJournalHasStarted() {
+        List<String> written = writeTagged(2);
+        restartSystem();
+        Tree tree = PekkoStores.get(testKit.system()).store("toboggan.pekko.store").tree("pekko.journal");
+        tree.remove(PluginFormat.highestIdKey()); // as the journal wrote its trees before the key existed
+        tree.flush();
+        restartSystem();
+        client.replay("a", 1, 1, 1); // the journal has started
+        assertThat(currentByTag("t", NoOffset.getInstance())).extracting(EventEnvelope::event)
+                .containsExactlyElementsOf(written);
     }
 
     @Test
