@@ -243,6 +243,44 @@ class SegmentCleaningTest {
         assertModel();
     }
 
+    /**
+     * Regression (FaultInjectionTest, seed 27988504908315, with the paced cleaner): a pass freed an empty
+     * segment that ended exactly at the durable tip it had just promised (the log had moved on to a new
+     * segment and written nothing there yet). Recovery starts the log's tail at the segment holding the
+     * promised tip's last byte, so after a crash the store refused to open: "the segment holding durable LSN
+     * ... is missing".
+     */
+    @Test
+    void anEmptySegmentEndingAtThePromisedTipIsKeptUntilAPromiseGoesPastIt() {
+        SplittableRandom rnd = new SplittableRandom(23);
+        overwrite(rnd, 100, 300);
+        cleanUntilSettled();
+        // A segment with no page's fragment in it (a batch's manifest and seal), ended by the log with
+        // nothing written after it: the durable tip is its end.
+        pc.log().startNewSegment();
+        pc.log().sealBatch(pc.log().openBatch());
+        long empty = pc.log().maxReservedLsn() & -4096L;
+        pc.log().startNewSegment();
+        pc.flush();
+        assertThat(pc.log().durableTip()).isEqualTo(empty + 4096);
+
+        // A policy that drains nothing, so the pass writes nothing past that segment either.
+        pc.cleaning().pass(new SegmentCleaning.Policy(1e-9, 999));
+        assertThat(pc.log().promisedTip()).as("promised up to the empty segment's end").isEqualTo(empty + 4096);
+        // The next segment's header goes to disk with the next flush; from then on a recovery that does not
+        // find the segment holding the promised tip's last byte refuses to open.
+        overwrite(rnd, 100, 5, false);
+        crash(rnd);
+        assertModel();
+        assertThat(pc.log().segments()).as("kept: it holds the promised tip's last byte").containsKey(empty);
+
+        overwrite(rnd, 100, 50);
+        cleanUntilSettled();
+        assertThat(pc.log().segments()).as("freed once a promise went past it").doesNotContainKey(empty);
+        crash(rnd);
+        assertModel();
+    }
+
     @Test
     void aPowerLossRightAfterAnyPassLosesNothing() {
         SplittableRandom rnd = new SplittableRandom(3);
