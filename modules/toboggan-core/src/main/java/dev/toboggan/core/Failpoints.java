@@ -19,6 +19,7 @@ public final class Failpoints {
     public static final boolean ENABLED = Boolean.getBoolean("toboggan.failpoints");
 
     private static final Map<String, AtomicLong> ARMED = new ConcurrentHashMap<>();
+    private static final Map<String, Runnable> CALLBACKS = new ConcurrentHashMap<>();
 
     private Failpoints() {}
 
@@ -30,6 +31,10 @@ public final class Failpoints {
     }
 
     private static void fireIfArmed(String name) throws InjectedFailure {
+        Runnable callback = CALLBACKS.get(name);
+        if (callback != null) {
+            callback.run();
+        }
         AtomicLong pattern = ARMED.get(name);
         if (pattern != null && (pattern.getAndUpdate(p -> p >>> 1) & 1) != 0) {
             throw new InjectedFailure(name);
@@ -49,9 +54,24 @@ public final class Failpoints {
         ARMED.put(name, new AtomicLong(pattern));
     }
 
-    /** Disarms every point. */
+    /**
+     * Runs {@code action} on the checking thread at every check of the named point, before any armed
+     * failure (fail-rs's {@code cfg_callback}): a test steps in at exactly that moment, for example to write
+     * while the store is between two steps that must see the same state.
+     *
+     * @throws IllegalStateException if the JVM was not started with {@code -Dtoboggan.failpoints=true}
+     */
+    public static void callback(String name, Runnable action) {
+        if (!ENABLED) {
+            throw new IllegalStateException("failpoints are off: run with -Dtoboggan.failpoints=true");
+        }
+        CALLBACKS.put(name, action);
+    }
+
+    /** Disarms every point and removes every callback. */
     public static void reset() {
         ARMED.clear();
+        CALLBACKS.clear();
     }
 
     /** The IO error a failpoint injects. */

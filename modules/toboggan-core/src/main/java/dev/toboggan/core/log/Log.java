@@ -807,22 +807,38 @@ public final class Log implements AutoCloseable {
     }
 
     /**
+     * Whether the segment at {@code segmentLsn} may be freed as far as recovery is concerned: it ends
+     * strictly below {@link #promisedTip()}. Ending exactly at it is not enough: recovery takes the segment
+     * holding byte {@code promised - 1} as the start of the log's tail and refuses to open without it (a
+     * segment rotated by {@link #startNewSegment} or filled just before the promise, with nothing written
+     * after it yet, ends exactly there).
+     */
+    public boolean freeable(long segmentLsn) {
+        return segmentLsn + segmentSize < promised.get();
+    }
+
+    /**
      * Gives back the slots of segments nothing needs any more (the segment cleaner's last step): zeroes
      * their headers and forces, so that no crash brings a header back over bytes a new segment is writing;
      * then frees the slots for new segments; then cuts free slots off the end of the file.
      *
-     * @param segmentLsns base LSNs of segments wholly below {@link #promisedTip()}, with no page's fragment
-     *     in them in any version recovery can build (the caller's duty)
+     * <p>A segment must end strictly below the promised tip ({@link #freeable}): recovery starts the log's
+     * contiguous tail at the segment holding the promised tip's last byte, so that segment must stay even
+     * when it is empty, until a promise reaches past its end.
+     *
+     * @param segmentLsns base LSNs of {@link #freeable} segments, with no page's fragment in them in any
+     *     version recovery can build (the caller's duty)
      * @return slots cut off the end of the file
-     * @throws IllegalStateException if a segment is not below the promised tip, or holds no slot
+     * @throws IllegalStateException if a segment does not end below the promised tip, or holds no slot
      */
     public int freeSegments(java.util.Collection<Long> segmentLsns) {
         checkUsable();
         List<Integer> slotsToFree = new ArrayList<>();
         for (long base : segmentLsns) {
-            if (base + segmentSize > promised.get()) {
-                throw new IllegalStateException("segment LSN " + base + " is not below the durable tip promised on disk ("
-                        + promised.get() + "): recovery would take its absence for the end of the log");
+            if (!freeable(base)) {
+                throw new IllegalStateException("segment LSN " + base + " does not end below the durable tip promised "
+                        + "on disk (" + promised.get() + "): recovery would take its absence for the end of the log, "
+                        + "or find the segment holding the promised tip's last byte missing");
             }
             int slot = slots.slotOf(base);
             if (slot < 0) {
@@ -886,10 +902,15 @@ public final class Log implements AutoCloseable {
         }
     }
 
-    /** Bytes the log file and blobs take on disk. */
+    /**
+     * Bytes the log file and blobs take on disk, less the zeros the flusher filled ahead of its writes (at
+     * most {@link LogFlusher#ZERO_FILL_AHEAD}, space allocated for the next writes): the segment cleaner
+     * weighs this against the live bytes, and nothing it cleans could give that space back.
+     */
     public long sizeOnDisk() {
         try {
-            return file.size() + blobs.totalSize();
+            long fileSize = file.size();
+            return fileSize - flusher.zerosAhead(fileSize) + blobs.totalSize();
         } catch (IOException e) {
             throw new StorageException("measuring", config.logFile(), e);
         }

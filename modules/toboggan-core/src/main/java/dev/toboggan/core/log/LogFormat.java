@@ -20,6 +20,10 @@ import java.util.zip.CRC32C;
  * +----------------+---------+---------+-----+---------+-------------------------------+
  *   24 bytes         no message starts in the last 32 bytes (the red zone)
  *
+ *   With durability = fsync the flusher zero-fills the file ahead of its writes ({@link LogFlusher#ZERO_FILL_AHEAD},
+ *   never past the slot's end), so the zeros after the last message may run past the bytes written: they are
+ *   never-written space like any other (no valid message, no valid header), the log's end to recovery.
+ *
  * segment header (24 bytes, little-endian)
  *  0        4        8                    16                   24
  *  +--------+--------+--------------------+--------------------+

@@ -50,8 +50,10 @@ import org.slf4j.LoggerFactory;
  *       everything after it; (3) then everything reserved so far is made stable, so the versions that scan
  *       saw (and the rewrites that moved pages out) are what recovery rebuilds: per page, versions follow
  *       each other in LSN order and a later version only adds fragments at new LSNs or drops them all (a
- *       full image); (4) the {@code stable-tip} file ({@link Log#promiseDurableTip}) records a tip past it,
- *       so recovery takes its absence for a cleaned segment, not for the end of the log; (5) its header is
+ *       full image); (4) the {@code stable-tip} file ({@link Log#promiseDurableTip}) records a tip strictly
+ *       past its end ({@link Log#freeable}), so recovery takes its absence for a cleaned segment, not for
+ *       the end of the log, and still finds the segment holding the promised tip's last byte, where it
+ *       starts the log's tail; (5) its header is
  *       zeroed and forced before the log may start a new segment in the slot. Blob files of replaced pages
  *       are deleted under the same conditions (recovery skips a missing blob below the promised tip).
  *   <li><b>Space amplification</b> is {@code sizeOnDisk / live bytes}, live bytes counting live blob
@@ -180,7 +182,13 @@ public final class SegmentCleaning {
                 failpoint("cleaner.rotate");
                 log.startNewSegment();
                 log.flush();
+                // The tip moved past what the scan above saw: writers kept going meanwhile, and their pages
+                // may now live wholly below it. Measure again after reading it, or those segments would look
+                // empty and be freed under live pages.
                 stableBefore = log.stableTip();
+                blobs = log.blobSizes();
+                usage = measure(blobs.keySet());
+                budget = budget(policy, usage, blobs);
             }
             if (inBackground) {
                 gate.limit(segmentLimit(budget, blobs)); // writers wait while this pass works, if over budget
@@ -455,6 +463,10 @@ public final class SegmentCleaning {
         log.flush();
         failpoint("cleaner.promise");
         log.promiseDurableTip();
+        // Recovery starts the log's tail at the segment holding the promised tip's last byte: one that ends
+        // exactly at the promise (nothing written after it yet, say the segment a rotation just ended) stays
+        // until a later pass can promise past it.
+        empty.removeIf(base -> !log.freeable(base));
         slotsTruncated.add(log.freeSegments(empty));
         segmentsFreed.add(empty.size());
         for (long id : deadBlobs) {

@@ -37,6 +37,8 @@ class FormatDocumentationTest {
         String doc = Files.readString(DOC);
         assertThat(doc).contains("### Segment header (" + LogFormat.SEGMENT_HEADER_LENGTH + " bytes)");
         assertThat(doc).contains("last " + LogFormat.RED_ZONE + " bytes of a segment");
+        assertThat(doc).contains("up to " + (dev.toboggan.core.log.LogFlusher.ZERO_FILL_AHEAD >> 20)
+                + " MiB (`LogFlusher.ZERO_FILL_AHEAD`)");
         assertThat(doc).contains(String.format("magic `TBGS` (0x%08X)", LogFormat.SEGMENT_MAGIC));
         assertThat(doc).contains(String.format("0x%016X", LogFormat.LSN_MASK));
         assertThat(doc).contains(String.format("page id 0x%016X", LogFormat.NO_PAGE));

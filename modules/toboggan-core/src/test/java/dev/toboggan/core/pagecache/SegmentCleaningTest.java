@@ -15,6 +15,7 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.SplittableRandom;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.stream.IntStream;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
@@ -206,6 +207,76 @@ class SegmentCleaningTest {
             assertModel();
         }
         assertThat(crashes).as("the failpoint fired").isPositive();
+        crash(rnd);
+        assertModel();
+    }
+
+    /**
+     * Regression (FaultInjectionTest seed 28385374002889, about 1 run in 1000): a pass that moved the log down
+     * into a free slot read the stable tip again after its flush but kept the live bytes it had measured
+     * before, so a segment that writers filled meanwhile looked empty and was freed under live pages (after
+     * a reopen they read as zeroed bytes). Here the writers step in at exactly that moment.
+     */
+    @Test
+    void pagesWrittenWhileAPassMovesTheLogDownAreNotFreed() throws IOException {
+        SplittableRandom rnd = new SplittableRandom(5);
+        AtomicBoolean wrote = new AtomicBoolean();
+        Failpoints.callback("cleaner.rotate", () -> {
+            if (wrote.compareAndSet(false, true)) {
+                // more than two segments of new pages, made stable before the pass reads the tip again
+                List<Integer> value = IntStream.range(0, 100).boxed().toList();
+                for (int i = 0; i < 40; i++) {
+                    model.put(pc.allocate(value).pid(), value);
+                }
+                pc.flush();
+            }
+        });
+        for (int round = 0; round < 200 && !wrote.get(); round++) {
+            overwrite(rnd, 300, 300, false);
+            shrink(rnd);
+            cleanUntilSettled();
+        }
+        assertThat(wrote).as("a pass moved the log down into a free slot").isTrue();
+        cleanUntilSettled();
+        pc.close();
+        pc = Stores.open(disk, config());
+        assertModel();
+    }
+
+    /**
+     * Regression (FaultInjectionTest, seed 27988504908315, with the paced cleaner): a pass freed an empty
+     * segment that ended exactly at the durable tip it had just promised (the log had moved on to a new
+     * segment and written nothing there yet). Recovery starts the log's tail at the segment holding the
+     * promised tip's last byte, so after a crash the store refused to open: "the segment holding durable LSN
+     * ... is missing".
+     */
+    @Test
+    void anEmptySegmentEndingAtThePromisedTipIsKeptUntilAPromiseGoesPastIt() {
+        SplittableRandom rnd = new SplittableRandom(23);
+        overwrite(rnd, 100, 300);
+        cleanUntilSettled();
+        // A segment with no page's fragment in it (a batch's manifest and seal), ended by the log with
+        // nothing written after it: the durable tip is its end.
+        pc.log().startNewSegment();
+        pc.log().sealBatch(pc.log().openBatch());
+        long empty = pc.log().maxReservedLsn() & -4096L;
+        pc.log().startNewSegment();
+        pc.flush();
+        assertThat(pc.log().durableTip()).isEqualTo(empty + 4096);
+
+        // A policy that drains nothing, so the pass writes nothing past that segment either.
+        pc.cleaning().pass(new SegmentCleaning.Policy(1e-9, 999));
+        assertThat(pc.log().promisedTip()).as("promised up to the empty segment's end").isEqualTo(empty + 4096);
+        // The next segment's header goes to disk with the next flush; from then on a recovery that does not
+        // find the segment holding the promised tip's last byte refuses to open.
+        overwrite(rnd, 100, 5, false);
+        crash(rnd);
+        assertModel();
+        assertThat(pc.log().segments()).as("kept: it holds the promised tip's last byte").containsKey(empty);
+
+        overwrite(rnd, 100, 50);
+        cleanUntilSettled();
+        assertThat(pc.log().segments()).as("freed once a promise went past it").doesNotContainKey(empty);
         crash(rnd);
         assertModel();
     }
