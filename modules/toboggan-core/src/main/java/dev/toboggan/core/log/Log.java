@@ -782,16 +782,23 @@ public final class Log implements AutoCloseable {
     }
 
     /**
-     * Records the durable tip in the {@code stable-tip} file (forcing the log first when the store does not
+     * Records the stable tip in the {@code stable-tip} file (forcing the log first when the store does not
      * force every flush), so that from now on recovery takes every byte below it as durable: a segment
      * missing below it was cleaned on purpose, and so was a missing blob. Segment headers make the same
      * promise, but only once the log starts a new segment; the cleaner cannot wait for that.
+     *
+     * <p>The stable tip, not the durable one: the durable tip may pass the manifest of a batch whose seal is
+     * not on disk yet, and a crash then makes recovery drop that batch and end the log at its manifest,
+     * below such a promise; the next life writes from there, and a crash before those bytes are forced
+     * leaves zeros below the promise, which recovery must take for corruption. The file outlives recovery
+     * (a segment header past the manifest does not: recovery zeroes its slot), so it must never pass an
+     * unsealed batch.
      *
      * @return the tip now promised on disk
      */
     public synchronized long promiseDurableTip() {
         checkUsable();
-        long tip = stability.durableTip();
+        long tip = stability.stableTip();
         if (tip <= promised.get()) {
             return promised.get();
         }
@@ -976,7 +983,8 @@ public final class Log implements AutoCloseable {
                 flush();
                 if (config.fsync()) {
                     synchronized (this) { // not while the cleaner writes a promise of its own
-                        StableTipFile.write(io, config.directory(), stability.durableTip());
+                        // stable, not durable: see promiseDurableTip (a batch left unsealed is dropped)
+                        StableTipFile.write(io, config.directory(), stability.stableTip());
                     }
                 }
             }

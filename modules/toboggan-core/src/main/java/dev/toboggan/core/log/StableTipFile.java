@@ -8,8 +8,9 @@ import java.nio.ByteBuffer;
 import java.nio.file.Path;
 
 /**
- * The {@code stable-tip} file: the log's durable tip at its last clean close, or when the segment cleaner
- * last freed space ({@link Log#promiseDurableTip}), a promise like the one segment headers make (every
+ * The {@code stable-tip} file: the log's stable tip at its last clean close, or when the segment cleaner
+ * last freed space ({@link Log#promiseDurableTip}; never the durable tip past an unsealed batch, which
+ * recovery may drop), a promise like the one segment headers make (every
  * byte of the log below it was on disk; a segment or blob missing below it was cleaned on purpose). Recovery uses the larger of the two,
  * so damage to data that a clean close made durable is reported as corruption, never taken for a torn
  * tail and cut off.

@@ -19,6 +19,16 @@ class LogBatchTest {
         return log.reserve(MessageKind.INLINE_LINK, 4, b, 0, b.length).complete();
     }
 
+    /** {@code n} messages outside any batch, made stable: what a dropped batch must leave. */
+    private static List<Long> writeAndFlush(Log log, int n) {
+        List<Long> lsns = new ArrayList<>();
+        for (int i = 0; i < n; i++) {
+            lsns.add(write(log, 0, i));
+        }
+        log.flush();
+        return lsns;
+    }
+
     @Test
     void aSealedBatchIsRecoveredWhole() {
         SimulatedStorage disk = new SimulatedStorage();
@@ -41,11 +51,7 @@ class LogBatchTest {
     void anUnsealedBatchIsDroppedWithEverythingAfterIt() {
         SimulatedStorage disk = new SimulatedStorage();
         Log log = Log.open(LogTestSupport.smallConfig(), disk, Background.NONE, 0, e -> {});
-        List<Long> before = new ArrayList<>();
-        for (int i = 0; i < 10; i++) {
-            before.add(write(log, 0, i));
-        }
-        log.flush();
+        List<Long> before = writeAndFlush(log, 10);
         long manifest = log.openBatch();
         for (int i = 0; i < 40; i++) {
             write(log, 1, i); // the batch, spanning several segments
@@ -65,6 +71,37 @@ class LogBatchTest {
         assertThat(reopened.replayed().stream().map(LogEntry::lsn).toList()).isEqualTo(before);
         assertThat(reopened.log().recoveryReport().droppedBatches()).isEqualTo(1);
         assertThat(reopened.log().recoveryReport().tip()).isEqualTo(manifest);
+    }
+
+    /**
+     * Regression (FaultInjectionTest, seed 31813286101308, with the paced cleaner): the cleaner promised the
+     * durable tip in the {@code stable-tip} file while a batch was open, so the promise covered the batch's
+     * manifest. A crash before the seal was durable made recovery drop the batch, ending the log at its
+     * manifest, below the promise; the next life wrote from there, and a crash before those bytes were
+     * forced left zeros below the promise: the store no longer opened ("message at LSN ... is ZEROED, but
+     * segment headers record the log as durable up to LSN ..."). A promise now never passes an unsealed batch.
+     */
+    @Test
+    void aPromiseMadeWhileABatchIsOpenNeverCoversBytesRecoveryDrops() {
+        SimulatedStorage disk = new SimulatedStorage();
+        Log log = Log.open(LogTestSupport.smallConfig(), disk, Background.NONE, 0, e -> {});
+        List<Long> before = writeAndFlush(log, 10);
+        long manifest = log.openBatch();
+        write(log, 1, 0);
+        log.makeDurable(log.maxReservedLsn()); // the batch's bytes are on disk, its seal is not
+        assertThat(log.durableTip()).isGreaterThan(manifest);
+        assertThat(log.promiseDurableTip()).as("what the cleaner promises").isLessThanOrEqualTo(manifest);
+        disk.powerLoss();
+        LogTestSupport.abandon(log);
+
+        LogTestSupport.Opened reopened = LogTestSupport.open(LogTestSupport.smallConfig(), disk);
+        assertThat(reopened.log().recoveryReport().tip()).as("the batch is dropped").isEqualTo(manifest);
+        // a crash again before anything is written past the manifest
+        disk.powerLoss();
+        LogTestSupport.abandon(reopened.log());
+        LogTestSupport.Opened again = LogTestSupport.open(LogTestSupport.smallConfig(), disk);
+        again.log().close();
+        assertThat(again.replayed().stream().map(LogEntry::lsn).toList()).isEqualTo(before);
     }
 
     @Test
