@@ -1,7 +1,8 @@
 package dev.toboggan;
 
+import dev.toboggan.core.pagecache.BodyReader;
+import dev.toboggan.core.pagecache.BodyWriter;
 import java.util.Arrays;
-import net.openhft.chronicle.bytes.Bytes;
 
 /**
  * The bytes of tree pages and deltas: the bodies of the log's node and link messages. Numbers are
@@ -36,8 +37,8 @@ import net.openhft.chronicle.bytes.Bytes;
  * only guards against a bug or a format mismatch: every length is checked against the bytes left, and a
  * violation is an {@link IllegalArgumentException} naming it.
  *
- * <p>Nodes and deltas are encoded into a thread's own array and handed to Chronicle Bytes in one write
- * (and decoded from one read): a Chronicle write per key and value cost more than the encoding itself.
+ * <p>Nodes and deltas are encoded into a thread's own array and handed to the page cache's
+ * {@link BodyWriter} in one write (and decoded from one read).
  */
 final class NodeFormat {
     static final byte LEAF = 1;
@@ -59,7 +60,7 @@ final class NodeFormat {
 
     // ---------------------------------------------------------------- pages
 
-    static void encodePage(Node node, Bytes<?> out) {
+    static void encodePage(Node node, BodyWriter out) {
         Writer w = writer();
         if (node instanceof ValuePage v) {
             w.putByte(VALUE);
@@ -101,7 +102,7 @@ final class NodeFormat {
         w.flushTo(out);
     }
 
-    static Node decodePage(Bytes<?> in) {
+    static Node decodePage(BodyReader in) {
         byte kind = in.readByte();
         if (kind == VALUE) {
             // One copy of a possibly large value: its length from the stream, its bytes in one read.
@@ -113,8 +114,8 @@ final class NodeFormat {
                     break;
                 }
             }
-            if (length < 0 || length > in.readRemaining()) {
-                throw new IllegalArgumentException("tree page: value of length " + length + " with " + in.readRemaining()
+            if (length < 0 || length > in.remaining()) {
+                throw new IllegalArgumentException("tree page: value of length " + length + " with " + in.remaining()
                         + " bytes left");
             }
             byte[] value = new byte[(int) length];
@@ -160,7 +161,7 @@ final class NodeFormat {
 
     // ---------------------------------------------------------------- deltas
 
-    static void encodeDelta(Delta delta, Bytes<?> out) {
+    static void encodeDelta(Delta delta, BodyWriter out) {
         Writer w = writer();
         if (delta instanceof Delta.Put put) {
             w.putByte(PUT);
@@ -178,7 +179,7 @@ final class NodeFormat {
         w.flushTo(out);
     }
 
-    static Delta decodeDelta(Bytes<?> in) {
+    static Delta decodeDelta(BodyReader in) {
         byte tag = in.readByte();
         Reader r = new Reader(in);
         return switch (tag) {
@@ -254,7 +255,7 @@ final class NodeFormat {
             }
         }
 
-        void flushTo(Bytes<?> out) {
+        void flushTo(BodyWriter out) {
             out.write(buffer, 0, position);
         }
     }
@@ -264,8 +265,8 @@ final class NodeFormat {
         private final byte[] data;
         private int position;
 
-        Reader(Bytes<?> in) {
-            data = new byte[(int) in.readRemaining()];
+        Reader(BodyReader in) {
+            data = new byte[in.remaining()];
             in.read(data);
         }
 

@@ -1,7 +1,8 @@
 package dev.toboggan;
 
+import dev.toboggan.core.pagecache.BodyReader;
+import dev.toboggan.core.pagecache.BodyWriter;
 import dev.toboggan.core.pagecache.Materializer;
-import net.openhft.chronicle.bytes.Bytes;
 
 /**
  * How the page cache applies tree deltas to nodes and turns both into bytes ({@link NodeFormat}).
@@ -33,22 +34,22 @@ enum NodeMaterializer implements Materializer<Node, Delta> {
     }
 
     @Override
-    public void encodePage(Node page, Bytes<?> out) {
+    public void encodePage(Node page, BodyWriter out) {
         NodeFormat.encodePage(page, out);
     }
 
     @Override
-    public Node decodePage(Bytes<?> in) {
+    public Node decodePage(BodyReader in) {
         return NodeFormat.decodePage(in);
     }
 
     @Override
-    public void encodeDelta(Delta delta, Bytes<?> out) {
+    public void encodeDelta(Delta delta, BodyWriter out) {
         NodeFormat.encodeDelta(delta, out);
     }
 
     @Override
-    public Delta decodeDelta(Bytes<?> in) {
+    public Delta decodeDelta(BodyReader in) {
         return NodeFormat.decodeDelta(in);
     }
 }

@@ -26,7 +26,7 @@ import org.apache.pekko.actor.typed.ActorSystem;
  *
  * <p>Settings are HOCON under {@code toboggan { ... }}: the store's keys are documented in the
  * {@code reference.conf} of {@code toboggan-actors}, the trees' ({@code toboggan.tree { ... }}) in this
- * module's. The JVM needs the flags listed in the README (Chronicle Bytes' {@code --add-opens}).
+ * module's. The JVM needs no flags.
  */
 public final class Toboggan {
     /** Stores opened in callers' actor systems, by engine: one {@link Db} per engine. Guarded by itself. */

@@ -4,24 +4,25 @@ import static dev.toboggan.TestKeys.hex;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import dev.toboggan.core.pagecache.BodyReader;
+import dev.toboggan.core.pagecache.BodyWriter;
 import java.util.SplittableRandom;
-import net.openhft.chronicle.bytes.Bytes;
 import org.junit.jupiter.api.Test;
 
 /** Nodes and deltas survive encoding; damaged bytes are refused with a message, never misread. */
 class NodeFormatTest {
 
     private static Node roundTrip(Node node) {
-        Bytes<?> out = Bytes.allocateElasticOnHeap(64);
+        BodyWriter out = new BodyWriter();
         NodeFormat.encodePage(node, out);
-        assertThat(out.writePosition()).as("the size estimate bounds the encoding").isLessThanOrEqualTo(node.encodedSize());
-        return NodeFormat.decodePage(Bytes.wrapForRead(out.toByteArray()));
+        assertThat(out.length()).as("the size estimate bounds the encoding").isLessThanOrEqualTo(node.encodedSize());
+        return NodeFormat.decodePage(BodyReader.of(out.toByteArray()));
     }
 
     private static Delta roundTrip(Delta delta) {
-        Bytes<?> out = Bytes.allocateElasticOnHeap(64);
+        BodyWriter out = new BodyWriter();
         NodeFormat.encodeDelta(delta, out);
-        return NodeFormat.decodeDelta(Bytes.wrapForRead(out.toByteArray()));
+        return NodeFormat.decodeDelta(BodyReader.of(out.toByteArray()));
     }
 
     @Test
@@ -81,12 +82,12 @@ class NodeFormatTest {
 
     @Test
     void damagedBytesAreRefusedWithAMessage() {
-        assertThatThrownBy(() -> NodeFormat.decodePage(Bytes.wrapForRead(new byte[] {9}))).isInstanceOf(IllegalArgumentException.class)
+        assertThatThrownBy(() -> NodeFormat.decodePage(BodyReader.of(new byte[] {9}))).isInstanceOf(IllegalArgumentException.class)
                 .hasMessageContaining("unknown kind 9");
-        assertThatThrownBy(() -> NodeFormat.decodeDelta(Bytes.wrapForRead(new byte[] {0}))).isInstanceOf(IllegalArgumentException.class)
+        assertThatThrownBy(() -> NodeFormat.decodeDelta(BodyReader.of(new byte[] {0}))).isInstanceOf(IllegalArgumentException.class)
                 .hasMessageContaining("unknown tag 0");
         // a leaf whose lo claims 100 bytes in a 3-byte body
-        assertThatThrownBy(() -> NodeFormat.decodePage(Bytes.wrapForRead(new byte[] {NodeFormat.LEAF, 0, 100})))
+        assertThatThrownBy(() -> NodeFormat.decodePage(BodyReader.of(new byte[] {NodeFormat.LEAF, 0, 100})))
                 .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("lo of length 100");
         // a key longer than keys may be
         byte[] longKey = new byte[5 + 3 + 20_000 + 1];
@@ -95,10 +96,10 @@ class NodeFormatTest {
         longKey[6] = (byte) (20_000 & 0x7F | 0x80);
         longKey[7] = (byte) (20_000 >>> 7 & 0x7F | 0x80);
         longKey[8] = (byte) (20_000 >>> 14);
-        assertThatThrownBy(() -> NodeFormat.decodePage(Bytes.wrapForRead(longKey))).isInstanceOf(IllegalArgumentException.class)
+        assertThatThrownBy(() -> NodeFormat.decodePage(BodyReader.of(longKey))).isInstanceOf(IllegalArgumentException.class)
                 .hasMessageContaining("keys are at most");
         // an entry that shares more bytes than the previous key has
-        assertThatThrownBy(() -> NodeFormat.decodePage(Bytes.wrapForRead(new byte[] {NodeFormat.LEAF, 0, 0, 0, 1, 5, 0, 0})))
+        assertThatThrownBy(() -> NodeFormat.decodePage(BodyReader.of(new byte[] {NodeFormat.LEAF, 0, 0, 0, 1, 5, 0, 0})))
                 .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("shares 5 bytes");
     }
 

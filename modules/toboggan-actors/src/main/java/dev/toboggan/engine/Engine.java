@@ -11,6 +11,7 @@ import dev.toboggan.core.pagecache.PageCache;
 import dev.toboggan.core.pagecache.SegmentCleaning;
 import java.time.Duration;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
 import java.util.concurrent.CompletionStage;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
@@ -20,6 +21,7 @@ import org.apache.pekko.actor.CoordinatedShutdown;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.ActorSystem;
 import org.apache.pekko.actor.typed.Props;
+import org.apache.pekko.actor.typed.javadsl.Behaviors;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -67,18 +69,67 @@ public final class Engine<P, D> implements AutoCloseable {
         return open(settings, materializer, new FileChannelStorage(settings.pageCache().log().filePermissions()));
     }
 
-    /** As {@link #open(EngineSettings, Materializer)}, on the given IO (tests pass a simulated disk). */
+    /**
+     * As {@link #open(EngineSettings, Materializer)}, on the given IO (tests pass a simulated disk).
+     *
+     * <p>The actor system starts on a thread of its own while this one opens the store: the two took about
+     * the same time (tens of ms each when the JVM has done it before) and need nothing from each other
+     * until the engine's actors are spawned, under the system guardian as in a caller's system.
+     */
     public static <P, D> Engine<P, D> open(EngineSettings settings, Materializer<P, D> materializer, StorageIo io) {
-        EngineCore core = openCore(settings, materializer, io);
+        String name = "toboggan-" + NAMES.incrementAndGet();
+        CompletableFuture<ActorSystem<Void>> starting = new CompletableFuture<>();
+        Thread starter = new Thread(() -> {
+            try {
+                starting.complete(ActorSystem.create(Behaviors.empty(), name, standaloneConfig()));
+            } catch (Throwable t) {
+                starting.completeExceptionally(t);
+            }
+        }, name + "-start");
+        starter.setDaemon(true);
+        starter.start();
+        EngineCore core;
+        try {
+            core = openCore(settings, materializer, io);
+        } catch (RuntimeException | Error e) {
+            starting.thenAccept(ActorSystem::terminate); // the open failed: the system has no use
+            awaitQuietly(starting.thenCompose(system -> system.getWhenTerminated()).toCompletableFuture(), e);
+            throw e;
+        }
         @SuppressWarnings("unchecked") // openCore opened it with this materializer
         PageCache<P, D> pageCache = (PageCache<P, D>) core.pageCache;
+        ActorSystem<Void> system;
         try {
-            ActorSystem<EngineGuardian.Command> system = ActorSystem.create(EngineGuardian.create(core),
-                    "toboggan-" + NAMES.incrementAndGet(), standaloneConfig());
-            return new Engine<>(core, pageCache, system, true, system);
+            system = starting.join();
+        } catch (CompletionException e) {
+            pageCache.close();
+            if (e.getCause() instanceof RuntimeException cause) {
+                throw cause;
+            }
+            if (e.getCause() instanceof Error cause) {
+                throw cause;
+            }
+            throw e;
+        }
+        try {
+            ActorRef<EngineGuardian.Command> guardian = system.systemActorOf(EngineGuardian.create(core), name,
+                    Props.empty());
+            return new Engine<>(core, pageCache, system, true, guardian);
         } catch (RuntimeException | Error e) {
             pageCache.close();
+            system.terminate();
             throw e;
+        }
+    }
+
+    /** Waits (bounded) for a failed open's leftovers to stop, adding a failure to wait to {@code failure}. */
+    private static void awaitQuietly(CompletableFuture<?> stopped, Throwable failure) {
+        try {
+            stopped.get(STOP_TIMEOUT.toMillis(), TimeUnit.MILLISECONDS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        } catch (Exception e) {
+            failure.addSuppressed(e);
         }
     }
 

@@ -2,6 +2,7 @@ package dev.toboggan.engine;
 
 import static dev.toboggan.engine.EngineTestSupport.add;
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.awaitility.Awaitility.await;
 
 import com.typesafe.config.ConfigFactory;
@@ -44,6 +45,26 @@ class OpenCloseLeakTest {
         Resources before = Resources.now();
         cycle(settings, Math.min(1000, 50 * SCALE), null);
         assertReturnsTo(before);
+    }
+
+    /**
+     * A standalone open starts its actor system while it opens the store: when the store fails to open,
+     * that system is terminated too (each system has one scheduler thread; only the holder's remains).
+     */
+    @Test
+    void standaloneOpensThatFailLeaveNoActorSystemRunning() {
+        EngineSettings settings = EngineTestSupport.settings(tmp.resolve("db"), "toboggan.io-buffers = 2");
+        try (Engine<Long, Long> holder = Engine.open(settings, CounterMaterializer.INSTANCE)) {
+            for (int i = 0; i < 3; i++) {
+                assertThatThrownBy(() -> Engine.open(settings, CounterMaterializer.INSTANCE))
+                        .hasStackTraceContaining("the store is already open");
+            }
+            await().atMost(Duration.ofSeconds(30)).pollInterval(Duration.ofMillis(200)).untilAsserted(() ->
+                    assertThat(Thread.getAllStackTraces().keySet().stream().filter(Thread::isAlive)
+                            .map(Thread::getName).filter(name -> name.matches("toboggan-[0-9]+-scheduler-[0-9]+")))
+                            .as("actor system schedulers alive").hasSize(1));
+            assertThat(holder.isOpen()).isTrue();
+        }
     }
 
     /**

@@ -1,8 +1,9 @@
 package dev.toboggan.bench;
 
 /**
- * The JVM flags every Toboggan JVM needs on JDK 17+ (Chronicle Bytes reaches into {@code java.nio} and
- * {@code jdk.internal}; see {@code VERSIONS.md}), as compile-time constants so that JMH annotations can
+ * The JVM flags Toboggan JVMs needed on JDK 17+ while it used Chronicle Bytes (which reaches into
+ * {@code java.nio} and {@code jdk.internal}; see {@code VERSIONS.md}); kept, harmless, so that figures stay
+ * comparable with earlier runs. As compile-time constants so that JMH annotations can
  * name them: {@link BenchDefaults} puts them in {@code @Fork(jvmArgsAppend = ...)} once for every
  * benchmark class. Keep in step with {@code toboggan.jvm.flags} in the parent pom.
  *

@@ -77,7 +77,7 @@ class ConfigFilesTest {
         for (Status s : context.getStatusManager().getCopyOfStatusList()) {
             assertThat(s.getLevel()).as(s.toString()).isLessThan(Status.WARN);
         }
-        assertThat(context.getLogger("net.openhft").getLevel()).hasToString("WARN");
+        assertThat(context.getLogger("org.apache.pekko").getLevel()).hasToString("INFO");
         context.stop();
     }
 }

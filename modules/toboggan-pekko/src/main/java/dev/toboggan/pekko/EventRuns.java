@@ -2,7 +2,9 @@ package dev.toboggan.pekko;
 
 import dev.toboggan.Tree;
 import java.util.Collections;
+import java.util.HashMap;
 import java.util.Iterator;
+import java.util.List;
 import java.util.Map;
 import java.util.NoSuchElementException;
 
@@ -58,15 +60,44 @@ final class EventRuns {
         };
     }
 
-    /** The event {@code sequenceNr} of {@code numericId}, or {@code null} if it is not stored (deleted). */
-    static PluginFormat.StoredEvent find(Tree tree, long numericId, long sequenceNr) {
-        Iterator<PluginFormat.StoredEvent> events = from(tree, numericId, sequenceNr);
-        if (events.hasNext()) {
-            PluginFormat.StoredEvent event = events.next();
-            if (event.sequenceNr() == sequenceNr) {
-                return event;
-            }
+    /**
+     * Finds single events (those a tag's entries point to), keeping the last run it decoded of each
+     * persistence id, so that the events of one run read in turn, even interleaved with other persistence
+     * ids' as a tag's are, decode it once. Not thread-safe; use one per read of a bounded number of events
+     * and drop it, so that what it keeps is no older than the read.
+     */
+    static final class Finder {
+        private final Tree tree;
+        private final Map<Long, List<PluginFormat.StoredEvent>> lastRuns = new HashMap<>();
+
+        Finder(Tree tree) {
+            this.tree = tree;
         }
-        return null;
+
+        /** The event {@code sequenceNr} of {@code numericId}, or {@code null} if it is not stored (deleted). */
+        PluginFormat.StoredEvent find(long numericId, long sequenceNr) {
+            List<PluginFormat.StoredEvent> run = lastRuns.get(numericId);
+            if (run == null || run.isEmpty() || sequenceNr < run.get(0).sequenceNr()
+                    || sequenceNr > run.get(run.size() - 1).sequenceNr()) {
+                Iterator<Map.Entry<byte[], byte[]>> runs = tree.range(
+                        PluginFormat.eventKey(numericId, sequenceNr), PluginFormat.eventKeyEnd(numericId));
+                run = runs.hasNext() ? PluginFormat.decodeEventRun(runs.next().getValue()) : List.of();
+                lastRuns.put(numericId, run);
+            }
+            int low = 0;
+            int high = run.size() - 1;
+            while (low <= high) {
+                int middle = (low + high) >>> 1;
+                long found = run.get(middle).sequenceNr();
+                if (found < sequenceNr) {
+                    low = middle + 1;
+                } else if (found > sequenceNr) {
+                    high = middle - 1;
+                } else {
+                    return run.get(middle);
+                }
+            }
+            return null;
+        }
     }
 }

@@ -5,6 +5,8 @@ import com.typesafe.config.ConfigException;
 import com.typesafe.config.ConfigFactory;
 import dev.toboggan.Db;
 import dev.toboggan.Toboggan;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
 import org.apache.pekko.actor.typed.ActorSystem;
 import org.apache.pekko.actor.typed.Extension;
 import org.apache.pekko.actor.typed.ExtensionId;
@@ -21,6 +23,8 @@ public final class PekkoStores implements Extension {
     private static final Id ID = new Id();
 
     private final ActorSystem<?> system;
+    /** By store directory and journal tree: the signal between a journal and the read journals on its tree. */
+    private final Map<String, JournalWrites> journalWrites = new ConcurrentHashMap<>();
 
     private PekkoStores(ActorSystem<?> system) {
         this.system = system;
@@ -56,6 +60,15 @@ public final class PekkoStores implements Extension {
         Config storeConfig = block.atKey("toboggan").withFallback(config)
                 .withFallback(ConfigFactory.defaultReference());
         return Toboggan.open(storeConfig, system);
+    }
+
+    /**
+     * The signal by which the journal on {@code tree} of {@code store} tells the live queries on that tree
+     * of new durable writes: one per tree and actor system, whoever asks first.
+     */
+    JournalWrites journalWrites(Db store, String tree) {
+        return journalWrites.computeIfAbsent(store.directory().toAbsolutePath() + "\0" + tree,
+                key -> new JournalWrites());
     }
 
     private static final class Id extends ExtensionId<PekkoStores> {

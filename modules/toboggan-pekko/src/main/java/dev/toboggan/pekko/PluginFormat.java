@@ -17,11 +17,19 @@ import java.util.Arrays;
  * +------+---------------------+        +-----------------+------------------+
  *                                       | highest seqNr u64|                     tombstone (8 bytes)
  *                                       +------------------+
+ * +------+-----------------+        +---------------------+
+ * | 0x11 | numeric id  u64 | ─────► | persistence id UTF-8|   a live persistence id, by numeric id
+ * +------+-----------------+        +---------------------+
  * +------+-----------------+----------------+        +-------------+----------+-----+----------+
  * | 0x21 | numeric id  u64 | last seqNr u64 | ─────► | event count | event 1  | ... | event n  |   an event run
  * +------+-----------------+----------------+        |     u32     |          |     |          |
  *                                                    +-------------+----------+-----+----------+
  *   event: | seqNr u64 | ordering u64 | tag count u16 | tag ids u64… | serializer id i32 | repr length u32 | repr |
+ *   repr, when serializer id = 0x54424731 (COMPACT_REPR, Toboggan's own layout of a PersistentRepr):
+ *     | payload serializer id i32 | timestamp u64 | payload manifest length u16 | payload manifest UTF-8
+ *     | event manifest length u16 | event manifest UTF-8 | persistence id length u16 | persistence id UTF-8
+ *     | writer uuid length u16 | writer uuid UTF-8 | payload bytes (the rest) |
+ *   repr, any other serializer id: the PersistentRepr as that Pekko serializer wrote it
  *   (0x20 held one event per entry in the first layout: never written now, and refused when found)
  * +------+-----------+        +------------+
  * | 0x30 | tag UTF-8 | ─────► | tag id u64 |
@@ -29,6 +37,9 @@ import java.util.Arrays;
  * +------+------------+--------------+        +-----------------+-----------+
  * | 0x40 | tag id u64 | ordering u64 | ─────► | numeric id  u64 | seqNr u64 |
  * +------+------------+--------------+        +-----------------+-----------+
+ * +------+        +------------------+
+ * | 0x50 | ─────► | highest id u64   |   the highest ordering or numeric id a stored batch gave out
+ * +------+        +------------------+
  *
  * snapshot tree (toboggan.snapshot-store.tree)
  * +----------------+---------------------+-----------+---------------+
@@ -55,15 +66,46 @@ import java.util.Arrays;
  * an entry per event cost one each. Keying by the last sequence number makes a forward range scan from
  * {@code eventKey(id, n)} meet first the run holding {@code n} (or the first run after it). Runs of one
  * persistence id never overlap: Pekko writes its sequence numbers in increasing order.
+ *
+ * <p><b>Compact reprs.</b> The journal writes an event's {@link org.apache.pekko.persistence.PersistentRepr} in
+ * its own layout ({@link #COMPACT_REPR}): the payload serialized once by its own serializer, next to the
+ * repr's fields, where Pekko's protobuf {@code MessageSerializer} would build and encode a message around
+ * it for every event. Only the fields the journal is handed are kept: a repr with metadata, a sender or the
+ * deleted flag set is stored by Pekko's serializer instead, with that serializer's id; events stored that
+ * way (as all were before this layout) are read with Pekko's serialization, so both kinds can share a run.
+ *
+ * <p><b>For the read journal.</b> A batch that gives out numeric ids (new persistence ids, indexed under
+ * {@link #PERSISTENCE_ID_BY_NUMERIC_ID}) or orderings (tagged events) also sets {@link #HIGHEST_ID} to the
+ * highest of them. A tree iterator may see a batch's later keys without its earlier ones, but a single-key
+ * read sees a batch whole or not at all; so a reader that first gets {@code HIGHEST_ID = h} and then scans
+ * the ordering or numeric id keys up to {@code h} sees every one of them that is stored, and any key it
+ * has not seen yet will be above {@code h} (ids only grow). The same holds for a persistence id's events up
+ * to the highest sequence number its {@link #PERSISTENCE_ID} entry holds. The numeric id index entry is
+ * removed with the numeric id when every event of the persistence id is deleted; {@code HIGHEST_ID} is
+ * never removed.
  */
 final class PluginFormat {
     static final byte PERSISTENCE_ID = 0x10;
+    /** A live persistence id by its numeric id: new persistence ids in the order they were created. */
+    static final byte PERSISTENCE_ID_BY_NUMERIC_ID = 0x11;
     /** The first layout's events, one per entry: no longer written; a journal that finds one refuses to start. */
     static final byte SINGLE_EVENT = 0x20;
     static final byte EVENT = 0x21;
     static final byte TAG = 0x30;
     static final byte TAGGED = 0x40;
+    /** The one key of the highest numeric id or ordering a stored batch gave out. */
+    static final byte HIGHEST_ID = 0x50;
+    /** Length of a numeric id index key. */
+    static final int NUMERIC_ID_KEY_LENGTH = 9;
 
+    /**
+     * The serializer id field of an event whose repr is in Toboggan's compact layout rather than a Pekko
+     * serializer's ("TBG1"; Pekko reserves ids 0 to 40 for its own serializers, and this one is never
+     * registered with Pekko: only the journal reads it).
+     */
+    static final int COMPACT_REPR = 0x54424731;
+    /** Bytes of a compact repr besides its manifests, persistence id, writer uuid and payload. */
+    static final int COMPACT_REPR_OVERHEAD = 4 + 8 + 2 + 2 + 2 + 2;
     /** Length of a live persistence id entry: numeric id and highest sequence number. */
     static final int LIVE_ENTRY_LENGTH = 16;
     /** Length of a tombstone: the highest sequence number of a persistence id whose events are all deleted. */
@@ -92,6 +134,32 @@ final class PluginFormat {
 
     static byte[] persistenceIdKey(String persistenceId) {
         return prefixed(PERSISTENCE_ID, utf8PersistenceId(persistenceId));
+    }
+
+    /** The persistence id of a {@link #PERSISTENCE_ID} key. */
+    static String persistenceIdOf(byte[] persistenceIdKey) {
+        return new String(persistenceIdKey, 1, persistenceIdKey.length - 1, StandardCharsets.UTF_8);
+    }
+
+    static byte[] numericIdKey(long numericId) {
+        return ByteBuffer.allocate(NUMERIC_ID_KEY_LENGTH).put(PERSISTENCE_ID_BY_NUMERIC_ID).putLong(numericId).array();
+    }
+
+    static long numericIdOf(byte[] numericIdKey) {
+        return ByteBuffer.wrap(numericIdKey).getLong(1);
+    }
+
+    /** The value of a numeric id index entry: the persistence id, as its {@link #PERSISTENCE_ID} key has it. */
+    static byte[] numericIdValue(String persistenceId) {
+        return utf8PersistenceId(persistenceId);
+    }
+
+    static String decodeNumericIdValue(byte[] value) {
+        return new String(value, StandardCharsets.UTF_8);
+    }
+
+    static byte[] highestIdKey() {
+        return new byte[] {HIGHEST_ID};
     }
 
     static byte[] tagKey(String tag) {
@@ -202,11 +270,49 @@ final class PluginFormat {
         return events;
     }
 
+    /**
+     * A repr in the compact layout ({@link #COMPACT_REPR}): {@code payloadBytes} serialized by
+     * {@code payloadSerializerId} with {@code payloadManifest}, and the repr's fields (the UTF-8 strings
+     * given as bytes, so a caller can encode the ones events share once).
+     */
+    static byte[] compactRepr(int payloadSerializerId, byte[] payloadManifest, byte[] payloadBytes, long timestamp,
+            byte[] eventManifest, byte[] persistenceId, byte[] writerUuid) {
+        ByteBuffer b = ByteBuffer.allocate(COMPACT_REPR_OVERHEAD + payloadManifest.length + eventManifest.length
+                + persistenceId.length + writerUuid.length + payloadBytes.length);
+        b.putInt(payloadSerializerId).putLong(timestamp);
+        putShortString(b, payloadManifest, "payload manifest");
+        putShortString(b, eventManifest, "event manifest");
+        putShortString(b, persistenceId, "persistence id");
+        putShortString(b, writerUuid, "writer uuid");
+        return b.put(payloadBytes).array();
+    }
+
     /** The {@link org.apache.pekko.persistence.PersistentRepr} a stored event holds. */
     static org.apache.pekko.persistence.PersistentRepr decodeEvent(
             org.apache.pekko.serialization.Serialization serialization, StoredEvent event) {
-        return (org.apache.pekko.persistence.PersistentRepr) serialization.deserialize(event.repr(),
-                event.serializerId(), "").get();
+        if (event.serializerId() != COMPACT_REPR) {
+            return (org.apache.pekko.persistence.PersistentRepr) serialization.deserialize(event.repr(),
+                    event.serializerId(), "").get();
+        }
+        ByteBuffer b = ByteBuffer.wrap(event.repr());
+        int payloadSerializerId = b.getInt();
+        long timestamp = b.getLong();
+        String payloadManifest = utf8(b, Short.toUnsignedInt(b.getShort()));
+        String eventManifest = utf8(b, Short.toUnsignedInt(b.getShort()));
+        String persistenceId = utf8(b, Short.toUnsignedInt(b.getShort()));
+        String writerUuid = utf8(b, Short.toUnsignedInt(b.getShort()));
+        byte[] payloadBytes = new byte[b.remaining()];
+        b.get(payloadBytes);
+        Object payload = serialization.deserialize(payloadBytes, payloadSerializerId, payloadManifest).get();
+        return org.apache.pekko.persistence.PersistentRepr$.MODULE$.apply(payload, event.sequenceNr(), persistenceId,
+                eventManifest, false, org.apache.pekko.actor.ActorRef.noSender(), writerUuid).withTimestamp(timestamp);
+    }
+
+    private static void putShortString(ByteBuffer b, byte[] utf8, String what) {
+        if (utf8.length > 0xFFFF) {
+            throw new IllegalArgumentException("an event's " + what + " is longer than 65535 UTF-8 bytes");
+        }
+        b.putShort((short) utf8.length).put(utf8);
     }
 
     static byte[] taggedValue(long numericId, long sequenceNr) {
@@ -221,12 +327,17 @@ final class PluginFormat {
         return ByteBuffer.wrap(taggedValue).getLong(8);
     }
 
-    static byte[] tagIdValue(long tagId) {
-        return ByteBuffer.allocate(8).putLong(tagId).array();
+    /** A tag id ({@link #TAG}) or the highest id ({@link #HIGHEST_ID}). */
+    static byte[] u64Value(long id) {
+        return ByteBuffer.allocate(8).putLong(id).array();
     }
 
-    static long decodeTagId(byte[] tagIdValue) {
-        return ByteBuffer.wrap(tagIdValue).getLong();
+    static long decodeU64(byte[] value) {
+        if (value.length != 8) {
+            throw new IllegalStateException("an id entry of " + value.length
+                    + " bytes; expected 8: the journal tree holds data of another format");
+        }
+        return ByteBuffer.wrap(value).getLong();
     }
 
     // ---------------------------------------------------------------- snapshots

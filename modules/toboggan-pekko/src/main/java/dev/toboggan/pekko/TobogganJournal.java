@@ -4,6 +4,7 @@ import com.typesafe.config.Config;
 import dev.toboggan.Batch;
 import dev.toboggan.Db;
 import dev.toboggan.Tree;
+import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
@@ -20,6 +21,7 @@ import org.apache.pekko.persistence.journal.japi.AsyncWriteJournal;
 import org.apache.pekko.serialization.Serialization;
 import org.apache.pekko.serialization.SerializationExtension;
 import org.apache.pekko.serialization.Serializer;
+import org.apache.pekko.serialization.Serializers;
 import org.apache.pekko.dispatch.Futures;
 import scala.concurrent.Future;
 import scala.jdk.javaapi.CollectionConverters;
@@ -51,6 +53,11 @@ import scala.jdk.javaapi.FutureConverters;
  * <p><b>Replays</b> read the tree (weakly consistent iteration, never blocking writers) on the thread Pekko
  * runs them on.
  *
+ * <p><b>For the read journal</b> ({@link TobogganReadJournal}): a write batch also indexes new persistence
+ * ids by numeric id and sets {@link PluginFormat#HIGHEST_ID} (see {@link PluginFormat}); each batch is
+ * numbered in {@link JournalWrites} before it is applied and reported there once its flush completes, which
+ * is what wakes live queries and tells every query that what it read is durable.
+ *
  * <p>Confinement: {@link #tagIds} is a cache of {@link PluginFormat#TAG} entries, written on the journal
  * actor's thread after the batch that stores a new tag is applied; readers on other threads only read it.
  */
@@ -59,6 +66,11 @@ public final class TobogganJournal extends AsyncWriteJournal {
     private final Tree tree;
     private final Serialization serialization;
     private final int deleteBatchSize;
+    /** Tells the live queries of this tree about new durable writes. */
+    private final JournalWrites writes;
+    /** The UTF-8 of the last persistence id and writer uuid encoded (journal actor thread only). */
+    private final LastUtf8 persistenceIds = new LastUtf8();
+    private final LastUtf8 writerUuids = new LastUtf8();
     /** Tag → tag id, for tags whose {@link PluginFormat#TAG} entry is stored. */
     private final Map<String, Long> tagIds = new ConcurrentHashMap<>();
 
@@ -67,8 +79,22 @@ public final class TobogganJournal extends AsyncWriteJournal {
         this.tree = db.tree(PluginSettings.treeName(config, configPath));
         this.serialization = SerializationExtension.get(context().system());
         this.deleteBatchSize = PluginSettings.positiveInt(config, configPath, "delete-batch-size");
+        this.writes = PekkoStores.get(context().system()).journalWrites(db, PluginSettings.treeName(config, configPath));
         refuseFirstLayout(tree, "the journal tree '" + PluginSettings.treeName(config, configPath) + "' in "
                 + db.directory(), configPath);
+        markHighestId(tree, db);
+    }
+
+    /**
+     * Gives a journal tree written before {@link PluginFormat#HIGHEST_ID} existed one above every id in it
+     * (ids only grow), so that the read journal reads all it holds; a tree that has the key, or holds
+     * nothing, is left as it is.
+     */
+    static void markHighestId(Tree tree, Db db) {
+        if (tree.get(PluginFormat.highestIdKey()) == null
+                && tree.range(new byte[] {PluginFormat.PERSISTENCE_ID}, null).hasNext()) {
+            tree.insert(PluginFormat.highestIdKey(), PluginFormat.u64Value(db.generateId()));
+        }
     }
 
     /**
@@ -92,6 +118,7 @@ public final class TobogganJournal extends AsyncWriteJournal {
         Map<String, PersistenceIdEntry> entries = new LinkedHashMap<>();
         Map<String, List<PluginFormat.StoredEvent>> eventsOf = new HashMap<>();
         Map<String, Long> newTags = new HashMap<>();
+        long highestId = 0; // of the numeric ids and orderings this call gives out
         try {
             for (AtomicWrite write : messages) {
                 List<EncodedEvent> events;
@@ -102,7 +129,11 @@ public final class TobogganJournal extends AsyncWriteJournal {
                     results.add(Optional.of(rejected));
                     continue;
                 }
-                PersistenceIdEntry entry = entries.computeIfAbsent(write.persistenceId(), this::liveEntry);
+                PersistenceIdEntry entry = entries.get(write.persistenceId());
+                if (entry == null) {
+                    entry = liveEntry(write.persistenceId(), batch);
+                    highestId = Math.max(highestId, entry.numericId());
+                }
                 List<PluginFormat.StoredEvent> stored =
                         eventsOf.computeIfAbsent(write.persistenceId(), id -> new ArrayList<>());
                 for (EncodedEvent event : events) {
@@ -110,6 +141,7 @@ public final class TobogganJournal extends AsyncWriteJournal {
                     long[] tags = new long[event.tags.size()];
                     if (!event.tags.isEmpty()) {
                         ordering = db.generateId();
+                        highestId = ordering;
                         for (int i = 0; i < tags.length; i++) {
                             tags[i] = tagId(event.tags.get(i), newTags, batch);
                             batch.insert(PluginFormat.taggedKey(tags[i], ordering),
@@ -132,14 +164,27 @@ public final class TobogganJournal extends AsyncWriteJournal {
             if (batch.isEmpty()) {
                 return Futures.successful(results);
             }
+            if (highestId > 0) {
+                batch.insert(PluginFormat.highestIdKey(), PluginFormat.u64Value(highestId));
+            }
+        } catch (RuntimeException e) {
+            return Futures.failed(e);
+        }
+        long batchNumber = writes.startBatch();
+        try {
             // A store failure fails the whole call: Pekko then fails every write of it.
             tree.applyBatch(batch);
         } catch (RuntimeException e) {
+            // Nothing of the batch was applied; once a flush covers the batches before it, so is its number.
+            db.flushAsync().thenRun(() -> writes.durable(batchNumber));
             return Futures.failed(e);
         }
         tagIds.putAll(newTags);
         Iterable<Optional<Exception>> done = results;
-        return FutureConverters.asScala(db.flushAsync().thenApply(stable -> done));
+        return FutureConverters.asScala(db.flushAsync().thenApply(stable -> {
+            writes.durable(batchNumber);
+            return done;
+        }));
     }
 
     /** Adds {@code events} (one persistence id's, in order) to {@code batch} as runs of about {@link PluginFormat#RUN_TARGET_BYTES}. */
@@ -170,34 +215,81 @@ public final class TobogganJournal extends AsyncWriteJournal {
 
     /**
      * Serializes every event of {@code write} (the payload unwrapped from {@link Tagged}, its tags kept
-     * apart), or throws naming what is wrong with it.
+     * apart), in the compact layout where it can be ({@link PluginFormat#COMPACT_REPR}), or throws naming
+     * what is wrong with it.
      */
     private List<EncodedEvent> encode(AtomicWrite write) {
-        PluginFormat.persistenceIdKey(write.persistenceId()); // checks the length before anything is added
+        byte[] persistenceId = persistenceIds.utf8(write.persistenceId());
+        if (persistenceId.length > PluginFormat.MAX_PERSISTENCE_ID_LENGTH) {
+            PluginFormat.persistenceIdKey(write.persistenceId()); // throws, naming the limit
+        }
         List<EncodedEvent> events = new ArrayList<>(write.size());
         for (PersistentRepr repr : CollectionConverters.asJava(write.payload())) {
             List<String> tags = List.of();
-            if (repr.payload() instanceof Tagged tagged) {
+            Object payload = repr.payload();
+            if (payload instanceof Tagged tagged) {
                 tags = new ArrayList<>(CollectionConverters.asJava(tagged.tags()));
                 tags.forEach(PluginFormat::tagKey);
-                repr = repr.withPayload(tagged.payload());
+                payload = tagged.payload();
             }
-            Serializer serializer = serialization.findSerializerFor(repr);
-            byte[] bytes = serializer.toBinary(repr);
+            int serializerId;
+            byte[] bytes;
+            if (repr.metadata().isEmpty() && repr.sender() == null && !repr.deleted()) {
+                Serializer serializer = serialization.findSerializerFor(payload);
+                byte[] payloadBytes = serialization.serialize(payload).get(); // with the system's address for ActorRefs
+                bytes = PluginFormat.compactRepr(serializer.identifier(),
+                        utf8(Serializers.manifestFor(serializer, payload)), payloadBytes, repr.timestamp(),
+                        utf8(repr.manifest()), persistenceId, writerUuids.utf8(repr.writerUuid()));
+                serializerId = PluginFormat.COMPACT_REPR;
+            } else {
+                // What the compact layout does not hold: Pekko's serializer of the whole repr keeps it.
+                PersistentRepr stored = payload == repr.payload() ? repr : repr.withPayload(payload);
+                Serializer serializer = serialization.findSerializerFor(stored);
+                bytes = serializer.toBinary(stored);
+                serializerId = serializer.identifier();
+            }
             if (bytes.length > PluginFormat.maxReprLength(tags.size())) {
                 throw new IllegalArgumentException("event " + repr.sequenceNr() + " of '" + repr.persistenceId()
                         + "' is " + bytes.length + " bytes serialized; Toboggan keeps events of at most "
                         + PluginFormat.maxReprLength(tags.size()) + " bytes with " + tags.size() + " tags");
             }
-            events.add(new EncodedEvent(repr.sequenceNr(), tags, serializer.identifier(), bytes));
+            events.add(new EncodedEvent(repr.sequenceNr(), tags, serializerId, bytes));
         }
         return events;
     }
 
-    /** The entry of {@code persistenceId} with a numeric id: its current one, or a new one. */
-    private PersistenceIdEntry liveEntry(String persistenceId) {
+    private static final byte[] NO_BYTES = {};
+
+    private static byte[] utf8(String s) {
+        return s.isEmpty() ? NO_BYTES : s.getBytes(StandardCharsets.UTF_8);
+    }
+
+    /** The UTF-8 of the strings consecutive events share (persistence id, writer uuid): the last one is kept. */
+    private static final class LastUtf8 {
+        private String last;
+        private byte[] bytes;
+
+        byte[] utf8(String s) {
+            if (!s.equals(last)) {
+                bytes = TobogganJournal.utf8(s);
+                last = s;
+            }
+            return bytes;
+        }
+    }
+
+    /**
+     * The entry of {@code persistenceId} with a numeric id: its current one, or a new one, indexed
+     * ({@link PluginFormat#PERSISTENCE_ID_BY_NUMERIC_ID}) in {@code batch}.
+     */
+    private PersistenceIdEntry liveEntry(String persistenceId, Batch batch) {
         PersistenceIdEntry entry = entry(persistenceId);
-        return entry.isTombstone() ? new PersistenceIdEntry(db.generateId(), entry.highestSequenceNr()) : entry;
+        if (!entry.isTombstone()) {
+            return entry;
+        }
+        PersistenceIdEntry created = new PersistenceIdEntry(db.generateId(), entry.highestSequenceNr());
+        batch.insert(PluginFormat.numericIdKey(created.numericId()), PluginFormat.numericIdValue(persistenceId));
+        return created;
     }
 
     private long tagId(String tag, Map<String, Long> newTags, Batch batch) {
@@ -208,12 +300,12 @@ public final class TobogganJournal extends AsyncWriteJournal {
         if (id == null) {
             byte[] stored = tree.get(PluginFormat.tagKey(tag));
             if (stored != null) {
-                id = PluginFormat.decodeTagId(stored);
+                id = PluginFormat.decodeU64(stored);
                 tagIds.put(tag, id);
             } else {
                 id = db.generateId();
                 newTags.put(tag, id);
-                batch.insert(PluginFormat.tagKey(tag), PluginFormat.tagIdValue(id));
+                batch.insert(PluginFormat.tagKey(tag), PluginFormat.u64Value(id));
             }
         }
         return id;
@@ -260,6 +352,7 @@ public final class TobogganJournal extends AsyncWriteJournal {
                 }
             }
             if (deletesAll) {
+                batch.remove(PluginFormat.numericIdKey(entry.numericId()));
                 batch.insert(PluginFormat.persistenceIdKey(persistenceId), PluginFormat.persistenceIdValue(
                         new PersistenceIdEntry(PersistenceIdEntry.NONE, entry.highestSequenceNr())));
             }

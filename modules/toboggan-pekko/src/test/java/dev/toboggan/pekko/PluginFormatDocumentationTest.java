@@ -21,11 +21,19 @@ class PluginFormatDocumentationTest {
         assertThat(doc).contains("event count u32");
         assertThat(doc).contains("| seqNr u64 | ordering u64 | tag count u16 | tag ids (u64 each) | serializer id i32"
                 + " | repr length u32 | serialized PersistentRepr");
+        assertThat(doc).contains(String.format("when serializer id = 0x%08X (Toboggan's compact layout)",
+                PluginFormat.COMPACT_REPR));
+        assertThat(doc).contains("| payload serializer id i32 | timestamp u64 | payload manifest length u16");
+        assertThat(PluginFormat.COMPACT_REPR_OVERHEAD).isEqualTo(4 + 8 + 2 + 2 + 2 + 2);
         assertThat(doc).contains("runs of up to " + PluginFormat.RUN_TARGET_BYTES / 1024 + " KiB");
         assertThat(PluginFormat.EVENT_OVERHEAD).isEqualTo(8 + 8 + 2 + 4 + 4);
         assertThat(PluginFormat.RUN_HEADER_LENGTH).isEqualTo(4);
         assertThat(doc).contains(String.format("0x%02X | tag (UTF-8)", PluginFormat.TAG));
         assertThat(doc).contains(String.format("0x%02X | tag id u64 | ordering u64", PluginFormat.TAGGED));
+        assertThat(doc).contains(String.format("0x%02X | numeric id u64                    → persistence id (UTF-8)",
+                PluginFormat.PERSISTENCE_ID_BY_NUMERIC_ID));
+        assertThat(doc).contains(String.format("0x%02X                                     → highest id u64",
+                PluginFormat.HIGHEST_ID));
         assertThat(doc).contains("live (" + PluginFormat.LIVE_ENTRY_LENGTH + " bytes)");
         assertThat(doc).contains("tombstone (" + PluginFormat.TOMBSTONE_LENGTH + " bytes)");
         assertThat(doc).contains("An event key is\n  " + PluginFormat.EVENT_KEY_LENGTH + " bytes");
@@ -39,6 +47,10 @@ class PluginFormatDocumentationTest {
     void encodedKeysHaveTheDocumentedShape() {
         assertThat(PluginFormat.eventKey(1, 2)).hasSize(PluginFormat.EVENT_KEY_LENGTH)
                 .startsWith(PluginFormat.EVENT, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 2);
+        assertThat(PluginFormat.numericIdKey(258)).hasSize(PluginFormat.NUMERIC_ID_KEY_LENGTH)
+                .containsExactly(PluginFormat.PERSISTENCE_ID_BY_NUMERIC_ID, 0, 0, 0, 0, 0, 0, 1, 2);
+        assertThat(PluginFormat.numericIdOf(PluginFormat.numericIdKey(258))).isEqualTo(258);
+        assertThat(PluginFormat.highestIdKey()).containsExactly(PluginFormat.HIGHEST_ID);
         assertThat(PluginFormat.snapshotKey(PluginFormat.snapshotPrefix("p"), 3, 4))
                 .hasSize(1 + PluginFormat.SNAPSHOT_KEY_OVERHEAD)
                 .containsExactly(0, 1, 'p', 0, 0, 0, 0, 0, 0, 0, 3, 0, 0, 0, 0, 0, 0, 0, 4);
@@ -61,6 +73,16 @@ class PluginFormatDocumentationTest {
         assertThat(events.get(1).tagIds()).isEmpty();
         assertThat(events.get(1).serializerId()).isEqualTo(6);
         assertThat(events.get(1).repr()).containsExactly(8);
+    }
+
+    @Test
+    void aCompactReprHasTheDocumentedShape() {
+        byte[] repr = PluginFormat.compactRepr(20, new byte[] {'m'}, new byte[] {7, 8}, 300, new byte[0],
+                new byte[] {'p', 'q'}, new byte[] {'w'});
+        assertThat(repr).hasSize(PluginFormat.COMPACT_REPR_OVERHEAD + 1 + 2 + 1 + 2).containsExactly(
+                /* payload serializer */ 0, 0, 0, 20, /* timestamp */ 0, 0, 0, 0, 0, 0, 1, 44,
+                /* payload manifest */ 0, 1, 'm', /* event manifest */ 0, 0, /* persistence id */ 0, 2, 'p', 'q',
+                /* writer uuid */ 0, 1, 'w', /* payload */ 7, 8);
     }
 
     @Test

@@ -79,17 +79,7 @@ public class JournalBenchmark extends BenchDefaults {
         writer.tell(PoisonPill.getInstance(), ActorRef.noSender());
     }
 
-    /** Persists {@link #EVENTS} events as {@code persistenceId} and waits until every one is confirmed. */
     private void write(String persistenceId, boolean async) throws Exception {
-        CompletableFuture<Void> recovered = new CompletableFuture<>();
-        ActorRef writer = system.actorOf(Writer.props(persistenceId, async, recovered));
-        recovered.get(1, TimeUnit.MINUTES);
-        CompletableFuture<Void> done = new CompletableFuture<>();
-        writer.tell(new Writer.Expect(EVENTS, done), ActorRef.noSender());
-        for (int i = 0; i < EVENTS; i++) {
-            writer.tell(new Writer.Event("event-" + i), ActorRef.noSender());
-        }
-        done.get(10, TimeUnit.MINUTES);
-        writer.tell(PoisonPill.getInstance(), ActorRef.noSender());
+        Writer.persistAll(system, persistenceId, async, EVENTS);
     }
 }

@@ -1,6 +1,10 @@
 package dev.toboggan.bench.journal;
 
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import org.apache.pekko.actor.ActorRef;
+import org.apache.pekko.actor.ActorSystem;
+import org.apache.pekko.actor.PoisonPill;
 import org.apache.pekko.actor.Props;
 import org.apache.pekko.persistence.AbstractPersistentActor;
 import org.apache.pekko.persistence.RecoveryCompleted;
@@ -30,6 +34,23 @@ final class Writer extends AbstractPersistentActor {
 
     static Props props(String persistenceId, boolean async, CompletableFuture<Void> recovered) {
         return Props.create(Writer.class, () -> new Writer(persistenceId, async, recovered));
+    }
+
+    /**
+     * Persists {@code events} events as {@code persistenceId} (all commands sent at once) and waits until
+     * every one is confirmed; stops the writer.
+     */
+    static void persistAll(ActorSystem system, String persistenceId, boolean async, int events) throws Exception {
+        CompletableFuture<Void> recovered = new CompletableFuture<>();
+        ActorRef writer = system.actorOf(props(persistenceId, async, recovered));
+        recovered.get(1, TimeUnit.MINUTES);
+        CompletableFuture<Void> done = new CompletableFuture<>();
+        writer.tell(new Expect(events, done), ActorRef.noSender());
+        for (int i = 0; i < events; i++) {
+            writer.tell(new Event("event-" + i), ActorRef.noSender());
+        }
+        done.get(10, TimeUnit.MINUTES);
+        writer.tell(PoisonPill.getInstance(), ActorRef.noSender());
     }
 
     /** Completes the returned future once {@code count} more events are confirmed. */

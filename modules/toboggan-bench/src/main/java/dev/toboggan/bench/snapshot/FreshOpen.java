@@ -19,15 +19,24 @@ import java.util.ArrayList;
 import java.util.List;
 
 /**
- * The open of a store in a JVM that has done nothing else (issue 6: ≤ 300 ms in a fresh JVM), which
+ * The first open of a store in a JVM that has done nothing else (issue 6: ≤ 300 ms in a fresh JVM), which
  * {@link OpenTimeBenchmark}'s forks cannot show: each of them built the store first, so the libraries and
  * much of the code were loaded and compiled before its open. This builds the stores (1 M small pages; and
- * the same with every page linked 9 more times), then starts a child JVM per open that only opens one and
- * reads one page, and prints what the child spent where: initializing logging (slf4j + logback, which an
- * application pays anyway, so it is done first and reported apart), Chronicle Bytes' first use, the open,
- * and the first read (which decodes one snapshot block).
+ * the same with every page linked 9 more times), then starts child JVMs that each open one store and time,
+ * from the open call on, everything the open and the first operations cost, the libraries they initialize
+ * included: the open, the first get (which decodes one snapshot block), the first change made durable (a
+ * link and a flush).
  *
- * <pre>java -cp modules/toboggan-bench/target/benchmarks.jar dev.toboggan.bench.snapshot.FreshOpen [opens]</pre>
+ * <p>Each store is opened in two kinds of JVM: {@code cold}, in which the open is the first thing that
+ * happens, and {@code app}, in which logging (slf4j + logback, reading its configuration) was initialized
+ * first, as an application that logs does at its own start. A cold child also times logging's first use
+ * after the operations: near zero if the store's open or operations had initialized it already.
+ *
+ * <pre>java -cp modules/toboggan-bench/target/benchmarks.jar dev.toboggan.bench.snapshot.FreshOpen [opens] [baseline class path]</pre>
+ *
+ * <p>With a baseline class path (an older build's classes behind this class, e.g. a directory holding
+ * this class's compiled file followed by the older benchmarks jar), every child is run from both class
+ * paths back to back, on the same stores, so that before and after share the machine's load.
  */
 public final class FreshOpen {
     private static final int PAGES = 1_000_000;
@@ -35,19 +44,26 @@ public final class FreshOpen {
     private FreshOpen() {}
 
     public static void main(String[] args) throws Exception {
-        if (args.length == 2 && args[0].equals("child")) {
-            child(Path.of(args[1]));
+        if (args.length == 3 && args[0].equals("child")) {
+            child(Path.of(args[1]), args[2].equals("app"));
             return;
         }
         int opens = args.length > 0 ? Integer.parseInt(args[0]) : 5;
+        String baseline = args.length > 1 ? args[1] : null;
+        String current = System.getProperty("java.class.path");
         Path root = BenchDirs.create("fresh-open");
         try {
             for (int history : new int[] {1, 10}) {
                 Path dir = root.resolve("history-" + history);
                 build(dir, history);
-                System.out.printf("%d pages, history %d:%n", PAGES, history);
-                for (int i = 0; i < opens; i++) {
-                    System.out.println("  " + runChild(dir));
+                for (String mode : new String[] {"cold", "app"}) {
+                    System.out.printf("%d pages, history %d, %s JVM:%n", PAGES, history, mode);
+                    for (int i = 0; i < opens; i++) {
+                        if (baseline != null) {
+                            System.out.println("  baseline " + runChild(baseline, dir, mode));
+                        }
+                        System.out.println("  " + (baseline != null ? "current  " : "") + runChild(current, dir, mode));
+                    }
                 }
             }
         } finally {
@@ -75,20 +91,17 @@ public final class FreshOpen {
         }
     }
 
-    private static String runChild(Path dir) throws IOException, InterruptedException {
+    private static String runChild(String classPath, Path dir, String mode) throws IOException, InterruptedException {
         List<String> command = new ArrayList<>();
         command.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
-        command.addAll(List.of(BenchFlags.OPENS_NIO, BenchFlags.OPENS_LANG, BenchFlags.OPENS_REFLECT,
-                BenchFlags.OPENS_IO, BenchFlags.OPENS_UTIL, BenchFlags.EXPORTS_MISC, BenchFlags.EXPORTS_REF,
-                BenchFlags.EXPORTS_UTIL, BenchFlags.EXPORTS_NIO_CH, BenchFlags.EXPORTS_SUN_MISC));
-        command.addAll(List.of("-cp", System.getProperty("java.class.path"), FreshOpen.class.getName(), "child",
-                dir.toString()));
+        command.addAll(List.of(BenchFlags.jvmFlags()));
+        command.addAll(List.of("-cp", classPath, FreshOpen.class.getName(), "child", dir.toString(), mode));
         Process process = new ProcessBuilder(command).redirectErrorStream(true).start();
         String result = "(no figures: the child printed nothing)";
         try (BufferedReader out = new BufferedReader(new InputStreamReader(process.getInputStream(),
                 StandardCharsets.UTF_8))) {
             for (String line; (line = out.readLine()) != null; ) {
-                if (line.startsWith("logging")) {
+                if (line.startsWith("total")) {
                     result = line;
                 }
             }
@@ -100,19 +113,33 @@ public final class FreshOpen {
         return result;
     }
 
-    private static void child(Path dir) {
+    private static void child(Path dir, boolean loggingFirst) {
+        long logging = 0;
+        if (loggingFirst) {
+            long start = System.nanoTime();
+            org.slf4j.LoggerFactory.getLogger(FreshOpen.class).debug("logging initialized, as an application would");
+            logging = System.nanoTime() - start;
+        }
         long t0 = System.nanoTime();
-        org.slf4j.LoggerFactory.getLogger(FreshOpen.class).debug("logging initialized, as an application would");
-        long t1 = System.nanoTime();
-        net.openhft.chronicle.bytes.Bytes.allocateDirect(64).releaseLast();
-        long t2 = System.nanoTime();
         PageCache<Long, Long> cache = PageCache.open(config(dir), new FileChannelStorage(), Background.NONE,
                 CounterMaterializer.INSTANCE);
+        long t1 = System.nanoTime();
+        long pid = PAGES / 2;
+        Page<Long> view = cache.get(pid);
+        long t2 = System.nanoTime();
+        if (!cache.link(pid, view, 1L).succeeded()) {
+            throw new IllegalStateException("nobody else changes page " + pid + ", yet the link lost");
+        }
+        cache.flush();
         long t3 = System.nanoTime();
-        cache.get(PAGES / 2);
-        long t4 = System.nanoTime();
+        if (!loggingFirst) {
+            long start = System.nanoTime();
+            org.slf4j.LoggerFactory.getLogger(FreshOpen.class).debug("logging's first use after the operations");
+            logging = System.nanoTime() - start;
+        }
         cache.close();
-        System.out.printf("logging %.0f ms, Chronicle Bytes %.0f ms, open %.0f ms, first get %.1f ms%n",
-                (t1 - t0) / 1e6, (t2 - t1) / 1e6, (t3 - t2) / 1e6, (t4 - t3) / 1e6);
+        System.out.printf("total %4.0f ms: open %4.0f ms, first get %5.1f ms, link + flush %5.1f ms; logging %s %.0f ms%n",
+                (t3 - t0) / 1e6, (t1 - t0) / 1e6, (t2 - t1) / 1e6, (t3 - t2) / 1e6, loggingFirst ? "before" : "after",
+                logging / 1e6);
     }
 }

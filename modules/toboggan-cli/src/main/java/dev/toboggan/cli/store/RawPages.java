@@ -1,8 +1,9 @@
 package dev.toboggan.cli.store;
 
+import dev.toboggan.core.pagecache.BodyReader;
+import dev.toboggan.core.pagecache.BodyWriter;
 import dev.toboggan.core.pagecache.Materializer;
 import java.util.Arrays;
-import net.openhft.chronicle.bytes.Bytes;
 
 /**
  * A {@link Materializer} that keeps pages as the bytes of their fragments, base first, deltas after: the
@@ -28,27 +29,27 @@ final class RawPages implements Materializer<byte[], byte[]> {
     }
 
     @Override
-    public void encodePage(byte[] page, Bytes<?> out) {
+    public void encodePage(byte[] page, BodyWriter out) {
         out.write(page);
     }
 
     @Override
-    public byte[] decodePage(Bytes<?> in) {
+    public byte[] decodePage(BodyReader in) {
         return read(in);
     }
 
     @Override
-    public void encodeDelta(byte[] delta, Bytes<?> out) {
+    public void encodeDelta(byte[] delta, BodyWriter out) {
         out.write(delta);
     }
 
     @Override
-    public byte[] decodeDelta(Bytes<?> in) {
+    public byte[] decodeDelta(BodyReader in) {
         return read(in);
     }
 
-    private static byte[] read(Bytes<?> in) {
-        byte[] bytes = new byte[(int) in.readRemaining()];
+    private static byte[] read(BodyReader in) {
+        byte[] bytes = new byte[in.remaining()];
         in.read(bytes);
         return bytes;
     }

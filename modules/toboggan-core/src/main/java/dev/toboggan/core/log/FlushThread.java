@@ -1,11 +1,10 @@
 package dev.toboggan.core.log;
 
 import dev.toboggan.core.Background;
+import dev.toboggan.core.LazyLogger;
 import java.time.Duration;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.locks.LockSupport;
-import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
 
 /**
  * A plain thread that runs the log's flush work: when writers hand over sealed buffers, and every
@@ -16,7 +15,7 @@ import org.slf4j.LoggerFactory;
  * for good after {@code max-flush-retries} consecutive failures.
  */
 public final class FlushThread implements Background, AutoCloseable {
-    private static final Logger LOG = LoggerFactory.getLogger(FlushThread.class);
+    private static final LazyLogger LOG = LazyLogger.of(FlushThread.class);
     private static final long MIN_BACKOFF_NANOS = TimeUnit.MILLISECONDS.toNanos(10);
     private static final long MAX_BACKOFF_NANOS = TimeUnit.SECONDS.toNanos(1);
 
@@ -70,10 +69,10 @@ public final class FlushThread implements Background, AutoCloseable {
                 backoff = 0;
             } catch (LogWriteException e) {
                 backoff = backoff == 0 ? MIN_BACKOFF_NANOS : Math.min(MAX_BACKOFF_NANOS, backoff * 2);
-                LOG.warn("flush failed, retrying in {} ms: {}", backoff / 1_000_000, e.getMessage());
+                LOG.get().warn("flush failed, retrying in {} ms: {}", backoff / 1_000_000, e.getMessage());
             } catch (RuntimeException e) {
                 if (target.failure() == null && !target.isClosed()) {
-                    LOG.error("flush thread stopped by an unexpected error", e);
+                    LOG.get().error("flush thread stopped by an unexpected error", e);
                     target.fail(e);
                 }
                 break;

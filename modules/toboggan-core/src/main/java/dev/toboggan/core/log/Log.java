@@ -4,6 +4,7 @@ import com.github.luben.zstd.Zstd;
 import dev.toboggan.core.Background;
 import dev.toboggan.core.CorruptionException;
 import dev.toboggan.core.Failpoints;
+import dev.toboggan.core.LazyLogger;
 import dev.toboggan.core.StorageException;
 import dev.toboggan.core.StoreFailedException;
 import dev.toboggan.core.io.StorageFile;
@@ -23,8 +24,6 @@ import java.util.concurrent.atomic.LongAdder;
 import java.util.concurrent.locks.Condition;
 import java.util.concurrent.locks.ReentrantLock;
 import java.util.function.Consumer;
-import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
 
 /**
  * The log: turns messages into durable bytes. Writers {@link #reserve} space in the current
@@ -57,7 +56,7 @@ import org.slf4j.LoggerFactory;
  * </ul>
  */
 public final class Log implements AutoCloseable {
-    private static final Logger LOG = LoggerFactory.getLogger(Log.class);
+    private static final LazyLogger LOG = LazyLogger.of(Log.class);
     /** Spins on a sealed window before yielding the processor, then before parking. */
     private static final int SPINS_BEFORE_YIELD = 64;
     private static final int SPINS_BEFORE_PARK = 256;
@@ -933,7 +932,7 @@ public final class Log implements AutoCloseable {
      */
     public void fail(Throwable cause) {
         if (failure.compareAndSet(null, cause)) {
-            LOG.error("the log at {} failed and accepts no more writes", config.directory(), cause);
+            LOG.get().error("the log at {} failed and accepts no more writes", config.directory(), cause);
         }
         signalProgress();
     }
@@ -1002,7 +1001,7 @@ public final class Log implements AutoCloseable {
             try {
                 c.close();
             } catch (IOException e) {
-                LOG.warn("closing {} failed", c, e);
+                LOG.get().warn("closing {} failed", c, e);
             }
         }
     }

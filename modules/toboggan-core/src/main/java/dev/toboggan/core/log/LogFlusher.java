@@ -1,6 +1,7 @@
 package dev.toboggan.core.log;
 
 import dev.toboggan.core.Failpoints;
+import dev.toboggan.core.LazyLogger;
 import dev.toboggan.core.StorageException;
 import java.io.IOException;
 import java.nio.ByteBuffer;
@@ -9,8 +10,6 @@ import java.util.Comparator;
 import java.util.List;
 import java.util.concurrent.atomic.LongAdder;
 import java.util.concurrent.locks.ReentrantLock;
-import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
 
 /**
  * The log's flush work as a plain object (Agrona's {@code Agent} shape): {@link #doWork()} writes every
@@ -44,7 +43,7 @@ import org.slf4j.LoggerFactory;
  * </ul>
  */
 public final class LogFlusher {
-    private static final Logger LOG = LoggerFactory.getLogger(LogFlusher.class);
+    private static final LazyLogger LOG = LazyLogger.of(LogFlusher.class);
     /**
      * How far past a window's end the file is zero-filled when the window would grow it: large enough that
      * the file grows (and a force costs an {@code fsync}) once per this many bytes of log instead of once
@@ -218,7 +217,7 @@ public final class LogFlusher {
             } catch (IOException e) {
                 // Only a speed-up, and zeros past the end are an unwritten tail: the window's own write
                 // below decides whether this attempt fails (a full disk may still hold the window itself).
-                LOG.debug("zero-filling the log ahead of LSN {} failed: {}", b.lsn, e.toString());
+                LOG.get().debug("zero-filling the log ahead of LSN {} failed: {}", b.lsn, e.toString());
             }
         }
         ByteBuffer window = memory.duplicate().limit(b.base + length).position(b.base);

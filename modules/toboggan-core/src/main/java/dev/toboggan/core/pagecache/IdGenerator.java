@@ -1,7 +1,6 @@
 package dev.toboggan.core.pagecache;
 
 import java.util.concurrent.atomic.AtomicLong;
-import net.openhft.chronicle.bytes.Bytes;
 import java.util.concurrent.locks.ReentrantLock;
 
 /**
@@ -66,12 +65,12 @@ final class IdGenerator {
             return mark + 2 * Math.max(interval, newInterval);
         }
 
-        void encode(Bytes<?> out) {
+        void encode(BodyWriter out) {
             out.writeStopBit(mark);
             out.writeStopBit(interval);
         }
 
-        static Mark decode(Bytes<?> in) {
+        static Mark decode(BodyReader in) {
             long mark = in.readStopBit();
             long interval = in.readStopBit();
             if (mark < 0 || interval < 1) {

@@ -1,7 +1,6 @@
 package dev.toboggan.core.pagecache;
 
 import java.util.List;
-import net.openhft.chronicle.bytes.Bytes;
 
 /**
  * What the {@link PageCache} needs to know about its pages: how a delta changes a page, how big a page
@@ -11,6 +10,9 @@ import net.openhft.chronicle.bytes.Bytes;
  * return new pages and never modify their arguments. Every method may be called from any thread,
  * concurrently, and must not call back into the page cache (it is called in the middle of its
  * operations, with the calling thread's encoding buffer in use).
+ *
+ * <p>The codecs work on {@link BodyWriter} and {@link BodyReader}, plain JDK code, so that opening a
+ * store loads no buffer library (see docs/architecture.md, "Why the codecs are not on Chronicle Bytes").
  *
  * @param <P> the page type
  * @param <D> the delta type
@@ -36,15 +38,15 @@ public interface Materializer<P, D> {
     /** An estimate of the heap bytes {@code page} keeps alive, for cache accounting. */
     long heapSize(P page);
 
-    /** Writes {@code page} at the write position of {@code out}. */
-    void encodePage(P page, Bytes<?> out);
+    /** Appends {@code page} to {@code out}. */
+    void encodePage(P page, BodyWriter out);
 
-    /** Reads a page written by {@link #encodePage} from the read position of {@code in}. */
-    P decodePage(Bytes<?> in);
+    /** Reads a page written by {@link #encodePage}; {@code in} holds exactly its bytes. */
+    P decodePage(BodyReader in);
 
-    /** Writes {@code delta} at the write position of {@code out}. */
-    void encodeDelta(D delta, Bytes<?> out);
+    /** Appends {@code delta} to {@code out}. */
+    void encodeDelta(D delta, BodyWriter out);
 
-    /** Reads a delta written by {@link #encodeDelta} from the read position of {@code in}. */
-    D decodeDelta(Bytes<?> in);
+    /** Reads a delta written by {@link #encodeDelta}; {@code in} holds exactly its bytes. */
+    D decodeDelta(BodyReader in);
 }

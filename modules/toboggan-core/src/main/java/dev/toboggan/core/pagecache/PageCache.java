@@ -3,6 +3,7 @@ package dev.toboggan.core.pagecache;
 import dev.toboggan.core.Background;
 import dev.toboggan.core.CorruptionException;
 import dev.toboggan.core.Failpoints;
+import dev.toboggan.core.LazyLogger;
 import dev.toboggan.core.StoreFailedException;
 import dev.toboggan.core.io.StorageIo;
 import dev.toboggan.core.log.Log;
@@ -24,10 +25,6 @@ import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.ThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
-import net.openhft.chronicle.bytes.Bytes;
-import net.openhft.chronicle.bytes.OnHeapBytes;
-import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
 
 /**
  * A lock-free, log-structured page cache, generic over the page type {@code P} and the delta type
@@ -89,13 +86,11 @@ public final class PageCache<P, D> implements AutoCloseable {
     /** "No root" in {@link #root} and {@link #casRoot}. */
     public static final long NO_ROOT = -1;
 
-    private static final Logger LOG = LoggerFactory.getLogger(PageCache.class);
+    private static final LazyLogger LOG = LazyLogger.of(PageCache.class);
     private static final byte[] EMPTY = new byte[0];
-    private static final int SCRATCH_INITIAL = 256;
     /** A thread's encoding buffer larger than this is dropped after use rather than kept. */
     private static final int SCRATCH_KEEP = 1 << 20;
-    private static final ThreadLocal<OnHeapBytes> SCRATCH =
-            ThreadLocal.withInitial(() -> Bytes.allocateElasticOnHeap(SCRATCH_INITIAL));
+    private static final ThreadLocal<BodyWriter> SCRATCH = ThreadLocal.withInitial(BodyWriter::new);
 
     private final PageCacheConfig config;
     private final Log log;
@@ -359,7 +354,7 @@ public final class PageCache<P, D> implements AutoCloseable {
                 throw new CorruptionException(config.log().logFile(), Page.fragmentPointer(locations, i),
                         "fragment " + i + " of page " + pid + " is a " + m.kind() + ", not a delta");
             }
-            deltas.add(materializer.decodeDelta(Bytes.wrapForRead(m.body())));
+            deltas.add(materializer.decodeDelta(BodyReader.of(m.body())));
         }
         return Objects.requireNonNull(materializer.merge((P) base, deltas), "Materializer.merge returned null");
     }
@@ -373,7 +368,7 @@ public final class PageCache<P, D> implements AutoCloseable {
             throw new CorruptionException(config.log().logFile(), m.lsn(),
                     "the base of page " + pid + " is a " + m.kind() + ", not a " + expected);
         }
-        Bytes<byte[]> in = Bytes.wrapForRead(m.body());
+        BodyReader in = BodyReader.of(m.body());
         if (pid == META_PID) {
             return Meta.decode(in);
         } else if (pid == COUNTER_PID) {
@@ -411,7 +406,7 @@ public final class PageCache<P, D> implements AutoCloseable {
         Objects.requireNonNull(value, "value");
         evictor.admit();
         awaitSpace();
-        OnHeapBytes out = scratch();
+        BodyWriter out = scratch();
         materializer.encodePage(value, out);
         long pid = pids.take();
         Outcome result;
@@ -456,7 +451,7 @@ public final class PageCache<P, D> implements AutoCloseable {
             metrics.consolidations.increment();
             result = replaceWith(pid, view, newValue);
         } else {
-            OnHeapBytes out = scratch();
+            BodyWriter out = scratch();
             materializer.encodeDelta(delta, out);
             result = linkWith(pid, view, newValue, out);
         }
@@ -465,9 +460,9 @@ public final class PageCache<P, D> implements AutoCloseable {
     }
 
     @SuppressWarnings("unchecked")
-    private CasResult<P> linkWith(long pid, Page<?> view, P newValue, OnHeapBytes delta) {
-        byte[] body = delta.underlyingObject();
-        int length = (int) delta.writePosition();
+    private CasResult<P> linkWith(long pid, Page<?> view, P newValue, BodyWriter delta) {
+        byte[] body = delta.array();
+        int length = delta.length();
         int weight = weigh(newValue);
         Object old = view;
         while (true) {
@@ -513,7 +508,7 @@ public final class PageCache<P, D> implements AutoCloseable {
 
     @SuppressWarnings("unchecked")
     private CasResult<P> replaceWith(long pid, Page<?> view, P value) {
-        OnHeapBytes out = scratch();
+        BodyWriter out = scratch();
         materializer.encodePage(value, out);
         Outcome result = casPage(pid, view, MessageKind.INLINE_NODE, value, out, false);
         return new CasResult<>(result.succeeded(), (Page<P>) materialize(pid, result.entry()));
@@ -558,10 +553,10 @@ public final class PageCache<P, D> implements AutoCloseable {
      * @return success with the installed {@link Page}, or failure with the entry that beat it (perhaps
      *     paged out)
      */
-    private Outcome casPage(long pid, Object expected, MessageKind kind, Object value, OnHeapBytes body,
+    private Outcome casPage(long pid, Object expected, MessageKind kind, Object value, BodyWriter body,
             boolean rewrite) {
-        byte[] bytes = body == null ? EMPTY : body.underlyingObject();
-        int length = body == null ? 0 : (int) body.writePosition();
+        byte[] bytes = body == null ? EMPTY : body.array();
+        int length = body == null ? 0 : body.length();
         String failpoint = reserveFailpoint(kind);
         int weight = value == Page.FREE || pid < FIRST_USER_PID ? 0 : weigh(value);
         Object old = expected;
@@ -597,7 +592,7 @@ public final class PageCache<P, D> implements AutoCloseable {
 
     /** Installs a reserved page at open. */
     private void install(long pid, Object expected, MessageKind kind, Object value) {
-        OnHeapBytes out = scratch();
+        BodyWriter out = scratch();
         encodeValue(pid, value, out);
         if (!casPage(pid, expected, kind, value, out, false).succeeded()) {
             throw new IllegalStateException("page " + pid + " changed while the store was opening");
@@ -630,7 +625,7 @@ public final class PageCache<P, D> implements AutoCloseable {
                 if (resident == null || resident.isFree()) {
                     continue;
                 }
-                OnHeapBytes out = scratch();
+                BodyWriter out = scratch();
                 encodeValue(pid, resident.value, out);
                 result = casPage(pid, resident, baseKind(pid), resident.value, out, true);
             }
@@ -735,7 +730,7 @@ public final class PageCache<P, D> implements AutoCloseable {
                 return false;
             }
             Meta changed = meta.with(name, newPid);
-            OnHeapBytes out = scratch();
+            BodyWriter out = scratch();
             changed.encode(out);
             if (casPage(META_PID, page, MessageKind.INLINE_META, changed, out, false).succeeded()) {
                 return true;
@@ -764,7 +759,7 @@ public final class PageCache<P, D> implements AutoCloseable {
         while (true) {
             Page<?> page = (Page<?>) table.get(COUNTER_PID);
             IdGenerator.Mark value = new IdGenerator.Mark(mark, config.idgenPersistInterval());
-            OnHeapBytes out = scratch();
+            BodyWriter out = scratch();
             value.encode(out);
             Outcome result = casPage(COUNTER_PID, page, MessageKind.COUNTER, value, out, false);
             if (result.succeeded()) {
@@ -993,7 +988,7 @@ public final class PageCache<P, D> implements AutoCloseable {
                 try {
                     snapshots.takeSnapshot();
                 } catch (RuntimeException e) {
-                    LOG.warn("no snapshot taken at the close of {}; the next open replays more of the log",
+                    LOG.get().warn("no snapshot taken at the close of {}; the next open replays more of the log",
                             config.log().directory(), e);
                 }
             }
@@ -1098,7 +1093,7 @@ public final class PageCache<P, D> implements AutoCloseable {
     }
 
     @SuppressWarnings("unchecked")
-    private void encodeValue(long pid, Object value, OnHeapBytes out) {
+    private void encodeValue(long pid, Object value, BodyWriter out) {
         if (pid == META_PID) {
             ((Meta) value).encode(out);
         } else if (pid == COUNTER_PID) {
@@ -1109,10 +1104,10 @@ public final class PageCache<P, D> implements AutoCloseable {
     }
 
     /** This thread's encoding buffer, cleared. */
-    private static OnHeapBytes scratch() {
-        OnHeapBytes out = SCRATCH.get();
-        if (out.realCapacity() > SCRATCH_KEEP) {
-            out = Bytes.allocateElasticOnHeap(SCRATCH_INITIAL);
+    private static BodyWriter scratch() {
+        BodyWriter out = SCRATCH.get();
+        if (out.capacity() > SCRATCH_KEEP) {
+            out = new BodyWriter();
             SCRATCH.set(out);
         }
         out.clear();

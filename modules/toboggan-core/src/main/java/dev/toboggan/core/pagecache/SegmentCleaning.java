@@ -1,6 +1,7 @@
 package dev.toboggan.core.pagecache;
 
 import dev.toboggan.core.Failpoints;
+import dev.toboggan.core.LazyLogger;
 import dev.toboggan.core.StorageException;
 import dev.toboggan.core.log.Log;
 import java.io.IOException;
@@ -12,8 +13,6 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.atomic.LongAdder;
-import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
 
 /**
  * The segment cleaner's work (SLED-REFERENCE §3; seed 000's {@code attempt_gc}, {@code rewrite_page},
@@ -68,7 +67,7 @@ import org.slf4j.LoggerFactory;
  * </ul>
  */
 public final class SegmentCleaning {
-    private static final Logger LOG = LoggerFactory.getLogger(SegmentCleaning.class);
+    private static final LazyLogger LOG = LazyLogger.of(SegmentCleaning.class);
     /** Segments drained between two reclaims within a pass. */
     private static final int DRAIN_BATCH = 4;
     /**
@@ -227,7 +226,7 @@ public final class SegmentCleaning {
             lagBytes = Math.max(0, size - allowed);
             sizeOnDisk = size;
             if (overBudget && !progress) {
-                LOG.debug("store {} is {} bytes over its space budget, but no segment can be cleaned now",
+                LOG.get().debug("store {} is {} bytes over its space budget, but no segment can be cleaned now",
                         cache.config().log().directory(), size - budget);
             }
             return new Outcome(progress, overBudget, size > allowed);

@@ -1,6 +1,7 @@
 package dev.toboggan.core.pagecache;
 
 import dev.toboggan.core.CorruptionException;
+import dev.toboggan.core.LazyLogger;
 import dev.toboggan.core.io.StorageFile;
 import dev.toboggan.core.io.StorageIo;
 import java.io.IOException;
@@ -9,8 +10,6 @@ import java.util.ArrayList;
 import java.util.Collection;
 import java.util.Comparator;
 import java.util.List;
-import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
 
 /**
  * The snapshot files of a store directory: which one recovery starts from, and which may go. Files are
@@ -19,7 +18,7 @@ import org.slf4j.LoggerFactory;
  * after {@code snap.X} and failed every open on it).
  */
 final class SnapshotStore {
-    private static final Logger LOG = LoggerFactory.getLogger(SnapshotStore.class);
+    private static final LazyLogger LOG = LazyLogger.of(SnapshotStore.class);
 
     private final StorageIo io;
     private final Path directory;
@@ -50,7 +49,7 @@ final class SnapshotStore {
         for (Path path : io.list(directory)) {
             String name = path.getFileName().toString();
             if (name.startsWith(SnapshotFormat.PREFIX) && name.endsWith(SnapshotFormat.TEMP_SUFFIX)) {
-                LOG.info("deleting {}, left over from a snapshot that was being written when the store stopped", path);
+                LOG.get().info("deleting {}, left over from a snapshot that was being written when the store stopped", path);
                 io.deleteIfExists(path);
             }
         }
@@ -62,7 +61,7 @@ final class SnapshotStore {
             } catch (CorruptionException | IOException e) {
                 String fallback = i + 1 < snapshots.size() ? "the older snapshot " + snapshots.get(i + 1).getFileName()
                         : "replaying the whole log";
-                LOG.warn("snapshot {} cannot be used, falling back to {}: {}", path, fallback, e.getMessage());
+                LOG.get().warn("snapshot {} cannot be used, falling back to {}: {}", path, fallback, e.getMessage());
             }
         }
         return new Loaded(new PageTable(), 0, -1, null);

@@ -3,6 +3,7 @@ package dev.toboggan.core.pagecache;
 import dev.toboggan.core.Background;
 import dev.toboggan.core.CorruptionException;
 import dev.toboggan.core.Failpoints;
+import dev.toboggan.core.LazyLogger;
 import dev.toboggan.core.StorageException;
 import dev.toboggan.core.io.StorageFile;
 import dev.toboggan.core.io.StorageIo;
@@ -18,8 +19,6 @@ import java.util.List;
 import java.util.Set;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.atomic.LongAdder;
-import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
 
 /**
  * Takes snapshots ({@link SnapshotFormat}), so that an open replays only the log written since the last
@@ -50,7 +49,7 @@ import org.slf4j.LoggerFactory;
  * </ul>
  */
 public final class SnapshotWriter {
-    private static final Logger LOG = LoggerFactory.getLogger(SnapshotWriter.class);
+    private static final LazyLogger LOG = LazyLogger.of(SnapshotWriter.class);
     /** On average, the port hears the operation count once per this many operations (a power of two). */
     public static final int SIGNAL_EVERY = 1024;
 
@@ -121,7 +120,7 @@ public final class SnapshotWriter {
                 if (baseFile == null || !baseFile.equals(e.file())) {
                     throw e;
                 }
-                LOG.warn("snapshot {} cannot be read any more; taking the next snapshot from the whole log: {}",
+                LOG.get().warn("snapshot {} cannot be read any more; taking the next snapshot from the whole log: {}",
                         baseFile, e.getMessage());
                 lsn = write(0, null);
             }
@@ -179,7 +178,7 @@ public final class SnapshotWriter {
         baseFile = target;
         Failpoints.check("snapshot.prune");
         store.prune(keep);
-        LOG.debug("snapshot {} taken: {} messages since LSN {} merged", target, changes.size(), fromLsn);
+        LOG.get().debug("snapshot {} taken: {} messages since LSN {} merged", target, changes.size(), fromLsn);
         return lsn;
     }
 

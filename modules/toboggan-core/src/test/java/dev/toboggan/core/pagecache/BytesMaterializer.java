@@ -1,7 +1,6 @@
 package dev.toboggan.core.pagecache;
 
 import java.util.Arrays;
-import net.openhft.chronicle.bytes.Bytes;
 
 /** Pages of bytes for the cache tests and benchmarks: a delta replaces the first bytes. Pages are never mutated. */
 public final class BytesMaterializer implements Materializer<byte[], byte[]> {
@@ -32,25 +31,25 @@ public final class BytesMaterializer implements Materializer<byte[], byte[]> {
     }
 
     @Override
-    public void encodePage(byte[] page, Bytes<?> out) {
+    public void encodePage(byte[] page, BodyWriter out) {
         out.writeInt(page.length);
         out.write(page);
     }
 
     @Override
-    public byte[] decodePage(Bytes<?> in) {
+    public byte[] decodePage(BodyReader in) {
         byte[] page = new byte[in.readInt()];
         in.read(page);
         return page;
     }
 
     @Override
-    public void encodeDelta(byte[] delta, Bytes<?> out) {
+    public void encodeDelta(byte[] delta, BodyWriter out) {
         encodePage(delta, out);
     }
 
     @Override
-    public byte[] decodeDelta(Bytes<?> in) {
+    public byte[] decodeDelta(BodyReader in) {
         return decodePage(in);
     }
 

@@ -1,6 +1,5 @@
 package dev.toboggan.core.pagecache;
 
-import net.openhft.chronicle.bytes.Bytes;
 
 /** A test and benchmark page: a counter; a delta adds to it. Small, so the page cache's own costs show. */
 public final class CounterMaterializer implements Materializer<Long, Long> {
@@ -17,22 +16,22 @@ public final class CounterMaterializer implements Materializer<Long, Long> {
     }
 
     @Override
-    public void encodePage(Long page, Bytes<?> out) {
+    public void encodePage(Long page, BodyWriter out) {
         out.writeLong(page);
     }
 
     @Override
-    public Long decodePage(Bytes<?> in) {
+    public Long decodePage(BodyReader in) {
         return in.readLong();
     }
 
     @Override
-    public void encodeDelta(Long delta, Bytes<?> out) {
+    public void encodeDelta(Long delta, BodyWriter out) {
         out.writeLong(delta);
     }
 
     @Override
-    public Long decodeDelta(Bytes<?> in) {
+    public Long decodeDelta(BodyReader in) {
         return in.readLong();
     }
 }

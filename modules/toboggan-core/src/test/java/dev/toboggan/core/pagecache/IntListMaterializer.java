@@ -2,7 +2,6 @@ package dev.toboggan.core.pagecache;
 
 import java.util.ArrayList;
 import java.util.List;
-import net.openhft.chronicle.bytes.Bytes;
 
 /**
  * The test page type: an immutable list of ints; a delta appends one int. Simple enough that a test's
@@ -33,7 +32,7 @@ final class IntListMaterializer implements Materializer<List<Integer>, Integer> 
     }
 
     @Override
-    public void encodePage(List<Integer> page, Bytes<?> out) {
+    public void encodePage(List<Integer> page, BodyWriter out) {
         out.writeStopBit(page.size());
         for (int v : page) {
             out.writeStopBit(v);
@@ -41,7 +40,7 @@ final class IntListMaterializer implements Materializer<List<Integer>, Integer> 
     }
 
     @Override
-    public List<Integer> decodePage(Bytes<?> in) {
+    public List<Integer> decodePage(BodyReader in) {
         int n = (int) in.readStopBit();
         List<Integer> page = new ArrayList<>(n);
         for (int i = 0; i < n; i++) {
@@ -51,12 +50,12 @@ final class IntListMaterializer implements Materializer<List<Integer>, Integer> 
     }
 
     @Override
-    public void encodeDelta(Integer delta, Bytes<?> out) {
+    public void encodeDelta(Integer delta, BodyWriter out) {
         out.writeStopBit(delta);
     }
 
     @Override
-    public Integer decodeDelta(Bytes<?> in) {
+    public Integer decodeDelta(BodyReader in) {
         return (int) in.readStopBit();
     }
 }

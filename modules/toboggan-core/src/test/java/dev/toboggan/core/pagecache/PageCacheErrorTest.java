@@ -15,7 +15,6 @@ import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.function.Consumer;
-import net.openhft.chronicle.bytes.Bytes;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -273,22 +272,22 @@ class PageCacheErrorTest {
             }
 
             @Override
-            public void encodePage(List<Integer> page, Bytes<?> out) {
+            public void encodePage(List<Integer> page, BodyWriter out) {
                 IntListMaterializer.INSTANCE.encodePage(page, out);
             }
 
             @Override
-            public List<Integer> decodePage(Bytes<?> in) {
+            public List<Integer> decodePage(BodyReader in) {
                 return IntListMaterializer.INSTANCE.decodePage(in);
             }
 
             @Override
-            public void encodeDelta(Integer delta, Bytes<?> out) {
+            public void encodeDelta(Integer delta, BodyWriter out) {
                 IntListMaterializer.INSTANCE.encodeDelta(delta, out);
             }
 
             @Override
-            public Integer decodeDelta(Bytes<?> in) {
+            public Integer decodeDelta(BodyReader in) {
                 if (armed.compareAndSet(true, false)) {
                     hook.get(0).run();
                     throw new IllegalStateException("decoding failed while the page was being changed");

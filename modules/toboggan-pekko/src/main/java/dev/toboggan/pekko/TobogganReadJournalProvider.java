@@ -1,0 +1,86 @@
+package dev.toboggan.pekko;
+
+import com.typesafe.config.Config;
+import org.apache.pekko.NotUsed;
+import org.apache.pekko.actor.ExtendedActorSystem;
+import org.apache.pekko.persistence.query.EventEnvelope;
+import org.apache.pekko.persistence.query.Offset;
+import org.apache.pekko.persistence.query.ReadJournalProvider;
+import org.apache.pekko.persistence.query.scaladsl.CurrentEventsByPersistenceIdQuery;
+import org.apache.pekko.persistence.query.scaladsl.CurrentEventsByTagQuery;
+import org.apache.pekko.persistence.query.scaladsl.CurrentPersistenceIdsQuery;
+import org.apache.pekko.persistence.query.scaladsl.EventsByPersistenceIdQuery;
+import org.apache.pekko.persistence.query.scaladsl.EventsByTagQuery;
+import org.apache.pekko.persistence.query.scaladsl.PersistenceIdsQuery;
+import org.apache.pekko.persistence.query.scaladsl.ReadJournal;
+import org.apache.pekko.stream.scaladsl.Source;
+
+/**
+ * The read journal plugin ({@code toboggan.query}, see reference.conf): Pekko's {@code PersistenceQuery}
+ * instantiates it from its configuration block. Both APIs share one {@link TobogganReadJournal}.
+ */
+public final class TobogganReadJournalProvider implements ReadJournalProvider {
+    private final TobogganReadJournal javadsl;
+    private final Scaladsl scaladsl;
+
+    public TobogganReadJournalProvider(ExtendedActorSystem system, Config config, String configPath) {
+        this.javadsl = new TobogganReadJournal(system, config, configPath);
+        this.scaladsl = new Scaladsl(javadsl);
+    }
+
+    @Override
+    public TobogganReadJournal javadslReadJournal() {
+        return javadsl;
+    }
+
+    @Override
+    public Scaladsl scaladslReadJournal() {
+        return scaladsl;
+    }
+
+    /**
+     * The Scala API: {@code PersistenceQuery(system).readJournalFor[TobogganReadJournalProvider.Scaladsl]("toboggan.query")}.
+     * The same queries as {@link TobogganReadJournal}, as Scala sources.
+     */
+    public static final class Scaladsl implements ReadJournal, EventsByPersistenceIdQuery,
+            CurrentEventsByPersistenceIdQuery, EventsByTagQuery, CurrentEventsByTagQuery, PersistenceIdsQuery,
+            CurrentPersistenceIdsQuery {
+        private final TobogganReadJournal queries;
+
+        Scaladsl(TobogganReadJournal queries) {
+            this.queries = queries;
+        }
+
+        @Override
+        public Source<EventEnvelope, NotUsed> eventsByPersistenceId(String persistenceId, long fromSequenceNr,
+                long toSequenceNr) {
+            return queries.eventsByPersistenceId(persistenceId, fromSequenceNr, toSequenceNr).asScala();
+        }
+
+        @Override
+        public Source<EventEnvelope, NotUsed> currentEventsByPersistenceId(String persistenceId,
+                long fromSequenceNr, long toSequenceNr) {
+            return queries.currentEventsByPersistenceId(persistenceId, fromSequenceNr, toSequenceNr).asScala();
+        }
+
+        @Override
+        public Source<EventEnvelope, NotUsed> eventsByTag(String tag, Offset offset) {
+            return queries.eventsByTag(tag, offset).asScala();
+        }
+
+        @Override
+        public Source<EventEnvelope, NotUsed> currentEventsByTag(String tag, Offset offset) {
+            return queries.currentEventsByTag(tag, offset).asScala();
+        }
+
+        @Override
+        public Source<String, NotUsed> persistenceIds() {
+            return queries.persistenceIds().asScala();
+        }
+
+        @Override
+        public Source<String, NotUsed> currentPersistenceIds() {
+            return queries.currentPersistenceIds().asScala();
+        }
+    }
+}
