@@ -22,6 +22,13 @@ final class Index extends TreeNode {
         this.children = children;
     }
 
+    /** A version of {@code base} with these entries. */
+    private Index(Index base, byte[][] keys, long[] prefixes, long[] children, int size, long entriesHeap) {
+        super(base, prefixes, size, entriesHeap);
+        this.keys = keys;
+        this.children = children;
+    }
+
     /** An index node with these entries; computes its size. */
     static Index of(byte[] lo, byte[] hi, long next, byte[][] keys, long[] children) {
         int size = headerSize(lo, hi, next);
@@ -73,7 +80,7 @@ final class Index extends TreeNode {
         System.arraycopy(keys, 0, k, 0, at);
         k[at] = separator;
         System.arraycopy(keys, at, k, at + 1, n - at);
-        return new Index(lo, hi, next, k, inserted(prefixes, at, prefix(separator)), inserted(children, at, child),
+        return new Index(this, k, inserted(prefixes, at, prefix(separator)), inserted(children, at, child),
                 size + entrySize(separator, child), entriesHeap + entryHeap(separator));
     }
 

@@ -36,6 +36,12 @@ final class Leaf extends TreeNode {
         this.entries = entries;
     }
 
+    /** A version of {@code base} with these entries. */
+    private Leaf(Leaf base, byte[][] entries, long[] prefixes, int size, long entriesHeap) {
+        super(base, prefixes, size, entriesHeap);
+        this.entries = entries;
+    }
+
     /**
      * A leaf with these entries; computes its size.
      *
@@ -103,7 +109,7 @@ final class Leaf extends TreeNode {
         if (i >= 0) {
             byte[][] e = entries.clone();
             e[i] = entry;
-            return new Leaf(lo, hi, next, e, prefixes, size - entrySize(entries[i]) + entrySize(entry),
+            return new Leaf(this, e, prefixes, size - entrySize(entries[i]) + entrySize(entry),
                     entriesHeap - entryHeap(entries[i]) + entryHeap(entry));
         }
         int at = -i - 1;
@@ -112,7 +118,7 @@ final class Leaf extends TreeNode {
         System.arraycopy(entries, 0, e, 0, at);
         e[at] = entry;
         System.arraycopy(entries, at, e, at + 1, n - at);
-        return new Leaf(lo, hi, next, e, inserted(prefixes, at, prefix(key)), size + entrySize(entry),
+        return new Leaf(this, e, inserted(prefixes, at, prefix(key)), size + entrySize(entry),
                 entriesHeap + entryHeap(entry));
     }
 
@@ -126,7 +132,7 @@ final class Leaf extends TreeNode {
         byte[][] e = new byte[n - 1][];
         System.arraycopy(entries, 0, e, 0, i);
         System.arraycopy(entries, i + 1, e, i, n - i - 1);
-        return new Leaf(lo, hi, next, e, removed(prefixes, i), size - entrySize(entries[i]),
+        return new Leaf(this, e, removed(prefixes, i), size - entrySize(entries[i]),
                 entriesHeap - entryHeap(entries[i]));
     }
 

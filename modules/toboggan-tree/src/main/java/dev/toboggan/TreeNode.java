@@ -30,6 +30,8 @@ abstract sealed class TreeNode implements Node permits Leaf, Index {
     private static final int NODE_OVERHEAD = 96;
     /** Per-entry part of {@link #heapSize()}: an array's header, the entry's prefix and the slot pointing at it. */
     static final int ENTRY_OVERHEAD = 32;
+    /** Entries {@link #search} reads in order rather than bisecting (two 64-byte cache lines of prefixes). */
+    static final int SCAN = 16;
     private static final VarHandle LONG_BE = MethodHandles.byteArrayViewVarHandle(long[].class, ByteOrder.BIG_ENDIAN);
 
     /** The smallest key this node may hold (inclusive); empty for the first node of a level. */
@@ -65,6 +67,21 @@ abstract sealed class TreeNode implements Node permits Leaf, Index {
         this.entriesHeap = entriesHeap;
     }
 
+    /**
+     * A version of {@code base} with other entries, in the same range and with the same link. Takes
+     * {@link #hiPrefix} over rather than reading {@code hi} again: on an insert that is a cache miss, as
+     * lookups seldom read {@code hi} itself.
+     */
+    TreeNode(TreeNode base, long[] prefixes, int size, long entriesHeap) {
+        this.lo = base.lo;
+        this.hi = base.hi;
+        this.next = base.next;
+        this.prefixes = prefixes;
+        this.hiPrefix = base.hiPrefix;
+        this.size = size;
+        this.entriesHeap = entriesHeap;
+    }
+
     /** Whether {@code key} lies at or past {@code hi}: it belongs to a node further right. */
     final boolean isBeyond(byte[] key) {
         if (hi == null) {
@@ -84,27 +101,52 @@ abstract sealed class TreeNode implements Node permits Leaf, Index {
     /** The key of entry {@code i} (a copy for a leaf, the separator itself for an index node: do not change it). */
     abstract byte[] key(int i);
 
-    /** The index of {@code key}, or {@code -(insertion point) - 1}, as {@link Arrays#binarySearch}. */
+    /**
+     * The index of {@code key}, or {@code -(insertion point) - 1}, as {@link Arrays#binarySearch}.
+     *
+     * <p>Bisects the prefixes only down to {@link #SCAN} entries, then reads them in order. In a large
+     * tree the prefixes of a leaf are seldom in the cache: each bisection step is a cache miss that waits
+     * for the one before (its address depends on the comparison), while the loads of an in-order scan do
+     * not depend on each other, so the processor has them all in flight at once. A leaf of the default
+     * size (about 30 entries of 16-byte keys and 100-byte values) costs one bisection step and a scan of
+     * two cache lines instead of four or five dependent misses.
+     */
     final int search(byte[] key) {
         long prefix = prefix(key);
+        long[] p = prefixes;
         int low = 0;
-        int high = prefixes.length - 1;
-        while (low <= high) {
+        int high = p.length;
+        // entries below low are less than key, entries from high on are greater
+        while (high - low > SCAN) {
             int mid = (low + high) >>> 1;
-            int c = Long.compareUnsigned(prefixes[mid], prefix);
+            int c = Long.compareUnsigned(p[mid], prefix);
             if (c == 0) {
                 c = compareAt(mid, key);
             }
             if (c < 0) {
                 low = mid + 1;
             } else if (c > 0) {
-                high = mid - 1;
+                high = mid;
             } else {
                 return mid;
             }
         }
+        while (low < high && Long.compareUnsigned(p[low], prefix) < 0) {
+            low++;
+        }
+        while (low < high && p[low] == prefix) {
+            int c = compareAt(low, key);
+            if (c == 0) {
+                return low;
+            }
+            if (c > 0) {
+                break;
+            }
+            low++;
+        }
         return -(low + 1);
     }
+
 
     /**
      * The first 8 bytes of {@code key} as an unsigned big-endian number, zero-padded. If

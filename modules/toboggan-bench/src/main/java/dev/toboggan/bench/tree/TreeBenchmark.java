@@ -6,6 +6,7 @@ import dev.toboggan.Db;
 import dev.toboggan.Toboggan;
 import dev.toboggan.bench.BenchDefaults;
 import dev.toboggan.bench.BenchDirs;
+import dev.toboggan.bench.BenchFlags;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
@@ -17,6 +18,7 @@ import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
 import org.openjdk.jmh.annotations.Benchmark;
 import org.openjdk.jmh.annotations.BenchmarkMode;
+import org.openjdk.jmh.annotations.Fork;
 import org.openjdk.jmh.annotations.Level;
 import org.openjdk.jmh.annotations.Measurement;
 import org.openjdk.jmh.annotations.Mode;
@@ -46,7 +48,16 @@ import org.openjdk.jmh.annotations.Warmup;
  * the bytes of its keys and values) is printed after each iteration (target &le; 1.3 after the load).
  * Parameters: {@code durability} ({@code toboggan.durability}: {@code fsync} or {@code os}) and
  * {@code nodeSize} ({@code toboggan.tree.node-split-size}), e.g. {@code -p nodeSize=8KiB}.
+ *
+ * <p>The forks run with {@code -XX:+UseTransparentHugePages}, as docs/operations.md recommends for a cache
+ * of this size (about 1 GB of heap): a read is a chain of cache misses, and on 4 KiB pages each is a TLB
+ * miss too. Figures in docs/benchmarks.md before 2026-11-21 11:00 were measured without it;
+ * {@code -jvmArgsPrepend -XX:-UseTransparentHugePages} measures as they did.
  */
+@Fork(value = 1, jvmArgsPrepend = "-XX:+UseTransparentHugePages", jvmArgsAppend = {
+    BenchFlags.OPENS_NIO, BenchFlags.OPENS_LANG, BenchFlags.OPENS_REFLECT, BenchFlags.OPENS_IO,
+    BenchFlags.OPENS_UTIL, BenchFlags.EXPORTS_MISC, BenchFlags.EXPORTS_REF, BenchFlags.EXPORTS_UTIL,
+    BenchFlags.EXPORTS_NIO_CH, BenchFlags.EXPORTS_SUN_MISC})
 public class TreeBenchmark extends BenchDefaults {
     static final int KEYS = 1_000_000;
     static final int KEY_SIZE = 16;
