@@ -193,24 +193,30 @@ public final class SegmentCleaning {
         long started = System.nanoTime();
         try {
             passes.increment();
-            long stableBefore = log.stableTip();
-            Map<Long, Long> blobs = log.blobSizes();
-            Usage usage = measure(blobs.keySet());
-            long budget = budget(policy, usage, blobs);
-            int holes = log.freeSlotCount();
-            if (log.sizeOnDisk() > budget && holes > 0 && log.activeSlot() >= log.slotCount() - holes) {
-                // The log writes in the file's last slots while free slots lie below (an idle store would
-                // keep it there): move it down, so that the end of the file can be drained and cut off.
-                failpoint("cleaner.rotate");
-                log.startNewSegment();
-                log.flush();
-                // The tip moved past what the scan above saw: writers kept going meanwhile, and their pages
-                // may now live wholly below it. Measure again after reading it, or those segments would look
-                // empty and be freed under live pages.
+            long stableBefore;
+            Map<Long, Long> blobs;
+            Usage usage;
+            long budget;
+            boolean movedDown = false;
+            while (true) {
+                // The scan always follows the tip it is judged against: a segment wholly below that tip gets
+                // no new fragment after it, so what the scan finds there is all there is.
                 stableBefore = log.stableTip();
                 blobs = log.blobSizes();
                 usage = measure(blobs.keySet());
                 budget = budget(policy, usage, blobs);
+                int holes = log.freeSlotCount();
+                if (movedDown || log.sizeOnDisk() <= budget || holes == 0
+                        || log.activeSlot() < log.slotCount() - holes) {
+                    break;
+                }
+                // The log writes in the file's last slots while free slots lie below (an idle store would
+                // keep it there): move it down, so that the end of the file can be drained and cut off. The
+                // flush moves the tip past what the scan saw while writers kept going, so measure again.
+                failpoint("cleaner.rotate");
+                log.startNewSegment();
+                log.flush();
+                movedDown = true;
             }
             if (inBackground) {
                 pace(budget, blobs); // from the fresh measurement: writers over budget are slowed while this pass works
