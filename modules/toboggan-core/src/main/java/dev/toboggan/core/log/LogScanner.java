@@ -90,6 +90,12 @@ final class LogScanner {
             sequence.add(s);
             previous = s;
         }
+        if (promised > 0 && !tailSeen) {
+            // No segment at or past the one holding the promise's last byte: the log would end below bytes a
+            // header or the stable-tip file records as on disk (the cleaner never frees that segment).
+            throw new CorruptionException(config.logFile(), 0, "the segment holding durable LSN " + (promised - 1)
+                    + " (segment LSN " + tailBase + ") is missing, and no later segment follows");
+        }
         return sequence;
     }
 
