@@ -751,7 +751,7 @@ public final class PageCache<P, D> implements AutoCloseable {
      */
     public long generateId() {
         checkUsable();
-        return ids.generate(ownBatches.get().oldestManifest);
+        return ids.generate(ownBatches.get().depth > 0);
     }
 
     private long writeMark(long mark) {
@@ -790,7 +790,7 @@ public final class PageCache<P, D> implements AutoCloseable {
         failpoint("pagecache.batch.open");
         long manifest = log.openBatch();
         openBatches.incrementAndGet();
-        ownBatches.get().opened(manifest);
+        ownBatches.get().opened();
         return new Batch(this, manifest);
     }
 
@@ -807,19 +807,13 @@ public final class PageCache<P, D> implements AutoCloseable {
     /** The atomic batches one thread holds open. Confined to that thread. */
     private static final class OpenBatches {
         int depth;
-        /** The manifest of the outermost open batch, or {@link Long#MAX_VALUE} with none open. */
-        long oldestManifest = Long.MAX_VALUE;
 
-        void opened(long manifest) {
-            if (depth++ == 0) {
-                oldestManifest = manifest;
-            }
+        void opened() {
+            depth++;
         }
 
         void closed() {
-            if (--depth == 0) {
-                oldestManifest = Long.MAX_VALUE;
-            }
+            depth--;
         }
     }
 
