@@ -57,6 +57,8 @@ import java.util.function.Consumer;
  */
 public final class Log implements AutoCloseable {
     private static final LazyLogger LOG = LazyLogger.of(Log.class);
+    /** How often a thread waiting to open a batch checks whether the log failed. */
+    private static final long BATCH_ADMISSION_RECHECK_MILLIS = 10;
     /** Spins on a sealed window before yielding the processor, then before parking. */
     private static final int SPINS_BEFORE_YIELD = 64;
     private static final int SPINS_BEFORE_PARK = 256;
@@ -414,6 +416,25 @@ public final class Log implements AutoCloseable {
         Reservation manifest = reserveRaw(MessageKind.BATCH_MANIFEST, LogFormat.NO_PAGE, new byte[0], 0, 0, false);
         stability.openBatch(manifest.lsn());
         return manifest.complete();
+    }
+
+    /**
+     * Call before opening a batch while holding none: waits while somebody wants an LSN that is not stable yet
+     * and some batch is open, until none is. Batches that keep overlapping form one group that is stable only
+     * as a whole ({@code StabilityTracker}), so without this pause a steady stream of batches from several
+     * threads could keep every flush waiting. Never call it while holding a batch open: it would wait for it.
+     */
+    public void awaitBatchAdmission() {
+        while (wantedStable.get() >= stability.stableTip() && stability.hasOpenBatch()) {
+            checkUsable();
+            try {
+                stability.awaitNoOpenBatch(BATCH_ADMISSION_RECHECK_MILLIS);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new StorageException("interrupted while waiting to open an atomic batch", config.logFile(),
+                        new java.io.InterruptedIOException());
+            }
+        }
     }
 
     /**

@@ -24,6 +24,10 @@ import java.util.TreeMap;
  *       Monotonic too: a batch opens at an LSN that is not durable yet (its manifest's window is
  *       unwritten until the manifest completes), and every group below a published tip was durable, its
  *       seals below that tip, so a new batch never joins a group below what was published.
+ *   <li><b>Liveness</b>: batches that keep overlapping (one opening before the last seals) chain into a
+ *       group that never ends, and the stable tip would never move. So while somebody wants an LSN that is
+ *       not stable, a thread about to open its outermost batch first waits until no batch is open
+ *       ({@code Log#awaitBatchAdmission}): the group ends within the longest batch in flight.
  *   <li>All state is guarded by {@code this}; the published tip is also readable without the lock
  *       (volatile), which is the only read on the fast path of {@code makeStable}.
  * </ul>
@@ -34,6 +38,8 @@ final class StabilityTracker {
     /** manifest LSN → LSN just past the seal (Long.MAX_VALUE while the batch is open). */
     private final TreeMap<Long, Long> batches = new TreeMap<>();
     private long durableTip;
+    /** Batches opened and not sealed yet; {@link #awaitNoOpenBatch} waiters are woken when it drops to 0. */
+    private int openBatches;
     private volatile long stableTip;
     private volatile long durableTipSnapshot;
 
@@ -94,12 +100,28 @@ final class StabilityTracker {
     /** A batch's manifest was reserved at {@code manifestLsn}; call before the manifest completes. */
     synchronized void openBatch(long manifestLsn) {
         batches.put(manifestLsn, Long.MAX_VALUE);
+        openBatches++;
         publish();
+    }
+
+    /** Whether some batch is open (its seal not reserved yet). */
+    synchronized boolean hasOpenBatch() {
+        return openBatches > 0;
+    }
+
+    /** Waits until no batch is open, or {@code millis} passed. */
+    synchronized void awaitNoOpenBatch(long millis) throws InterruptedException {
+        if (openBatches > 0) {
+            wait(millis);
+        }
     }
 
     /** The batch's seal was reserved; the batch is durable once the tip passes {@code sealEnd}. */
     synchronized void sealBatch(long manifestLsn, long sealEnd) {
         batches.put(manifestLsn, sealEnd);
+        if (--openBatches == 0) {
+            notifyAll();
+        }
         publish();
     }
 

@@ -787,6 +787,7 @@ public final class PageCache<P, D> implements AutoCloseable {
         checkUsable();
         if (ownBatches.get().depth == 0) {
             ids.awaitStart(); // the run's first id mark must not be written inside a batch (see IdGenerator)
+            log.awaitBatchAdmission(); // overlapping batches must not keep a flush waiting (see StabilityTracker)
         }
         failpoint("pagecache.batch.open");
         long manifest = log.openBatch();

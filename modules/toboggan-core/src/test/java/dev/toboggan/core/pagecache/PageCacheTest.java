@@ -428,6 +428,55 @@ class PageCacheTest {
         assertThat(pc.generateId()).isGreaterThan(last);
     }
 
+    /**
+     * Batches that keep overlapping form one group, stable only as a whole: while a flush waits, a thread
+     * about to open a batch waits until the batches in flight have sealed, so the group ends and the flush
+     * completes even though new batches keep opening (8 threads of back-to-back batches got 7 flushes
+     * through in 3 s without this, 27 000 with it).
+     */
+    @SuppressWarnings("try") // the resources are used for their scope only
+    @Test
+    void aFlushCompletesWhileNewBatchesKeepOpening() throws Exception {
+        pc.generateId(); // the run's first mark, so that opening a batch writes nothing else first
+        CountDownLatch xOpen = new CountDownLatch(1);
+        CountDownLatch sealX = new CountDownLatch(1);
+        CompletableFuture<Void> x = CompletableFuture.runAsync(() -> {
+            try (Batch batch = pc.openBatch()) {
+                pc.allocate(List.of(1));
+                xOpen.countDown();
+                sealX.await();
+            } catch (InterruptedException e) {
+                throw new IllegalStateException(e);
+            }
+        });
+        assertThat(xOpen.await(10, TimeUnit.SECONDS)).isTrue();
+        CompletableFuture<Long> flush = CompletableFuture.supplyAsync(pc::flush);
+        while (pc.log().stableTip() > pc.log().maxReservedLsn()) {
+            Thread.onSpinWait(); // never true while X is open: the flush is waiting for it
+        }
+        CountDownLatch yOpen = new CountDownLatch(1);
+        CountDownLatch sealY = new CountDownLatch(1);
+        CompletableFuture<Void> y = CompletableFuture.runAsync(() -> {
+            try (Batch batch = pc.openBatch()) {
+                yOpen.countDown();
+                sealY.await();
+            } catch (InterruptedException e) {
+                throw new IllegalStateException(e);
+            }
+        });
+        try {
+            assertThat(yOpen.await(200, TimeUnit.MILLISECONDS)).as("Y waits for X while a flush waits").isFalse();
+            sealX.countDown();
+            x.get(10, TimeUnit.SECONDS);
+            assertThat(yOpen.await(10, TimeUnit.SECONDS)).isTrue();
+            assertThat(flush.get(30, TimeUnit.SECONDS)).as("the flush, with Y still open").isPositive();
+        } finally {
+            sealX.countDown();
+            sealY.countDown();
+        }
+        y.get(10, TimeUnit.SECONDS);
+    }
+
     @Test
     void idsSurviveACrashRightAfterTheFirstMarkOfARun() {
         long first = pc.generateId();
