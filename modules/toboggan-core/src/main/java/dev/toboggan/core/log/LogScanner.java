@@ -245,7 +245,10 @@ final class LogScanner {
          */
         private int read(long slotOffset, int from, int to) throws IOException {
             if (to - bufBase > buf.capacity()) {
-                ByteBuffer larger = LogFormat.le(ByteBuffer.allocate(to - bufBase));
+                // Past the first read, as large as a segment at once: a scan over whole segments (a snapshot's)
+                // then allocates once, not once per segment that starts lower than the one before.
+                int capacity = to - bufBase <= FIRST_READ ? Math.min(FIRST_READ, segmentSize) : segmentSize;
+                ByteBuffer larger = LogFormat.le(ByteBuffer.allocate(capacity));
                 larger.put(0, buf, 0, from - bufBase);
                 buf = larger;
             }
