@@ -27,7 +27,8 @@ import org.apache.pekko.actor.ActorSystem;
  * java -cp benchmarks.jar <the flags of BenchFlags> dev.toboggan.bench.journal.JournalCpu [rounds] [runs] [journals]
  * }</pre>
  *
- * Defaults: 3 rounds, each 3 warm-up and 8 measured runs per journal, journals {@code toboggan,leveldb,inmem}.
+ * Defaults: 3 rounds, each 3 warm-up and 8 measured runs per journal, journals {@code toboggan,leveldb,inmem}
+ * ({@code floor} adds {@link AcknowledgeOnlyJournal}, the bound of any journal).
  * Prints per round and journal the median wall, Java-thread CPU and plugin-dispatcher CPU milliseconds per run.
  */
 public final class JournalCpu {

@@ -11,7 +11,9 @@ final class Journals {
     /**
      * {@code toboggan}: Toboggan's journal ({@code durability = fsync}, the default); {@code leveldb}:
      * Pekko's LevelDB journal on native leveldbjni with its default {@code fsync = on}; {@code inmem}:
-     * Pekko's in-memory journal (no disk at all: the ceiling).
+     * Pekko's in-memory journal (no disk at all: the ceiling of a plugin); {@code floor}:
+     * {@link AcknowledgeOnlyJournal}, which stores nothing and skips Pekko's plugin machinery (the bound of
+     * any journal; its recovery replays nothing, so only its write figures mean something).
      */
     static Config config(String journal, Path directory) {
         String dir = directory.toAbsolutePath().toString();
@@ -28,8 +30,12 @@ final class Journals {
             case "inmem" -> """
                     pekko.persistence.journal.plugin = "pekko.persistence.journal.inmem"
                     """;
+            case "floor" -> """
+                    pekko.persistence.journal.plugin = "bench.acknowledge-only-journal"
+                    bench.acknowledge-only-journal.class = "%s"
+                    """.formatted(AcknowledgeOnlyJournal.class.getName());
             default -> throw new IllegalArgumentException("unknown journal '" + journal
-                    + "': toboggan, leveldb or inmem");
+                    + "': toboggan, leveldb, inmem or floor");
         };
         return ConfigFactory.parseString(plugin + """
                 pekko.loglevel = WARNING
