@@ -368,9 +368,7 @@ public final class SegmentCleaning {
      * One scan of the page table. It tallies into arrays indexed by the segments the log had when the scan
      * began (sorted bases, found by binary search): a map per fragment cost two thirds of the cleaner's CPU
      * under a random load (boxing and hashing, and a set per page). A fragment in a segment started during
-     * the scan is tallied in the small {@code later} maps. Each fragment's segment is searched once: its
-     * index is kept in {@code at} for the page's cost, which counts a page once per segment it lies in (a
-     * set cleared per page, and a second search per fragment, were a third of a random load's cleaner CPU).
+     * the scan is tallied in the small {@code later} maps.
      */
     private Usage measure(Set<Long> blobsOnDisk) {
         long[] bases = log.segments().keySet().stream().mapToLong(Long::longValue).toArray();
@@ -379,8 +377,8 @@ public final class SegmentCleaning {
         long[] costedFor = new long[bases.length]; // pid + 1 of the page last added to cost: once per page
         Map<Long, Long> laterLive = new HashMap<>();
         Map<Long, Long> laterCost = new HashMap<>();
+        Set<Long> laterTouched = new HashSet<>();
         Set<Long> liveBlobs = new HashSet<>();
-        int[] at = new int[16]; // per fragment of the current page: its index in bases, or -1: a later segment
         long total = 0;
         long next = cache.nextPid();
         for (long pid = 0; pid < next; pid++) {
@@ -389,36 +387,33 @@ public final class SegmentCleaning {
                 continue;
             }
             long[] f = Page.locationsOf(entry);
-            int fragments = (f.length - 1) / Page.FRAGMENT_LONGS; // the last long is the page's ts
-            if (fragments > at.length) {
-                at = new int[Math.max(fragments, at.length * 2)];
-            }
             long pageBytes = 0;
-            for (int i = 0; i < fragments; i++) {
-                long lsn = f[i * Page.FRAGMENT_LONGS];
-                long length = f[i * Page.FRAGMENT_LONGS + 2];
+            for (int i = 0; i < f.length - 1; i += Page.FRAGMENT_LONGS) { // the last long is the page's ts
+                long lsn = f[i];
+                long length = f[i + 2];
                 long segment = lsn & -segmentSize;
-                int found = Arrays.binarySearch(bases, segment);
-                if (found >= 0) {
-                    live[found] += length;
-                    at[i] = found;
+                int at = Arrays.binarySearch(bases, segment);
+                if (at >= 0) {
+                    live[at] += length;
                 } else {
                     laterLive.merge(segment, length, Long::sum);
-                    at[i] = -1;
                 }
                 pageBytes += length;
                 if (!blobsOnDisk.isEmpty() && blobsOnDisk.contains(lsn)) {
                     liveBlobs.add(lsn);
                 }
             }
-            for (int i = 0; i < fragments; i++) {
-                if (at[i] >= 0) {
-                    if (costedFor[at[i]] != pid + 1) {
-                        costedFor[at[i]] = pid + 1;
-                        cost[at[i]] += pageBytes;
+            laterTouched.clear();
+            for (int i = 0; i < f.length - 1; i += Page.FRAGMENT_LONGS) {
+                long segment = f[i] & -segmentSize;
+                int at = Arrays.binarySearch(bases, segment);
+                if (at >= 0) {
+                    if (costedFor[at] != pid + 1) {
+                        costedFor[at] = pid + 1;
+                        cost[at] += pageBytes;
                     }
-                } else if (!laterBefore(f, at, i)) {
-                    laterCost.merge(f[i * Page.FRAGMENT_LONGS] & -segmentSize, pageBytes, Long::sum);
+                } else if (laterTouched.add(segment)) {
+                    laterCost.merge(segment, pageBytes, Long::sum);
                 }
             }
             total += pageBytes;
@@ -432,17 +427,6 @@ public final class SegmentCleaning {
             }
         }
         return new Usage(perSegment, costs, total, liveBlobs);
-    }
-
-    /** Whether a fragment before fragment {@code i} of {@code f} lies in the same later segment as it. */
-    private boolean laterBefore(long[] f, int[] at, int i) {
-        long segment = f[i * Page.FRAGMENT_LONGS] & -segmentSize;
-        for (int j = 0; j < i; j++) {
-            if (at[j] < 0 && (f[j * Page.FRAGMENT_LONGS] & -segmentSize) == segment) {
-                return true;
-            }
-        }
-        return false;
     }
 
     /**
