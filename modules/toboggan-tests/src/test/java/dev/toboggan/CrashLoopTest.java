@@ -41,7 +41,8 @@ import org.junit.jupiter.api.Test;
  * <p>{@code -Dtoboggan.crash.cycles} sets the number of work cycles (a few dozen by default; thousands
  * with {@code -Pcrash-loop}); {@code -Dtoboggan.test.seed} replays the same random choices (the kill
  * moments depend on timing too, so a replay is close, not exact). The directory of a failed run is kept
- * under {@code target/crash-loop-<seed>}.
+ * under {@code target/crash-loop-<seed>}, with {@code store-as-killed}, a copy of the store as the last kill left
+ * it, before the checking open recovered it.
  */
 class CrashLoopTest {
     private static final int CYCLES = Integer.getInteger("toboggan.crash.cycles", 12);
@@ -96,6 +97,11 @@ class CrashLoopTest {
                     killsBeforeOpened++;
                 }
             }
+            // The store as the kills left it, before this JVM's open recovers (and changes) it: what a failure
+            // is analysed from (`toboggan verify` recovers a copy in memory). Only the last cycle's is kept.
+            Path asKilled = root.resolve("store-as-killed");
+            deleteRecursively(asKilled);
+            copyRecursively(store, asKilled);
             long verifying = System.nanoTime();
             verify(store, cycleDir, cycle);
             verifyMillis += (System.nanoTime() - verifying) / 1_000_000;
@@ -262,6 +268,14 @@ class CrashLoopTest {
             }
         }
         return true;
+    }
+
+    private static void copyRecursively(Path from, Path to) throws IOException {
+        try (Stream<Path> paths = Files.walk(from)) {
+            for (Path p : paths.toList()) {
+                Files.copy(p, to.resolve(from.relativize(p).toString()));
+            }
+        }
     }
 
     private static void deleteRecursively(Path dir) throws IOException {

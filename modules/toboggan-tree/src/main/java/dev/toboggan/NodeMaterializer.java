@@ -28,6 +28,12 @@ enum NodeMaterializer implements Materializer<Node, Delta> {
         throw new IllegalStateException("a " + delta.getClass().getSimpleName() + " delta cannot apply to " + page);
     }
 
+    /** Index nodes: every lookup below one reads it (the root: every lookup). */
+    @Override
+    public boolean isPassedThrough(Node page) {
+        return page instanceof Index;
+    }
+
     @Override
     public long heapSize(Node page) {
         return page.heapSize();

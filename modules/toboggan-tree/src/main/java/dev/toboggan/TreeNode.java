@@ -111,11 +111,16 @@ abstract sealed class TreeNode implements Node permits Leaf, Index {
      * size (about 30 entries of 16-byte keys and 100-byte values) costs one bisection step and a scan of
      * two cache lines instead of four or five dependent misses.
      */
-    final int search(byte[] key) {
-        long prefix = prefix(key);
+    int search(byte[] key) {
+        return search(key, prefix(key), 0, prefixes.length);
+    }
+
+    /**
+     * {@link #search(byte[])} of a key known to lie in {@code [low, high)}: the entries below {@code low}
+     * are less than {@code key}, those from {@code high} on greater.
+     */
+    final int search(byte[] key, long prefix, int low, int high) {
         long[] p = prefixes;
-        int low = 0;
-        int high = p.length;
         // entries below low are less than key, entries from high on are greater
         while (high - low > SCAN) {
             int mid = (low + high) >>> 1;
@@ -131,10 +136,18 @@ abstract sealed class TreeNode implements Node permits Leaf, Index {
                 return mid;
             }
         }
-        while (low < high && Long.compareUnsigned(p[low], prefix) < 0) {
+        return scan(p, 1, key, prefix, low, high);
+    }
+
+    /**
+     * The in-order part of {@link #search(byte[], long, int, int)}, over entries {@code [low, high)} whose
+     * prefixes are {@code p[i * stride]}.
+     */
+    final int scan(long[] p, int stride, byte[] key, long prefix, int low, int high) {
+        while (low < high && Long.compareUnsigned(p[low * stride], prefix) < 0) {
             low++;
         }
-        while (low < high && p[low] == prefix) {
+        while (low < high && p[low * stride] == prefix) {
             int c = compareAt(low, key);
             if (c == 0) {
                 return low;

@@ -3,6 +3,7 @@ package dev.toboggan.bench.tree;
 import dev.toboggan.Db;
 import dev.toboggan.Toboggan;
 import dev.toboggan.bench.BenchDirs;
+import com.sun.management.OperatingSystemMXBean;
 import java.lang.management.ManagementFactory;
 import java.lang.management.ThreadInfo;
 import java.lang.management.ThreadMXBean;
@@ -15,7 +16,10 @@ import java.util.concurrent.CountDownLatch;
  * measured in operations per second of CPU time of the threads that ran them, for a machine too busy for
  * JMH's wall-clock figures: when other processes keep both cores busy, a thread waits for a core most of
  * the time and the wall clock measures the machine, while its CPU time still measures the operation (its
- * cache misses included, so a busy shared cache still shows). Wall-clock rates are printed next to them.
+ * cache misses included, so a busy shared cache still shows). Wall-clock rates are printed next to them, and
+ * rates per CPU second of the whole process: the workers and what they cause on other threads (the
+ * eviction work their reads ask for, GC, JIT), but also whatever the store still does in the background
+ * (the segment cleaner catching up after the load), so compare those only between runs alike.
  *
  * <pre>
  * java -cp modules/toboggan-bench/target/benchmarks.jar dev.toboggan.bench.tree.TreeCpuCost [rounds]
@@ -33,8 +37,9 @@ import java.util.concurrent.CountDownLatch;
 public final class TreeCpuCost {
     private static final int OPS = 2_000_000;
     private static final ThreadMXBean THREADS = ManagementFactory.getThreadMXBean();
-    private static final com.sun.management.OperatingSystemMXBean PROCESS =
-            (com.sun.management.OperatingSystemMXBean) ManagementFactory.getOperatingSystemMXBean();
+    /** For the CPU time of the whole process: the workers and what they cause elsewhere (eviction work, GC, JIT). */
+    private static final OperatingSystemMXBean PROCESS =
+            ManagementFactory.getPlatformMXBean(OperatingSystemMXBean.class);
     /** Where the workers leave the lengths of what they read, so that the reads cannot be optimized away. */
     private static volatile long consumed;
 
@@ -85,11 +90,14 @@ public final class TreeCpuCost {
     }
 
     private static void report(int round, String what, double[] rates) {
-        System.out.printf("round %d %s: %,.0f ops per thread CPU second, %,.0f ops per wall second (all threads)%n",
-                round, what, rates[0], rates[1]);
+        System.out.printf("round %d %s: %,.0f ops per thread CPU second, %,.0f ops per process CPU second, "
+                + "%,.0f ops per wall second (all threads)%n", round, what, rates[0], rates[2], rates[1]);
     }
 
-    /** Runs {@code threads} threads of {@link #OPS} operations; returns {ops per thread-CPU second, ops per wall second}. */
+    /**
+     * Runs {@code threads} threads of {@link #OPS} operations; returns {ops per thread-CPU second, ops per wall
+     * second, ops per process-CPU second}.
+     */
     private static double[] run(Db db, byte[][] keys, byte[] value, int threads, int writePercent) throws Exception {
         long[] cpu = new long[threads];
         CountDownLatch start = new CountDownLatch(1);
@@ -120,15 +128,18 @@ public final class TreeCpuCost {
             workers[t].start();
         }
         long wall = System.nanoTime();
+        long process = PROCESS.getProcessCpuTime();
         start.countDown();
         for (Thread worker : workers) {
             worker.join();
         }
         wall = System.nanoTime() - wall;
+        process = PROCESS.getProcessCpuTime() - process;
         long totalCpu = 0;
         for (long c : cpu) {
             totalCpu += c;
         }
-        return new double[] {(double) OPS * threads * 1e9 / totalCpu, (double) OPS * threads * 1e9 / wall};
+        return new double[] {(double) OPS * threads * 1e9 / totalCpu, (double) OPS * threads * 1e9 / wall,
+            (double) OPS * threads * 1e9 / process};
     }
 }

@@ -1,5 +1,6 @@
 package dev.toboggan.core.log;
 
+import dev.toboggan.core.CorruptionException;
 import dev.toboggan.core.Failpoints;
 import dev.toboggan.core.LazyLogger;
 import dev.toboggan.core.io.StorageFile;
@@ -32,8 +33,10 @@ import java.util.function.Consumer;
  *       bad length or CRC) ends the log if it lies at or above M (a torn tail after a crash; exactly at M, the stale bytes of a
  *       reused slot past a clean close's tip, which is no tear and logs no warning), and is
  *       reported as corruption, with nothing changed on disk, if it lies below M.
- *   <li>Batches: entries after a manifest are held back until its seal is read; a manifest without a
- *       seal in the recovered log cuts the log at the manifest (all or nothing).
+ *   <li>Batches: entries after a manifest are held back until no batch is open any more; a manifest
+ *       without a seal in the recovered log cuts the log at the first manifest of that held stretch (all
+ *       or nothing: a batch sealed after another batch's manifest loses its seal with that batch), which
+ *       must not lie below the stable tip the {@link StableTipFile} promises (that is corruption).
  *   <li>Zero the rest of the tail segment past the end, and every other slot that is not part of the
  *       recovered log (torn segments, slots with stale bytes), then force; delete blob files created
  *       at or past the end. Each step is idempotent, so a crash during recovery recovers again.
@@ -79,6 +82,13 @@ final class LogRecovery {
         long tip = scan.tip;
         int tailSlot = -1;
         Segment tail = scan.tipSegment;
+        if (scan.droppedBatches > 0 && tip < promisedAtClose) {
+            // The stable-tip file never passes a group of batches that is not wholly durable, and the cleaner
+            // freed segments and deleted blobs on its word: dropping bytes below it would lose what they hold.
+            throw new CorruptionException(config.logFile(), (long) tail.slot() * segmentSize + (tip - tail.base()),
+                    "the atomic batch at LSN " + tip + " has no durable seal, but the stable tip recorded in "
+                            + StableTipFile.FILE_NAME + " promised every byte below LSN " + promisedAtClose);
+        }
         if (tail != null && tip < tail.base() + segmentSize) {
             if (segmentSize - (tip - tail.base()) < LogFormat.RED_ZONE) {
                 tip = tail.base() + segmentSize;

@@ -24,7 +24,8 @@ import java.util.function.Consumer;
  *       message past the snapshot's LSN); decoding goes message by message up to a CAP or the red zone;
  *   <li>canceled records, batch manifests and seals are not delivered; everything after a manifest is
  *       held back until the seal that closes the last open batch, so a scan that ends with a batch open
- *       delivers a clean prefix that ends at that batch's manifest ({@link Scan#tip});
+ *       delivers a clean prefix that ends at the manifest that started the held stretch ({@link Scan#tip}):
+ *       the first of the batches that stand or fall together (see {@code StabilityTracker});
  *   <li>a message that fails to decode below the promised tip is corruption; at or above it, the end of
  *       the log (a torn tail).
  * </ul>
@@ -95,6 +96,12 @@ final class LogScanner {
             sequence.add(s);
             previous = s;
         }
+        if (promised > 0 && !tailSeen) {
+            // No segment at or past the one holding the promise's last byte: the log would end below bytes a
+            // header or the stable-tip file records as on disk (the cleaner never frees that segment).
+            throw new CorruptionException(config.logFile(), 0, "the segment holding durable LSN " + (promised - 1)
+                    + " (segment LSN " + tailBase + ") is missing, and no later segment follows");
+        }
         return sequence;
     }
 
@@ -145,7 +152,18 @@ final class LogScanner {
         private final LogFormat.MessageHeader header = new LogFormat.MessageHeader();
         /** Manifest LSN → the segment it is in, for batches without a seal yet. */
         private final TreeMap<Long, Segment> openBatches = new TreeMap<>();
+        /**
+         * Messages since the manifest that opened a batch while none was open, held until no batch is open:
+         * a batch sealed after another batch's manifest stands or falls with that batch (its seal is among
+         * what a cut at that manifest drops), so a cut must come before every batch of the stretch.
+         */
         private final List<LogEntry> held = new ArrayList<>();
+        /** Blob messages of the held stretch whose blob is missing: reported with it, or dropped with it. */
+        private final List<Map.Entry<LogEntry, java.nio.file.Path>> heldMissingBlobs = new ArrayList<>();
+        /** The manifest that started the held stretch, its segment, and the batches it has opened. */
+        private long stretchStart;
+        private Segment stretchSegment;
+        private int stretchBatches;
         /** Every message below it was delivered (or skipped as canceled); the scan ended there. */
         long tip;
         Segment tipSegment;
@@ -223,10 +241,15 @@ final class LogScanner {
                     }
                     // Below the promised tip a missing blob was deleted after its page was replaced by a
                     // durable later version: skip it. Recovery checks that such a version follows.
-                    if (sink instanceof LogReplay replay) {
+                    if (sink instanceof LogReplay) {
                         long blobId = buf.getLong(pos - bufBase + header.headerLength);
-                        replay.missingBlob(new LogEntry(header.kind, header.pid, lsn,
-                                (long) segment.slot() * segmentSize + pos, header.totalLength()), blobs.path(blobId));
+                        LogEntry entry = new LogEntry(header.kind, header.pid, lsn,
+                                (long) segment.slot() * segmentSize + pos, header.totalLength());
+                        if (openBatches.isEmpty()) {
+                            ((LogReplay) sink).missingBlob(entry, blobs.path(blobId));
+                        } else {
+                            heldMissingBlobs.add(Map.entry(entry, blobs.path(blobId)));
+                        }
                     }
                 } else {
                     accept(segment, lsn, (long) segment.slot() * segmentSize + pos, header.kind, header.pid,
@@ -262,12 +285,24 @@ final class LogScanner {
         private void accept(Segment segment, long lsn, long pointer, MessageKind kind, long pid, int bodyAt) {
             switch (kind) {
                 case CANCELED -> { }
-                case BATCH_MANIFEST -> openBatches.put(lsn, segment);
+                case BATCH_MANIFEST -> {
+                    if (openBatches.isEmpty()) {
+                        stretchStart = lsn;
+                        stretchSegment = segment;
+                        stretchBatches = 0;
+                    }
+                    openBatches.put(lsn, segment);
+                    stretchBatches++;
+                }
                 case BATCH_SEAL -> {
                     openBatches.remove(buf.getLong(bodyAt));
                     if (openBatches.isEmpty()) {
                         held.forEach(this::deliver);
                         held.clear();
+                        if (sink instanceof LogReplay replay) {
+                            heldMissingBlobs.forEach(missing -> replay.missingBlob(missing.getKey(), missing.getValue()));
+                        }
+                        heldMissingBlobs.clear();
                     }
                 }
                 default -> {
@@ -291,12 +326,17 @@ final class LogScanner {
                 tip = Math.max(tip, from);
             }
             if (!openBatches.isEmpty()) {
-                Map.Entry<Long, Segment> first = openBatches.firstEntry();
-                droppedBatches = openBatches.size();
-                tip = first.getKey();
-                tipSegment = first.getValue();
-                end = "unsealed atomic batch at LSN " + tip + " dropped with " + held.size() + " messages after it";
+                // Cut before the first batch of the held stretch, not at the first batch still open: a batch
+                // opened earlier and sealed after that manifest loses its seal with the cut, and a manifest
+                // left below the end without its seal would hold every later life's stable tip back.
+                droppedBatches = stretchBatches;
+                tip = stretchStart;
+                tipSegment = stretchSegment;
+                end = "unsealed atomic batch at LSN " + openBatches.firstKey() + " dropped with " + held.size()
+                        + " messages" + (stretchBatches > 1 ? ", and the " + (stretchBatches - 1)
+                        + " batches that stand or fall with it, from LSN " + stretchStart : " after it");
                 held.clear();
+                heldMissingBlobs.clear();
             }
         }
     }

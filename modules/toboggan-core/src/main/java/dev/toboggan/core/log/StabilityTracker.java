@@ -12,11 +12,18 @@ import java.util.TreeMap;
  *   <li><b>Durable tip</b> (internal): every byte below it is forced to disk. Windows may be written in
  *       any order; each reports its LSN range [lo, hi), and the tip moves over every range that starts
  *       at it. Monotonic.
- *   <li><b>Stable tip</b> (published): the durable tip, lowered to the manifest LSN of the earliest
- *       batch whose seal is not durable yet. A caller told "stable" may rely on all of it after a
- *       crash: recovery drops a batch without a durable seal, and everything after its manifest.
+ *   <li><b>Batch groups</b>: recovery drops a batch without a durable seal and everything after its
+ *       manifest, the seals of other batches included. So a batch whose seal lies after another batch's
+ *       manifest stands or falls with that batch: batches form <em>groups</em>, each batch joining the
+ *       group before it if its manifest lies below the end of that group's last seal (an open batch's
+ *       "seal end" is {@code Long.MAX_VALUE}: every later batch joins it). A group is durable once every
+ *       seal in it is durable; recovery cuts the log at the first manifest of the first group that is not
+ *       (LogScanner, the same rule).
+ *   <li><b>Stable tip</b> (published): the durable tip, lowered to the first manifest of the earliest
+ *       group that is not durable yet. A caller told "stable" may rely on all of it after a crash.
  *       Monotonic too: a batch opens at an LSN that is not durable yet (its manifest's window is
- *       unwritten until the manifest completes), so it never lowers what was published.
+ *       unwritten until the manifest completes), and every group below a published tip was durable, its
+ *       seals below that tip, so a new batch never joins a group below what was published.
  *   <li>All state is guarded by {@code this}; the published tip is also readable without the lock
  *       (volatile), which is the only read on the fast path of {@code makeStable}.
  * </ul>
@@ -47,13 +54,25 @@ final class StabilityTracker {
     }
 
     /**
-     * The LSN just past the seal of the earliest batch holding the stable tip back: the seal's window
-     * must be written for the tip to move. {@code Long.MAX_VALUE} if that batch is still open, -1 if no
-     * batch holds the tip back.
+     * The LSN just past the last seal of the earliest group of batches holding the stable tip back: that
+     * seal's window must be written for the tip to move. {@code Long.MAX_VALUE} if a batch of that group is
+     * still open, -1 if no batch holds the tip back.
      */
     synchronized long blockingSealEnd() {
         var first = batches.firstEntry();
-        return first == null || first.getKey() >= durableTip ? -1 : first.getValue();
+        return first == null || first.getKey() >= durableTip ? -1 : groupEnd(first.getKey());
+    }
+
+    /** The end of the last seal of the group that starts with the batch at {@code manifest} (see the class notes). */
+    private long groupEnd(long manifest) {
+        long end = 0;
+        for (Map.Entry<Long, Long> batch : batches.tailMap(manifest, true).entrySet()) {
+            if (end != 0 && batch.getKey() >= end) {
+                break;
+            }
+            end = Math.max(end, batch.getValue());
+        }
+        return end;
     }
 
     /** Records that [lo, hi) is on disk. */
@@ -87,15 +106,14 @@ final class StabilityTracker {
     @SuppressWarnings("GuardedBy")
     private void publish() {
         long tip = durableTip;
-        var it = batches.entrySet().iterator();
-        while (it.hasNext()) {
-            Map.Entry<Long, Long> batch = it.next();
-            if (batch.getValue() <= durableTip) {
-                it.remove();
-            } else {
-                tip = Math.min(tip, batch.getKey());
+        while (!batches.isEmpty()) {
+            long start = batches.firstKey();
+            long end = groupEnd(start);
+            if (end > durableTip) {
+                tip = Math.min(tip, start);
                 break;
             }
+            batches.headMap(end).clear(); // the whole group is durable: every manifest of it lies below its end
         }
         if (tip > stableTip) {
             stableTip = tip;

@@ -32,15 +32,16 @@ import java.util.concurrent.locks.ReentrantLock;
  *       high is written yet, and pick the oldest written mark that is high enough. The wait for it to be
  *       stable happens AFTER the lock is released: a thread holding an atomic batch open may need the
  *       lock, and the wait may be for that very batch to seal.
- *   <li><b>Inside a batch</b>: a wait for stability cannot pass the caller's own open batch. If the
- *       mark to wait for was written before that batch's manifest, the batch does not hold it back and
- *       the caller waits for stability as usual. If it was written inside the batch (the batch has run
- *       across an interval boundary already), the caller waits only until the mark is on disk
- *       ({@code makeDurable}) and does not publish readiness. The one case this does not cover: a batch
- *       that runs across two interval boundaries and is then lost in a crash takes the mark it
- *       depended on with it, so ids handed out inside it may be handed out again after the restart.
- *       Its own writes are lost with it; only ids it let escape before it was stable can repeat.
- *       Batches are meant to be short.
+ *   <li><b>Inside a batch</b>: a wait for stability may never end while the caller holds a batch open:
+ *       a batch of another thread opened before the mark and sealed after the caller's manifest puts
+ *       both batches in one group, which is stable only once the caller's own batch is sealed (see
+ *       {@code StabilityTracker}). So a caller inside a batch waits only until the mark is on disk
+ *       ({@code makeDurable}) and does not publish readiness; the next caller outside a batch waits for
+ *       stability and publishes it. The case this does not cover: a crash that drops the group the mark
+ *       belongs to (some batch of it never sealed) takes the mark with it, so ids handed out inside the
+ *       caller's batch may be handed out again after the restart. That batch is lost too (it is in the
+ *       same group or after it); only ids it let escape before it was stable can repeat. Batches are
+ *       meant to be short, and {@link #awaitStart} keeps a run's first mark out of them.
  *   <li>sled 0.34 waits for the previous mark only to be durable, and publishes the new mark before
  *       waiting, so other threads may return ids of the new interval before the previous mark is on
  *       disk; and the first persist after a restart waits for the old mark rather than the new one (the
@@ -129,25 +130,24 @@ final class IdGenerator {
      */
     void awaitStart() {
         if (readyBelow.get() <= startId) {
-            settle(startId, Long.MAX_VALUE);
+            settle(startId, false);
         }
     }
 
     /**
      * The next id.
      *
-     * @param ownBatchManifest the manifest LSN of the oldest atomic batch the calling thread holds open,
-     *     or {@link Long#MAX_VALUE} if it holds none
+     * @param insideBatch whether the calling thread holds an atomic batch open
      */
-    long generate(long ownBatchManifest) {
+    long generate(boolean insideBatch) {
         long id = next.getAndIncrement();
         if (id >= readyBelow.get()) {
-            settle(id, ownBatchManifest);
+            settle(id, insideBatch);
         }
         return id;
     }
 
-    private void settle(long id, long ownBatchManifest) {
+    private void settle(long id, boolean insideBatch) {
         long mark = id - id % interval;
         long needed = mark - interval;
         long waitLsn = -1;
@@ -170,7 +170,7 @@ final class IdGenerator {
             writeLock.unlock();
         }
         if (waitLsn >= 0) {
-            if (waitLsn > ownBatchManifest) {
+            if (insideBatch) {
                 durability.await(waitLsn, false);
                 return;
             }

@@ -35,6 +35,19 @@ public interface Materializer<P, D> {
         return page;
     }
 
+    /**
+     * Whether most reads pass through {@code page} on their way to other pages (a tree's inner node):
+     * the cache records its resident hits for the eviction policy one time in
+     * {@value CacheEvictor#PASSED_THROUGH_HIT_SAMPLE_EVERY} instead of one in
+     * {@value CacheEvictor#HIT_SAMPLE_EVERY} (see {@link CacheEvictor#hit}). Such a page is read so much
+     * more often than the pages below it that it still ranks far above them on fewer records, while every
+     * record costs the read a buffer write and the eviction work a drain. Called on every resident hit:
+     * keep it a type test. {@code false} by default.
+     */
+    default boolean isPassedThrough(P page) {
+        return false;
+    }
+
     /** An estimate of the heap bytes {@code page} keeps alive, for cache accounting. */
     long heapSize(P page);
 

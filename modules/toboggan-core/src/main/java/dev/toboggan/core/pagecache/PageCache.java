@@ -49,7 +49,8 @@ import java.util.concurrent.atomic.AtomicInteger;
  *   <li><b>Slots</b> hold a resident or free {@link Page}, or a paged-out page's bare locations array
  *       (see {@link Page} for the states); a change's CAS may expect either.
  *   <li><b>Read path</b>: {@link #get} of a resident page is a load of the slot and, for a sample of the
- *       hits, one lossy write to the access buffers ({@link CacheEvictor#hit}). A paged-out page is read
+ *       hits (a smaller one for pages most reads pass through, {@link Materializer#isPassedThrough}), one
+ *       lossy write to the access buffers ({@link CacheEvictor#hit}). A paged-out page is read
  *       back from its fragments ({@link FragmentReader}: few reads, on the caller's thread unless they go
  *       to the device), merged by the {@link Materializer}, and installed by a fix-up CAS that
  *       keeps {@code ts} (a miss); if that CAS loses, the reader takes whatever is current. A read that
@@ -253,7 +254,7 @@ public final class PageCache<P, D> implements AutoCloseable {
         }
         Object entry = table.get(pid);
         if (entry instanceof Page<?> page && page.value != Page.FREE) {
-            evictor.hit(pid, draw);
+            evictor.hit(pid, draw, materializer.isPassedThrough((P) page.value));
             return (Page<P>) page;
         }
         return (Page<P>) getSlow(pid, entry);
@@ -265,7 +266,7 @@ public final class PageCache<P, D> implements AutoCloseable {
         Object entry = table.get(pid);
         Page<?> result;
         if (entry instanceof Page<?> page && page.value != Page.FREE) {
-            evictor.hit(pid, draw);
+            evictor.hit(pid, draw, materializer.isPassedThrough((P) page.value));
             result = page;
         } else {
             result = getSlow(pid, entry);
@@ -751,7 +752,7 @@ public final class PageCache<P, D> implements AutoCloseable {
      */
     public long generateId() {
         checkUsable();
-        return ids.generate(ownBatches.get().oldestManifest);
+        return ids.generate(ownBatches.get().depth > 0);
     }
 
     private long writeMark(long mark) {
@@ -790,7 +791,7 @@ public final class PageCache<P, D> implements AutoCloseable {
         failpoint("pagecache.batch.open");
         long manifest = log.openBatch();
         openBatches.incrementAndGet();
-        ownBatches.get().opened(manifest);
+        ownBatches.get().opened();
         return new Batch(this, manifest);
     }
 
@@ -807,19 +808,13 @@ public final class PageCache<P, D> implements AutoCloseable {
     /** The atomic batches one thread holds open. Confined to that thread. */
     private static final class OpenBatches {
         int depth;
-        /** The manifest of the outermost open batch, or {@link Long#MAX_VALUE} with none open. */
-        long oldestManifest = Long.MAX_VALUE;
 
-        void opened(long manifest) {
-            if (depth++ == 0) {
-                oldestManifest = manifest;
-            }
+        void opened() {
+            depth++;
         }
 
         void closed() {
-            if (--depth == 0) {
-                oldestManifest = Long.MAX_VALUE;
-            }
+            depth--;
         }
     }
 

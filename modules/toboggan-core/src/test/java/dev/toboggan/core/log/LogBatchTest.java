@@ -104,6 +104,76 @@ class LogBatchTest {
         assertThat(again.replayed().stream().map(LogEntry::lsn).toList()).isEqualTo(before);
     }
 
+    /**
+     * Regression (CrashLoopTest, seeds 38028071345900 and 40183869392774): batch A opens, batch B opens, A is
+     * sealed (its seal after B's manifest), B never is, and the process dies. Recovery cut the log at B's
+     * manifest, the earliest batch still open, which dropped A's seal but kept A's manifest below the new end:
+     * a manifest that no seal would ever close. The next life's snapshots and its stable tip stopped there, so
+     * its next recovery dropped everything that life wrote, while its cleaner had already freed the segments
+     * of the older versions ("message at LSN ... is ZEROED", "the blob of the message ... is missing", lost
+     * acknowledged writes). A batch whose seal follows another batch's manifest stands or falls with that
+     * batch: the stable tip waits for both, and recovery cuts at the first of them.
+     */
+    @Test
+    void aBatchSealedAfterAnotherBatchOpenedFallsWithIt() {
+        SimulatedStorage disk = new SimulatedStorage();
+        Log log = Log.open(LogTestSupport.smallConfig(), disk, Background.NONE, 0, e -> {});
+        List<Long> before = writeAndFlush(log, 10);
+        long first = log.openBatch();
+        write(log, 1, 0);
+        long second = log.openBatch();
+        write(log, 2, 0);
+        log.sealBatch(first);
+        log.makeDurable(log.maxReservedLsn()); // both batches on disk, the first one's seal too; the second open
+        assertThat(log.stableTip()).as("the first batch's seal is void without the second's").isLessThanOrEqualTo(first);
+        assertThat(log.promiseDurableTip()).isLessThanOrEqualTo(first);
+        disk.powerLoss();
+        LogTestSupport.abandon(log);
+
+        LogTestSupport.Opened reopened = LogTestSupport.open(LogTestSupport.smallConfig(), disk);
+        assertThat(reopened.replayed().stream().map(LogEntry::lsn).toList()).isEqualTo(before);
+        assertThat(reopened.log().recoveryReport().tip()).as("cut at the first batch of the two").isEqualTo(first);
+        assertThat(reopened.log().recoveryReport().droppedBatches()).isEqualTo(2);
+        assertThat(second).isGreaterThan(first);
+        // The next life writes and flushes; all of it must survive its own crash.
+        List<Long> after = new ArrayList<>(before);
+        for (int i = 0; i < 20; i++) {
+            after.add(write(reopened.log(), 3, i));
+        }
+        reopened.log().flush();
+        disk.powerLoss();
+        LogTestSupport.abandon(reopened.log());
+        LogTestSupport.Opened again = LogTestSupport.open(LogTestSupport.smallConfig(), disk);
+        again.log().close();
+        assertThat(again.replayed().stream().map(LogEntry::lsn).toList()).isEqualTo(after);
+    }
+
+    /** The stable tip and recovery agree on overlapping batches that all sealed: nothing is dropped. */
+    @Test
+    void overlappingBatchesThatAllSealedAreRecoveredWhole() {
+        SimulatedStorage disk = new SimulatedStorage();
+        List<Long> all = new ArrayList<>();
+        Log log = Log.open(LogTestSupport.smallConfig(), disk, Background.NONE, 0, e -> {});
+        long first = log.openBatch();
+        all.add(write(log, 1, 0));
+        long second = log.openBatch();
+        all.add(write(log, 2, 0));
+        log.sealBatch(first);
+        all.add(write(log, 2, 1));
+        log.makeDurable(log.maxReservedLsn());
+        long whileSecondOpen = log.stableTip();
+        log.sealBatch(second);
+        log.flush();
+        log.close();
+        assertThat(whileSecondOpen).isLessThanOrEqualTo(first);
+        assertThat(log.stableTip()).isGreaterThan(all.get(all.size() - 1));
+        disk.powerLoss();
+        LogTestSupport.Opened reopened = LogTestSupport.open(LogTestSupport.smallConfig(), disk);
+        reopened.log().close();
+        assertThat(reopened.replayed().stream().map(LogEntry::lsn).toList()).isEqualTo(all);
+        assertThat(reopened.log().recoveryReport().droppedBatches()).isZero();
+    }
+
     @Test
     void makeStableInsideAnOpenBatchWaitsForTheSeal() throws Exception {
         SimulatedStorage disk = new SimulatedStorage();

@@ -2,7 +2,9 @@ package dev.toboggan.core.log;
 
 import static dev.toboggan.core.log.LogTestSupport.body;
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import dev.toboggan.core.CorruptionException;
 import dev.toboggan.core.io.SimulatedStorage;
 import dev.toboggan.core.io.StorageFile;
 import dev.toboggan.core.io.StorageIo.OpenMode;
@@ -53,5 +55,31 @@ class LogStaleTailTest {
         }
         byte[] after = Arrays.copyOfRange(disk.content(config.logFile()), (int) end, (int) end + stale.length);
         assertThat(after).as("stale bytes zeroed by recovery").containsOnly((byte) 0);
+    }
+
+    /**
+     * The segment holding the last byte a clean close promised is gone and nothing follows it (a log file cut
+     * short): recovery refused only when some later segment existed, and otherwise ended the log below the
+     * promise, silently dropping what it held.
+     */
+    @Test
+    void aLogCutShortBelowItsPromiseIsCorruption() throws IOException {
+        SimulatedStorage disk = new SimulatedStorage();
+        LogConfig config = LogTestSupport.smallConfig();
+        try (Log log = LogTestSupport.open(config, disk).log()) {
+            for (int i = 0; i < 60; i++) {
+                byte[] b = body(0, i, 200);
+                log.reserve(MessageKind.INLINE_NODE, 3, b, 0, b.length).complete();
+            }
+            log.flush();
+            assertThat(log.stableTip()).as("several segments").isGreaterThan(3L * config.segmentSize());
+        }
+        long size = disk.content(config.logFile()).length;
+        try (StorageFile file = disk.open(config.logFile(), OpenMode.EXISTING)) {
+            file.truncate(size - config.segmentSize()); // the last segment, where the close's promise lies
+            file.force();
+        }
+        assertThatThrownBy(() -> LogTestSupport.open(config, disk)).isInstanceOf(CorruptionException.class)
+                .hasMessageContaining("is missing");
     }
 }

@@ -144,6 +144,45 @@ class CacheEvictionTest {
         assertThat(hotResident).as("hot pages still resident after the scan").isGreaterThanOrEqualTo(hot.size() * 9L / 10);
     }
 
+    /**
+     * Pages every lookup passes through (a tree's inner nodes, here pages whose first int is negative) have
+     * only one hit in {@value CacheEvictor#PASSED_THROUGH_HIT_SAMPLE_EVERY} recorded: they must still stay
+     * resident while lookups page the leaves under them in and out, four times the capacity of them.
+     */
+    @Test
+    void pagesEveryLookupPassesThroughStayResidentOnTheirSampledHits() {
+        Materializer<List<Integer>, Integer> tree = new IntListMaterializer() {
+            @Override
+            public boolean isPassedThrough(List<Integer> page) {
+                return !page.isEmpty() && page.get(0) < 0;
+            }
+        };
+        PageCacheConfig config = Stores.small();
+        pc = PageCache.open(config.withLog(config.log().withSegmentSize(1 << 20)).withCacheCapacity(CAPACITY), disk,
+                Background.NONE, tree);
+        List<Long> inner = new ArrayList<>();
+        for (int i = 0; i < 8; i++) {
+            inner.add(pc.allocate(page(-1_000_000 * (i + 1))).pid());
+        }
+        int fits = (int) (CAPACITY / pc.get(inner.get(0)).weight());
+        List<Long> leaves = new ArrayList<>();
+        for (int i = 0; i < 4 * fits; i++) {
+            leaves.add(pc.allocate(page(i)).pid());
+        }
+        Random random = new Random(7);
+        long evictionsBefore = pc.cacheStats().evictions();
+        for (int lookup = 1; lookup <= 40 * fits; lookup++) {
+            assertThat(pc.get(inner.get(random.nextInt(inner.size()))).value().get(0)).isNegative();
+            pc.get(leaves.get(random.nextInt(leaves.size())));
+            if (lookup % 64 == 0) {
+                assertThat(inner).as("inner pages resident after %d lookups", lookup)
+                        .allMatch(pid -> pc.tableEntry(pid) instanceof Page<?>);
+            }
+        }
+        assertThat(pc.cacheStats().evictions() - evictionsBefore).as("the leaves did cycle through the cache")
+                .isGreaterThan(10L * fits);
+    }
+
     @Test
     void aCallerThatCannotGetRoomFailsCleanlyAfterTheTimeoutAndChangesNothing() {
         // Nobody may page out: flush-every 0 and a port claiming the work, which never runs it.

@@ -6,8 +6,9 @@ import java.util.List;
 /**
  * The test page type: an immutable list of ints; a delta appends one int. Simple enough that a test's
  * reference model is a plain list, and order-sensitive, so a lost, repeated or reordered delta shows.
+ * Tests that need a page type that behaves differently in one respect subclass it.
  */
-final class IntListMaterializer implements Materializer<List<Integer>, Integer> {
+class IntListMaterializer implements Materializer<List<Integer>, Integer> {
     static final IntListMaterializer INSTANCE = new IntListMaterializer();
 
     @Override

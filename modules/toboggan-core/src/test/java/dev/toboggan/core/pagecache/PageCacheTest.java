@@ -378,6 +378,56 @@ class PageCacheTest {
         assertThat(pc.generateId()).isGreaterThan(last);
     }
 
+    /**
+     * Another thread's batch X opened before a mark and sealed after this thread's batch M opened: X and M
+     * stand or fall together, so the mark is stable only once M is sealed. An id inside M that waited for that
+     * mark to be stable waited for its own batch, for ever.
+     */
+    @SuppressWarnings("try") // the resource is used for its scope only
+    @Test
+    void idsInsideABatchNeverWaitForAGroupTheirOwnBatchBelongsTo() throws Exception {
+        long interval = pc.config().idgenPersistInterval();
+        pc.generateId();
+        CountDownLatch xOpen = new CountDownLatch(1);
+        CountDownLatch sealX = new CountDownLatch(1);
+        CompletableFuture<Void> other = CompletableFuture.runAsync(() -> {
+            try (Batch x = pc.openBatch()) {
+                xOpen.countDown();
+                sealX.await();
+            } catch (InterruptedException e) {
+                throw new IllegalStateException(e);
+            }
+        });
+        assertThat(xOpen.await(10, TimeUnit.SECONDS)).isTrue();
+        for (int i = 0; i < interval; i++) {
+            pc.generateId(); // a mark written after X's manifest
+        }
+        // M lives on a thread of its own, so that a wait for itself fails the test instead of hanging it.
+        CompletableFuture<Long> insideM = CompletableFuture.supplyAsync(() -> {
+            long last = -1;
+            try (Batch m = pc.openBatch()) {
+                sealX.countDown();
+                other.join(); // X's seal lies after M's manifest
+                for (int i = 0; i < 2 * interval; i++) {
+                    long id = pc.generateId();
+                    assertThat(id).isGreaterThan(last);
+                    last = id;
+                }
+            }
+            return last;
+        });
+        long last;
+        try {
+            last = insideM.get(30, TimeUnit.SECONDS);
+        } catch (java.util.concurrent.TimeoutException e) {
+            crash(); // fails the stuck wait, so the thread and the store can go
+            throw new AssertionError("an id inside a batch waited for that batch to seal", e);
+        }
+        pc.flush();
+        crash();
+        assertThat(pc.generateId()).isGreaterThan(last);
+    }
+
     @Test
     void idsSurviveACrashRightAfterTheFirstMarkOfARun() {
         long first = pc.generateId();
