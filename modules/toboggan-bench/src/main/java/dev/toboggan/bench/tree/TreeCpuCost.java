@@ -5,6 +5,7 @@ import dev.toboggan.Toboggan;
 import dev.toboggan.bench.BenchDirs;
 import com.sun.management.OperatingSystemMXBean;
 import java.lang.management.ManagementFactory;
+import java.lang.management.ThreadInfo;
 import java.lang.management.ThreadMXBean;
 import java.nio.file.Path;
 import java.util.SplittableRandom;
@@ -27,7 +28,11 @@ import java.util.concurrent.CountDownLatch;
  * Per round: gets on one thread, gets on two threads, 95 % gets / 5 % overwrites on two threads (2 M
  * operations per thread each). The load is measured once, in the writer thread's CPU time (which leaves
  * out the time it spent parked, e.g. in the segment cleaner's backpressure) and in wall time (which
- * includes it).
+ * includes it), and with the CPU the whole process spent per insert and the share of it that the store's
+ * background threads (the {@code toboggan-*} threads: segment cleaner, flusher, evictor, snapshotter) took:
+ * two cores can load at most 2 / (process CPU per insert). Run with a fixed heap ({@code -Xms} = {@code -Xmx},
+ * e.g. 3g, with {@code -XX:+AlwaysPreTouch}): a growing heap charges its expansions to the garbage
+ * collector's pauses during the load (200 ms each with transparent huge pages).
  */
 public final class TreeCpuCost {
     private static final int OPS = 2_000_000;
@@ -46,6 +51,8 @@ public final class TreeCpuCost {
         byte[] value = TreeBenchmark.value();
         Path dir = BenchDirs.create("tree-cpu");
         try (Db db = Toboggan.open(TreeBenchmark.config(dir, "fsync", "4KiB"))) {
+            long process = PROCESS.getProcessCpuTime();
+            long background = backgroundCpu();
             long wall = System.nanoTime();
             long cpu = THREADS.getCurrentThreadCpuTime();
             for (byte[] key : keys) {
@@ -53,9 +60,13 @@ public final class TreeCpuCost {
             }
             cpu = THREADS.getCurrentThreadCpuTime() - cpu;
             wall = System.nanoTime() - wall;
+            process = PROCESS.getProcessCpuTime() - process;
+            background = backgroundCpu() - background;
             db.flush();
-            System.out.printf("load: %,.0f inserts per writer CPU second, %,.0f per wall second; space amplification %.2f%n",
-                    keys.length * 1e9 / cpu, keys.length * 1e9 / wall,
+            System.out.printf("load: %,.0f inserts per writer CPU second, %,.0f per wall second; process CPU %.2f us per "
+                    + "insert, of which the store's background threads %.2f us; space amplification %.2f%n",
+                    keys.length * 1e9 / cpu, keys.length * 1e9 / wall, process / 1e3 / keys.length,
+                    background / 1e3 / keys.length,
                     (double) db.sizeOnDisk() / ((long) keys.length * (keys[0].length + value.length)));
             for (int round = 1; round <= rounds; round++) {
                 report(round, "get 1 thread", run(db, keys, value, 1, 0));
@@ -65,6 +76,17 @@ public final class TreeCpuCost {
         } finally {
             BenchDirs.delete(dir);
         }
+    }
+
+    /** CPU time so far of the live threads the store started ({@code toboggan-*}: its actors' dispatchers). */
+    private static long backgroundCpu() {
+        long total = 0;
+        for (ThreadInfo thread : THREADS.getThreadInfo(THREADS.getAllThreadIds())) {
+            if (thread != null && thread.getThreadName().startsWith("toboggan-")) {
+                total += Math.max(0, THREADS.getThreadCpuTime(thread.getThreadId()));
+            }
+        }
+        return total;
     }
 
     private static void report(int round, String what, double[] rates) {

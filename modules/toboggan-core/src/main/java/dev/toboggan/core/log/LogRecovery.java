@@ -141,9 +141,10 @@ final class LogRecovery {
     private boolean zeroRange(long offset, int length) throws IOException {
         // One read buffer and one zero buffer for every range of this recovery, and a vectorized compare:
         // a buffer per slot and a byte-by-byte check made this step most of a clean open's CPU when the
-        // cleaner had left free slots (each of them a segment to read).
+        // cleaner had left free slots (each of them a segment to read). 256 KiB: arrays of 1 MiB are
+        // humongous objects on a heap of a few GB (G1 regions of 1-2 MiB), slow to allocate at every open.
         if (zeros == null) {
-            int chunk = Math.min(segmentSize, 1 << 20);
+            int chunk = Math.min(segmentSize, 1 << 18);
             zeros = ByteBuffer.allocate(chunk);
             existing = ByteBuffer.allocate(chunk);
         }

@@ -13,6 +13,7 @@ import dev.toboggan.core.log.LogEntry;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.Comparator;
 import java.util.HashSet;
 import java.util.List;
@@ -137,7 +138,7 @@ public final class SnapshotWriter {
         if (lsn <= fromLsn) {
             return -1;
         }
-        changes.sort(Comparator.comparingLong(LogEntry::pid));
+        changes = byPid(changes);
         String name = SnapshotFormat.fileName(lsn);
         Path target = directory.resolve(name);
         Path temp = directory.resolve(name + SnapshotFormat.TEMP_SUFFIX);
@@ -180,6 +181,40 @@ public final class SnapshotWriter {
         store.prune(keep);
         LOG.get().debug("snapshot {} taken: {} messages since LSN {} merged", target, changes.size(), fromLsn);
         return lsn;
+    }
+
+    /**
+     * {@code changes} (in log order) ordered by pid, each pid's in log order, as replay applies them. Sorts
+     * packed (pid, position) longs when both fit in 63 bits, as they do for any real store: the object sort
+     * with a comparator was about half of a snapshot's CPU, and the segment cleaner takes a snapshot before
+     * most segments it frees (a fifth of its CPU under a random load).
+     */
+    static List<LogEntry> byPid(List<LogEntry> changes) {
+        int n = changes.size();
+        long maxPid = 0;
+        for (LogEntry change : changes) {
+            if (change.pid() < 0) {
+                changes.sort(Comparator.comparingLong(LogEntry::pid));
+                return changes;
+            }
+            maxPid = Math.max(maxPid, change.pid());
+        }
+        int positionBits = Math.max(1, 64 - Long.numberOfLeadingZeros(n));
+        if (64 - Long.numberOfLeadingZeros(maxPid) + positionBits > 63) {
+            changes.sort(Comparator.comparingLong(LogEntry::pid));
+            return changes;
+        }
+        long[] keys = new long[n];
+        for (int i = 0; i < n; i++) {
+            keys[i] = changes.get(i).pid() << positionBits | i;
+        }
+        Arrays.sort(keys);
+        long mask = (1L << positionBits) - 1;
+        List<LogEntry> sorted = new ArrayList<>(n);
+        for (long key : keys) {
+            sorted.add(changes.get((int) (key & mask)));
+        }
+        return sorted;
     }
 
     /** Streams the previous snapshot's pages, each with the log's messages for it applied, in pid order. */
