@@ -8,7 +8,8 @@ package dev.toboggan.core.log;
  * @param messages messages handed to the replay consumer
  * @param bytesScanned bytes of segments read
  * @param end why the log ended where it did
- * @param droppedBatches atomic batches without a durable seal, dropped with everything after them
+ * @param droppedBatches atomic batches dropped: those without a durable seal, and those sealed after the manifest
+ *     of one (they stand or fall with it), with everything after the first of them
  * @param zeroedSegments torn or unused segments zeroed so their bytes can never be mistaken for data
  * @param deletedBlobs blob files of messages that did not survive
  * @param nanos time taken
@@ -19,7 +20,7 @@ public record RecoveryReport(long tip, int segments, long messages, long bytesSc
     @Override
     public String toString() {
         return String.format("recovered %d messages from %d segments (%.1f MiB scanned) in %.1f ms; tip %d; end: %s"
-                + "; %d unsealed batches dropped; %d segments zeroed; %d torn blobs deleted",
+                + "; %d atomic batches dropped; %d segments zeroed; %d torn blobs deleted",
                 messages, segments, bytesScanned / (1024.0 * 1024.0), nanos / 1e6, tip, end, droppedBatches,
                 zeroedSegments, deletedBlobs);
     }
