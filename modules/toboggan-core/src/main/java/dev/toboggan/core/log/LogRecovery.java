@@ -86,8 +86,9 @@ final class LogRecovery {
             // The stable-tip file never passes a group of batches that is not wholly durable, and the cleaner
             // freed segments and deleted blobs on its word: dropping bytes below it would lose what they hold.
             throw new CorruptionException(config.logFile(), (long) tail.slot() * segmentSize + (tip - tail.base()),
-                    "the atomic batch at LSN " + tip + " has no durable seal, but the stable tip recorded in "
-                            + StableTipFile.FILE_NAME + " promised every byte below LSN " + promisedAtClose);
+                    "the atomic batches from LSN " + tip + " are dropped (" + scan.end + "), but the stable tip "
+                            + "recorded in " + StableTipFile.FILE_NAME + " promised every byte below LSN "
+                            + promisedAtClose);
         }
         if (tail != null && tip < tail.base() + segmentSize) {
             if (segmentSize - (tip - tail.base()) < LogFormat.RED_ZONE) {

@@ -158,8 +158,11 @@ final class LogScanner {
          * what a cut at that manifest drops), so a cut must come before every batch of the stretch.
          */
         private final List<LogEntry> held = new ArrayList<>();
-        /** Blob messages of the held stretch whose blob is missing: reported with it, or dropped with it. */
-        private final List<Map.Entry<LogEntry, java.nio.file.Path>> heldMissingBlobs = new ArrayList<>();
+        /**
+         * Blob messages whose blob is missing, reported to a {@link LogReplay} when the scan ends if they lie
+         * below where it ended (one in a dropped batch is dropped with it).
+         */
+        private final List<Map.Entry<LogEntry, java.nio.file.Path>> missingBlobs = new ArrayList<>();
         /** The manifest that started the held stretch, its segment, and the batches it has opened. */
         private long stretchStart;
         private Segment stretchSegment;
@@ -243,13 +246,8 @@ final class LogScanner {
                     // durable later version: skip it. Recovery checks that such a version follows.
                     if (sink instanceof LogReplay) {
                         long blobId = buf.getLong(pos - bufBase + header.headerLength);
-                        LogEntry entry = new LogEntry(header.kind, header.pid, lsn,
-                                (long) segment.slot() * segmentSize + pos, header.totalLength());
-                        if (openBatches.isEmpty()) {
-                            ((LogReplay) sink).missingBlob(entry, blobs.path(blobId));
-                        } else {
-                            heldMissingBlobs.add(Map.entry(entry, blobs.path(blobId)));
-                        }
+                        missingBlobs.add(Map.entry(new LogEntry(header.kind, header.pid, lsn,
+                                (long) segment.slot() * segmentSize + pos, header.totalLength()), blobs.path(blobId)));
                     }
                 } else {
                     accept(segment, lsn, (long) segment.slot() * segmentSize + pos, header.kind, header.pid,
@@ -299,10 +297,6 @@ final class LogScanner {
                     if (openBatches.isEmpty()) {
                         held.forEach(this::deliver);
                         held.clear();
-                        if (sink instanceof LogReplay replay) {
-                            heldMissingBlobs.forEach(missing -> replay.missingBlob(missing.getKey(), missing.getValue()));
-                        }
-                        heldMissingBlobs.clear();
                     }
                 }
                 default -> {
@@ -336,7 +330,13 @@ final class LogScanner {
                         + " messages" + (stretchBatches > 1 ? ", and the " + (stretchBatches - 1)
                         + " batches that stand or fall with it, from LSN " + stretchStart : " after it");
                 held.clear();
-                heldMissingBlobs.clear();
+            }
+            if (sink instanceof LogReplay replay) {
+                for (Map.Entry<LogEntry, java.nio.file.Path> missing : missingBlobs) {
+                    if (missing.getKey().lsn() < tip) {
+                        replay.missingBlob(missing.getKey(), missing.getValue());
+                    }
+                }
             }
         }
     }

@@ -33,6 +33,39 @@ class PageCacheTest {
         pc = Stores.open(disk);
     }
 
+    /**
+     * An atomic batch another thread holds open, having made {@code changes} in it, until {@link #seal()}.
+     */
+    private final class HeldBatch {
+        private final CountDownLatch opened = new CountDownLatch(1);
+        private final CountDownLatch seal = new CountDownLatch(1);
+        private final CompletableFuture<Void> done;
+
+        @SuppressWarnings("try") // the resource is used for its scope only
+        HeldBatch(Runnable changes) {
+            done = CompletableFuture.runAsync(() -> {
+                try (Batch batch = pc.openBatch()) {
+                    changes.run();
+                    opened.countDown();
+                    seal.await();
+                } catch (InterruptedException e) {
+                    throw new IllegalStateException(e);
+                }
+            });
+        }
+
+        /** Whether the batch is open within {@code millis}. */
+        boolean awaitOpen(long millis) throws InterruptedException {
+            return opened.await(millis, TimeUnit.MILLISECONDS);
+        }
+
+        /** Seals the batch and waits until it is. */
+        void seal() throws Exception {
+            seal.countDown();
+            done.get(10, TimeUnit.SECONDS);
+        }
+    }
+
     @Test
     void aNewStoreHasTheReservedPagesAndStartsAtTheFirstUserPid() {
         assertThat(pc.wasRecovered()).isFalse();
@@ -388,17 +421,8 @@ class PageCacheTest {
     void idsInsideABatchNeverWaitForAGroupTheirOwnBatchBelongsTo() throws Exception {
         long interval = pc.config().idgenPersistInterval();
         pc.generateId();
-        CountDownLatch xOpen = new CountDownLatch(1);
-        CountDownLatch sealX = new CountDownLatch(1);
-        CompletableFuture<Void> other = CompletableFuture.runAsync(() -> {
-            try (Batch x = pc.openBatch()) {
-                xOpen.countDown();
-                sealX.await();
-            } catch (InterruptedException e) {
-                throw new IllegalStateException(e);
-            }
-        });
-        assertThat(xOpen.await(10, TimeUnit.SECONDS)).isTrue();
+        HeldBatch x = new HeldBatch(() -> {});
+        assertThat(x.awaitOpen(10_000)).isTrue();
         for (int i = 0; i < interval; i++) {
             pc.generateId(); // a mark written after X's manifest
         }
@@ -406,13 +430,14 @@ class PageCacheTest {
         CompletableFuture<Long> insideM = CompletableFuture.supplyAsync(() -> {
             long last = -1;
             try (Batch m = pc.openBatch()) {
-                sealX.countDown();
-                other.join(); // X's seal lies after M's manifest
+                x.seal(); // X's seal lies after M's manifest
                 for (int i = 0; i < 2 * interval; i++) {
                     long id = pc.generateId();
                     assertThat(id).isGreaterThan(last);
                     last = id;
                 }
+            } catch (Exception e) {
+                throw new IllegalStateException(e);
             }
             return last;
         });
@@ -434,47 +459,24 @@ class PageCacheTest {
      * completes even though new batches keep opening (8 threads of back-to-back batches got 7 flushes
      * through in 3 s without this, 27 000 with it).
      */
-    @SuppressWarnings("try") // the resources are used for their scope only
     @Test
     void aFlushCompletesWhileNewBatchesKeepOpening() throws Exception {
         pc.generateId(); // the run's first mark, so that opening a batch writes nothing else first
-        CountDownLatch xOpen = new CountDownLatch(1);
-        CountDownLatch sealX = new CountDownLatch(1);
-        CompletableFuture<Void> x = CompletableFuture.runAsync(() -> {
-            try (Batch batch = pc.openBatch()) {
-                pc.allocate(List.of(1));
-                xOpen.countDown();
-                sealX.await();
-            } catch (InterruptedException e) {
-                throw new IllegalStateException(e);
-            }
-        });
-        assertThat(xOpen.await(10, TimeUnit.SECONDS)).isTrue();
+        HeldBatch x = new HeldBatch(() -> pc.allocate(List.of(1)));
+        assertThat(x.awaitOpen(10_000)).isTrue();
+        // What a flush waiting for X wants (set here, so that Y cannot open before the flush asked for it).
+        pc.log().requestStable(pc.log().maxReservedLsn());
         CompletableFuture<Long> flush = CompletableFuture.supplyAsync(pc::flush);
-        while (pc.log().stableTip() > pc.log().maxReservedLsn()) {
-            Thread.onSpinWait(); // never true while X is open: the flush is waiting for it
-        }
-        CountDownLatch yOpen = new CountDownLatch(1);
-        CountDownLatch sealY = new CountDownLatch(1);
-        CompletableFuture<Void> y = CompletableFuture.runAsync(() -> {
-            try (Batch batch = pc.openBatch()) {
-                yOpen.countDown();
-                sealY.await();
-            } catch (InterruptedException e) {
-                throw new IllegalStateException(e);
-            }
-        });
+        HeldBatch y = new HeldBatch(() -> {});
         try {
-            assertThat(yOpen.await(200, TimeUnit.MILLISECONDS)).as("Y waits for X while a flush waits").isFalse();
-            sealX.countDown();
-            x.get(10, TimeUnit.SECONDS);
-            assertThat(yOpen.await(10, TimeUnit.SECONDS)).isTrue();
+            assertThat(y.awaitOpen(200)).as("Y waits for X while a flush waits").isFalse();
+            x.seal();
+            assertThat(y.awaitOpen(10_000)).isTrue();
             assertThat(flush.get(30, TimeUnit.SECONDS)).as("the flush, with Y still open").isPositive();
         } finally {
-            sealX.countDown();
-            sealY.countDown();
+            x.seal();
+            y.seal();
         }
-        y.get(10, TimeUnit.SECONDS);
     }
 
     @Test
