@@ -89,7 +89,8 @@ public record EngineSettings(PageCacheConfig pageCache, int mailboxCapacity, Dur
                     c.getDuration("restart-backoff.min"), c.getDuration("restart-backoff.max"),
                     c.getDouble("restart-backoff.random-factor"), c.getDuration("snapshot-interval"),
                     c.getLong("snapshot-after-ops"),
-                    new SegmentCleaning.Policy(share(c, "cleanup-threshold"), c.getDouble("max-space-amplification")));
+                    new SegmentCleaning.Policy(share(c, "cleanup-threshold"), c.getDouble("max-space-amplification"),
+                            c.getDouble("load-space-amplification")));
         } catch (ConfigException e) {
             throw new IllegalArgumentException("invalid Toboggan configuration: " + e.getMessage(), e);
         }

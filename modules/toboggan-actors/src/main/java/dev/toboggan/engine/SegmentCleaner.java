@@ -23,6 +23,17 @@ import org.apache.pekko.actor.typed.javadsl.TimerScheduler;
  * per retry. Within the limit but over the working budget (which keeps room for the IO buffers' next
  * segments) it is not retried: an idle store there stays idle.
  *
+ * <p><b>Writing and at rest.</b> A pass that a filled segment brings, and the passes that follow it back to
+ * back, clean for {@code load-space-amplification} ({@link SegmentCleaning#pass(SegmentCleaning.Policy,
+ * boolean) while writing}): a load lets the store grow to that looser bound instead of sweeping every page
+ * once per few segments it writes. Once no segment has filled for {@link #SETTLE_AFTER} (the writers are
+ * quiet, or write less than a segment in that time) and the last pass left the store over the watermark of
+ * {@code max-space-amplification}, a single timer starts passes at rest, back to back while they make
+ * progress and the store is still over it: the load's garbage is compacted once, after the load. A filled
+ * segment switches back to passes while writing, and every pass while writing restarts the timer. Writers are slowed and held
+ * against the looser bound's budget in both modes, so writers coming back while the store settles are not
+ * held for the compaction.
+ *
  * <ul>
  *   <li>A failed pass (an IO error, an injected failure) propagates: the guardian restarts this actor with
  *       backoff; the pass's own cleanup already released writers held for space. Nothing is lost: a
@@ -44,9 +55,16 @@ final class SegmentCleaner {
         /** Over budget after a pass that made progress: run another. */
         CONTINUE,
         /** Over max-space-amplification after a pass that freed nothing: try again (a timer's, with backoff). */
-        RETRY
+        RETRY,
+        /** No segment filled for {@link #SETTLE_AFTER} and the store is over its bound at rest: compact (a timer's). */
+        SETTLE
     }
 
+    /**
+     * How long after the last filled segment writers count as quiet: a store written at less than a segment
+     * per this is cleaned at rest between its segments, as if there were no looser bound.
+     */
+    static final Duration SETTLE_AFTER = Duration.ofMillis(200);
     static final Duration RETRY_MIN = Duration.ofMillis(100);
     static final Duration RETRY_MAX = Duration.ofSeconds(10);
 
@@ -55,6 +73,8 @@ final class SegmentCleaner {
     private final TimerScheduler<Command> timers;
     /** Whether a {@link Command#CONTINUE} is in the mailbox: never more than one. */
     private boolean continuing;
+    /** Whether passes clean at rest: from a {@link Command#SETTLE} until the next filled segment. */
+    private boolean settling;
     /** The wait before the next {@link Command#RETRY}: doubles while passes free nothing. */
     private Duration retryAfter = RETRY_MIN;
 
@@ -88,18 +108,31 @@ final class SegmentCleaner {
     private Behavior<Command> handle(ActorContext<Command> ctx, Command command) {
         if (command == Command.SEGMENT_FILLED) {
             core.cleanerSignal.consumed();
+            settling = false;
         } else if (command == Command.CONTINUE) {
             continuing = false;
+        } else if (command == Command.SETTLE) {
+            settling = true;
         }
         if (core.log.failure() != null) {
             return failed();
         }
-        SegmentCleaning.Outcome outcome = work.pass(core.settings.cleaning());
+        SegmentCleaning.Outcome outcome = work.pass(core.settings.cleaning(), !settling);
         if (!outcome.overLimit() || outcome.progress()) {
             timers.cancel(Command.RETRY);
             retryAfter = RETRY_MIN;
         }
-        if (outcome.overBudget() && outcome.progress() && !continuing) {
+        if (command == Command.SEGMENT_FILLED || !settling) {
+            // restarted by every pass while writing (each filled segment brings one): it fires only once
+            // writers have filled no segment for a while
+            if (outcome.unsettled()) {
+                timers.startSingleTimer(Command.SETTLE, SETTLE_AFTER);
+            } else {
+                timers.cancel(Command.SETTLE);
+            }
+        }
+        boolean more = outcome.overBudget() || (settling && outcome.unsettled());
+        if (more && outcome.progress() && !continuing) {
             continuing = true;
             ctx.getSelf().tell(Command.CONTINUE);
         } else if (outcome.overLimit() && !outcome.progress() && !timers.isTimerActive(Command.RETRY)) {

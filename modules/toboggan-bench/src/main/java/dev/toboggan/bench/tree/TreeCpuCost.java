@@ -5,7 +5,6 @@ import dev.toboggan.Toboggan;
 import dev.toboggan.bench.BenchDirs;
 import com.sun.management.OperatingSystemMXBean;
 import java.lang.management.ManagementFactory;
-import java.lang.management.ThreadInfo;
 import java.lang.management.ThreadMXBean;
 import java.nio.file.Path;
 import java.util.SplittableRandom;
@@ -51,22 +50,10 @@ public final class TreeCpuCost {
         byte[] value = TreeBenchmark.value();
         Path dir = BenchDirs.create("tree-cpu");
         try (Db db = Toboggan.open(TreeBenchmark.config(dir, "fsync", "4KiB"))) {
-            long process = PROCESS.getProcessCpuTime();
-            long background = backgroundCpu();
-            long wall = System.nanoTime();
-            long cpu = THREADS.getCurrentThreadCpuTime();
-            for (byte[] key : keys) {
-                db.insert(key, value);
-            }
-            cpu = THREADS.getCurrentThreadCpuTime() - cpu;
-            wall = System.nanoTime() - wall;
-            process = PROCESS.getProcessCpuTime() - process;
-            background = backgroundCpu() - background;
+            TreeLoadCost.Cost cost = TreeLoadCost.load(db, keys, value);
             db.flush();
-            System.out.printf("load: %,.0f inserts per writer CPU second, %,.0f per wall second; process CPU %.2f us per "
-                    + "insert, of which the store's background threads %.2f us; space amplification %.2f%n",
-                    keys.length * 1e9 / cpu, keys.length * 1e9 / wall, process / 1e3 / keys.length,
-                    background / 1e3 / keys.length,
+            System.out.printf("load: %s; space amplification %.2f (right after the load; TreeLoadCost follows it "
+                    + "while the store settles)%n", cost,
                     (double) db.sizeOnDisk() / ((long) keys.length * (keys[0].length + value.length)));
             for (int round = 1; round <= rounds; round++) {
                 report(round, "get 1 thread", run(db, keys, value, 1, 0));
@@ -76,17 +63,6 @@ public final class TreeCpuCost {
         } finally {
             BenchDirs.delete(dir);
         }
-    }
-
-    /** CPU time so far of the live threads the store started ({@code toboggan-*}: its actors' dispatchers). */
-    private static long backgroundCpu() {
-        long total = 0;
-        for (ThreadInfo thread : THREADS.getThreadInfo(THREADS.getAllThreadIds())) {
-            if (thread != null && thread.getThreadName().startsWith("toboggan-")) {
-                total += Math.max(0, THREADS.getThreadCpuTime(thread.getThreadId()));
-            }
-        }
-        return total;
     }
 
     private static void report(int round, String what, double[] rates) {

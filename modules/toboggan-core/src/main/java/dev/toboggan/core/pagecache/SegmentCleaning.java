@@ -73,6 +73,18 @@ import java.util.concurrent.atomic.LongAdder;
  *       (the soft limit), held only past a hard limit a quarter further ({@link #pace}). The limits are set
  *       from each pass's measurement, kept while passes make progress or there is nothing to do, and lifted
  *       by a pass over the watermark that can do nothing.
+ *   <li><b>Writing and at rest</b> ({@link #pass(Policy, boolean)}): while writers keep filling segments
+ *       a pass cleans for {@code load-space-amplification}, looser than {@code max-space-amplification}, and
+ *       leaves a segment under the cleanup threshold alone if draining it would rewrite more than a segment.
+ *       Under a random load every segment holds deltas of most pages, so any drain for space is a sweep of
+ *       most pages, and a store held at {@code b} × live data sweeps once per {@code (b - 1)} × live data
+ *       written: at 1.5 (less the IO buffers' room) a 1 M-key load rewrote each leaf 6–9 times. Writers are
+ *       slowed and held against the looser budget in both modes (so a writer returning while the store
+ *       settles is not held for the compaction); a pass at rest cleans for {@code max-space-amplification},
+ *       and the actor runs such passes once writers are quiet, until the store is under its watermark
+ *       ({@link Outcome#unsettled}). What a pass frees, and when, is the same in both modes.
+ *   <li><b>A drain cut short</b> by the rewrite bound is not followed by a second scan: the reclaim frees
+ *       what the first scan found empty (still empty: nothing lands below the stable tip read before it).
  *   <li><b>Threads</b>: {@link #pass} is synchronized (one pass at a time); {@link #metrics} reads
  *       counters and volatile gauges from any thread.
  * </ul>
@@ -102,10 +114,22 @@ public final class SegmentCleaning {
      * @param cleanupThreshold a segment whose live share falls under this is drained ({@code cleanup-threshold},
      *     more than 0, at most 1; default 0.5)
      * @param maxSpaceAmplification the store's on-disk size may be at most this times its live data plus one
-     *     segment ({@code max-space-amplification}, more than 1; default 1.5)
+     *     segment once writers are quiet ({@code max-space-amplification}, more than 1; default 1.5)
+     * @param loadSpaceAmplification the same bound while writers keep filling segments (a load, a burst of
+     *     writes; {@code load-space-amplification}, more than 1, default 2.0; a value under
+     *     {@code maxSpaceAmplification} counts as {@code maxSpaceAmplification}): the
+     *     budget writers are slowed and held against, and the one a pass {@linkplain #pass(Policy, boolean)
+     *     while writing} cleans for. Every drain of a segment that holds deltas of most pages rewrites most
+     *     pages, and a store held at {@code b} × live data needs one such sweep per {@code (b - 1)} × live
+     *     data written: a looser bound while writing means fewer sweeps, and one more once writers are quiet
      */
-    public record Policy(double cleanupThreshold, double maxSpaceAmplification) {
-        public static final Policy DEFAULT = new Policy(0.5, 1.5);
+    public record Policy(double cleanupThreshold, double maxSpaceAmplification, double loadSpaceAmplification) {
+        public static final Policy DEFAULT = new Policy(0.5, 1.5, 2.0);
+
+        /** A policy with one bound, while writing and at rest. */
+        public Policy(double cleanupThreshold, double maxSpaceAmplification) {
+            this(cleanupThreshold, maxSpaceAmplification, maxSpaceAmplification);
+        }
 
         public Policy {
             if (!(cleanupThreshold > 0 && cleanupThreshold <= 1)) {
@@ -117,6 +141,13 @@ public final class SegmentCleaning {
                         + "store can never be smaller than its live data) and below 1000, was "
                         + maxSpaceAmplification + "; 1.5 is a good default");
             }
+            if (!(loadSpaceAmplification > 1 && loadSpaceAmplification < 1_000)) {
+                throw new IllegalArgumentException("toboggan.load-space-amplification (the bound while writers are "
+                        + "busy) must be more than 1 and below 1000, was " + loadSpaceAmplification
+                        + "; 2.0 is a good default, max-space-amplification's value means one bound at all times");
+            }
+            // never tighter than the bound at rest: raising max-space-amplification alone raises both
+            loadSpaceAmplification = Math.max(loadSpaceAmplification, maxSpaceAmplification);
         }
     }
 
@@ -147,9 +178,13 @@ public final class SegmentCleaning {
      * @param overBudget whether the store is still over its working budget ({@link #budget}: the limit less
      *     room for the segments the IO buffers may start before the next pass), so the actor runs another
      *     pass at once; within it, the next pass comes with the next filled segment
-     * @param overLimit whether the store is over {@code max-space-amplification} itself ({@link #limit})
+     * @param overLimit whether the store is over the pass's space amplification bound itself ({@link #limit}:
+     *     {@code load-space-amplification} while writing, else {@code max-space-amplification})
+     * @param unsettled whether the store is over the watermark of {@code max-space-amplification}'s budget,
+     *     where a pass at rest still finds work: once writers are quiet the actor runs passes at rest while
+     *     this holds and they make progress, compacting what a load left
      */
-    public record Outcome(boolean progress, boolean overBudget, boolean overLimit) {}
+    public record Outcome(boolean progress, boolean overBudget, boolean overLimit, boolean unsettled) {}
 
     private final PageCache<?, ?> cache;
     private final Log log;
@@ -183,12 +218,23 @@ public final class SegmentCleaning {
             Set<Long> liveBlobs) {}
 
     /**
+     * A pass at rest: {@link #pass(Policy, boolean) pass(policy, false)}.
+     */
+    public Outcome pass(Policy policy) {
+        return pass(policy, false);
+    }
+
+    /**
      * One round of cleaning: measure, drain what the policy picks, free what is empty, update the gauges,
-     * and set whether writers must wait for the next pass.
+     * and set whether writers must wait for the next pass. Writers are slowed and held against the budget of
+     * {@code load-space-amplification} either way; {@code writing} says which bound the pass cleans for: a
+     * pass while writers keep filling segments cleans for space only past the watermark of that looser
+     * budget, one at rest past the watermark of {@code max-space-amplification}'s.
      *
      * @throws StorageException if an IO step failed: nothing is lost, the next pass starts over
      */
-    public synchronized Outcome pass(Policy policy) {
+    public synchronized Outcome pass(Policy policy, boolean writing) {
+        double bound = writing ? policy.loadSpaceAmplification() : policy.maxSpaceAmplification();
         boolean keepLimits = false;
         long started = System.nanoTime();
         try {
@@ -204,7 +250,7 @@ public final class SegmentCleaning {
                 stableBefore = log.stableTip();
                 blobs = log.blobSizes();
                 usage = measure(blobs.keySet());
-                budget = budget(policy, usage, blobs);
+                budget = budget(bound, usage, blobs);
                 int holes = log.freeSlotCount();
                 if (movedDown || log.sizeOnDisk() <= budget || holes == 0
                         || log.activeSlot() < log.slotCount() - holes) {
@@ -219,16 +265,25 @@ public final class SegmentCleaning {
                 movedDown = true;
             }
             if (inBackground) {
-                pace(budget, blobs); // from the fresh measurement: writers over budget are slowed while this pass works
+                // from the fresh measurement: writers over budget are slowed while this pass works
+                pace(budget(policy.loadSpaceAmplification(), usage, blobs), blobs);
             }
             long inUse = inUse(blobs);
-            List<Long> targets = choose(policy, usage, stableBefore, inUse - watermark(budget), inUse - budget,
-                    log.sizeOnDisk() - budget);
+            List<Long> targets = choose(policy.cleanupThreshold(), bound, writing, usage, stableBefore,
+                    inUse - watermark(budget), inUse - budget, log.sizeOnDisk() - budget);
             int inUseAtStart = log.segmentsInUse();
             long rewritten = 0;
             if (!targets.isEmpty()) {
-                rewritten = drain(targets, (long) MAX_REWRITE_SEGMENTS_PER_PASS * segmentSize);
-                usage = measure(blobs.keySet());
+                Drained drained = drain(targets, (long) MAX_REWRITE_SEGMENTS_PER_PASS * segmentSize);
+                rewritten = drained.rewritten();
+                if (drained.complete()) {
+                    usage = measure(blobs.keySet());
+                }
+                // Cut short, the drain left pages in every target, and the pages it did rewrite rarely held
+                // all of another segment's live data (under a load each has fragments in most segments): a
+                // second scan would seldom find more to free, at a third of a pass's cost. The reclaim frees
+                // what the first scan found empty, which stays empty (no fragment lands below the stable tip
+                // read before it); anything the rewrites emptied is found by the next pass's scan.
             }
             int freed = reclaim(usage, stableBefore, blobs);
             if (freed > 0) {
@@ -236,19 +291,23 @@ public final class SegmentCleaning {
             }
             blobs = log.blobSizes();
             long size = log.sizeOnDisk();
-            budget = budget(policy, usage, blobs);
+            long atRest = budget(policy.maxSpaceAmplification(), usage, blobs);
+            boolean unsettled = inUse(blobs) > watermark(atRest) || size > atRest;
+            long loose = budget(policy.loadSpaceAmplification(), usage, blobs);
+            budget = writing ? loose : atRest;
             boolean overBudget = inUse(blobs) > budget || size > budget;
             boolean overWatermark = overBudget || inUse(blobs) > watermark(budget);
             boolean progress = freed > 0 || rewritten > 0;
-            if (inBackground && (progress || !overWatermark)) {
+            boolean gateOverWatermark = inUse(blobs) > watermark(loose) || size > loose;
+            if (inBackground && (progress || !gateOverWatermark)) {
                 // Draining or freeing, or nothing to free: the limits stay until the next pass (which a
                 // filled segment brings), so a cleaner starved of CPU still bounds the log. Over the watermark
                 // and unable to do anything, they go: writers are not slowed by a cleaner that cannot help.
-                pace(budget, blobs);
+                pace(loose, blobs);
                 keepLimits = true;
             }
-            long allowed = limit(policy);
-            lagBytes = Math.max(0, size - allowed);
+            lagBytes = Math.max(0, size - limit(policy.maxSpaceAmplification()));
+            long allowed = limit(bound);
             sizeOnDisk = size;
             if (overWatermark && !progress) {
                 LOG.get().debug("store {} is {} bytes over its space budget, but no segment can be cleaned now",
@@ -262,7 +321,7 @@ public final class SegmentCleaning {
                         targets.size(), rewritten / 1024, freed, inUseAtStart, log.segmentsInUse(), gate.softLimit(),
                         gate.hardLimit(), String.format("%.2f", amplification));
             }
-            return new Outcome(progress, overBudget, size > allowed);
+            return new Outcome(progress, overBudget, size > allowed, unsettled);
         } finally {
             if (!keepLimits) {
                 gate.lift();
@@ -325,7 +384,7 @@ public final class SegmentCleaning {
      * less than the live data and two segments (the one being written and one more), which is as small
      * as a log can be.
      */
-    private long budget(Policy policy, Usage usage, Map<Long, Long> blobs) {
+    private long budget(double bound, Usage usage, Map<Long, Long> blobs) {
         long live = usage.liveFragments;
         for (long id : usage.liveBlobs) {
             live += blobs.getOrDefault(id, 0L);
@@ -333,7 +392,7 @@ public final class SegmentCleaning {
         liveBytes = live;
         amplification = (double) log.sizeOnDisk() / Math.max(1, live);
         long inFlight = (long) cache.config().log().ioBuffers() * segmentSize;
-        return Math.max((long) (policy.maxSpaceAmplification() * live) - inFlight, live + 2L * segmentSize);
+        return Math.max((long) (bound * live) - inFlight, live + 2L * segmentSize);
     }
 
     /**
@@ -352,8 +411,8 @@ public final class SegmentCleaning {
      * The bytes {@code max-space-amplification} allows for the live data the last {@link #budget} measured,
      * and never less than the live data and two segments: what {@code lagBytes} is measured against.
      */
-    private long limit(Policy policy) {
-        return Math.max((long) (policy.maxSpaceAmplification() * liveBytes), liveBytes + 2L * segmentSize);
+    private long limit(double bound) {
+        return Math.max((long) (bound * liveBytes), liveBytes + 2L * segmentSize);
     }
 
     /**
@@ -439,10 +498,13 @@ public final class SegmentCleaning {
      * one a pass, and up to the bound over the budget ({@code overBudget}). When the file is over budget
      * ({@code excessFile}) because free slots are still inside it, one of the drained segments is the one
      * in the highest slot, so that its data moves into a free slot (new segments take the lowest) and the end
-     * of the file can be cut off.
+     * of the file can be cut off. While {@code writing}, a segment under the threshold is drained only if
+     * draining it rewrites less than a segment: under a random load every segment holds deltas of most
+     * pages, so draining one under the threshold would rewrite most pages to free one segment, the sweep the
+     * looser bound exists to defer (cleaning for space still drains the emptiest past its watermark).
      */
-    private List<Long> choose(Policy policy, Usage usage, long stableBefore, long overWatermark, long overBudget,
-            long excessFile) {
+    private List<Long> choose(double cleanupThreshold, double bound, boolean writing, Usage usage,
+            long stableBefore, long overWatermark, long overBudget, long excessFile) {
         List<long[]> candidates = new ArrayList<>(); // (base, live, slot, rewrite cost)
         for (Map.Entry<Long, Integer> segment : log.segments().entrySet()) {
             long base = segment.getKey();
@@ -458,10 +520,10 @@ public final class SegmentCleaning {
             }
         }
         candidates.sort(Comparator.comparingLong((long[] c) -> c[3]));
-        double forSpace = segmentSize / policy.maxSpaceAmplification();
+        double forSpace = segmentSize / bound;
         List<Long> targets = new ArrayList<>();
         for (long[] c : candidates) {
-            boolean underThreshold = c[1] < policy.cleanupThreshold() * segmentSize;
+            boolean underThreshold = c[1] < cleanupThreshold * segmentSize && (!writing || c[3] < segmentSize);
             if (underThreshold || (overWatermark > 0 && c[3] < forSpace)) {
                 targets.add(c[0]);
                 overWatermark -= segmentSize - c[3];
@@ -507,13 +569,15 @@ public final class SegmentCleaning {
      * of pages are rewritten: the next pass measures again and goes on with what is left (the rewritten pages
      * have left the targets).
      *
-     * @return bytes of the pages rewritten (their fragments, as measured before)
+     * @return bytes of the pages rewritten (their fragments, as measured before), and whether every page was
+     *     looked at (not cut short by {@code maxBytes})
      */
-    private long drain(List<Long> targetList, long maxBytes) {
+    private Drained drain(List<Long> targetList, long maxBytes) {
         long[] targets = targetList.stream().mapToLong(Long::longValue).sorted().toArray();
         long rewritten = 0;
         long next = cache.nextPid();
-        for (long pid = 0; pid < next && rewritten < maxBytes; pid++) {
+        long pid = 0;
+        for (; pid < next && rewritten < maxBytes; pid++) {
             Object entry = cache.tableEntry(pid);
             if (entry == null) {
                 continue;
@@ -535,8 +599,11 @@ public final class SegmentCleaning {
                 rewritten += pageBytes;
             }
         }
-        return rewritten;
+        return new Drained(rewritten, pid == next);
     }
+
+    /** What a {@link #drain} did: bytes of pages rewritten, and whether it looked at every page. */
+    private record Drained(long rewritten, boolean complete) {}
 
     /**
      * Frees every complete segment with no live fragment and deletes every blob no page refers to, after

@@ -527,6 +527,38 @@ class SegmentCleaningTest {
     }
 
     @Test
+    void whileWritingAPassLeavesTheStoreToTheLooserBoundAndAtRestOneCompactsIt() {
+        // The same store as above (about twice its live data), a threshold nothing falls under: over the
+        // watermark of max-space-amplification (1.5) and well under that of load-space-amplification (4).
+        SegmentCleaning.Policy loading = new SegmentCleaning.Policy(0.01, 1.5, 4.0);
+        allocateLarge(1200);
+        replaceShare(new SplittableRandom(19), 0.85);
+
+        SegmentCleaning.Outcome writing = pc.cleaning().pass(loading, true);
+        assertThat(pc.cleaning().metrics().pagesRewritten()).as("nothing drained while writing").isZero();
+        assertThat(writing.overBudget()).isFalse();
+        assertThat(writing.overLimit()).as("within the bound while writing").isFalse();
+        assertThat(writing.unsettled()).as("over the bound at rest: passes at rest must follow").isTrue();
+
+        SegmentCleaning.Outcome atRest = pc.cleaning().pass(loading, false);
+        assertThat(atRest.progress()).isTrue();
+        assertThat(pc.cleaning().metrics().pagesRewritten()).as("at rest it compacts").isPositive();
+        while (atRest.unsettled() && atRest.progress()) {
+            atRest = pc.cleaning().pass(loading, false);
+        }
+        assertThat(pc.cleaning().metrics().spaceAmplification()).as("%s", pc.cleaning().metrics())
+                .isLessThanOrEqualTo(1.5);
+        assertModel();
+    }
+
+    @Test
+    void aLoadBoundUnderTheBoundAtRestCountsAsTheBoundAtRest() {
+        assertThat(new SegmentCleaning.Policy(0.5, 1.8, 1.2).loadSpaceAmplification()).isEqualTo(1.8);
+        assertThat(new SegmentCleaning.Policy(0.5, 1.8).loadSpaceAmplification()).isEqualTo(1.8);
+        assertThat(SegmentCleaning.Policy.DEFAULT.loadSpaceAmplification()).isEqualTo(2.0);
+    }
+
+    @Test
     void snapshotsTakenWhileSegmentsAreFreedSucceedAndLoseNothing() throws InterruptedException {
         SplittableRandom rnd = new SplittableRandom(21);
         java.util.concurrent.atomic.AtomicBoolean stop = new java.util.concurrent.atomic.AtomicBoolean();
@@ -561,5 +593,9 @@ class SegmentCleaningTest {
                 .hasMessageContaining("toboggan.max-space-amplification");
         assertThatThrownBy(() -> new SegmentCleaning.Policy(0.5, Double.NaN))
                 .hasMessageContaining("toboggan.max-space-amplification");
+        assertThatThrownBy(() -> new SegmentCleaning.Policy(0.5, 1.5, Double.NaN))
+                .hasMessageContaining("toboggan.load-space-amplification");
+        assertThatThrownBy(() -> new SegmentCleaning.Policy(0.5, 1.5, 1.0))
+                .hasMessageContaining("toboggan.load-space-amplification");
     }
 }
