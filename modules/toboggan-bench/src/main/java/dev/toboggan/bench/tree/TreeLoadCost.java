@@ -14,6 +14,9 @@ import java.lang.reflect.Method;
 import java.nio.file.Path;
 import java.util.HashMap;
 import java.util.Map;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.locks.LockSupport;
 
 /**
  * Issue 8's load alone ({@link TreeBenchmark}'s 1 M random 16-byte keys with 100-byte values, {@code fsync},
@@ -29,7 +32,8 @@ import java.util.Map;
  * load does not pay the JIT's compilations (2–4 µs of process CPU per insert of a cold load).
  * Arguments override the store's settings (e.g. {@code toboggan.max-space-amplification=2.0}). Prints one
  * {@code load:} line (writer CPU and wall rates, the process's CPU per insert and the background threads'
- * share, the cleaner's metrics at the end of the load), then {@code space:} lines: on disk / (keys × (key +
+ * share, the cleaner's metrics at the end of the load, the largest size on disk a thread sampling every
+ * 20 ms saw while the load ran), then {@code space:} lines: on disk / (keys × (key +
  * value bytes)) right after the flush and 1, 2, 3, 5 and 10 s later, with the cleaner's own gauge (on disk /
  * live pages as stored) and the pages it had rewritten by then. The cleaner's metrics are read through the
  * store's package-private page cache (reflection), so the class runs against any build's jar put after it
@@ -80,9 +84,22 @@ public final class TreeLoadCost {
             Object cache = pageCache.invoke(db);
             Object cleaning = cache.getClass().getMethod("cleaning").invoke(cache);
             Method metrics = cleaning.getClass().getMethod("metrics");
+            AtomicLong peak = new AtomicLong();
+            AtomicBoolean loading = new AtomicBoolean(true);
+            Thread sampler = new Thread(() -> {
+                while (loading.get()) {
+                    peak.accumulateAndGet(db.sizeOnDisk(), Math::max);
+                    LockSupport.parkNanos(20_000_000);
+                }
+            }, "size-sampler");
+            sampler.setDaemon(true);
+            sampler.start();
             Cost cost = load(db, keys, value);
+            loading.set(false);
+            sampler.join();
             Object atLoad = metrics.invoke(cleaning);
-            System.out.printf("load: %s; cleaner: %s%n", cost, summary(atLoad));
+            System.out.printf("load: %s; cleaner: %s; largest size on disk seen while loading (every 20 ms) %.3f of "
+                    + "the keys and values%n", cost, summary(atLoad), peak.get() / data);
             long settleFrom = System.nanoTime();
             db.flush();
             System.out.printf("space: after the flush %.3f (cleaner's gauge %.3f)%n", db.sizeOnDisk() / data,
