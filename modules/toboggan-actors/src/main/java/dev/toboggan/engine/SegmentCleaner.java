@@ -30,9 +30,9 @@ import org.apache.pekko.actor.typed.javadsl.TimerScheduler;
  * quiet, or write less than a segment in that time) and the last pass left the store over the watermark of
  * {@code max-space-amplification}, a single timer starts passes at rest, back to back while they make
  * progress and the store is still over it: the load's garbage is compacted once, after the load. A filled
- * segment switches back to passes while writing, and every pass while writing restarts the timer. Writers are slowed and held
- * against the looser bound's budget in both modes, so writers coming back while the store settles are not
- * held for the compaction.
+ * segment switches back to passes while writing, and every pass while writing restarts the timer. Writers
+ * are slowed and held against the looser bound's budget in both modes, so writers coming back while the
+ * store settles are not held for the compaction.
  *
  * <ul>
  *   <li>A failed pass (an IO error, an injected failure) propagates: the guardian restarts this actor with

@@ -408,8 +408,9 @@ public final class SegmentCleaning {
     }
 
     /**
-     * The bytes {@code max-space-amplification} allows for the live data the last {@link #budget} measured,
-     * and never less than the live data and two segments: what {@code lagBytes} is measured against.
+     * The bytes a space amplification {@code bound} allows for the live data the last {@link #budget}
+     * measured, and never less than the live data and two segments: {@code max-space-amplification}'s is what
+     * {@code lagBytes} is measured against.
      */
     private long limit(double bound) {
         return Math.max((long) (bound * liveBytes), liveBytes + 2L * segmentSize);
