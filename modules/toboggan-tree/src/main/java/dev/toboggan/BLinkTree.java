@@ -832,7 +832,7 @@ final class BLinkTree implements Tree {
     }
 
     private TreeNode node(Page<Node> page) {
-        if (page instanceof TreeNode node) { // a node is its own version (see TreeNode)
+        if (page.value() instanceof TreeNode node) {
             return node;
         }
         throw new IllegalStateException("tree '" + name + "': page " + page.pid() + " is linked as a tree node but holds "

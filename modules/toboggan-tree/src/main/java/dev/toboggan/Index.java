@@ -52,19 +52,6 @@ final class Index extends TreeNode {
         this.route = route(prefixes, children);
     }
 
-    private Index(Index value, long pid, long[] fragments, int weight) {
-        super(value, pid, fragments, weight);
-        this.keys = value.keys;
-        this.children = value.children;
-        this.blockFirsts = value.blockFirsts;
-        this.route = value.route;
-    }
-
-    @Override
-    protected Index placedCopy(long pid, long[] fragments, int weight) {
-        return new Index(this, pid, fragments, weight);
-    }
-
     private static long[] blockFirsts(long[] prefixes) {
         long[] firsts = new long[(prefixes.length + BLOCK - 1) / BLOCK];
         for (int b = 0; b < firsts.length; b++) {

@@ -42,16 +42,6 @@ final class Leaf extends TreeNode {
         this.entries = entries;
     }
 
-    private Leaf(Leaf value, long pid, long[] fragments, int weight) {
-        super(value, pid, fragments, weight);
-        this.entries = value.entries;
-    }
-
-    @Override
-    protected Leaf placedCopy(long pid, long[] fragments, int weight) {
-        return new Leaf(this, pid, fragments, weight);
-    }
-
     /**
      * A leaf with these entries; computes its size.
      *

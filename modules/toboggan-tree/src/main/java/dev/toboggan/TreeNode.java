@@ -1,6 +1,5 @@
 package dev.toboggan;
 
-import dev.toboggan.core.pagecache.Page;
 import java.lang.invoke.MethodHandles;
 import java.lang.invoke.VarHandle;
 import java.nio.ByteOrder;
@@ -22,13 +21,8 @@ import java.util.Arrays;
  * </ul>
  *
  * <p>Immutable: arrays are shared with other versions and threads and never written to.
- *
- * <p>A node is its own page cache version ({@link Page}'s "page types that are their own versions"):
- * the nodes the tree builds are unplaced values, and the page cache installs a {@link #placedCopy} of each,
- * so a lookup goes from the page table slot straight to the node, without a separate {@code Page} object
- * to load first. A placed copy shares every array with the value it was copied from.
  */
-abstract sealed class TreeNode extends Page<Node> implements Node permits Leaf, Index {
+abstract sealed class TreeNode implements Node permits Leaf, Index {
     /** The {@code next} of the last node of a level: the meta page's id, never a node's. */
     static final long NO_PID = 0;
     static final byte[] NO_KEY = new byte[0];
@@ -86,18 +80,6 @@ abstract sealed class TreeNode extends Page<Node> implements Node permits Leaf, 
         this.hiPrefix = base.hiPrefix;
         this.size = size;
         this.entriesHeap = entriesHeap;
-    }
-
-    /** {@code value} placed as a version of a page (see {@link Page#placedCopy}). */
-    TreeNode(TreeNode value, long pid, long[] fragments, int weight) {
-        super(pid, fragments, weight);
-        this.lo = value.lo;
-        this.hi = value.hi;
-        this.next = value.next;
-        this.prefixes = value.prefixes;
-        this.hiPrefix = value.hiPrefix;
-        this.size = value.size;
-        this.entriesHeap = value.entriesHeap;
     }
 
     /** Whether {@code key} lies at or past {@code hi}: it belongs to a node further right. */

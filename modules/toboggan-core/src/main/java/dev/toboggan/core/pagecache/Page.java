@@ -36,30 +36,9 @@ import java.util.Arrays;
  * <p>Identity matters: the table changes a slot only by a compare-and-set from the exact object a
  * caller read, so two equal-looking versions are still different views.
  *
- * <h2>Page types that are their own versions</h2>
- * A page type may extend {@code Page} (a tree's nodes do): then the table's entry for a version is the
- * materialized value itself, its {@link #value} field pointing at itself, instead of a {@code Page} that
- * points at the value. A read of a resident page then costs one dependent load less (the slot leads to
- * the value; with a separate shell, the shell's cache miss came first, then the value's): about a fifth
- * of a point read in a large tree was that one load. The rules:
- * <ul>
- *   <li>Such a type's values are made with {@link #Page()}: <em>unplaced</em>, not versions of any page
- *       yet ({@link #pid()} is -1, no locations; never in a table, never to be passed to the cache as a
- *       view). The cache never installs a value object it is handed: every version it builds from a value
- *       that is a {@code Page} is a fresh copy from {@link #placedCopy}, placed at the version's pid,
- *       locations and weight, made with {@link #Page(long, long[], int)}. So every version is still a new,
- *       never-published object (identity rules out ABA as before), and a value may be used for any number of
- *       versions (a relocation retry, a rewrite of the current version, a page-in) without one version's
- *       fields ever changing.
- *   <li>A placed copy is a version like any other: immutable, its locations array shared and never
- *       written, handed back as a view. Its {@link #value()} is itself.
- *   <li>A value that is not a {@code Page} (and the free tombstone, the meta and counter pages) gets a
- *       plain {@code Page} shell, as before; both kinds may sit in one table.
- * </ul>
- *
  * @param <P> the page type of the cache
  */
-public class Page<P> {
+public final class Page<P> {
     /** The value of a free tombstone. */
     static final Object FREE = new Object() {
         @Override
@@ -71,8 +50,7 @@ public class Page<P> {
     static final int FRAGMENT_LONGS = 3;
     /**
      * Heap bytes of a {@code Page} object with compressed oops (12 header + 8 pid + 4 value + 4
-     * locations + 4 weight), counted in a resident page's weight; for a page type that extends
-     * {@code Page}, the same fields inside the value.
+     * locations + 4 weight), counted in a resident page's weight.
      */
     static final int SHELL_BYTES = 32;
 
@@ -92,47 +70,6 @@ public class Page<P> {
         this.value = value;
         this.fragments = fragments;
         this.weight = weight;
-    }
-
-    /**
-     * An unplaced value of a page type that extends {@code Page} (see the class notes): not a version of
-     * any page until the cache places a copy of it.
-     */
-    protected Page() {
-        this.pid = -1;
-        this.value = this;
-        this.fragments = null;
-        this.weight = 0;
-    }
-
-    /**
-     * A version of page {@code pid} that is its own value: for {@link #placedCopy}, which passes the
-     * arguments it was given through unchanged ({@code fragments} belongs to the cache; never read or
-     * write it).
-     */
-    protected Page(long pid, long[] fragments, int weight) {
-        this.pid = pid;
-        this.value = this;
-        this.fragments = fragments;
-        this.weight = weight;
-    }
-
-    /**
-     * A page type that extends {@code Page} returns a new object equal to this value, made with
-     * {@link #Page(long, long[], int)} from these arguments (see the class notes). Called by the cache
-     * only, on values (placed or not) of such a type; never on a plain {@code Page}.
-     */
-    protected Page<P> placedCopy(long pid, long[] fragments, int weight) {
-        throw new UnsupportedOperationException(getClass().getName() + " extends Page but does not override placedCopy");
-    }
-
-    /**
-     * The version of page {@code pid} holding {@code value}: a placed copy of it if it is of a page type
-     * that extends {@code Page}, else a shell that refers to it.
-     */
-    static Page<?> version(long pid, Object value, long[] fragments, int weight) {
-        return value instanceof Page<?> own ? own.placedCopy(pid, fragments, weight)
-                : new Page<>(pid, value, fragments, weight);
     }
 
     /** Locations of one fragment, the message at {@code lsn}, with write version {@code ts}. */
@@ -234,22 +171,14 @@ public class Page<P> {
 
     @Override
     public String toString() {
-        return describeVersion();
-    }
-
-    /** What {@link #toString()} says of a plain {@code Page}; a page type that extends it has its own. */
-    final String describeVersion() {
         return "Page[pid=" + pid + ", " + (value == FREE ? "free" : "resident") + ", ts=" + ts() + ", fragments="
                 + fragmentCount() + ", lastLsn=" + lastLsn() + "]";
     }
 
-    /** A slot's entry for messages: a page version's placement, or a paged-out entry's locations. */
+    /** A slot's entry for messages: a page's own string, or a paged-out entry's locations. */
     static String describe(long pid, Object entry) {
-        if (entry == null) {
-            return "null";
-        }
-        if (entry instanceof Page<?> page) {
-            return page.describeVersion();
+        if (entry == null || entry instanceof Page<?>) {
+            return String.valueOf(entry);
         }
         long[] locations = (long[]) entry;
         return "Page[pid=" + pid + ", paged out, ts=" + tsOf(locations) + ", fragments=" + fragmentCount(locations)

@@ -35,8 +35,7 @@ import java.util.concurrent.atomic.AtomicInteger;
  * <h2>Implementation notes</h2>
  * <ul>
  *   <li><b>Write path</b> (link, replace, free, meta, counter, allocate, rewrite): encode the message,
- *       reserve it in the log, build the new {@link Page} (a fresh object every attempt: a shell, or a
- *       placed copy of a value that is its own version, see {@link Page}), CAS it into the slot, then complete the
+ *       reserve it in the log, build the new {@link Page}, CAS it into the slot, then complete the
  *       reservation on success or abort it (a canceled record recovery skips) on failure. NOTE: the
  *       reservation is open only between reserve and complete/abort, never across a wait, because an
  *       open reservation keeps its IO buffer from being written. The CAS is the linearization point of
@@ -318,7 +317,7 @@ public final class PageCache<P, D> implements AutoCloseable {
                 }
                 throw fail(e);
             }
-            Page<?> resident = Page.version(pid, value, locations, weigh(value));
+            Page<?> resident = new Page<>(pid, value, locations, weigh(value));
             if (table.compareAndSet(pid, locations, resident)) {
                 evictor.changed(pid, locations, resident);
                 metrics.record(Op.PAGE_IN, System.nanoTime() - start);
@@ -470,7 +469,7 @@ public final class PageCache<P, D> implements AutoCloseable {
         while (true) {
             failpoint("pagecache.reserve.link");
             Reservation r = log.reserve(MessageKind.INLINE_LINK, pid, body, 0, length);
-            Page<?> next = Page.version(pid, newValue,
+            Page<?> next = new Page<>(pid, newValue,
                     Page.appended(Page.locationsOf(old), r.lsn(), r.pointer(), r.length(), Page.tsOf(old) + 1), weight);
             if (table.compareAndSet(pid, old, next)) {
                 r.complete();
@@ -566,7 +565,7 @@ public final class PageCache<P, D> implements AutoCloseable {
             failpoint(failpoint);
             Reservation r = log.reserve(kind, pid, bytes, 0, length);
             long ts = old == null ? 1 : rewrite ? Page.tsOf(old) : Page.tsOf(old) + 1;
-            Page<?> next = Page.version(pid, value, Page.locations(r.lsn(), r.pointer(), r.length(), ts), weight);
+            Page<?> next = new Page<>(pid, value, Page.locations(r.lsn(), r.pointer(), r.length(), ts), weight);
             if (table.compareAndSet(pid, old, next)) {
                 r.complete();
                 evictor.changed(pid, old, next);
