@@ -141,12 +141,13 @@ public final class CacheEvictor {
      * every leaf anyway; now about 0.6. An inner node of a 1 M-key tree is read hundreds of times as often
      * as any leaf below it, so an eighth of its records still leaves it far ahead.
      *
-     * <p>No hit is recorded while the cache is far from full (not since {@code resident} was above half the
-     * capacity, or below a quarter since; see the class notes): nothing is paged out before it reaches the
-     * capacity, and what the policy learns then comes from the hits between half and full, the writes and
-     * the arrivals, which are always recorded. Below that, every record only cost: the ring write here, and on
-     * the Evictor's thread a drain into the policy, a few cache misses per record (a store whose pages all
-     * fit took 7 % of its readers' CPU there, on a core the readers could have used).
+     * <p>No hit is recorded until {@code resident} has passed half the capacity, nor once it has fallen below
+     * a quarter, until it passes half again (see the class notes): nothing is paged out before the cache
+     * reaches its capacity, and what the policy knows then comes from the hits between half and full, the
+     * writes and the arrivals, which are always recorded. Below that, every record only cost: the ring write
+     * here, and on the Evictor's thread a drain into the policy, a few cache misses per record (for a 1 M-key
+     * store that fit, about a fifth of the CPU its readers spent themselves, on the core a second reader
+     * needs; docs/benchmarks.md).
      */
     void hit(long pid, int draw, boolean passedThrough) {
         if (!recordingHits) {
