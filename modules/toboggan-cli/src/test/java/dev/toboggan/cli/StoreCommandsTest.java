@@ -8,6 +8,9 @@ import com.typesafe.config.ConfigParseOptions;
 import com.typesafe.config.ConfigSyntax;
 import dev.toboggan.Db;
 import dev.toboggan.Toboggan;
+import dev.toboggan.cli.store.KilledStores;
+import dev.toboggan.cli.store.SegmentWalk;
+import dev.toboggan.cli.store.StoreReader;
 import java.io.IOException;
 import java.io.RandomAccessFile;
 import java.nio.ByteBuffer;
@@ -84,6 +87,51 @@ class StoreCommandsTest {
         assertThat(r.exit()).as(r.all()).isEqualTo(1);
         assertThat(r.out()).contains("PROBLEM: " + older + ": recovering from it (newer snapshots set aside)")
                 .contains(older + " cannot be used").contains("in " + older + " at byte offset");
+    }
+
+    @Test
+    void verifyNotesWhatAKillLeavesWithoutCallingItAProblem() {
+        Path killed = tmp.resolve("killed");
+        KilledStores.withUnsealedBatch(tmp.resolve("live"), killed);
+        CliRun r = CliRun.of("verify", "--path", killed.toString());
+        assertThat(r.exit()).as(r.all()).isZero();
+        assertThat(r.out()).contains("NOTE: 1 atomic batch").contains("OK: " + killed + " is clean")
+                .doesNotContain("PROBLEM");
+    }
+
+    @Test
+    void verifyNotesATornTailPastTheDurableTip() throws IOException {
+        Path killed = tmp.resolve("killed");
+        KilledStores.withUnsealedBatch(tmp.resolve("live"), killed);
+        // The kill cut the batch's manifest (the first message recovery drops) short: flip a byte of it.
+        long offset;
+        try (StoreReader store = StoreReader.open(killed)) {
+            long tip = store.pageCache().recoveryReport().tip();
+            int segmentSize = store.format().segmentSize();
+            SegmentWalk.Segment tail = store.walkLog().segments().stream()
+                    .filter(s -> s.baseLsn() >= 0 && s.baseLsn() == (tip & -segmentSize)).findFirst().orElseThrow();
+            offset = (long) tail.slot() * segmentSize + (tip - tail.baseLsn());
+        }
+        try (RandomAccessFile f = new RandomAccessFile(killed.resolve("log").toFile(), "rw")) {
+            f.seek(offset + 6);
+            int b = f.read();
+            f.seek(offset + 6);
+            f.write(b ^ 0x40);
+        }
+        CliRun r = CliRun.of("verify", "--path", killed.toString());
+        assertThat(r.exit()).as(r.all()).isZero();
+        assertThat(r.out()).contains("NOTE: the log ends in a message that was cut short").contains("torn message at LSN")
+                .contains("OK: " + killed + " is clean").doesNotContain("PROBLEM");
+    }
+
+    @Test
+    void verifyNotesAnOlderSnapshotTheCleanerHasOutgrown() {
+        Path killed = tmp.resolve("killed");
+        KilledStores.cleanedAfterItsOlderSnapshot(tmp.resolve("live"), killed);
+        CliRun r = CliRun.of("verify", "--path", killed.toString());
+        assertThat(r.exit()).as(r.all()).isZero();
+        assertThat(r.out()).containsPattern("NOTE: .*snapshot\\.[0-9a-f]{16} .*no longer a fallback")
+                .contains("OK: " + killed + " is clean").doesNotContain("PROBLEM");
     }
 
     @Test

@@ -9,6 +9,7 @@ import dev.toboggan.core.CorruptionException;
 import dev.toboggan.core.io.StorageFile;
 import dev.toboggan.core.io.StorageIo.OpenMode;
 import dev.toboggan.core.log.LogConfig;
+import dev.toboggan.core.log.RecoveryReport;
 import dev.toboggan.core.pagecache.Page;
 import dev.toboggan.core.pagecache.PageCache;
 import dev.toboggan.core.pagecache.PageCacheConfig;
@@ -28,8 +29,10 @@ import org.slf4j.LoggerFactory;
 /**
  * A store opened for reading by {@code inspect} and {@code verify}: the engine's own recovery runs on a
  * {@link ReadOnlyStorage}, so nothing on disk changes (but the store's lock is taken, as by any open), and
- * pages are read as raw bytes ({@link RawPages}). The warnings recovery logs while opening (a damaged
- * snapshot it skipped, a torn tail it cut) are collected: on a store that was closed cleanly there are none.
+ * pages are read as raw bytes ({@link RawPages}). The warnings the open logs (a damaged snapshot it
+ * skipped, say) are collected: on a store that was closed cleanly there are none. What the log's recovery
+ * cut off (a torn tail, dropped batches) is in {@link #recovery()} instead, not among them: it is what a
+ * crash leaves, not damage.
  */
 public final class StoreReader implements AutoCloseable {
     /** The store's fixed settings, from its {@code format} file. */
@@ -147,9 +150,14 @@ public final class StoreReader implements AutoCloseable {
         return pages;
     }
 
-    /** Warnings recovery logged while opening the store. */
+    /** Warnings logged while opening the store, but for the log recovery's report ({@link #recovery()}). */
     public List<String> openWarnings() {
         return openWarnings;
+    }
+
+    /** What the log's recovery found and did: where the log ended and why, what it dropped. */
+    public RecoveryReport recovery() {
+        return pages.recoveryReport();
     }
 
     /** The log file's slots and messages, as recovery left them (in memory), with every defect. */
@@ -270,8 +278,13 @@ public final class StoreReader implements AutoCloseable {
         }
     }
 
-    /** Collects WARN and ERROR events of Toboggan's loggers while it is attached. */
+    /**
+     * Collects WARN and ERROR events of Toboggan's loggers while it is attached, but for those of log
+     * recovery: its one warning is its report, which {@link #recovery()} returns whole.
+     */
     private static final class WarningCollector extends AppenderBase<ILoggingEvent> {
+        private static final String LOG_RECOVERY = "dev.toboggan.core.log.LogRecovery";
+
         private final Logger logger = (Logger) LoggerFactory.getLogger("dev.toboggan");
         private final List<String> into;
 
@@ -285,7 +298,7 @@ public final class StoreReader implements AutoCloseable {
 
         @Override
         protected void append(ILoggingEvent event) {
-            if (event.getLevel().isGreaterOrEqual(Level.WARN)) {
+            if (event.getLevel().isGreaterOrEqual(Level.WARN) && !event.getLoggerName().equals(LOG_RECOVERY)) {
                 into.add(event.getFormattedMessage()
                         + (event.getThrowableProxy() != null ? ": " + event.getThrowableProxy().getMessage() : ""));
             }

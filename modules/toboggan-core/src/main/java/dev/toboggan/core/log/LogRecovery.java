@@ -130,7 +130,7 @@ final class LogRecovery {
         int deletedBlobs = deleteBlobsFrom(tip);
 
         RecoveryReport report = new RecoveryReport(tip, valid.size(), scan.messages, scan.bytesScanned, scan.end,
-                scan.droppedBatches, zeroed, deletedBlobs, System.nanoTime() - started);
+                scan.torn, scan.droppedBatches, zeroed, deletedBlobs, System.nanoTime() - started);
         // A clean recovery logs nothing: a line on every open would initialize logging in every JVM that
         // opens a store (0.25-0.35 s, see LazyLogger); its report is PageCache.recoveryReport().
         if (scan.torn || scan.droppedBatches > 0) {

@@ -8,6 +8,8 @@ package dev.toboggan.core.log;
  * @param messages messages handed to the replay consumer
  * @param bytesScanned bytes of segments read
  * @param end why the log ended where it did
+ * @param torn whether it ended in a message cut short (a write the crash interrupted, past every byte the store
+ *     had promised durable: below the promise that is corruption, and recovery throws instead)
  * @param droppedBatches atomic batches dropped: those without a durable seal, and those sealed after the manifest
  *     of one (they stand or fall with it), with everything after the first of them
  * @param zeroedSegments torn or unused segments zeroed so their bytes can never be mistaken for data
@@ -15,7 +17,7 @@ package dev.toboggan.core.log;
  * @param nanos time taken
  */
 public record RecoveryReport(long tip, int segments, long messages, long bytesScanned, String end,
-        int droppedBatches, int zeroedSegments, int deletedBlobs, long nanos) {
+        boolean torn, int droppedBatches, int zeroedSegments, int deletedBlobs, long nanos) {
 
     @Override
     public String toString() {
