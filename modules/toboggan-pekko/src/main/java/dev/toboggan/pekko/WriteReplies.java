@@ -35,8 +35,8 @@ import scala.jdk.javaapi.CollectionConverters;
  *   <li>A call is removed from the queue (by the drainer, its linearization point) before its replies are
  *       sent, and no other thread sends a reply for it: each reply is sent exactly once, in queue order.
  * </ul>
- * Sending is {@code tell}: it never blocks, so a drainer on the store's flusher thread only costs that thread
- * the enqueueing of the messages.
+ * Sending is {@code tell}: it never blocks. The journal decides its calls on its dispatcher's threads, not
+ * on the store's flusher thread (see {@link TobogganJournal}).
  */
 final class WriteReplies {
     private final ConcurrentLinkedQueue<Call> calls = new ConcurrentLinkedQueue<>();
