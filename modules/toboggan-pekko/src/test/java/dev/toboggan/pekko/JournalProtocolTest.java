@@ -221,18 +221,22 @@ class JournalProtocolTest {
     void aCallNotDurableWithinTheCallTimeoutFailsAndAnOpenBreakerStoresNothingUntilItResets() {
         SimulatedStorage disk = new SimulatedStorage();
         Db store = startOnSimulatedDisk("""
-                toboggan.journal.circuit-breaker { call-timeout = 1s, max-failures = 1, reset-timeout = 1s }
+                toboggan.journal.circuit-breaker { call-timeout = 2s, max-failures = 1, reset-timeout = 5s }
                 """, disk, "toboggan.flush-every = 0");
         client.writeAndAcknowledge(events("a", 1, 1));
 
-        disk.slowDown(Duration.ZERO, Duration.ofSeconds(3));
+        disk.slowDown(Duration.ZERO, Duration.ofSeconds(6));
         client.send(events("a", 2, 2));
         Object failed = probe.receiveMessage(TIMEOUT);
         assertThat(failed).isInstanceOf(JournalProtocol.WriteMessagesFailed.class);
         assertThat(((JournalProtocol.WriteMessagesFailed) failed).cause()).isInstanceOf(TimeoutException.class);
         assertThat(probe.receiveMessage(TIMEOUT)).isInstanceOf(JournalProtocol.WriteMessageFailure.class);
 
-        // One failure opens this breaker: the next call fails at once and is not stored.
+        // One failure opens this breaker. The breaker opens on the thread that timed the call out, which may
+        // come after the reply: wait until a replay (also under the breaker, and storing nothing) is refused.
+        Awaitility.await().atMost(4, TimeUnit.SECONDS).pollInterval(Duration.ofMillis(50))
+                .until(() -> replayFailure("nobody") instanceof CircuitBreakerOpenException);
+        // The next call fails at once and is not stored.
         client.send(events("b", 1, 1));
         Object refused = probe.receiveMessage(TIMEOUT);
         assertThat(refused).isInstanceOf(JournalProtocol.WriteMessagesFailed.class);
@@ -242,17 +246,41 @@ class JournalProtocolTest {
 
         disk.clearFaults();
         // Once reset-timeout has passed, a call goes through again (replays too go through the breaker).
-        Awaitility.await().atMost(10, TimeUnit.SECONDS).pollInterval(Duration.ofMillis(300)).until(() -> {
-            ActorRef replyTo = Adapter.toClassic(probe.ref());
-            journal.tell(new JournalProtocol.ReplayMessages(1, Long.MAX_VALUE, Long.MAX_VALUE, "b", replyTo), replyTo);
-            return probe.receiveMessage(TIMEOUT) instanceof JournalProtocol.RecoverySuccess success
-                    && success.highestSequenceNr() == 0;
-        });
+        Awaitility.await().atMost(30, TimeUnit.SECONDS).pollInterval(Duration.ofMillis(500))
+                .until(() -> replayFailure("b") == null);
         assertThat(client.replay("b", 1, Long.MAX_VALUE, Long.MAX_VALUE)).isEmpty();
         // The timed-out call's outcome was uncertain: its flush went on, and its event is durable once it ends.
         store.flush();
         assertThat(client.replay("a", 1, Long.MAX_VALUE, Long.MAX_VALUE)).containsExactly(1L, 2L);
         client.writeAndAcknowledge(events("a", 3, 3));
+    }
+
+    @Test
+    void withPekkosTestHookOnFinishedReplaysAndDeletesArePublished() {
+        start("pekko.persistence.internal.publish-plugin-commands = on");
+        TestProbe<Object> published = testKit.createTestProbe();
+        Adapter.toClassic(testKit.system()).eventStream().subscribe(Adapter.toClassic(published.ref()),
+                JournalProtocol.Request.class);
+        client.writeAndAcknowledge(events("a", 1, 2));
+
+        client.delete("a", 1);
+        Object delete = published.receiveMessage(TIMEOUT);
+        assertThat(delete).isInstanceOf(JournalProtocol.DeleteMessagesTo.class);
+        assertThat(((JournalProtocol.DeleteMessagesTo) delete).toSequenceNr()).isEqualTo(1);
+        assertThat(client.replay("a", 1, Long.MAX_VALUE, Long.MAX_VALUE)).containsExactly(2L);
+        Object replay = published.receiveMessage(TIMEOUT);
+        assertThat(replay).isInstanceOf(JournalProtocol.ReplayMessages.class);
+        assertThat(((JournalProtocol.ReplayMessages) replay).persistenceId()).isEqualTo("a");
+        published.expectNoMessage(Duration.ofMillis(100)); // writes are not published, as in Pekko
+    }
+
+    /** Why a replay of {@code persistenceId} failed, or null if it succeeded. */
+    private Throwable replayFailure(String persistenceId) {
+        ActorRef replyTo = Adapter.toClassic(probe.ref());
+        journal.tell(new JournalProtocol.ReplayMessages(1, Long.MAX_VALUE, Long.MAX_VALUE, persistenceId, replyTo),
+                replyTo);
+        Object reply = probe.receiveMessage(TIMEOUT);
+        return reply instanceof JournalProtocol.ReplayMessagesFailure failure ? failure.cause() : null;
     }
 
     // ---------------------------------------------------------------- event adapters
