@@ -116,6 +116,8 @@ public final class TobogganJournal extends AbstractActor {
     private final CircuitBreaker breaker;
     private final ReplayFilter.Settings replayFilter;
     private final Executor replayExecutor;
+    /** Where write replies are sent from: this actor's dispatcher (see {@link #write}). */
+    private final Executor replyExecutor;
     private final boolean publish;
     private final LoggingAdapter log;
     private final WriteReplies replies;
@@ -125,22 +127,23 @@ public final class TobogganJournal extends AbstractActor {
 
     public TobogganJournal(Config config, String configPath) {
         this.system = context().system();
-        this.db = PekkoStores.get(context().system()).store(config.getString("store"));
+        this.db = PekkoStores.get(system).store(config.getString("store"));
         this.tree = db.tree(PluginSettings.treeName(config, configPath));
-        this.serialization = SerializationExtension.get(context().system());
+        this.serialization = SerializationExtension.get(system);
         this.deleteBatchSize = PluginSettings.positiveInt(config, configPath, "delete-batch-size");
-        this.writes = PekkoStores.get(context().system()).journalWrites(db, PluginSettings.treeName(config, configPath));
+        this.writes = PekkoStores.get(system).journalWrites(db, PluginSettings.treeName(config, configPath));
         this.configPath = configPath;
-        this.breaker = CircuitBreaker.create(context().system().scheduler(),
+        this.breaker = CircuitBreaker.create(system.scheduler(),
                 PluginSettings.positiveInt(config, configPath, "circuit-breaker.max-failures"),
                 config.getDuration("circuit-breaker.call-timeout"), config.getDuration("circuit-breaker.reset-timeout"));
         this.replayFilter = ReplayFilter.Settings.from(config, configPath);
-        this.replayExecutor = context().system().dispatchers().lookup(config.getString("replay-dispatcher"));
-        Config persistence = context().system().settings().config().getConfig("pekko.persistence");
+        this.replayExecutor = system.dispatchers().lookup(config.getString("replay-dispatcher"));
+        this.replyExecutor = context().dispatcher();
+        Config persistence = system.settings().config().getConfig("pekko.persistence");
         // Pekko's own test hook, read as Pekko reads it: absent from reference.conf, off unless set.
         this.publish = persistence.hasPath("internal.publish-plugin-commands")
                 && persistence.getBoolean("internal.publish-plugin-commands");
-        this.log = Logging.getLogger(context().system(), this);
+        this.log = Logging.getLogger(system, this);
         this.replies = new WriteReplies(self());
         refuseFirstLayout(tree, "the journal tree '" + PluginSettings.treeName(config, configPath) + "' in "
                 + db.directory(), configPath);
@@ -219,7 +222,7 @@ public final class TobogganJournal extends AbstractActor {
                 call.failed(cause(failure));
             }
             replies.drain();
-        }, context().dispatcher());
+        }, replyExecutor);
     }
 
     /**
