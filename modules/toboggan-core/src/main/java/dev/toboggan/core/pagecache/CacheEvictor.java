@@ -26,10 +26,16 @@ import java.util.concurrent.locks.ReentrantLock;
  *       subtracts its page's weight. Each slot's chain of CASes telescopes, so the counter is exact once
  *       the adds of completed CASes have landed (it lags a CAS by one add, never drifts).
  *   <li><b>Accesses</b>: reads (one hit in {@value #HIT_SAMPLE_EVERY}, in
- *       {@value #PASSED_THROUGH_HIT_SAMPLE_EVERY} for pages most reads pass through; see {@link #hit}) and writes record
+ *       {@value #PASSED_THROUGH_HIT_SAMPLE_EVERY} for pages most reads pass through, and none while the
+ *       cache is far from full; see {@link #hit}) and writes record
  *       the pid in {@link AccessBuffers} (lossy, no lock); a stripe at a half mark, or a change that leaves
  *       the cache over capacity, asks the port for an eviction run: the engine coalesces that into at most
  *       one message in flight.
+ *   <li><b>Recording hits</b> ({@code recordingHits}, volatile): set when a change leaves {@code resident}
+ *       above half the capacity, cleared when one leaves it below a quarter, written only when it flips (so
+ *       the line readers read it from stays shared in their caches). Racy by design: a hit that reads a
+ *       stale value is recorded or not one time too many; the flag only decides whether the policy hears of
+ *       hits, never what is resident or counted.
  *   <li><b>Arrivals</b>: a CAS that makes a page resident (a page-in, a first write) also queues its
  *       pid in {@code arrivals}, a lock-free queue that loses nothing, so the policy tracks every
  *       resident page (a lost arrival would leave a page the policy cannot evict, squeezing the pages it
@@ -93,6 +99,10 @@ public final class CacheEvictor {
     private final AccessBuffers accesses = AccessBuffers.forThisMachine();
     private final ConcurrentLinkedQueue<Long> arrivals = new ConcurrentLinkedQueue<>();
     private final AtomicLong resident = new AtomicLong();
+    /** Whether resident hits are recorded (see the class notes and {@link #hit}). */
+    private volatile boolean recordingHits;
+    private final long recordHitsAbove;
+    private final long stopRecordingHitsBelow;
     private final LongAdder evictions = new LongAdder();
     private final LongAdder runs = new LongAdder();
     private final ReentrantLock lock = new ReentrantLock();
@@ -111,6 +121,8 @@ public final class CacheEvictor {
         this.waitLimit = capacity + Math.max(MIN_SLACK, capacity / SLACK_DIVISOR);
         this.waitTimeout = waitTimeout;
         this.policy = new CachePolicy(capacity);
+        this.recordHitsAbove = capacity / 2;
+        this.stopRecordingHitsBelow = capacity / 4;
     }
 
     // ---------------------------------------------------------------- called by readers and writers
@@ -128,8 +140,19 @@ public final class CacheEvictor {
      * a three-level tree recorded 1.5 hits on average, two thirds of them for pages that rank far above
      * every leaf anyway; now about 0.6. An inner node of a 1 M-key tree is read hundreds of times as often
      * as any leaf below it, so an eighth of its records still leaves it far ahead.
+     *
+     * <p>No hit is recorded until {@code resident} has passed half the capacity, nor once it has fallen below
+     * a quarter, until it passes half again (see the class notes): nothing is paged out before the cache
+     * reaches its capacity, and what the policy knows then comes from the hits between half and full, the
+     * writes and the arrivals, which are always recorded. Below that, every record only cost: the ring write
+     * here, and on the Evictor's thread a drain into the policy, a few cache misses per record (for a 1 M-key
+     * store that fit, about a fifth of the CPU its readers spent themselves, on the core a second reader
+     * needs; docs/benchmarks.md).
      */
     void hit(long pid, int draw, boolean passedThrough) {
+        if (!recordingHits) {
+            return;
+        }
         int every = passedThrough ? PASSED_THROUGH_HIT_SAMPLE_EVERY : HIT_SAMPLE_EVERY;
         if (((draw >>> HIT_SAMPLE_SHIFT) & (every - 1)) == 0) {
             accessed(pid);
@@ -154,6 +177,7 @@ public final class CacheEvictor {
         int oldWeight = Page.weightOf(old);
         long delta = next.weight - oldWeight;
         long now = delta == 0 ? resident.get() : resident.addAndGet(delta);
+        noteResident(now);
         boolean drainDue = false;
         if (oldWeight == 0 && next.weight > 0) {
             arrivals.add(pid);
@@ -171,7 +195,18 @@ public final class CacheEvictor {
 
     /** A page of weight {@code weight} was paged out. */
     void pagedOut(int weight) {
-        resident.addAndGet(-weight);
+        noteResident(resident.addAndGet(-weight));
+    }
+
+    /** Flips {@link #recordingHits} if {@code now} (the resident bytes after a change) crossed its marks. */
+    private void noteResident(long now) {
+        if (recordingHits) {
+            if (now < stopRecordingHitsBelow) {
+                recordingHits = false;
+            }
+        } else if (now > recordHitsAbove) {
+            recordingHits = true;
+        }
     }
 
     /**

@@ -145,6 +145,40 @@ class CacheEvictionTest {
     }
 
     /**
+     * While the cache is far from full no hit is recorded, so reads ask for no eviction runs (each would drain
+     * the records into the policy); from half the capacity on they are recorded again.
+     */
+    @Test
+    void hitsAreRecordedOnlyOnceTheCacheIsHalfFull() {
+        open(Stores.small());
+        long weight = pc.allocate(page(0)).weight();
+        List<Long> pids = new ArrayList<>();
+        for (int i = 1; i < CAPACITY / weight / 8; i++) {
+            pids.add(pc.allocate(page(i)).pid());
+        }
+        long runsBefore = pc.evictor().runs();
+        for (int round = 0; round < 2000; round++) {
+            for (long pid : pids) {
+                pc.get(pid);
+            }
+        }
+        assertThat(pc.evictor().runs()).as("eviction runs after %d hits on an eighth-full cache", 2000 * pids.size())
+                .isEqualTo(runsBefore);
+
+        while (pc.evictor().residentBytes() <= CAPACITY * 5 / 8) {
+            pids.add(pc.allocate(page(pids.size())).pid());
+        }
+        runsBefore = pc.evictor().runs();
+        for (int round = 0; round < 200; round++) {
+            for (long pid : pids) {
+                pc.get(pid);
+            }
+        }
+        assertThat(pc.evictor().runs()).as("eviction runs after %d hits on a cache over half full", 200 * pids.size())
+                .isGreaterThan(runsBefore);
+    }
+
+    /**
      * Pages every lookup passes through (a tree's inner nodes, here pages whose first int is negative) have
      * only one hit in {@value CacheEvictor#PASSED_THROUGH_HIT_SAMPLE_EVERY} recorded: they must still stay
      * resident while lookups page the leaves under them in and out, four times the capacity of them.
