@@ -25,6 +25,8 @@ public final class PekkoStores implements Extension {
     private final ActorSystem<?> system;
     /** By store directory and journal tree: the signal between a journal and the read journals on its tree. */
     private final Map<String, JournalWrites> journalWrites = new ConcurrentHashMap<>();
+    /** By store block path: stores handed in by {@link #adopt} instead of opened from their block. */
+    private final Map<String, Db> adopted = new ConcurrentHashMap<>();
 
     private PekkoStores(ActorSystem<?> system) {
         this.system = system;
@@ -45,6 +47,10 @@ public final class PekkoStores implements Extension {
      * @throws IllegalArgumentException if there is no such block, or it names no directory
      */
     public Db store(String storePath) {
+        Db given = adopted.get(storePath);
+        if (given != null) {
+            return given;
+        }
         Config config = system.settings().config();
         Config block;
         try {
@@ -60,6 +66,14 @@ public final class PekkoStores implements Extension {
         Config storeConfig = block.atKey("toboggan").withFallback(config)
                 .withFallback(ConfigFactory.defaultReference());
         return Toboggan.open(storeConfig, system);
+    }
+
+    /**
+     * Makes the plugins that start from now on and name {@code storePath} use {@code store} instead of opening
+     * the block's directory: the seam by which tests put a plugin on a store over a simulated disk with faults.
+     */
+    void adopt(String storePath, Db store) {
+        adopted.put(storePath, store);
     }
 
     /**

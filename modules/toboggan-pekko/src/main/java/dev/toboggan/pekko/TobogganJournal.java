@@ -7,61 +7,100 @@ import dev.toboggan.Tree;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.HashMap;
-import java.util.LinkedHashMap;
 import java.util.Iterator;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.Optional;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
+import java.util.concurrent.CompletionStage;
 import java.util.concurrent.ConcurrentHashMap;
-import java.util.function.Consumer;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.Executor;
+import org.apache.pekko.actor.AbstractActor;
+import org.apache.pekko.actor.ActorRef;
+import org.apache.pekko.actor.ActorSystem;
+import org.apache.pekko.event.Logging;
+import org.apache.pekko.event.LoggingAdapter;
+import org.apache.pekko.pattern.CircuitBreaker;
 import org.apache.pekko.persistence.AtomicWrite;
+import org.apache.pekko.persistence.DeleteMessagesFailure;
+import org.apache.pekko.persistence.DeleteMessagesSuccess;
+import org.apache.pekko.persistence.JournalProtocol;
+import org.apache.pekko.persistence.Persistence;
+import org.apache.pekko.persistence.PersistentEnvelope;
 import org.apache.pekko.persistence.PersistentRepr;
+import org.apache.pekko.persistence.journal.EventAdapter;
+import org.apache.pekko.persistence.journal.EventAdapters;
 import org.apache.pekko.persistence.journal.Tagged;
-import org.apache.pekko.persistence.journal.japi.AsyncWriteJournal;
 import org.apache.pekko.serialization.Serialization;
 import org.apache.pekko.serialization.SerializationExtension;
 import org.apache.pekko.serialization.Serializer;
 import org.apache.pekko.serialization.Serializers;
-import org.apache.pekko.dispatch.Futures;
-import scala.concurrent.Future;
 import scala.jdk.javaapi.CollectionConverters;
-import scala.jdk.javaapi.FutureConverters;
 
 /**
  * Pekko Persistence journal on a Toboggan tree ({@code pekko.persistence.journal.plugin = "toboggan.journal"}).
  * The key layout is {@link PluginFormat}'s.
  *
- * <p><b>Writes.</b> Pekko calls {@link #doAsyncWriteMessages} from the journal actor, one call at a time,
- * in the order the persistent actors sent their writes. Each call serializes every {@link AtomicWrite}
- * first; one that cannot be serialized (or is too large) is rejected alone and nothing of it is stored. The
- * others go into ONE atomic {@link Batch} (events, the persistence ids' highest sequence numbers, tag
- * entries), the events of each persistence id as a few event runs (see {@link PluginFormat}: one tree insert
- * per run of up to 64 KiB rather than one per event, which is what {@code persistAsync}'s large batches cost),
- * applied on the journal actor's thread, so writes for a persistence id keep their order and an
- * {@code AtomicWrite} is all or none, also across a crash. The reply waits for {@link Db#flushAsync()}:
- * success is reported only once the batch is durable, and the store's flusher makes every batch written
- * meanwhile durable with the same fsync (group commit across persistence ids and across the snapshot and
- * durable stores sharing the store). No thread waits for a disk here: the journal actor goes on with the
- * next call while the flush runs.
+ * <p>The journal is an actor that speaks Pekko's {@link JournalProtocol} itself instead of extending
+ * {@code AsyncWriteJournal}: it does what that trait does for a plugin (event adapters, the circuit breaker,
+ * the replay filter, the order of the replies) without a future chain per call and without the resequencer
+ * actor, whose second message per event cost about as much as a whole journal's work in the
+ * {@code persistAsync} benchmark (docs/benchmarks.md). What it does, request by request:
  *
- * <p><b>Deletes</b> remove events (and their tag entries) in ascending order, in batches of about
- * {@code delete-batch-size} keys (a run's are never split; the run holding the last deleted event is
- * rewritten with the events after it), so a crash in the middle leaves a deleted prefix, never a hole. Deleting up to
- * the highest sequence number or past it also removes the persistence id's numeric id: all that is left is
- * a tombstone of the persistence id and its highest sequence number, which never goes back.
+ * <p><b>{@code WriteMessages}</b> (on the journal actor's thread, one call at a time, in the order the
+ * persistent actors sent them). Each {@link AtomicWrite} goes through the plugin's event adapters
+ * ({@code toJournal}; an adapter that keeps the payload and gives no manifest leaves the repr as it is, as
+ * Pekko's identity adapter does) and is serialized; one that cannot be adapted or serialized, or is too large,
+ * is rejected alone ({@code WriteMessageRejected} per event) and nothing of it is stored. The others go into
+ * ONE atomic {@link Batch} (events as event runs, see {@link PluginFormat}, the persistence ids' highest
+ * sequence numbers, tag entries), applied on this thread, so writes for a persistence id keep their order and
+ * an {@code AtomicWrite} is all or none, also across a crash. Success is reported only once
+ * {@link Db#flushAsync()} says the batch is durable; the store's flusher makes every batch written meanwhile
+ * durable with the same fsync (group commit across persistence ids and the stores sharing the store). The
+ * apply and the flush run under Pekko's {@link CircuitBreaker} with the plugin's {@code circuit-breaker}
+ * settings, as {@code AsyncWriteJournal} runs its plugins' writes: a store error, or a flush not done within
+ * {@code call-timeout}, fails the whole call ({@code WriteMessagesFailed}, then {@code WriteMessageFailure}
+ * per event); {@code max-failures} failures in a row open the breaker, and calls then fail at once, storing
+ * nothing, until {@code reset-timeout} has passed. A timed-out call's batch was applied and its flush goes
+ * on: its events may be durable and replayed later, which is what a failure means in Pekko's contract
+ * ("uncertain whether stored"); the persistent actor stops, and its next incarnation replays what is there.
+ * Non-persistent envelopes ({@code defer}) are answered with {@code LoopMessageSuccess} in their place.
+ * {@link WriteReplies} sends each call's replies, in the order the calls came, from whichever thread decides
+ * the oldest outstanding call (a task on this actor's dispatcher once the flush completes): one message per
+ * event, no hop through this actor's mailbox.
  *
- * <p><b>Replays</b> read the tree (weakly consistent iteration, never blocking writers) on the thread Pekko
- * runs them on.
+ * <p><b>{@code ReplayMessages}</b> run off this actor, on the plugin's {@code replay-dispatcher}, so they never
+ * hold up writes: the highest sequence number is read first (under the circuit breaker), events are read up
+ * to {@code min(toSequenceNr, highest)} and at most {@code max} of them (nothing is read when that range is
+ * empty), each stored event goes through the event adapters' {@code fromJournal} (one stored event may become
+ * several, each with the stored event's sequence number) and the {@link ReplayFilter}, and the persistent
+ * actor gets its {@code ReplayedMessage}s and then {@code RecoverySuccess(highest)}, or
+ * {@code ReplayMessagesFailure(cause)}. A replay sees every write applied before this actor received the
+ * request (the tree is read, not the disk), so a restarting actor does not reuse sequence numbers of its
+ * previous incarnation's outstanding writes.
+ *
+ * <p><b>{@code DeleteMessagesTo}</b> removes events (and their tag entries) in ascending order, on this thread,
+ * in batches of about {@code delete-batch-size} keys (a run's are never split; the run holding the last
+ * deleted event is rewritten with the events after it), so a crash in the middle leaves a deleted prefix,
+ * never a hole; {@code DeleteMessagesSuccess(to)} once durable, or {@code DeleteMessagesFailure(cause, to)}.
+ * Deleting up to the highest sequence number or past it also removes the persistence id's numeric id: all
+ * that is left is a tombstone of the persistence id and its highest sequence number, which never goes back.
+ *
+ * <p>With {@code pekko.persistence.internal.publish-plugin-commands = on} (Pekko's own test hook), finished
+ * replay and delete requests are published on the event stream, as {@code AsyncWriteJournal} does.
  *
  * <p><b>For the read journal</b> ({@link TobogganReadJournal}): a write batch also indexes new persistence
  * ids by numeric id and sets {@link PluginFormat#HIGHEST_ID} (see {@link PluginFormat}); each batch is
  * numbered in {@link JournalWrites} before it is applied and reported there once its flush completes, which
  * is what wakes live queries and tells every query that what it read is durable.
  *
- * <p>Confinement: {@link #tagIds} is a cache of {@link PluginFormat#TAG} entries, written on the journal
- * actor's thread after the batch that stores a new tag is applied; readers on other threads only read it.
+ * <p>Confinement: everything but {@link #tagIds}, {@link #replies} and the replays' reads is the journal actor's.
+ * {@link #tagIds} is a cache of {@link PluginFormat#TAG} entries, written on the journal actor's thread after
+ * the batch that stores a new tag is applied; readers on other threads only read it.
  */
-public final class TobogganJournal extends AsyncWriteJournal {
+public final class TobogganJournal extends AbstractActor {
     private final Db db;
     private final Tree tree;
     private final Serialization serialization;
@@ -73,16 +112,60 @@ public final class TobogganJournal extends AsyncWriteJournal {
     private final LastUtf8 writerUuids = new LastUtf8();
     /** Tag → tag id, for tags whose {@link PluginFormat#TAG} entry is stored. */
     private final Map<String, Long> tagIds = new ConcurrentHashMap<>();
+    private final String configPath;
+    private final CircuitBreaker breaker;
+    private final ReplayFilter.Settings replayFilter;
+    private final Executor replayExecutor;
+    /** Where write replies are sent from: this actor's dispatcher (see {@link #write}). */
+    private final Executor replyExecutor;
+    private final boolean publish;
+    private final LoggingAdapter log;
+    private final WriteReplies replies;
+    private final ActorSystem system;
+    /** The plugin's event adapters, looked up on first use (the plugin's registration finishes after this constructor). */
+    private volatile EventAdapters adapters;
 
     public TobogganJournal(Config config, String configPath) {
-        this.db = PekkoStores.get(context().system()).store(config.getString("store"));
+        this.system = context().system();
+        this.db = PekkoStores.get(system).store(config.getString("store"));
         this.tree = db.tree(PluginSettings.treeName(config, configPath));
-        this.serialization = SerializationExtension.get(context().system());
+        this.serialization = SerializationExtension.get(system);
         this.deleteBatchSize = PluginSettings.positiveInt(config, configPath, "delete-batch-size");
-        this.writes = PekkoStores.get(context().system()).journalWrites(db, PluginSettings.treeName(config, configPath));
+        this.writes = PekkoStores.get(system).journalWrites(db, PluginSettings.treeName(config, configPath));
+        this.configPath = configPath;
+        this.breaker = CircuitBreaker.create(system.scheduler(),
+                PluginSettings.positiveInt(config, configPath, "circuit-breaker.max-failures"),
+                config.getDuration("circuit-breaker.call-timeout"), config.getDuration("circuit-breaker.reset-timeout"));
+        this.replayFilter = ReplayFilter.Settings.from(config, configPath);
+        this.replayExecutor = system.dispatchers().lookup(config.getString("replay-dispatcher"));
+        this.replyExecutor = context().dispatcher();
+        Config persistence = system.settings().config().getConfig("pekko.persistence");
+        // Pekko's own test hook, read as Pekko reads it: absent from reference.conf, off unless set.
+        this.publish = persistence.hasPath("internal.publish-plugin-commands")
+                && persistence.getBoolean("internal.publish-plugin-commands");
+        this.log = Logging.getLogger(system, this);
+        this.replies = new WriteReplies(self());
         refuseFirstLayout(tree, "the journal tree '" + PluginSettings.treeName(config, configPath) + "' in "
                 + db.directory(), configPath);
         markHighestId(tree, db);
+    }
+
+    @Override
+    public Receive createReceive() {
+        return receiveBuilder()
+                .match(JournalProtocol.WriteMessages.class, this::write)
+                .match(JournalProtocol.ReplayMessages.class, this::replay)
+                .match(JournalProtocol.DeleteMessagesTo.class, this::delete)
+                .build();
+    }
+
+    private EventAdapters adapters() {
+        EventAdapters found = adapters;
+        if (found == null) {
+            found = Persistence.get(system).adaptersFor(configPath);
+            adapters = found;
+        }
+        return found;
     }
 
     /**
@@ -111,80 +194,138 @@ public final class TobogganJournal extends AsyncWriteJournal {
 
     // ---------------------------------------------------------------- writes
 
-    @Override
-    public Future<Iterable<Optional<Exception>>> doAsyncWriteMessages(Iterable<AtomicWrite> messages) {
-        List<Optional<Exception>> results = new ArrayList<>();
+    private void write(JournalProtocol.WriteMessages request) {
+        WriteReplies.Call call = new WriteReplies.Call(request);
+        replies.add(call); // before any outcome can arrive: the replies keep the order of the calls
+        List<Exception> rejections = new ArrayList<>();
+        Map<String, Long> newTags = new HashMap<>();
+        Batch batch;
+        try {
+            batch = prepare(request, rejections, newTags);
+        } catch (RuntimeException e) {
+            call.failed(e);
+            replies.drain();
+            return;
+        }
+        if (batch.isEmpty()) { // nothing to store: only rejections and non-persistent envelopes
+            call.stored(rejections);
+            replies.drain();
+            return;
+        }
+        // The replies are sent from a thread of this actor's dispatcher, not from the flusher's thread that
+        // completes the flush: sent from there, `persist` (one flush per event) took 2x as long (A/B in
+        // docs/benchmarks.md); one task per call costs persistAsync nothing it could measure.
+        breaker.callWithCircuitBreakerCS(() -> applyAndFlush(batch, newTags)).whenCompleteAsync((stable, failure) -> {
+            if (failure == null) {
+                call.stored(rejections);
+            } else {
+                call.failed(cause(failure));
+            }
+            replies.drain();
+        }, replyExecutor);
+    }
+
+    /**
+     * The batch storing every {@link AtomicWrite} of {@code request} that can be adapted and serialized; for
+     * each {@code AtomicWrite}, in order, adds to {@code rejections} null if it is in the batch or the reason
+     * it is not; puts the tags it gives new ids to in {@code newTags}. Reads the tree but changes nothing.
+     */
+    private Batch prepare(JournalProtocol.WriteMessages request, List<Exception> rejections,
+            Map<String, Long> newTags) {
         Batch batch = new Batch();
         Map<String, PersistenceIdEntry> entries = new LinkedHashMap<>();
         Map<String, List<PluginFormat.StoredEvent>> eventsOf = new HashMap<>();
-        Map<String, Long> newTags = new HashMap<>();
         long highestId = 0; // of the numeric ids and orderings this call gives out
-        try {
-            for (AtomicWrite write : messages) {
-                List<EncodedEvent> events;
-                try {
-                    events = encode(write);
-                } catch (Exception rejected) {
-                    // Only this write is refused; nothing of it has been added to the batch.
-                    results.add(Optional.of(rejected));
-                    continue;
-                }
-                PersistenceIdEntry entry = entries.get(write.persistenceId());
-                if (entry == null) {
-                    entry = liveEntry(write.persistenceId(), batch);
-                    highestId = Math.max(highestId, entry.numericId());
-                }
-                List<PluginFormat.StoredEvent> stored =
-                        eventsOf.computeIfAbsent(write.persistenceId(), id -> new ArrayList<>());
-                for (EncodedEvent event : events) {
-                    long ordering = 0;
-                    long[] tags = new long[event.tags.size()];
-                    if (!event.tags.isEmpty()) {
-                        ordering = db.generateId();
-                        highestId = ordering;
-                        for (int i = 0; i < tags.length; i++) {
-                            tags[i] = tagId(event.tags.get(i), newTags, batch);
-                            batch.insert(PluginFormat.taggedKey(tags[i], ordering),
-                                    PluginFormat.taggedValue(entry.numericId(), event.sequenceNr));
-                        }
+        for (PersistentEnvelope envelope : CollectionConverters.asJava(request.messages())) {
+            if (!(envelope instanceof AtomicWrite write)) {
+                continue; // NonPersistentRepr: answered in its place, never stored
+            }
+            List<EncodedEvent> events;
+            try {
+                events = encode(write);
+            } catch (Exception rejected) {
+                // Only this write is refused; nothing of it has been added to the batch.
+                rejections.add(rejected);
+                continue;
+            }
+            PersistenceIdEntry entry = entries.get(write.persistenceId());
+            if (entry == null) {
+                entry = liveEntry(write.persistenceId(), batch);
+                highestId = Math.max(highestId, entry.numericId());
+            }
+            List<PluginFormat.StoredEvent> stored =
+                    eventsOf.computeIfAbsent(write.persistenceId(), id -> new ArrayList<>());
+            for (EncodedEvent event : events) {
+                long ordering = 0;
+                long[] tags = new long[event.tags.size()];
+                if (!event.tags.isEmpty()) {
+                    ordering = db.generateId();
+                    highestId = ordering;
+                    for (int i = 0; i < tags.length; i++) {
+                        tags[i] = tagId(event.tags.get(i), newTags, batch);
+                        batch.insert(PluginFormat.taggedKey(tags[i], ordering),
+                                PluginFormat.taggedValue(entry.numericId(), event.sequenceNr));
                     }
-                    stored.add(new PluginFormat.StoredEvent(event.sequenceNr, ordering, tags, event.serializerId,
-                            event.repr));
                 }
-                entry = new PersistenceIdEntry(entry.numericId(),
-                        Math.max(entry.highestSequenceNr(), write.highestSequenceNr()));
-                entries.put(write.persistenceId(), entry);
-                results.add(Optional.empty());
+                stored.add(new PluginFormat.StoredEvent(event.sequenceNr, ordering, tags, event.serializerId,
+                        event.repr));
             }
-            // Once per persistence id and call, however many of its writes the call holds.
-            entries.forEach((persistenceId, entry) -> {
-                insertRuns(batch, entry.numericId(), eventsOf.get(persistenceId));
-                batch.insert(PluginFormat.persistenceIdKey(persistenceId), PluginFormat.persistenceIdValue(entry));
-            });
-            if (batch.isEmpty()) {
-                return Futures.successful(results);
-            }
-            if (highestId > 0) {
-                batch.insert(PluginFormat.highestIdKey(), PluginFormat.u64Value(highestId));
-            }
-        } catch (RuntimeException e) {
-            return Futures.failed(e);
+            entry = new PersistenceIdEntry(entry.numericId(),
+                    Math.max(entry.highestSequenceNr(), write.highestSequenceNr()));
+            entries.put(write.persistenceId(), entry);
+            rejections.add(null);
         }
+        // Once per persistence id and call, however many of its writes the call holds.
+        entries.forEach((persistenceId, entry) -> {
+            insertRuns(batch, entry.numericId(), eventsOf.get(persistenceId));
+            batch.insert(PluginFormat.persistenceIdKey(persistenceId), PluginFormat.persistenceIdValue(entry));
+        });
+        if (!batch.isEmpty() && highestId > 0) {
+            batch.insert(PluginFormat.highestIdKey(), PluginFormat.u64Value(highestId));
+        }
+        return batch;
+    }
+
+    /**
+     * Applies {@code batch} (on the journal actor's thread: the circuit breaker calls this at once, or not at
+     * all when open) and completes once it is durable; fails at once if the store refuses it, nothing of it
+     * applied. {@code newTags}, the tags the batch stores, are cached once it is applied.
+     */
+    private CompletionStage<Long> applyAndFlush(Batch batch, Map<String, Long> newTags) {
         long batchNumber = writes.startBatch();
         try {
-            // A store failure fails the whole call: Pekko then fails every write of it.
             tree.applyBatch(batch);
         } catch (RuntimeException e) {
             // Nothing of the batch was applied; once a flush covers the batches before it, so is its number.
-            db.flushAsync().thenRun(() -> writes.durable(batchNumber));
-            return Futures.failed(e);
+            flushed(() -> writes.durable(batchNumber));
+            return CompletableFuture.failedFuture(e);
         }
         tagIds.putAll(newTags);
-        Iterable<Optional<Exception>> done = results;
-        return FutureConverters.asScala(db.flushAsync().thenApply(stable -> {
-            writes.durable(batchNumber);
-            return done;
-        }));
+        return flushed(() -> writes.durable(batchNumber));
+    }
+
+    /**
+     * Flushes the store; once everything applied so far is durable, runs {@code durable} and completes. A store
+     * that has failed refuses the flush at once: the stage then fails with its error.
+     */
+    private CompletionStage<Long> flushed(Runnable durable) {
+        try {
+            return db.flushAsync().thenApply(stable -> {
+                durable.run();
+                return stable;
+            });
+        } catch (RuntimeException e) {
+            return CompletableFuture.failedFuture(e);
+        }
+    }
+
+    /** The exception a failed stage reports, unwrapped from the wrappers completion stages add. */
+    private static Throwable cause(Throwable failure) {
+        Throwable cause = failure;
+        while ((cause instanceof CompletionException || cause instanceof ExecutionException) && cause.getCause() != null) {
+            cause = cause.getCause();
+        }
+        return cause;
     }
 
     /** Adds {@code events} (one persistence id's, in order) to {@code batch} as runs of about {@link PluginFormat#RUN_TARGET_BYTES}. */
@@ -214,9 +355,10 @@ public final class TobogganJournal extends AsyncWriteJournal {
     private record EncodedEvent(long sequenceNr, List<String> tags, int serializerId, byte[] repr) {}
 
     /**
-     * Serializes every event of {@code write} (the payload unwrapped from {@link Tagged}, its tags kept
-     * apart), in the compact layout where it can be ({@link PluginFormat#COMPACT_REPR}), or throws naming
-     * what is wrong with it.
+     * Adapts ({@code toJournal}) and serializes every event of {@code write} (the payload unwrapped from
+     * {@link Tagged}, its tags kept apart), in the compact layout where it can be
+     * ({@link PluginFormat#COMPACT_REPR}), or throws naming what is wrong with it. The repr's sender is never
+     * stored (it would be stale on replay).
      */
     private List<EncodedEvent> encode(AtomicWrite write) {
         byte[] persistenceId = persistenceIds.utf8(write.persistenceId());
@@ -224,7 +366,8 @@ public final class TobogganJournal extends AsyncWriteJournal {
             PluginFormat.persistenceIdKey(write.persistenceId()); // throws, naming the limit
         }
         List<EncodedEvent> events = new ArrayList<>(write.size());
-        for (PersistentRepr repr : CollectionConverters.asJava(write.payload())) {
+        for (PersistentRepr written : CollectionConverters.asJava(write.payload())) {
+            PersistentRepr repr = toJournal(written);
             List<String> tags = List.of();
             Object payload = repr.payload();
             if (payload instanceof Tagged tagged) {
@@ -234,7 +377,7 @@ public final class TobogganJournal extends AsyncWriteJournal {
             }
             int serializerId;
             byte[] bytes;
-            if (repr.metadata().isEmpty() && repr.sender() == null && !repr.deleted()) {
+            if (repr.metadata().isEmpty() && !repr.deleted()) {
                 Serializer serializer = serialization.findSerializerFor(payload);
                 byte[] payloadBytes = serialization.serialize(payload).get(); // with the system's address for ActorRefs
                 bytes = PluginFormat.compactRepr(serializer.identifier(),
@@ -243,7 +386,8 @@ public final class TobogganJournal extends AsyncWriteJournal {
                 serializerId = PluginFormat.COMPACT_REPR;
             } else {
                 // What the compact layout does not hold: Pekko's serializer of the whole repr keeps it.
-                PersistentRepr stored = payload == repr.payload() ? repr : repr.withPayload(payload);
+                PersistentRepr stored = repr.update(repr.sequenceNr(), repr.persistenceId(), repr.deleted(),
+                        ActorRef.noSender(), repr.writerUuid()).withPayload(payload);
                 Serializer serializer = serialization.findSerializerFor(stored);
                 bytes = serializer.toBinary(stored);
                 serializerId = serializer.identifier();
@@ -256,6 +400,22 @@ public final class TobogganJournal extends AsyncWriteJournal {
             events.add(new EncodedEvent(repr.sequenceNr(), tags, serializerId, bytes));
         }
         return events;
+    }
+
+    /**
+     * {@code repr} as the plugin's event adapter for its payload stores it. An adapter that keeps the payload
+     * and names no manifest (the identity adapter, or a read-only one) leaves the repr as it is, its manifest
+     * included, as Pekko's {@code AsyncWriteJournal} does.
+     */
+    private PersistentRepr toJournal(PersistentRepr repr) {
+        Object payload = repr.payload();
+        EventAdapter adapter = adapters().get(payload.getClass());
+        Object adapted = adapter.toJournal(payload);
+        String manifest = adapter.manifest(payload);
+        if (adapted == payload && manifest.isEmpty()) {
+            return repr;
+        }
+        return repr.withPayload(adapted).withManifest(manifest);
     }
 
     private static final byte[] NO_BYTES = {};
@@ -313,12 +473,27 @@ public final class TobogganJournal extends AsyncWriteJournal {
 
     // ---------------------------------------------------------------- deletes
 
-    @Override
-    public Future<Void> doAsyncDeleteMessagesTo(String persistenceId, long toSequenceNr) {
+    private void delete(JournalProtocol.DeleteMessagesTo request) {
+        ActorRef actor = request.persistentActor();
+        long to = request.toSequenceNr();
+        breaker.callWithCircuitBreakerCS(() -> deleteTo(request.persistenceId(), to)).whenComplete((stable, failure) -> {
+            actor.tell(failure == null ? new DeleteMessagesSuccess(to) : new DeleteMessagesFailure(cause(failure), to),
+                    replies.journal());
+            if (publish) {
+                system.eventStream().publish(request);
+            }
+        });
+    }
+
+    /**
+     * Deletes the events of {@code persistenceId} up to {@code toSequenceNr} (on the journal actor's thread)
+     * and completes once that is durable.
+     */
+    private CompletionStage<Long> deleteTo(String persistenceId, long toSequenceNr) {
         try {
             PersistenceIdEntry entry = entry(persistenceId);
             if (entry.isTombstone()) {
-                return Futures.successful(null);
+                return CompletableFuture.completedFuture(0L);
             }
             long upTo = Math.min(toSequenceNr, entry.highestSequenceNr());
             boolean deletesAll = toSequenceNr >= entry.highestSequenceNr();
@@ -359,45 +534,66 @@ public final class TobogganJournal extends AsyncWriteJournal {
             if (!batch.isEmpty()) {
                 tree.applyBatch(batch);
             }
-            return FutureConverters.asScala(db.flushAsync().thenApply(stable -> (Void) null));
         } catch (RuntimeException e) {
-            return Futures.failed(e);
+            return CompletableFuture.failedFuture(e);
         }
+        return flushed(() -> { });
     }
 
     // ---------------------------------------------------------------- replays
 
-    @Override
-    public Future<Void> doAsyncReplayMessages(String persistenceId, long fromSequenceNr, long toSequenceNr, long max,
-            Consumer<PersistentRepr> replayCallback) {
-        try {
-            PersistenceIdEntry entry = entry(persistenceId);
-            if (entry.isTombstone() || max <= 0 || fromSequenceNr > toSequenceNr) {
-                return Futures.successful(null);
-            }
-            Iterator<PluginFormat.StoredEvent> events = EventRuns.from(tree, entry.numericId(), fromSequenceNr);
-            long replayed = 0;
-            while (replayed < max && events.hasNext()) {
-                PluginFormat.StoredEvent event = events.next();
-                if (event.sequenceNr() > toSequenceNr) {
-                    break;
-                }
-                replayCallback.accept(PluginFormat.decodeEvent(serialization, event));
-                replayed++;
-            }
-            return Futures.successful(null);
-        } catch (RuntimeException e) {
-            return Futures.failed(e);
-        }
+    private void replay(JournalProtocol.ReplayMessages request) {
+        ActorRef actor = request.persistentActor();
+        breaker.callWithCircuitBreakerCS(() -> CompletableFuture.supplyAsync(
+                        () -> entry(request.persistenceId()), replayExecutor))
+                .thenApplyAsync(entry -> {
+                    long toSequenceNr = Math.min(request.toSequenceNr(), entry.highestSequenceNr());
+                    if (toSequenceNr > 0 && request.fromSequenceNr() <= toSequenceNr) {
+                        replayEvents(entry, request.fromSequenceNr(), toSequenceNr, request.max(), actor);
+                    }
+                    return entry.highestSequenceNr();
+                }, replayExecutor)
+                .whenComplete((highest, failure) -> {
+                    actor.tell(failure == null ? new JournalProtocol.RecoverySuccess(highest)
+                            : new JournalProtocol.ReplayMessagesFailure(cause(failure)), replies.journal());
+                    if (publish) {
+                        system.eventStream().publish(request);
+                    }
+                });
     }
 
-    @Override
-    public Future<Long> doAsyncReadHighestSequenceNr(String persistenceId, long fromSequenceNr) {
-        try {
-            return Futures.successful(entry(persistenceId).highestSequenceNr());
-        } catch (RuntimeException e) {
-            return Futures.failed(e);
+    /**
+     * Sends {@code actor} the events of {@code entry} from {@code fromSequenceNr} to {@code toSequenceNr}, at
+     * most {@code max} stored ones, each adapted ({@code fromJournal}) and passed through the replay filter.
+     *
+     * @throws IllegalStateException if the replay filter (mode {@code fail}) finds events of two writers
+     */
+    private void replayEvents(PersistenceIdEntry entry, long fromSequenceNr, long toSequenceNr, long max,
+            ActorRef actor) {
+        if (entry.isTombstone() || max <= 0) {
+            return;
         }
+        ReplayFilter filter = new ReplayFilter(replayFilter, actor, log);
+        EventAdapters adapters = adapters();
+        Iterator<PluginFormat.StoredEvent> events = EventRuns.from(tree, entry.numericId(), fromSequenceNr);
+        long replayed = 0;
+        while (replayed < max && events.hasNext()) {
+            PluginFormat.StoredEvent event = events.next();
+            if (event.sequenceNr() > toSequenceNr) {
+                break;
+            }
+            replayed++;
+            PersistentRepr stored = PluginFormat.decodeEvent(serialization, event);
+            if (stored.deleted()) {
+                continue; // the deleted flag of old Akka journals: never replayed
+            }
+            Object payload = stored.payload();
+            for (Object adapted : CollectionConverters.asJava(
+                    adapters.get(payload.getClass()).fromJournal(payload, stored.manifest()).events())) {
+                filter.accept(adapted == payload ? stored : stored.withPayload(adapted));
+            }
+        }
+        filter.finish();
     }
 
     private PersistenceIdEntry entry(String persistenceId) {

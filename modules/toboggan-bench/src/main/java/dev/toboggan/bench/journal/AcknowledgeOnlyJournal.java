@@ -12,11 +12,12 @@ import scala.jdk.javaapi.CollectionConverters;
 
 /**
  * The floor of the journal benchmarks, not a journal: it stores nothing and answers Pekko's journal protocol
- * directly, every write acknowledged at once in the order it came, every replay empty. It skips what every
- * real plugin pays inside Pekko (the {@code AsyncWriteJournal}'s future, circuit breaker and resequencer: two
- * messages per event instead of one), so no journal plugin, on any storage, can take less time for the same
- * workload than this one: the time left is the persistent actor's own and the messages between it and its
- * journal. {@code LevelDB ÷ this} bounds what any journal can reach against LevelDB in the same run.
+ * directly, every write acknowledged at once in the order it came, every replay empty. It skips what a
+ * plugin built on Pekko's {@code AsyncWriteJournal} pays (its future, circuit breaker and resequencer: two
+ * messages per event instead of one; Toboggan's journal skips most of it too, speaking the protocol itself)
+ * and any storage, so no journal plugin can take less time for the same workload than this one: the time
+ * left is the persistent actor's own and the messages between it and its journal. {@code LevelDB ÷ this}
+ * bounds what any journal can reach against LevelDB in the same run.
  */
 final class AcknowledgeOnlyJournal extends AbstractActor {
     @Override
