@@ -116,7 +116,7 @@ public final class SegmentCleaning {
      * @param maxSpaceAmplification the store's on-disk size may be at most this times its live data plus one
      *     segment once writers are quiet ({@code max-space-amplification}, more than 1; default 1.5)
      * @param loadSpaceAmplification the same bound while writers keep filling segments (a load, a burst of
-     *     writes; {@code load-space-amplification}, more than 1, default 2.0; a value under
+     *     writes; {@code load-space-amplification}, more than 1, default 1.5 (one bound); a value under
      *     {@code maxSpaceAmplification} counts as {@code maxSpaceAmplification}): the
      *     budget writers are slowed and held against, and the one a pass {@linkplain #pass(Policy, boolean)
      *     while writing} cleans for. Every drain of a segment that holds deltas of most pages rewrites most
@@ -124,7 +124,7 @@ public final class SegmentCleaning {
      *     data written: a looser bound while writing means fewer sweeps, and one more once writers are quiet
      */
     public record Policy(double cleanupThreshold, double maxSpaceAmplification, double loadSpaceAmplification) {
-        public static final Policy DEFAULT = new Policy(0.5, 1.5, 2.0);
+        public static final Policy DEFAULT = new Policy(0.5, 1.5, 1.5);
 
         /** A policy with one bound, while writing and at rest. */
         public Policy(double cleanupThreshold, double maxSpaceAmplification) {

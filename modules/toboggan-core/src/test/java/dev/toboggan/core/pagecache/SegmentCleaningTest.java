@@ -555,7 +555,7 @@ class SegmentCleaningTest {
     void aLoadBoundUnderTheBoundAtRestCountsAsTheBoundAtRest() {
         assertThat(new SegmentCleaning.Policy(0.5, 1.8, 1.2).loadSpaceAmplification()).isEqualTo(1.8);
         assertThat(new SegmentCleaning.Policy(0.5, 1.8).loadSpaceAmplification()).isEqualTo(1.8);
-        assertThat(SegmentCleaning.Policy.DEFAULT.loadSpaceAmplification()).isEqualTo(2.0);
+        assertThat(SegmentCleaning.Policy.DEFAULT.loadSpaceAmplification()).isEqualTo(1.5);
     }
 
     @Test
