@@ -65,6 +65,9 @@ public final class StoreReader implements AutoCloseable {
         }
     }
 
+    /** Pages {@link #readPages} reads between eviction runs. */
+    static final int PAGES_PER_EVICTION_RUN = 4096;
+
     private final Path directory;
     private final StoreFormat format;
     private final ReadOnlyStorage io;
@@ -216,8 +219,10 @@ public final class StoreReader implements AutoCloseable {
     }
 
     /**
-     * Reads every page, checking the checksum of every fragment; pages it read are paged out again, so
-     * memory stays bounded. A damaged page fails the store (as it would in use), so the scan stops there.
+     * Reads every page, checking the checksum of every fragment; pages it read are paged out again, and
+     * an eviction run every {@value #PAGES_PER_EVICTION_RUN} pages drains what their page-ins queued for the
+     * cache policy, so memory stays bounded. A damaged page fails the store (as it would in use), so the scan
+     * stops there.
      */
     public PageScan readPages() {
         long count = 0;
@@ -245,6 +250,9 @@ public final class StoreReader implements AutoCloseable {
             maxFragments = Math.max(maxFragments, page.fragmentCount());
             bytes += page.value().length;
             pages.pageOut(pid);
+            if (count % PAGES_PER_EVICTION_RUN == 0) {
+                pages.evictor().run();
+            }
         }
         return new PageScan(count, free, fragments, maxFragments, bytes, defect);
     }

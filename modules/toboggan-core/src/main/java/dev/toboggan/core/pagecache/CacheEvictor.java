@@ -40,7 +40,9 @@ import java.util.concurrent.locks.ReentrantLock;
  *       pid in {@code arrivals}, a lock-free queue that loses nothing, so the policy tracks every
  *       resident page (a lost arrival would leave a page the policy cannot evict, squeezing the pages it
  *       manages). Its length is bounded like the resident bytes: only runs page out, and a run drains
- *       it first, so while no run happens arrivals are bounded by the admission limit below.
+ *       it first, so while no run happens arrivals are bounded by the admission limit below. A caller of
+ *       {@link PageCache#pageOut} pages out outside a run: one that does so for many pages without an
+ *       Evictor (the CLI's page scan) calls {@link #run} now and then to drain what its page-ins queued.
  *   <li><b>Run</b> (under {@code lock}, one at a time): drain the buffers into the policy (a pid whose
  *       slot no longer holds a resident page is forgotten), then, if {@code resident > capacity}, page out
  *       victims until {@code resident <= capacity - capacity / HEADROOM_DIVISOR}: under a load of misses

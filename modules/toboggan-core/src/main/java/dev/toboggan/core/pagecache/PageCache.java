@@ -640,7 +640,9 @@ public final class PageCache<P, D> implements AutoCloseable {
     /**
      * Drops the in-memory value of a page, keeping where its fragments are; a later {@link #get} reads
      * it back. Only a page whose every fragment is durable is paged out, so that read never waits; the
-     * meta and counter pages and free pages never are.
+     * meta and counter pages and free pages never are. The page's arrival stays queued for the cache
+     * policy until the next eviction run: a caller that pages in and out many pages on a cache without an
+     * Evictor calls {@code evictor().run()} now and then (see {@link CacheEvictor}).
      *
      * @return whether the page was paged out by this call
      */
