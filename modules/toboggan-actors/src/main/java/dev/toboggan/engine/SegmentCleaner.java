@@ -122,9 +122,9 @@ final class SegmentCleaner {
             timers.cancel(Command.RETRY);
             retryAfter = RETRY_MIN;
         }
-        if (command == Command.SEGMENT_FILLED || !settling) {
-            // restarted by every pass while writing (each filled segment brings one): it fires only once
-            // writers have filled no segment for a while
+        if (!settling) {
+            // restarted by every pass while writing (each filled segment brings one, and ends settling): it
+            // fires only once writers have filled no segment for a while
             if (outcome.unsettled()) {
                 timers.startSingleTimer(Command.SETTLE, SETTLE_AFTER);
             } else {

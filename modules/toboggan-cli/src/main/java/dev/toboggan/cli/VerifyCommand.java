@@ -59,7 +59,7 @@ public final class VerifyCommand implements Callable<Integer> {
             for (String warning : store.openWarnings()) {
                 problems.add(new StoreReader.Defect(path, -1, "recovery: " + warning));
             }
-            recovery = store.recovery();
+            recovery = store.pageCache().recoveryReport();
             noteWhatACrashLeft(recovery, notes);
             walk = store.walkLog();
             problems.addAll(walk.defects());

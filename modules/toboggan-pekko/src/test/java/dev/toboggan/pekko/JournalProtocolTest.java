@@ -62,19 +62,22 @@ class JournalProtocolTest {
 
     /** Starts a system with {@code settings} over the tests' configuration, the journal on the directory's store. */
     private void start(String settings) {
-        testKit = ActorTestKit.create("protocol", ConfigFactory.parseString(settings)
-                .withFallback(PekkoTestConfig.persistence(directory)));
+        startSystem(settings);
         startJournal();
     }
 
     /** Starts a system whose journal writes to a store over {@code disk} opened with {@code storeSettings}. */
     private Db startOnSimulatedDisk(String settings, SimulatedStorage disk, String storeSettings) {
-        testKit = ActorTestKit.create("protocol", ConfigFactory.parseString(settings)
-                .withFallback(PekkoTestConfig.persistence(directory)));
+        startSystem(settings);
         Db store = SimulatedDiskStores.open(testKit.system(), disk, storeSettings);
         PekkoStores.get(testKit.system()).adopt("toboggan.pekko.store", store);
         startJournal();
         return store;
+    }
+
+    private void startSystem(String settings) {
+        testKit = ActorTestKit.create("protocol", ConfigFactory.parseString(settings)
+                .withFallback(PekkoTestConfig.persistence(directory)));
     }
 
     private void startJournal() {

@@ -9,7 +9,6 @@ import dev.toboggan.core.CorruptionException;
 import dev.toboggan.core.io.StorageFile;
 import dev.toboggan.core.io.StorageIo.OpenMode;
 import dev.toboggan.core.log.LogConfig;
-import dev.toboggan.core.log.RecoveryReport;
 import dev.toboggan.core.pagecache.Page;
 import dev.toboggan.core.pagecache.PageCache;
 import dev.toboggan.core.pagecache.PageCacheConfig;
@@ -31,8 +30,8 @@ import org.slf4j.LoggerFactory;
  * {@link ReadOnlyStorage}, so nothing on disk changes (but the store's lock is taken, as by any open), and
  * pages are read as raw bytes ({@link RawPages}). The warnings the open logs (a damaged snapshot it
  * skipped, say) are collected: on a store that was closed cleanly there are none. What the log's recovery
- * cut off (a torn tail, dropped batches) is in {@link #recovery()} instead, not among them: it is what a
- * crash leaves, not damage.
+ * cut off (a torn tail, dropped batches) is in {@link PageCache#recoveryReport()} instead, not among them:
+ * it is what a crash leaves, not damage.
  */
 public final class StoreReader implements AutoCloseable {
     /** The store's fixed settings, from its {@code format} file. */
@@ -153,14 +152,9 @@ public final class StoreReader implements AutoCloseable {
         return pages;
     }
 
-    /** Warnings logged while opening the store, but for the log recovery's report ({@link #recovery()}). */
+    /** Warnings logged while opening the store, but for log recovery's report ({@link PageCache#recoveryReport()}). */
     public List<String> openWarnings() {
         return openWarnings;
-    }
-
-    /** What the log's recovery found and did: where the log ended and why, what it dropped. */
-    public RecoveryReport recovery() {
-        return pages.recoveryReport();
     }
 
     /** The log file's slots and messages, as recovery left them (in memory), with every defect. */
@@ -288,7 +282,7 @@ public final class StoreReader implements AutoCloseable {
 
     /**
      * Collects WARN and ERROR events of Toboggan's loggers while it is attached, but for those of log
-     * recovery: its one warning is its report, which {@link #recovery()} returns whole.
+     * recovery: its one warning is its report, which {@link PageCache#recoveryReport()} returns whole.
      */
     private static final class WarningCollector extends AppenderBase<ILoggingEvent> {
         private static final String LOG_RECOVERY = "dev.toboggan.core.log.LogRecovery";
