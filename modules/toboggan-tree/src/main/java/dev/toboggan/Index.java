@@ -15,14 +15,10 @@ import java.util.Arrays;
 final class Index extends TreeNode {
     /** Separators per block of {@link #blockFirsts}. */
     private static final int BLOCK = 16;
-    /** Per-separator part of {@link #heapSize()}: the separator's array header and the slot pointing at it, its prefix. */
-    private static final int ENTRY_OVERHEAD = 32;
 
     /** The separators, sorted. */
     final byte[][] keys;
     final long[] children;
-    /** {@link #prefix} of each separator, in order. */
-    private final long[] prefixes;
     /**
      * The prefix of the first separator of each block of {@value #BLOCK} ({@code prefixes[b * BLOCK]}): what
      * {@link #search} reads first, in order, to find the block that holds a key. Not counted in
@@ -40,9 +36,8 @@ final class Index extends TreeNode {
 
     private Index(byte[] lo, byte[] hi, long next, byte[][] keys, long[] prefixes, long[] children, int size,
             long entriesHeap) {
-        super(lo, hi, next, size, entriesHeap);
+        super(lo, hi, next, prefixes, size, entriesHeap);
         this.keys = keys;
-        this.prefixes = prefixes;
         this.children = children;
         this.blockFirsts = blockFirsts(prefixes);
         this.route = route(prefixes, children);
@@ -50,9 +45,8 @@ final class Index extends TreeNode {
 
     /** A version of {@code base} with these entries. */
     private Index(Index base, byte[][] keys, long[] prefixes, long[] children, int size, long entriesHeap) {
-        super(base, size, entriesHeap);
+        super(base, prefixes, size, entriesHeap);
         this.keys = keys;
-        this.prefixes = prefixes;
         this.children = children;
         this.blockFirsts = blockFirsts(prefixes);
         this.route = route(prefixes, children);
@@ -99,19 +93,9 @@ final class Index extends TreeNode {
         int low = below == 0 ? 0 : (below - 1) * BLOCK + 1;
         int high = tied == firsts.length ? prefixes.length : tied * BLOCK;
         if (high - low > BLOCK) { // separators tie on their prefix across blocks: bisect them first
-            return search(prefixes, 1, key, prefix, low, high);
+            return search(key, prefix, low, high);
         }
         return scan(route, 2, key, prefix, low, high);
-    }
-
-    @Override
-    int count() {
-        return prefixes.length;
-    }
-
-    @Override
-    long prefixAt(int i) {
-        return prefixes[i];
     }
 
     /** An index node with these entries; computes its size. */
@@ -207,13 +191,9 @@ final class Index extends TreeNode {
         return entrySize(keys[i], children[i]);
     }
 
-    /** The sum of {@link #entryHeap} over the entries {@code [from, to)}. */
-    private long entriesHeap(int from, int to) {
-        long bytes = 0;
-        for (int i = from; i < to; i++) {
-            bytes += entryHeap(keys[i]);
-        }
-        return bytes;
+    @Override
+    long entryHeap(int i) {
+        return entryHeap(keys[i]);
     }
 
     /** The separator, its prefix and slot (the overhead), its child, and both again in {@link #route}. */

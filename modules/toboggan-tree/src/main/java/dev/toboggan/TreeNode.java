@@ -28,7 +28,9 @@ abstract sealed class TreeNode implements Node permits Leaf, Index {
     static final byte[] NO_KEY = new byte[0];
     /** Fixed part of {@link #heapSize()}: the object, its arrays' headers, the bounds' headers. */
     private static final int NODE_OVERHEAD = 96;
-    /** Entries {@link #search} reads in order rather than bisecting (two to four 64-byte cache lines of prefixes). */
+    /** Per-entry part of {@link #heapSize()}: an array's header, the entry's prefix and the slot pointing at it. */
+    static final int ENTRY_OVERHEAD = 32;
+    /** Entries {@link #search} reads in order rather than bisecting (two 64-byte cache lines of prefixes). */
     static final int SCAN = 16;
     private static final VarHandle LONG_BE = MethodHandles.byteArrayViewVarHandle(long[].class, ByteOrder.BIG_ENDIAN);
 
@@ -38,21 +40,28 @@ abstract sealed class TreeNode implements Node permits Leaf, Index {
     final byte[] hi;
     /** The right sibling, or {@link #NO_PID}. */
     final long next;
+    /**
+     * {@link #prefix} of each key, in key order (so also the entry count): a binary search compares these
+     * first and looks at a key's bytes only on a tie, so it mostly reads one small array instead of one
+     * object per step (entries are scattered over the heap; each step would be a cache miss).
+     */
+    final long[] prefixes;
     /** {@link #prefix} of {@link #hi}: most range checks need not read {@code hi} itself. */
     private final long hiPrefix;
     /** {@link #encodedSize()}, kept up to date by each change rather than recounted. */
     final int size;
     /**
-     * Heap bytes of the entries (the node's arrays and what they hold), kept up to date like {@link #size}:
-     * the page cache weighs every new version of a page, and summing per version cost a fifth of an
-     * insert (and, for an index node, a cache miss per separator).
+     * The sum of {@link #entryHeap} over the entries, kept up to date like {@link #size}: the page cache
+     * weighs every new version of a page, and summing per version cost a fifth of an insert (and, for an
+     * index node, a cache miss per separator).
      */
     final long entriesHeap;
 
-    TreeNode(byte[] lo, byte[] hi, long next, int size, long entriesHeap) {
+    TreeNode(byte[] lo, byte[] hi, long next, long[] prefixes, int size, long entriesHeap) {
         this.lo = lo;
         this.hi = hi;
         this.next = next;
+        this.prefixes = prefixes;
         this.hiPrefix = hi == null ? 0 : prefix(hi);
         this.size = size;
         this.entriesHeap = entriesHeap;
@@ -63,10 +72,11 @@ abstract sealed class TreeNode implements Node permits Leaf, Index {
      * {@link #hiPrefix} over rather than reading {@code hi} again: on an insert that is a cache miss, as
      * lookups seldom read {@code hi} itself.
      */
-    TreeNode(TreeNode base, int size, long entriesHeap) {
+    TreeNode(TreeNode base, long[] prefixes, int size, long entriesHeap) {
         this.lo = base.lo;
         this.hi = base.hi;
         this.next = base.next;
+        this.prefixes = prefixes;
         this.hiPrefix = base.hiPrefix;
         this.size = size;
         this.entriesHeap = entriesHeap;
@@ -81,15 +91,9 @@ abstract sealed class TreeNode implements Node permits Leaf, Index {
         return c != 0 ? c > 0 : Arrays.compareUnsigned(key, hi) >= 0;
     }
 
-    /** The number of entries. */
-    abstract int count();
-
-    /**
-     * {@link #prefix} of the key of entry {@code i}. Searches compare these first and look at a key's bytes
-     * only on a tie, so they mostly read one small array instead of one object per step (entries are
-     * scattered over the heap; each step would be a cache miss).
-     */
-    abstract long prefixAt(int i);
+    final int count() {
+        return prefixes.length;
+    }
 
     /** Compares the key of entry {@code i} with {@code key}, as unsigned bytes. */
     abstract int compareAt(int i, byte[] key);
@@ -105,19 +109,22 @@ abstract sealed class TreeNode implements Node permits Leaf, Index {
      * for the one before (its address depends on the comparison), while the loads of an in-order scan do
      * not depend on each other, so the processor has them all in flight at once. A leaf of the default
      * size (about 30 entries of 16-byte keys and 100-byte values) costs one bisection step and a scan of
-     * a few cache lines instead of four or five dependent misses.
+     * two cache lines instead of four or five dependent misses.
      */
-    abstract int search(byte[] key);
+    int search(byte[] key) {
+        return search(key, prefix(key), 0, prefixes.length);
+    }
 
     /**
-     * {@link #search(byte[])} of a key known to lie in {@code [low, high)} (the entries below {@code low}
-     * are less than {@code key}, those from {@code high} on greater), over the prefixes {@code p[i * stride]}.
+     * {@link #search(byte[])} of a key known to lie in {@code [low, high)}: the entries below {@code low}
+     * are less than {@code key}, those from {@code high} on greater.
      */
-    final int search(long[] p, int stride, byte[] key, long prefix, int low, int high) {
+    final int search(byte[] key, long prefix, int low, int high) {
+        long[] p = prefixes;
         // entries below low are less than key, entries from high on are greater
         while (high - low > SCAN) {
             int mid = (low + high) >>> 1;
-            int c = Long.compareUnsigned(p[mid * stride], prefix);
+            int c = Long.compareUnsigned(p[mid], prefix);
             if (c == 0) {
                 c = compareAt(mid, key);
             }
@@ -129,11 +136,11 @@ abstract sealed class TreeNode implements Node permits Leaf, Index {
                 return mid;
             }
         }
-        return scan(p, stride, key, prefix, low, high);
+        return scan(p, 1, key, prefix, low, high);
     }
 
     /**
-     * The in-order part of {@link #search(long[], int, byte[], long, int, int)}, over entries {@code [low, high)} whose
+     * The in-order part of {@link #search(byte[], long, int, int)}, over entries {@code [low, high)} whose
      * prefixes are {@code p[i * stride]}.
      */
     final int scan(long[] p, int stride, byte[] key, long prefix, int low, int high) {
@@ -210,6 +217,18 @@ abstract sealed class TreeNode implements Node permits Leaf, Index {
         return NODE_OVERHEAD + lo.length + (hi == null ? 0 : hi.length) + entriesHeap;
     }
 
+    /** Heap bytes of entry {@code i}, its key included. */
+    abstract long entryHeap(int i);
+
+    /** The sum of {@link #entryHeap} over the entries {@code [from, to)}. */
+    final long entriesHeap(int from, int to) {
+        long bytes = 0;
+        for (int i = from; i < to; i++) {
+            bytes += entryHeap(i);
+        }
+        return bytes;
+    }
+
     /** Encoded bytes of entry {@code i}, as {@link NodeFormat} writes it at most. */
     abstract int entrySize(int i);
 
@@ -222,7 +241,7 @@ abstract sealed class TreeNode implements Node permits Leaf, Index {
 
     /** Whether the node is too large: larger than {@code splitSize} and with enough entries for two halves. */
     final boolean shouldSplit(int splitSize) {
-        return size > splitSize && count() >= 2 * minHalf();
+        return size > splitSize && prefixes.length >= 2 * minHalf();
     }
 
     /**
@@ -233,10 +252,10 @@ abstract sealed class TreeNode implements Node permits Leaf, Index {
         int half = (size - headerSize()) / 2;
         int sum = 0;
         int m = 0;
-        while (m < count() && sum < half) {
+        while (m < prefixes.length && sum < half) {
             sum += entrySize(m++);
         }
-        return Math.max(minHalf(), Math.min(count() - minHalf(), m));
+        return Math.max(minHalf(), Math.min(prefixes.length - minHalf(), m));
     }
 
     /** The {@code lo} of the right half when splitting at {@code m}. */
