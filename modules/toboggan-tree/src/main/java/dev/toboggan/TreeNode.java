@@ -56,6 +56,12 @@ abstract sealed class TreeNode implements Node permits Leaf, Index {
      * index node, a cache miss per separator).
      */
     final long entriesHeap;
+    /**
+     * {@link #heapSize()} but for the entries: the bounds' lengths with the fixed part, taken over by each
+     * version like {@link #hiPrefix} (reading {@code lo} and {@code hi} to weigh a new version was two cache
+     * misses per insert).
+     */
+    private final int boundsHeap;
 
     TreeNode(byte[] lo, byte[] hi, long next, long[] prefixes, int size, long entriesHeap) {
         this.lo = lo;
@@ -65,12 +71,13 @@ abstract sealed class TreeNode implements Node permits Leaf, Index {
         this.hiPrefix = hi == null ? 0 : prefix(hi);
         this.size = size;
         this.entriesHeap = entriesHeap;
+        this.boundsHeap = NODE_OVERHEAD + lo.length + (hi == null ? 0 : hi.length);
     }
 
     /**
      * A version of {@code base} with other entries, in the same range and with the same link. Takes
-     * {@link #hiPrefix} over rather than reading {@code hi} again: on an insert that is a cache miss, as
-     * lookups seldom read {@code hi} itself.
+     * {@link #hiPrefix} and {@link #boundsHeap} over rather than reading {@code lo} and {@code hi} again:
+     * on an insert each is a cache miss, as lookups seldom read the bounds themselves.
      */
     TreeNode(TreeNode base, long[] prefixes, int size, long entriesHeap) {
         this.lo = base.lo;
@@ -80,6 +87,7 @@ abstract sealed class TreeNode implements Node permits Leaf, Index {
         this.hiPrefix = base.hiPrefix;
         this.size = size;
         this.entriesHeap = entriesHeap;
+        this.boundsHeap = base.boundsHeap;
     }
 
     /** Whether {@code key} lies at or past {@code hi}: it belongs to a node further right. */
@@ -214,7 +222,7 @@ abstract sealed class TreeNode implements Node permits Leaf, Index {
 
     @Override
     public final long heapSize() {
-        return NODE_OVERHEAD + lo.length + (hi == null ? 0 : hi.length) + entriesHeap;
+        return boundsHeap + entriesHeap;
     }
 
     /** Heap bytes of entry {@code i}, its key included. */
