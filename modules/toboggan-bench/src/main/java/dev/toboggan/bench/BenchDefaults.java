@@ -11,7 +11,7 @@ import org.openjdk.jmh.annotations.Warmup;
 /**
  * Settings shared by every benchmark class: extend it. JMH looks for {@code @Fork}, {@code @Warmup} and
  * the rest on the benchmark method, then its class, then the superclasses, so this is the one place that
- * gives every fork {@link BenchFlags the JVM flags}. Modest on purpose (a class runs in about a minute):
+ * sets them for every benchmark (the forks need no JVM flags: Toboggan needs none). Modest on purpose (a class runs in about a minute):
  * these machines are shared and noisy, so every figure is read as a ratio to a baseline measured in the
  * same run, never as an absolute. A command line's {@code -f/-wi/-i/-w/-r} override them.
  */
@@ -19,10 +19,7 @@ import org.openjdk.jmh.annotations.Warmup;
 @OutputTimeUnit(TimeUnit.SECONDS)
 @Warmup(iterations = 2, time = 2)
 @Measurement(iterations = 3, time = 3)
-@Fork(value = 1, jvmArgsAppend = {
-    BenchFlags.OPENS_NIO, BenchFlags.OPENS_LANG, BenchFlags.OPENS_REFLECT, BenchFlags.OPENS_IO,
-    BenchFlags.OPENS_UTIL, BenchFlags.EXPORTS_MISC, BenchFlags.EXPORTS_REF, BenchFlags.EXPORTS_UTIL,
-    BenchFlags.EXPORTS_NIO_CH, BenchFlags.EXPORTS_SUN_MISC})
+@Fork(1)
 public abstract class BenchDefaults {
     /**
      * Whether benchmarks print what they observed (log counters) after each iteration:

@@ -24,7 +24,7 @@ import org.apache.pekko.actor.ActorSystem;
  * in an actor system of its own, one after the other in this JVM.
  *
  * <pre>{@code
- * java -cp benchmarks.jar <the flags of BenchFlags> dev.toboggan.bench.journal.JournalCpu [rounds] [runs] [journals]
+ * java -cp benchmarks.jar dev.toboggan.bench.journal.JournalCpu [rounds] [runs] [journals]
  * }</pre>
  *
  * Defaults: 3 rounds, each 3 warm-up and 8 measured runs per journal, journals {@code toboggan,leveldb,inmem}

@@ -1,7 +1,6 @@
 package dev.toboggan.bench.snapshot;
 
 import dev.toboggan.bench.BenchDirs;
-import dev.toboggan.bench.BenchFlags;
 import dev.toboggan.core.Background;
 import dev.toboggan.core.io.FileChannelStorage;
 import dev.toboggan.core.log.LogConfig;
@@ -94,7 +93,6 @@ public final class FreshOpen {
     private static String runChild(String classPath, Path dir, String mode) throws IOException, InterruptedException {
         List<String> command = new ArrayList<>();
         command.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
-        command.addAll(List.of(BenchFlags.jvmFlags()));
         command.addAll(List.of("-cp", classPath, FreshOpen.class.getName(), "child", dir.toString(), mode));
         Process process = new ProcessBuilder(command).redirectErrorStream(true).start();
         String result = "(no figures: the child printed nothing)";

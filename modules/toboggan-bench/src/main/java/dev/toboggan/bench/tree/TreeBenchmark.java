@@ -6,7 +6,6 @@ import dev.toboggan.Db;
 import dev.toboggan.Toboggan;
 import dev.toboggan.bench.BenchDefaults;
 import dev.toboggan.bench.BenchDirs;
-import dev.toboggan.bench.BenchFlags;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
@@ -54,10 +53,7 @@ import org.openjdk.jmh.annotations.Warmup;
  * miss too. Figures in docs/benchmarks.md before 2026-11-21 11:00 were measured without it;
  * {@code -jvmArgsPrepend -XX:-UseTransparentHugePages} measures as they did.
  */
-@Fork(value = 1, jvmArgsPrepend = "-XX:+UseTransparentHugePages", jvmArgsAppend = {
-    BenchFlags.OPENS_NIO, BenchFlags.OPENS_LANG, BenchFlags.OPENS_REFLECT, BenchFlags.OPENS_IO,
-    BenchFlags.OPENS_UTIL, BenchFlags.EXPORTS_MISC, BenchFlags.EXPORTS_REF, BenchFlags.EXPORTS_UTIL,
-    BenchFlags.EXPORTS_NIO_CH, BenchFlags.EXPORTS_SUN_MISC})
+@Fork(value = 1, jvmArgsPrepend = "-XX:+UseTransparentHugePages")
 public class TreeBenchmark extends BenchDefaults {
     static final int KEYS = 1_000_000;
     static final int KEY_SIZE = 16;
