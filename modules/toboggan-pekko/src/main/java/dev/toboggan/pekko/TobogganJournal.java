@@ -220,8 +220,8 @@ public final class TobogganJournal extends AbstractActor {
             return;
         }
         // The replies are sent from a thread of this actor's dispatcher, not from the flusher's thread that
-        // completes the flush: sent from there, `persist` (one flush per event) took 2x as long (A/B in
-        // docs/benchmarks.md); one task per call costs persistAsync nothing it could measure.
+        // completes the flush: a call's thousands of replies would hold up the store's next flush for every
+        // other writer. One task per call costs nothing measurable (docs/benchmarks.md, sessions 6 and 7).
         breaker.callWithCircuitBreakerCS(() -> applyAndFlush(batch, newTags)).whenCompleteAsync((stable, failure) -> {
             if (failure == null) {
                 call.stored(rejections);
