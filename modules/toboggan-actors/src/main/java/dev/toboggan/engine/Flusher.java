@@ -73,7 +73,7 @@ final class Flusher {
                 case TICK -> {
                     scheduleTick();
                     if (core.log.failure() == null) {
-                        core.log.requestStable(core.log.maxReservedLsn());
+                        core.log.requestStable(core.log.periodicFlushTarget());
                     }
                 }
                 case FLUSH_REQUESTED, RECHECK -> { }

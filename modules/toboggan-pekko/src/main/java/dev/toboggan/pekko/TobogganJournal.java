@@ -20,6 +20,7 @@ import java.util.concurrent.Executor;
 import org.apache.pekko.actor.AbstractActor;
 import org.apache.pekko.actor.ActorRef;
 import org.apache.pekko.actor.ActorSystem;
+import org.apache.pekko.actor.ExtendedActorSystem;
 import org.apache.pekko.event.Logging;
 import org.apache.pekko.event.LoggingAdapter;
 import org.apache.pekko.pattern.CircuitBreaker;
@@ -34,6 +35,7 @@ import org.apache.pekko.persistence.journal.EventAdapter;
 import org.apache.pekko.persistence.journal.EventAdapters;
 import org.apache.pekko.persistence.journal.Tagged;
 import org.apache.pekko.serialization.Serialization;
+import org.apache.pekko.serialization.Serialization$;
 import org.apache.pekko.serialization.SerializationExtension;
 import org.apache.pekko.serialization.Serializer;
 import org.apache.pekko.serialization.Serializers;
@@ -122,11 +124,13 @@ public final class TobogganJournal extends AbstractActor {
     private final LoggingAdapter log;
     private final WriteReplies replies;
     private final ActorSystem system;
+    private final ExtendedActorSystem extendedSystem;
     /** The plugin's event adapters, looked up on first use (the plugin's registration finishes after this constructor). */
     private volatile EventAdapters adapters;
 
     public TobogganJournal(Config config, String configPath) {
         this.system = context().system();
+        this.extendedSystem = (ExtendedActorSystem) system;
         this.db = PekkoStores.get(system).store(config.getString("store"));
         this.tree = db.tree(PluginSettings.treeName(config, configPath));
         this.serialization = SerializationExtension.get(system);
@@ -201,7 +205,10 @@ public final class TobogganJournal extends AbstractActor {
         Map<String, Long> newTags = new HashMap<>();
         Batch batch;
         try {
-            batch = prepare(request, rejections, newTags);
+            // One transport-information scope for the whole call (ActorRefs in payloads serialize with the
+            // system's address), not one per event as Serialization.serialize sets and restores it.
+            batch = Serialization$.MODULE$.withTransportInformation(extendedSystem,
+                    () -> prepare(request, rejections, newTags));
         } catch (RuntimeException e) {
             call.failed(e);
             replies.drain();
@@ -213,8 +220,8 @@ public final class TobogganJournal extends AbstractActor {
             return;
         }
         // The replies are sent from a thread of this actor's dispatcher, not from the flusher's thread that
-        // completes the flush: sent from there, `persist` (one flush per event) took 2x as long (A/B in
-        // docs/benchmarks.md); one task per call costs persistAsync nothing it could measure.
+        // completes the flush: a call's thousands of replies would hold up the store's next flush for every
+        // other writer. One task per call costs nothing measurable (docs/benchmarks.md, sessions 6 and 7).
         breaker.callWithCircuitBreakerCS(() -> applyAndFlush(batch, newTags)).whenCompleteAsync((stable, failure) -> {
             if (failure == null) {
                 call.stored(rejections);
@@ -233,8 +240,10 @@ public final class TobogganJournal extends AbstractActor {
     private Batch prepare(JournalProtocol.WriteMessages request, List<Exception> rejections,
             Map<String, Long> newTags) {
         Batch batch = new Batch();
-        Map<String, PersistenceIdEntry> entries = new LinkedHashMap<>();
-        Map<String, List<PluginFormat.StoredEvent>> eventsOf = new HashMap<>();
+        // Per persistence id of the call, in the order of their first write; consecutive writes of one id
+        // (the usual call) find theirs in `last` without a lookup.
+        Map<String, PendingWrites> pending = new LinkedHashMap<>();
+        PendingWrites last = null;
         long highestId = 0; // of the numeric ids and orderings this call gives out
         for (PersistentEnvelope envelope : CollectionConverters.asJava(request.messages())) {
             if (!(envelope instanceof AtomicWrite write)) {
@@ -248,17 +257,21 @@ public final class TobogganJournal extends AbstractActor {
                 rejections.add(rejected);
                 continue;
             }
-            PersistenceIdEntry entry = entries.get(write.persistenceId());
-            if (entry == null) {
-                entry = liveEntry(write.persistenceId(), batch);
+            PendingWrites writes = last != null && last.persistenceId.equals(write.persistenceId()) ? last
+                    : pending.get(write.persistenceId());
+            if (writes == null) {
+                PersistenceIdEntry entry = liveEntry(write.persistenceId(), batch);
                 highestId = Math.max(highestId, entry.numericId());
+                writes = new PendingWrites(write.persistenceId(), entry);
+                pending.put(write.persistenceId(), writes);
             }
-            List<PluginFormat.StoredEvent> stored =
-                    eventsOf.computeIfAbsent(write.persistenceId(), id -> new ArrayList<>());
+            last = writes;
+            PersistenceIdEntry entry = writes.entry;
             for (EncodedEvent event : events) {
                 long ordering = 0;
-                long[] tags = new long[event.tags.size()];
+                long[] tags = NO_TAGS;
                 if (!event.tags.isEmpty()) {
+                    tags = new long[event.tags.size()];
                     ordering = db.generateId();
                     highestId = ordering;
                     for (int i = 0; i < tags.length; i++) {
@@ -267,18 +280,17 @@ public final class TobogganJournal extends AbstractActor {
                                 PluginFormat.taggedValue(entry.numericId(), event.sequenceNr));
                     }
                 }
-                stored.add(new PluginFormat.StoredEvent(event.sequenceNr, ordering, tags, event.serializerId,
-                        event.repr));
+                writes.events.add(new PluginFormat.StoredEvent(event.sequenceNr, ordering, tags,
+                        event.serializerId, event.repr));
             }
-            entry = new PersistenceIdEntry(entry.numericId(),
-                    Math.max(entry.highestSequenceNr(), write.highestSequenceNr()));
-            entries.put(write.persistenceId(), entry);
+            writes.highestSequenceNr = Math.max(writes.highestSequenceNr, write.highestSequenceNr());
             rejections.add(null);
         }
         // Once per persistence id and call, however many of its writes the call holds.
-        entries.forEach((persistenceId, entry) -> {
-            insertRuns(batch, entry.numericId(), eventsOf.get(persistenceId));
-            batch.insert(PluginFormat.persistenceIdKey(persistenceId), PluginFormat.persistenceIdValue(entry));
+        pending.forEach((persistenceId, writes) -> {
+            insertRuns(batch, writes.entry.numericId(), writes.events);
+            batch.insert(PluginFormat.persistenceIdKey(persistenceId), PluginFormat.persistenceIdValue(
+                    new PersistenceIdEntry(writes.entry.numericId(), writes.highestSequenceNr)));
         });
         if (!batch.isEmpty() && highestId > 0) {
             batch.insert(PluginFormat.highestIdKey(), PluginFormat.u64Value(highestId));
@@ -351,6 +363,22 @@ public final class TobogganJournal extends AbstractActor {
                 PluginFormat.eventRunValue(run));
     }
 
+    private static final long[] NO_TAGS = {};
+
+    /** What one call stores for one persistence id: its entry before the call, its events, its new highest. */
+    private static final class PendingWrites {
+        final String persistenceId;
+        final PersistenceIdEntry entry;
+        final List<PluginFormat.StoredEvent> events = new ArrayList<>();
+        long highestSequenceNr;
+
+        PendingWrites(String persistenceId, PersistenceIdEntry entry) {
+            this.persistenceId = persistenceId;
+            this.entry = entry;
+            this.highestSequenceNr = entry.highestSequenceNr();
+        }
+    }
+
     /** An event ready to store: its sequence number, tags and serialized {@link PersistentRepr}. */
     private record EncodedEvent(long sequenceNr, List<String> tags, int serializerId, byte[] repr) {}
 
@@ -379,7 +407,7 @@ public final class TobogganJournal extends AbstractActor {
             byte[] bytes;
             if (repr.metadata().isEmpty() && !repr.deleted()) {
                 Serializer serializer = serialization.findSerializerFor(payload);
-                byte[] payloadBytes = serialization.serialize(payload).get(); // with the system's address for ActorRefs
+                byte[] payloadBytes = serializer.toBinary(payload); // in write's transport-information scope
                 bytes = PluginFormat.compactRepr(serializer.identifier(),
                         utf8(Serializers.manifestFor(serializer, payload)), payloadBytes, repr.timestamp(),
                         utf8(repr.manifest()), persistenceId, writerUuids.utf8(repr.writerUuid()));

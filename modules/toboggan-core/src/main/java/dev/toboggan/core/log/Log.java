@@ -516,6 +516,20 @@ public final class Log implements AutoCloseable {
         }
     }
 
+    /**
+     * What the periodic flush asks to become stable ({@link #requestStable}): everything reserved, but not
+     * from the start of a group of batches that is still open on. The stable tip cannot pass an open batch
+     * however much is forced, and the batch's writer flushes it when it wants it (a Pekko journal's write
+     * call of 10 000 events is one batch): forcing it midway made that writer's own flush wait behind a
+     * force that made nothing stable (docs/benchmarks.md, "Pekko journal"). What lies past the open group
+     * becomes stable with it, at the writer's flush or the next periodic one, as it did before.
+     */
+    public long periodicFlushTarget() {
+        long reserved = maxReservedLsn();
+        long openGroup = stability.openGroupStart();
+        return openGroup == Long.MAX_VALUE ? reserved : Math.min(reserved, openGroup - 1);
+    }
+
     /** Whether somebody wants an LSN that is not durable yet (the flush work then forces). */
     boolean stabilityWanted() {
         return wantedStable.get() >= stability.durableTip();

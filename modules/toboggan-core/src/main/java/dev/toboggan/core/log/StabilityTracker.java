@@ -81,6 +81,25 @@ final class StabilityTracker {
         return end;
     }
 
+    /**
+     * The first manifest of the earliest group of batches with a batch still open: the stable tip cannot pass
+     * it before that batch seals, however much is forced. {@code Long.MAX_VALUE} if no batch is open.
+     */
+    synchronized long openGroupStart() {
+        if (openBatches == 0) {
+            return Long.MAX_VALUE;
+        }
+        Long start = batches.isEmpty() ? null : batches.firstKey();
+        while (start != null) {
+            long end = groupEnd(start);
+            if (end == Long.MAX_VALUE) {
+                return start;
+            }
+            start = batches.ceilingKey(end); // the next group starts at the first manifest past this one's end
+        }
+        return Long.MAX_VALUE;
+    }
+
     /** Records that [lo, hi) is on disk. */
     synchronized void markDurable(long lo, long hi) {
         if (lo == durableTip) {

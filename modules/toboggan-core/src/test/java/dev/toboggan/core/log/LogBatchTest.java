@@ -73,6 +73,59 @@ class LogBatchTest {
         assertThat(reopened.log().recoveryReport().tip()).isEqualTo(manifest);
     }
 
+    @Test
+    void thePeriodicFlushForcesWhatLiesBeforeAnOpenBatchAndNothingOfIt() {
+        SimulatedStorage disk = new SimulatedStorage();
+        LogConfig config = LogTestSupport.smallConfig().withSegmentSize(64 * 1024);
+        try (Log log = Log.open(config, disk, Background.NONE, 0, e -> {})) {
+            assertThat(log.periodicFlushTarget()).as("no batch open: everything").isEqualTo(log.maxReservedLsn());
+            long before = write(log, 0, 0);
+            long manifest = log.openBatch();
+            write(log, 1, 0);
+            assertThat(log.periodicFlushTarget()).isEqualTo(manifest - 1);
+            long forces = disk.forceCount();
+            log.requestStable(log.periodicFlushTarget());
+            while (log.flushWork().hasWork()) {
+                log.flushWork().doWork();
+            }
+            assertThat(disk.forceCount()).as("what lay before the batch is forced").isEqualTo(forces + 1);
+            assertThat(log.stableTip()).isGreaterThan(before).isLessThanOrEqualTo(manifest);
+
+            write(log, 1, 1);
+            write(log, 2, 0); // another writer's, after the manifest: stable only with the batch
+            log.requestStable(log.periodicFlushTarget());
+            assertThat(log.flushWork().hasWork()).as("nothing a force could make stable").isFalse();
+            log.flushWork().doWork();
+            assertThat(disk.forceCount()).isEqualTo(forces + 1);
+
+            log.sealBatch(manifest);
+            assertThat(log.periodicFlushTarget()).isEqualTo(log.maxReservedLsn());
+            log.requestStable(log.periodicFlushTarget());
+            while (log.flushWork().hasWork()) {
+                log.flushWork().doWork();
+            }
+            assertThat(log.stableTip()).as("the sealed batch and what followed it").isGreaterThan(log.maxReservedLsn());
+        }
+    }
+
+    @Test
+    void thePeriodicFlushStopsAtTheGroupAnOpenBatchJoins() {
+        SimulatedStorage disk = new SimulatedStorage();
+        try (Log log = Log.open(LogTestSupport.smallConfig(), disk, Background.NONE, 0, e -> {})) {
+            long first = log.openBatch();
+            write(log, 1, 0);
+            long second = log.openBatch(); // opened before the first seals: one group
+            write(log, 2, 0);
+            log.sealBatch(first);
+            assertThat(log.periodicFlushTarget()).isEqualTo(first - 1);
+            log.sealBatch(second);
+            long third = log.openBatch(); // after the group's last seal: a group of its own
+            assertThat(log.periodicFlushTarget()).isEqualTo(third - 1);
+            log.sealBatch(third);
+            assertThat(log.periodicFlushTarget()).isEqualTo(log.maxReservedLsn());
+        }
+    }
+
     /**
      * Regression (FaultInjectionTest, seed 31813286101308, with the paced cleaner): the cleaner promised the
      * durable tip in the {@code stable-tip} file while a batch was open, so the promise covered the batch's
