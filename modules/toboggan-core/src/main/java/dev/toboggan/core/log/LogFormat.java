@@ -379,10 +379,36 @@ public final class LogFormat {
         return v;
     }
 
-    /** CRC32C of {@code buf[from, to)}, inverted, without touching the buffer's position or limit. */
+    /**
+     * CRC32C of {@code buf[from, to)}, inverted, without touching the buffer's position or limit. Every
+     * message a writer completes is sealed here, in an IO buffer's direct memory that other writers fill at
+     * the same time, so the buffer's own position and limit are off limits: a message of up to
+     * {@link CrcScratch#BYTES} bytes is copied (an absolute bulk get) into the thread's scratch array and
+     * summed there, where a view of the buffer per message cost an allocation of a {@code DirectByteBuffer}
+     * and a {@code CRC32C} (3 % of a loading writer's CPU samples). The scratch holds no reference to any
+     * buffer, so it keeps no closed store's memory alive.
+     */
     public static int crc(ByteBuffer buf, int from, int to) {
-        CRC32C crc = new CRC32C();
-        crc.update(buf.duplicate().limit(to).position(from));
+        CrcScratch scratch = CrcScratch.LOCAL.get();
+        CRC32C crc = scratch.crc;
+        crc.reset();
+        int length = to - from;
+        if (buf.hasArray()) {
+            crc.update(buf.array(), buf.arrayOffset() + from, length);
+        } else if (length <= CrcScratch.BYTES) {
+            buf.get(from, scratch.bytes, 0, length);
+            crc.update(scratch.bytes, 0, length);
+        } else {
+            crc.update(buf.duplicate().limit(to).position(from));
+        }
         return (int) crc.getValue() ^ CRC_INVERT;
+    }
+
+    /** A thread's {@link CRC32C} and the bytes {@link #crc} copies a message of a direct buffer into. */
+    private static final class CrcScratch {
+        static final int BYTES = 4096;
+        static final ThreadLocal<CrcScratch> LOCAL = ThreadLocal.withInitial(CrcScratch::new);
+        final CRC32C crc = new CRC32C();
+        final byte[] bytes = new byte[BYTES];
     }
 }
