@@ -19,7 +19,6 @@ import java.util.concurrent.ExecutionException;
 import java.util.concurrent.Executor;
 import org.apache.pekko.actor.AbstractActor;
 import org.apache.pekko.actor.ActorRef;
-import org.apache.pekko.actor.ActorSystem;
 import org.apache.pekko.actor.ExtendedActorSystem;
 import org.apache.pekko.event.Logging;
 import org.apache.pekko.event.LoggingAdapter;
@@ -123,14 +122,13 @@ public final class TobogganJournal extends AbstractActor {
     private final boolean publish;
     private final LoggingAdapter log;
     private final WriteReplies replies;
-    private final ActorSystem system;
-    private final ExtendedActorSystem extendedSystem;
+    /** Extended: the serialization's transport-information scope ({@link #write}) takes one. */
+    private final ExtendedActorSystem system;
     /** The plugin's event adapters, looked up on first use (the plugin's registration finishes after this constructor). */
     private volatile EventAdapters adapters;
 
     public TobogganJournal(Config config, String configPath) {
-        this.system = context().system();
-        this.extendedSystem = (ExtendedActorSystem) system;
+        this.system = (ExtendedActorSystem) context().system();
         this.db = PekkoStores.get(system).store(config.getString("store"));
         this.tree = db.tree(PluginSettings.treeName(config, configPath));
         this.serialization = SerializationExtension.get(system);
@@ -207,7 +205,7 @@ public final class TobogganJournal extends AbstractActor {
         try {
             // One transport-information scope for the whole call (ActorRefs in payloads serialize with the
             // system's address), not one per event as Serialization.serialize sets and restores it.
-            batch = Serialization$.MODULE$.withTransportInformation(extendedSystem,
+            batch = Serialization$.MODULE$.withTransportInformation(system,
                     () -> prepare(request, rejections, newTags));
         } catch (RuntimeException e) {
             call.failed(e);

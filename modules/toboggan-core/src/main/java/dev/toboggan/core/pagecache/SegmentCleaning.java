@@ -144,7 +144,7 @@ public final class SegmentCleaning {
             if (!(loadSpaceAmplification > 1 && loadSpaceAmplification < 1_000)) {
                 throw new IllegalArgumentException("toboggan.load-space-amplification (the bound while writers are "
                         + "busy) must be more than 1 and below 1000, was " + loadSpaceAmplification
-                        + "; 2.0 is a good default, max-space-amplification's value means one bound at all times");
+                        + "; the default is max-space-amplification's value (one bound at all times), 2.0 favours loads");
             }
             // never tighter than the bound at rest: raising max-space-amplification alone raises both
             loadSpaceAmplification = Math.max(loadSpaceAmplification, maxSpaceAmplification);
@@ -250,7 +250,8 @@ public final class SegmentCleaning {
                 stableBefore = log.stableTip();
                 blobs = log.blobSizes();
                 usage = measure(blobs.keySet());
-                budget = budget(bound, usage, blobs);
+                measureLive(usage, blobs);
+                budget = budget(bound);
                 int holes = log.freeSlotCount();
                 if (movedDown || log.sizeOnDisk() <= budget || holes == 0
                         || log.activeSlot() < log.slotCount() - holes) {
@@ -266,7 +267,7 @@ public final class SegmentCleaning {
             }
             if (inBackground) {
                 // from the fresh measurement: writers over budget are slowed while this pass works
-                pace(budget(policy.loadSpaceAmplification(), usage, blobs), blobs);
+                pace(budget(policy.loadSpaceAmplification()), blobs);
             }
             long inUse = inUse(blobs);
             List<Long> targets = choose(policy.cleanupThreshold(), bound, writing, usage, stableBefore,
@@ -291,9 +292,10 @@ public final class SegmentCleaning {
             }
             blobs = log.blobSizes();
             long size = log.sizeOnDisk();
-            long atRest = budget(policy.maxSpaceAmplification(), usage, blobs);
+            measureLive(usage, blobs);
+            long atRest = budget(policy.maxSpaceAmplification());
             boolean unsettled = inUse(blobs) > watermark(atRest) || size > atRest;
-            long loose = budget(policy.loadSpaceAmplification(), usage, blobs);
+            long loose = budget(policy.loadSpaceAmplification());
             budget = writing ? loose : atRest;
             boolean overBudget = inUse(blobs) > budget || size > budget;
             boolean overWatermark = overBudget || inUse(blobs) > watermark(budget);
@@ -379,20 +381,27 @@ public final class SegmentCleaning {
     }
 
     /**
-     * The bytes the store may take: {@code max-space-amplification} × live data, less room for the segments
-     * the IO buffers may start before the next pass (so the bound holds between passes too), and never
-     * less than the live data and two segments (the one being written and one more), which is as small
-     * as a log can be.
+     * Sets the live data ({@code liveBytes}: the live fragments of {@code usage} and the live blob files) and
+     * the space amplification gauge, which {@link #budget}, {@link #watermark} and {@link #limit} work from.
      */
-    private long budget(double bound, Usage usage, Map<Long, Long> blobs) {
+    private void measureLive(Usage usage, Map<Long, Long> blobs) {
         long live = usage.liveFragments;
         for (long id : usage.liveBlobs) {
             live += blobs.getOrDefault(id, 0L);
         }
         liveBytes = live;
         amplification = (double) log.sizeOnDisk() / Math.max(1, live);
+    }
+
+    /**
+     * The bytes the store may take: a space amplification {@code bound} × the live data {@link #measureLive}
+     * set, less room for the segments the IO buffers may start before the next pass (so the bound holds
+     * between passes too), and never less than the live data and two segments (the one being written and one
+     * more), which is as small as a log can be.
+     */
+    private long budget(double bound) {
         long inFlight = (long) cache.config().log().ioBuffers() * segmentSize;
-        return Math.max((long) (bound * live) - inFlight, live + 2L * segmentSize);
+        return Math.max((long) (bound * liveBytes) - inFlight, liveBytes + 2L * segmentSize);
     }
 
     /**
@@ -408,7 +417,7 @@ public final class SegmentCleaning {
     }
 
     /**
-     * The bytes a space amplification {@code bound} allows for the live data the last {@link #budget}
+     * The bytes a space amplification {@code bound} allows for the live data the last {@link #measureLive}
      * measured, and never less than the live data and two segments: {@code max-space-amplification}'s is what
      * {@code lagBytes} is measured against.
      */
