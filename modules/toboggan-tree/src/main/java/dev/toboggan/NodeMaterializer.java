@@ -13,6 +13,12 @@ import dev.toboggan.core.pagecache.Materializer;
 enum NodeMaterializer implements Materializer<Node, Delta> {
     INSTANCE;
 
+    /**
+     * An index node may have this many times {@code consolidation-threshold} fragments before a link
+     * consolidates it (see {@link #consolidationThreshold}).
+     */
+    static final int INDEX_CONSOLIDATION_FACTOR = 4;
+
     @Override
     public Node apply(Node page, Delta delta) {
         if (page instanceof Leaf leaf) {
@@ -32,6 +38,21 @@ enum NodeMaterializer implements Materializer<Node, Delta> {
     @Override
     public boolean isPassedThrough(Node page) {
         return page instanceof Index;
+    }
+
+    /**
+     * Index nodes consolidate {@value #INDEX_CONSOLIDATION_FACTOR} times less often than leaves. An index
+     * node's deltas are added children, about 25 log bytes each against a node of a few KiB, and encoding
+     * the node reads each of its few hundred separators, scattered over the heap (a cache miss each): in a
+     * random load, where every leaf split links one child, consolidating index nodes every
+     * {@code consolidation-threshold} links was an eighth of the writer's CPU. Every lookup passes through
+     * them, so they are seldom paged out and their fragments seldom read back; a leaf's deltas are entries
+     * of about its average entry's size, and leaves keep the configured threshold (longer leaf chains
+     * stayed live on disk and cost space amplification, docs/benchmarks.md).
+     */
+    @Override
+    public int consolidationThreshold(Node page, int configured) {
+        return page instanceof Index ? configured * INDEX_CONSOLIDATION_FACTOR : configured;
     }
 
     @Override

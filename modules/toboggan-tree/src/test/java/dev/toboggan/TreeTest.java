@@ -10,6 +10,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.toboggan.core.io.SimulatedStorage;
+import dev.toboggan.core.pagecache.PageCacheConfig;
 import java.util.Arrays;
 import java.util.Collections;
 import java.util.Iterator;
@@ -377,6 +378,44 @@ class TreeTest {
         reopen();
         assertThat(db.wasRecovered()).isTrue();
         assertThat(db.generateId()).isGreaterThan(id + 1);
+    }
+
+    @Test
+    void indexNodesConsolidateLessOftenThanLeaves() {
+        int threshold = PageCacheConfig.DEFAULT_CONSOLIDATION_THRESHOLD;
+        db.close();
+        SimulatedStorage own = new SimulatedStorage();
+        // 1 KiB nodes: an index node takes dozens of added children before it splits
+        db = PageCacheBackend.open(own, PageCacheBackend.smallConfig(1 << 16), new TreeSettings(1024, 32));
+        NavigableMap<byte[], byte[]> model = new java.util.TreeMap<>(Arrays::compareUnsigned);
+        SplittableRandom r = new SplittableRandom(7);
+        for (int i = 0; i < 20_000; i++) {
+            byte[] key = new byte[8];
+            r.nextBytes(key);
+            db.insert(key, value(i, 8));
+            model.put(key, value(i, 8));
+        }
+        int most = 0;
+        long pid = db.pageCache().root(Store.TREE_PREFIX + Db.DEFAULT_TREE);
+        while (pid != TreeNode.NO_PID) { // each level, left to right
+            Node first = db.pageCache().get(pid).value();
+            for (long at = pid; at != TreeNode.NO_PID; ) {
+                var page = db.pageCache().get(at);
+                if (page.value() instanceof Index) {
+                    most = Math.max(most, page.fragmentCount());
+                    assertThat(page.fragmentCount()).isLessThanOrEqualTo(threshold * NodeMaterializer.INDEX_CONSOLIDATION_FACTOR);
+                } else {
+                    assertThat(page.fragmentCount()).as("leaf %d", at).isLessThanOrEqualTo(threshold);
+                }
+                at = ((TreeNode) page.value()).next;
+            }
+            pid = first instanceof Index index ? index.children[0] : TreeNode.NO_PID;
+        }
+        assertThat(most).as("an index node past the leaves' threshold").isGreaterThan(threshold);
+        TreeVerifier.verify(db);
+        db.close();
+        db = PageCacheBackend.open(own, PageCacheBackend.smallConfig(1 << 16), new TreeSettings(1024, 32));
+        assertThat(drain(db.iterator())).isEqualTo(show(model));
     }
 
     /** The number of levels of the default tree. */

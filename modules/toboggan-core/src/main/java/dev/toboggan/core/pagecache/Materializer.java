@@ -48,6 +48,19 @@ public interface Materializer<P, D> {
         return false;
     }
 
+    /**
+     * How many fragments (a base and its deltas) a version of {@code page} may have before a
+     * {@link PageCache#link} onto it writes the whole page instead of one more delta, given the store's
+     * {@code consolidation-threshold} ({@code configured}). Override it for pages whose deltas are tiny
+     * next to the page and which are seldom read back from the log: consolidating such a page costs a
+     * whole page's encoding and log bytes per few bytes of change. The page cache caps the result at
+     * {@link PageCacheConfig#MAX_CONSOLIDATION_THRESHOLD}. Called on every link: keep it a type test.
+     * {@code configured} by default.
+     */
+    default int consolidationThreshold(P page, int configured) {
+        return configured;
+    }
+
     /** An estimate of the heap bytes {@code page} keeps alive, for cache accounting. */
     long heapSize(P page);
 

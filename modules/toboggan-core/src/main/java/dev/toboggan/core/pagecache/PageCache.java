@@ -432,8 +432,9 @@ public final class PageCache<P, D> implements AutoCloseable {
 
     /**
      * Appends a delta to a page: the new version is {@code Materializer.apply(view.value(), delta)}, and
-     * the log gets the delta only. Once the page has {@code consolidation-threshold} fragments the link
-     * writes the whole merged page instead, as a {@link #replace} would.
+     * the log gets the delta only. Once the page has {@code consolidation-threshold} fragments (or what
+     * {@link Materializer#consolidationThreshold} makes of it for this page) the link writes the whole
+     * merged page instead, as a {@link #replace} would.
      *
      * @param view the version the delta was computed against (from {@link #get} or an earlier change)
      * @return success with the new version, or failure with the current one if the page changed since
@@ -448,7 +449,7 @@ public final class PageCache<P, D> implements AutoCloseable {
         awaitSpace();
         P newValue = Objects.requireNonNull(materializer.apply((P) view.value, delta), "Materializer.apply returned null");
         CasResult<P> result;
-        if (view.fragmentCount() >= consolidationThreshold) {
+        if (view.fragmentCount() >= consolidationThreshold((P) view.value)) {
             metrics.consolidations.increment();
             result = replaceWith(pid, view, newValue);
         } else {
@@ -458,6 +459,12 @@ public final class PageCache<P, D> implements AutoCloseable {
         }
         metrics.record(Op.LINK, System.nanoTime() - start);
         return result;
+    }
+
+    /** The fragments a version holding {@code value} may have before a link consolidates it. */
+    private int consolidationThreshold(P value) {
+        return Math.min(PageCacheConfig.MAX_CONSOLIDATION_THRESHOLD,
+                materializer.consolidationThreshold(value, consolidationThreshold));
     }
 
     @SuppressWarnings("unchecked")

@@ -163,6 +163,32 @@ class PageCacheTest {
     }
 
     @Test
+    void theMaterializerSetsEachPagesConsolidationThresholdUpToTheFormatsLimit() {
+        pc.close();
+        // pages starting with a negative number consolidate at 3 fragments; others would at 1000, capped at 255
+        pc = PageCache.open(Stores.small(), disk, dev.toboggan.core.Background.NONE, new IntListMaterializer() {
+            @Override
+            public int consolidationThreshold(List<Integer> page, int configured) {
+                return page.get(0) < 0 ? 3 : 1000;
+            }
+        });
+        Page<List<Integer>> small = pc.allocate(List.of(-1));
+        Page<List<Integer>> large = pc.allocate(List.of(1));
+        List<Integer> smallCounts = new ArrayList<>();
+        for (int i = 0; i < 6; i++) {
+            small = pc.link(small.pid(), small, i).page();
+            smallCounts.add(small.fragmentCount());
+        }
+        assertThat(smallCounts).containsExactly(2, 3, 1, 2, 3, 1);
+        for (int i = 0; i < PageCacheConfig.MAX_CONSOLIDATION_THRESHOLD; i++) {
+            large = pc.link(large.pid(), large, i).page();
+        }
+        assertThat(large.fragmentCount()).as("consolidated at the format's limit").isEqualTo(1);
+        assertThat(pc.metrics().consolidations()).isEqualTo(3);
+        assertThat(large.value()).hasSize(1 + PageCacheConfig.MAX_CONSOLIDATION_THRESHOLD);
+    }
+
+    @Test
     void pagesOutOnlyWhatIsDurableAndReadsItBackFromSeveralFragments() {
         Page<List<Integer>> v = pc.allocate(List.of(0));
         long pid = v.pid();
