@@ -31,9 +31,9 @@ import java.util.concurrent.locks.ReentrantLock;
  *       back unforced ({@code releasedUnforced}). Their bytes can then no longer be rewritten, so a force
  *       that fails after that fails the log at once (as PostgreSQL and RocksDB treat a failed fsync),
  *       instead of retrying.
- *   <li><b>Zero-fill ahead</b> (when the store forces): a window that would end past the file's end first
- *       extends the file with zeros, {@link #ZERO_FILL_AHEAD} past the window but never past its segment's
- *       slot. A force after a write that grew the file is a full {@code fsync} (file size and extents must
+ *   <li><b>Zero-fill ahead</b> (when the store forces): a window that grew the file is followed by zeros,
+ *       {@link #ZERO_FILL_AHEAD} past the window but never past its segment's slot (the window's own bytes
+ *       are not zeroed first: they are written once). A force after a write that grew the file is a full {@code fsync} (file size and extents must
  *       reach the disk too; see {@code FileChannelStorage}), and appending at the end made EVERY force one;
  *       with the file filled ahead, the forces in between overwrite allocated blocks and are
  *       {@code fdatasync}s of data alone: about half as long on this project's machines (docs/benchmarks.md,
@@ -211,19 +211,31 @@ public final class LogFlusher {
             }
         }
         Failpoints.check("log.write");
-        if (log.config.fsync()) {
+        long end = b.fileOffset + length;
+        long fileEnd = log.config.fsync() ? fileSize() : Long.MAX_VALUE;
+        ByteBuffer window = memory.duplicate().limit(b.base + length).position(b.base);
+        log.file.write(window, b.fileOffset);
+        writtenTo = end;
+        if (end > fileEnd) {
             try {
-                zeroFillAhead(b.fileOffset + length, b.fileOffset - b.base + log.segmentSize);
+                zeroFillAhead(fileEnd, b.fileOffset, end, b.fileOffset - b.base + log.segmentSize);
             } catch (IOException e) {
-                // Only a speed-up, and zeros past the end are an unwritten tail: the window's own write
-                // below decides whether this attempt fails (a full disk may still hold the window itself).
+                // Only a speed-up, and zeros past the end are an unwritten tail: the window's write above
+                // decided whether this attempt fails.
                 LOG.get().debug("zero-filling the log ahead of LSN {} failed: {}", b.lsn, e.toString());
             }
         }
-        ByteBuffer window = memory.duplicate().limit(b.base + length).position(b.base);
-        log.file.write(window, b.fileOffset);
-        writtenTo = b.fileOffset + length;
         return length;
+    }
+
+    /** The log file's size, or {@code Long.MAX_VALUE} (no zero-fill) if it cannot be read. */
+    private long fileSize() {
+        try {
+            return log.file.size();
+        } catch (IOException e) {
+            LOG.get().debug("reading the log's size for its zero-fill failed: {}", e.toString());
+            return Long.MAX_VALUE;
+        }
     }
 
     /**
@@ -241,21 +253,26 @@ public final class LogFlusher {
     }
 
     /**
-     * If {@code writeEnd} lies past the file's end, extends the file with zeros to {@link #ZERO_FILL_AHEAD}
-     * past it, but not past {@code slotEnd}, the end of the slot being written.
+     * After a window at {@code [writeStart, writeEnd)} grew the file from {@code fileEnd}, fills the file with
+     * zeros to {@link #ZERO_FILL_AHEAD} past the window, but not past {@code slotEnd}, the end of the slot
+     * being written, and any gap between the old end and the window. The window's own bytes are not zeroed:
+     * they are written already (zeroing before the write wrote every byte of a window that grew the file
+     * twice, and a window a periodic flush seals during a load is megabytes); and since the window is
+     * written first, a disk too full for the zeros still holds it.
      */
-    private void zeroFillAhead(long writeEnd, long slotEnd) throws IOException {
-        long from = log.file.size();
-        if (writeEnd <= from) {
-            return;
-        }
+    private void zeroFillAhead(long fileEnd, long writeStart, long writeEnd, long slotEnd) throws IOException {
         long to = Math.min(slotEnd, writeEnd + ZERO_FILL_AHEAD);
+        writeZeros(fileEnd, writeStart);
+        writeZeros(writeEnd, to);
+        filledTo = to;
+    }
+
+    private void writeZeros(long from, long to) throws IOException {
         ByteBuffer zeros = ZEROS.duplicate();
         for (long at = from; at < to; at += zeros.capacity()) {
             zeros.clear().limit((int) Math.min(zeros.capacity(), to - at));
             log.file.write(zeros, at);
         }
-        filledTo = to;
     }
 
     /** Runs {@code closing} while no flush work can be running, and makes later calls do nothing. */

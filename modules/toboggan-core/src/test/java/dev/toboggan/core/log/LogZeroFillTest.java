@@ -85,6 +85,25 @@ class LogZeroFillTest {
     }
 
     @Test
+    void aWindowThatGrowsTheFileIsWrittenOnceAndNotZeroedFirst() {
+        SimulatedStorage disk = new SimulatedStorage();
+        Log log = Log.open(config(), disk, Background.NONE, 0, e -> {});
+        log.flush();
+        long before = disk.content(config().logFile()).length;
+        for (int i = 0; i < 1500; i++) { // one window of ~1.5 MiB, past the zeros the first flush left
+            byte[] b = body(0, i, 1000);
+            log.reserve(MessageKind.INLINE_NODE, 3, b, 0, b.length).complete();
+        }
+        disk.resetCounters();
+        log.flush();
+        long after = disk.content(config().logFile()).length;
+        assertThat(after).as("filled ahead of the window").isGreaterThan(before + LogFlusher.ZERO_FILL_AHEAD);
+        assertThat(disk.bytesWritten()).as("the window's bytes and the zeros past it, each once (and the stable-tip "
+                + "file)").isBetween(after - before, after - before + 4096);
+        log.close();
+    }
+
+    @Test
     void withoutFsyncNothingIsFilledAhead() {
         SimulatedStorage disk = new SimulatedStorage();
         LogConfig config = config().withFsync(false);
