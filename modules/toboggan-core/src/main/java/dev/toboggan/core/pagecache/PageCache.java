@@ -442,7 +442,8 @@ public final class PageCache<P, D> implements AutoCloseable {
      */
     @SuppressWarnings("unchecked")
     public CasResult<P> link(long pid, Page<P> view, D delta) {
-        long start = System.nanoTime();
+        boolean timed = (ThreadLocalRandom.current().nextInt() & (PageCacheMetrics.LINK_SAMPLE_EVERY - 1)) == 0;
+        long start = timed ? System.nanoTime() : 0;
         checkChange(pid, view, "linked");
         Objects.requireNonNull(delta, "delta");
         evictor.admit();
@@ -457,7 +458,11 @@ public final class PageCache<P, D> implements AutoCloseable {
             materializer.encodeDelta(delta, out);
             result = linkWith(pid, view, newValue, out);
         }
-        metrics.record(Op.LINK, System.nanoTime() - start);
+        if (timed) {
+            metrics.record(Op.LINK, System.nanoTime() - start);
+        } else {
+            metrics.count(Op.LINK);
+        }
         return result;
     }
 

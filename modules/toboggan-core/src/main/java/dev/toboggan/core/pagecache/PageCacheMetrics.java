@@ -11,7 +11,9 @@ import java.util.concurrent.atomic.LongAdder;
  * one load, cheaper than reading the clock or incrementing a shared counter: one get in
  * {@value #GET_SAMPLE_EVERY}, chosen at random, is timed and counts {@value #GET_SAMPLE_EVERY}, so the get
  * count is an unbiased estimate and {@link OpStats#timed()} says how many were timed. A page-in that
- * a get causes is measured on its own ({@link Op#PAGE_IN}, {@link Op#PULL}).
+ * a get causes is measured on its own ({@link Op#PAGE_IN}, {@link Op#PULL}). Every {@link Op#LINK} is
+ * counted, and one in {@value #LINK_SAMPLE_EVERY}, chosen at random, is timed: a link is the write of every
+ * insert, and its two clock reads and four adds cost a few per cent of a random load's writer CPU.
  *
  * <p>Histograms have power-of-two buckets: bucket {@code i} counts latencies in
  * {@code [2^(i-1), 2^i)} nanoseconds (bucket 0: zero). Recording is a few uncontended adds
@@ -20,6 +22,8 @@ import java.util.concurrent.atomic.LongAdder;
 public final class PageCacheMetrics {
     /** One get in this many is timed. */
     static final int GET_SAMPLE_EVERY = 256;
+    /** One link in this many is timed (a power of two). */
+    static final int LINK_SAMPLE_EVERY = 16;
     static final int BUCKETS = 64;
 
     /** The measured operations. */
@@ -139,7 +143,7 @@ public final class PageCacheMetrics {
      * The counters of one operation.
      *
      * @param count operations done
-     * @param timed operations whose latency is in the histogram (all of them, except for gets)
+     * @param timed operations whose latency is in the histogram (all of them, except for gets and links)
      * @param totalNanos the sum of the timed latencies
      * @param buckets the histogram; see the class notes
      */
