@@ -27,7 +27,7 @@ import java.util.concurrent.locks.ReentrantLock;
  *       the adds of completed CASes have landed (it lags a CAS by one add, never drifts).
  *   <li><b>Accesses</b>: reads (one hit in {@value #HIT_SAMPLE_EVERY}, in
  *       {@value #PASSED_THROUGH_HIT_SAMPLE_EVERY} for pages most reads pass through, and none while the
- *       cache is far from full; see {@link #hit}) and writes record
+ *       cache is far from full; see {@link #hit}) and writes (none while the cache is far from full) record
  *       the pid in {@link AccessBuffers} (lossy, no lock); a stripe at a half mark, or a change that leaves
  *       the cache over capacity, asks the port for an eviction run: the engine coalesces that into at most
  *       one message in flight.
@@ -35,7 +35,7 @@ import java.util.concurrent.locks.ReentrantLock;
  *       above half the capacity, cleared when one leaves it below a quarter, written only when it flips (so
  *       the line readers read it from stays shared in their caches). Racy by design: a hit that reads a
  *       stale value is recorded or not one time too many; the flag only decides whether the policy hears of
- *       hits, never what is resident or counted.
+ *       hits and writes, never what is resident or counted.
  *   <li><b>Arrivals</b>: a CAS that makes a page resident (a page-in, a first write) also queues its
  *       pid in {@code arrivals}, a lock-free queue that loses nothing, so the policy tracks every
  *       resident page (a lost arrival would leave a page the policy cannot evict, squeezing the pages it
@@ -101,7 +101,7 @@ public final class CacheEvictor {
     private final AccessBuffers accesses = AccessBuffers.forThisMachine();
     private final ConcurrentLinkedQueue<Long> arrivals = new ConcurrentLinkedQueue<>();
     private final AtomicLong resident = new AtomicLong();
-    /** Whether resident hits are recorded (see the class notes and {@link #hit}). */
+    /** Whether resident hits and writes are recorded (see the class notes and {@link #hit}). */
     private volatile boolean recordingHits;
     private final long recordHitsAbove;
     private final long stopRecordingHitsBelow;
@@ -145,11 +145,13 @@ public final class CacheEvictor {
      *
      * <p>No hit is recorded until {@code resident} has passed half the capacity, nor once it has fallen below
      * a quarter, until it passes half again (see the class notes): nothing is paged out before the cache
-     * reaches its capacity, and what the policy knows then comes from the hits between half and full, the
-     * writes and the arrivals, which are always recorded. Below that, every record only cost: the ring write
+     * reaches its capacity, and what the policy knows then comes from the hits and writes between half and
+     * full, and the arrivals, which are always recorded. Below that, every record only cost: the ring write
      * here, and on the Evictor's thread a drain into the policy, a few cache misses per record (for a 1 M-key
      * store that fit, about a fifth of the CPU its readers spent themselves, on the core a second reader
-     * needs; docs/benchmarks.md).
+     * needs; docs/benchmarks.md). Writes ({@link #changed}) follow the same gate: in a 1 M-key load, whose
+     * cache stays under half full, recording every change made the Evictor drain 128 records per 128
+     * inserts, a tenth of the writer thread's CPU on the other core.
      */
     void hit(long pid, int draw, boolean passedThrough) {
         if (!recordingHits) {
@@ -183,7 +185,7 @@ public final class CacheEvictor {
         boolean drainDue = false;
         if (oldWeight == 0 && next.weight > 0) {
             arrivals.add(pid);
-        } else if (next.value != Page.FREE) {
+        } else if (next.value != Page.FREE && recordingHits) {
             drainDue = accesses.record(pid);
         }
         if (now > capacity) {

@@ -145,11 +145,12 @@ class CacheEvictionTest {
     }
 
     /**
-     * While the cache is far from full no hit is recorded, so reads ask for no eviction runs (each would drain
-     * the records into the policy); from half the capacity on they are recorded again.
+     * While the cache is far from full no hit and no write is recorded, so reads and writes ask for no
+     * eviction runs (each would drain the records into the policy); from half the capacity on they are
+     * recorded again.
      */
     @Test
-    void hitsAreRecordedOnlyOnceTheCacheIsHalfFull() {
+    void hitsAndWritesAreRecordedOnlyOnceTheCacheIsHalfFull() {
         open(Stores.small());
         long weight = pc.allocate(page(0)).weight();
         List<Long> pids = new ArrayList<>();
@@ -164,10 +165,17 @@ class CacheEvictionTest {
         }
         assertThat(pc.evictor().runs()).as("eviction runs after %d hits on an eighth-full cache", 2000 * pids.size())
                 .isEqualTo(runsBefore);
+        relink(pids, 4 * AccessBuffers.RING);
+        assertThat(pc.evictor().runs()).as("eviction runs after %d writes on an eighth-full cache", 4 * AccessBuffers.RING)
+                .isEqualTo(runsBefore);
 
         while (pc.evictor().residentBytes() <= CAPACITY * 5 / 8) {
             pids.add(pc.allocate(page(pids.size())).pid());
         }
+        runsBefore = pc.evictor().runs();
+        relink(pids, 4 * AccessBuffers.RING);
+        assertThat(pc.evictor().runs()).as("eviction runs after %d writes on a cache over half full", 4 * AccessBuffers.RING)
+                .isGreaterThan(runsBefore);
         runsBefore = pc.evictor().runs();
         for (int round = 0; round < 200; round++) {
             for (long pid : pids) {
@@ -176,6 +184,14 @@ class CacheEvictionTest {
         }
         assertThat(pc.evictor().runs()).as("eviction runs after %d hits on a cache over half full", 200 * pids.size())
                 .isGreaterThan(runsBefore);
+    }
+
+    /** Links {@code writes} deltas, one page of {@code pids} after the other. */
+    private void relink(List<Long> pids, int writes) {
+        for (int i = 0; i < writes; i++) {
+            long pid = pids.get(i % pids.size());
+            assertThat(pc.link(pid, pc.get(pid), i).succeeded()).isTrue();
+        }
     }
 
     /**
