@@ -33,8 +33,9 @@ import java.util.concurrent.locks.ReentrantLock;
  *       instead of retrying.
  *   <li><b>Zero-fill ahead</b> (when the store forces): a window that grew the file is followed by zeros,
  *       {@link #ZERO_FILL_AHEAD} past the window but never past its segment's slot (the window's own bytes
- *       are not zeroed first: they are written once). A force after a write that grew the file is a full {@code fsync} (file size and extents must
- *       reach the disk too; see {@code FileChannelStorage}), and appending at the end made EVERY force one;
+ *       are not zeroed first: they are written once). A force after a write that grew the file is a full
+ *       {@code fsync} (file size and extents must reach the disk too; see {@code FileChannelStorage}), and
+ *       appending at the end made EVERY force one;
  *       with the file filled ahead, the forces in between overwrite allocated blocks and are
  *       {@code fdatasync}s of data alone: about half as long on this project's machines (docs/benchmarks.md,
  *       "Pekko journal"). The zeros lie past every byte written so far (windows are written only here,
