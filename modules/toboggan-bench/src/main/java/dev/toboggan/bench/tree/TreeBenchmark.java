@@ -7,7 +7,10 @@ import dev.toboggan.Toboggan;
 import dev.toboggan.bench.BenchDefaults;
 import dev.toboggan.bench.BenchDirs;
 import java.io.IOException;
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.VarHandle;
 import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
 import java.nio.channels.FileChannel;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
@@ -36,8 +39,15 @@ import org.openjdk.jmh.annotations.Warmup;
  * <ul>
  *   <li>{@link #load}: one thread inserts the keys of a fresh store in random order (target &ge; 1 M ops/s).
  *   <li>{@link #get1Thread} / {@link #get2Threads}: point reads of present keys (targets &ge; 1.5 M and
- *       &ge; 3 M ops/s).
- *   <li>{@link #mixed2Threads}: 95 % reads, 5 % overwrites, two threads (target &ge; 2 M ops/s).
+ *       &ge; 3 M ops/s), each key taken from a 1 M-element array of key arrays.
+ *   <li>{@link #get1ThreadKeyInHand} / {@link #get2ThreadsKeyInHand}: the same reads of the same keys, each
+ *       key computed from its number into a buffer of the thread's own, as a caller that has the key in hand
+ *       (parsed from a request, say) asks for it. Taking a random key from the array is two cache misses of
+ *       the benchmark's own (the array's slot, then the key's object) before the store's first: about two of
+ *       the five trips to memory a 1 M-key get makes (docs/benchmarks.md, reads session 4). These measure the
+ *       store alone; the first pair is kept for figures comparable with earlier runs.
+ *   <li>{@link #mixed2Threads}: 95 % reads, 5 % overwrites, two threads (target &ge; 2 M ops/s);
+ *       {@link #mixed2ThreadsKeyInHand}: the same with the key in hand, as below.
  *   <li>{@link #durablePut1Writer} / {@link #durablePut16Writers}: insert then {@code flush()} per op
  *       (targets &ge; 0.8 &times; and &ge; 5 &times; {@link #baseline}, a bare 116-byte write + fdatasync
  *       loop on the same file system).
@@ -59,13 +69,33 @@ public class TreeBenchmark extends BenchDefaults {
     static final int KEY_SIZE = 16;
     static final int VALUE_SIZE = 100;
 
+    private static final VarHandle LONG_BE = MethodHandles.byteArrayViewVarHandle(long[].class, ByteOrder.BIG_ENDIAN);
+
+    /**
+     * The keys, uniformly spread: key {@code i} is {@link #key(int, byte[])}'s, so a benchmark can compute a
+     * key from its number instead of reading it from this array.
+     */
     static byte[][] keys() {
-        SplittableRandom r = new SplittableRandom(KEY_SIZE);
         byte[][] keys = new byte[KEYS][KEY_SIZE];
-        for (byte[] key : keys) {
-            r.nextBytes(key);
+        for (int i = 0; i < KEYS; i++) {
+            key(i, keys[i]);
         }
         return keys;
+    }
+
+    /**
+     * Writes key {@code i} into {@code into}: two 64-bit mixes of {@code i} (Stafford's variant 13, a bijection,
+     * so the first half alone keeps the keys distinct).
+     */
+    static void key(int i, byte[] into) {
+        LONG_BE.set(into, 0, mix(i));
+        LONG_BE.set(into, 8, mix(i + 0x9E3779B97F4A7C15L));
+    }
+
+    private static long mix(long z) {
+        z = (z ^ (z >>> 30)) * 0xBF58476D1CE4E5B9L;
+        z = (z ^ (z >>> 27)) * 0x94D049BB133111EBL;
+        return z ^ (z >>> 31);
     }
 
     static byte[] value() {
@@ -135,6 +165,18 @@ public class TreeBenchmark extends BenchDefaults {
         }
     }
 
+    /** A key buffer of the thread's own, for the reads that compute their key. */
+    @State(Scope.Thread)
+    public static class KeyInHand {
+        final byte[] key = new byte[KEY_SIZE];
+
+        /** A random present key, computed into {@link #key}: valid until the next call. */
+        byte[] randomKey() {
+            key(ThreadLocalRandom.current().nextInt(KEYS), key);
+            return key;
+        }
+    }
+
     /** A fresh, empty store per iteration, and the keys to load into it in random order. */
     @State(Scope.Benchmark)
     public static class Empty extends Store {
@@ -176,10 +218,30 @@ public class TreeBenchmark extends BenchDefaults {
     }
 
     @Benchmark
+    @Threads(1)
+    public byte[] get1ThreadKeyInHand(Loaded state, KeyInHand key) {
+        return state.db.get(key.randomKey());
+    }
+
+    @Benchmark
+    @Threads(2)
+    public byte[] get2ThreadsKeyInHand(Loaded state, KeyInHand key) {
+        return state.db.get(key.randomKey());
+    }
+
+    @Benchmark
     @Threads(2)
     public byte[] mixed2Threads(Loaded state) {
         byte[] key = state.randomKey();
         return ThreadLocalRandom.current().nextInt(100) < 5 ? state.db.insert(key, state.value) : state.db.get(key);
+    }
+
+    @Benchmark
+    @Threads(2)
+    public byte[] mixed2ThreadsKeyInHand(Loaded state, KeyInHand key) {
+        byte[] k = key.randomKey();
+        // The tree copies the arrays it is given (Tree's contract), so the buffer may be reused after an insert too.
+        return ThreadLocalRandom.current().nextInt(100) < 5 ? state.db.insert(k, state.value) : state.db.get(k);
     }
 
     @Benchmark

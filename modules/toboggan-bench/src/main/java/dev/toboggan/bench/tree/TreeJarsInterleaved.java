@@ -29,7 +29,8 @@ import java.util.SplittableRandom;
  *
  * Both stores share the processor's caches, so absolute times are higher than with one store: read the
  * ratio. Rounds are 500 000 operations; the first four of each build are left out (JIT, the cleaner after
- * the loads).
+ * the loads). Each round's ratio is printed too, marked with the build that ran first in it (the store
+ * loaded second has been a few percent slower in earlier runs: the two halves show such a bias).
  */
 public final class TreeJarsInterleaved {
     private static final int OPS = 500_000;
@@ -105,9 +106,13 @@ public final class TreeJarsInterleaved {
                 }
             }
             double[] ratios = new double[rounds - WARM_ROUNDS];
+            StringBuilder byRound = new StringBuilder();
             for (int i = 0; i < ratios.length; i++) {
                 ratios[i] = nanos[1][i] / nanos[0][i];
+                // which build ran first in the round: the order bias shows as a difference between the two sets
+                byRound.append(String.format(" %.3f%s", ratios[i], (i + WARM_ROUNDS) % 2 == 0 ? "b" : "n"));
             }
+            System.out.printf("new / base by round (b: base ran first, n: new):%s%n", byRound);
             double base = median(nanos[0]);
             double next = median(nanos[1]);
             Arrays.sort(ratios);
