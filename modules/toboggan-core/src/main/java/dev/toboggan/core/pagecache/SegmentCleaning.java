@@ -63,7 +63,9 @@ import java.util.concurrent.atomic.LongAdder;
  *       live data and the budget ({@link #watermark}), where a pass drains the segments that are cheap to
  *       drain. When none is cheap (under overwrites a tree's pages have deltas in many segments, so draining
  *       any rewrites many pages) a pass drains the emptiest one under {@code 1 / max-space-amplification}
- *       live instead, consolidating its pages: one a pass under the budget, more over it. It also drains the
+ *       live instead (at rest under {@link #REST_DRAIN_LIVE_SHARE}, so that a store every segment of which a
+ *       load left 67-80 % live still settles at its watermark), consolidating its pages: one a pass under
+ *       the budget, more over it. It also drains the
  *       segment in the highest slot while free slots are still inside the file. A pass drains at most
  *       {@link #MAX_DRAINED_PER_PASS} segments and rewrites at most {@link #MAX_REWRITE_SEGMENTS_PER_PASS}
  *       segments' worth of pages (the next pass goes on where it stopped), and frees what is empty before it
@@ -81,8 +83,8 @@ import java.util.concurrent.atomic.LongAdder;
  *       written: at 1.5 (less the IO buffers' room) a 1 M-key load rewrote each leaf 6–9 times. Writers are
  *       slowed and held against the looser budget in both modes (so a writer returning while the store
  *       settles is not held for the compaction); a pass at rest cleans for {@code max-space-amplification},
- *       and the actor runs such passes once writers are quiet, until the store is under its watermark
- *       ({@link Outcome#unsettled}). What a pass frees, and when, is the same in both modes.
+ *       and the actor runs such passes once writers are quiet, until the store, its file included
+ *       ({@link #fileTarget}), is under its watermark ({@link Outcome#unsettled}). What a pass frees, and when, is the same in both modes.
  *   <li><b>A drain cut short</b> by the rewrite bound is not followed by a second scan: the reclaim frees
  *       what the first scan found empty (still empty: nothing lands below the stable tip read before it).
  *   <li><b>Threads</b>: {@link #pass} is synchronized (one pass at a time); {@link #metrics} reads
@@ -98,6 +100,13 @@ public final class SegmentCleaning {
      * 16 segments with four table scans and four snapshots in a pass, writers held throughout).
      */
     static final int MAX_DRAINED_PER_PASS = 4;
+    /**
+     * At rest, the live share under which the emptiest segment is drained when none is cheap
+     * ({@link #choose}): each such drain frees at least a fifth of a segment for at most four segments
+     * rewritten, a price paid once after writers stop, not per write (while writing the bound is
+     * {@code 1 / max-space-amplification}, as before).
+     */
+    static final double REST_DRAIN_LIVE_SHARE = 0.8;
     /**
      * Bytes of pages one pass rewrites at most, in segments. Under overwrites a tree's pages have deltas in
      * most segments, so draining one segment can mean rewriting most pages (six segments' worth in the soak):
@@ -253,7 +262,7 @@ public final class SegmentCleaning {
                 measureLive(usage, blobs);
                 budget = budget(bound);
                 int holes = log.freeSlotCount();
-                if (movedDown || log.sizeOnDisk() <= budget || holes == 0
+                if (movedDown || log.sizeOnDisk() <= fileTarget(budget, writing) || holes == 0
                         || log.activeSlot() < log.slotCount() - holes) {
                     break;
                 }
@@ -271,7 +280,7 @@ public final class SegmentCleaning {
             }
             long inUse = inUse(blobs);
             List<Long> targets = choose(policy.cleanupThreshold(), bound, writing, usage, stableBefore,
-                    inUse - watermark(budget), inUse - budget, log.sizeOnDisk() - budget);
+                    inUse - watermark(budget), inUse - budget, log.sizeOnDisk() - fileTarget(budget, writing));
             int inUseAtStart = log.segmentsInUse();
             long rewritten = 0;
             if (!targets.isEmpty()) {
@@ -294,7 +303,7 @@ public final class SegmentCleaning {
             long size = log.sizeOnDisk();
             measureLive(usage, blobs);
             long atRest = budget(policy.maxSpaceAmplification());
-            boolean unsettled = inUse(blobs) > watermark(atRest) || size > atRest;
+            boolean unsettled = inUse(blobs) > watermark(atRest) || size > fileTarget(atRest, false);
             long loose = budget(policy.loadSpaceAmplification());
             budget = writing ? loose : atRest;
             boolean overBudget = inUse(blobs) > budget || size > budget;
@@ -417,6 +426,17 @@ public final class SegmentCleaning {
     }
 
     /**
+     * The file size a pass works towards once segments are freed inside the file (moving the log into the
+     * free slots and draining the highest, so that the end can be cut off): the budget while writing, the
+     * watermark at rest. At rest the segments in use settle at the watermark, and a file left a slot or two
+     * longer (a drain that started a segment at the end and freed one inside) would keep that space for as
+     * long as the store stays idle.
+     */
+    private long fileTarget(long budget, boolean writing) {
+        return writing ? budget : watermark(budget);
+    }
+
+    /**
      * The bytes a space amplification {@code bound} allows for the live data the last {@link #measureLive}
      * measured, and never less than the live data and two segments: {@code max-space-amplification}'s is what
      * {@code lagBytes} is measured against.
@@ -504,8 +524,9 @@ public final class SegmentCleaning {
      * draining), and, while the segments in use are {@code overWatermark} bytes over the {@link #watermark},
      * those whose draining rewrites less than {@code segment / max-space-amplification} until freeing them
      * would bring the store under it. When no segment is that cheap, the emptiest under
-     * {@code 1 / max-space-amplification} live instead (rewriting consolidates their pages, so costs fall):
-     * one a pass, and up to the bound over the budget ({@code overBudget}). When the file is over budget
+     * {@code 1 / max-space-amplification} live instead (rewriting consolidates their pages, so costs fall),
+     * or at rest under {@link #REST_DRAIN_LIVE_SHARE} live if that is more: one a pass, and up to the bound
+     * over the budget ({@code overBudget}). When the file is over budget
      * ({@code excessFile}) because free slots are still inside it, one of the drained segments is the one
      * in the highest slot, so that its data moves into a free slot (new segments take the lowest) and the end
      * of the file can be cut off. While {@code writing}, a segment under the threshold is drained only if
@@ -546,10 +567,13 @@ public final class SegmentCleaning {
             // and the costs fall. One segment a pass under the budget: consolidation is what frees space
             // under overwrites, and doing it a little at a time from the watermark on is what keeps it from
             // piling up into one burst at the budget (the sawtooth of the first soak); more over the budget.
+            // At rest the emptiest may be fuller: after a load every segment can be 67-80 % live, and the store
+            // would stay that far over its watermark (1.33 x the keys and values of a 1 M-key load) for good.
             candidates.sort(Comparator.comparingLong((long[] c) -> c[1]));
             int most = overBudget > 0 ? MAX_DRAINED_PER_PASS : 1;
+            double emptiestUnder = writing ? forSpace : Math.max(forSpace, REST_DRAIN_LIVE_SHARE * segmentSize);
             for (long[] c : candidates) {
-                if (targets.size() < most && overWatermark > 0 && c[1] < forSpace) {
+                if (targets.size() < most && overWatermark > 0 && c[1] < emptiestUnder) {
                     targets.add(c[0]);
                     overWatermark -= segmentSize - c[1];
                 }

@@ -552,6 +552,41 @@ class SegmentCleaningTest {
     }
 
     @Test
+    void atRestTheEmptiestSegmentIsDrainedWhenEverySegmentIsThreeQuartersLive() {
+        // A quarter of the pages replaced, evenly: every old segment about three quarters live, so none is
+        // cheap to drain nor under 1 / max-space-amplification live, as a load leaves a tree's segments.
+        allocateLarge(1200);
+        for (long pid : new ArrayList<>(model.keySet())) {
+            if (pid % 4 == 0) {
+                List<Integer> value = IntStream.range(0, 40).map(x -> x * 17 + 2000).boxed().toList();
+                assertThat(pc.replace(pid, pc.get(pid), value).succeeded()).isTrue();
+                model.put(pid, value);
+            }
+        }
+        pc.flush();
+        Map<Long, Long> live = pc.cleaning().liveBytesBySegment();
+        long stable = pc.log().stableTip();
+        assertThat(live.entrySet().stream().filter(e -> e.getKey() + 4096 <= stable).mapToLong(Map.Entry::getValue)
+                .min().orElseThrow()).as("no complete segment under 1 / 1.5 live").isGreaterThan(4096 * 2 / 3);
+
+        SegmentCleaning.Outcome writing = pc.cleaning().pass(POLICY, true);
+        assertThat(pc.cleaning().metrics().pagesRewritten()).as("while writing such segments are left alone").isZero();
+        assertThat(writing.unsettled()).as("over the watermark at rest").isTrue();
+
+        SegmentCleaning.Outcome atRest = pc.cleaning().pass(POLICY, false);
+        assertThat(atRest.progress()).isTrue();
+        assertThat(pc.cleaning().metrics().pagesRewritten()).as("at rest the emptiest is drained").isPositive();
+        for (int i = 0; i < 1000 && atRest.unsettled() && atRest.progress(); i++) {
+            atRest = pc.cleaning().pass(POLICY, false);
+        }
+        assertThat(atRest.unsettled()).as("settled under the watermark: %s", pc.cleaning().metrics()).isFalse();
+        assertThat(pc.cleaning().metrics().spaceAmplification())
+                .as("the file too, not only the segments in use, at most the watermark (1.25 x live less two segments)")
+                .isLessThanOrEqualTo(1.25);
+        assertModel();
+    }
+
+    @Test
     void aLoadBoundUnderTheBoundAtRestCountsAsTheBoundAtRest() {
         assertThat(new SegmentCleaning.Policy(0.5, 1.8, 1.2).loadSpaceAmplification()).isEqualTo(1.8);
         assertThat(new SegmentCleaning.Policy(0.5, 1.8).loadSpaceAmplification()).isEqualTo(1.8);
