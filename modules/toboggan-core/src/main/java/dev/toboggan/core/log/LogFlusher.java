@@ -35,12 +35,12 @@ import java.util.concurrent.locks.ReentrantLock;
  *       {@link #ZERO_FILL_AHEAD} past the window but never past its segment's slot (the window's own bytes
  *       are not zeroed first: they are written once). A force after a write that grew the file is a full
  *       {@code fsync} (file size and extents must reach the disk too; see {@code FileChannelStorage}), and
- *       appending at the end made EVERY force one;
- *       with the file filled ahead, the forces in between overwrite allocated blocks and are
- *       {@code fdatasync}s of data alone: about half as long on this project's machines (docs/benchmarks.md,
- *       "Pekko journal"). The zeros lie past every byte written so far (windows are written only here,
- *       under {@code workLock}, and the cleaner never cuts a slot in use), so they never cover data, and
- *       they read as the log's end after a crash: recovery treats them like any unwritten tail.
+ *       appending at the end made EVERY force one; with the file filled ahead, the forces in between
+ *       overwrite allocated blocks and are {@code fdatasync}s of data alone: about half as long on this
+ *       project's machines (docs/benchmarks.md, "Pekko journal"). The zeros lie past every byte written so
+ *       far (windows are written only here, under {@code workLock}, and the cleaner never cuts a slot in
+ *       use), so they never cover data, and they read as the log's end after a crash: recovery treats them
+ *       like any unwritten tail.
  * </ul>
  */
 public final class LogFlusher {

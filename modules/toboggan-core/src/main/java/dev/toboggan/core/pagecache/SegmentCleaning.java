@@ -65,8 +65,8 @@ import java.util.concurrent.atomic.LongAdder;
  *       any rewrites many pages) a pass drains the emptiest one under {@code 1 / max-space-amplification}
  *       live instead (at rest under {@link #REST_DRAIN_LIVE_SHARE}, so that a store every segment of which a
  *       load left 67-80 % live still settles at its watermark), consolidating its pages: one a pass under
- *       the budget, more over it. It also drains the
- *       segment in the highest slot while free slots are still inside the file. A pass drains at most
+ *       the budget, more over it. It also drains the segment in the highest slot while free slots are still
+ *       inside a file over its target ({@link #fileTarget}). A pass drains at most
  *       {@link #MAX_DRAINED_PER_PASS} segments and rewrites at most {@link #MAX_REWRITE_SEGMENTS_PER_PASS}
  *       segments' worth of pages (the next pass goes on where it stopped), and frees what is empty before it
  *       ends. Within budget the actor runs one pass per filled segment, so the cleaner writes at most that
@@ -84,7 +84,8 @@ import java.util.concurrent.atomic.LongAdder;
  *       slowed and held against the looser budget in both modes (so a writer returning while the store
  *       settles is not held for the compaction); a pass at rest cleans for {@code max-space-amplification},
  *       and the actor runs such passes once writers are quiet, until the store, its file included
- *       ({@link #fileTarget}), is under its watermark ({@link Outcome#unsettled}). What a pass frees, and when, is the same in both modes.
+ *       ({@link #fileTarget}), is under its watermark ({@link Outcome#unsettled}). What a pass frees, and
+ *       when, is the same in both modes.
  *   <li><b>A drain cut short</b> by the rewrite bound is not followed by a second scan: the reclaim frees
  *       what the first scan found empty (still empty: nothing lands below the stable tip read before it).
  *   <li><b>Threads</b>: {@link #pass} is synchronized (one pass at a time); {@link #metrics} reads
@@ -189,8 +190,8 @@ public final class SegmentCleaning {
      *     pass at once; within it, the next pass comes with the next filled segment
      * @param overLimit whether the store is over the pass's space amplification bound itself ({@link #limit}:
      *     {@code load-space-amplification} while writing, else {@code max-space-amplification})
-     * @param unsettled whether the store is over the watermark of {@code max-space-amplification}'s budget,
-     *     where a pass at rest still finds work: once writers are quiet the actor runs passes at rest while
+     * @param unsettled whether the store (its segments in use, or its file) is over the watermark of
+     *     {@code max-space-amplification}'s budget, where a pass at rest still finds work: once writers are quiet the actor runs passes at rest while
      *     this holds and they make progress, compacting what a load left
      */
     public record Outcome(boolean progress, boolean overBudget, boolean overLimit, boolean unsettled) {}
@@ -526,8 +527,8 @@ public final class SegmentCleaning {
      * would bring the store under it. When no segment is that cheap, the emptiest under
      * {@code 1 / max-space-amplification} live instead (rewriting consolidates their pages, so costs fall),
      * or at rest under {@link #REST_DRAIN_LIVE_SHARE} live if that is more: one a pass, and up to the bound
-     * over the budget ({@code overBudget}). When the file is over budget
-     * ({@code excessFile}) because free slots are still inside it, one of the drained segments is the one
+     * over the budget ({@code overBudget}). When the file is over its target ({@code excessFile}; see
+     * {@link #fileTarget}) because free slots are still inside it, one of the drained segments is the one
      * in the highest slot, so that its data moves into a free slot (new segments take the lowest) and the end
      * of the file can be cut off. While {@code writing}, a segment under the threshold is drained only if
      * draining it rewrites less than a segment: under a random load every segment holds deltas of most
