@@ -19,7 +19,7 @@ import java.util.concurrent.locks.ReentrantLock;
  *       with the creation's mark 0 written but not yet known stable. The first id then lies at least
  *       one interval above the stable mark, so it waits for a new mark (or mark 0) to become stable, as
  *       the invariant asks. A run that hands out no id writes nothing, and ids restart where they would
- *       have. {@link #awaitStart} does the same before a thread's outermost atomic batch opens, so the
+ *       have. {@link #awaitReady} does the same before a thread's outermost atomic batch opens, so the
  *       first mark is never written inside a batch (where a crash could take it along).
  *   <li><b>Invariant</b>: an id x in interval k (kI &le; x &lt; (k+1)I) is returned only once a mark
  *       &ge; (k-1)I is <em>stable</em> (survives a crash, batches included) and the mark kI is written.
@@ -41,7 +41,9 @@ import java.util.concurrent.locks.ReentrantLock;
  *       belongs to (some batch of it never sealed) takes the mark with it, so ids handed out inside the
  *       caller's batch may be handed out again after the restart. That batch is lost too (it is in the
  *       same group or after it); only ids it let escape before it was stable can repeat. Batches are
- *       meant to be short, and {@link #awaitStart} keeps a run's first mark out of them.
+ *       meant to be short, and {@link #awaitReady} makes the next id ready before a batch opens, so a batch's first id
+ *       never needs a mark written inside it (the run's first mark included); only a batch taking ids across
+ *       an interval boundary can.
  *   <li>sled 0.34 waits for the previous mark only to be durable, and publishes the new mark before
  *       waiting, so other threads may return ids of the new interval before the previous mark is on
  *       disk; and the first persist after a restart waits for the old mark rather than the new one (the
@@ -94,7 +96,6 @@ final class IdGenerator {
     private final long interval;
     private final MarkWriter writer;
     private final Durability durability;
-    private final long startId;
     private final AtomicLong next;
     private final AtomicLong readyBelow = new AtomicLong();
     private final AtomicLong stableMark;
@@ -117,7 +118,6 @@ final class IdGenerator {
         this.interval = interval;
         this.writer = writer;
         this.durability = durability;
-        this.startId = startId;
         this.next = new AtomicLong(startId);
         this.stableMark = new AtomicLong(stableMark);
         this.writtenMark = writtenMark;
@@ -125,12 +125,18 @@ final class IdGenerator {
     }
 
     /**
-     * Makes the run's first mark stable if no id has made it so yet: called before a thread opens its
-     * outermost atomic batch. Waits for stability at most once per run.
+     * Makes the next id ready if it is not (its interval's mark written, the mark before it stable), as a
+     * {@link #generate} outside a batch would, without taking it: called before a thread opens its
+     * outermost atomic batch, so that the first id the batch takes needs no mark written inside it. Two
+     * batches in a row that each took an id across a boundary, both lost in a crash, reissued the second
+     * one's id (the model test, interval 1): its interval's preceding mark had been written inside the first.
+     * Waits only when the next id has crossed into an interval not yet ready: once per interval at most,
+     * and the run's first mark included.
      */
-    void awaitStart() {
-        if (readyBelow.get() <= startId) {
-            settle(startId, false);
+    void awaitReady() {
+        long id = next.get();
+        if (id >= readyBelow.get()) {
+            settle(id, false);
         }
     }
 

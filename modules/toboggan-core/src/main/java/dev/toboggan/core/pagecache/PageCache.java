@@ -800,7 +800,7 @@ public final class PageCache<P, D> implements AutoCloseable {
     public Batch openBatch() {
         checkUsable();
         if (ownBatches.get().depth == 0) {
-            ids.awaitStart(); // the run's first id mark must not be written inside a batch (see IdGenerator)
+            ids.awaitReady(); // the batch's first id must need no mark written inside it (see IdGenerator)
             log.awaitBatchAdmission(); // overlapping batches must not keep a flush waiting (see StabilityTracker)
         }
         failpoint("pagecache.batch.open");
