@@ -140,7 +140,7 @@ public final class TreeMixedTimeline {
         List<double[]> rows = new ArrayList<>(); // (ops, pages rewritten) per interval
         System.out.println("ms ops0 ops1 writes longestMs | passes rewritten MBcleaned freed delayed held waitMs amp "
                 + "inUse | young old gcMs | snaps forces MBwritten | bgCpuMs gcJitCpuMs");
-        Sample last = Sample.take(db, cache, cleaning, counts);
+        Sample last = Sample.take(cache, cleaning, counts);
         long start = System.nanoTime();
         System.out.println("the workload starts at " + java.time.LocalTime.now());
         for (Thread w : workers) {
@@ -152,7 +152,7 @@ public final class TreeMixedTimeline {
             for (long now = System.nanoTime(); now < wake; now = System.nanoTime()) {
                 LockSupport.parkNanos(wake - now);
             }
-            Sample s = Sample.take(db, cache, cleaning, counts);
+            Sample s = Sample.take(cache, cleaning, counts);
             long ops0 = s.ops[0] - last.ops[0];
             long ops1 = s.ops[1] - last.ops[1];
             long longest = Math.max(counts[0].longest.getAndSet(0), counts[1].longest.getAndSet(0));
@@ -232,7 +232,7 @@ public final class TreeMixedTimeline {
     private record Sample(long[] ops, long writes, SegmentCleaning.Metrics cleaner, int segmentsInUse, long young,
             long old, long gcMillis, long snapshotLsn, LogStats log, long backgroundCpu, long processCpu,
             long javaCpu) {
-        static Sample take(Db db, PageCache<?, ?> cache, SegmentCleaning cleaning, Counts[] counts) {
+        static Sample take(PageCache<?, ?> cache, SegmentCleaning cleaning, Counts[] counts) {
             long young = 0;
             long old = 0;
             long gc = 0;
