@@ -22,6 +22,7 @@ import java.util.Locale;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicLong;
 import java.util.stream.Stream;
 
 /**
@@ -33,6 +34,13 @@ import java.util.stream.Stream;
  *       length has not changed since the last force, and {@code fsync} ({@code force(true)}) when it has,
  *       because a length change is metadata that some systems flush only with a full sync (Linux's
  *       {@code fdatasync} does flush it; others need not). The first force of each handle is a full one.
+ *   <li>A writable handle knows its file's length without asking the file system: it opened the file, and
+ *       every write and cut since went through it (one writer per file: the store's lock). Why it must not
+ *       ask: on Linux 6.13 and later (multigrain timestamps) a {@code stat} of the file makes the next
+ *       write stamp a fine-grained change time, which dirties the inode, and ext4's {@code fdatasync} then
+ *       commits the journal for it. A {@code stat} per flush (to choose between the two syncs) made every
+ *       durable write 3 disk writes instead of 2 and cost a third of its rate (docs/benchmarks.md, "One
+ *       durable writer"). A read-only handle still asks: another process may be writing the file.
  *       A failed force must be treated as fatal by callers: after a failed {@code fsync} Linux may have
  *       dropped the dirty pages, so retrying can report success for data that is not on disk.
  *   <li>{@link #syncDirectory} is {@code fsync} on the directory opened read-only. That works on Linux,
@@ -107,7 +115,16 @@ public final class FileChannelStorage implements StorageIo {
             case READ_ONLY -> Set.of(StandardOpenOption.READ);
         };
         FileChannel channel = openChannel(path, options);
-        return new ChannelFile(path, channel, mode == OpenMode.READ_ONLY);
+        try {
+            return new ChannelFile(path, channel, mode == OpenMode.READ_ONLY);
+        } catch (IOException | RuntimeException e) {
+            try {
+                channel.close();
+            } catch (IOException closing) {
+                e.addSuppressed(closing);
+            }
+            throw new IOException("cannot size " + path + " after opening it: " + e, e);
+        }
     }
 
     private FileChannel openChannel(Path path, Set<OpenOption> options) throws IOException {
@@ -266,11 +283,17 @@ public final class FileChannelStorage implements StorageIo {
          * forces still gets a full sync.
          */
         private volatile boolean truncatedSinceForce;
+        /**
+         * The file's length as this handle's own writes and cuts left it (a writable handle only; see the
+         * class notes): raised to the end of each write, as far as it got, and lowered by a cut.
+         */
+        private final AtomicLong length;
 
-        ChannelFile(Path path, FileChannel channel, boolean readOnly) {
+        ChannelFile(Path path, FileChannel channel, boolean readOnly) throws IOException {
             this.path = path;
             this.channel = channel;
             this.readOnly = readOnly;
+            this.length = new AtomicLong(channel.size());
         }
 
         @Override
@@ -318,6 +341,8 @@ public final class FileChannelStorage implements StorageIo {
                 }
             } catch (IOException e) {
                 throw failure("writing", offset, e);
+            } finally {
+                length.accumulateAndGet(offset, Math::max);
             }
         }
 
@@ -325,7 +350,7 @@ public final class FileChannelStorage implements StorageIo {
         public void force() throws IOException {
             synchronized (forceLock) {
                 try {
-                    long size = channel.size();
+                    long size = size();
                     boolean metadata = size != sizeAtLastForce || truncatedSinceForce;
                     truncatedSinceForce = false;
                     sizeAtLastForce = -1;
@@ -341,17 +366,27 @@ public final class FileChannelStorage implements StorageIo {
         public void truncate(long size) throws IOException {
             checkWritable();
             try {
-                if (size < channel.size()) {
+                if (size < length.get()) {
                     channel.truncate(size);
+                    length.set(size);
                     truncatedSinceForce = true;
                 }
             } catch (IOException e) {
+                // The file may or may not be shorter now: learn its length from it.
+                try {
+                    length.set(channel.size());
+                } catch (IOException sizing) {
+                    e.addSuppressed(sizing);
+                }
                 throw failure("truncating to " + size + " bytes", -1, e);
             }
         }
 
         @Override
         public long size() throws IOException {
+            if (!readOnly) {
+                return length.get();
+            }
             try {
                 return channel.size();
             } catch (IOException e) {

@@ -75,6 +75,46 @@ class FileChannelStorageTest {
     }
 
     @Test
+    void aWritableHandleKnowsItsLengthFromItsOwnWritesAndCuts() throws Exception {
+        Path path = dir.resolve("log");
+        Files.write(path, new byte[777]);
+        try (StorageFile file = io.open(path, OpenMode.EXISTING);
+                StorageFile reader = io.open(path, OpenMode.READ_ONLY)) {
+            assertThat(file.size()).as("the length it opened with").isEqualTo(777);
+            file.write(bytes(10, (byte) 1), 100);
+            assertThat(file.size()).as("a write inside does not grow it").isEqualTo(777);
+            file.write(bytes(10, (byte) 2), 2000);
+            assertThat(file.size()).isEqualTo(2010).isEqualTo(Files.size(path));
+            assertThat(reader.size()).as("a read-only handle asks the file").isEqualTo(2010);
+
+            // Writers at different offsets at once: the length is the furthest end, whoever finished last.
+            Thread[] writers = new Thread[8];
+            for (int t = 0; t < writers.length; t++) {
+                long at = 4096L * (t + 1);
+                writers[t] = new Thread(() -> {
+                    try {
+                        file.write(bytes(100, (byte) 3), at);
+                    } catch (IOException e) {
+                        throw new java.io.UncheckedIOException(e);
+                    }
+                });
+                writers[t].start();
+            }
+            for (Thread writer : writers) {
+                writer.join();
+            }
+            assertThat(file.size()).isEqualTo(8 * 4096 + 100).isEqualTo(Files.size(path));
+
+            file.truncate(5000);
+            assertThat(file.size()).isEqualTo(5000).isEqualTo(Files.size(path));
+            file.force();
+        }
+        try (StorageFile reopened = io.open(path, OpenMode.EXISTING)) {
+            assertThat(reopened.size()).isEqualTo(5000);
+        }
+    }
+
+    @Test
     void renameReplacesTheTarget() throws IOException {
         Path snapshot = dir.resolve("snapshot");
         Path temp = dir.resolve("snapshot.tmp");
