@@ -111,6 +111,13 @@ class FileChannelStorageTest {
         }
         try (StorageFile reopened = io.open(path, OpenMode.EXISTING)) {
             assertThat(reopened.size()).isEqualTo(5000);
+            // It never asks the file system (a stat per flush cost every durable write a journal commit):
+            // a cut made behind its back, which the store's lock rules out, is not seen.
+            try (java.nio.channels.FileChannel other = java.nio.channels.FileChannel.open(path,
+                    java.nio.file.StandardOpenOption.WRITE)) {
+                other.truncate(10);
+            }
+            assertThat(reopened.size()).isEqualTo(5000);
         }
     }
 
