@@ -34,6 +34,8 @@ import java.util.stream.Stream;
  *       length has not changed since the last force, and {@code fsync} ({@code force(true)}) when it has,
  *       because a length change is metadata that some systems flush only with a full sync (Linux's
  *       {@code fdatasync} does flush it; others need not). The first force of each handle is a full one.
+ *       A failed force must be treated as fatal by callers: after a failed {@code fsync} Linux may have
+ *       dropped the dirty pages, so retrying can report success for data that is not on disk.
  *   <li>A writable handle knows its file's length without asking the file system: it opened the file, and
  *       every write and cut since went through it (one writer per file: the store's lock). Why it must not
  *       ask: on Linux 6.13 and later (multigrain timestamps) a {@code stat} of the file makes the next
@@ -41,8 +43,6 @@ import java.util.stream.Stream;
  *       commits the journal for it. A {@code stat} per flush (to choose between the two syncs) made every
  *       durable write 3 disk writes instead of 2 and cost a third of its rate (docs/benchmarks.md, "One
  *       durable writer"). A read-only handle still asks: another process may be writing the file.
- *       A failed force must be treated as fatal by callers: after a failed {@code fsync} Linux may have
- *       dropped the dirty pages, so retrying can report success for data that is not on disk.
  *   <li>{@link #syncDirectory} is {@code fsync} on the directory opened read-only. That works on Linux,
  *       where it is required; elsewhere (Windows cannot open a directory) failures are ignored, since
  *       those systems make renames durable by other means or not at all.
@@ -284,8 +284,9 @@ public final class FileChannelStorage implements StorageIo {
          */
         private volatile boolean truncatedSinceForce;
         /**
-         * The file's length as this handle's own writes and cuts left it (a writable handle only; see the
-         * class notes): raised to the end of each write, as far as it got, and lowered by a cut.
+         * The file's length as this handle's own writes and cuts left it (a writable handle only, -1 in a
+         * read-only one; see the class notes): raised to the end of each write, as far as it got, and lowered
+         * by a cut.
          */
         private final AtomicLong length;
 
@@ -293,7 +294,7 @@ public final class FileChannelStorage implements StorageIo {
             this.path = path;
             this.channel = channel;
             this.readOnly = readOnly;
-            this.length = new AtomicLong(channel.size());
+            this.length = new AtomicLong(readOnly ? -1 : channel.size());
         }
 
         @Override
@@ -342,7 +343,11 @@ public final class FileChannelStorage implements StorageIo {
             } catch (IOException e) {
                 throw failure("writing", offset, e);
             } finally {
-                length.accumulateAndGet(offset, Math::max);
+                // Only bytes that reached the file lengthen it (a write that failed before any did, at a
+                // position past the end, leaves the length as it was).
+                if (offset > position) {
+                    length.accumulateAndGet(offset, Math::max);
+                }
             }
         }
 

@@ -122,6 +122,15 @@ class FileChannelStorageTest {
     }
 
     @Test
+    void aWriteThatFailsBeforeAnyByteDoesNotLengthenTheFile() throws IOException {
+        StorageFile file = io.open(dir.resolve("log"), OpenMode.CREATE_NEW);
+        file.write(bytes(100, (byte) 1), 0);
+        file.close();
+        assertThatThrownBy(() -> file.write(bytes(10, (byte) 2), 1 << 20)).isInstanceOf(IOException.class);
+        assertThat(file.size()).isEqualTo(100);
+    }
+
+    @Test
     void renameReplacesTheTarget() throws IOException {
         Path snapshot = dir.resolve("snapshot");
         Path temp = dir.resolve("snapshot.tmp");
