@@ -47,7 +47,7 @@ import org.openjdk.jmh.annotations.Warmup;
  *       the five trips to memory a 1 M-key get makes (docs/benchmarks.md, reads session 4). These measure the
  *       store alone; the first pair is kept for figures comparable with earlier runs.
  *   <li>{@link #mixed2Threads}: 95 % reads, 5 % overwrites, two threads (target &ge; 2 M ops/s);
- *       {@link #mixed2ThreadsKeyInHand}: the same with the key in hand, as below.
+ *       {@link #mixed2ThreadsKeyInHand}: the same with the key in hand, as above.
  *   <li>{@link #durablePut1Writer} / {@link #durablePut16Writers}: insert then {@code flush()} per op
  *       (targets &ge; 0.8 &times; and &ge; 5 &times; {@link #baseline}, a bare 116-byte write + fdatasync
  *       loop on the same file system).

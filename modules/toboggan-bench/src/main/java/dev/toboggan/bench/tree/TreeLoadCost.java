@@ -165,7 +165,7 @@ public final class TreeLoadCost {
     }
 
     /** Time the garbage collectors reported so far (pauses, and G1's concurrent cycles). */
-    private static long gcMillis() {
+    static long gcMillis() {
         long total = 0;
         for (GarbageCollectorMXBean collector : ManagementFactory.getGarbageCollectorMXBeans()) {
             total += Math.max(0, collector.getCollectionTime());
@@ -174,7 +174,7 @@ public final class TreeLoadCost {
     }
 
     /** CPU time so far of every live Java thread (not the garbage collector's and the JIT's threads). */
-    private static long javaCpu() {
+    static long javaCpu() {
         long total = 0;
         for (long id : THREADS.getAllThreadIds()) {
             total += Math.max(0, THREADS.getThreadCpuTime(id));
@@ -183,7 +183,7 @@ public final class TreeLoadCost {
     }
 
     /** CPU time so far of the live threads the store started ({@code toboggan-*}: its actors' dispatchers). */
-    private static long backgroundCpu() {
+    static long backgroundCpu() {
         long total = 0;
         for (ThreadInfo thread : THREADS.getThreadInfo(THREADS.getAllThreadIds())) {
             if (thread != null && thread.getThreadName().startsWith("toboggan-")) {

@@ -10,8 +10,6 @@ import dev.toboggan.core.pagecache.PageCache;
 import dev.toboggan.core.pagecache.SegmentCleaning;
 import java.lang.management.GarbageCollectorMXBean;
 import java.lang.management.ManagementFactory;
-import java.lang.management.ThreadInfo;
-import java.lang.management.ThreadMXBean;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -44,12 +42,11 @@ import java.util.concurrent.locks.LockSupport;
  * Java threads'), in ms. {@code --segments} adds, once a second, every segment's live share, oldest first
  * (a scan of the page table, as a cleaner's pass makes). A closing summary gives the operations per second,
  * and the intervals under half the median rate with what happened in them; the wall clock at which the
- * workload started is printed first, to line the timeline up with the store's debug log. Compare jars with the same driver first on the class path:
- * it uses only public API that main has had since issue 8's cleaner (the store's page cache through
- * {@link StoreInternals}).
+ * workload started is printed first, to line the timeline up with the store's debug log. Compare jars with
+ * the same driver first on the class path: it uses only public API that main has had since issue 8's
+ * cleaner (the store's page cache through {@link StoreInternals}).
  */
 public final class TreeMixedTimeline {
-    private static final ThreadMXBean THREADS = ManagementFactory.getThreadMXBean();
     private static final com.sun.management.OperatingSystemMXBean PROCESS =
             ManagementFactory.getPlatformMXBean(com.sun.management.OperatingSystemMXBean.class);
     private static volatile long consumed;
@@ -82,8 +79,8 @@ public final class TreeMixedTimeline {
             } else if (arg.indexOf('=') > 0 && !arg.startsWith("-")) {
                 overrides.put(arg.substring(0, arg.indexOf('=')), arg.substring(arg.indexOf('=') + 1));
             } else {
-                throw new IllegalArgumentException("arguments are --seconds=N, --every=MILLIS or toboggan.key=value, got '"
-                        + arg + "'");
+                throw new IllegalArgumentException("arguments are --seconds=N, --every=MILLIS, --segments or "
+                        + "toboggan.key=value, got '" + arg + "'");
             }
         }
         byte[][] keys = TreeBenchmark.keys();
@@ -140,7 +137,7 @@ public final class TreeMixedTimeline {
         List<double[]> rows = new ArrayList<>(); // (ops, pages rewritten) per interval
         System.out.println("ms ops0 ops1 writes longestMs | passes rewritten MBcleaned freed delayed held waitMs amp "
                 + "inUse | young old gcMs | snaps forces MBwritten | bgCpuMs gcJitCpuMs");
-        Sample last = Sample.take(cache, cleaning, counts);
+        Sample last = Sample.take(cache, counts);
         long start = System.nanoTime();
         System.out.println("the workload starts at " + java.time.LocalTime.now());
         for (Thread w : workers) {
@@ -152,7 +149,7 @@ public final class TreeMixedTimeline {
             for (long now = System.nanoTime(); now < wake; now = System.nanoTime()) {
                 LockSupport.parkNanos(wake - now);
             }
-            Sample s = Sample.take(cache, cleaning, counts);
+            Sample s = Sample.take(cache, counts);
             long ops0 = s.ops[0] - last.ops[0];
             long ops1 = s.ops[1] - last.ops[1];
             long longest = Math.max(counts[0].longest.getAndSet(0), counts[1].longest.getAndSet(0));
@@ -232,36 +229,22 @@ public final class TreeMixedTimeline {
     private record Sample(long[] ops, long writes, SegmentCleaning.Metrics cleaner, int segmentsInUse, long young,
             long old, long gcMillis, long snapshotLsn, LogStats log, long backgroundCpu, long processCpu,
             long javaCpu) {
-        static Sample take(PageCache<?, ?> cache, SegmentCleaning cleaning, Counts[] counts) {
+        static Sample take(PageCache<?, ?> cache, Counts[] counts) {
             long young = 0;
             long old = 0;
-            long gc = 0;
             for (GarbageCollectorMXBean collector : ManagementFactory.getGarbageCollectorMXBeans()) {
-                boolean isYoung = collector.getName().contains("Young");
                 long n = Math.max(0, collector.getCollectionCount());
-                if (isYoung) {
+                if (collector.getName().contains("Young")) {
                     young += n;
                 } else {
                     old += n;
                 }
-                gc += Math.max(0, collector.getCollectionTime());
-            }
-            long background = 0;
-            long java = 0;
-            for (ThreadInfo thread : THREADS.getThreadInfo(THREADS.getAllThreadIds())) {
-                if (thread == null) {
-                    continue;
-                }
-                long cpu = Math.max(0, THREADS.getThreadCpuTime(thread.getThreadId()));
-                java += cpu;
-                if (thread.getThreadName().startsWith("toboggan-")) {
-                    background += cpu;
-                }
             }
             return new Sample(new long[] {counts[0].ops.get(), counts[1].ops.get()},
-                    counts[0].writes.get() + counts[1].writes.get(), cleaning.metrics(),
-                    cache.log().segmentsInUse(), young, old, gc, cache.snapshots().lastSnapshotLsn(),
-                    cache.log().stats(), background, PROCESS.getProcessCpuTime(), java);
+                    counts[0].writes.get() + counts[1].writes.get(), cache.cleaning().metrics(),
+                    cache.log().segmentsInUse(), young, old, TreeLoadCost.gcMillis(),
+                    cache.snapshots().lastSnapshotLsn(), cache.log().stats(), TreeLoadCost.backgroundCpu(),
+                    PROCESS.getProcessCpuTime(), TreeLoadCost.javaCpu());
         }
     }
 }

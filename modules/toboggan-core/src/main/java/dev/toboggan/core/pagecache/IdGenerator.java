@@ -41,9 +41,9 @@ import java.util.concurrent.locks.ReentrantLock;
  *       belongs to (some batch of it never sealed) takes the mark with it, so ids handed out inside the
  *       caller's batch may be handed out again after the restart. That batch is lost too (it is in the
  *       same group or after it); only ids it let escape before it was stable can repeat. Batches are
- *       meant to be short, and {@link #awaitReady} makes the next id ready before a batch opens, so a batch's first id
- *       never needs a mark written inside it (the run's first mark included); only a batch taking ids across
- *       an interval boundary can.
+ *       meant to be short, and {@link #awaitReady} makes the next id ready before a batch opens, so a batch's
+ *       first id never needs a mark written inside it (the run's first mark included); only a batch taking
+ *       ids across an interval boundary can.
  *   <li>sled 0.34 waits for the previous mark only to be durable, and publishes the new mark before
  *       waiting, so other threads may return ids of the new interval before the previous mark is on
  *       disk; and the first persist after a restart waits for the old mark rather than the new one (the

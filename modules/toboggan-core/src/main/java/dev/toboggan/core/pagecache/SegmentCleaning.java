@@ -191,8 +191,9 @@ public final class SegmentCleaning {
      * @param overLimit whether the store is over the pass's space amplification bound itself ({@link #limit}:
      *     {@code load-space-amplification} while writing, else {@code max-space-amplification})
      * @param unsettled whether the store (its segments in use, or its file) is over the watermark of
-     *     {@code max-space-amplification}'s budget, where a pass at rest still finds work: once writers are quiet the actor runs passes at rest while
-     *     this holds and they make progress, compacting what a load left
+     *     {@code max-space-amplification}'s budget, where a pass at rest still finds work: once writers are
+     *     quiet the actor runs passes at rest while this holds and they make progress, compacting what a load
+     *     left
      */
     public record Outcome(boolean progress, boolean overBudget, boolean overLimit, boolean unsettled) {}
 
