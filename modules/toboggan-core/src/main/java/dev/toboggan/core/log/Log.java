@@ -65,6 +65,11 @@ public final class Log implements AutoCloseable {
     /** A rotation that waits for memory waits for a write: parking for a fraction of one costs nothing. */
     private static final long PARK_NANOS = 20_000;
     private static final long MAX_DECOMPRESSED_BODY = 1L << 30;
+    /**
+     * The longest a thread waiting for a tip parks before it looks again on its own. Every change that could
+     * satisfy it wakes it ({@link TipWaiters}); this only bounds what a missed wake-up could cost.
+     */
+    private static final long TIP_WAIT_BACKSTOP_NANOS = 5_000_000;
 
     final LogConfig config;
     private final StorageIo io;
@@ -106,6 +111,8 @@ public final class Log implements AutoCloseable {
      */
     private final java.util.concurrent.locks.ReentrantReadWriteLock slotReuse =
             new java.util.concurrent.locks.ReentrantReadWriteLock();
+    /** Threads in {@link #makeStable} and {@link #makeDurable}, each woken when its tip passes its LSN. */
+    final TipWaiters tipWaiters = new TipWaiters();
     final LongAdder aborts = new LongAdder();
     final LongAdder memoryWaits = new LongAdder();
 
@@ -374,6 +381,9 @@ public final class Log implements AutoCloseable {
         ready.add(buf);
         if (!callerFlushes) {
             background.flushNeeded();
+            // The window may be one a waiter sealed while a writer was still in it: wake one waiter to write
+            // it. A caller that flushes itself leads: waking another would only make it race for the work.
+            tipWaiters.wake(stability, true);
         }
         signalProgress();
     }
@@ -447,6 +457,7 @@ public final class Log implements AutoCloseable {
         Reservation seal = reserveRaw(MessageKind.BATCH_SEAL, LogFormat.NO_PAGE, body, 0, body.length, false);
         stability.sealBatch(manifestLsn, seal.lsn() + seal.length());
         seal.complete();
+        tipWaiters.wake(stability, true); // the stable tip may have moved, or a waiter can now seal and lead
         signalProgress();
     }
 
@@ -468,26 +479,35 @@ public final class Log implements AutoCloseable {
     }
 
     private long awaitTip(long lsn, boolean stable) {
-        while (true) {
-            checkUsable();
-            long tip = stable ? stability.stableTip() : stability.durableTip();
-            if (tip > lsn) {
-                return tip;
-            }
-            if (stability.durableTip() <= lsn) {
-                wantedStable.accumulateAndGet(lsn, Math::max);
-                sealIfHolds(lsn, true);
-            } else {
-                // On disk, but a batch holds the stable tip back: its seal's window must be written too.
-                long sealEnd = stability.blockingSealEnd();
-                if (sealEnd > 0 && sealEnd != Long.MAX_VALUE) {
-                    wantedStable.accumulateAndGet(sealEnd - 1, Math::max);
-                    sealIfHolds(sealEnd - 1, true);
+        TipWaiters.Waiter waiter = null;
+        try {
+            while (true) {
+                checkUsable();
+                long tip = stable ? stability.stableTip() : stability.durableTip();
+                if (tip > lsn) {
+                    return tip;
+                }
+                if (stability.durableTip() <= lsn) {
+                    wantedStable.accumulateAndGet(lsn, Math::max);
+                    sealIfHolds(lsn, true);
+                } else {
+                    // On disk, but a batch holds the stable tip back: its seal's window must be written too.
+                    long sealEnd = stability.blockingSealEnd();
+                    if (sealEnd > 0 && sealEnd != Long.MAX_VALUE) {
+                        wantedStable.accumulateAndGet(sealEnd - 1, Math::max);
+                        sealIfHolds(sealEnd - 1, true);
+                    }
+                }
+                if (waiter == null) {
+                    // Registered before trying the flush work, and the tip checked once more: see TipWaiters.
+                    waiter = tipWaiters.register(lsn, stable);
+                } else if (runFlushWorkQuietly() == 0) {
+                    tipWaiters.park(TIP_WAIT_BACKSTOP_NANOS);
                 }
             }
-            long epoch = progressEpoch;
-            if (runFlushWorkQuietly() == 0) {
-                awaitProgress(epoch);
+        } finally {
+            if (waiter != null) {
+                tipWaiters.remove(waiter);
             }
         }
     }
@@ -969,6 +989,7 @@ public final class Log implements AutoCloseable {
         if (failure.compareAndSet(null, cause)) {
             LOG.get().error("the log at {} failed and accepts no more writes", config.directory(), cause);
         }
+        tipWaiters.wakeAll();
         signalProgress();
     }
 
@@ -1026,6 +1047,7 @@ public final class Log implements AutoCloseable {
             throw new StorageException("recording the durable tip at close", config.directory(), e);
         } finally {
             flusher.shutDown(() -> closed = true);
+            tipWaiters.wakeAll();
             closeQuietly(file);
             closeQuietly(lock);
         }

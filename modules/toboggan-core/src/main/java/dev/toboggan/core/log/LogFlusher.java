@@ -15,7 +15,8 @@ import java.util.concurrent.locks.ReentrantLock;
  * The log's flush work as a plain object (Agrona's {@code Agent} shape): {@link #doWork()} writes every
  * ready window, and forces the file once for all of them (group commit) when somebody wants stability.
  * The Flusher actor, a plain thread, or a caller waiting in {@link Log#makeStable} runs it; one at a time
- * (a try-lock: a second caller returns at once and waits for the first one's progress signal instead).
+ * (a try-lock: a second caller returns at once; a caller of {@code makeStable} then parks until the force
+ * satisfies it or it is woken to lead the next one, see {@link TipWaiters}).
  *
  * <h2>Implementation notes</h2>
  * A window goes READY (handed over) → WRITTEN (positional write done, memory still held) → DURABLE
@@ -89,28 +90,41 @@ public final class LogFlusher {
         if (!workLock.tryLock()) {
             return 0;
         }
+        long progress;
         try {
-            if (log.isClosed() || log.failure() != null) {
-                return 0;
-            }
-            long progress = writeReady();
-            if (!log.config.fsync()) {
-                markDurable();
-            } else if (!written.isEmpty() || !releasedRanges.isEmpty()) {
-                if (log.stabilityWanted()) {
-                    force();
-                    progress++;
-                } else if (log.memoryWanted()) {
-                    releaseUnforced();
-                }
-            }
-            if (progress > 0) {
-                log.signalProgress();
-            }
-            return progress;
+            progress = writeAndForce();
         } finally {
             workLock.unlock();
         }
+        // After the release, so that the waiter woken to lead finds the work's lock free (TipWaiters). Not
+        // after a failure: waiters retry at the pace of the log's progress signal, as a scheduler would.
+        boolean moreWork = hasWork();
+        if (progress > 0 || moreWork) {
+            log.tipWaiters.wake(log.stability, moreWork);
+        }
+        return progress;
+    }
+
+    /** {@link #doWork()}'s work, under {@code workLock}. */
+    private long writeAndForce() {
+        if (log.isClosed() || log.failure() != null) {
+            return 0;
+        }
+        long progress = writeReady();
+        if (!log.config.fsync()) {
+            markDurable();
+        } else if (!written.isEmpty() || !releasedRanges.isEmpty()) {
+            if (log.stabilityWanted()) {
+                force();
+                progress++;
+            } else if (log.memoryWanted()) {
+                releaseUnforced();
+            }
+        }
+        if (progress > 0) {
+            log.signalProgress();
+        }
+        return progress;
     }
 
     /** Whether windows are waiting to be written, or written ones to be forced for somebody. */

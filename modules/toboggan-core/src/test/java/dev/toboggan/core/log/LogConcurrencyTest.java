@@ -5,6 +5,7 @@ import static dev.toboggan.core.log.LogTestSupport.body;
 import static dev.toboggan.core.log.LogTestSupport.key;
 import static org.assertj.core.api.Assertions.assertThat;
 
+import dev.toboggan.core.Background;
 import dev.toboggan.core.io.FileChannelStorage;
 import dev.toboggan.core.io.SimulatedStorage;
 import dev.toboggan.core.io.StorageIo;
@@ -43,6 +44,38 @@ class LogConcurrencyTest {
         runWriters(new SimulatedStorage(), LogTestSupport.smallConfig().withCompression(true), 2, 500, 13);
     }
 
+    /**
+     * Sixteen writers each make their own message stable before the next, with no background flusher: every
+     * write and force is run by a waiting caller, and every wake-up comes from another caller. Each must see
+     * its message stable, and callers must share forces (group commit) rather than take one each.
+     */
+    @Test
+    void writersWaitingForTheirOwnMessagesShareForcesWithNoBackgroundFlusher() throws Exception {
+        SimulatedStorage io = new SimulatedStorage();
+        io.slowDown(Duration.ZERO, Duration.ofMillis(1)); // a force long enough for the others to queue behind it
+        int threads = 16;
+        int perThread = 40 * LogTestSupport.scale();
+        List<Long> lsns = Collections.synchronizedList(new ArrayList<>());
+        try (Log log = Log.open(LogTestSupport.smallConfig().withSegmentSize(64 * 1024), io, Background.NONE, 0,
+                e -> {})) {
+            onThreads(threads, writer -> {
+                for (int seq = 0; seq < perThread; seq++) {
+                    byte[] b = body(writer, seq, 100);
+                    Reservation res = log.reserve(MessageKind.INLINE_LINK, writer, b, 0, b.length);
+                    res.complete();
+                    long tip = log.makeStable(res.lsn());
+                    if (tip <= res.lsn() || log.stableTip() <= res.lsn()) {
+                        throw new AssertionError("makeStable(" + res.lsn() + ") returned tip " + tip);
+                    }
+                    lsns.add(res.lsn());
+                }
+            });
+            assertThat(lsns).hasSize(threads * perThread);
+            assertThat(log.stats().forces()).as("forces for %d stable messages", lsns.size())
+                    .isLessThanOrEqualTo(lsns.size() / 4);
+        }
+    }
+
     private void runWriters(StorageIo io, LogConfig config, int threads, int perThread, long seed) throws Exception {
         System.out.println("LogConcurrencyTest seed " + seed);
         FlushThread flusher = new FlushThread("test-flusher", config.flushEvery());
@@ -50,42 +83,24 @@ class LogConcurrencyTest {
         flusher.start(log);
         List<LogTestSupport.Written> completed = Collections.synchronizedList(new ArrayList<>());
         Map<Long, Boolean> aborted = new ConcurrentHashMap<>();
-        CountDownLatch start = new CountDownLatch(1);
-        List<Thread> writers = new ArrayList<>();
-        List<Throwable> errors = Collections.synchronizedList(new ArrayList<>());
-        for (int t = 0; t < threads; t++) {
-            int writer = t;
-            Thread th = new Thread(() -> {
-                SplittableRandom r = new SplittableRandom(seed * 31 + writer);
-                try {
-                    start.await();
-                    for (int seq = 0; seq < perThread; seq++) {
-                        int size = r.nextInt(100) < 3 ? r.nextInt(1_000, 9_000) : r.nextInt(8, 300);
-                        byte[] b = body(writer, seq, size);
-                        Reservation res = log.reserve(MessageKind.INLINE_LINK, writer, b, 0, b.length);
-                        if (r.nextInt(100) < 5) {
-                            res.abort();
-                            aborted.put(key(b), true);
-                        } else {
-                            res.complete();
-                            completed.add(new LogTestSupport.Written(res.lsn(), res.pointer(), writer, key(b)));
-                        }
-                        if (r.nextInt(200) == 0) {
-                            log.makeStable(res.lsn());
-                        }
-                    }
-                } catch (Throwable e) {
-                    errors.add(e);
+        onThreads(threads, writer -> {
+            SplittableRandom r = new SplittableRandom(seed * 31 + writer);
+            for (int seq = 0; seq < perThread; seq++) {
+                int size = r.nextInt(100) < 3 ? r.nextInt(1_000, 9_000) : r.nextInt(8, 300);
+                byte[] b = body(writer, seq, size);
+                Reservation res = log.reserve(MessageKind.INLINE_LINK, writer, b, 0, b.length);
+                if (r.nextInt(100) < 5) {
+                    res.abort();
+                    aborted.put(key(b), true);
+                } else {
+                    res.complete();
+                    completed.add(new LogTestSupport.Written(res.lsn(), res.pointer(), writer, key(b)));
                 }
-            });
-            th.start();
-            writers.add(th);
-        }
-        start.countDown();
-        for (Thread th : writers) {
-            th.join();
-        }
-        assertThat(errors).isEmpty();
+                if (r.nextInt(200) == 0) {
+                    log.makeStable(res.lsn());
+                }
+            }
+        });
         log.flush();
         for (LogTestSupport.Written w : completed) {
             LogMessage m = log.read(w.lsn(), w.pointer());
@@ -108,5 +123,36 @@ class LogConcurrencyTest {
                 assertThat(aborted).doesNotContainKey(key(m.body()));
             }
         }
+    }
+
+    /** What one thread of {@link #onThreads} does, given its number. */
+    @FunctionalInterface
+    private interface Writer {
+        void run(int writer) throws Exception;
+    }
+
+    /** Runs {@code writer} on {@code threads} threads started together, and fails with the first error any threw. */
+    private static void onThreads(int threads, Writer writer) throws InterruptedException {
+        CountDownLatch start = new CountDownLatch(1);
+        List<Thread> started = new ArrayList<>();
+        List<Throwable> errors = Collections.synchronizedList(new ArrayList<>());
+        for (int t = 0; t < threads; t++) {
+            int number = t;
+            Thread th = new Thread(() -> {
+                try {
+                    start.await();
+                    writer.run(number);
+                } catch (Throwable e) {
+                    errors.add(e);
+                }
+            });
+            th.start();
+            started.add(th);
+        }
+        start.countDown();
+        for (Thread th : started) {
+            th.join();
+        }
+        assertThat(errors).isEmpty();
     }
 }
