@@ -97,8 +97,14 @@ public final class Log implements AutoCloseable {
     private final ReentrantLock progressLock = new ReentrantLock();
     /** Signalled when the tip moves, a window becomes ready, a buffer frees up, or the log fails. */
     private final Condition progress = progressLock.newCondition();
-    /** Counts signals of {@link #progress}; waiters wait for it to change. Written under progressLock. */
-    private volatile long progressEpoch;
+    /** Counts signals of {@link #progress}; waiters wait for it to change. */
+    private final AtomicLong progressEpoch = new AtomicLong();
+    /**
+     * Threads in {@link #awaitProgress} (registered under progressLock before they check the epoch): a signal
+     * takes the lock only if there are any. Every durable put hands a window over and signals, and sixteen
+     * writers taking one lock for a condition nobody waits on was a queue of its own.
+     */
+    private final AtomicInteger progressWaiters = new AtomicInteger();
     /**
      * The tip the {@code stable-tip} file records: recovery reads a missing segment or blob below it as
      * cleaned on purpose, never as a torn tail. Only the file counts here, never a segment header's
@@ -361,7 +367,7 @@ public final class Log implements AutoCloseable {
         try {
             while (memory == null) {
                 checkUsable();
-                long epoch = progressEpoch;
+                long epoch = progressEpoch.get();
                 if (runFlushWorkQuietly() == 0) {
                     awaitProgress(epoch);
                 }
@@ -610,15 +616,20 @@ public final class Log implements AutoCloseable {
             return flusher.doWork();
         } catch (LogWriteException e) {
             // The scheduler's retry policy owns failures; a helping caller only backs off.
-            awaitProgress(progressEpoch);
+            awaitProgress(progressEpoch.get());
             return 0;
         }
     }
 
     void signalProgress() {
+        progressEpoch.incrementAndGet();
+        // Read AFTER the increment, as a waiter registers BEFORE it reads the epoch: either the waiter sees
+        // the new epoch and does not wait, or this sees the waiter and wakes it.
+        if (progressWaiters.get() == 0) {
+            return;
+        }
         progressLock.lock();
         try {
-            progressEpoch++;
             progress.signalAll();
         } finally {
             progressLock.unlock();
@@ -633,14 +644,16 @@ public final class Log implements AutoCloseable {
      */
     private void awaitProgress(long epochSeen) {
         progressLock.lock();
+        progressWaiters.incrementAndGet();
         try {
-            if (progressEpoch == epochSeen && failure.get() == null) {
+            if (progressEpoch.get() == epochSeen && failure.get() == null) {
                 progress.await(5, TimeUnit.MILLISECONDS);
             }
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             throw new IllegalStateException("interrupted while waiting for the log", e);
         } finally {
+            progressWaiters.decrementAndGet();
             progressLock.unlock();
         }
     }
