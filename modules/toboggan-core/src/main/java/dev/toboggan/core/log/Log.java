@@ -509,6 +509,11 @@ public final class Log implements AutoCloseable {
                     waiter = tipWaiters.register(lsn, stable);
                 } else if (runFlushWorkQuietly() == 0) {
                     tipWaiters.park(TIP_WAIT_BACKSTOP_NANOS);
+                    if (Thread.currentThread().isInterrupted()) {
+                        // A park returns at once while the flag is set: give up the wait, as a condition's would.
+                        throw new IllegalStateException("interrupted while waiting for the log to make LSN " + lsn
+                                + (stable ? " stable" : " durable"));
+                    }
                 }
             }
         } finally {

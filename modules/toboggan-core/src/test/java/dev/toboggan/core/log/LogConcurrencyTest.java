@@ -17,7 +17,10 @@ import java.util.List;
 import java.util.Map;
 import java.util.SplittableRandom;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.function.Function;
 import java.util.stream.Collectors;
 import org.junit.jupiter.api.Test;
@@ -73,6 +76,52 @@ class LogConcurrencyTest {
             assertThat(lsns).hasSize(threads * perThread);
             assertThat(log.stats().forces()).as("forces for %d stable messages", lsns.size())
                     .isLessThanOrEqualTo(lsns.size() / 4);
+        }
+    }
+
+    /** An interrupted waiter gives up with an error (its flag kept) instead of spinning until the force ends. */
+    @Test
+    void aWaiterInterruptedWhileAnotherForcesGivesUp() throws Exception {
+        SimulatedStorage io = new SimulatedStorage();
+        try (Log log = Log.open(LogTestSupport.smallConfig().withSegmentSize(64 * 1024), io, Background.NONE, 0,
+                e -> {})) {
+            byte[] first = body(0, 0, 100);
+            Reservation leading = log.reserve(MessageKind.INLINE_LINK, 0, first, 0, first.length);
+            leading.complete();
+            io.slowDown(Duration.ZERO, Duration.ofSeconds(3)); // the leader's force outlasts the wait below
+            AtomicBoolean leaderDone = new AtomicBoolean();
+            Thread leader = new Thread(() -> {
+                log.makeStable(leading.lsn());
+                leaderDone.set(true);
+            }, "leader");
+            leader.setDaemon(true);
+            leader.start();
+            while (log.stats().windowsWritten() == 0) { // the leader holds the flush work, in its force
+                Thread.onSpinWait();
+            }
+            byte[] second = body(1, 0, 100);
+            Reservation waiting = log.reserve(MessageKind.INLINE_LINK, 1, second, 0, second.length);
+            waiting.complete();
+            CompletableFuture<Throwable> outcome = new CompletableFuture<>();
+            Thread waiter = new Thread(() -> {
+                try {
+                    log.makeStable(waiting.lsn());
+                    outcome.complete(null);
+                } catch (Throwable e) {
+                    boolean flagKept = Thread.currentThread().isInterrupted();
+                    outcome.complete(leaderDone.get() ? new AssertionError("gave up only after the force", e)
+                            : flagKept ? e : new AssertionError("interrupt flag lost", e));
+                }
+            }, "waiter");
+            waiter.start();
+            while (waiter.getState() != Thread.State.TIMED_WAITING) {
+                Thread.onSpinWait();
+            }
+            waiter.interrupt();
+
+            assertThat(outcome.get(20, TimeUnit.SECONDS)).isInstanceOf(IllegalStateException.class)
+                    .hasMessageContaining("interrupted while waiting for the log");
+            io.clearFaults();
         }
     }
 
