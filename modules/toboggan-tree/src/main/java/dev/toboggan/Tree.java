@@ -112,6 +112,8 @@ public interface Tree extends Iterable<Map.Entry<byte[], byte[]>> {
      * (group commit).
      *
      * @return the bytes this call made durable
+     * @throws IllegalStateException if the store is closed, or if the calling thread is interrupted while it
+     *     waits (the flag stays set; the changes may still become durable with a later flush)
      */
     long flush();
 

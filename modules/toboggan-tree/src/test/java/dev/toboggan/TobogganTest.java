@@ -26,6 +26,43 @@ class TobogganTest {
     @TempDir
     Path dir;
 
+    /**
+     * An interrupted thread's flush fails for that thread alone. Before, its IO closed the log's file channel
+     * for every thread (an interrupted {@code FileChannel} operation does) and the store failed: a cancelled
+     * future or an executor's {@code shutdownNow} took the whole store down.
+     */
+    @Test
+    void anInterruptedThreadsFlushFailsForItAloneAndTheStoreGoesOn() throws Exception {
+        try (Db db = Toboggan.open(dir)) {
+            db.insert(be(0), value(0, 100));
+            db.flush();
+            RuntimeException[] failed = new RuntimeException[1];
+            boolean[] flagKept = new boolean[1];
+            Thread interrupted = new Thread(() -> {
+                Thread.currentThread().interrupt();
+                db.insert(be(1), value(1, 100));
+                try {
+                    db.flush();
+                } catch (RuntimeException e) {
+                    failed[0] = e;
+                }
+                flagKept[0] = Thread.currentThread().isInterrupted();
+            });
+            interrupted.start();
+            interrupted.join();
+            assertThat(failed[0]).isInstanceOf(IllegalStateException.class).hasMessageContaining("interrupted");
+            assertThat(flagKept[0]).isTrue();
+
+            db.insert(be(2), value(2, 100));
+            assertThat(db.flush()).isPositive();
+            assertThat(db.get(be(1))).isEqualTo(value(1, 100));
+        }
+        try (Db db = Toboggan.open(dir)) {
+            assertThat(db.get(be(1))).isEqualTo(value(1, 100));
+            assertThat(db.get(be(2))).isEqualTo(value(2, 100));
+        }
+    }
+
     @Test
     void aStoreOnDiskKeepsItsTreesAcrossReopens() {
         try (Db db = Toboggan.open(dir)) {

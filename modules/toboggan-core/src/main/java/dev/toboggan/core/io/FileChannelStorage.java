@@ -1,9 +1,13 @@
 package dev.toboggan.core.io;
 
+import dev.toboggan.core.LazyLogger;
 import java.io.Closeable;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.ByteBuffer;
+import java.io.InterruptedIOException;
+import java.nio.channels.ClosedByInterruptException;
+import java.nio.channels.ClosedChannelException;
 import java.nio.channels.FileChannel;
 import java.nio.channels.FileLock;
 import java.nio.channels.OverlappingFileLockException;
@@ -55,9 +59,13 @@ import java.util.stream.Stream;
  *       that whoever may read the files may also reach them. Ignored on non-POSIX file systems; the
  *       process umask may remove bits further.
  *   <li>Interrupts: a {@link FileChannel} is closed for every thread when a thread is interrupted inside
- *       an operation on it. Threads doing IO through this class must therefore not be interrupted; the
- *       symptom is a {@code ClosedByInterruptException}, then {@code ClosedChannelException}, naming
- *       the file.
+ *       an operation on it (or enters one with its interrupt flag set). A store is called from threads its
+ *       user may interrupt (an executor's {@code shutdownNow}, a cancelled future), so a file handle reopens
+ *       its file when that happens and carries on: the interrupted thread's operation fails with an
+ *       {@link java.io.InterruptedIOException} (retrying it there would close the new channel too), another
+ *       thread's operation that the close cut off is retried on the new channel. Reopening loses nothing: a
+ *       write either reached the file or is reported failed, and a force on the new descriptor syncs every
+ *       dirty page of the file. Before this one interrupted {@code flush} failed the store for everyone.
  *   <li>Errors name the file: {@link FileSystemException}s already do and are rethrown as they are;
  *       other {@link IOException}s are wrapped with the path, the operation and the offset.
  *   <li>Handles are thread-safe: reads and writes are positional and never touch the channel's
@@ -67,6 +75,7 @@ import java.util.stream.Stream;
 public final class FileChannelStorage implements StorageIo {
 
     /** Lock files held by any {@code FileChannelStorage} of this JVM, by real path. */
+    private static final LazyLogger LOG = LazyLogger.of(FileChannelStorage.class);
     private static final Set<Path> LOCKED_IN_THIS_JVM = ConcurrentHashMap.newKeySet();
 
     private static final boolean LINUX =
@@ -271,9 +280,13 @@ public final class FileChannelStorage implements StorageIo {
     }
 
     private static final class ChannelFile implements StorageFile {
+        /** Reopens after one operation, at most, before giving up: each needs another thread's interrupt. */
+        private static final int MAX_REOPENS_PER_OPERATION = 3;
         private final Path path;
-        private final FileChannel channel;
+        /** Replaced only by {@link #reopen}, when an interrupt closed the one before (see the class notes). */
+        private volatile FileChannel channel;
         private final boolean readOnly;
+        private volatile boolean closed;
         private final Object forceLock = new Object();
         /** The size at the last successful force; -1 makes the next force a full one. Guarded by forceLock. */
         private long sizeAtLastForce = -1;
@@ -297,6 +310,56 @@ public final class FileChannelStorage implements StorageIo {
             this.length = new AtomicLong(readOnly ? -1 : channel.size());
         }
 
+        /** One call on the channel. */
+        @FunctionalInterface
+        private interface ChannelCall<T> {
+            T on(FileChannel channel) throws IOException;
+        }
+
+        /**
+         * Runs {@code call} on the channel. If an interrupt closed the channel (this thread's or another's),
+         * reopens the file first so that the store goes on, then fails this call with an
+         * {@link InterruptedIOException} if it was this thread's (it would close the new channel too), or
+         * retries it on the new channel if it was another's.
+         */
+        private <T> T onChannel(String operation, long offset, ChannelCall<T> call) throws IOException {
+            for (int reopens = 0; ; reopens++) {
+                FileChannel c = channel;
+                try {
+                    return call.on(c);
+                } catch (ClosedChannelException e) {
+                    if (closed || reopens == MAX_REOPENS_PER_OPERATION) {
+                        throw failure(operation, offset, e);
+                    }
+                    reopen(c);
+                    if (e instanceof ClosedByInterruptException || Thread.currentThread().isInterrupted()) {
+                        InterruptedIOException interrupted = new InterruptedIOException(operation + " " + path
+                                + " was interrupted (the thread's interrupt flag is set); the file is open again for"
+                                + " other threads, and this operation may be retried by a thread that is not interrupted");
+                        interrupted.initCause(e);
+                        throw interrupted;
+                    }
+                } catch (IOException e) {
+                    throw failure(operation, offset, e);
+                }
+            }
+        }
+
+        /** Replaces {@code broken}, closed by an interrupt, with a new channel on the same file (once). */
+        private synchronized void reopen(FileChannel broken) throws IOException {
+            if (channel != broken || closed) {
+                return;
+            }
+            try {
+                channel = readOnly ? FileChannel.open(path, StandardOpenOption.READ)
+                        : FileChannel.open(path, StandardOpenOption.READ, StandardOpenOption.WRITE);
+            } catch (IOException e) {
+                throw failure("reopening (an interrupt closed it)", -1, e);
+            }
+            LOG.get().warn("{} was closed by a thread's interrupt and is open again; interrupt threads that use a "
+                    + "store only to stop them", path);
+        }
+
         @Override
         public Path path() {
             return path;
@@ -305,31 +368,26 @@ public final class FileChannelStorage implements StorageIo {
         @Override
         public int read(ByteBuffer dst, long position) throws IOException {
             int total = 0;
-            try {
-                while (dst.hasRemaining()) {
-                    int n = channel.read(dst, position + total);
-                    if (n < 0) {
-                        break;
-                    }
-                    total += n;
+            while (dst.hasRemaining()) {
+                long at = position + total;
+                int n = onChannel("reading", at, c -> c.read(dst, at));
+                if (n < 0) {
+                    break;
                 }
-                return total;
-            } catch (IOException e) {
-                throw failure("reading", position + total, e);
+                total += n;
             }
+            return total;
         }
 
         @Override
         public ByteBuffer readOnlyView(long position, int length) throws IOException {
-            try {
-                if (position + length > channel.size()) {
+            return onChannel("mapping", position, c -> {
+                if (position + length > c.size()) {
                     throw new java.io.EOFException(path + " ends before byte " + (position + length));
                 }
                 // A mapping outlives the channel; unmapped by the collector once the buffer is unreachable.
-                return channel.map(FileChannel.MapMode.READ_ONLY, position, length);
-            } catch (IOException e) {
-                throw failure("mapping", position, e);
-            }
+                return c.map(FileChannel.MapMode.READ_ONLY, position, length);
+            });
         }
 
         @Override
@@ -338,10 +396,9 @@ public final class FileChannelStorage implements StorageIo {
             long offset = position;
             try {
                 while (src.hasRemaining()) {
-                    offset += channel.write(src, offset);
+                    long at = offset;
+                    offset += onChannel("writing", at, c -> c.write(src, at));
                 }
-            } catch (IOException e) {
-                throw failure("writing", offset, e);
             } finally {
                 // Only bytes that reached the file lengthen it (a write that failed before any did, at a
                 // position past the end, leaves the length as it was).
@@ -354,16 +411,17 @@ public final class FileChannelStorage implements StorageIo {
         @Override
         public void force() throws IOException {
             synchronized (forceLock) {
-                try {
-                    long size = size();
-                    boolean metadata = size != sizeAtLastForce || truncatedSinceForce;
-                    truncatedSinceForce = false;
-                    sizeAtLastForce = -1;
-                    channel.force(metadata);
-                    sizeAtLastForce = size;
-                } catch (IOException e) {
-                    throw failure("forcing", -1, e);
-                }
+                long size = size();
+                boolean metadata = size != sizeAtLastForce || truncatedSinceForce;
+                truncatedSinceForce = false;
+                sizeAtLastForce = -1;
+                // A channel reopened after an interrupt syncs the same file: every dirty page of it, whichever
+                // descriptor wrote it.
+                onChannel("forcing", -1, c -> {
+                    c.force(metadata);
+                    return null;
+                });
+                sizeAtLastForce = size;
             }
         }
 
@@ -372,7 +430,7 @@ public final class FileChannelStorage implements StorageIo {
             checkWritable();
             try {
                 if (size < length.get()) {
-                    channel.truncate(size);
+                    onChannel("truncating to " + size + " bytes", -1, c -> c.truncate(size));
                     length.set(size);
                     truncatedSinceForce = true;
                 }
@@ -383,7 +441,7 @@ public final class FileChannelStorage implements StorageIo {
                 } catch (IOException sizing) {
                     e.addSuppressed(sizing);
                 }
-                throw failure("truncating to " + size + " bytes", -1, e);
+                throw e;
             }
         }
 
@@ -392,17 +450,16 @@ public final class FileChannelStorage implements StorageIo {
             if (!readOnly) {
                 return length.get();
             }
-            try {
-                return channel.size();
-            } catch (IOException e) {
-                throw failure("sizing", -1, e);
-            }
+            return onChannel("sizing", -1, FileChannel::size);
         }
 
         @Override
         public void close() throws IOException {
+            closed = true;
             try {
-                channel.close();
+                synchronized (this) { // not while a reopen swaps the channel
+                    channel.close();
+                }
             } catch (IOException e) {
                 throw failure("closing", -1, e);
             }

@@ -364,8 +364,13 @@ public final class Log implements AutoCloseable {
             return memory;
         }
         memoryWaiters.incrementAndGet();
+        // A rotation must finish once begun (every writer spins on the sealed window until it does), so an
+        // interrupt is kept for later rather than acted on: with the flag set the flush work's IO here would
+        // close the log's file channel, and waits would end at once.
+        boolean interrupted = false;
         try {
             while (memory == null) {
+                interrupted |= Thread.interrupted();
                 checkUsable();
                 long epoch = progressEpoch.get();
                 if (runFlushWorkQuietly() == 0) {
@@ -376,6 +381,9 @@ public final class Log implements AutoCloseable {
             return memory;
         } finally {
             memoryWaiters.decrementAndGet();
+            if (interrupted) {
+                Thread.currentThread().interrupt();
+            }
         }
     }
 
@@ -493,6 +501,12 @@ public final class Log implements AutoCloseable {
                 if (tip > lsn) {
                     return tip;
                 }
+                if (Thread.currentThread().isInterrupted()) {
+                    // Give the wait up, as a condition's would, and do no IO on this thread: an interrupt
+                    // closes a file channel for every thread (FileChannelStorage reopens it, but the write fails).
+                    throw new IllegalStateException("interrupted while waiting for the log to make LSN " + lsn
+                            + (stable ? " stable" : " durable") + "; it becomes so with a later flush");
+                }
                 if (stability.durableTip() <= lsn) {
                     wantedStable.accumulateAndGet(lsn, Math::max);
                     sealIfHolds(lsn, true);
@@ -508,12 +522,7 @@ public final class Log implements AutoCloseable {
                     // Registered before trying the flush work, and the tip checked once more: see TipWaiters.
                     waiter = tipWaiters.register(lsn, stable);
                 } else if (runFlushWorkQuietly() == 0) {
-                    tipWaiters.park(TIP_WAIT_BACKSTOP_NANOS);
-                    if (Thread.currentThread().isInterrupted()) {
-                        // A park returns at once while the flag is set: give up the wait, as a condition's would.
-                        throw new IllegalStateException("interrupted while waiting for the log to make LSN " + lsn
-                                + (stable ? " stable" : " durable"));
-                    }
+                    tipWaiters.park(TIP_WAIT_BACKSTOP_NANOS); // returns at once if interrupted: see the loop's top
                 }
             }
         } finally {
@@ -645,7 +654,8 @@ public final class Log implements AutoCloseable {
      * Waits until somebody signals progress after {@code epochSeen} was read (a window became ready, the
      * tip moved, a buffer came free, the log failed), or a few milliseconds at most. Edge-triggered: a
      * waiter whose condition is still unmet while another thread holds the flush work sleeps until that
-     * thread reports, instead of spinning on state that has not changed.
+     * thread reports, instead of spinning on state that has not changed. An interrupt ends the wait and stays
+     * set: the caller decides whether it may give up where it stands.
      */
     private void awaitProgress(long epochSeen) {
         progressLock.lock();
@@ -656,7 +666,6 @@ public final class Log implements AutoCloseable {
             }
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
-            throw new IllegalStateException("interrupted while waiting for the log", e);
         } finally {
             progressWaiters.decrementAndGet();
             progressLock.unlock();

@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
 import dev.toboggan.core.io.StorageIo.OpenMode;
 import java.io.Closeable;
 import java.io.IOException;
+import java.io.InterruptedIOException;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.FileAlreadyExistsException;
@@ -15,6 +16,8 @@ import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.util.Arrays;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicReference;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -42,6 +45,42 @@ class FileChannelStorageTest {
         }
         try (StorageFile reopened = io.open(path, OpenMode.READ_ONLY)) {
             assertThat(read(reopened, 4096, 5000)).containsOnly(2);
+        }
+    }
+
+    /**
+     * A thread interrupted while it uses a handle closes the underlying channel for every thread; the handle
+     * reopens the file, fails only that thread's operation, and everything else goes on.
+     */
+    @Test
+    void anInterruptedThreadFailsItsOwnOperationAndTheHandleGoesOn() throws Exception {
+        Path path = dir.resolve("log");
+        try (StorageFile file = io.open(path, OpenMode.CREATE_NEW)) {
+            file.write(bytes(100, (byte) 1), 0);
+            AtomicReference<Throwable> interrupted = new AtomicReference<>();
+            AtomicBoolean flagKept = new AtomicBoolean();
+            Thread t = new Thread(() -> {
+                Thread.currentThread().interrupt();
+                try {
+                    file.write(bytes(100, (byte) 9), 100);
+                } catch (Throwable e) {
+                    interrupted.set(e);
+                }
+                flagKept.set(Thread.currentThread().isInterrupted());
+            });
+            t.start();
+            t.join();
+
+            assertThat(interrupted.get()).isInstanceOf(InterruptedIOException.class).hasMessageContaining(path.toString());
+            assertThat(flagKept).isTrue();
+            file.write(bytes(100, (byte) 2), 100);
+            file.force();
+            assertThat(read(file, 0, 100)).containsOnly(1);
+            assertThat(read(file, 100, 100)).containsOnly(2);
+            assertThat(file.size()).isEqualTo(200);
+        }
+        try (StorageFile reopened = io.open(path, OpenMode.READ_ONLY)) {
+            assertThat(read(reopened, 100, 100)).containsOnly(2);
         }
     }
 
