@@ -3,9 +3,9 @@ package dev.toboggan.core.io;
 import dev.toboggan.core.LazyLogger;
 import java.io.Closeable;
 import java.io.IOException;
+import java.io.InterruptedIOException;
 import java.io.UncheckedIOException;
 import java.nio.ByteBuffer;
-import java.io.InterruptedIOException;
 import java.nio.channels.ClosedByInterruptException;
 import java.nio.channels.ClosedChannelException;
 import java.nio.channels.FileChannel;
@@ -62,7 +62,7 @@ import java.util.stream.Stream;
  *       an operation on it (or enters one with its interrupt flag set). A store is called from threads its
  *       user may interrupt (an executor's {@code shutdownNow}, a cancelled future), so a file handle reopens
  *       its file when that happens and carries on: the interrupted thread's operation fails with an
- *       {@link java.io.InterruptedIOException} (retrying it there would close the new channel too), another
+ *       {@link InterruptedIOException} (retrying it there would close the new channel too), another
  *       thread's operation that the close cut off is retried on the new channel. Reopening loses nothing: a
  *       write either reached the file or is reported failed, and a force on the new descriptor syncs every
  *       dirty page of the file. Before this one interrupted {@code flush} failed the store for everyone.
@@ -74,8 +74,8 @@ import java.util.stream.Stream;
  */
 public final class FileChannelStorage implements StorageIo {
 
-    /** Lock files held by any {@code FileChannelStorage} of this JVM, by real path. */
     private static final LazyLogger LOG = LazyLogger.of(FileChannelStorage.class);
+    /** Lock files held by any {@code FileChannelStorage} of this JVM, by real path. */
     private static final Set<Path> LOCKED_IN_THIS_JVM = ConcurrentHashMap.newKeySet();
 
     private static final boolean LINUX =
@@ -280,7 +280,7 @@ public final class FileChannelStorage implements StorageIo {
     }
 
     private static final class ChannelFile implements StorageFile {
-        /** Reopens after one operation, at most, before giving up: each needs another thread's interrupt. */
+        /** How often one operation reopens the file before it gives up (each reopen takes another interrupt). */
         private static final int MAX_REOPENS_PER_OPERATION = 3;
         private final Path path;
         /** Replaced only by {@link #reopen}, when an interrupt closed the one before (see the class notes). */

@@ -23,8 +23,10 @@ import java.util.concurrent.locks.LockSupport;
  *   <li><b>No lost wake-up</b>: a waiter registers BEFORE it tries the flush work's lock, and parks only if
  *       that try failed; the holder of the lock calls {@link #wake} AFTER releasing it. So the holder's
  *       scan, which follows its release, which follows the waiter's failed try, which follows its
- *       registration, sees the waiter (a volatile write and read in the queue). Parks are also bounded
- *       ({@code Log}'s backstop), so a missed wake costs a delay, never a hang.
+ *       registration, sees the waiter (a volatile write and read in the queue). A waiter that got the lock
+ *       but found nothing to do waits for something that wakes it too: a window it sealed while another
+ *       writer was still in it (that writer's hand-over wakes one waiter), or a batch's seal (sealing wakes
+ *       them). Parks are also bounded ({@code Log}'s backstop), so a missed wake costs a delay, never a hang.
  *   <li><b>One leader</b>: of the waiters not satisfied, {@link #wake} unparks only the first: it runs the
  *       flush work for all of them (their windows are ready: a waiter hands its window over before it
  *       registers). Waking them all let each find the work's lock free in turn and force for a group of
