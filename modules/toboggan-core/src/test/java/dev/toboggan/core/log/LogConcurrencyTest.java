@@ -4,6 +4,7 @@ import static dev.toboggan.core.log.LogTestSupport.assertIntact;
 import static dev.toboggan.core.log.LogTestSupport.body;
 import static dev.toboggan.core.log.LogTestSupport.key;
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.junit.jupiter.api.Assertions.assertTimeoutPreemptively;
 
 import dev.toboggan.core.Background;
 import dev.toboggan.core.io.FileChannelStorage;
@@ -21,6 +22,7 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicReference;
 import java.util.function.Function;
 import java.util.stream.Collectors;
 import org.junit.jupiter.api.Test;
@@ -122,6 +124,45 @@ class LogConcurrencyTest {
             assertThat(outcome.get(20, TimeUnit.SECONDS)).isInstanceOf(IllegalStateException.class)
                     .hasMessageContaining("interrupted while waiting for the log");
             io.clearFaults();
+        }
+    }
+
+    /**
+     * A writer whose interrupt flag is set when its rotation must wait for a free IO buffer finishes the
+     * rotation and keeps the flag. Thrown half-way, the rotation left the sealed window without a successor,
+     * and every later writer spun on it for ever.
+     */
+    @Test
+    void anInterruptedWriterFinishesTheRotationItBegan() throws Exception {
+        SimulatedStorage io = new SimulatedStorage();
+        io.slowDown(Duration.ofMillis(1), Duration.ZERO); // a write that sleeps sees the interrupt
+        try (Log log = Log.open(LogTestSupport.smallConfig(), io, Background.NONE, 0, e -> {})) {
+            AtomicReference<Throwable> failed = new AtomicReference<>();
+            AtomicBoolean flagKept = new AtomicBoolean();
+            Thread writer = new Thread(() -> {
+                Thread.currentThread().interrupt();
+                try {
+                    // With no background flusher the IO buffers fill, and each rotation runs the flush work itself.
+                    for (int seq = 0; seq < 100; seq++) {
+                        byte[] b = body(0, seq, 300);
+                        log.reserve(MessageKind.INLINE_LINK, 0, b, 0, b.length).complete();
+                    }
+                } catch (Throwable e) {
+                    failed.set(e);
+                }
+                flagKept.set(Thread.currentThread().isInterrupted());
+            }, "interrupted-writer");
+            writer.start();
+            writer.join();
+            assertThat(failed.get()).isNull();
+            assertThat(flagKept).isTrue();
+
+            assertTimeoutPreemptively(Duration.ofSeconds(30), () -> {
+                byte[] b = body(1, 0, 100);
+                Reservation res = log.reserve(MessageKind.INLINE_LINK, 1, b, 0, b.length);
+                res.complete();
+                assertThat(log.makeStable(res.lsn())).isGreaterThan(res.lsn());
+            });
         }
     }
 
