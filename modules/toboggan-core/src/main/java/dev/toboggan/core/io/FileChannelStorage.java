@@ -132,6 +132,12 @@ public final class FileChannelStorage implements StorageIo {
             } catch (IOException closing) {
                 e.addSuppressed(closing);
             }
+            if (e instanceof ClosedByInterruptException) {
+                InterruptedIOException interrupted = new InterruptedIOException("opening " + path
+                        + " was interrupted (the thread's interrupt flag is set); nothing was written to it");
+                interrupted.initCause(e);
+                throw interrupted;
+            }
             throw new IOException("cannot size " + path + " after opening it: " + e, e);
         }
     }

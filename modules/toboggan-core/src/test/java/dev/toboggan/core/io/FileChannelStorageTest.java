@@ -85,6 +85,24 @@ class FileChannelStorageTest {
     }
 
     @Test
+    void openingAFileOnAnInterruptedThreadSaysSo() throws Exception {
+        Path path = dir.resolve("blob");
+        AtomicReference<Throwable> failed = new AtomicReference<>();
+        Thread t = new Thread(() -> {
+            Thread.currentThread().interrupt();
+            try (StorageFile file = io.open(path, OpenMode.CREATE_NEW)) {
+                file.write(bytes(10, (byte) 1), 0);
+            } catch (Throwable e) {
+                failed.set(e);
+            }
+        });
+        t.start();
+        t.join();
+        assertThat(failed.get()).isInstanceOf(InterruptedIOException.class).hasMessageContaining(path.toString())
+                .hasMessageContaining("interrupt");
+    }
+
+    @Test
     void readStopsAtTheEndOfTheFile() throws IOException {
         try (StorageFile file = io.open(dir.resolve("f"), OpenMode.CREATE)) {
             file.write(ByteBuffer.wrap("0123456789".getBytes(StandardCharsets.US_ASCII)), 0);
