@@ -13,9 +13,17 @@ import dev.toboggan.core.io.SimulatedStorage;
 import dev.toboggan.engine.EngineSettings;
 import java.nio.ByteBuffer;
 import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.HashSet;
+import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.SplittableRandom;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.locks.LockSupport;
 import org.apache.pekko.actor.typed.ActorSystem;
 import org.apache.pekko.actor.typed.javadsl.Behaviors;
 import org.junit.jupiter.api.Test;
@@ -60,6 +68,65 @@ class TobogganTest {
         try (Db db = Toboggan.open(dir)) {
             assertThat(db.get(be(1))).isEqualTo(value(1, 100));
             assertThat(db.get(be(2))).isEqualTo(value(2, 100));
+        }
+    }
+
+    /**
+     * Writers flushing while another thread interrupts them at random, mid-force included: a write whose
+     * flush returned is never lost, and the store never fails (an interrupt is not a disk error).
+     */
+    @Test
+    void writersInterruptedAtRandomLoseNothingAcknowledgedAndTheStoreGoesOn() throws Exception {
+        int writers = 4;
+        List<Set<Integer>> acknowledged = new ArrayList<>();
+        List<Throwable> errors = Collections.synchronizedList(new ArrayList<>());
+        AtomicBoolean stop = new AtomicBoolean();
+        AtomicInteger interruptedFlushes = new AtomicInteger();
+        try (Db db = Toboggan.open(dir)) {
+            Thread[] threads = new Thread[writers];
+            for (int w = 0; w < writers; w++) {
+                Set<Integer> mine = new HashSet<>();
+                acknowledged.add(mine);
+                int writer = w;
+                threads[w] = new Thread(() -> {
+                    for (int seq = 0; !stop.get(); seq++) {
+                        int key = seq * writers + writer;
+                        try {
+                            db.insert(be(key), value(key, 100));
+                            db.flush();
+                            mine.add(key);
+                        } catch (RuntimeException e) {
+                            // An interrupted call fails for its thread alone, saying why; anything else is a bug.
+                            if (!Thread.interrupted() || !String.valueOf(e.getMessage()).contains("interrupt")) {
+                                errors.add(e);
+                                return;
+                            }
+                            interruptedFlushes.incrementAndGet();
+                        }
+                    }
+                }, "writer-" + w);
+                threads[w].start();
+            }
+            SplittableRandom r = new SplittableRandom(7);
+            long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(3);
+            while (System.nanoTime() < end && errors.isEmpty()) {
+                threads[r.nextInt(writers)].interrupt();
+                LockSupport.parkNanos(r.nextLong(50_000, 500_000));
+            }
+            stop.set(true);
+            for (Thread t : threads) {
+                t.join();
+            }
+            assertThat(errors).isEmpty();
+            assertThat(interruptedFlushes.get()).isPositive();
+            db.flush();
+        }
+        try (Db db = Toboggan.open(dir)) {
+            for (Set<Integer> mine : acknowledged) {
+                for (int key : mine) {
+                    assertThat(db.get(be(key))).as("key %d, acknowledged", key).isEqualTo(value(key, 100));
+                }
+            }
         }
     }
 

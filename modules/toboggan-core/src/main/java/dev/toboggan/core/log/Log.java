@@ -456,7 +456,7 @@ public final class Log implements AutoCloseable {
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
                 throw new StorageException("interrupted while waiting to open an atomic batch", config.logFile(),
-                        new java.io.InterruptedIOException());
+                        new java.io.InterruptedIOException("the thread's interrupt flag is set; nothing was changed"));
             }
         }
     }

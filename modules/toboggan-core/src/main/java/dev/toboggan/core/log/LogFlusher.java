@@ -4,6 +4,7 @@ import dev.toboggan.core.Failpoints;
 import dev.toboggan.core.LazyLogger;
 import dev.toboggan.core.StorageException;
 import java.io.IOException;
+import java.io.InterruptedIOException;
 import java.nio.ByteBuffer;
 import java.util.ArrayList;
 import java.util.Comparator;
@@ -167,6 +168,7 @@ public final class LogFlusher {
         } catch (IOException | RuntimeException e) {
             if (!releasedRanges.isEmpty()) {
                 // Bytes of released windows can no longer be rewritten: a retried fsync would prove nothing.
+                // That holds for an interrupted force too: the interrupt may have hidden an error of it.
                 log.fail(e instanceof IOException io ? new StorageException("forcing (after buffers were released)",
                         log.config.logFile(), io) : e);
             }
@@ -179,6 +181,12 @@ public final class LogFlusher {
     }
 
     private LogWriteException failed(Exception e) {
+        if (e instanceof InterruptedIOException) {
+            // The thread running the work was interrupted (FileChannelStorage reopened the file): not the
+            // disk failing, so it does not count towards failing the log. The windows are kept and written
+            // again, so whatever that write or force left undone is redone in full.
+            return new LogWriteException(e, consecutiveFailures);
+        }
         consecutiveFailures++;
         failures.increment();
         if (consecutiveFailures > maxRetries) {
