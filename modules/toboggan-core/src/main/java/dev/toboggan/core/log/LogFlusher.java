@@ -29,6 +29,8 @@ import java.util.concurrent.locks.ReentrantLock;
  *       appends nobody waits for costs writes, not fsyncs.
  *   <li>A failed attempt keeps its windows and writes them all again next time, rewriting the bytes
  *       rather than trusting a retried fsync (after a failed fsync Linux may have dropped the dirty pages).
+ *       An attempt cut off by an interrupt of the thread running it ({@code InterruptedIOException}) is
+ *       redone the same way but does not count towards {@code maxRetries}: it says nothing about the disk.
  *   <li>When writers are starved for buffers and nobody wants stability, WRITTEN windows give their memory
  *       back unforced ({@code releasedUnforced}). Their bytes can then no longer be rewritten, so a force
  *       that fails after that fails the log at once (as PostgreSQL and RocksDB treat a failed fsync),
