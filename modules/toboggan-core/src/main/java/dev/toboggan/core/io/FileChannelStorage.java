@@ -441,9 +441,10 @@ public final class FileChannelStorage implements StorageIo {
                     truncatedSinceForce = true;
                 }
             } catch (IOException e) {
-                // The file may or may not be shorter now: learn its length from it.
+                // The file may or may not be shorter now: learn its length from it. By path, not through the
+                // channel: on an interrupted thread that would close the channel the failure just reopened.
                 try {
-                    length.set(channel.size());
+                    length.set(Files.size(path));
                 } catch (IOException sizing) {
                     e.addSuppressed(sizing);
                 }

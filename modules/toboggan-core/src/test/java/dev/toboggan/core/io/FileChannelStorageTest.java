@@ -57,22 +57,9 @@ class FileChannelStorageTest {
         Path path = dir.resolve("log");
         try (StorageFile file = io.open(path, OpenMode.CREATE_NEW)) {
             file.write(bytes(100, (byte) 1), 0);
-            AtomicReference<Throwable> interrupted = new AtomicReference<>();
-            AtomicBoolean flagKept = new AtomicBoolean();
-            Thread t = new Thread(() -> {
-                Thread.currentThread().interrupt();
-                try {
-                    file.write(bytes(100, (byte) 9), 100);
-                } catch (Throwable e) {
-                    interrupted.set(e);
-                }
-                flagKept.set(Thread.currentThread().isInterrupted());
-            });
-            t.start();
-            t.join();
 
-            assertThat(interrupted.get()).isInstanceOf(InterruptedIOException.class).hasMessageContaining(path.toString());
-            assertThat(flagKept).isTrue();
+            assertThat(onInterruptedThread(() -> file.write(bytes(100, (byte) 9), 100)))
+                    .isInstanceOf(InterruptedIOException.class).hasMessageContaining(path.toString());
             file.write(bytes(100, (byte) 2), 100);
             file.force();
             assertThat(read(file, 0, 100)).containsOnly(1);
@@ -85,21 +72,56 @@ class FileChannelStorageTest {
     }
 
     @Test
+    void aCutOnAnInterruptedThreadFailsAndTheHandleStillKnowsTheLength() throws Exception {
+        Path path = dir.resolve("log");
+        try (StorageFile file = io.open(path, OpenMode.CREATE_NEW)) {
+            file.write(bytes(1000, (byte) 1), 0);
+
+            assertThat(onInterruptedThread(() -> file.truncate(100))).isInstanceOf(InterruptedIOException.class);
+            assertThat(file.size()).isEqualTo(Files.size(path));
+            file.write(bytes(10, (byte) 2), file.size());
+            file.force();
+            assertThat(file.size()).isEqualTo(Files.size(path));
+        }
+    }
+
+    @Test
     void openingAFileOnAnInterruptedThreadSaysSo() throws Exception {
         Path path = dir.resolve("blob");
-        AtomicReference<Throwable> failed = new AtomicReference<>();
-        Thread t = new Thread(() -> {
-            Thread.currentThread().interrupt();
+        assertThat(onInterruptedThread(() -> {
             try (StorageFile file = io.open(path, OpenMode.CREATE_NEW)) {
                 file.write(bytes(10, (byte) 1), 0);
-            } catch (Throwable e) {
-                failed.set(e);
             }
+        })).isInstanceOf(InterruptedIOException.class).hasMessageContaining(path.toString())
+                .hasMessageContaining("interrupt");
+    }
+
+    /** IO that may throw. */
+    @FunctionalInterface
+    private interface Io {
+        void run() throws IOException;
+    }
+
+    /**
+     * Runs {@code io} on a new thread whose interrupt flag is set, and returns what it threw ({@code null} if
+     * nothing); fails if the flag did not survive the call, since callers rely on seeing it.
+     */
+    private static Throwable onInterruptedThread(Io io) throws InterruptedException {
+        AtomicReference<Throwable> thrown = new AtomicReference<>();
+        AtomicBoolean flagKept = new AtomicBoolean();
+        Thread t = new Thread(() -> {
+            Thread.currentThread().interrupt();
+            try {
+                io.run();
+            } catch (Throwable e) {
+                thrown.set(e);
+            }
+            flagKept.set(Thread.currentThread().isInterrupted());
         });
         t.start();
         t.join();
-        assertThat(failed.get()).isInstanceOf(InterruptedIOException.class).hasMessageContaining(path.toString())
-                .hasMessageContaining("interrupt");
+        assertThat(flagKept).as("the interrupt flag after the call").isTrue();
+        return thrown.get();
     }
 
     @Test
