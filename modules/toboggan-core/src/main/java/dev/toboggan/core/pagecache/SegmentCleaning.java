@@ -472,42 +472,45 @@ public final class SegmentCleaning {
         Set<Long> liveBlobs = new HashSet<>();
         long total = 0;
         long next = cache.nextPid();
-        for (long pid = 0; pid < next; pid++) {
-            Object entry = cache.tableEntry(pid);
-            if (entry == null) {
-                continue;
-            }
-            long[] f = Page.locationsOf(entry);
-            long pageBytes = 0;
-            for (int i = 0; i < f.length - 1; i += Page.FRAGMENT_LONGS) { // the last long is the page's ts
-                long lsn = f[i];
-                long length = f[i + 2];
-                long segment = lsn & -segmentSize;
-                int at = Arrays.binarySearch(bases, segment);
-                if (at >= 0) {
-                    live[at] += length;
-                } else {
-                    laterLive.merge(segment, length, Long::sum);
+        TableBlock block = new TableBlock();
+        for (long first = 0; first < next; first += TableBlock.SIZE) {
+            int n = block.load(cache, first, next);
+            for (int k = 0; k < n; k++) {
+                long[] f = block.locations[k];
+                if (f == null) {
+                    continue;
                 }
-                pageBytes += length;
-                if (!blobsOnDisk.isEmpty() && blobsOnDisk.contains(lsn)) {
-                    liveBlobs.add(lsn);
-                }
-            }
-            laterTouched.clear();
-            for (int i = 0; i < f.length - 1; i += Page.FRAGMENT_LONGS) {
-                long segment = f[i] & -segmentSize;
-                int at = Arrays.binarySearch(bases, segment);
-                if (at >= 0) {
-                    if (costedFor[at] != pid + 1) {
-                        costedFor[at] = pid + 1;
-                        cost[at] += pageBytes;
+                long pid = first + k;
+                long pageBytes = block.pageBytes[k];
+                for (int i = 0; i < f.length - 1; i += Page.FRAGMENT_LONGS) { // the last long is the page's ts
+                    long lsn = f[i];
+                    long length = f[i + 2];
+                    long segment = lsn & -segmentSize;
+                    int at = Arrays.binarySearch(bases, segment);
+                    if (at >= 0) {
+                        live[at] += length;
+                    } else {
+                        laterLive.merge(segment, length, Long::sum);
                     }
-                } else if (laterTouched.add(segment)) {
-                    laterCost.merge(segment, pageBytes, Long::sum);
+                    if (!blobsOnDisk.isEmpty() && blobsOnDisk.contains(lsn)) {
+                        liveBlobs.add(lsn);
+                    }
                 }
+                laterTouched.clear();
+                for (int i = 0; i < f.length - 1; i += Page.FRAGMENT_LONGS) {
+                    long segment = f[i] & -segmentSize;
+                    int at = Arrays.binarySearch(bases, segment);
+                    if (at >= 0) {
+                        if (costedFor[at] != pid + 1) {
+                            costedFor[at] = pid + 1;
+                            cost[at] += pageBytes;
+                        }
+                    } else if (laterTouched.add(segment)) {
+                        laterCost.merge(segment, pageBytes, Long::sum);
+                    }
+                }
+                total += pageBytes;
             }
-            total += pageBytes;
         }
         Map<Long, Long> perSegment = new HashMap<>(laterLive);
         Map<Long, Long> costs = new HashMap<>(laterCost);
@@ -612,30 +615,36 @@ public final class SegmentCleaning {
         long[] targets = targetList.stream().mapToLong(Long::longValue).sorted().toArray();
         long rewritten = 0;
         long next = cache.nextPid();
-        long pid = 0;
-        for (; pid < next && rewritten < maxBytes; pid++) {
-            Object entry = cache.tableEntry(pid);
-            if (entry == null) {
-                continue;
-            }
-            long inTargets = 0;
-            long pageBytes = 0;
-            long[] f = Page.locationsOf(entry);
-            for (int i = 0; i < f.length - 1; i += Page.FRAGMENT_LONGS) { // the last long is the page's ts
-                pageBytes += f[i + 2];
-                if (Arrays.binarySearch(targets, f[i] & -segmentSize) >= 0) {
-                    inTargets += f[i + 2];
+        TableBlock block = new TableBlock();
+        long first = 0;
+        int k = 0;
+        walk:
+        for (; first < next; first += TableBlock.SIZE) {
+            int n = block.load(cache, first, next);
+            for (k = 0; k < n; k++) {
+                if (rewritten >= maxBytes) {
+                    break walk;
+                }
+                long[] f = block.locations[k];
+                if (f == null) {
+                    continue;
+                }
+                long inTargets = 0;
+                for (int i = 0; i < f.length - 1; i += Page.FRAGMENT_LONGS) { // the last long is the page's ts
+                    if (Arrays.binarySearch(targets, f[i] & -segmentSize) >= 0) {
+                        inTargets += f[i + 2];
+                    }
+                }
+                if (inTargets > 0) {
+                    failpoint("cleaner.rewrite");
+                    cache.rewrite(first + k);
+                    pagesRewritten.increment();
+                    bytesCleaned.add(inTargets);
+                    rewritten += block.pageBytes[k];
                 }
             }
-            if (inTargets > 0) {
-                failpoint("cleaner.rewrite");
-                cache.rewrite(pid);
-                pagesRewritten.increment();
-                bytesCleaned.add(inTargets);
-                rewritten += pageBytes;
-            }
         }
-        return new Drained(rewritten, pid == next);
+        return new Drained(rewritten, first + k >= next);
     }
 
     /** What a {@link #drain} did: bytes of pages rewritten, and whether it looked at every page. */
@@ -703,5 +712,47 @@ public final class SegmentCleaning {
                 slotsTruncated.sum(), blobsDeleted.sum(), gate.heldWrites.sum(), gate.delayedWrites.sum(),
                 gate.waitNanos.sum() / 1_000_000, liveBytes, sizeOnDisk,
                 amplification, lagBytes);
+    }
+
+    /**
+     * The page table read a block of pages at a time for the cleaner's walks. A walk is memory-bound: each
+     * page is two dependent cache misses (its {@link Page}, then its locations array), and a loop that reads
+     * one page and then works on it pays them one after another, since the work on a page (binary searches
+     * per fragment) is longer than the CPU looks ahead. {@link #load} reads a block's slots, then every
+     * page's locations array and its length, then every array's fragment lengths, each step a short loop
+     * of independent loads, so that the CPU has many misses in flight at once. What a walk does with a page
+     * is unchanged: it sees each slot as read once, after whatever the walk read before it.
+     */
+    static final class TableBlock {
+        static final int SIZE = 32;
+        /** Per page of the block, its locations (a resident page's or a paged-out one's), or null for an empty slot. */
+        final long[][] locations = new long[SIZE][];
+        /** Per page of the block, the bytes of all its fragments. */
+        final long[] pageBytes = new long[SIZE];
+        private final Object[] entries = new Object[SIZE];
+
+        /** Loads pages {@code first} up to {@code next} (exclusive), at most {@link #SIZE}; returns how many. */
+        int load(PageCache<?, ?> cache, long first, long next) {
+            int n = (int) Math.min(SIZE, next - first);
+            for (int k = 0; k < n; k++) {
+                entries[k] = cache.tableEntry(first + k);
+            }
+            for (int k = 0; k < n; k++) {
+                Object entry = entries[k];
+                entries[k] = null;
+                locations[k] = entry == null ? null : Page.locationsOf(entry);
+            }
+            for (int k = 0; k < n; k++) {
+                long[] f = locations[k];
+                long bytes = 0;
+                if (f != null) {
+                    for (int i = 0; i < f.length - 1; i += Page.FRAGMENT_LONGS) { // the last long is the page's ts
+                        bytes += f[i + 2];
+                    }
+                }
+                pageBytes[k] = bytes;
+            }
+            return n;
+        }
     }
 }

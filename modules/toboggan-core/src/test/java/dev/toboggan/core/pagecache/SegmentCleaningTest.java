@@ -485,6 +485,43 @@ class SegmentCleaningTest {
     }
 
     @Test
+    void aTableBlockReadsEveryPageAsAWalkPageByPageDoes() {
+        SplittableRandom rnd = new SplittableRandom(5);
+        for (int i = 0; i < 3 * SegmentCleaning.TableBlock.SIZE + 7; i++) { // the last block partly filled
+            Page<List<Integer>> page = pc.allocate(List.of(i));
+            for (int j = rnd.nextInt(4); j > 0; j--) {
+                page = pc.link(page.pid(), page, j).page(); // pages of one to four fragments
+            }
+        }
+        pc.flush();
+        for (long pid = PageCache.FIRST_USER_PID; pid < pc.nextPid(); pid += 5) {
+            assertThat(pc.free(pid, pc.get(pid)).succeeded()).isTrue(); // free pages: their free record
+        }
+        pc.flush();
+        for (long pid = PageCache.FIRST_USER_PID + 1; pid < pc.nextPid(); pid += 3) {
+            pc.pageOut(pid); // paged out: the slot holds the locations array itself
+        }
+        long next = pc.nextPid();
+        SegmentCleaning.TableBlock block = new SegmentCleaning.TableBlock();
+        for (long first = 0; first < next; first += SegmentCleaning.TableBlock.SIZE) {
+            int n = block.load(pc, first, next);
+            assertThat(n).isEqualTo((int) Math.min(SegmentCleaning.TableBlock.SIZE, next - first));
+            for (int k = 0; k < n; k++) {
+                Object entry = pc.tableEntry(first + k);
+                long[] expected = entry == null ? null : Page.locationsOf(entry);
+                assertThat(block.locations[k]).as("page %d", first + k).isSameAs(expected);
+                long bytes = 0;
+                for (int i = 0; expected != null && i < expected.length - 1; i += Page.FRAGMENT_LONGS) {
+                    bytes += expected[i + 2];
+                }
+                assertThat(block.pageBytes[k]).as("bytes of page %d", first + k).isEqualTo(bytes);
+            }
+        }
+        assertThat(IntStream.range(0, (int) next).filter(pid -> pc.tableEntry(pid) instanceof long[]).count())
+                .as("some pages paged out").isPositive();
+    }
+
+    @Test
     void aPassDrainsABoundedNumberOfSegmentsAndTheNextOnesContinue() {
         allocateLarge(1200);
         replaceShare(new SplittableRandom(17), 0.8); // every old segment about a fifth live: all worth draining
