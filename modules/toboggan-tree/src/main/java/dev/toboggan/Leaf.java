@@ -239,6 +239,24 @@ final class Leaf extends TreeNode {
         }
     }
 
+    /**
+     * Fills {@code shared} with how many leading key bytes each entry shares with the one before it (0 for
+     * the first), reading every entry's array once in a short loop so that their cache misses overlap (see
+     * {@link NodeFormat#encodePage}). Each entry's value spans further cache lines than its key, and the
+     * encoding's copy of it would miss on them one entry after another: a byte from the middle and one from
+     * the end of each entry are read here too, and their sum returned for the caller to keep (a sum nobody
+     * keeps would let the compiler drop those reads).
+     */
+    int sharedPrefixes(int[] shared) {
+        int touched = 0;
+        for (int i = 0; i < entries.length; i++) {
+            byte[] e = entries[i];
+            shared[i] = sharedWithPrevious(i);
+            touched += e[e.length >> 1] + e[e.length - 1];
+        }
+        return touched;
+    }
+
     /** How many leading key bytes entry {@code i} shares with entry {@code i - 1} (0 for the first). */
     int sharedWithPrevious(int i) {
         if (i == 0) {

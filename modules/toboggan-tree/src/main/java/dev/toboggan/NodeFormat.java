@@ -81,10 +81,17 @@ final class NodeFormat {
         }
         w.putVarint(n.count());
         if (n instanceof Leaf leaf) {
-            for (int i = 0; i < leaf.count(); i++) {
-                int shared = leaf.sharedWithPrevious(i);
-                w.putVarint(shared);
-                leaf.encodeEntry(i, shared, w);
+            // Every entry's shared prefix first, then the entries: a leaf being consolidated or moved by the
+            // cleaner is seldom in cache, and the first touch of each entry's array is a cache miss. A loop
+            // that only compares keys (and reads a byte of each value) lets the CPU have many of those misses
+            // in flight at once; encoding entry by entry (a varint, a copy, a varint, a copy) paid them one
+            // after another.
+            int count = leaf.count();
+            int[] shared = w.sharedLengths(count);
+            w.touched = leaf.sharedPrefixes(shared);
+            for (int i = 0; i < count; i++) {
+                w.putVarint(shared[i]);
+                leaf.encodeEntry(i, shared[i], w);
             }
         } else {
             Index index = (Index) n;
@@ -211,6 +218,17 @@ final class NodeFormat {
     static final class Writer {
         byte[] buffer = new byte[256];
         int position;
+        private int[] shared = new int[64];
+        /** What {@link Leaf#sharedPrefixes} read to bring entries into cache, kept so that those reads stay. */
+        int touched;
+
+        /** A scratch array for the shared prefix lengths of a leaf's {@code count} entries. */
+        int[] sharedLengths(int count) {
+            if (shared.length < count) {
+                shared = new int[Math.max(count, shared.length * 2)];
+            }
+            return shared;
+        }
 
         void ensure(int more) {
             if (position + more > buffer.length) {
