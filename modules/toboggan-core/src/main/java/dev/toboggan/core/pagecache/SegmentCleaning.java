@@ -457,12 +457,13 @@ public final class SegmentCleaning {
 
     /**
      * One scan of the page table. It tallies into arrays indexed by the segments the log had when the scan
-     * began (sorted bases, found by binary search): a map per fragment cost two thirds of the cleaner's CPU
-     * under a random load (boxing and hashing, and a set per page). A fragment in a segment started during
-     * the scan is tallied in the small {@code later} maps.
+     * began ({@link SegmentIndex}): a map per fragment cost two thirds of the cleaner's CPU under a random
+     * load (boxing and hashing, and a set per page). A fragment in a segment started during the scan is
+     * tallied in the small {@code later} maps.
      */
     private Usage measure(Set<Long> blobsOnDisk) {
         long[] bases = log.segments().keySet().stream().mapToLong(Long::longValue).toArray();
+        SegmentIndex index = new SegmentIndex(bases, segmentSize);
         long[] live = new long[bases.length];
         long[] cost = new long[bases.length];
         long[] costedFor = new long[bases.length]; // pid + 1 of the page last added to cost: once per page
@@ -486,7 +487,7 @@ public final class SegmentCleaning {
                     long lsn = f[i];
                     long length = f[i + 2];
                     long segment = lsn & -segmentSize;
-                    int at = Arrays.binarySearch(bases, segment);
+                    int at = index.of(segment);
                     if (at >= 0) {
                         live[at] += length;
                     } else {
@@ -499,7 +500,7 @@ public final class SegmentCleaning {
                 laterTouched.clear();
                 for (int i = 0; i < f.length - 1; i += Page.FRAGMENT_LONGS) {
                     long segment = f[i] & -segmentSize;
-                    int at = Arrays.binarySearch(bases, segment);
+                    int at = index.of(segment);
                     if (at >= 0) {
                         if (costedFor[at] != pid + 1) {
                             costedFor[at] = pid + 1;
@@ -712,6 +713,49 @@ public final class SegmentCleaning {
                 slotsTruncated.sum(), blobsDeleted.sum(), gate.heldWrites.sum(), gate.delayedWrites.sum(),
                 gate.waitNanos.sum() / 1_000_000, liveBytes, sizeOnDisk,
                 amplification, lagBytes);
+    }
+
+    /**
+     * Where a segment is among the sorted bases a scan began with, by one array read. A scan looks up every
+     * fragment's segment twice, and under a random load a page has a fragment in most segments: a binary
+     * search per lookup (a few unpredictable branches each) was most of a scan's time once its cache misses
+     * overlapped ({@link TableBlock}). The bases in use span a short stretch of segment numbers (the cleaner
+     * keeps the log near its live data), so an array over that stretch maps a segment to its position; a
+     * stretch over {@link #SPAN_PER_SEGMENT} slots per segment in use (an old segment that stays live while
+     * the log moves on for a long time) falls back to the binary search.
+     */
+    static final class SegmentIndex {
+        static final int SPAN_PER_SEGMENT = 64;
+        private final long[] bases;
+        private final long first;
+        private final int shift;
+        /** Per segment number from {@code first}'s on, its position in {@code bases}, else -1; null: search. */
+        private final int[] positions;
+
+        SegmentIndex(long[] bases, int segmentSize) {
+            this.bases = bases;
+            this.shift = Integer.numberOfTrailingZeros(segmentSize);
+            this.first = bases.length == 0 ? 0 : bases[0];
+            long span = bases.length == 0 ? 0 : ((bases[bases.length - 1] - first) >>> shift) + 1;
+            if (span > (long) SPAN_PER_SEGMENT * bases.length + 1024) {
+                positions = null;
+                return;
+            }
+            positions = new int[(int) span];
+            Arrays.fill(positions, -1);
+            for (int i = 0; i < bases.length; i++) {
+                positions[(int) ((bases[i] - first) >>> shift)] = i;
+            }
+        }
+
+        /** The position of the segment starting at {@code base} among the bases, or a negative number if it is not one of them. */
+        int of(long base) {
+            if (positions == null) {
+                return Arrays.binarySearch(bases, base);
+            }
+            long slot = (base - first) >>> shift; // a base below the first wraps to a huge slot
+            return slot < positions.length ? positions[(int) slot] : -1;
+        }
     }
 
     /**

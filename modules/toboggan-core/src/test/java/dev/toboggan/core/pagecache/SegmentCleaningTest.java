@@ -12,6 +12,7 @@ import java.io.IOException;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
@@ -482,6 +483,31 @@ class SegmentCleaningTest {
             }
         }
         pc.flush();
+    }
+
+    @Test
+    void aSegmentIndexFindsWhatABinarySearchFinds() {
+        int size = 4096;
+        long[][] cases = {
+            {}, // no segment in use
+            {5L * size}, // one
+            {2L * size, 3L * size, 9L * size, 40L * size}, // gaps between them: an array over the stretch
+            {0, 7L * size, (1L << 40) * size}, // a stretch too long for an array: the binary search
+        };
+        for (long[] bases : cases) {
+            SegmentCleaning.SegmentIndex index = new SegmentCleaning.SegmentIndex(bases, size);
+            long top = bases.length == 0 ? 8 : bases[bases.length - 1] / size + 8;
+            for (long n = 0; n < Math.min(top, 100); n++) {
+                long base = n * size;
+                int expected = Arrays.binarySearch(bases, base);
+                int found = index.of(base);
+                assertThat(found >= 0 ? found : -1).as("segment %d of %s", n, Arrays.toString(bases))
+                        .isEqualTo(expected >= 0 ? expected : -1);
+            }
+            for (int i = 0; i < bases.length; i++) {
+                assertThat(index.of(bases[i])).isEqualTo(i);
+            }
+        }
     }
 
     @Test
