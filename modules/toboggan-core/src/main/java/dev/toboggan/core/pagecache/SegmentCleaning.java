@@ -748,7 +748,7 @@ public final class SegmentCleaning {
             }
         }
 
-        /** The position of the segment starting at {@code base} among the bases, or a negative number if it is not one of them. */
+        /** The position of the segment starting at {@code base} among the bases; negative if it is none of them. */
         int of(long base) {
             if (positions == null) {
                 return Arrays.binarySearch(bases, base);
@@ -761,15 +761,17 @@ public final class SegmentCleaning {
     /**
      * The page table read a block of pages at a time for the cleaner's walks. A walk is memory-bound: each
      * page is two dependent cache misses (its {@link Page}, then its locations array), and a loop that reads
-     * one page and then works on it pays them one after another, since the work on a page (binary searches
-     * per fragment) is longer than the CPU looks ahead. {@link #load} reads a block's slots, then every
-     * page's locations array and its length, then every array's fragment lengths, each step a short loop
-     * of independent loads, so that the CPU has many misses in flight at once. What a walk does with a page
-     * is unchanged: it sees each slot as read once, after whatever the walk read before it.
+     * one page and then works on it pays them one after another, since the work on a page (a lookup and a
+     * tally per fragment) is longer than the CPU looks ahead. {@link #load} reads a block's slots, then every
+     * page's locations array, then every array's fragment lengths, each step a short loop of independent
+     * loads, so that the CPU has many misses in flight at once. What a walk does with a page is unchanged: it
+     * sees each slot as read once, after whatever the walk read before it (a drain may rewrite a page up to a
+     * block after reading its slot: fragments only ever leave the segments it drains, so at worst it
+     * rewrites a page that no longer needed it).
      */
     static final class TableBlock {
         static final int SIZE = 32;
-        /** Per page of the block, its locations (a resident page's or a paged-out one's), or null for an empty slot. */
+        /** Per page of the block, its locations (a resident or a paged-out page's); null for an empty slot. */
         final long[][] locations = new long[SIZE][];
         /** Per page of the block, the bytes of all its fragments. */
         final long[] pageBytes = new long[SIZE];
