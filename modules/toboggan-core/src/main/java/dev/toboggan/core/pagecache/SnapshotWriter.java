@@ -249,9 +249,12 @@ public final class SnapshotWriter {
                 old = previous.next();
                 oldPid = old == null ? -1 : previous.pid();
             }
-            for (; i < changes.size() && changes.get(i).pid() == pid; i++) {
-                page = TableReplay.apply(page, changes.get(i), logFile);
+            int end = i;
+            while (end < changes.size() && changes.get(end).pid() == pid) {
+                end++;
             }
+            page = TableReplay.applyAll(page, changes, i, end, logFile);
+            i = end;
             if (page != null) {
                 writer.page(pid, page);
             }
