@@ -103,56 +103,41 @@ final class TableReplay implements Consumer<LogEntry> {
     }
 
     /**
-     * {@link #apply} of one page's messages in a row, {@code entries[from, to)} in log order: the same result
-     * and the same errors, but the deltas that follow the last image are appended to its locations in one
-     * copy. A snapshot applies each page's changes since the previous one, and appending a delta at a time
-     * copied the page's growing locations array once per delta (a fifth of a snapshot's CPU).
+     * {@link #apply} of one page's messages in a row, {@code entries[from, to)} in log order (LSNs rising, as
+     * a snapshot's merge has them): the same result and the same errors, but the deltas that follow the last
+     * image are appended to its locations in one copy. A snapshot applies each page's changes since the
+     * previous one, and appending a delta at a time copied the page's growing locations array once per delta
+     * (a fifth of a snapshot's CPU). Once a delta is appended, every later one is newer, so appended too.
      */
     static Object applyAll(Object current, List<LogEntry> entries, int from, int to, Path logFile) {
         Object page = current;
-        int pending = 0; // deltas from entries[firstPending..] that append to page, not yet copied into it
-        int firstPending = from;
-        long newest = 0; // the newest fragment's LSN once a delta is pending
+        int appendedFrom = -1; // entries[appendedFrom, i) are deltas appended to page, not yet copied into it
         for (int i = from; i < to; i++) {
             LogEntry entry = entries.get(i);
             if (entry.kind().inlineVariant() == MessageKind.INLINE_LINK) {
                 apply(null, entry, logFile); // a delta's checks, which do not depend on the page
-                boolean appended = pending > 0 ? entry.lsn() > newest : appends(page, entry.lsn());
-                if (appended) {
-                    if (pending == 0) {
-                        firstPending = i;
-                    }
-                    pending++;
-                    newest = entry.lsn();
+                if (appendedFrom < 0 && appends(page, entry.lsn())) {
+                    appendedFrom = i;
                 }
                 continue;
             }
-            page = withDeltas(page, entries, firstPending, i, pending);
-            pending = 0;
+            page = withDeltas(page, entries, appendedFrom, i);
+            appendedFrom = -1;
             page = apply(page, entry, logFile);
         }
-        return withDeltas(page, entries, firstPending, to, pending);
+        return withDeltas(page, entries, appendedFrom, to);
     }
 
-    /**
-     * {@code page}'s locations with the {@code count} deltas {@link #applyAll} found appended among
-     * {@code entries[from, to)} (deltas only, the first of them appended: each later one is if it is newer
-     * than the one before, the same rule), at version 0.
-     */
-    private static Object withDeltas(Object page, List<LogEntry> entries, int from, int to, int count) {
-        if (count == 0) {
+    /** {@code page}'s locations with the deltas {@code entries[from, to)} appended, at version 0; from -1: none. */
+    private static Object withDeltas(Object page, List<LogEntry> entries, int from, int to) {
+        if (from < 0) {
             return page;
         }
         long[] base = Page.locationsOf(page);
-        long[] more = Arrays.copyOf(base, base.length + count * Page.FRAGMENT_LONGS);
+        long[] more = Arrays.copyOf(base, base.length + (to - from) * Page.FRAGMENT_LONGS);
         int at = base.length - 1; // the base's version slot is overwritten, as Page.appended does
-        long newest = Long.MIN_VALUE;
         for (int i = from; i < to; i++) {
             LogEntry entry = entries.get(i);
-            if (entry.lsn() <= newest) {
-                continue;
-            }
-            newest = entry.lsn();
             more[at] = entry.lsn();
             more[at + 1] = entry.pointer();
             more[at + 2] = entry.length();
