@@ -1,7 +1,9 @@
 package dev.toboggan.core.io;
 
+import dev.toboggan.core.Failpoints;
 import java.io.Closeable;
 import java.io.IOException;
+import java.nio.ByteBuffer;
 import java.nio.file.Path;
 import java.util.List;
 
@@ -19,6 +21,8 @@ import java.util.List;
  * </ul>
  */
 public interface StorageIo {
+    /** The suffix of the temporary file {@link #replaceWhole} writes first. */
+    String TEMP_SUFFIX = ".tmp";
 
     /** How {@link #open} treats a missing or existing file. */
     enum OpenMode {
@@ -51,6 +55,26 @@ public interface StorageIo {
 
     /** Makes the directory's entries (creations, renames, deletions) durable. */
     void syncDirectory(Path dir) throws IOException;
+
+    /**
+     * Replaces the small file {@code name} in {@code directory} whole, so that a crash leaves either its old
+     * content or {@code content}: written as {@code name.tmp} (a leftover of an earlier attempt deleted
+     * first), forced, renamed over the file, and the directory forced. The store's one-record files
+     * ({@code format}, {@code stable-tip}, {@code id-mark}) are written this way.
+     *
+     * @param failpoint checked once the temporary file is open, before its bytes are written
+     */
+    default void replaceWhole(Path directory, String name, ByteBuffer content, String failpoint) throws IOException {
+        Path temp = directory.resolve(name + TEMP_SUFFIX);
+        deleteIfExists(temp);
+        try (StorageFile f = open(temp, OpenMode.CREATE_NEW)) {
+            Failpoints.check(failpoint);
+            f.write(content, 0);
+            f.force();
+        }
+        rename(temp, directory.resolve(name));
+        syncDirectory(directory);
+    }
 
     /**
      * Takes an exclusive lock on {@code lockFile} (created if missing) against other processes and

@@ -1,6 +1,5 @@
 package dev.toboggan.core.log;
 
-import dev.toboggan.core.Failpoints;
 import dev.toboggan.core.io.StorageFile;
 import dev.toboggan.core.io.StorageIo;
 import java.io.IOException;
@@ -30,7 +29,7 @@ public final class StableTipFile {
     static final String FILE_NAME = "stable-tip";
     static final int LENGTH = 16;
     public static final int MAGIC = 'T' | 'B' << 8 | 'G' << 16 | 'T' << 24;
-    private static final String TEMP_NAME = "stable-tip.tmp";
+    private static final String TEMP_NAME = FILE_NAME + StorageIo.TEMP_SUFFIX;
 
     private StableTipFile() {}
 
@@ -59,14 +58,6 @@ public final class StableTipFile {
         buf.putInt(4, MAGIC);
         buf.putLong(8, tip ^ LogFormat.LSN_MASK);
         buf.putInt(0, LogFormat.crc(buf, 4, LENGTH));
-        Path temp = directory.resolve(TEMP_NAME);
-        io.deleteIfExists(temp);
-        try (StorageFile f = io.open(temp, StorageIo.OpenMode.CREATE_NEW)) {
-            Failpoints.check("stable-tip.write");
-            f.write(buf, 0);
-            f.force();
-        }
-        io.rename(temp, directory.resolve(FILE_NAME));
-        io.syncDirectory(directory);
+        io.replaceWhole(directory, FILE_NAME, buf, "stable-tip.write");
     }
 }

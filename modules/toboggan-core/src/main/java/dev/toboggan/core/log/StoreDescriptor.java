@@ -1,7 +1,6 @@
 package dev.toboggan.core.log;
 
 import dev.toboggan.core.CorruptionException;
-import dev.toboggan.core.Failpoints;
 import dev.toboggan.core.IncompatibleStoreException;
 import dev.toboggan.core.io.StorageFile;
 import dev.toboggan.core.io.StorageIo;
@@ -31,7 +30,7 @@ import java.util.zip.CRC32C;
 final class StoreDescriptor {
     static final int FORMAT_VERSION = 1;
     static final String FILE_NAME = "format";
-    private static final String TEMP_NAME = "format.tmp";
+    private static final String TEMP_NAME = FILE_NAME + StorageIo.TEMP_SUFFIX;
 
     private StoreDescriptor() {}
 
@@ -73,14 +72,8 @@ final class StoreDescriptor {
                 + "segment-size=" + config.segmentSize() + "\n"
                 + "compression=" + (config.compression() ? "zstd" : "none") + "\n";
         String text = body + "checksum=" + checksum(body) + "\n";
-        Path temp = config.directory().resolve(TEMP_NAME);
-        try (StorageFile f = io.open(temp, StorageIo.OpenMode.CREATE_NEW)) {
-            Failpoints.check("descriptor.write");
-            f.write(ByteBuffer.wrap(text.getBytes(StandardCharsets.UTF_8)), 0);
-            f.force();
-        }
-        io.rename(temp, path);
-        io.syncDirectory(config.directory());
+        io.replaceWhole(config.directory(), FILE_NAME,
+                ByteBuffer.wrap(text.getBytes(StandardCharsets.UTF_8)), "descriptor.write");
     }
 
     private static Map<String, String> read(StorageIo io, Path path) throws IOException {
