@@ -10,9 +10,9 @@ import java.util.concurrent.locks.ReentrantLock;
  * <h2>Implementation notes</h2>
  * <ul>
  *   <li><b>Marks</b>: the counter page holds a high-water mark. A run starts handing out ids at
- *       {@code startId}: 0 on a new store, else the recovered mark + 2I. Each mark records its run's
- *       interval, and a restart uses the larger of that and its own, so a smaller interval in a later
- *       run cannot reissue ids.
+ *       {@code startId}: 0 on a new store, else the recovered mark + 2I, or the {@link IdMarkFile}'s mark +
+ *       2I if that is more. Each mark records its run's interval, and a restart uses the larger of that and
+ *       its own, so a smaller interval in a later run cannot reissue ids.
  *   <li><b>Lazy start</b> (an open costs no write and no fsync): the run's first mark is written and
  *       made stable by the first {@link #generate}, through the ordinary slow path below: the generator
  *       starts with the recovered mark as both written and stable (it is on disk), or, on a new store,
@@ -22,10 +22,10 @@ import java.util.concurrent.locks.ReentrantLock;
  *       have. {@link #awaitReady} does the same before a thread's outermost atomic batch opens, so the
  *       first mark is never written inside a batch (where a crash could take it along).
  *   <li><b>Invariant</b>: an id x in interval k (kI &le; x &lt; (k+1)I) is returned only once a mark
- *       &ge; (k-1)I is <em>stable</em> (survives a crash, batches included) and the mark kI is written.
- *       So after any crash the recovered mark C &ge; (k-1)I and ids restart at C + 2I &ge; (k+1)I, above
- *       every id handed out. Writing kI when entering interval k gives it a whole interval to become
- *       stable before interval k+1 needs it, so waits are rare.
+ *       &ge; (k-1)I <em>survives a crash</em> (stable in the log, batches included, or recorded in the
+ *       {@link IdMarkFile}) and the mark kI is written. So after any crash the recovered mark C &ge; (k-1)I and
+ *       ids restart at C + 2I &ge; (k+1)I, above every id handed out. Writing kI when entering interval k gives
+ *       it a whole interval to become stable before interval k+1 needs it, so waits are rare.
  *   <li><b>Fast path</b>: one {@code getAndIncrement} and one volatile read of {@code readyBelow}, the
  *       exclusive bound of ids known to satisfy the invariant; it only rises (CAS-max).
  *   <li><b>Slow path</b>: under {@code writeLock}, write the mark of the id's interval if no mark that
@@ -35,15 +35,16 @@ import java.util.concurrent.locks.ReentrantLock;
  *   <li><b>Inside a batch</b>: a wait for stability may never end while the caller holds a batch open:
  *       a batch of another thread opened before the mark and sealed after the caller's manifest puts
  *       both batches in one group, which is stable only once the caller's own batch is sealed (see
- *       {@code StabilityTracker}). So a caller inside a batch waits only until the mark is on disk
- *       ({@code makeDurable}) and does not publish readiness; the next caller outside a batch waits for
- *       stability and publishes it. The case this does not cover: a crash that drops the group the mark
- *       belongs to (some batch of it never sealed) takes the mark with it, so ids handed out inside the
- *       caller's batch may be handed out again after the restart. That batch is lost too (it is in the
- *       same group or after it); only ids it let escape before it was stable can repeat. Batches are
- *       meant to be short, and {@link #awaitReady} makes the next id ready before a batch opens, so a batch's
- *       first id never needs a mark written inside it (the run's first mark included); only a batch taking
- *       ids across an interval boundary can.
+ *       {@code StabilityTracker}); and a mark written inside the caller's own batch is stable only with it. A
+ *       crash that drops the group drops the mark with it. So a caller inside a batch that needs a mark not
+ *       yet stable records the newest written mark in the {@link IdMarkFile} instead (a file of its own,
+ *       forced and renamed, which no recovery drops), and an open restarts past the larger of that mark and
+ *       the log's. This costs a few forces, at most once per interval and only inside batches: {@link
+ *       #awaitReady} makes the next id ready before a batch opens, so only a batch taking ids across an
+ *       interval boundary whose preceding mark is not stable yet (its mark written inside the batch, or after
+ *       another thread's batch still open) writes the file. Before the file, such ids were handed out after
+ *       the mark was only on disk, and came back after a crash that lost the batch
+ *       ({@code PageCacheTest#idsHandedOutInsideABatchLostInACrashDoNotRepeat}).
  *   <li>sled 0.34 waits for the previous mark only to be durable, and publishes the new mark before
  *       waiting, so other threads may return ids of the new interval before the previous mark is on
  *       disk; and the first persist after a restart waits for the old mark rather than the new one (the
@@ -88,16 +89,23 @@ final class IdGenerator {
         long write(long mark);
     }
 
-    /** Waits for a record to be stable (or only durable, inside a batch). */
+    /** Waits for a record to be stable. */
     interface Durability {
-        void await(long lsn, boolean stable);
+        void awaitStable(long lsn);
+    }
+
+    /** Records a mark durably outside the log ({@link IdMarkFile}), at once. */
+    interface MarkFile {
+        void record(long mark);
     }
 
     private final long interval;
     private final MarkWriter writer;
     private final Durability durability;
+    private final MarkFile markFile;
     private final AtomicLong next;
     private final AtomicLong readyBelow = new AtomicLong();
+    /** The newest mark known to survive a crash: stable in the log, or recorded in the mark file. */
     private final AtomicLong stableMark;
     private final ReentrantLock writeLock = new ReentrantLock();
     /** Guarded by writeLock: the newest mark written and its LSN, and the one before it. */
@@ -114,10 +122,11 @@ final class IdGenerator {
      *     {@link Long#MIN_VALUE} on a new store
      */
     IdGenerator(long interval, long startId, long writtenMark, long writtenLsn, long stableMark, MarkWriter writer,
-            Durability durability) {
+            Durability durability, MarkFile markFile) {
         this.interval = interval;
         this.writer = writer;
         this.durability = durability;
+        this.markFile = markFile;
         this.next = new AtomicLong(startId);
         this.stableMark = new AtomicLong(stableMark);
         this.writtenMark = writtenMark;
@@ -158,6 +167,7 @@ final class IdGenerator {
         long needed = mark - interval;
         long waitLsn = -1;
         long waitMark = 0;
+        long newest;
         writeLock.lock();
         try {
             if (writtenMark < mark) {
@@ -172,16 +182,19 @@ final class IdGenerator {
                 waitLsn = previousSuffices ? previousLsn : writtenLsn;
                 waitMark = previousSuffices ? previousMark : writtenMark;
             }
+            newest = writtenMark;
         } finally {
             writeLock.unlock();
         }
         if (waitLsn >= 0) {
             if (insideBatch) {
-                durability.await(waitLsn, false);
-                return;
+                // the mark's record may be dropped with a batch: this one, or one grouped with it
+                markFile.record(newest);
+                stableMark.accumulateAndGet(newest, Math::max);
+            } else {
+                durability.awaitStable(waitLsn);
+                stableMark.accumulateAndGet(waitMark, Math::max);
             }
-            durability.await(waitLsn, true);
-            stableMark.accumulateAndGet(waitMark, Math::max);
         }
         readyBelow.accumulateAndGet(mark + interval, Math::max);
     }

@@ -114,7 +114,8 @@ public final class PageCache<P, D> implements AutoCloseable {
     private volatile boolean closed;
 
     private PageCache(PageCacheConfig config, Log log, Materializer<P, D> materializer, PageTable table,
-            TableReplay replay, SnapshotWriter snapshots, Background background, long openedAt) {
+            TableReplay replay, SnapshotWriter snapshots, IdMarkFile idMarks, IdGenerator.Mark filedMark,
+            Background background, long openedAt) {
         this.config = config;
         this.log = log;
         this.snapshots = snapshots;
@@ -141,18 +142,22 @@ public final class PageCache<P, D> implements AutoCloseable {
             install(META_PID, null, MessageKind.INLINE_META, Meta.EMPTY);
         }
         long interval = config.idgenPersistInterval();
+        // a mark recorded outside the log by a thread inside a batch (see IdGenerator): ids restart past it too
+        long filedRestart = filedMark == null ? 0 : filedMark.restartAt(interval);
+        IdGenerator.MarkFile markFile = mark -> idMarks.record(new IdGenerator.Mark(mark, interval));
         if (counter != null) {
             long[] locations = Page.locationsOf(counter);
             IdGenerator.Mark recovered = (IdGenerator.Mark) readValue(COUNTER_PID, locations);
             table.set(COUNTER_PID, new Page<>(COUNTER_PID, recovered, locations, 0));
             // Nothing is written here: the first generateId writes this run's first mark and makes it
             // stable (see IdGenerator), so an open costs no fsync, and a close after no change no snapshot.
-            this.ids = new IdGenerator(interval, recovered.restartAt(interval), recovered.mark(),
-                    Page.lastLsn(locations), recovered.mark(), this::writeMark, this::awaitMark);
+            this.ids = new IdGenerator(interval, Math.max(recovered.restartAt(interval), filedRestart),
+                    recovered.mark(), Page.lastLsn(locations), recovered.mark(), this::writeMark, log::makeStable,
+                    markFile);
         } else {
             install(COUNTER_PID, null, MessageKind.COUNTER, new IdGenerator.Mark(0, interval));
-            this.ids = new IdGenerator(interval, 0, 0, ((Page<?>) table.get(COUNTER_PID)).lastLsn(), Long.MIN_VALUE,
-                    this::writeMark, this::awaitMark);
+            this.ids = new IdGenerator(interval, filedRestart, 0, ((Page<?>) table.get(COUNTER_PID)).lastLsn(),
+                    Long.MIN_VALUE, this::writeMark, log::makeStable, markFile);
         }
         metrics.record(Op.RECOVERY, System.nanoTime() - openedAt);
     }
@@ -176,8 +181,9 @@ public final class PageCache<P, D> implements AutoCloseable {
         try {
             recovery.replay.checkMissingBlobs();
             SnapshotWriter snapshots = new SnapshotWriter(io, config.log(), log, background, recovery.snapshot);
+            IdMarkFile idMarks = new IdMarkFile(io, config.log().directory());
             return new PageCache<>(config, log, materializer, recovery.snapshot.table(), recovery.replay, snapshots,
-                    background, openedAt);
+                    idMarks, idMarks.read(), background, openedAt);
         } catch (RuntimeException | Error e) {
             // Nothing this open wrote was acknowledged: release the log without a close's final flush, which
             // never finished on a log cut short under its snapshot (found by DamagedStoreFuzzTest).
@@ -763,6 +769,9 @@ public final class PageCache<P, D> implements AutoCloseable {
      * A new id: higher than every id this store handed out before, in this run or any earlier one,
      * crashes included. Writes a mark every {@code idgen-persist-interval} ids and rarely waits for one
      * to be durable; see {@link IdGenerator}.
+     *
+     * @throws dev.toboggan.core.StorageException if recording a mark in the {@link IdMarkFile} failed (inside
+     *     a batch only): this call hands out no id, the store goes on
      */
     public long generateId() {
         checkUsable();
@@ -780,14 +789,6 @@ public final class PageCache<P, D> implements AutoCloseable {
             if (result.succeeded()) {
                 return ((Page<?>) result.entry()).lastLsn();
             }
-        }
-    }
-
-    private void awaitMark(long lsn, boolean stable) {
-        if (stable) {
-            log.makeStable(lsn);
-        } else {
-            log.makeDurable(lsn);
         }
     }
 

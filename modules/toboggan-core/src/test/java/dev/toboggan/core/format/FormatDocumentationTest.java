@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.toboggan.core.log.LogFormat;
 import dev.toboggan.core.log.MessageKind;
+import dev.toboggan.core.pagecache.IdMarkFile;
 import dev.toboggan.core.pagecache.SnapshotFormat;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -47,6 +48,8 @@ class FormatDocumentationTest {
         assertThat(doc).contains("format-version=1");
         assertThat(doc).contains("### `stable-tip` (16 bytes)");
         assertThat(doc).contains(String.format("magic `TBGT` (0x%08X)", dev.toboggan.core.log.StableTipFile.MAGIC));
+        assertThat(doc).contains("### `" + IdMarkFile.FILE_NAME + "` (" + IdMarkFile.LENGTH + " bytes)");
+        assertThat(doc).contains(String.format("magic `TBGI` (0x%08X)", IdMarkFile.MAGIC));
     }
 
     @Test

@@ -6,9 +6,11 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import dev.toboggan.core.Background;
 import dev.toboggan.core.CorruptionException;
 import dev.toboggan.core.Failpoints;
+import dev.toboggan.core.StorageException;
 import dev.toboggan.core.StoreFailedException;
 import dev.toboggan.core.io.SimulatedStorage;
 import dev.toboggan.core.log.LogConfig;
+import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Set;
@@ -167,6 +169,58 @@ class PageCacheErrorTest {
             }
             default -> throw new IllegalArgumentException(failpoint + " " + view);
         }
+    }
+
+    /**
+     * The id mark file is written only by a thread inside a batch that needs a mark the log cannot make
+     * stable in time. Failing to write it fails that call (the id is not handed out), not the store: the
+     * next call tries again, and what it hands out still never comes back after a crash.
+     */
+    @SuppressWarnings("try") // the resource is used for its scope only
+    @Test
+    void aFailedWriteOfTheIdMarkFileFailsTheCallNotTheStore() {
+        long interval = pc.config().idgenPersistInterval();
+        pc.generateId();
+        long last = -1;
+        Failpoints.arm("pagecache.idgen.file", 1);
+        try (Batch batch = pc.openBatch()) {
+            boolean failed = false;
+            for (int i = 0; i < 3 * interval; i++) {
+                try {
+                    last = pc.generateId();
+                } catch (StorageException e) {
+                    assertThat(e).hasMessageContaining("id generator's mark").hasRootCauseInstanceOf(
+                            Failpoints.InjectedFailure.class);
+                    failed = true;
+                }
+            }
+            assertThat(failed).as("the failpoint was reached").isTrue();
+        }
+        assertThat(pc.log().failure()).isNull();
+        pc.abandon();
+        disk.powerLoss();
+        pc = Stores.open(disk);
+        assertThat(pc.generateId()).isGreaterThan(last);
+    }
+
+    @Test
+    void aDamagedIdMarkFileRefusesTheOpenAndSaysWhatToDo() {
+        SimulatedStorage other = new SimulatedStorage();
+        PageCache<List<Integer>, Integer> store = Stores.open(other);
+        long interval = store.config().idgenPersistInterval();
+        store.generateId();
+        try (Batch batch = store.openBatch()) {
+            for (int i = 0; i < 3 * interval; i++) {
+                store.generateId();
+            }
+        }
+        store.close();
+        Path file = Stores.DIR.resolve(IdMarkFile.FILE_NAME);
+        assertThat(other.durablyExists(file)).isTrue();
+        other.corrupt(file, 12, (byte) 0x01);
+        assertThatThrownBy(() -> Stores.open(other)).isInstanceOf(CorruptionException.class)
+                .hasMessageContaining(IdMarkFile.FILE_NAME).hasMessageContaining("checksum")
+                .hasMessageContaining("delete the file");
     }
 
     @Test
