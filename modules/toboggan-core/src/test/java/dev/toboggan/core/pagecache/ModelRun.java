@@ -108,16 +108,16 @@ final class ModelRun {
         } else if (roll < 74) {
             return new Op.Rewrite(r.nextInt(1000));
         } else if (roll < 81) {
+            // Several ids per batch too: a batch running across interval boundaries (with an interval of 1,
+            // every id is one) needs marks it cannot wait to be stable (the id-mark file, see IdGenerator).
             List<Op> inner = new ArrayList<>();
-            boolean idGenerated = false;
             for (int i = 1 + r.nextInt(5); i > 0; i--) {
-                Op member = nextOp(r, false);
-                // One id per batch: a batch that runs across two interval boundaries and is lost may
-                // reissue ids (see IdGenerator), and with an interval of 1 every id is a boundary.
-                if (!(member instanceof Op.GenerateId && idGenerated)) {
-                    inner.add(member);
+                inner.add(nextOp(r, false));
+            }
+            if (r.nextInt(4) == 0) {
+                for (int i = 2 + r.nextInt(3); i > 0; i--) {
+                    inner.add(r.nextInt(inner.size() + 1), new Op.GenerateId());
                 }
-                idGenerated |= member instanceof Op.GenerateId;
             }
             return new Op.Batch(List.copyOf(inner));
         } else if (roll < 90) {

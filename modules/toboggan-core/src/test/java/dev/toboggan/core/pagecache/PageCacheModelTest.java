@@ -87,6 +87,23 @@ class PageCacheModelTest {
     }
 
     /**
+     * A batch taking ids across several interval boundaries (interval 1: every id), lost in a crash: its later
+     * ids needed marks written inside it, which recovery dropped with it. They must not come back (the
+     * {@code id-mark} file), alone or with another batch in the same run.
+     */
+    @Test
+    void idsOfABatchTakingSeveralIntervalsLostInACrashAreNotReissued() {
+        regression(Stores.small().withIdgenPersistInterval(1), List.of(
+                new Op.GenerateId(), new Op.Allocate(1),
+                new Op.Batch(List.of(new Op.GenerateId(), new Op.GenerateId(), new Op.GenerateId(), new Op.Link(0, 5),
+                        new Op.GenerateId())),
+                new Op.Crash(0L), new Op.GenerateId(),
+                new Op.Batch(List.of(new Op.GenerateId(), new Op.GenerateId())),
+                new Op.Batch(List.of(new Op.GenerateId(), new Op.GenerateId(), new Op.GenerateId())),
+                new Op.Crash(7L), new Op.GenerateId(), new Op.Restart(), new Op.GenerateId()));
+    }
+
+    /**
      * Found by seed 71920389839775 (shrunk): batches in a row, each taking one id across an interval boundary
      * (interval 1), lost in a crash; the second one's preceding mark had been written inside the first, so its
      * id came again. Now a batch opens only once the next id is ready.
