@@ -38,11 +38,7 @@ public interface Db extends Tree, AutoCloseable {
 
     /**
      * A new id, higher than every id this store handed out before, in this run or an earlier one (crashes
-     * included, and ids taken inside an atomic batch a crash then lost). Cheap: it writes a mark only every
-     * {@code toboggan.idgen-persist-interval} ids.
-     *
-     * @throws dev.toboggan.core.StorageException if recording a mark failed (only inside an atomic batch
-     *     that takes ids across an interval: the store goes on, the next call tries again)
+     * included). Cheap: it writes a mark only every {@code toboggan.idgen-persist-interval} ids.
      */
     long generateId();
 
