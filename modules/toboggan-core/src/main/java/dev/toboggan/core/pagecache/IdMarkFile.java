@@ -90,18 +90,18 @@ public final class IdMarkFile {
     private static CorruptionException damaged(Path path, long offset, String why) {
         return new CorruptionException(path, offset, "the id generator's mark file is damaged (" + why + "); ids "
                 + "handed out inside atomic batches before the last crash could be handed out again. Restore the "
-                + "store from a backup, or, if no id from this store is kept anywhere, delete the file to open it");
+                + "store from a backup, or delete the file to open it, accepting that ids taken inside batches "
+                + "the last crash lost may be handed out again");
     }
 
     /**
      * Records {@code mark} durably unless a mark at least as high is recorded already.
      *
-     * @return whether the file was written
      * @throws StorageException if writing it failed: the mark on disk is the one before
      */
-    synchronized boolean record(IdGenerator.Mark mark) {
+    synchronized void record(IdGenerator.Mark mark) {
         if (mark.mark() <= written) {
-            return false;
+            return;
         }
         ByteBuffer buf = LogFormat.le(ByteBuffer.allocate(LENGTH));
         buf.putInt(4, MAGIC);
@@ -114,6 +114,5 @@ public final class IdMarkFile {
             throw new StorageException("recording the id generator's mark", directory.resolve(FILE_NAME), e);
         }
         written = mark.mark();
-        return true;
     }
 }
