@@ -65,6 +65,22 @@ class StoreCommandsTest {
         assertThat(r.out()).contains("PROBLEM: " + log + " at byte 24").contains("FAILED");
     }
 
+    /** The id generator's mark file is a store file like the others: damage in it is a problem verify names. */
+    @Test
+    void verifyNamesADamagedIdMarkFile() throws IOException {
+        Path dir = store();
+        Path marks = dir.resolve("id-mark");
+        byte[] bytes = new byte[24];
+        bytes[4] = 'T';
+        bytes[5] = 'B';
+        bytes[6] = 'G';
+        bytes[7] = 'I';
+        Files.write(marks, bytes); // the right magic, a wrong checksum
+        CliRun r = CliRun.of("verify", "--path", dir.toString());
+        assertThat(r.exit()).as(r.all()).isEqualTo(1);
+        assertThat(r.out()).contains("PROBLEM: " + marks).contains("checksum").contains("FAILED");
+    }
+
     @Test
     void verifyChecksTheOlderSnapshotsTooNotOnlyTheOneRecoveryLoads() throws IOException {
         Path dir = store();
