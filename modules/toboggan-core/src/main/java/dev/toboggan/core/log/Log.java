@@ -328,6 +328,25 @@ public final class Log implements AutoCloseable {
         if (sealed == 0) {
             return;
         }
+        // Every writer spins on the sealed window until its successor is published: a rotation cut short (an
+        // OutOfMemoryError in the flush work it ran while waiting for memory, found by the SegmentCleaningTest
+        // at 50 x) left them spinning for ever. Fail the log instead: they stop with StoreFailedException, and
+        // a reopen recovers everything that was made durable.
+        try {
+            Failpoints.check("log.rotate");
+            rotate(buf, sealed, callerFlushes);
+        } catch (IOException e) {
+            StorageException failure = new StorageException("starting the log's next window", config.logFile(), e);
+            fail(failure);
+            throw failure;
+        } catch (RuntimeException | Error e) {
+            fail(e);
+            throw e;
+        }
+    }
+
+    /** The rest of {@link #sealAndRotate} once {@code buf} is sealed (header {@code sealed}). */
+    private void rotate(IoBuffer buf, long sealed, boolean callerFlushes) {
         boolean handOver = IoBuffer.writers(sealed) == 0;
         if (IoBuffer.isMaxed(sealed)) {
             background.segmentFilled();

@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.toboggan.core.Background;
+import dev.toboggan.core.Failpoints;
 import dev.toboggan.core.StorageException;
 import dev.toboggan.core.StoreFailedException;
 import dev.toboggan.core.io.SimulatedStorage;
@@ -46,6 +47,37 @@ class LogFailureTest {
             assertThat(log.stats().flushFailures()).isEqualTo(1);
             assertThat(log.failure()).isNull();
         }
+        disk.powerLoss();
+        assertRecovered(disk, acknowledged);
+    }
+
+    /**
+     * Found by the SegmentCleaningTest at 50 x: an OutOfMemoryError in the flush work a rotation ran while
+     * waiting for memory ended the rotation before the next window was published, and every other writer
+     * spun on the sealed window for ever (the test's flush too). A rotation cut short now fails the log:
+     * the writers stop with StoreFailedException, and everything acknowledged is recovered.
+     */
+    @Test
+    void aRotationCutShortFailsTheLogInsteadOfLeavingWritersSpinning() throws Exception {
+        SimulatedStorage disk = new SimulatedStorage();
+        Log log = Log.open(LogTestSupport.smallConfig(), disk, Background.NONE, 0, e -> {});
+        List<Long> acknowledged = writeAndFlush(log, 0, 50, 40);
+        Failpoints.arm("log.rotate", 1);
+        try {
+            assertThatThrownBy(() -> writeAndFlush(log, 1, 100_000, 40)).isInstanceOf(StorageException.class)
+                    .hasRootCauseInstanceOf(Failpoints.InjectedFailure.class);
+        } finally {
+            Failpoints.reset();
+        }
+        assertThat(log.failure()).as("the log failed").isNotNull();
+        java.util.concurrent.CompletableFuture<Object> other = java.util.concurrent.CompletableFuture.supplyAsync(() -> {
+            byte[] b = body(2, 0, 40);
+            return log.reserve(MessageKind.INLINE_NODE, 9, b, 0, b.length);
+        });
+        assertThatThrownBy(() -> other.get(10, java.util.concurrent.TimeUnit.SECONDS))
+                .as("another writer stops instead of spinning on the sealed window")
+                .hasCauseInstanceOf(StoreFailedException.class);
+        log.close();
         disk.powerLoss();
         assertRecovered(disk, acknowledged);
     }
