@@ -340,7 +340,9 @@ public final class Log implements AutoCloseable {
             fail(failure);
             throw failure;
         } catch (RuntimeException | Error e) {
-            fail(e);
+            if (!closed) { // a close under way stops the spinning writers itself (checkUsable), as before
+                fail(e);
+            }
             throw e;
         }
     }
