@@ -316,9 +316,6 @@ public final class Log implements AutoCloseable {
     /**
      * Seals {@code buf} if it is still open and installs the next window: a new segment if the seal is
      * maxed, else the rest of the same segment.
-     */
-    /**
-     * Seals {@code buf} if it is still open and installs the next window.
      *
      * @param callerFlushes whether the caller runs the flush work itself right after (makeStable): then the
      *     background is not woken to race it for the work
