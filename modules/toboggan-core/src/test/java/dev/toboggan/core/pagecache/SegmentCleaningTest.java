@@ -92,9 +92,13 @@ class SegmentCleaningTest {
 
     /** Passes until the cleaner has nothing more to do or says it cannot get further. */
     private void cleanUntilSettled() {
+        cleanUntilSettled(POLICY);
+    }
+
+    private void cleanUntilSettled(SegmentCleaning.Policy policy) {
         // A pass drains at most a few segments, so settling a large backlog takes many.
         for (int i = 0; i < 1000; i++) {
-            SegmentCleaning.Outcome outcome = pc.cleaning().pass(POLICY);
+            SegmentCleaning.Outcome outcome = pc.cleaning().pass(policy);
             if (!outcome.progress()) {
                 return;
             }
@@ -292,7 +296,10 @@ class SegmentCleaningTest {
      * (a delta appending the page's next number, or now and then a full image restarting at it), a third
      * thread runs passes that drain and free segments, and the test flushes now and then; then the disk dies
      * at a random call and the power fails. Each page must come back as one of its versions since the last
-     * flush that returned: its numbers consecutive, the last one at least what that flush covered. (The two
+     * flush that returned: its numbers consecutive, the last one at least what that flush covered. The store
+     * must not fail before the disk does, and is cleaned to the policy after each round's check: the writers
+     * outrun the one pass thread, and without it the backlog (the simulated disk's image) grows round after
+     * round, to more than the test JVM's heap at {@code -Plong}'s scale. (The two
      * races the paced cleaner showed under fault injection are between exactly these threads, but their
      * windows are narrow: this test did not find them in 80 rounds; the two regression tests above step in
      * at the moment that matters.)
@@ -312,13 +319,14 @@ class SegmentCleaningTest {
             AtomicIntegerArray written = new AtomicIntegerArray(pids.length); // the number each page holds
             int[] flushed = new int[pids.length];
             AtomicBoolean stop = new AtomicBoolean();
+            AtomicBoolean diskDying = new AtomicBoolean();
             AtomicReference<Throwable> unexpected = new AtomicReference<>();
             long freedBefore = pc.cleaning().metrics().segmentsFreed();
             List<Thread> threads = new ArrayList<>();
             for (int w = 0; w < 2; w++) {
                 SplittableRandom r = new SplittableRandom(rnd.nextLong());
                 int first = w * perWriter;
-                threads.add(new Thread(() -> untilTheDiskDies(stop, unexpected, () -> {
+                threads.add(new Thread(() -> untilTheDiskDies(stop, diskDying, unexpected, () -> {
                     int k = first + r.nextInt(perWriter);
                     int next = written.get(k) + 1;
                     Page<List<Integer>> page = pc.get(pids[k]);
@@ -328,7 +336,7 @@ class SegmentCleaningTest {
                     written.set(k, next);
                 })));
             }
-            threads.add(new Thread(() -> untilTheDiskDies(stop, unexpected, () -> pc.cleaning().pass(strict))));
+            threads.add(new Thread(() -> untilTheDiskDies(stop, diskDying, unexpected, () -> pc.cleaning().pass(strict))));
             threads.forEach(Thread::start);
             for (int flushes = 1 + rnd.nextInt(6); flushes > 0; flushes--) {
                 Thread.sleep(rnd.nextInt(5, 40));
@@ -339,6 +347,7 @@ class SegmentCleaningTest {
                 pc.flush();
                 System.arraycopy(before, 0, flushed, 0, pids.length);
             }
+            diskDying.set(true);
             disk.failAfter(1 + rnd.nextInt(40), EnumSet.allOf(SimulatedStorage.Op.class),
                     SimulatedStorage.FailMode.FOREVER);
             Thread.sleep(20);
@@ -364,18 +373,25 @@ class SegmentCleaningTest {
                     assertThat(value.get(j)).as("round %d, page %d: %s", round, pids[k], value).isEqualTo(value.get(0) + j);
                 }
             }
+            cleanUntilSettled(strict);
         }
         assertThat(crashesWithFreedSegments).as("rounds in which passes freed segments before the crash").isPositive();
     }
 
-    /** Runs {@code step} until {@code stop}, or until the store fails; anything else is {@code unexpected}. */
-    private static void untilTheDiskDies(AtomicBoolean stop, AtomicReference<Throwable> unexpected, Runnable step) {
+    /**
+     * Runs {@code step} until {@code stop}, or until the store fails once the disk is {@code dying}; a store
+     * failing before that, and anything else thrown, is {@code unexpected}.
+     */
+    private static void untilTheDiskDies(AtomicBoolean stop, AtomicBoolean dying, AtomicReference<Throwable> unexpected,
+            Runnable step) {
         try {
             while (!stop.get()) {
                 step.run();
             }
         } catch (TobogganException e) {
-            // the disk died: this thread's part is over
+            if (!dying.get()) {
+                unexpected.compareAndSet(null, new AssertionError("the store failed before the disk did", e));
+            }
         } catch (Throwable t) {
             unexpected.compareAndSet(null, t);
         }
