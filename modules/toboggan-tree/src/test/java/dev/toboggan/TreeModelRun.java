@@ -3,7 +3,9 @@ package dev.toboggan;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.toboggan.core.io.SimulatedStorage;
+import dev.toboggan.core.pagecache.PageCache;
 import dev.toboggan.core.pagecache.PageCacheConfig;
+import dev.toboggan.core.pagecache.SegmentCleaning;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Collections;
@@ -18,6 +20,9 @@ import java.util.TreeMap;
 /**
  * Model-based testing of the trees: random sequences of operations, restarts and crashes included, run
  * against a store on a simulated disk and against {@link TreeMap}s.
+ *
+ * <p>The background work runs as operations of the sequence too (a cleaning pass, a snapshot, pages
+ * paged out), at the points the generator chose, so that a run replays exactly from its seed.
  *
  * <p>The oracle. Between crashes every result must equal the model's, and the whole store (every tree,
  * every key) is compared and its structure verified ({@link TreeVerifier}: invariants, no leaked page)
@@ -54,6 +59,15 @@ final class TreeModelRun {
         record Drop(int tree) implements Op {}
         record GenerateId() implements Op {}
         record Flush() implements Op {}
+        /**
+         * A pass of the segment cleaner, as the Cleaner actor runs it: {@code everySegment} drains every
+         * segment it can (else the default policy), {@code writing} as while writers are active.
+         */
+        record Clean(boolean everySegment, boolean writing) implements Op {}
+        /** A snapshot, as the Snapshotter takes it (it makes the log stable first: a flush too). */
+        record Snapshot() implements Op {}
+        /** Pages out each page whose every fragment is durable with probability one half, drawn from {@code seed}. */
+        record Evict(long seed) implements Op {}
         record Restart() implements Op {}
         /** A power loss: {@code seed} 0 drops every unforced write, else each lands, tears or not, as drawn. */
         record Crash(long seed) implements Op {}
@@ -69,6 +83,9 @@ final class TreeModelRun {
             return new TreeSettings(splitSize, maxInline);
         }
     }
+
+    /** Drains every segment a pass can: the most work a pass does. */
+    private static final SegmentCleaning.Policy EVERY_SEGMENT = new SegmentCleaning.Policy(1.0, 1.01);
 
     private static final byte[] ALPHABET = {0, 1, 0x41, 0x7F, (byte) 0x80, (byte) 0xFF};
 
@@ -138,9 +155,15 @@ final class TreeModelRun {
             return new Op.Drop(1 + r.nextInt(2));
         } else if (roll < 86) {
             return new Op.GenerateId();
-        } else if (roll < 92) {
+        } else if (roll < 90) {
             return new Op.Flush();
+        } else if (roll < 92) {
+            return new Op.Clean(r.nextBoolean(), r.nextBoolean());
+        } else if (roll < 93) {
+            return new Op.Snapshot();
         } else if (roll < 95) {
+            return new Op.Evict(r.nextLong());
+        } else if (roll < 97) {
             return new Op.Restart();
         } else {
             return new Op.Crash(r.nextBoolean() ? 0 : r.nextLong(1, Long.MAX_VALUE));
@@ -253,6 +276,15 @@ final class TreeModelRun {
             db.flush();
             candidates.clear();
             candidates.add(copy(model));
+        } else if (op instanceof Op.Clean o) {
+            db.pageCache().cleaning().pass(o.everySegment() ? EVERY_SEGMENT : SegmentCleaning.Policy.DEFAULT, o.writing());
+            checkEverything(where(op));
+        } else if (op instanceof Op.Snapshot) {
+            db.pageCache().snapshots().takeSnapshot();
+            candidates.clear();
+            candidates.add(copy(model));
+        } else if (op instanceof Op.Evict o) {
+            evict(o);
         } else if (op instanceof Op.Restart) {
             db.close();
             db = open();
@@ -311,6 +343,22 @@ final class TreeModelRun {
         }
         assertThat(TestKeys.drain(it)).as(where(o)).isEqualTo(expected);
         changed();
+    }
+
+    private void evict(Op.Evict o) {
+        PageCache<Node, Delta> pc = db.pageCache();
+        SplittableRandom r = new SplittableRandom(o.seed());
+        for (long pid = PageCache.FIRST_USER_PID; ; pid++) {
+            try {
+                pc.get(pid);
+            } catch (IllegalArgumentException beyondTheLastPage) {
+                break;
+            }
+            if (r.nextBoolean()) {
+                pc.pageOut(pid);
+            }
+        }
+        pc.evictor().run();
     }
 
     private void crash(Op.Crash o) {
@@ -480,6 +528,10 @@ final class TreeModelRun {
             return "new Op.Drop(" + o.tree() + ")";
         } else if (op instanceof Op.Crash o) {
             return "new Op.Crash(" + o.seed() + "L)";
+        } else if (op instanceof Op.Clean o) {
+            return "new Op.Clean(" + o.everySegment() + ", " + o.writing() + ")";
+        } else if (op instanceof Op.Evict o) {
+            return "new Op.Evict(" + o.seed() + "L)";
         }
         return "new Op." + op.getClass().getSimpleName() + "()";
     }

@@ -41,6 +41,14 @@ final class ModelRun {
         record RemoveRoot(int name) implements Op {}
         record Batch(List<Op> ops) implements Op {}
         record Flush() implements Op {}
+        /**
+         * A pass of the segment cleaner, outside batches (the Cleaner actor's thread never holds one):
+         * {@code everySegment} drains every segment it can (else the default policy), {@code writing} as
+         * while writers are active.
+         */
+        record Clean(boolean everySegment, boolean writing) implements Op {}
+        /** A snapshot, outside batches, as the Snapshotter takes it (it makes the log stable first: a flush too). */
+        record Snapshot() implements Op {}
         record Restart() implements Op {}
         /** A power loss: {@code seed} 0 drops every unforced write, else each lands, tears or not, as drawn. */
         record Crash(long seed) implements Op {}
@@ -52,6 +60,9 @@ final class ModelRun {
             return new State(new TreeMap<>(pages), new TreeMap<>(roots), nextPid);
         }
     }
+
+    /** Drains every segment a pass can: the most work a pass does. */
+    private static final SegmentCleaning.Policy EVERY_SEGMENT = new SegmentCleaning.Policy(1.0, 1.01);
 
     private final PageCacheConfig config;
     private final SimulatedStorage disk = new SimulatedStorage();
@@ -103,11 +114,11 @@ final class ModelRun {
             return new Op.RemoveRoot(r.nextInt(3));
         } else if (roll < 62) {
             return new Op.Get(r.nextInt(1000));
-        } else if (roll < 70) {
+        } else if (roll < 68) {
             return new Op.PageOut(r.nextInt(1000));
-        } else if (roll < 74) {
+        } else if (roll < 72) {
             return new Op.Rewrite(r.nextInt(1000));
-        } else if (roll < 81) {
+        } else if (roll < 79) {
             // Several ids per batch too: a batch running across interval boundaries (with an interval of 1,
             // every id is one) needs marks it cannot wait to be stable (the id-mark file, see IdGenerator).
             List<Op> inner = new ArrayList<>();
@@ -120,8 +131,12 @@ final class ModelRun {
                 }
             }
             return new Op.Batch(List.copyOf(inner));
-        } else if (roll < 90) {
+        } else if (roll < 87) {
             return new Op.Flush();
+        } else if (roll < 89) {
+            return new Op.Clean(r.nextBoolean(), r.nextBoolean());
+        } else if (roll < 90) {
+            return new Op.Snapshot();
         } else if (roll < 93) {
             return new Op.Restart();
         } else {
@@ -224,6 +239,13 @@ final class ModelRun {
             candidates.clear();
             candidates.add(model.copy());
             assertMatches(model);
+        } else if (op instanceof Op.Clean c) {
+            pc.cleaning().pass(c.everySegment() ? EVERY_SEGMENT : SegmentCleaning.Policy.DEFAULT, c.writing());
+            assertMatches(model);
+        } else if (op instanceof Op.Snapshot) {
+            pc.snapshots().takeSnapshot();
+            candidates.clear();
+            candidates.add(model.copy());
         } else if (op instanceof Op.Restart) {
             restart();
         } else if (op instanceof Op.Crash c) {
