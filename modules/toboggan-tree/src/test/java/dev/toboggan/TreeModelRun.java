@@ -2,6 +2,7 @@ package dev.toboggan;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import dev.toboggan.core.TobogganException;
 import dev.toboggan.core.io.SimulatedStorage;
 import dev.toboggan.core.pagecache.PageCache;
 import dev.toboggan.core.pagecache.PageCacheConfig;
@@ -9,6 +10,7 @@ import dev.toboggan.core.pagecache.SegmentCleaning;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Collections;
+import java.util.EnumSet;
 import java.util.HexFormat;
 import java.util.Iterator;
 import java.util.List;
@@ -69,6 +71,12 @@ final class TreeModelRun {
         /** Pages out each page whose every fragment is durable with probability one half, drawn from {@code seed}. */
         record Evict(long seed) implements Op {}
         record Restart() implements Op {}
+        /**
+         * Work cut short by the disk dying at its {@code failAfter}-th storage call, then a power loss
+         * ({@code seed} as in {@link Crash}): {@code work} 0 a pass draining every segment, 1 a snapshot, 2
+         * a clean close.
+         */
+        record CutShort(int work, int failAfter, long seed) implements Op {}
         /** A power loss: {@code seed} 0 drops every unforced write, else each lands, tears or not, as drawn. */
         record Crash(long seed) implements Op {}
     }
@@ -165,6 +173,8 @@ final class TreeModelRun {
             return new Op.Evict(r.nextLong());
         } else if (roll < 97) {
             return new Op.Restart();
+        } else if (roll < 98) {
+            return new Op.CutShort(r.nextInt(3), 1 + r.nextInt(r.nextBoolean() ? 4 : 40), r.nextBoolean() ? 0 : r.nextLong(1, Long.MAX_VALUE));
         } else {
             return new Op.Crash(r.nextBoolean() ? 0 : r.nextLong(1, Long.MAX_VALUE));
         }
@@ -291,9 +301,27 @@ final class TreeModelRun {
             checkEverything(where(op));
             candidates.clear();
             candidates.add(copy(model));
+        } else if (op instanceof Op.CutShort o) {
+            cutShort(o);
         } else {
             crash((Op.Crash) op);
         }
+    }
+
+    private void cutShort(Op.CutShort o) {
+        disk.failAfter(o.failAfter(), EnumSet.allOf(SimulatedStorage.Op.class), SimulatedStorage.FailMode.FOREVER);
+        try {
+            switch (o.work()) {
+                case 0 -> db.pageCache().cleaning().pass(EVERY_SEGMENT, false);
+                case 1 -> db.pageCache().snapshots().takeSnapshot();
+                default -> db.close();
+            }
+        } catch (TobogganException theDiskDied) {
+            // what is checked is what the power loss leaves
+        } finally {
+            disk.clearFaults();
+        }
+        crash(new Op.Crash(o.seed()));
     }
 
     private void swap(Op.Swap o) {
@@ -532,6 +560,8 @@ final class TreeModelRun {
             return "new Op.Clean(" + o.everySegment() + ", " + o.writing() + ")";
         } else if (op instanceof Op.Evict o) {
             return "new Op.Evict(" + o.seed() + "L)";
+        } else if (op instanceof Op.CutShort o) {
+            return "new Op.CutShort(" + o.work() + ", " + o.failAfter() + ", " + o.seed() + "L)";
         }
         return "new Op." + op.getClass().getSimpleName() + "()";
     }

@@ -2,9 +2,11 @@ package dev.toboggan.core.pagecache;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import dev.toboggan.core.TobogganException;
 import dev.toboggan.core.io.SimulatedStorage;
 import java.lang.reflect.RecordComponent;
 import java.util.ArrayList;
+import java.util.EnumSet;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
@@ -50,6 +52,12 @@ final class ModelRun {
         /** A snapshot, outside batches, as the Snapshotter takes it (it makes the log stable first: a flush too). */
         record Snapshot() implements Op {}
         record Restart() implements Op {}
+        /**
+         * Work cut short by the disk dying at its {@code failAfter}-th storage call, then a power loss
+         * ({@code seed} as in {@link Crash}): {@code work} 0 a pass draining every segment, 1 a snapshot, 2
+         * a clean close.
+         */
+        record CutShort(int work, int failAfter, long seed) implements Op {}
         /** A power loss: {@code seed} 0 drops every unforced write, else each lands, tears or not, as drawn. */
         record Crash(long seed) implements Op {}
     }
@@ -139,6 +147,8 @@ final class ModelRun {
             return new Op.Snapshot();
         } else if (roll < 93) {
             return new Op.Restart();
+        } else if (roll < 95) {
+            return new Op.CutShort(r.nextInt(3), 1 + r.nextInt(r.nextBoolean() ? 4 : 40), r.nextInt(3) == 0 ? 0 : r.nextLong(1, Long.MAX_VALUE));
         } else {
             return new Op.Crash(r.nextInt(3) == 0 ? 0 : r.nextLong(1, Long.MAX_VALUE));
         }
@@ -248,6 +258,8 @@ final class ModelRun {
             candidates.add(model.copy());
         } else if (op instanceof Op.Restart) {
             restart();
+        } else if (op instanceof Op.CutShort c) {
+            cutShort(c);
         } else if (op instanceof Op.Crash c) {
             crash(c.seed());
         } else {
@@ -299,6 +311,22 @@ final class ModelRun {
         assertMatches(model);
         candidates.clear();
         candidates.add(model.copy());
+    }
+
+    private void cutShort(Op.CutShort c) {
+        disk.failAfter(c.failAfter(), EnumSet.allOf(SimulatedStorage.Op.class), SimulatedStorage.FailMode.FOREVER);
+        try {
+            switch (c.work()) {
+                case 0 -> pc.cleaning().pass(EVERY_SEGMENT, false);
+                case 1 -> pc.snapshots().takeSnapshot();
+                default -> pc.close();
+            }
+        } catch (TobogganException theDiskDied) {
+            // what is checked is what the power loss leaves
+        } finally {
+            disk.clearFaults();
+        }
+        crash(c.seed());
     }
 
     private void crash(long seed) {
