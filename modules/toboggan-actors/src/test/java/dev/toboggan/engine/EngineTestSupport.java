@@ -5,7 +5,12 @@ import dev.toboggan.core.pagecache.CasResult;
 import dev.toboggan.core.pagecache.Page;
 import dev.toboggan.core.pagecache.PageCache;
 import java.nio.file.Path;
+import java.util.List;
 import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
 
 final class EngineTestSupport {
     static final Path DIR = Path.of("/store");
@@ -23,6 +28,18 @@ final class EngineTestSupport {
     }
 
     /** Adds {@code delta} to the counter page {@code pid}, retrying on conflicts. */
+    /**
+     * Runs {@code tasks} on threads of their own and waits for all of them, at most {@code seconds}: a task
+     * that throws fails the caller with its exception (a thread's failure would otherwise only be printed,
+     * and the test go on with less work done).
+     */
+    static void runConcurrently(long seconds, List<Runnable> tasks)
+            throws InterruptedException, ExecutionException, TimeoutException {
+        List<CompletableFuture<Void>> running = tasks.stream()
+                .map(task -> CompletableFuture.runAsync(task, r -> new Thread(r).start())).toList();
+        CompletableFuture.allOf(running.toArray(CompletableFuture[]::new)).get(seconds, TimeUnit.SECONDS);
+    }
+
     static void add(PageCache<Long, Long> cache, long pid, long delta) {
         Page<Long> view = cache.get(pid);
         while (true) {

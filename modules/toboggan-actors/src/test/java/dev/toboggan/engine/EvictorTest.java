@@ -1,6 +1,7 @@
 package dev.toboggan.engine;
 
 import static dev.toboggan.engine.EngineTestSupport.DIR;
+import static dev.toboggan.engine.EngineTestSupport.runConcurrently;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.toboggan.core.Failpoints;
@@ -73,19 +74,8 @@ class EvictorTest {
             pageWeight = cache.get(cache.allocate(BytesMaterializer.page(-1, PAGE)).pid()).weight();
             Awaitility.await().atMost(10, TimeUnit.SECONDS).until(() -> engine.evictorStarts() == 1);
             Failpoints.arm("evictor.run", 0b1111_1111); // the next eight runs fail: eight restarts, with backoff
-            List<Thread> writers = new ArrayList<>();
-            List<List<Long>> written = new ArrayList<>();
-            for (int t = 0; t < 2; t++) {
-                List<Long> mine = new ArrayList<>();
-                written.add(mine);
-                Thread writer = new Thread(() -> write(cache, 4 * CAPACITY, mine, peak));
-                writers.add(writer);
-                writer.start();
-            }
-            for (Thread writer : writers) {
-                writer.join(TimeUnit.SECONDS.toMillis(60));
-                assertThat(writer.isAlive()).isFalse();
-            }
+            List<List<Long>> written = List.of(new ArrayList<>(), new ArrayList<>());
+            runConcurrently(60, written.stream().<Runnable>map(mine -> () -> write(cache, 4 * CAPACITY, mine, peak)).toList());
             assertThat(engine.evictorStarts()).as("restarted after each failed run").isGreaterThanOrEqualTo(9);
             assertThat(peak.get()).as("while the Evictor was down, writers waited: one page each over the limit at most")
                     .isLessThanOrEqualTo(cache.evictor().waitLimit() + 2 * pageWeight);

@@ -2,6 +2,7 @@ package dev.toboggan.engine;
 
 import static dev.toboggan.engine.EngineTestSupport.DIR;
 import static dev.toboggan.engine.EngineTestSupport.add;
+import static dev.toboggan.engine.EngineTestSupport.runConcurrently;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
@@ -11,7 +12,6 @@ import dev.toboggan.core.io.SimulatedStorage;
 import dev.toboggan.core.pagecache.CounterMaterializer;
 import dev.toboggan.core.pagecache.PageCache;
 import dev.toboggan.core.pagecache.SegmentCleaning;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.SplittableRandom;
 import java.util.concurrent.TimeUnit;
@@ -44,7 +44,7 @@ class SegmentCleanerTest {
     }
 
     @Test
-    void killedUnderLoadItRestartsRebuildsAndContinuesAndNothingIsLost() throws InterruptedException {
+    void killedUnderLoadItRestartsRebuildsAndContinuesAndNothingIsLost() throws Exception {
         SimulatedStorage disk = new SimulatedStorage();
         long[] pids = new long[PAGES];
         AtomicLongArray sums = new AtomicLongArray(PAGES);
@@ -56,16 +56,7 @@ class SegmentCleanerTest {
             Awaitility.await().atMost(10, TimeUnit.SECONDS).until(() -> engine.cleanerStarts() == 1);
             // The cleaner dies at the 2nd, 4th and 7th page it moves, mid-pass: three restarts under load.
             Failpoints.arm("cleaner.rewrite", 0b1001010);
-            List<Thread> writers = new ArrayList<>();
-            for (int t = 0; t < 2; t++) {
-                int seed = t;
-                Thread writer = new Thread(() -> load(cache, pids, sums, seed, 60_000));
-                writers.add(writer);
-                writer.start();
-            }
-            for (Thread writer : writers) {
-                writer.join();
-            }
+            runConcurrently(300, List.of(() -> load(cache, pids, sums, 0, 60_000), () -> load(cache, pids, sums, 1, 60_000)));
             engine.flush();
             Awaitility.await().atMost(30, TimeUnit.SECONDS).until(() -> engine.cleanerStarts() >= 4
                     && engine.cleanerMetrics().segmentsFreed() > 0);

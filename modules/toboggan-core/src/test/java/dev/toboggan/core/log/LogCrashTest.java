@@ -17,6 +17,7 @@ import java.util.Map;
 import java.util.Set;
 import java.util.SplittableRandom;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicReference;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -54,6 +55,8 @@ class LogCrashTest {
             List<LogTestSupport.Written> completed = Collections.synchronizedList(new ArrayList<>());
             List<Long> stable = Collections.synchronizedList(new ArrayList<>());
             AtomicBoolean stop = new AtomicBoolean();
+            AtomicBoolean powerLost = new AtomicBoolean();
+            AtomicReference<Throwable> unexpected = new AtomicReference<>();
             int base = gen * 1_000_000;
             Thread[] writers = new Thread[2];
             for (int t = 0; t < writers.length; t++) {
@@ -75,13 +78,19 @@ class LogCrashTest {
                                 stable.add(res.lsn());
                             }
                         }
-                    } catch (RuntimeException expectedAfterCrash) {
-                        // the disk lost power under the writer: its calls fail from then on
+                    } catch (RuntimeException e) {
+                        // once the disk lost power under the writer its calls fail; before, nothing may
+                        if (!powerLost.get()) {
+                            unexpected.compareAndSet(null, e);
+                        }
+                    } catch (Throwable e) {
+                        unexpected.compareAndSet(null, e);
                     }
                 });
                 writers[t].start();
             }
             Thread.sleep(r.nextInt(2, 30));
+            powerLost.set(true);
             if (hostile) {
                 disk.powerLoss(r);
             } else {
@@ -91,6 +100,8 @@ class LogCrashTest {
             for (Thread w : writers) {
                 w.join();
             }
+            assertThat(unexpected.get()).as("seed %d, generation %d: a writer failed before the power loss", seed, gen)
+                    .isNull();
             LogTestSupport.abandon(log);
             synchronized (completed) {
                 completed.forEach(w -> everCompleted.put(w.lsn(), w));
