@@ -1,38 +1,30 @@
 package dev.toboggan.cli.compare;
 
 import dev.toboggan.cli.stress.Records;
-import java.util.Arrays;
 
 /**
- * The keys and values of a compare run, made once and shared by every store, so that what a workload
- * times is the store, not the making of its inputs or the checking of its answers.
+ * The keys and values of a compare run, the same for every store, made on demand from the entry's number
+ * so that what a workload times is the store, not the fetching of its inputs or the checking of its answers.
  *
  * <p>Entry {@code i} is {@link Records} entry {@code id(i)}, where {@code id} is a bijective mix of
  * {@code i} (SplitMix64's finaliser): the keys are spread uniformly over the key space (the issue's
  * "random keys"; {@code Records}' big-endian numbers would share their leading bytes), yet every value
- * still names its key and version, so any value read back can be checked. The first version of every
- * value is kept (what the load writes and most reads return); later versions are made when needed.
+ * still names its key and version, so any value read back can be checked. Nothing is kept per entry: a
+ * table of a million keys and values, read in random order, cost a workload's thread up to four cache
+ * misses per operation (the table's slots and the arrays they point to) before the store's own, about as
+ * many as a point read of the store itself makes; making a key or value takes a few steps of arithmetic.
  */
 final class Entries {
     private final Records records;
-    private final long[] ids;
-    private final byte[][] keys;
-    private final byte[][] firstValues;
+    private final int count;
 
     Entries(Records records, int count) {
         this.records = records;
-        this.ids = new long[count];
-        this.keys = new byte[count][];
-        this.firstValues = new byte[count][];
-        for (int i = 0; i < count; i++) {
-            ids[i] = mix(i);
-            keys[i] = records.key(ids[i]);
-            firstValues[i] = records.value(ids[i], 1);
-        }
+        this.count = count;
     }
 
     int count() {
-        return keys.length;
+        return count;
     }
 
     int entryBytes() {
@@ -40,17 +32,17 @@ final class Entries {
     }
 
     byte[] key(int i) {
-        return keys[i];
+        return records.key(mix(i));
     }
 
     /** Entry {@code i}'s value of {@code version} (at least 1). */
     byte[] value(int i, int version) {
-        return version == 1 ? firstValues[i] : records.value(ids[i], version);
+        return records.value(mix(i), version);
     }
 
     /** Whether {@code read} is exactly entry {@code i}'s value of {@code version}. */
     boolean is(int i, int version, byte[] read) {
-        return read != null && Arrays.equals(read, value(i, version));
+        return records.versionOf(mix(i), read) == version;
     }
 
     /**
@@ -58,10 +50,7 @@ final class Entries {
      * get may return while another thread overwrites the entry.
      */
     boolean isBetween(int i, int oldest, int newest, byte[] read) {
-        if (is(i, oldest, read)) {
-            return true;
-        }
-        long version = records.versionOf(ids[i], read);
+        long version = records.versionOf(mix(i), read);
         return version >= oldest && version <= newest;
     }
 

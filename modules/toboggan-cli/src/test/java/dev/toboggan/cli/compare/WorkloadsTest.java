@@ -79,6 +79,8 @@ class WorkloadsTest {
         assertThat(entries.isBetween(1, 2, 3, entries.value(1, 4))).as("never written").isFalse();
         assertThat(entries.isBetween(1, 2, 3, entries.value(2, 2))).as("another key's").isFalse();
         assertThat(entries.isBetween(1, 2, 3, null)).isFalse();
+        assertThat(entries.is(1, 2, entries.value(1, 2))).isTrue();
+        assertThat(entries.is(1, 2, entries.value(1, 1))).as("an older version").isFalse();
         assertThat(entries.key(0)).isNotEqualTo(entries.key(1));
     }
 }
