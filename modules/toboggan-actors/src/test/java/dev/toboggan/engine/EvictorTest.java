@@ -75,7 +75,8 @@ class EvictorTest {
             Awaitility.await().atMost(10, TimeUnit.SECONDS).until(() -> engine.evictorStarts() == 1);
             Failpoints.arm("evictor.run", 0b1111_1111); // the next eight runs fail: eight restarts, with backoff
             List<List<Long>> written = List.of(new ArrayList<>(), new ArrayList<>());
-            runConcurrently(60, written.stream().<Runnable>map(mine -> () -> write(cache, 4 * CAPACITY, mine, peak)).toList());
+            runConcurrently(60,
+                    written.stream().<Runnable>map(mine -> () -> write(cache, 4 * CAPACITY, mine, peak)).toList());
             assertThat(engine.evictorStarts()).as("restarted after each failed run").isGreaterThanOrEqualTo(9);
             assertThat(peak.get()).as("while the Evictor was down, writers waited: one page each over the limit at most")
                     .isLessThanOrEqualTo(cache.evictor().waitLimit() + 2 * pageWeight);

@@ -56,7 +56,8 @@ class SegmentCleanerTest {
             Awaitility.await().atMost(10, TimeUnit.SECONDS).until(() -> engine.cleanerStarts() == 1);
             // The cleaner dies at the 2nd, 4th and 7th page it moves, mid-pass: three restarts under load.
             Failpoints.arm("cleaner.rewrite", 0b1001010);
-            runConcurrently(300, List.of(() -> load(cache, pids, sums, 0, 60_000), () -> load(cache, pids, sums, 1, 60_000)));
+            runConcurrently(300,
+                    List.of(() -> load(cache, pids, sums, 0, 60_000), () -> load(cache, pids, sums, 1, 60_000)));
             engine.flush();
             Awaitility.await().atMost(30, TimeUnit.SECONDS).until(() -> engine.cleanerStarts() >= 4
                     && engine.cleanerMetrics().segmentsFreed() > 0);
