@@ -174,8 +174,9 @@ final class TreeModelRun {
         } else if (roll < 97) {
             return new Op.Restart();
         } else if (roll < 98) {
+            int work = r.nextInt(3);
             int failAfter = 1 + r.nextInt(r.nextBoolean() ? 4 : 40);
-            return new Op.CutShort(r.nextInt(3), failAfter, r.nextBoolean() ? 0 : r.nextLong(1, Long.MAX_VALUE));
+            return new Op.CutShort(work, failAfter, r.nextBoolean() ? 0 : r.nextLong(1, Long.MAX_VALUE));
         } else {
             return new Op.Crash(r.nextBoolean() ? 0 : r.nextLong(1, Long.MAX_VALUE));
         }

@@ -148,8 +148,9 @@ final class ModelRun {
         } else if (roll < 93) {
             return new Op.Restart();
         } else if (roll < 95) {
+            int work = r.nextInt(3);
             int failAfter = 1 + r.nextInt(r.nextBoolean() ? 4 : 40);
-            return new Op.CutShort(r.nextInt(3), failAfter, r.nextInt(3) == 0 ? 0 : r.nextLong(1, Long.MAX_VALUE));
+            return new Op.CutShort(work, failAfter, r.nextInt(3) == 0 ? 0 : r.nextLong(1, Long.MAX_VALUE));
         } else {
             return new Op.Crash(r.nextInt(3) == 0 ? 0 : r.nextLong(1, Long.MAX_VALUE));
         }
