@@ -1,5 +1,6 @@
 package dev.toboggan.engine;
 
+import dev.toboggan.core.Failpoints;
 import dev.toboggan.core.pagecache.SnapshotWriter;
 import java.time.Duration;
 import org.apache.pekko.actor.typed.Behavior;
@@ -47,6 +48,13 @@ final class Snapshotter {
     }
 
     private Behavior<Command> start(ActorContext<Command> ctx) {
+        if (Failpoints.ENABLED) {
+            try {
+                Failpoints.check("snapshotter.start");
+            } catch (Failpoints.InjectedFailure e) {
+                throw new IllegalStateException("injected failure of the Snapshotter's start", e);
+            }
+        }
         core.snapshotterStarts.incrementAndGet();
         core.snapshotSignal.attach(ctx.getSelf());
         // After a restart, try again now: the failure that caused it left the snapshot due.
@@ -54,6 +62,11 @@ final class Snapshotter {
             ctx.getSelf().tell(Command.SNAPSHOT_DUE);
         } else {
             core.snapshotSignal.consumed();
+            // The engine's open returns before its actors start: writers may have logged snapshot-after-ops
+            // changes already, and their signals, given before this actor was attached, sent nothing.
+            if (work.operationsSinceSnapshot() >= core.settings.snapshotAfterOps()) {
+                ctx.getSelf().tell(Command.SNAPSHOT_DUE);
+            }
             scheduleTick();
         }
         return Behaviors.receive(Command.class).onAnyMessage(this::handle).build();

@@ -6,15 +6,23 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import com.typesafe.config.ConfigFactory;
+import dev.toboggan.core.Failpoints;
 import dev.toboggan.core.io.SimulatedStorage;
 import dev.toboggan.core.pagecache.CounterMaterializer;
 import java.util.Set;
+import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import org.awaitility.Awaitility;
+import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 
 /** The Snapshotter: by operation count, by interval, and a failed snapshot restarts it without loss. */
 class SnapshotterTest {
+
+    @AfterEach
+    void tearDown() {
+        Failpoints.reset();
+    }
 
     @Test
     void takesASnapshotAfterSnapshotAfterOpsChangesAndTheNextOpenReplaysOnlyWhatFollows() {
@@ -39,6 +47,39 @@ class SnapshotterTest {
         try (Engine<Long, Long> engine = Engine.open(settings, CounterMaterializer.INSTANCE, disk)) {
             assertThat(engine.pageCache().get(pid).value()).isEqualTo(6000L);
             assertThat(engine.pageCache().recoveryReport().messages()).isLessThan(6000);
+        }
+    }
+
+    /**
+     * Found by {@code -Plong} on a busy machine (the test above timed out): the engine's open returns before
+     * its actors start, and a burst of changes logged before the Snapshotter attached signalled nobody; with
+     * the timer off, no snapshot followed until more changes came.
+     */
+    @Test
+    void changesLoggedBeforeTheSnapshotterStartedAreCountedWhenItStarts() throws InterruptedException {
+        CountDownLatch written = new CountDownLatch(1);
+        Failpoints.callback("snapshotter.start", () -> {
+            try {
+                written.await();
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        });
+        SimulatedStorage disk = new SimulatedStorage();
+        EngineSettings settings = EngineTestSupport.settings(DIR, "toboggan.snapshot-after-ops = 2000\n"
+                + "toboggan.snapshot-interval = 0");
+        try (Engine<Long, Long> engine = Engine.open(settings, CounterMaterializer.INSTANCE, disk)) {
+            long pid = engine.pageCache().allocate(0L).pid();
+            for (int i = 0; i < 6000; i++) {
+                add(engine.pageCache(), pid, 1);
+            }
+            engine.flush();
+            assertThat(engine.snapshotterStarts()).as("held at its start").isZero();
+            assertThat(engine.pageCache().snapshots().lastSnapshotLsn()).as("no snapshot yet").isZero();
+            written.countDown();
+            Awaitility.await().atMost(10, TimeUnit.SECONDS).until(() -> engine.snapshotsTaken() >= 1);
+        } finally {
+            written.countDown();
         }
     }
 
