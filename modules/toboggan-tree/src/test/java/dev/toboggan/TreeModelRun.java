@@ -2,7 +2,6 @@ package dev.toboggan;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import dev.toboggan.core.TobogganException;
 import dev.toboggan.core.io.SimulatedStorage;
 import dev.toboggan.core.pagecache.PageCache;
 import dev.toboggan.core.pagecache.PageCacheConfig;
@@ -10,7 +9,6 @@ import dev.toboggan.core.pagecache.SegmentCleaning;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Collections;
-import java.util.EnumSet;
 import java.util.HexFormat;
 import java.util.Iterator;
 import java.util.List;
@@ -311,18 +309,13 @@ final class TreeModelRun {
     }
 
     private void cutShort(Op.CutShort o) {
-        disk.failAfter(o.failAfter(), EnumSet.allOf(SimulatedStorage.Op.class), SimulatedStorage.FailMode.FOREVER);
-        try {
+        disk.runDyingAt(o.failAfter(), () -> {
             switch (o.work()) {
                 case 0 -> db.pageCache().cleaning().pass(EVERY_SEGMENT, false);
                 case 1 -> db.pageCache().snapshots().takeSnapshot();
                 default -> db.close();
             }
-        } catch (TobogganException theDiskDied) {
-            // what is checked is what the power loss leaves
-        } finally {
-            disk.clearFaults();
-        }
+        });
         crash(new Op.Crash(o.seed()));
     }
 

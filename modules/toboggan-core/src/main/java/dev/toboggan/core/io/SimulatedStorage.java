@@ -1,5 +1,6 @@
 package dev.toboggan.core.io;
 
+import dev.toboggan.core.TobogganException;
 import java.io.Closeable;
 import java.io.IOException;
 import java.io.InterruptedIOException;
@@ -370,6 +371,23 @@ public final class SimulatedStorage implements StorageIo {
     /** Makes every write and every force sleep this long first (outside any lock), as a slow disk would. */
     public void slowDown(Duration perWrite, Duration perForce) {
         delays = new Delays(perWrite.toNanos(), perForce.toNanos());
+    }
+
+    /**
+     * Runs {@code work} with the disk dying for good at its {@code n}th call of any kind from now, then removes
+     * every fault: what the store was doing when its disk died (a pass, a snapshot, a close), as a test's step
+     * before a {@link #powerLoss}. The store's failure ({@link TobogganException}: a {@code StorageException}
+     * or {@code StoreFailedException}) ends the work; anything else thrown is the caller's.
+     */
+    public void runDyingAt(long n, Runnable work) {
+        failAfter(n, EnumSet.allOf(Op.class), FailMode.FOREVER);
+        try {
+            work.run();
+        } catch (TobogganException theDiskDied) {
+            // the work's end: what a test checks is what the power loss after it leaves
+        } finally {
+            clearFaults();
+        }
     }
 
     /** Removes every fault: the failure rule, a pending tear, the capacity limit and the slow-down. */

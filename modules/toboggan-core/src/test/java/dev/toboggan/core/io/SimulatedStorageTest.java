@@ -3,6 +3,7 @@ package dev.toboggan.core.io;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import dev.toboggan.core.StorageException;
 import dev.toboggan.core.io.SimulatedStorage.FailMode;
 import dev.toboggan.core.io.SimulatedStorage.Op;
 import dev.toboggan.core.io.StorageIo.OpenMode;
@@ -14,6 +15,7 @@ import java.nio.file.FileAlreadyExistsException;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.EnumSet;
 import java.util.List;
@@ -256,6 +258,28 @@ class SimulatedStorageTest {
         io.clearFaults();
         file.force();
         assertThat(io.forceCount()).isEqualTo(2);
+    }
+
+    @Test
+    void workRunDyingAtTheNthCallEndsWithTheStoresFailureAndLeavesNoFault() throws IOException {
+        StorageFile file = createSynced(FILE);
+        List<Integer> done = new ArrayList<>();
+        io.runDyingAt(3, () -> {
+            for (int i = 0; i < 5; i++) {
+                try {
+                    file.write(filled(1, i), i);
+                } catch (IOException e) {
+                    throw new StorageException("writing", FILE, e);
+                }
+                done.add(i);
+            }
+        });
+        assertThat(done).as("the 3rd call and every one after it failed").containsExactly(0, 1);
+        file.write(filled(1, 9), 9);
+        assertThatThrownBy(() -> io.runDyingAt(1, () -> {
+            throw new IllegalStateException("a bug, not the disk");
+        })).isInstanceOf(IllegalStateException.class);
+        file.force();
     }
 
     @Test

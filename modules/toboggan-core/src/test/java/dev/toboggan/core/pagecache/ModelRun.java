@@ -2,11 +2,9 @@ package dev.toboggan.core.pagecache;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import dev.toboggan.core.TobogganException;
 import dev.toboggan.core.io.SimulatedStorage;
 import java.lang.reflect.RecordComponent;
 import java.util.ArrayList;
-import java.util.EnumSet;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
@@ -316,18 +314,13 @@ final class ModelRun {
     }
 
     private void cutShort(Op.CutShort c) {
-        disk.failAfter(c.failAfter(), EnumSet.allOf(SimulatedStorage.Op.class), SimulatedStorage.FailMode.FOREVER);
-        try {
+        disk.runDyingAt(c.failAfter(), () -> {
             switch (c.work()) {
                 case 0 -> pc.cleaning().pass(EVERY_SEGMENT, false);
                 case 1 -> pc.snapshots().takeSnapshot();
                 default -> pc.close();
             }
-        } catch (TobogganException theDiskDied) {
-            // what is checked is what the power loss leaves
-        } finally {
-            disk.clearFaults();
-        }
+        });
         crash(c.seed());
     }
 
