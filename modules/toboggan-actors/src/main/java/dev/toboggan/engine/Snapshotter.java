@@ -63,10 +63,9 @@ final class Snapshotter {
         } else {
             core.snapshotSignal.consumed();
             // The engine's open returns before its actors start: writers may have logged snapshot-after-ops
-            // changes already, and their signals, given before this actor was attached, sent nothing.
-            if (work.operationsSinceSnapshot() >= core.settings.snapshotAfterOps()) {
-                ctx.getSelf().tell(Command.SNAPSHOT_DUE);
-            }
+            // changes already, and their signals, given before this actor was attached, sent nothing. Signal
+            // the count now, as a writer would.
+            core.snapshotSignal.operationsLogged(work.operationsSinceSnapshot());
             scheduleTick();
         }
         return Behaviors.receive(Command.class).onAnyMessage(this::handle).build();
