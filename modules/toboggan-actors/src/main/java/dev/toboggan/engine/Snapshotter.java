@@ -48,12 +48,10 @@ final class Snapshotter {
     }
 
     private Behavior<Command> start(ActorContext<Command> ctx) {
-        if (Failpoints.ENABLED) {
-            try {
-                Failpoints.check("snapshotter.start");
-            } catch (Failpoints.InjectedFailure e) {
-                throw new IllegalStateException("injected failure of the Snapshotter's start", e);
-            }
+        try {
+            Failpoints.check("snapshotter.start");
+        } catch (Failpoints.InjectedFailure e) {
+            throw new IllegalStateException("injected failure of the Snapshotter's start", e);
         }
         core.snapshotterStarts.incrementAndGet();
         core.snapshotSignal.attach(ctx.getSelf());

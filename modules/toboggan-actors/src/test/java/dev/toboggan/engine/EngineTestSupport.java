@@ -27,7 +27,6 @@ final class EngineTestSupport {
                         "toboggan.restart-backoff.max", "50ms"))), dir);
     }
 
-    /** Adds {@code delta} to the counter page {@code pid}, retrying on conflicts. */
     /**
      * Runs {@code tasks} on threads of their own and waits for all of them, at most {@code seconds}: a task
      * that throws fails the caller with its exception (a thread's failure would otherwise only be printed,
@@ -40,6 +39,7 @@ final class EngineTestSupport {
         CompletableFuture.allOf(running.toArray(CompletableFuture[]::new)).get(seconds, TimeUnit.SECONDS);
     }
 
+    /** Adds {@code delta} to the counter page {@code pid}, retrying on conflicts. */
     static void add(PageCache<Long, Long> cache, long pid, long delta) {
         Page<Long> view = cache.get(pid);
         while (true) {
