@@ -66,8 +66,11 @@ class SnapshotterTest {
             }
         });
         SimulatedStorage disk = new SimulatedStorage();
+        // Segments large enough that the 6 000 changes fill none: the SegmentCleaner, which snapshots
+        // before it frees a segment, must not take the snapshot this test waits for from the Snapshotter.
         EngineSettings settings = EngineTestSupport.settings(DIR, "toboggan.snapshot-after-ops = 2000\n"
-                + "toboggan.snapshot-interval = 0");
+                + "toboggan.snapshot-interval = 0\n"
+                + "toboggan.segment-size = 1MiB");
         try (Engine<Long, Long> engine = Engine.open(settings, CounterMaterializer.INSTANCE, disk)) {
             long pid = engine.pageCache().allocate(0L).pid();
             for (int i = 0; i < 6000; i++) {
