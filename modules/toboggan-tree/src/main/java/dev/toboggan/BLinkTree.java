@@ -1,5 +1,6 @@
 package dev.toboggan;
 
+import dev.toboggan.core.LazyLogger;
 import dev.toboggan.core.TobogganException;
 import dev.toboggan.core.pagecache.CasResult;
 import dev.toboggan.core.pagecache.Page;
@@ -7,7 +8,9 @@ import dev.toboggan.core.pagecache.PageCache;
 import java.util.Arrays;
 import java.util.Iterator;
 import java.util.Map;
+import java.util.Queue;
 import java.util.concurrent.CompletionStage;
+import java.util.concurrent.ConcurrentLinkedQueue;
 
 /**
  * A lock-free B-link tree whose nodes are pages of the page cache (sled's {@code Tree}, after Lehman and
@@ -45,6 +48,17 @@ import java.util.concurrent.CompletionStage;
  *       every writer that walks right from a node to its sibling links the missing child entry into the
  *       parent it came from (or, at the top, grows the root). Duplicates are harmless: a separator
  *       already present is not linked again, and applying it twice is no change.
+ *   <li><b>Merges</b>: a change that leaves a leaf empty queues its {@code lo} ({@link #emptied}); the
+ *       writer, after it left the shared side (or an {@link #applyBatch}, before it leaves the exclusive
+ *       one), takes the exclusive side and merges: the first underfull node on the way up from that leaf
+ *       (the empty leaf, or an index node with one child) and a sibling under the same parent become one,
+ *       the left page absorbing the right one ({@link TreeNode#absorb}), the parent losing the right one's
+ *       entry, the right page freed, all in one page cache batch. Then again from the same leaf, until no
+ *       merge applies. Under the exclusive side no tree change runs, so the three steps need no CAS
+ *       protocol of their own: a failed CAS lost only to the page cache's background work, which does not
+ *       change what a page holds, and is retried. A pair that is not linked as siblings yet (a split cut
+ *       short) or would exceed {@code node-split-size} is left alone: an empty leaf is correct. The root
+ *       never shrinks, so {@link #rootPid} stays valid.
  *   <li><b>Values</b> longer than {@code max-inline-value} live in a {@link ValuePage}: allocated
  *       before the link that references it, freed by the change that replaces or removes the
  *       reference, all in one page cache batch. Exactly one change replaces a given reference (the one
@@ -52,8 +66,8 @@ import java.util.concurrent.CompletionStage;
  *   <li><b>Page ids</b> can be freed and handed out again, so an id read from a page may come to mean
  *       another page. The tree needs no {@link dev.toboggan.core.pagecache.Guard} for that (a guard's
  *       full fence and thread-local lookup cost a fifth of a point read), because it frees pages only
- *       where it can tell: tree nodes only in a drop, which holds the exclusive side and sets
- *       {@link #dropped} first, so no writer is running and every reader fails its stamp validation (a
+ *       where it can tell: tree nodes only in a merge or a drop, which hold the exclusive side (a drop sets
+ *       {@link #dropped} first), so no writer is running and every reader fails its stamp validation (a
  *       reader's walk checks the stamp every {@value #VALIDATE_EVERY} steps, so pages reused under it
  *       cannot keep it going, and an error it meets is reported only if the stamp is still valid); a
  *       value page only after the change that dropped its reference, by the writer of that change,
@@ -63,15 +77,18 @@ import java.util.concurrent.CompletionStage;
  *       acquire loads see in order), so the page read was the value. SLED-REFERENCE §11 calls this
  *       validate-after-read.
  *   <li><b>Iterators</b> read one leaf at a time, as an optimistic read: the entries of one leaf
- *       version in the range, then continue from that version's {@code hi} (at its {@code next}, whose
- *       {@code lo} is that {@code hi} for good). Positions only move forward (backward for reverse
+ *       version in the range, then continue from that version's {@code hi}: at its {@code next} if that page
+ *       still starts at that {@code hi} (a merge may have freed it since), else from a new descent. Positions only move forward (backward for reverse
  *       scans), so no key is returned twice; a key present throughout is in the leaf covering it at the
  *       moment that leaf is read, so none is missed.
  * </ul>
  */
 final class BLinkTree implements Tree {
+    private static final LazyLogger LOG = LazyLogger.of(BLinkTree.class);
     /** Steps of a reader's walk between two checks that no exclusive operation started. */
     private static final int VALIDATE_EVERY = 32;
+    /** Most merges one emptied leaf leads to (one per level on the way up and back down is far fewer). */
+    private static final int MERGES_PER_LEAF = 64;
 
     private final Store store;
     private final PageCache<Node, Delta> pc;
@@ -89,6 +106,8 @@ final class BLinkTree implements Tree {
     private volatile long rootPid;
     /** Set (before any page is freed) when the tree is dropped. */
     private volatile boolean dropped;
+    /** The {@code lo} of each leaf a remove emptied, until {@link #mergeEmptied} looks at it. */
+    private final Queue<byte[]> emptied = new ConcurrentLinkedQueue<>();
 
     BLinkTree(Store store, String name, String rootName, long rootPid) {
         this.store = store;
@@ -424,12 +443,15 @@ final class BLinkTree implements Tree {
     public byte[] remove(byte[] key) {
         Limits.checkKey(key);
         long stamp = cc.enterShared();
+        byte[] previous;
         try {
             checkWritable();
-            return delete(key);
+            previous = delete(key);
         } finally {
             cc.exitShared(stamp);
         }
+        mergeEmptied();
+        return previous;
     }
 
     @Override
@@ -438,12 +460,17 @@ final class BLinkTree implements Tree {
         Limits.checkOptionalValue(expected);
         Limits.checkOptionalValue(newValue);
         long stamp = cc.enterShared();
+        SwapResult result;
         try {
             checkWritable();
-            return swap(key, expected, newValue);
+            result = swap(key, expected, newValue);
         } finally {
             cc.exitShared(stamp);
         }
+        if (newValue == null) {
+            mergeEmptied();
+        }
+        return result;
     }
 
     @Override
@@ -469,27 +496,28 @@ final class BLinkTree implements Tree {
                         }
                     } catch (RuntimeException | Error e) {
                         if (i > 0) {
-                            failHalfWay(e);
+                            failHalfWay("an atomic batch", e);
                         }
                         throw e;
                     }
                 }
             }
+            mergeQueued();
         } finally {
             cc.exitExclusive(stamp);
         }
     }
 
     /**
-     * A change of a batch failed (a blob write on a full disk, say) after earlier ones were made in memory,
-     * where they cannot be taken back. Sealing the batch would make that half durable; failing the store
+     * A change of a batch (an {@link #applyBatch}, a merge) failed (a blob write on a full disk, say) after
+     * earlier ones were made in memory, where they cannot be taken back. Sealing the batch would make that half durable; failing the store
      * first leaves the batch unsealed (its seal cannot be written any more), so recovery drops it whole,
      * and no call reads the half in memory before the store is reopened.
      */
-    private void failHalfWay(Throwable cause) {
-        pc.log().fail(new TobogganException("an atomic batch on tree '" + name + "' failed after part of it was "
+    private void failHalfWay(String what, Throwable cause) {
+        pc.log().fail(new TobogganException(what + " on tree '" + name + "' failed after part of it was "
                 + "applied in memory (" + cause.getMessage() + "); the store stopped so that part never becomes "
-                + "durable. Close the store, fix the cause and reopen it: the batch will be absent", cause));
+                + "durable. Close the store, fix the cause and reopen it: the change will be absent", cause));
     }
 
     @Override
@@ -556,6 +584,7 @@ final class BLinkTree implements Tree {
                 }
                 CasResult<Node> r = pc.link(view.pid(), view, new Delta.Remove(key));
                 if (r.succeeded()) {
+                    noteIfEmptied(r.page());
                     return old instanceof ValueRef ref ? freeValue(ref) : (byte[]) old;
                 }
                 retryLeaf(path, r.page(), key);
@@ -605,6 +634,8 @@ final class BLinkTree implements Tree {
                     }
                     if (stored != null) {
                         splitIfNeeded(path, path.leafLevel());
+                    } else {
+                        noteIfEmptied(r.page());
                     }
                     return new SwapResult(true, newValue == null ? null : newValue.clone());
                 }
@@ -763,6 +794,134 @@ final class BLinkTree implements Tree {
                 pc.free(root.pid(), root);
                 rootPid = pc.root(rootName);
             }
+        }
+    }
+
+    // ---------------------------------------------------------------- merges
+
+    /** Queues {@code leaf} (a version a remove just installed) for a merge if it has no entry left. */
+    private void noteIfEmptied(Page<Node> leaf) {
+        TreeNode node = (TreeNode) leaf.value();
+        if (node.count() == 0) {
+            emptied.add(node.lo);
+        }
+    }
+
+    /**
+     * Merges the leaves removes emptied (see the class notes), under the exclusive side; nothing if none
+     * did. Called by a writer after it left the shared side. Merging is upkeep: a merge that cannot be made
+     * leaves a correct tree with an empty leaf, so its errors are logged, not thrown at the remove that
+     * succeeded before it.
+     */
+    private void mergeEmptied() {
+        if (emptied.isEmpty()) {
+            return;
+        }
+        long stamp = cc.enterExclusive();
+        try {
+            mergeQueued();
+        } finally {
+            cc.exitExclusive(stamp);
+        }
+    }
+
+    /** {@link #mergeEmptied}'s work; the caller holds the exclusive side. */
+    private void mergeQueued() {
+        byte[] lo;
+        while ((lo = emptied.poll()) != null) {
+            if (dropped || !store.isOpen()) {
+                emptied.clear();
+                return;
+            }
+            try {
+                for (int merges = 0; merges < MERGES_PER_LEAF && mergeOnce(lo); merges++) {
+                    // each merge may leave the same leaf, or its parent, ready for the next
+                }
+            } catch (RuntimeException e) {
+                LOG.get().warn("tree '{}': merging the emptied node at {} failed; the tree stays correct with the node "
+                        + "empty: {}", name, TreeNode.show(lo), e.toString());
+            }
+        }
+    }
+
+    /**
+     * One merge on the way up from the leaf that holds {@code key}, if that leaf is empty: the first node
+     * on the way that is underfull (an empty leaf, an index node with one child) and has a sibling under
+     * the same parent is merged with it, the right one of the pair absorbed into the left one. An index
+     * node that is its parent's only child makes that parent underfull, so the walk goes up. The caller
+     * holds the exclusive side, so no other change runs; the page cache's background work (relocation,
+     * page-out) still may, and never changes what a page holds.
+     *
+     * @return whether a merge was made
+     */
+    private boolean mergeOnce(byte[] key) {
+        TreePath path = descend(key);
+        for (int level = path.leafLevel(); level > 0; level--) {
+            Page<Node> view = readNode(path.view(level).pid());
+            TreeNode node = node(view);
+            boolean underfull = node instanceof Leaf ? node.count() == 0 : node.count() == 1;
+            if (!underfull) {
+                return false;
+            }
+            Page<Node> parentView = readNode(path.view(level - 1).pid());
+            Index parent = (Index) node(parentView);
+            int at = parent.positionOf(view.pid(), node.lo);
+            if (at < 0) {
+                return false; // not linked into this parent yet (a split cut short): lazy repair comes first
+            }
+            if (parent.count() > 1) {
+                Page<Node> left = at > 0 ? readNode(parent.children[at - 1]) : view;
+                Page<Node> right = at > 0 ? view : readNode(parent.children[at + 1]);
+                return merge(parentView, parent, at > 0 ? at : at + 1, left, right);
+            }
+        }
+        return false;
+    }
+
+    /**
+     * Merges {@code right}, child {@code at} of {@code parent}, into {@code left}, child {@code at - 1}, in
+     * one page cache batch: the left node absorbs the right one, the parent loses the right one's entry,
+     * the right one's page is freed. Nothing is changed if the pair is not each other's sibling on its level
+     * (an unlinked node between them), or if the merged node would split at once.
+     */
+    private boolean merge(Page<Node> parentView, Index parent, int at, Page<Node> left, Page<Node> right) {
+        TreeNode l = node(left);
+        TreeNode r = node(right);
+        if (l.next != right.pid() || l.getClass() != r.getClass() || l.absorbedSize(r) > splitSize) {
+            return false;
+        }
+        try (dev.toboggan.core.pagecache.Batch atomic = pc.openBatch()) {
+            replaceUnchanged(left, l.absorb(r));
+            try {
+                replaceUnchanged(parentView, parent.withoutChild(at));
+                freeUnchanged(right);
+            } catch (RuntimeException | Error e) {
+                failHalfWay("a merge of two nodes", e);
+                throw e;
+            }
+        }
+        return true;
+    }
+
+    /**
+     * Replaces the node at {@code view} by {@code node}, under the exclusive side: a failed CAS lost only to
+     * the page cache's background work, which never changes what the page holds, so it is retried on the
+     * current version.
+     */
+    private void replaceUnchanged(Page<Node> view, TreeNode node) {
+        Page<Node> current = view;
+        CasResult<Node> r;
+        while (!(r = pc.replace(current.pid(), current, node)).succeeded()) {
+            current = live(r.page());
+        }
+    }
+
+    /** Frees the node at {@code view}, as {@link #replaceUnchanged}. */
+    private void freeUnchanged(Page<Node> view) {
+        Page<Node> current = view;
+        CasResult<Node> r;
+        while (!(r = pc.free(current.pid(), current)).succeeded()) {
+            current = live(r.page());
         }
     }
 

@@ -153,6 +153,29 @@ final class Index extends TreeNode {
                 size + entrySize(separator, child), entriesHeap + entryHeap(separator));
     }
 
+    /** The position of child {@code pid}, whose {@code lo} is {@code childLo}; -1 if this node does not link it. */
+    int positionOf(long pid, byte[] childLo) {
+        int i = search(childLo);
+        return i >= 0 && children[i] == pid ? i : -1;
+    }
+
+    /** This node without the child entry at {@code i}, which must not be the first ({@code lo}'s). */
+    Index withoutChild(int i) {
+        int n = keys.length;
+        byte[][] k = new byte[n - 1][];
+        System.arraycopy(keys, 0, k, 0, i);
+        System.arraycopy(keys, i + 1, k, i, n - i - 1);
+        return new Index(this, k, removed(prefixes, i), removed(children, i), size - entrySize(i),
+                entriesHeap - entryHeap(i));
+    }
+
+    @Override
+    Index absorb(TreeNode right) {
+        Index r = (Index) right;
+        return new Index(lo, r.hi, r.next, concat(keys, r.keys), concat(prefixes, r.prefixes),
+                concat(children, r.children), absorbedSize(r), entriesHeap + r.entriesHeap);
+    }
+
     @Override
     int compareAt(int i, byte[] key) {
         return Arrays.compareUnsigned(keys[i], key);

@@ -156,6 +156,13 @@ final class Leaf extends TreeNode {
     }
 
     @Override
+    Leaf absorb(TreeNode right) {
+        Leaf r = (Leaf) right;
+        return new Leaf(lo, r.hi, r.next, concat(entries, r.entries), concat(prefixes, r.prefixes), absorbedSize(r),
+                entriesHeap + r.entriesHeap);
+    }
+
+    @Override
     Leaf rightHalf(int m, byte[] separator) {
         int n = entries.length;
         return new Leaf(separator, hi, next, Arrays.copyOfRange(entries, m, n), Arrays.copyOfRange(prefixes, m, n),

@@ -13,7 +13,8 @@ import java.util.Arrays;
  * <p>Invariants, which every change keeps:
  * <ul>
  *   <li>{@code lo} never changes for a page: a split keeps the left half in place and gives the right
- *       half a new page whose {@code lo} is the separator. (Nodes never merge.)
+ *       half a new page whose {@code lo} is the separator; a merge keeps the left node's page, which
+ *       absorbs its right sibling's entries, {@code hi} and {@code next}, and frees the sibling's page.
  *   <li>{@code hi} of a node equals {@code lo} of its {@code next}, when it has one; the last node of a
  *       level has neither. So every level is one chain, from the node whose {@code lo} is empty (the
  *       smallest key) to the node without {@code hi}, covering every key exactly once.
@@ -215,6 +216,20 @@ abstract sealed class TreeNode implements Node permits Leaf, Index {
         return out;
     }
 
+    /** {@code a} followed by {@code b}. */
+    static long[] concat(long[] a, long[] b) {
+        long[] out = Arrays.copyOf(a, a.length + b.length);
+        System.arraycopy(b, 0, out, a.length, b.length);
+        return out;
+    }
+
+    /** {@code a} followed by {@code b} (the arrays they hold are shared, not copied). */
+    static byte[][] concat(byte[][] a, byte[][] b) {
+        byte[][] out = Arrays.copyOf(a, a.length + b.length);
+        System.arraycopy(b, 0, out, a.length, b.length);
+        return out;
+    }
+
     @Override
     public final int encodedSize() {
         return size;
@@ -274,6 +289,17 @@ abstract sealed class TreeNode implements Node permits Leaf, Index {
 
     /** The right half: entries from {@code m}, from {@code separator}, linked to this node's next. */
     abstract TreeNode rightHalf(int m, byte[] separator);
+
+    /**
+     * This node followed by its right sibling {@code right} as one node: the entries of both, from this
+     * node's {@code lo} to {@code right}'s {@code hi}, linked to {@code right}'s {@code next}.
+     */
+    abstract TreeNode absorb(TreeNode right);
+
+    /** The encoded size of {@link #absorb absorb(right)}, without building it. */
+    final int absorbedSize(TreeNode right) {
+        return headerSize(lo, right.hi, right.next) + size - headerSize() + right.size - right.headerSize();
+    }
 
     /** The bytes of the node that are not entries. */
     final int headerSize() {

@@ -117,6 +117,65 @@ class TreeTest {
         TreeVerifier.verify(db);
     }
 
+    /**
+     * A queue (appends at the end, removes from the front, as a journal whose old events are deleted): the
+     * leaves the consumer empties are merged away, so the tree stays the size of what it holds, and
+     * {@code first()} does not walk a growing chain of empty leaves.
+     */
+    @Test
+    void aQueueConsumedFromTheFrontKeepsItsTreeTheSizeOfWhatItHolds() {
+        int held = 2000;
+        for (int i = 0; i < held; i++) {
+            db.insert(be(i), value(i, 8));
+        }
+        List<Integer> full = TreeVerifier.nodesPerLevel(db);
+        int leaves = full.get(full.size() - 1);
+        for (int i = 0; i < 10 * held; i++) {
+            db.insert(be(held + i), value(held + i, 8));
+            assertThat(db.remove(be(i))).isEqualTo(value(i, 8));
+        }
+        List<Integer> after = TreeVerifier.nodesPerLevel(db);
+        assertThat(after.get(after.size() - 1)).as("leaves: %s after the appends, %s at the start", after, full)
+                .isLessThanOrEqualTo(leaves + leaves / 2);
+        assertThat(db.first().getKey()).isEqualTo(be(10 * held));
+        assertThat(db.size()).isEqualTo(held);
+        TreeVerifier.verify(db);
+        reopen();
+        assertThat(TreeVerifier.nodesPerLevel(db)).isEqualTo(after);
+        assertThat(db.first().getKey()).isEqualTo(be(10 * held));
+        TreeVerifier.verify(db);
+    }
+
+    /** Removing every key, in random order, merges each level down to a node or two, and frees the rest. */
+    @Test
+    void removingEveryKeyMergesEveryLevelDownToANodeOrTwo() {
+        NavigableMap<byte[], byte[]> model = TestKeys.model();
+        SplittableRandom r = new SplittableRandom(3);
+        for (int i = 0; i < 3000; i++) {
+            byte[] key = new byte[1 + r.nextInt(12)];
+            r.nextBytes(key);
+            byte[] v = value(i, r.nextInt(60));
+            db.insert(key, v);
+            model.put(key, v);
+        }
+        List<Integer> full = TreeVerifier.nodesPerLevel(db);
+        List<byte[]> keys = new java.util.ArrayList<>(model.keySet());
+        Collections.shuffle(keys, new java.util.Random(4));
+        for (byte[] key : keys) {
+            assertThat(db.remove(key)).isEqualTo(model.remove(key));
+        }
+        assertThat(db.isEmpty()).isTrue();
+        List<Integer> empty = TreeVerifier.nodesPerLevel(db);
+        assertThat(empty).as("nodes per level: %s full, %s emptied", full, empty).hasSameSizeAs(full)
+                .allSatisfy(nodes -> assertThat(nodes).isLessThanOrEqualTo(2));
+        TreeVerifier.verify(db);
+        for (int i = 0; i < 500; i++) {
+            db.insert(be(i), be(i));
+        }
+        assertThat(db.size()).isEqualTo(500);
+        TreeVerifier.verify(db);
+    }
+
     @Test
     void rangesMatchTheModelForEveryBound() {
         NavigableMap<byte[], byte[]> model = TestKeys.model();

@@ -35,6 +35,25 @@ final class TreeVerifier {
         v.checkNoLeaks();
     }
 
+    /** The number of nodes on each level of the default tree of {@code store}, the root's level first. */
+    static List<Integer> nodesPerLevel(Store store) {
+        PageCache<Node, Delta> pc = store.pageCache();
+        List<Integer> levels = new ArrayList<>();
+        long first = pc.root(Store.TREE_PREFIX + Db.DEFAULT_TREE);
+        while (true) {
+            int nodes = 0;
+            TreeNode head = (TreeNode) pc.get(first).value();
+            for (long pid = first; pid != TreeNode.NO_PID; pid = ((TreeNode) pc.get(pid).value()).next) {
+                nodes++;
+            }
+            levels.add(nodes);
+            if (!(head instanceof Index index)) {
+                return levels;
+            }
+            first = index.children[0];
+        }
+    }
+
     private void verifyTree(String name, long root) {
         long first = root;
         int height = 0;
