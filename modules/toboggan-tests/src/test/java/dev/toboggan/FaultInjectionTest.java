@@ -32,7 +32,8 @@ import org.junit.jupiter.api.TestInfo;
  * Faults under the whole store (the engine and its actors, the trees) through the IO seam: one scenario —
  * create, writes of small values, value pages and blobs, removes, atomic batches, a new tree, flushes,
  * snapshots, a clean close and reopen, a power loss and the recovery after it, cleaning passes that drain
- * every segment they may (besides the engine's own cleaner, which runs as segments fill) — run again and again with
+ * every segment they may (besides the engine's own cleaner, which runs as segments fill), removes that empty
+ * leaves (which the tree merges) — run again and again with
  * one fault injected at a different place each time:
  * <ul>
  *   <li>the Nth call of each kind (read, write, force, truncate, rename, delete, directory sync, open,
@@ -261,6 +262,8 @@ class FaultInjectionTest {
             s.add("clean");
             s.add("flush");
             s.add("clean");
+            s.add("purge");
+            s.add("flush");
             s.add("close");
             return s;
         }
@@ -353,6 +356,14 @@ class FaultInjectionTest {
                         byte[] key = TestKeys.be(r.nextInt(120));
                         byte[] value = TestKeys.value(step * 1000L + i, length());
                         change(after -> after.put(key, value), () -> db.insert(key, value));
+                    }
+                }
+                // Removes the lower half of the key space one key at a time: it empties leaves, which the tree
+                // merges, so faults land inside merges too.
+                case "purge" -> {
+                    for (int i = 0; i < 60; i++) {
+                        byte[] key = TestKeys.be(i);
+                        change(after -> after.remove(key), () -> db.remove(key));
                     }
                 }
                 // A pass that drains every segment it may (threshold 100 %), next to the engine's own cleaner.

@@ -47,6 +47,11 @@ final class TreeModelRun {
 
         record Insert(int tree, String key, int size) implements OnTree {}
         record Remove(int tree, String key) implements OnTree {}
+        /**
+         * Removes every key in {@code [from, to)} (bounds may be {@code null}), one by one or as one batch:
+         * it empties whole leaves, so the tree merges nodes.
+         */
+        record RemoveRange(int tree, String from, String to, boolean batched) implements OnTree {}
         /** {@code expect}: 0 the current value (succeeds), 1 absent, 2 a value the key never has. {@code size} -1: remove. */
         record Swap(int tree, String key, int expect, int size) implements OnTree {}
         record Get(int tree, String key) implements OnTree {}
@@ -149,6 +154,9 @@ final class TreeModelRun {
             return new Op.Prefix(tree, key.substring(0, Math.min(key.length(), 2 * r.nextInt(3))));
         } else if (roll < 75) {
             return new Op.Count(tree);
+        } else if (roll < 77) {
+            return new Op.RemoveRange(tree, r.nextInt(4) == 0 ? null : key(r), r.nextInt(4) == 0 ? null : key(r),
+                    r.nextBoolean());
         } else if (roll < 83) {
             List<String> keys = new ArrayList<>();
             List<Integer> sizes = new ArrayList<>();
@@ -240,6 +248,8 @@ final class TreeModelRun {
             byte[] k = bytes(o.key());
             assertThat(tree(o.tree()).remove(k)).as(where(op)).isEqualTo(contents(o.tree()).remove(k));
             changed();
+        } else if (op instanceof Op.RemoveRange o) {
+            removeRange(o);
         } else if (op instanceof Op.Swap o) {
             swap(o);
         } else if (op instanceof Op.Get o) {
@@ -460,6 +470,32 @@ final class TreeModelRun {
     }
 
     /** Records the model after an operation that may have changed it as a state a crash may recover. */
+    private void removeRange(Op.RemoveRange o) {
+        NavigableMap<byte[], byte[]> c = contents(o.tree());
+        byte[] from = o.from() == null ? null : bytes(o.from());
+        byte[] to = o.to() == null ? null : bytes(o.to());
+        List<byte[]> keys = new ArrayList<>();
+        for (byte[] k : c.keySet()) {
+            if ((from == null || Arrays.compareUnsigned(k, from) >= 0) && (to == null || Arrays.compareUnsigned(k, to) < 0)) {
+                keys.add(k);
+            }
+        }
+        if (o.batched()) {
+            Batch batch = new Batch();
+            for (byte[] k : keys) {
+                batch.remove(k);
+                c.remove(k);
+            }
+            tree(o.tree()).applyBatch(batch);
+            changed();
+        } else {
+            for (byte[] k : keys) {
+                assertThat(tree(o.tree()).remove(k)).as(where(o)).isEqualTo(c.remove(k));
+                changed();
+            }
+        }
+    }
+
     private void changed() {
         candidates.add(copy(model));
     }
@@ -533,6 +569,8 @@ final class TreeModelRun {
             return "new Op.Insert(" + o.tree() + ", " + quote(o.key()) + ", " + o.size() + ")";
         } else if (op instanceof Op.Remove o) {
             return "new Op.Remove(" + o.tree() + ", " + quote(o.key()) + ")";
+        } else if (op instanceof Op.RemoveRange o) {
+            return "new Op.RemoveRange(" + o.tree() + ", " + quote(o.from()) + ", " + quote(o.to()) + ", " + o.batched() + ")";
         } else if (op instanceof Op.Swap o) {
             return "new Op.Swap(" + o.tree() + ", " + quote(o.key()) + ", " + o.expect() + ", " + o.size() + ")";
         } else if (op instanceof Op.Get o) {
