@@ -77,8 +77,10 @@ import java.util.concurrent.ConcurrentLinkedQueue;
  *       acquire loads see in order), so the page read was the value. SLED-REFERENCE §11 calls this
  *       validate-after-read.
  *   <li><b>Iterators</b> read one leaf at a time, as an optimistic read: the entries of one leaf
- *       version in the range, then continue from that version's {@code hi}: at its {@code next} if that page
- *       still starts at that {@code hi} (a merge may have freed it since), else from a new descent. Positions only move forward (backward for reverse
+ *       version in the range, then continue from that version's {@code hi}: at its {@code next} if no
+ *       exclusive operation ran since it was read and that page still starts at that {@code hi}, else
+ *       from a new descent (a merge may have freed the page, and its id may now name a leaf of another
+ *       tree that starts at the same key). Positions only move forward (backward for reverse
  *       scans), so no key is returned twice; a key present throughout is in the leaf covering it at the
  *       moment that leaf is read, so none is missed.
  * </ul>
@@ -313,7 +315,8 @@ final class BLinkTree implements Tree {
             long stamp = cc.beginRead();
             try {
                 checkNotDropped();
-                Page<Node> view = scan.nextPid != TreeNode.NO_PID ? leafAt(scan.nextPid, scan.position) : null;
+                Page<Node> view = scan.nextPid != TreeNode.NO_PID && cc.validate(scan.nextStamp)
+                        ? leafAt(scan.nextPid, scan.position) : null;
                 if (view == null) {
                     view = leafFor(scan.position, stamp);
                     if (view == null) {
@@ -329,7 +332,7 @@ final class BLinkTree implements Tree {
                     continue;
                 }
                 boolean last = leaf.hi == null || (scan.to != null && Arrays.compareUnsigned(leaf.hi, scan.to) >= 0);
-                scan.accept(to - from, keys, values, last ? null : leaf.hi, leaf.next);
+                scan.accept(to - from, keys, values, last ? null : leaf.hi, leaf.next, stamp);
                 return;
             } catch (RuntimeException e) {
                 rethrowIfValid(e, stamp);

@@ -21,6 +21,12 @@ final class ForwardScan implements Iterator<Map.Entry<byte[], byte[]>> {
     byte[] position;
     /** The page of the leaf that starts at {@link #position}, if known, else {@link TreeNode#NO_PID}. */
     long nextPid = TreeNode.NO_PID;
+    /**
+     * The optimistic-read stamp under which {@link #nextPid} was read: once an exclusive operation has run
+     * since, the page may have been freed by a merge and its id reused, even by another tree for a leaf
+     * that starts at the same key, so the scan descends instead.
+     */
+    long nextStamp;
     private byte[][] keys = NONE;
     private byte[][] values = NONE;
     /** Entries of the current leaf (without keys and values when counting). */
@@ -38,13 +44,14 @@ final class ForwardScan implements Iterator<Map.Entry<byte[], byte[]>> {
      * Takes the entries of one leaf (the scan's own copies; {@code null} when counting), and where the
      * scan goes on ({@code null}: nowhere).
      */
-    void accept(int entries, byte[][] leafKeys, byte[][] leafValues, byte[] nextPosition, long nextLeaf) {
+    void accept(int entries, byte[][] leafKeys, byte[][] leafValues, byte[] nextPosition, long nextLeaf, long stamp) {
         count = entries;
         keys = leafKeys;
         values = leafValues;
         index = 0;
         position = nextPosition;
         nextPid = nextLeaf;
+        nextStamp = stamp;
     }
 
     @Override

@@ -176,6 +176,41 @@ class TreeTest {
         TreeVerifier.verify(db);
     }
 
+    /**
+     * A scan that stopped at the end of a leaf remembers the next leaf's page; a merge may free that page,
+     * and another tree reuse its id for a leaf starting at the same key. The scan must not read that leaf.
+     */
+    @Test
+    void aScanDoesNotFollowItsNextLeafIntoAPageAMergeFreedAndAnotherTreeReused() {
+        Tree other = db.tree("other");
+        int m = 0;
+        while (TreeVerifier.nodesPerLevel(db).size() == 1) {
+            db.insert(be(m), be(m));
+            if (TreeVerifier.nodesPerLevel(db).size() == 1) {
+                other.insert(be(m), be(m)); // the same keys in the same order, up to the first split
+            }
+            m++;
+        }
+        Iterator<Map.Entry<byte[], byte[]>> scan = db.iterator();
+        assertThat(scan.next().getKey()).isEqualTo(be(0)); // reads the first leaf, remembers the second
+        List<String> firstLeaf = new java.util.ArrayList<>();
+        firstLeaf.add(hex(be(0)));
+        Index root = (Index) db.pageCache().get(db.pageCache().root(Store.TREE_PREFIX + Db.DEFAULT_TREE)).value();
+        byte[] secondLo = ((Leaf) db.pageCache().get(root.children[1]).value()).lo;
+        for (int i = 0; i < m; i++) {
+            if (Arrays.compareUnsigned(be(i), secondLo) >= 0) {
+                db.remove(be(i)); // empties the second leaf: merged into the first, its page freed
+            } else if (i > 0) {
+                firstLeaf.add(hex(be(i)));
+            }
+        }
+        other.insert(be(m - 1), be(m - 1)); // the other tree's first split: its right half starts at the same key
+        List<String> rest = new java.util.ArrayList<>();
+        scan.forEachRemaining(e -> rest.add(hex(e.getKey())));
+        assertThat(rest).as("after the first key").isEqualTo(firstLeaf.subList(1, firstLeaf.size()));
+        TreeVerifier.verify(db);
+    }
+
     @Test
     void rangesMatchTheModelForEveryBound() {
         NavigableMap<byte[], byte[]> model = TestKeys.model();
