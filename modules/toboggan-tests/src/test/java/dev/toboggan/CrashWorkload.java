@@ -22,7 +22,8 @@ import java.util.concurrent.CountDownLatch;
  * {@code opened} (holding the milliseconds the open took) right after it returned, so the parent can aim
  * a kill at recovery itself.
  *
- * <p>The workload: inserts of small, medium (value pages) and large (blob) values, removes,
+ * <p>The workload: inserts of small, medium (value pages) and large (blob) values, removes (also of
+ * whole runs of keys, which empty leaves the tree then merges),
  * compare-and-swaps (the expected value is the worker's own model; a swap expecting a value the key does
  * not have must fail), atomic batches, flushes, and generated ids; every worker also range-scans its keys
  * and checks them against its model, so a wrong read is reported too ({@code X} lines).
@@ -152,8 +153,10 @@ public final class CrashWorkload {
                         journal.line("X swap of key " + key + " from a value it never had succeeded");
                         return;
                     }
-                } else if (roll < 80) {
+                } else if (roll < 77) {
                     batch();
+                } else if (roll < 80) {
+                    purge();
                 } else if (roll < 85) {
                     long upTo = seq - 1;
                     if (r.nextBoolean()) {
@@ -176,10 +179,31 @@ public final class CrashWorkload {
             int n = 1 + r.nextInt(8);
             int[] keys = new int[n];
             int[] lengths = new int[n];
-            StringBuilder line = new StringBuilder("B");
             for (int i = 0; i < n; i++) {
                 keys[i] = key();
                 lengths[i] = r.nextInt(4) == 0 ? -1 : length();
+            }
+            apply(keys, lengths);
+        }
+
+        /** Removes every key of a run of 10–40 as one batch: it empties leaves, so the tree merges nodes. */
+        private void purge() throws IOException {
+            int from = key();
+            int to = from + 10 + r.nextInt(31);
+            int[] keys = model.keySet().stream().mapToInt(Integer::intValue).filter(k -> k >= from && k < to)
+                    .sorted().toArray();
+            if (keys.length > 0) {
+                int[] lengths = new int[keys.length];
+                java.util.Arrays.fill(lengths, -1);
+                apply(keys, lengths);
+            }
+        }
+
+        /** One atomic batch, journaled as a {@code B} line: {@code lengths[i]} -1 removes {@code keys[i]}. */
+        private void apply(int[] keys, int[] lengths) throws IOException {
+            int n = keys.length;
+            StringBuilder line = new StringBuilder("B");
+            for (int i = 0; i < n; i++) {
                 line.append(' ').append(keys[i]).append(' ').append(lengths[i]);
             }
             long s = pending(line.toString());
