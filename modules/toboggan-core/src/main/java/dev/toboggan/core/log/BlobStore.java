@@ -89,11 +89,17 @@ final class BlobStore {
         return io.exists(path(blobId));
     }
 
+    /** Deletes a blob; an error is thrown (recovery: a blob past the tip left in place could be read again). */
+    void delete(long blobId) throws IOException {
+        io.deleteIfExists(path(blobId));
+    }
+
     void deleteQuietly(long blobId) {
         try {
             io.deleteIfExists(path(blobId));
         } catch (IOException ignored) {
-            // an orphan blob costs space, never correctness: recovery deletes blobs past the tip
+            // a blob below the tip left behind costs space, never correctness (its id is never reused);
+            // recovery deletes blobs past the tip with delete(), which throws
         }
     }
 
@@ -133,6 +139,11 @@ final class BlobStore {
             }
         }
         return total;
+    }
+
+    /** Makes the blob directory's names (creations and deletions) durable. */
+    void syncDirectory() throws IOException {
+        io.syncDirectory(directory);
     }
 
     /** Makes the names of blobs created since the last call durable. */

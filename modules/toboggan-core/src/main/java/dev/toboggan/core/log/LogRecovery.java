@@ -166,13 +166,24 @@ final class LogRecovery {
         return true;
     }
 
+    /**
+     * Deletes the blobs at or past the tip (written for messages that did not survive) and makes the
+     * deletions durable. NOTE: the sync is what keeps a later life correct: the log goes on from the tip,
+     * so a blob id (an LSN) deleted here is handed out again, and if the deletion were undone by a power
+     * loss while the new blob's name was not yet durable either, a new message that reached the disk
+     * unforced would read this life's stale blob under its id, a different page's bytes with a valid
+     * checksum (a tree's root came back holding another tree's leaf).
+     */
     private int deleteBlobsFrom(long tip) throws IOException {
         int deleted = 0;
         for (long id : blobs.ids()) {
             if (id >= tip) {
-                blobs.deleteQuietly(id);
+                blobs.delete(id);
                 deleted++;
             }
+        }
+        if (deleted > 0) {
+            blobs.syncDirectory();
         }
         return deleted;
     }
