@@ -89,7 +89,7 @@ final class BLinkTree implements Tree {
     private static final LazyLogger LOG = LazyLogger.of(BLinkTree.class);
     /** Steps of a reader's walk between two checks that no exclusive operation started. */
     private static final int VALIDATE_EVERY = 32;
-    /** Most merges one emptied leaf leads to (one per level on the way up and back down is far fewer). */
+    /** A bound on the merges one emptied leaf leads to; a few per level of the tree is what they take. */
     private static final int MERGES_PER_LEAF = 64;
 
     private final Store store;
@@ -513,9 +513,9 @@ final class BLinkTree implements Tree {
 
     /**
      * A change of a batch (an {@link #applyBatch}, a merge) failed (a blob write on a full disk, say) after
-     * earlier ones were made in memory, where they cannot be taken back. Sealing the batch would make that half durable; failing the store
-     * first leaves the batch unsealed (its seal cannot be written any more), so recovery drops it whole,
-     * and no call reads the half in memory before the store is reopened.
+     * earlier ones were made in memory, where they cannot be taken back. Sealing the batch would make that
+     * half durable; failing the store first leaves the batch unsealed (its seal cannot be written any more),
+     * so recovery drops it whole, and no call reads the half in memory before the store is reopened.
      */
     private void failHalfWay(String what, Throwable cause) {
         pc.log().fail(new TobogganException(what + " on tree '" + name + "' failed after part of it was "
@@ -843,6 +843,10 @@ final class BLinkTree implements Tree {
             } catch (RuntimeException e) {
                 LOG.get().warn("tree '{}': merging the emptied node at {} failed; the tree stays correct with the node "
                         + "empty: {}", name, TreeNode.show(lo), e.toString());
+                if (pc.log().failure() != null) {
+                    emptied.clear(); // the store failed: every further merge would fail the same way
+                    return;
+                }
             }
         }
     }
