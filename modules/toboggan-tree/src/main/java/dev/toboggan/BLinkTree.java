@@ -894,7 +894,7 @@ final class BLinkTree implements Tree {
     private boolean merge(Page<Node> parentView, Index parent, int at, Page<Node> left, Page<Node> right) {
         TreeNode l = node(left);
         TreeNode r = node(right);
-        if (l.next != right.pid() || l.getClass() != r.getClass() || l.absorbedSize(r) > splitSize) {
+        if (l.next != right.pid() || l.absorbedSize(r) > splitSize) {
             return false;
         }
         try (dev.toboggan.core.pagecache.Batch atomic = pc.openBatch()) {

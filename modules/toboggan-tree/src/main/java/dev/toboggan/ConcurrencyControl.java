@@ -11,8 +11,9 @@ import java.util.concurrent.locks.StampedLock;
  * <ul>
  *   <li><b>Three roles</b> on one {@link StampedLock}: a <em>writer</em> (insert, remove,
  *       compare-and-swap) holds the shared side for its whole change; an <em>exclusive</em> operation
- *       (apply a batch, drop a tree, merge emptied nodes, close) holds the exclusive side; a <em>reader</em> (get, one leaf of
- *       an iterator) holds nothing: it reads optimistically and validates afterwards.
+ *       (apply a batch, drop a tree, merge emptied nodes, close) holds the exclusive side; a
+ *       <em>reader</em> (get, one leaf of an iterator) holds nothing: it reads optimistically and
+ *       validates afterwards.
  *   <li><b>Readers</b>: {@link #beginRead()} returns a stamp, waiting first while an exclusive operation
  *       runs; {@link #validate} says whether one started since. A reader that fails validation throws
  *       away what it read and reads again. Readers write nothing to shared memory here, so reads scale

@@ -469,14 +469,15 @@ final class TreeModelRun {
         return model.get(TREES[index]);
     }
 
-    /** Records the model after an operation that may have changed it as a state a crash may recover. */
+    /** Removes the keys of the range present in the model, as {@link Op.RemoveRange} says. */
     private void removeRange(Op.RemoveRange o) {
         NavigableMap<byte[], byte[]> c = contents(o.tree());
         byte[] from = o.from() == null ? null : bytes(o.from());
         byte[] to = o.to() == null ? null : bytes(o.to());
         List<byte[]> keys = new ArrayList<>();
         for (byte[] k : c.keySet()) {
-            if ((from == null || Arrays.compareUnsigned(k, from) >= 0) && (to == null || Arrays.compareUnsigned(k, to) < 0)) {
+            if ((from == null || Arrays.compareUnsigned(k, from) >= 0)
+                    && (to == null || Arrays.compareUnsigned(k, to) < 0)) {
                 keys.add(k);
             }
         }
@@ -496,6 +497,7 @@ final class TreeModelRun {
         }
     }
 
+    /** Records the model after an operation that may have changed it as a state a crash may recover. */
     private void changed() {
         candidates.add(copy(model));
     }
@@ -570,7 +572,8 @@ final class TreeModelRun {
         } else if (op instanceof Op.Remove o) {
             return "new Op.Remove(" + o.tree() + ", " + quote(o.key()) + ")";
         } else if (op instanceof Op.RemoveRange o) {
-            return "new Op.RemoveRange(" + o.tree() + ", " + quote(o.from()) + ", " + quote(o.to()) + ", " + o.batched() + ")";
+            return "new Op.RemoveRange(" + o.tree() + ", " + quote(o.from()) + ", " + quote(o.to()) + ", "
+                    + o.batched() + ")";
         } else if (op instanceof Op.Swap o) {
             return "new Op.Swap(" + o.tree() + ", " + quote(o.key()) + ", " + o.expect() + ", " + o.size() + ")";
         } else if (op instanceof Op.Get o) {

@@ -31,28 +31,27 @@ class LogBlobRecoveryTest {
         LogConfig config = LogTestSupport.smallConfig();
         byte[] first = body(1, 1, 2000);
         byte[] second = body(2, 2, 2000);
-        long tip;
-        long lsn;
         Log life1 = LogTestSupport.open(config, disk).log();
         byte[] small = body(0, 0, 40);
         life1.reserve(MessageKind.INLINE_NODE, 3, small, 0, small.length).complete();
         life1.flush();
-        tip = life1.stableTip();
+        long tip = life1.stableTip();
         Reservation blob = life1.reserve(MessageKind.INLINE_NODE, 4, first, 0, first.length);
         assertThat(blob.kind()).as("a message this large goes to a blob").isEqualTo(MessageKind.BLOB_NODE);
-        lsn = blob.complete();
-        disk.failAfter(1, Set.of(SimulatedStorage.Op.FORCE), SimulatedStorage.FailMode.FOREVER); // the blob directory is synced, the log not forced
+        long lsn = blob.complete();
+        // The blob directory is synced, the log never forced.
+        disk.failAfter(1, Set.of(SimulatedStorage.Op.FORCE), SimulatedStorage.FailMode.FOREVER);
         flushIgnoringFailure(life1);
         disk.clearFaults();
         disk.powerLoss();
         LogTestSupport.abandon(life1);
 
-        LogTestSupport.Opened opened2 = LogTestSupport.open(config, disk);
-        Log life2 = opened2.log();
+        Log life2 = LogTestSupport.open(config, disk).log();
         assertThat(life2.recoveryReport().tip()).as("life 1's blob message did not survive").isEqualTo(tip);
         Reservation again = life2.reserve(MessageKind.INLINE_NODE, 5, second, 0, second.length);
         assertThat(again.complete()).as("the same LSN, so the same blob id").isEqualTo(lsn);
-        disk.failAfter(1, Set.of(SimulatedStorage.Op.SYNC_DIR), SimulatedStorage.FailMode.FOREVER); // the log window is written, nothing forced
+        // The log window is written, the blob directory never synced, nothing forced.
+        disk.failAfter(1, Set.of(SimulatedStorage.Op.SYNC_DIR), SimulatedStorage.FailMode.FOREVER);
         flushIgnoringFailure(life2);
         disk.clearFaults();
         try (StorageFile file = disk.open(config.logFile(), OpenMode.EXISTING)) {
@@ -68,7 +67,8 @@ class LogBlobRecoveryTest {
                 assertThat(life3.read(e.lsn(), e.pointer()).body()).as("the message at LSN %d", lsn)
                         .isNotEqualTo(first).isEqualTo(second);
             }
-            assertThat(at).as("without its blob's name on disk, the message at LSN %d is a torn tail", lsn).isEmpty();
+            assertThat(at).as("without its blob's name on disk, the message at LSN %d is a torn tail", lsn)
+                    .isEmpty();
         }
     }
 
