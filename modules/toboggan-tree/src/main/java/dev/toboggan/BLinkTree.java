@@ -48,17 +48,21 @@ import java.util.concurrent.ConcurrentLinkedQueue;
  *       every writer that walks right from a node to its sibling links the missing child entry into the
  *       parent it came from (or, at the top, grows the root). Duplicates are harmless: a separator
  *       already present is not linked again, and applying it twice is no change.
- *   <li><b>Merges</b>: a change that leaves a leaf empty queues its {@code lo} ({@link #emptied}); the
- *       writer, after it left the shared side (or an {@link #applyBatch}, before it leaves the exclusive
+ *   <li><b>Merges</b>: a remove that leaves a leaf empty, or underfull (under a quarter of
+ *       {@code node-split-size}) next to a sibling the two fit in, queues its {@code lo} ({@link #underfull});
+ *       the writer, after it left the shared side (or an {@link #applyBatch}, before it leaves the exclusive
  *       one), takes the exclusive side and merges: the first underfull node on the way up from that leaf
- *       (the empty leaf, or an index node with one child) and a sibling under the same parent become one,
- *       the left page absorbing the right one ({@link TreeNode#absorb}), the parent losing the right one's
- *       entry, the right page freed, all in one page cache batch. Then again from the same leaf, until no
- *       merge applies. Under the exclusive side no tree change runs, so the three steps need no CAS
- *       protocol of their own: a failed CAS lost only to the page cache's background work, which does not
- *       change what a page holds, and is retried. A pair that is not linked as siblings yet (a split cut
- *       short) or would exceed {@code node-split-size} is left alone: an empty leaf is correct. The root
- *       never shrinks, so {@link #rootPid} stays valid.
+ *       (an empty leaf, an index node with one child, or a node under a quarter full) and a sibling under
+ *       the same parent become one, the left page absorbing the right one ({@link TreeNode#absorb}), the
+ *       parent losing the right one's entry (a {@link Delta.RemoveChild} linked onto it), the right page
+ *       freed, all in one page cache batch. Then again from the same leaf, until no merge applies. Under
+ *       the exclusive side no tree change runs, so the three steps need no CAS protocol of their own: a
+ *       failed CAS lost only to the page cache's background work, which does not change what a page
+ *       holds, and is retried. A pair that is not linked as siblings yet (a split cut short) is left
+ *       alone, and so is one that would exceed {@code node-split-size} (an empty leaf or a one-child index
+ *       node) or three quarters of it (two nodes that both hold entries, so the merged node does not split
+ *       again at its next inserts): an underfull node is correct. The root never shrinks, so
+ *       {@link #rootPid} stays valid.
  *   <li><b>Values</b> longer than {@code max-inline-value} live in a {@link ValuePage}: allocated
  *       before the link that references it, freed by the change that replaces or removes the
  *       reference, all in one page cache batch. Exactly one change replaces a given reference (the one
@@ -89,8 +93,19 @@ final class BLinkTree implements Tree {
     private static final LazyLogger LOG = LazyLogger.of(BLinkTree.class);
     /** Steps of a reader's walk between two checks that no exclusive operation started. */
     private static final int VALIDATE_EVERY = 32;
-    /** A bound on the merges one emptied leaf leads to; a few per level of the tree is what they take. */
+    /** A bound on the merges one queued leaf leads to; a few per level of the tree is what they take. */
     private static final int MERGES_PER_LEAF = 64;
+    /**
+     * A node whose encoded size is under {@code node-split-size} divided by this is underfull, and merges
+     * with a sibling if the two fit in {@code node-split-size} times {@link #MERGED_FILL} (an empty leaf
+     * and an index node with one child are underfull at any size, and merge with any sibling they fit in).
+     */
+    private static final int UNDERFULL_DIVISOR = 4;
+    /**
+     * How full a merge of two nodes that both hold entries may make the merged node: the gap to
+     * {@code node-split-size} keeps a merged node from splitting again at its next few inserts.
+     */
+    private static final double MERGED_FILL = 0.75;
 
     private final Store store;
     private final PageCache<Node, Delta> pc;
@@ -108,8 +123,11 @@ final class BLinkTree implements Tree {
     private volatile long rootPid;
     /** Set (before any page is freed) when the tree is dropped. */
     private volatile boolean dropped;
-    /** The {@code lo} of each leaf a remove emptied, until {@link #mergeEmptied} looks at it. */
-    private final Queue<byte[]> emptied = new ConcurrentLinkedQueue<>();
+    /**
+     * The {@code lo} of each leaf a remove emptied or left underfull next to a sibling it fits in, until
+     * {@link #mergeUnderfull} looks at it.
+     */
+    private final Queue<byte[]> underfull = new ConcurrentLinkedQueue<>();
 
     BLinkTree(Store store, String name, String rootName, long rootPid) {
         this.store = store;
@@ -453,7 +471,7 @@ final class BLinkTree implements Tree {
         } finally {
             cc.exitShared(stamp);
         }
-        mergeEmptied();
+        mergeUnderfull();
         return previous;
     }
 
@@ -471,7 +489,7 @@ final class BLinkTree implements Tree {
             cc.exitShared(stamp);
         }
         if (newValue == null) {
-            mergeEmptied();
+            mergeUnderfull();
         }
         return result;
     }
@@ -587,7 +605,7 @@ final class BLinkTree implements Tree {
                 }
                 CasResult<Node> r = pc.link(view.pid(), view, new Delta.Remove(key));
                 if (r.succeeded()) {
-                    noteIfEmptied(r.page());
+                    noteIfUnderfull(path, view, r.page());
                     return old instanceof ValueRef ref ? freeValue(ref) : (byte[]) old;
                 }
                 retryLeaf(path, r.page(), key);
@@ -638,7 +656,7 @@ final class BLinkTree implements Tree {
                     if (stored != null) {
                         splitIfNeeded(path, path.leafLevel());
                     } else {
-                        noteIfEmptied(r.page());
+                        noteIfUnderfull(path, view, r.page());
                     }
                     return new SwapResult(true, newValue == null ? null : newValue.clone());
                 }
@@ -802,22 +820,61 @@ final class BLinkTree implements Tree {
 
     // ---------------------------------------------------------------- merges
 
-    /** Queues {@code leaf} (a version a remove just installed) for a merge if it has no entry left. */
-    private void noteIfEmptied(Page<Node> leaf) {
-        TreeNode node = (TreeNode) leaf.value();
+    /**
+     * Queues the leaf a remove just changed from {@code before} to {@code after} for a merge if it has no
+     * entry left, or if the remove made it underfull and, as the path down to it saw them, its parent has a
+     * sibling for it that the two fit in. A leaf is queued as it crosses into underfull, not at every remove
+     * below the line, so a leaf whose siblings are too full costs no exclusive section per remove. The
+     * caller holds the shared side; what it reads here is only a hint, checked again under the exclusive
+     * side by {@link #mergeOnce}.
+     */
+    private void noteIfUnderfull(TreePath path, Page<Node> before, Page<Node> after) {
+        TreeNode node = (TreeNode) after.value();
         if (node.count() == 0) {
-            emptied.add(node.lo);
+            underfull.add(node.lo);
+            return;
+        }
+        if (!isUnderfull(node) || isUnderfull((TreeNode) before.value()) || path.leafLevel() == 0) {
+            return;
+        }
+        TreeNode parentNode = (TreeNode) path.view(path.leafLevel() - 1).value();
+        if (!(parentNode instanceof Index parent) || parent.count() < 2) {
+            return;
+        }
+        int at = parent.positionOf(after.pid(), node.lo);
+        if (at < 0) {
+            return;
+        }
+        Page<Node> sibling = pc.get(parent.children[at > 0 ? at - 1 : at + 1]);
+        if (sibling != null && sibling.value() instanceof Leaf other
+                && (at > 0 ? other.absorbedSize(node) : node.absorbedSize(other)) <= mergedLimit(node, other)) {
+            underfull.add(node.lo);
         }
     }
 
+    /** Whether {@code node} should merge with a sibling: see {@link #UNDERFULL_DIVISOR}. */
+    private boolean isUnderfull(TreeNode node) {
+        return isTrivial(node) || node.encodedSize() < splitSize / UNDERFULL_DIVISOR;
+    }
+
+    /** An empty leaf, or an index node with one child: merged into any sibling it fits in. */
+    private static boolean isTrivial(TreeNode node) {
+        return node.count() == (node instanceof Leaf ? 0 : 1);
+    }
+
+    /** The largest encoded size a merge of {@code a} and {@code b} may make: see {@link #MERGED_FILL}. */
+    private int mergedLimit(TreeNode a, TreeNode b) {
+        return isTrivial(a) || isTrivial(b) ? splitSize : (int) (splitSize * MERGED_FILL);
+    }
+
     /**
-     * Merges the leaves removes emptied (see the class notes), under the exclusive side; nothing if none
+     * Merges the leaves removes queued (see the class notes), under the exclusive side; nothing if none
      * did. Called by a writer after it left the shared side. Merging is upkeep: a merge that cannot be made
-     * leaves a correct tree with an empty leaf, so its errors are logged, not thrown at the remove that
+     * leaves a correct tree with an underfull node, so its errors are logged, not thrown at the remove that
      * succeeded before it.
      */
-    private void mergeEmptied() {
-        if (emptied.isEmpty()) {
+    private void mergeUnderfull() {
+        if (underfull.isEmpty()) {
             return;
         }
         long stamp = cc.enterExclusive();
@@ -828,23 +885,23 @@ final class BLinkTree implements Tree {
         }
     }
 
-    /** {@link #mergeEmptied}'s work; the caller holds the exclusive side. */
+    /** {@link #mergeUnderfull}'s work; the caller holds the exclusive side. */
     private void mergeQueued() {
         byte[] lo;
-        while ((lo = emptied.poll()) != null) {
+        while ((lo = underfull.poll()) != null) {
             if (dropped || !store.isOpen()) {
-                emptied.clear();
+                underfull.clear();
                 return;
             }
             try {
                 for (int merges = 0; merges < MERGES_PER_LEAF && mergeOnce(lo); merges++) {
-                    // each merge may leave the same leaf, or its parent, ready for the next
+                    // each merge may leave the same leaf, or a node above it, ready for the next
                 }
             } catch (RuntimeException e) {
-                LOG.get().warn("tree '{}': merging the emptied node at {} failed; the tree stays correct with the node "
-                        + "empty: {}", name, TreeNode.show(lo), e.toString());
+                LOG.get().warn("tree '{}': merging the underfull node at {} failed; the tree stays correct with the "
+                        + "node as it is: {}", name, TreeNode.show(lo), e.toString());
                 if (pc.log().failure() != null) {
-                    emptied.clear(); // the store failed: every further merge would fail the same way
+                    underfull.clear(); // the store failed: every further merge would fail the same way
                     return;
                 }
             }
@@ -852,12 +909,13 @@ final class BLinkTree implements Tree {
     }
 
     /**
-     * One merge on the way up from the leaf that holds {@code key}, if that leaf is empty: the first node
-     * on the way that is underfull (an empty leaf, an index node with one child) and has a sibling under
-     * the same parent is merged with it, the right one of the pair absorbed into the left one. An index
-     * node that is its parent's only child makes that parent underfull, so the walk goes up. The caller
-     * holds the exclusive side, so no other change runs; the page cache's background work (relocation,
-     * page-out) still may, and never changes what a page holds.
+     * One merge on the way up from the leaf that holds {@code key}: the first node on the way that is
+     * underfull ({@link #isUnderfull}) and has a sibling under the same parent that it fits in with
+     * ({@link #mergedLimit}) is merged with it, the right one of the pair absorbed into the left one. An
+     * index node that is its parent's only child makes that parent underfull, so the walk goes up; so does
+     * a node that is not underfull, or whose sibling is too full, since a leaf merged away may have left
+     * an index node above it underfull. The caller holds the exclusive side, so no other change runs; the
+     * page cache's background work (relocation, page-out) still may, and never changes what a page holds.
      *
      * @return whether a merge was made
      */
@@ -866,9 +924,8 @@ final class BLinkTree implements Tree {
         for (int level = path.leafLevel(); level > 0; level--) {
             Page<Node> view = readNode(path.view(level).pid());
             TreeNode node = node(view);
-            boolean underfull = node instanceof Leaf ? node.count() == 0 : node.count() == 1;
-            if (!underfull) {
-                return false;
+            if (!isUnderfull(node)) {
+                continue;
             }
             Page<Node> parentView = readNode(path.view(level - 1).pid());
             Index parent = (Index) node(parentView);
@@ -879,7 +936,9 @@ final class BLinkTree implements Tree {
             if (parent.count() > 1) {
                 Page<Node> left = at > 0 ? readNode(parent.children[at - 1]) : view;
                 Page<Node> right = at > 0 ? view : readNode(parent.children[at + 1]);
-                return merge(parentView, parent, at > 0 ? at : at + 1, left, right);
+                if (merge(parentView, parent, at > 0 ? at : at + 1, left, right)) {
+                    return true;
+                }
             }
         }
         return false;
@@ -889,18 +948,18 @@ final class BLinkTree implements Tree {
      * Merges {@code right}, child {@code at} of {@code parent}, into {@code left}, child {@code at - 1}, in
      * one page cache batch: the left node absorbs the right one, the parent loses the right one's entry,
      * the right one's page is freed. Nothing is changed if the pair is not each other's sibling on its level
-     * (an unlinked node between them), or if the merged node would split at once.
+     * (an unlinked node between them), or if the merged node would be larger than {@link #mergedLimit}.
      */
     private boolean merge(Page<Node> parentView, Index parent, int at, Page<Node> left, Page<Node> right) {
         TreeNode l = node(left);
         TreeNode r = node(right);
-        if (l.next != right.pid() || l.absorbedSize(r) > splitSize) {
+        if (l.next != right.pid() || l.absorbedSize(r) > mergedLimit(l, r)) {
             return false;
         }
         try (dev.toboggan.core.pagecache.Batch atomic = pc.openBatch()) {
             replaceUnchanged(left, l.absorb(r));
             try {
-                replaceUnchanged(parentView, parent.withoutChild(at));
+                linkUnchanged(parentView, new Delta.RemoveChild(parent.keys[at]));
                 freeUnchanged(right);
             } catch (RuntimeException | Error e) {
                 failHalfWay("a merge of two nodes", e);
@@ -919,6 +978,15 @@ final class BLinkTree implements Tree {
         Page<Node> current = view;
         CasResult<Node> r;
         while (!(r = pc.replace(current.pid(), current, node)).succeeded()) {
+            current = live(r.page());
+        }
+    }
+
+    /** Links {@code delta} onto the node at {@code view}, as {@link #replaceUnchanged}. */
+    private void linkUnchanged(Page<Node> view, Delta delta) {
+        Page<Node> current = view;
+        CasResult<Node> r;
+        while (!(r = pc.link(current.pid(), current, delta)).succeeded()) {
             current = live(r.page());
         }
     }

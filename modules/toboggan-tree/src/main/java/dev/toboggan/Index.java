@@ -159,8 +159,23 @@ final class Index extends TreeNode {
         return i >= 0 && children[i] == pid ? i : -1;
     }
 
+    /**
+     * This node without the child entry {@code separator}; itself if it has none. The first entry
+     * ({@code lo}'s) is never removed: a merge removes the right one of two children.
+     */
+    Index withoutChild(byte[] separator) {
+        int i = search(separator);
+        if (i < 0) {
+            return this;
+        }
+        if (i == 0) {
+            throw new IllegalStateException("a merge cannot remove the first child of " + this);
+        }
+        return withoutChild(i);
+    }
+
     /** This node without the child entry at {@code i}, which must not be the first ({@code lo}'s). */
-    Index withoutChild(int i) {
+    private Index withoutChild(int i) {
         int n = keys.length;
         byte[][] k = new byte[n - 1][];
         System.arraycopy(keys, 0, k, 0, i);

@@ -26,11 +26,12 @@ import java.util.Arrays;
  * | kind | len | value bytes |
  * +------+-----+-------------+
  *
- * delta (tag 1 = put, 2 = remove, 3 = add child)
+ * delta (tag 1 = put, 2 = remove, 3 = add child, 4 = remove child)
  * +-----+------------+--------------------------------------+
  * | tag | key        | put: leaf payload; add child: pid     |
- * |     | len, bytes | remove: nothing                       |
+ * |     | len, bytes | remove, remove child: nothing         |
  * +-----+------------+--------------------------------------+
+ *   add child, remove child: the key is the child's separator
  * </pre>
  *
  * <p>A page or delta is complete when its log message is (the log checks length and CRC), so decoding
@@ -47,6 +48,7 @@ final class NodeFormat {
     static final byte PUT = 1;
     static final byte REMOVE = 2;
     static final byte ADD_CHILD = 3;
+    static final byte REMOVE_CHILD = 4;
 
     /** At most the bytes of an entry's shared-prefix length: keys are at most {@link Tree#MAX_KEY_LENGTH}. */
     static final int MAX_SHARED_LENGTH = 3;
@@ -177,11 +179,13 @@ final class NodeFormat {
         } else if (delta instanceof Delta.Remove remove) {
             w.putByte(REMOVE);
             w.putKey(remove.key());
-        } else {
-            Delta.AddChild add = (Delta.AddChild) delta;
+        } else if (delta instanceof Delta.AddChild add) {
             w.putByte(ADD_CHILD);
             w.putKey(add.separator());
             w.putVarint(add.child());
+        } else {
+            w.putByte(REMOVE_CHILD);
+            w.putKey(((Delta.RemoveChild) delta).separator());
         }
         w.flushTo(out);
     }
@@ -193,6 +197,7 @@ final class NodeFormat {
             case PUT -> new Delta.Put(r.bytes(r.varint(), "key"), r.value());
             case REMOVE -> new Delta.Remove(r.bytes(r.varint(), "key"));
             case ADD_CHILD -> new Delta.AddChild(r.bytes(r.varint(), "separator"), r.varint());
+            case REMOVE_CHILD -> new Delta.RemoveChild(r.bytes(r.varint(), "separator"));
             default -> throw new IllegalArgumentException("tree delta: unknown tag " + tag);
         };
     }

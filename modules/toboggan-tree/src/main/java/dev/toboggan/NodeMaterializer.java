@@ -30,6 +30,8 @@ enum NodeMaterializer implements Materializer<Node, Delta> {
             }
         } else if (page instanceof Index index && delta instanceof Delta.AddChild add) {
             return index.withChild(add.separator(), add.child());
+        } else if (page instanceof Index index && delta instanceof Delta.RemoveChild remove) {
+            return index.withoutChild(remove.separator());
         }
         throw new IllegalStateException("a " + delta.getClass().getSimpleName() + " delta cannot apply to " + page);
     }

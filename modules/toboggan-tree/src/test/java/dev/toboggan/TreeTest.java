@@ -177,6 +177,50 @@ class TreeTest {
     }
 
     /**
+     * Removing nine keys in ten at random leaves most leaves a tenth full: those merge with their
+     * neighbours, so the tree shrinks with what it holds (599 leaves before, 125 after; with only empty
+     * leaves merged, 575 stayed), and so does the index above them. Scans and a reopen see exactly what
+     * is left.
+     */
+    @Test
+    void removingMostKeysAtRandomMergesTheLeavesTheyLeftSparse() {
+        db.close();
+        db = openKiloNodes();
+        NavigableMap<byte[], byte[]> model = TestKeys.model();
+        SplittableRandom r = new SplittableRandom(5);
+        for (int i = 0; i < 20_000; i++) {
+            byte[] key = new byte[8];
+            r.nextBytes(key);
+            byte[] v = value(i, 8);
+            db.insert(key, v);
+            model.put(key, v);
+        }
+        List<Integer> full = TreeVerifier.nodesPerLevel(db);
+        List<byte[]> keys = new java.util.ArrayList<>(model.keySet());
+        Collections.shuffle(keys, new java.util.Random(6));
+        for (byte[] key : keys.subList(0, keys.size() * 9 / 10)) {
+            assertThat(db.remove(key)).isEqualTo(model.remove(key));
+        }
+        List<Integer> sparse = TreeVerifier.nodesPerLevel(db);
+        assertThat(sparse).as("nodes per level: %s full, %s after the removes", full, sparse).hasSameSizeAs(full);
+        assertThat(sparse.get(2)).as("leaves: %s full, %s after the removes", full, sparse)
+                .isLessThanOrEqualTo(full.get(2) / 3);
+        assertThat(sparse.get(1)).as("index nodes: %s full, %s after the removes", full, sparse)
+                .isLessThan(full.get(1));
+        TreeVerifier.verify(db);
+        assertThat(drain(db.iterator())).isEqualTo(show(model));
+        db.close();
+        db = openKiloNodes();
+        assertThat(drain(db.iterator())).isEqualTo(show(model));
+        TreeVerifier.verify(db);
+    }
+
+    /** A store on this test's disk whose nodes split at 1 KiB: leaves of about 35 small entries. */
+    private Store openKiloNodes() {
+        return PageCacheBackend.open(disk, PageCacheBackend.smallConfig(4096), new TreeSettings(1024, 32));
+    }
+
+    /**
      * A scan that stopped at the end of a leaf remembers the next leaf's page; a merge may free that page,
      * and another tree reuse its id for a leaf starting at the same key. The scan must not read that leaf.
      */
