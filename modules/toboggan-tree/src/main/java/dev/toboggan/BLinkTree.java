@@ -845,7 +845,15 @@ final class BLinkTree implements Tree {
         if (at < 0) {
             return;
         }
-        Page<Node> sibling = pc.get(parent.children[at > 0 ? at - 1 : at + 1]);
+        Page<Node> sibling;
+        try {
+            sibling = pc.get(parent.children[at > 0 ? at - 1 : at + 1]);
+        } catch (RuntimeException e) {
+            // Reading a paged-out sibling failed: the remove succeeded, so it must not throw; the merge,
+            // which reads it again, logs what it cannot do.
+            underfull.add(node.lo);
+            return;
+        }
         if (sibling != null && sibling.value() instanceof Leaf other
                 && (at > 0 ? other.absorbedSize(node) : node.absorbedSize(other)) <= mergedLimit(node, other)) {
             underfull.add(node.lo);

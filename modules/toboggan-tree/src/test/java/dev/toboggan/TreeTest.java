@@ -215,6 +215,48 @@ class TreeTest {
         TreeVerifier.verify(db);
     }
 
+    /**
+     * A remove that leaves its leaf underfull reads the leaf's sibling to decide whether a merge would fit.
+     * If that sibling is paged out and the disk fails to read it back, the remove, which succeeded, still
+     * returns what it removed (the failed read then fails the store, as any failed read does: the next call
+     * says so), and the store reopens to a tree that checks out.
+     */
+    @Test
+    void aRemoveThatLeavesItsLeafUnderfullReturnsWhenItsSiblingCannotBeReadBack() {
+        db.close();
+        db = openKiloNodes();
+        for (int i = 0; i < 200; i++) {
+            db.insert(be(i), value(i, 8));
+        }
+        Index root = (Index) db.pageCache().get(db.pageCache().root(Store.TREE_PREFIX + Db.DEFAULT_TREE)).value();
+        assertThat(root.children.length).as("leaves under the root").isGreaterThanOrEqualTo(3);
+        Leaf first = (Leaf) db.pageCache().get(root.children[0]).value();
+        db.flush();
+        assertThat(db.pageCache().pageOut(root.children[1])).as("the first leaf's sibling paged out").isTrue();
+        disk.failAfter(1, java.util.Set.of(SimulatedStorage.Op.READ), SimulatedStorage.FailMode.FOREVER);
+        int removed = 0;
+        while (db.pageCache().log().failure() == null) { // until a remove made the leaf underfull
+            assertThat(removed).as("removes from the first leaf").isLessThan(first.count());
+            assertThat(db.remove(be(removed))).as("remove of key %s", removed).isEqualTo(value(removed, 8));
+            removed++;
+        }
+        assertThat(first.encodedSize()).isGreaterThanOrEqualTo(1024 / 4);
+        int next = removed;
+        assertThatThrownBy(() -> db.get(be(next))).isInstanceOf(dev.toboggan.core.StoreFailedException.class)
+                .hasMessageContaining("simulated failure of READ");
+        disk.clearFaults();
+        try {
+            db.close();
+        } catch (dev.toboggan.core.StoreFailedException expected) {
+            // closing a failed store says so
+        }
+        db = openKiloNodes();
+        TreeVerifier.verify(db);
+        for (int i = removed; i < 200; i++) {
+            assertThat(db.get(be(i))).isEqualTo(value(i, 8));
+        }
+    }
+
     /** A store on this test's disk whose nodes split at 1 KiB: leaves of about 35 small entries. */
     private Store openKiloNodes() {
         return PageCacheBackend.open(disk, PageCacheBackend.smallConfig(4096), new TreeSettings(1024, 32));
