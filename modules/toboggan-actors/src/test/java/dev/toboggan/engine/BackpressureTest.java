@@ -119,12 +119,12 @@ class BackpressureTest {
         try (Engine<Long, Long> engine = Engine.open(settings, CounterMaterializer.INSTANCE, kit.system(), disk)) {
             long pid = engine.pageCache().allocate(0L).pid();
             org.awaitility.Awaitility.await().atMost(10, TimeUnit.SECONDS).until(() -> engine.flusherStarts() == 1);
-            disk.slowDown(Duration.ZERO, Duration.ofSeconds(2));
+            disk.slowDown(Duration.ZERO, Duration.ofMinutes(1)); // lifted below, once the timeout was seen
             add(engine.pageCache(), pid, 1);
             CompletableFuture<Long> first = engine.flushAsync().toCompletableFuture();
             org.awaitility.Awaitility.await().atMost(5, TimeUnit.SECONDS)
                     .until(() -> disk.forceCount() > 0 || engine.flushRequestsInFlight() == 1);
-            // The first request holds the only permit while the Flusher is stuck in its 2 s fsync.
+            // The first request holds the only permit while the Flusher is stuck in its fsync.
             add(engine.pageCache(), pid, 1);
             assertThatThrownBy(engine::flushAsync).isInstanceOf(BackpressureTimeoutException.class)
                     .hasMessageContaining("toboggan.send-timeout").hasMessageContaining("Nothing was sent");

@@ -94,6 +94,8 @@ public final class SimulatedStorage implements StorageIo {
     }
 
     private static final int NO_TEAR = -1;
+    /** How often a slow IO's sleep looks whether its slow-down was lifted. */
+    private static final long PAUSE_SLICE_NANOS = TimeUnit.MILLISECONDS.toNanos(5);
 
     private final Object namespaceLock = new Object();
     /** Guarded by namespaceLock. */
@@ -368,7 +370,12 @@ public final class SimulatedStorage implements StorageIo {
         capacity = bytes;
     }
 
-    /** Makes every write and every force sleep this long first (outside any lock), as a slow disk would. */
+    /**
+     * Makes every write and every force sleep this long first (outside any lock), as a slow disk would. A
+     * sleep under way ends early when the slow-down is changed or cleared, so a test can stall the disk for
+     * as long as it needs ({@code slowDown(Duration.ZERO, Duration.ofMinutes(1))}) and then lift the stall,
+     * instead of racing a fixed one.
+     */
     public void slowDown(Duration perWrite, Duration perForce) {
         delays = new Delays(perWrite.toNanos(), perForce.toNanos());
     }
@@ -602,12 +609,13 @@ public final class SimulatedStorage implements StorageIo {
         } while (!usedBytes.compareAndSet(used, used + growth));
     }
 
-    private static void pause(long nanos) throws InterruptedIOException {
-        if (nanos <= 0) {
-            return;
-        }
+    /** Sleeps {@code nanos}, or until the slow-down is no longer {@code slowDown} (see {@link #slowDown}). */
+    private void pause(Delays slowDown, long nanos) throws InterruptedIOException {
         try {
-            TimeUnit.NANOSECONDS.sleep(nanos);
+            long deadline = System.nanoTime() + nanos;
+            for (long left = nanos; left > 0 && delays == slowDown; left = deadline - System.nanoTime()) {
+                TimeUnit.NANOSECONDS.sleep(Math.min(left, PAUSE_SLICE_NANOS));
+            }
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             InterruptedIOException interrupted = new InterruptedIOException("interrupted in a simulated slow IO");
@@ -718,7 +726,8 @@ public final class SimulatedStorage implements StorageIo {
             checkUsable();
             checkWritable();
             injectFault(Op.WRITE, path);
-            pause(delays.writeNanos());
+            Delays now = delays;
+            pause(now, now.writeNanos());
             int len = src.remaining();
             if (position + len > ByteImage.MAX_LENGTH) {
                 throw new IOException("writing " + len + " bytes at " + position + " would make " + path
@@ -763,7 +772,8 @@ public final class SimulatedStorage implements StorageIo {
         public void force() throws IOException {
             checkUsable();
             injectFault(Op.FORCE, path);
-            pause(delays.forceNanos());
+            Delays now = delays;
+            pause(now, now.forceNanos());
             synchronized (inode) {
                 checkLive();
                 inode.force();

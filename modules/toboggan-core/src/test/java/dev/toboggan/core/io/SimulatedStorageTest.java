@@ -378,6 +378,28 @@ class SimulatedStorageTest {
         assertThat(Duration.ofNanos(System.nanoTime() - start)).isGreaterThanOrEqualTo(Duration.ofMillis(10));
     }
 
+    @Test
+    void liftingASlowDownEndsASlowForceUnderWay() throws Exception {
+        StorageFile file = createSynced(FILE);
+        file.write(filled(1, 1), 0);
+        io.slowDown(Duration.ZERO, Duration.ofMinutes(1));
+        ExecutorService pool = Executors.newSingleThreadExecutor();
+        try {
+            long start = System.nanoTime();
+            Future<?> force = pool.submit(() -> {
+                file.force();
+                return null;
+            });
+            Thread.sleep(100);
+            assertThat(force.isDone()).as("the force is stalled").isFalse();
+            io.slowDown(Duration.ZERO, Duration.ZERO);
+            force.get(10, java.util.concurrent.TimeUnit.SECONDS);
+            assertThat(Duration.ofNanos(System.nanoTime() - start)).isLessThan(Duration.ofSeconds(10));
+        } finally {
+            pool.shutdownNow();
+        }
+    }
+
     // ---------------------------------------------------------------- plain file-system behaviour
 
     @Test
