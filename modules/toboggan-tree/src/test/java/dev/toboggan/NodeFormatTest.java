@@ -78,12 +78,14 @@ class NodeFormatTest {
         Delta.AddChild add = (Delta.AddChild) roundTrip(new Delta.AddChild(new byte[] {8}, 99));
         assertThat(add.separator()).containsExactly(8);
         assertThat(add.child()).isEqualTo(99);
-        assertThat(((Delta.RemoveChild) roundTrip(new Delta.RemoveChild(new byte[] {8, 9}))).separator()).containsExactly(8, 9);
+        assertThat(((Delta.RemoveChild) roundTrip(new Delta.RemoveChild(new byte[] {8, 9}))).separator())
+                .containsExactly(8, 9);
     }
 
     @Test
     void aRemovedChildLeavesItsParentAsIfItWasNeverAdded() {
-        Index parent = Index.of(TreeNode.NO_KEY, null, TreeNode.NO_PID, new byte[][] {TreeNode.NO_KEY, {5}}, new long[] {10, 11});
+        Index parent = Index.of(TreeNode.NO_KEY, null, TreeNode.NO_PID, new byte[][] {TreeNode.NO_KEY, {5}},
+                new long[] {10, 11});
         Index grown = (Index) NodeMaterializer.INSTANCE.apply(parent, new Delta.AddChild(new byte[] {7}, 12));
         Index shrunk = (Index) NodeMaterializer.INSTANCE.apply(grown, new Delta.RemoveChild(new byte[] {7}));
         assertThat(shrunk.children).containsExactly(10, 11);

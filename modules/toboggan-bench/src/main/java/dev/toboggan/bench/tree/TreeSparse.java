@@ -14,9 +14,9 @@ import java.util.SplittableRandom;
  * A store most of whose keys are removed at random, as expiry or a cleanup job leaves one: {@code keys} of
  * {@link TreeBenchmark}'s random 16-byte keys with 100-byte values, then all but one in {@code keep}
  * removed in random order. Prints the removes' rate and CPU (the removing thread's, and the process's
- * until their flush returned), then for what is left: a full scan's time, the
- * mean time of random gets of the keys left, the store's size on disk after a flush and after 3 quiet
- * seconds, and the Java heap in use after a full collection (the tree's pages are all resident). Without
+ * until their flush returned), then for what is left: a full scan's time, the mean time of random gets of
+ * the keys left, the store's size on disk after a flush and after 3 quiet seconds, and the Java heap in
+ * use after a full collection (the tree's pages are all resident). Without
  * merges of underfull leaves, the removes leave the leaves a {@code keep}-th full and each still a page:
  * a scan steps through all of them, and the heap holds all of them.
  *
@@ -81,9 +81,7 @@ public final class TreeSparse {
             System.out.printf("removes: %.2f us of the remover's CPU each, %.2f us of the process's (to their flush)%n",
                     removeCpu / 1e3 / (keys - left), processCpu / 1e3 / (keys - left));
             report(db, "after the removes", left, removeNanos, order, keys - left);
-            for (int s = 1; s <= 3; s++) {
-                Thread.sleep(1000);
-            }
+            Thread.sleep(3000);
             System.out.printf("after 3 s quiet: on disk %.1f MiB%n", db.sizeOnDisk() / 1048576.0);
         } finally {
             BenchDirs.delete(dir);
@@ -120,6 +118,7 @@ public final class TreeSparse {
         System.out.printf("%s: %d keys%s; scan %.1f ms (best of %d), get %.0f ns, on disk %.1f MiB, heap %.0f MiB%n",
                 when, held, removeNanos > 0 ? String.format(", %d removes at %.0f k/s", removed,
                         removed / (removeNanos / 1e9) / 1e3) : "",
-                best / 1e6, SCANS, getNanos, db.sizeOnDisk() / 1048576.0, (rt.totalMemory() - rt.freeMemory()) / 1048576.0);
+                best / 1e6, SCANS, getNanos, db.sizeOnDisk() / 1048576.0,
+                (rt.totalMemory() - rt.freeMemory()) / 1048576.0);
     }
 }
