@@ -18,11 +18,13 @@ import java.util.SplittableRandom;
  * the keys left, the store's size on disk after a flush and after 3 quiet seconds, and the Java heap in
  * use after a full collection (the tree's pages are all resident). Without
  * merges of underfull leaves, the removes leave the leaves a {@code keep}-th full and each still a page:
- * a scan steps through all of them, and the heap holds all of them.
+ * a scan steps through all of them, and the heap holds all of them. With {@code readers}, that many threads
+ * read random keys (present or removed) while the removes run, and their rate and longest get are printed:
+ * merges take the exclusive side, which readers wait for.
  *
  * <pre>
  * java -Xmx3g -cp modules/toboggan-bench/target/benchmarks.jar dev.toboggan.bench.tree.TreeSparse \
- *     [keys (1000000)] [keep (10)]
+ *     [keys (1000000)] [keep (10)] [readers (0)]
  * </pre>
  *
  * Uses only the public API, so the same class runs against an older build: put that build's jar first on
@@ -39,6 +41,7 @@ public final class TreeSparse {
     public static void main(String[] args) throws Exception {
         int keys = args.length > 0 ? Integer.parseInt(args[0]) : 1_000_000;
         int keep = args.length > 1 ? Integer.parseInt(args[1]) : 10;
+        int readers = args.length > 2 ? Integer.parseInt(args[2]) : 0;
         byte[] value = TreeBenchmark.value();
         Path dir = BenchDirs.create("toboggan-bench-tree-sparse");
         try (Db db = Toboggan.open(dir)) {
@@ -60,6 +63,7 @@ public final class TreeSparse {
             }
             db.flush();
             report(db, "loaded", keys, 0, order, keys);
+            Readers reading = new Readers(db, keys, readers);
             long t0 = System.nanoTime();
             long cpu0 = ManagementFactory.getThreadMXBean().getCurrentThreadCpuTime();
             long process0 = PROCESS.getProcessCpuTime();
@@ -75,6 +79,7 @@ public final class TreeSparse {
                 }
             }
             long removeNanos = System.nanoTime() - t0;
+            reading.stop(removeNanos);
             long removeCpu = ManagementFactory.getThreadMXBean().getCurrentThreadCpuTime() - cpu0;
             db.flush();
             long processCpu = PROCESS.getProcessCpuTime() - process0;
@@ -85,6 +90,44 @@ public final class TreeSparse {
             System.out.printf("after 3 s quiet: on disk %.1f MiB%n", db.sizeOnDisk() / 1048576.0);
         } finally {
             BenchDirs.delete(dir);
+        }
+    }
+
+    /** Threads reading random keys (present or removed) while the removes run. */
+    private static final class Readers {
+        private final java.util.List<Thread> threads = new java.util.ArrayList<>();
+        private final java.util.concurrent.atomic.LongAdder gets = new java.util.concurrent.atomic.LongAdder();
+        private final java.util.concurrent.atomic.LongAccumulator longest =
+                new java.util.concurrent.atomic.LongAccumulator(Math::max, 0);
+        private volatile boolean running = true;
+
+        Readers(Db db, int keys, int count) {
+            for (int t = 0; t < count; t++) {
+                SplittableRandom random = new SplittableRandom(100 + t);
+                Thread thread = new Thread(() -> {
+                    byte[] key = new byte[TreeBenchmark.KEY_SIZE];
+                    while (running) {
+                        TreeBenchmark.key(random.nextInt(keys), key);
+                        long t0 = System.nanoTime();
+                        db.get(key);
+                        longest.accumulate(System.nanoTime() - t0);
+                        gets.increment();
+                    }
+                }, "reader-" + t);
+                thread.start();
+                threads.add(thread);
+            }
+        }
+
+        void stop(long nanos) throws InterruptedException {
+            running = false;
+            for (Thread thread : threads) {
+                thread.join();
+            }
+            if (!threads.isEmpty()) {
+                System.out.printf("readers during the removes: %d threads, %.0f k gets/s, longest get %.2f ms%n",
+                        threads.size(), gets.sum() / (nanos / 1e9) / 1e3, longest.get() / 1e6);
+            }
         }
     }
 
