@@ -52,6 +52,11 @@ final class TreeModelRun {
          * it empties whole leaves, so the tree merges nodes.
          */
         record RemoveRange(int tree, String from, String to, boolean batched) implements OnTree {}
+        /**
+         * Removes the keys in {@code [from, to)} but every {@code keepEvery}-th, one by one or as one batch:
+         * it leaves leaves sparse, so the tree merges underfull nodes.
+         */
+        record Thin(int tree, String from, String to, int keepEvery, boolean batched) implements OnTree {}
         /** {@code expect}: 0 the current value (succeeds), 1 absent, 2 a value the key never has. {@code size} -1: remove. */
         record Swap(int tree, String key, int expect, int size) implements OnTree {}
         record Get(int tree, String key) implements OnTree {}
@@ -139,8 +144,11 @@ final class TreeModelRun {
     private static Op nextOp(SplittableRandom r) {
         int tree = r.nextInt(10) < 6 ? 0 : 1 + r.nextInt(2);
         int roll = r.nextInt(100);
-        if (roll < 40) {
+        if (roll < 39) {
             return new Op.Insert(tree, key(r), size(r));
+        } else if (roll < 40) {
+            return new Op.Thin(tree, r.nextInt(4) == 0 ? null : key(r), r.nextInt(4) == 0 ? null : key(r),
+                    2 + r.nextInt(6), r.nextBoolean());
         } else if (roll < 52) {
             return new Op.Remove(tree, key(r));
         } else if (roll < 60) {
@@ -249,7 +257,9 @@ final class TreeModelRun {
             assertThat(tree(o.tree()).remove(k)).as(where(op)).isEqualTo(contents(o.tree()).remove(k));
             changed();
         } else if (op instanceof Op.RemoveRange o) {
-            removeRange(o);
+            removeRange(o.tree(), o.from(), o.to(), 0, o.batched(), op);
+        } else if (op instanceof Op.Thin o) {
+            removeRange(o.tree(), o.from(), o.to(), o.keepEvery(), o.batched(), op);
         } else if (op instanceof Op.Swap o) {
             swap(o);
         } else if (op instanceof Op.Get o) {
@@ -469,29 +479,34 @@ final class TreeModelRun {
         return model.get(TREES[index]);
     }
 
-    /** Removes the keys of the range present in the model, as {@link Op.RemoveRange} says. */
-    private void removeRange(Op.RemoveRange o) {
-        NavigableMap<byte[], byte[]> c = contents(o.tree());
-        byte[] from = o.from() == null ? null : bytes(o.from());
-        byte[] to = o.to() == null ? null : bytes(o.to());
+    /**
+     * Removes the keys of the range {@code [from, to)} present in the model (bounds may be {@code null}), but
+     * every {@code keepEvery}-th of them if that is not 0, as {@link Op.RemoveRange} and {@link Op.Thin} say.
+     */
+    private void removeRange(int tree, String fromKey, String toKey, int keepEvery, boolean batched, Op op) {
+        NavigableMap<byte[], byte[]> c = contents(tree);
+        byte[] from = fromKey == null ? null : bytes(fromKey);
+        byte[] to = toKey == null ? null : bytes(toKey);
         List<byte[]> keys = new ArrayList<>();
+        int seen = 0;
         for (byte[] k : c.keySet()) {
             if ((from == null || Arrays.compareUnsigned(k, from) >= 0)
-                    && (to == null || Arrays.compareUnsigned(k, to) < 0)) {
+                    && (to == null || Arrays.compareUnsigned(k, to) < 0)
+                    && (keepEvery == 0 || ++seen % keepEvery != 0)) {
                 keys.add(k);
             }
         }
-        if (o.batched()) {
+        if (batched) {
             Batch batch = new Batch();
             for (byte[] k : keys) {
                 batch.remove(k);
                 c.remove(k);
             }
-            tree(o.tree()).applyBatch(batch);
+            tree(tree).applyBatch(batch);
             changed();
         } else {
             for (byte[] k : keys) {
-                assertThat(tree(o.tree()).remove(k)).as(where(o)).isEqualTo(c.remove(k));
+                assertThat(tree(tree).remove(k)).as(where(op)).isEqualTo(c.remove(k));
                 changed();
             }
         }
@@ -574,6 +589,9 @@ final class TreeModelRun {
         } else if (op instanceof Op.RemoveRange o) {
             return "new Op.RemoveRange(" + o.tree() + ", " + quote(o.from()) + ", " + quote(o.to()) + ", "
                     + o.batched() + ")";
+        } else if (op instanceof Op.Thin o) {
+            return "new Op.Thin(" + o.tree() + ", " + quote(o.from()) + ", " + quote(o.to()) + ", " + o.keepEvery()
+                    + ", " + o.batched() + ")";
         } else if (op instanceof Op.Swap o) {
             return "new Op.Swap(" + o.tree() + ", " + quote(o.key()) + ", " + o.expect() + ", " + o.size() + ")";
         } else if (op instanceof Op.Get o) {
