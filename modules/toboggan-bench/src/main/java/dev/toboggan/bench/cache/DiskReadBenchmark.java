@@ -7,6 +7,7 @@ import dev.toboggan.StoreInternals;
 import dev.toboggan.Toboggan;
 import dev.toboggan.bench.BenchDefaults;
 import dev.toboggan.bench.BenchDirs;
+import dev.toboggan.bench.RandomOrder;
 import dev.toboggan.core.pagecache.CacheStats;
 import dev.toboggan.core.pagecache.PageCache;
 import dev.toboggan.core.pagecache.PageCacheMetrics;
@@ -231,18 +232,7 @@ public class DiskReadBenchmark extends BenchDefaults {
 
     /** Every key once, in the random order both stores are loaded in. */
     private static int[] loadOrder(int n) {
-        int[] order = new int[n];
-        for (int i = 0; i < n; i++) {
-            order[i] = i;
-        }
-        SplittableRandom random = new SplittableRandom(3);
-        for (int i = n - 1; i > 0; i--) {
-            int j = random.nextInt(i + 1);
-            int t = order[i];
-            order[i] = order[j];
-            order[j] = t;
-        }
-        return order;
+        return RandomOrder.of(n, 3);
     }
 
     /** {@link #TRACE} key indexes drawn Zipf({@code skew}), as {@link ZipfHitRatioBenchmark} draws its pages. */

@@ -3,12 +3,17 @@ package dev.toboggan.bench.tree;
 import dev.toboggan.Db;
 import dev.toboggan.Toboggan;
 import dev.toboggan.bench.BenchDirs;
+import dev.toboggan.bench.RandomOrder;
 import com.sun.management.OperatingSystemMXBean;
 import java.lang.management.ManagementFactory;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.Iterator;
+import java.util.List;
 import java.util.Map;
 import java.util.SplittableRandom;
+import java.util.concurrent.atomic.LongAccumulator;
+import java.util.concurrent.atomic.LongAdder;
 
 /**
  * A store most of whose keys are removed at random, as expiry or a cleanup job leaves one: {@code keys} of
@@ -45,17 +50,7 @@ public final class TreeSparse {
         byte[] value = TreeBenchmark.value();
         Path dir = BenchDirs.create("toboggan-bench-tree-sparse");
         try (Db db = Toboggan.open(dir)) {
-            int[] order = new int[keys];
-            for (int i = 0; i < keys; i++) {
-                order[i] = i;
-            }
-            SplittableRandom random = new SplittableRandom(42);
-            for (int i = keys - 1; i > 0; i--) {
-                int j = random.nextInt(i + 1);
-                int t = order[i];
-                order[i] = order[j];
-                order[j] = t;
-            }
+            int[] order = RandomOrder.of(keys, 42);
             byte[] key = new byte[TreeBenchmark.KEY_SIZE];
             for (int i = 0; i < keys; i++) {
                 TreeBenchmark.key(i, key);
@@ -95,10 +90,9 @@ public final class TreeSparse {
 
     /** Threads reading random keys (present or removed) while the removes run. */
     private static final class Readers {
-        private final java.util.List<Thread> threads = new java.util.ArrayList<>();
-        private final java.util.concurrent.atomic.LongAdder gets = new java.util.concurrent.atomic.LongAdder();
-        private final java.util.concurrent.atomic.LongAccumulator longest =
-                new java.util.concurrent.atomic.LongAccumulator(Math::max, 0);
+        private final List<Thread> threads = new ArrayList<>();
+        private final LongAdder gets = new LongAdder();
+        private final LongAccumulator longest = new LongAccumulator(Math::max, 0);
         private volatile boolean running = true;
 
         Readers(Db db, int keys, int count) {
