@@ -1,5 +1,6 @@
 package dev.toboggan;
 
+import dev.toboggan.core.Backup;
 import java.nio.file.Path;
 import java.util.List;
 
@@ -50,6 +51,23 @@ public interface Db extends Tree, AutoCloseable {
 
     /** The store's directory. */
     Path directory();
+
+    /**
+     * Copies the store, as of this call, into {@code target} while it stays open and writers go on (an
+     * online backup). The copy is a store directory: it holds every change that returned before this call,
+     * and of later ones a prefix in log order; an atomic batch is whole in it or absent. Open it with
+     * {@link Toboggan#open(Path)} (with the store's settings) or check it with {@code toboggan verify}. While it
+     * copies, segment cleaning and snapshots wait (the copy reads bytes they would free), so writes may be
+     * held if the store reaches its space limit meanwhile. See docs/operations.md "Backup".
+     *
+     * @param target a directory that does not exist yet, outside the store's directory; its parent must exist
+     * @return where the copy is, the log position it holds everything below, and the bytes copied
+     * @throws IllegalArgumentException if {@code target} is null or exists, its parent does not, or it lies
+     *     inside the store's directory; nothing was written
+     * @throws dev.toboggan.core.StorageException if reading the store or writing the copy failed (a full disk
+     *     at the target, say): what was written of the copy is removed, and the store is unchanged and open
+     */
+    Backup backup(Path target);
 
     /** Waits for writes in progress, makes everything durable and releases the store. Idempotent. */
     @Override

@@ -1,5 +1,6 @@
 package dev.toboggan;
 
+import dev.toboggan.core.Backup;
 import dev.toboggan.core.pagecache.Page;
 import dev.toboggan.core.pagecache.PageCache;
 import java.nio.file.Path;
@@ -157,6 +158,12 @@ final class Store implements Db {
     @Override
     public Path directory() {
         return backend.directory();
+    }
+
+    @Override
+    public Backup backup(Path target) {
+        checkOpen();
+        return pc.backup(target);
     }
 
     @Override

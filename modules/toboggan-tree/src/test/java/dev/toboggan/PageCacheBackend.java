@@ -18,14 +18,21 @@ final class PageCacheBackend implements Backend {
     static final Path DIR = Path.of("/store");
 
     private final PageCache<Node, Delta> pc;
+    private final Path directory;
 
     PageCacheBackend(SimulatedStorage disk, PageCacheConfig config) {
         this.pc = PageCache.open(config, disk, Background.NONE, NodeMaterializer.INSTANCE);
+        this.directory = config.log().directory();
     }
 
     /** Small segments (so blobs and segment changes happen often), no periodic flush. */
     static PageCacheConfig smallConfig(int segmentSize) {
-        LogConfig log = LogConfig.defaults(DIR).withSegmentSize(segmentSize).withIoBuffers(4).withFlushEvery(Duration.ZERO);
+        return smallConfig(segmentSize, DIR);
+    }
+
+    /** As {@link #smallConfig(int)}, for the store in {@code directory}. */
+    static PageCacheConfig smallConfig(int segmentSize, Path directory) {
+        LogConfig log = LogConfig.defaults(directory).withSegmentSize(segmentSize).withIoBuffers(4).withFlushEvery(Duration.ZERO);
         return PageCacheConfig.of(log).withIdgenPersistInterval(4);
     }
 
@@ -46,7 +53,7 @@ final class PageCacheBackend implements Backend {
 
     @Override
     public Path directory() {
-        return DIR;
+        return directory;
     }
 
     @Override

@@ -1,11 +1,14 @@
 package dev.toboggan;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import dev.toboggan.core.CorruptionException;
 import dev.toboggan.core.io.SimulatedStorage;
 import dev.toboggan.core.pagecache.PageCache;
 import dev.toboggan.core.pagecache.PageCacheConfig;
 import dev.toboggan.core.pagecache.SegmentCleaning;
+import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Collections;
@@ -76,13 +79,18 @@ final class TreeModelRun {
         record Clean(boolean everySegment, boolean writing) implements Op {}
         /** A snapshot, as the Snapshotter takes it (it makes the log stable first: a flush too). */
         record Snapshot() implements Op {}
+        /**
+         * An online backup ({@link Db#backup}; a flush too): the copy, opened beside the store, must hold
+         * exactly the model, hand out ids past every id handed out so far, and pass the verifier.
+         */
+        record Backup() implements Op {}
         /** Pages out each page whose every fragment is durable with probability one half, drawn from {@code seed}. */
         record Evict(long seed) implements Op {}
         record Restart() implements Op {}
         /**
          * Work cut short by the disk dying at its {@code failAfter}-th storage call, then a power loss
          * ({@code seed} as in {@link Crash}): {@code work} 0 a pass draining every segment, 1 a snapshot, 2
-         * a clean close.
+         * a clean close, 3 a backup (which must leave no directory that opens as a store).
          */
         record CutShort(int work, int failAfter, long seed) implements Op {}
         /** A power loss: {@code seed} 0 drops every unforced write, else each lands, tears or not, as drawn. */
@@ -92,7 +100,11 @@ final class TreeModelRun {
     /** Settings of a run, drawn from its seed. */
     record Setup(int segmentSize, int consolidation, int splitSize, int maxInline) {
         PageCacheConfig pageCache() {
-            return PageCacheBackend.smallConfig(segmentSize).withConsolidationThreshold(consolidation);
+            return pageCache(PageCacheBackend.DIR);
+        }
+
+        PageCacheConfig pageCache(Path directory) {
+            return PageCacheBackend.smallConfig(segmentSize, directory).withConsolidationThreshold(consolidation);
         }
 
         TreeSettings trees() {
@@ -183,12 +195,14 @@ final class TreeModelRun {
             return new Op.Clean(r.nextBoolean(), r.nextBoolean());
         } else if (roll < 93) {
             return new Op.Snapshot();
+        } else if (roll < 94) {
+            return new Op.Backup();
         } else if (roll < 95) {
             return new Op.Evict(r.nextLong());
         } else if (roll < 97) {
             return new Op.Restart();
         } else if (roll < 98) {
-            int work = r.nextInt(3);
+            int work = r.nextInt(4);
             int failAfter = 1 + r.nextInt(r.nextBoolean() ? 4 : 40);
             return new Op.CutShort(work, failAfter, r.nextBoolean() ? 0 : r.nextLong(1, Long.MAX_VALUE));
         } else {
@@ -313,6 +327,10 @@ final class TreeModelRun {
             db.pageCache().snapshots().takeSnapshot();
             candidates.clear();
             candidates.add(copy(model));
+        } else if (op instanceof Op.Backup) {
+            backup(op);
+            candidates.clear();
+            candidates.add(copy(model));
         } else if (op instanceof Op.Evict o) {
             evict(o);
         } else if (op instanceof Op.Restart) {
@@ -333,10 +351,46 @@ final class TreeModelRun {
             switch (o.work()) {
                 case 0 -> db.pageCache().cleaning().pass(EVERY_SEGMENT, false);
                 case 1 -> db.pageCache().snapshots().takeSnapshot();
-                default -> db.close();
+                case 2 -> db.close();
+                default -> db.backup(backupDirectory());
             }
         });
+        Path target = backupDirectory();
+        Map<String, NavigableMap<byte[], byte[]>> before = copy(model);
         crash(new Op.Crash(o.seed()));
+        if (o.work() == 3 && disk.exists(target.resolve("format"))) {
+            // the backup was whole before the disk died: the store as it was
+            checkBackup(target, before, o);
+        } else if (o.work() == 3 && disk.exists(target.resolve("log"))) {
+            // cut short before its format file: refused, never opened as an empty or partial store
+            assertThatThrownBy(() -> PageCacheBackend.open(disk, setup.pageCache(target), setup.trees()))
+                    .as(where(o)).isInstanceOf(CorruptionException.class).hasMessageContaining("no format file");
+        }
+    }
+
+    /** A new directory per step, beside the store's. */
+    private Path backupDirectory() {
+        return PageCacheBackend.DIR.resolveSibling("backup-" + step);
+    }
+
+    private void backup(Op op) {
+        checkBackup(db.backup(backupDirectory()).directory(), model, op);
+    }
+
+    /** The store in {@code directory} holds exactly {@code expected}, hands out ids past every id so far, verifies. */
+    private void checkBackup(Path directory, Map<String, NavigableMap<byte[], byte[]>> expected, Op op) {
+        Store copy = PageCacheBackend.open(disk, setup.pageCache(directory), setup.trees());
+        try {
+            Map<String, NavigableMap<byte[], byte[]>> held = readAll(copy);
+            if (!same(expected, held)) {
+                throw new AssertionError(where(op) + ": the backup holds " + describe(held) + " but the store held "
+                        + describe(expected));
+            }
+            TreeVerifier.verify(copy);
+            assertThat(copy.generateId()).as(where(op)).isGreaterThan(lastId);
+        } finally {
+            copy.close();
+        }
     }
 
     private void swap(Op.Swap o) {
@@ -440,6 +494,10 @@ final class TreeModelRun {
     }
 
     private Map<String, NavigableMap<byte[], byte[]>> readAll() {
+        return readAll(db);
+    }
+
+    private static Map<String, NavigableMap<byte[], byte[]>> readAll(Store db) {
         Map<String, NavigableMap<byte[], byte[]>> all = new TreeMap<>();
         for (String name : db.treeNames()) {
             NavigableMap<byte[], byte[]> contents = TestKeys.model();

@@ -15,7 +15,7 @@ public final class CorruptionException extends TobogganException {
 
     public CorruptionException(Path file, long offset, String what) {
         super("corrupt store: " + what + " in " + file + " at byte offset " + offset
-                + "; nothing was changed on disk. Restore from a backup (a copy of a flushed store directory)");
+                + "; nothing was changed on disk. Restore from a backup (Db.backup, or a copy of the closed store's directory)");
         this.file = file;
         this.offset = offset;
     }

@@ -23,6 +23,8 @@ import java.util.List;
 public interface StorageIo {
     /** The suffix of the temporary file {@link #replaceWhole} writes first. */
     String TEMP_SUFFIX = ".tmp";
+    /** The bytes {@link #copy} reads and writes at a time. */
+    int COPY_CHUNK = 1 << 20;
 
     /** How {@link #open} treats a missing or existing file. */
     enum OpenMode {
@@ -74,6 +76,23 @@ public interface StorageIo {
         }
         rename(temp, directory.resolve(name));
         syncDirectory(directory);
+    }
+
+    /**
+     * Copies the file {@code from} whole into a new file {@code to}, forced (its directory entry is not).
+     *
+     * @return the bytes copied
+     */
+    default long copy(Path from, Path to) throws IOException {
+        try (StorageFile in = open(from, OpenMode.READ_ONLY); StorageFile out = open(to, OpenMode.CREATE_NEW)) {
+            ByteBuffer chunk = ByteBuffer.allocate(COPY_CHUNK);
+            long at = 0;
+            for (int n; (n = in.read(chunk.clear(), at)) > 0; at += n) {
+                out.write(chunk.flip(), at);
+            }
+            out.force();
+            return at;
+        }
     }
 
     /**

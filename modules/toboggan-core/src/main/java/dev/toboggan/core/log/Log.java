@@ -12,6 +12,7 @@ import dev.toboggan.core.io.StorageIo;
 import java.io.Closeable;
 import java.io.IOException;
 import java.nio.ByteBuffer;
+import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -47,8 +48,9 @@ import java.util.function.Consumer;
  *       writers spin on the sealed window meanwhile.
  *   <li><b>Tips</b>: see {@link StabilityTracker}. A message is durable when the durable tip is above its
  *       LSN: a message never straddles windows, and windows are reported durable whole.
- *   <li><b>Slot reuse</b>: the segment cleaner frees slots ({@link #freeSegments}) only while no
- *       {@link #scanStable} runs (a read-write lock), since a scan reads the slots it listed; writers never
+ *   <li><b>Slot reuse</b>: the segment cleaner frees slots ({@link #freeSegments}) and deletes blobs
+ *       ({@link #deleteReplacedBlob}) only while no {@link #scanStable} or {@link #copyStable} runs (a
+ *       read-write lock), since those read the slots and blobs they listed; writers never
  *       touch that lock, and readers of single messages ({@link #read}) that meet a reused slot see a
  *       message that does not decode as the one asked for, which the page cache retries.
  *   <li><b>Failure</b>: the first unrecoverable error is kept in {@code failure} (set once, then every
@@ -112,10 +114,11 @@ public final class Log implements AutoCloseable {
      */
     private final AtomicLong promised = new AtomicLong();
     /**
-     * Read by {@link #scanStable} for its whole scan, written by {@link #freeSegments}: a scan reads the slots
-     * of the segments it listed, so none of them may be zeroed or reused under it.
+     * Read by {@link #scanStable} and {@link #copyStable} for their whole run, written by {@link #freeSegments}
+     * and {@link #deleteReplacedBlob}: they read the slots of the segments they listed (and a copy the blobs
+     * it listed), so none of them may be zeroed, reused or deleted under them.
      */
-    private final java.util.concurrent.locks.ReentrantReadWriteLock slotReuse =
+    private final java.util.concurrent.locks.ReentrantReadWriteLock reclaimGuard =
             new java.util.concurrent.locks.ReentrantReadWriteLock();
     /** Threads in {@link #makeStable} and {@link #makeDurable}, each woken when its tip passes its LSN. */
     final TipWaiters tipWaiters = new TipWaiters();
@@ -792,11 +795,11 @@ public final class Log implements AutoCloseable {
      */
     public long scanStable(long from, Consumer<LogEntry> sink) {
         checkUsable();
-        slotReuse.readLock().lock();
+        reclaimGuard.readLock().lock();
         try {
             return scanStableLocked(from, sink);
         } finally {
-            slotReuse.readLock().unlock();
+            reclaimGuard.readLock().unlock();
         }
     }
 
@@ -955,7 +958,7 @@ public final class Log implements AutoCloseable {
         if (slotsToFree.isEmpty()) {
             return 0;
         }
-        slotReuse.writeLock().lock();
+        reclaimGuard.writeLock().lock();
         try {
             ByteBuffer zeros = ByteBuffer.allocate(LogFormat.SEGMENT_HEADER_LENGTH);
             for (int slot : slotsToFree) {
@@ -975,7 +978,7 @@ public final class Log implements AutoCloseable {
         } catch (IOException e) {
             throw new StorageException("freeing cleaned segments", config.logFile(), e);
         } finally {
-            slotReuse.writeLock().unlock();
+            reclaimGuard.writeLock().unlock();
         }
     }
 
@@ -1000,12 +1003,120 @@ public final class Log implements AutoCloseable {
             throw new IllegalStateException("blob " + blobId + " is not below the durable tip promised on disk ("
                     + promised.get() + ")");
         }
+        reclaimGuard.writeLock().lock();
         try {
             Failpoints.check("cleaner.blob");
             io.deleteIfExists(blobs.path(blobId));
         } catch (IOException e) {
             throw new StorageException("deleting a replaced blob", blobs.path(blobId), e);
+        } finally {
+            reclaimGuard.writeLock().unlock();
         }
+    }
+
+    // ---------------------------------------------------------------- backups
+
+    /**
+     * Creates the store directory {@code target} (its parent must exist, it must not) with an empty log file
+     * and no {@code format} file yet, made durable: until {@link #finishCopy} writes that file, an open of
+     * {@code target} refuses it ("the store has a log but no format file") instead of taking a copy cut short
+     * for a store.
+     */
+    public void startCopy(Path target) {
+        try {
+            io.createDirectories(target);
+            io.open(target.resolve(config.logFile().getFileName()), StorageIo.OpenMode.CREATE_NEW).close();
+            io.syncDirectory(target);
+            if (target.getParent() != null) {
+                io.syncDirectory(target.getParent());
+            }
+        } catch (IOException e) {
+            throw new StorageException("creating the backup's directory", target, e);
+        }
+    }
+
+    /**
+     * Copies the log as of {@code upTo} into the directory {@link #startCopy} made, while writers go on:
+     * every slot holding a segment below {@code upTo}, byte for byte at its own offset (a snapshot's locations
+     * are file offsets), cut at {@code upTo}; every blob below it; and a {@code stable-tip} file promising
+     * {@code upTo}. Bytes below the stable tip never change and no slot or blob is reclaimed while it copies
+     * ({@code reclaimGuard}), so the copy is the log at {@code upTo} exactly: slots the file holds past it
+     * (the segment being written, slots taken since, free slots with stale bytes) stay zeros in the copy, and
+     * its recovery ends the log at {@code upTo}. Holds off the segment cleaner's frees and blob deletions
+     * until it returns.
+     *
+     * @param upTo at most the {@link #stableTip()}: a clean cut, as a snapshot's LSN is
+     * @return the bytes copied
+     */
+    public long copyStable(long upTo, Path target) {
+        checkUsable();
+        if (upTo > stability.stableTip()) {
+            throw new IllegalArgumentException("LSN " + upTo + " is past the stable tip " + stability.stableTip());
+        }
+        reclaimGuard.readLock().lock();
+        try (StorageFile out = io.open(target.resolve(config.logFile().getFileName()), StorageIo.OpenMode.EXISTING)) {
+            Failpoints.check("backup.copy");
+            long copied = 0;
+            ByteBuffer chunk = ByteBuffer.allocate(Math.min(segmentSize, StorageIo.COPY_CHUNK));
+            for (Map.Entry<Long, Integer> segment : slots.segments().entrySet()) {
+                long base = segment.getKey();
+                if (base < upTo) {
+                    long at = (long) segment.getValue() * segmentSize;
+                    copied += copyRange(file, out, at, Math.min(segmentSize, upTo - base), chunk);
+                }
+            }
+            out.force();
+            Path blobCopies = target.resolve(config.directory().relativize(config.blobDirectory()));
+            io.createDirectories(blobCopies);
+            for (Map.Entry<Long, Long> blob : blobs.sizes().entrySet()) {
+                if (blob.getKey() < upTo) {
+                    copied += io.copy(blobs.path(blob.getKey()), blobCopies.resolve(LogFormat.blobFileName(blob.getKey())));
+                }
+            }
+            io.syncDirectory(blobCopies);
+            io.syncDirectory(target);
+            StableTipFile.write(io, target, upTo);
+            return copied;
+        } catch (IOException e) {
+            throw new StorageException("copying the log to " + target, config.logFile(), e);
+        } finally {
+            reclaimGuard.readLock().unlock();
+        }
+    }
+
+    /**
+     * Ends a copy: writes the {@code format} file into {@code target} (the last file a backup writes; see
+     * {@link #startCopy}), replaced whole and made durable.
+     */
+    public void finishCopy(Path target) {
+        Path temp = target.resolve(StoreDescriptor.FILE_NAME + StorageIo.TEMP_SUFFIX);
+        try {
+            io.copy(config.directory().resolve(StoreDescriptor.FILE_NAME), temp);
+            Failpoints.check("backup.format");
+            io.rename(temp, target.resolve(StoreDescriptor.FILE_NAME));
+            io.syncDirectory(target);
+        } catch (IOException e) {
+            throw new StorageException("writing the backup's format file", target, e);
+        }
+    }
+
+    /**
+     * Copies {@code [position, position + length)} of {@code in} to the same offsets of {@code out}, or as much
+     * of it as {@code in} holds: a file may end inside its last slot, whose rest reads as never written.
+     */
+    private static long copyRange(StorageFile in, StorageFile out, long position, long length, ByteBuffer chunk)
+            throws IOException {
+        long done = 0;
+        while (done < length) {
+            chunk.clear().limit((int) Math.min(chunk.capacity(), length - done));
+            int n = in.read(chunk, position + done);
+            if (n <= 0) {
+                break;
+            }
+            out.write(chunk.flip(), position + done);
+            done += n;
+        }
+        return done;
     }
 
     /**

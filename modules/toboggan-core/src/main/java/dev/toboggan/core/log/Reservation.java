@@ -62,18 +62,23 @@ public final class Reservation {
         return lsn;
     }
 
-    /** Turns the message into a canceled record that recovery skips, and deletes a blob it created. */
+    /**
+     * Turns the message into a canceled record that recovery skips, and deletes a blob it created. The blob
+     * goes before the window may be written, so it is gone before the stable tip passes the canceled record: a
+     * backup, which lists and copies the blobs below the stable tip ({@link Log#copyStable}), never lists one
+     * that vanishes under it (the cleaner deletes replaced blobs only under the log's reclaim guard).
+     */
     public void abort() {
         decide();
         buffer.bytes().put(at + LogFormat.KIND_OFFSET, MessageKind.CANCELED.code());
         LogFormat.sealMessage(buffer.bytes(), at, length);
+        if (blobId >= 0) {
+            log.deleteBlob(blobId);
+        }
         if (buffer.exitWriter()) {
             log.handOff(buffer);
         }
         log.aborts.increment();
-        if (blobId >= 0) {
-            log.deleteBlob(blobId);
-        }
     }
 
     private void decide() {

@@ -1,5 +1,6 @@
 package dev.toboggan.core.pagecache;
 
+import dev.toboggan.core.Backup;
 import dev.toboggan.core.Background;
 import dev.toboggan.core.CorruptionException;
 import dev.toboggan.core.Failpoints;
@@ -110,15 +111,17 @@ public final class PageCache<P, D> implements AutoCloseable {
     private final IdGenerator ids;
     private final SnapshotWriter snapshots;
     private final SegmentCleaning cleaning;
+    private final StoreBackup backups;
     private final boolean wasRecovered;
     private volatile boolean closed;
 
     private PageCache(PageCacheConfig config, Log log, Materializer<P, D> materializer, PageTable table,
-            TableReplay replay, SnapshotWriter snapshots, IdMarkFile idMarks, IdGenerator.Mark filedMark,
-            Background background, long openedAt) {
+            TableReplay replay, SnapshotWriter snapshots, StoreBackup backups, IdMarkFile idMarks,
+            IdGenerator.Mark filedMark, Background background, long openedAt) {
         this.config = config;
         this.log = log;
         this.snapshots = snapshots;
+        this.backups = backups;
         this.cleaning = new SegmentCleaning(this, log);
         this.materializer = materializer;
         this.table = table;
@@ -183,7 +186,7 @@ public final class PageCache<P, D> implements AutoCloseable {
             SnapshotWriter snapshots = new SnapshotWriter(io, config.log(), log, background, recovery.snapshot);
             IdMarkFile idMarks = new IdMarkFile(io, config.log().directory());
             return new PageCache<>(config, log, materializer, recovery.snapshot.table(), recovery.replay, snapshots,
-                    idMarks, idMarks.read(), background, openedAt);
+                    new StoreBackup(io, config.log(), log, snapshots), idMarks, idMarks.read(), background, openedAt);
         } catch (RuntimeException | Error e) {
             // Nothing this open wrote was acknowledged: release the log without a close's final flush, which
             // never finished on a log cut short under its snapshot (found by DamagedStoreFuzzTest).
@@ -860,6 +863,25 @@ public final class PageCache<P, D> implements AutoCloseable {
     public long sizeOnDisk() {
         checkUsable();
         return log.sizeOnDisk();
+    }
+
+    /**
+     * Copies the store, as of now, into the new directory {@code target} while writers go on (an online
+     * backup, {@link StoreBackup}): the copy opens as this store would after a crash right after this call
+     * began, holding every change that returned before it and no part of an atomic batch that was not whole.
+     * The segment cleaner and the snapshots wait while it copies.
+     *
+     * @throws IllegalArgumentException if {@code target} is null or exists, its parent does not, or it lies
+     *     inside the store's directory; nothing was written
+     * @throws dev.toboggan.core.StorageException if reading the store or writing the copy failed; the partial
+     *     copy is removed, the store is unchanged and stays open
+     */
+    public Backup backup(Path target) {
+        checkUsable();
+        if (target == null) {
+            throw new IllegalArgumentException("the backup target is null: name a directory that does not exist yet");
+        }
+        return backups.copyTo(target);
     }
 
     /**

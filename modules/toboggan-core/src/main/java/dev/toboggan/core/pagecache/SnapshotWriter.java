@@ -20,6 +20,7 @@ import java.util.List;
 import java.util.Set;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.atomic.LongAdder;
+import java.util.function.Function;
 
 /**
  * Takes snapshots ({@link SnapshotFormat}), so that an open replays only the log written since the last
@@ -94,6 +95,16 @@ public final class SnapshotWriter {
     /** The LSN of the newest durable snapshot, 0 if there is none: an open replays the log from there. */
     public long lastSnapshotLsn() {
         return baseLsn;
+    }
+
+    /**
+     * Runs {@code copy} with the newest durable snapshot's file ({@code null} if there is none) while no
+     * snapshot is taken and none is deleted: a backup copies that file and the log after it, and the file
+     * stays the one recovery of the copy starts from. The segment cleaner, which takes a snapshot before it
+     * frees segments past the last one, waits meanwhile.
+     */
+    synchronized <R> R whileNoneTaken(Function<Path, R> copy) {
+        return copy.apply(baseFile);
     }
 
     /**
