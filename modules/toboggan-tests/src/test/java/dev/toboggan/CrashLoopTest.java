@@ -1,6 +1,7 @@
 package dev.toboggan;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.assertj.core.api.Assertions.fail;
 
 import java.io.IOException;
@@ -34,7 +35,10 @@ import org.junit.jupiter.api.Test;
  *       partly applied, and no later operation survives without an earlier one;
  *   <li>every tree checks out ({@link TreeVerifier}: structure, order, no leaked page);
  *   <li>no generated id is ever handed out twice, across all cycles;
- *   <li>no worker saw a wrong read, a failed swap or an error while it ran.
+ *   <li>no worker saw a wrong read, a failed swap or an error while it ran;
+ *   <li>every online backup the child finished holds, per worker, the state after a prefix of its operations
+ *       that contains every operation done before the backup was asked for, and checks out; one the kill
+ *       cut short is refused at open.
  * </ul>
  * The store then closes cleanly and the recovered state is the next cycle's starting point.
  *
@@ -53,6 +57,8 @@ class CrashLoopTest {
     /** Baseline state of each worker's keys: what the last verification found. */
     private final List<Map<Integer, byte[]>> baseline = new ArrayList<>();
     private final Set<Long> ids = new HashSet<>();
+    private int backupsChecked;
+    private int backupsCutShort;
     /** Children still running; killed if the test stops early, so none outlives it. */
     private final List<Process> children = new ArrayList<>();
 
@@ -108,7 +114,8 @@ class CrashLoopTest {
         }
         System.out.println("CrashLoopTest: " + CYCLES + " kills while working, " + recoveryKills
                 + " while recovering (" + killsBeforeOpened + " before the open returned), " + ids.size()
-                + " ids checked, " + (System.nanoTime() - started) / 1_000_000 + " ms (" + verifyMillis + " verifying)");
+                + " ids checked, " + backupsChecked + " online backups checked (" + backupsCutShort
+                + " cut short and refused), " + (System.nanoTime() - started) / 1_000_000 + " ms (" + verifyMillis + " verifying)");
         deleteRecursively(root);
     }
 
@@ -167,12 +174,13 @@ class CrashLoopTest {
 
     private void verify(Path store, Path cycleDir, int cycle) throws IOException {
         String where = "cycle " + cycle + ", seed " + SEED + " (" + cycleDir + ")";
+        checkBackups(cycleDir, cycle, where);
         try (Db db = Toboggan.open(CrashWorkload.config(), store)) {
             List<Map<Integer, byte[]>> recovered = recoveredState(db, where);
             for (int w = 0; w < WORKERS; w++) {
                 CrashJournal.Parsed journal = CrashJournal.read(cycleDir.resolve("journal-" + w));
                 assertThat(journal.errors()).as("worker %d saw, %s", w, where).isEmpty();
-                checkPrefix(w, cycle, journal, recovered.get(w), where);
+                checkPrefix(w, cycle, journal, journal.flushedUpTo(), recovered.get(w), where);
                 for (long id : journal.ids()) {
                     if (!ids.add(id)) {
                         fail("id " + id + " was generated twice; " + where);
@@ -181,6 +189,58 @@ class CrashLoopTest {
                 baseline.set(w, recovered.get(w));
             }
             TreeVerifier.verify((Store) db);
+        }
+    }
+
+    /**
+     * The backups the child took before it was killed: each one whose {@code format} file exists holds, for
+     * every worker, the state after a prefix of its operations that contains every operation that had returned
+     * before the backup was asked for, and checks out; one the kill cut short (no format file) is refused by
+     * an open. Runs before this cycle's baselines move on.
+     */
+    private void checkBackups(Path cycleDir, int cycle, String where) throws IOException {
+        Path file = cycleDir.resolve(CrashWorkload.BACKUP_JOURNAL);
+        if (!Files.exists(file)) {
+            return;
+        }
+        String[] lines = Files.readString(file, StandardCharsets.UTF_8).split("\n", -1);
+        Set<Integer> ended = new HashSet<>();
+        for (int i = 0; i < lines.length - 1; i++) { // the last element: "" or a line the kill tore
+            if (lines[i].startsWith("E ")) {
+                ended.add(Integer.parseInt(lines[i].substring(2)));
+            } else if (lines[i].startsWith("X ")) {
+                fail("the backup thread saw " + lines[i].substring(2) + "; " + where);
+            }
+        }
+        List<CrashJournal.Parsed> journals = new ArrayList<>();
+        for (int w = 0; w < WORKERS; w++) {
+            journals.add(CrashJournal.read(cycleDir.resolve("journal-" + w)));
+        }
+        for (int i = 0; i < lines.length - 1; i++) {
+            if (!lines[i].startsWith("S ")) {
+                continue;
+            }
+            String[] f = lines[i].split(" ");
+            int n = Integer.parseInt(f[1]);
+            Path backup = cycleDir.resolve("backup-" + n);
+            String at = "backup " + n + " of " + where;
+            if (!Files.exists(backup.resolve("format"))) {
+                assertThat(ended).as("a backup that returned has its format file; %s", at).doesNotContain(n);
+                if (Files.exists(backup.resolve("log"))) {
+                    assertThatThrownBy(() -> Toboggan.open(CrashWorkload.config(), backup).close())
+                            .as("a backup cut short is refused; %s", at).hasStackTraceContaining("no format file");
+                    backupsCutShort++;
+                }
+                continue;
+            }
+            try (Db db = Toboggan.open(CrashWorkload.config(), backup)) {
+                List<Map<Integer, byte[]>> held = recoveredState(db, at);
+                for (int w = 0; w < WORKERS; w++) {
+                    checkPrefix(w, cycle, journals.get(w), Long.parseLong(f[2 + w]), held.get(w), at);
+                }
+                TreeVerifier.verify((Store) db);
+            }
+            backupsChecked++;
         }
     }
 
@@ -209,14 +269,15 @@ class CrashLoopTest {
 
     /**
      * Whether {@code recovered} is the worker's state after a prefix of its operations (from the baseline)
-     * that contains every operation acknowledged as durable.
+     * that contains every operation up to {@code mustHold} (those acknowledged as durable, or done before a
+     * backup).
      */
-    private void checkPrefix(int w, int cycle, CrashJournal.Parsed journal, Map<Integer, byte[]> recovered,
-            String where) {
+    private void checkPrefix(int w, int cycle, CrashJournal.Parsed journal, long mustHold,
+            Map<Integer, byte[]> recovered, String where) {
         List<CrashJournal.Op> ops = journal.ops();
         int mustApply = 0;
         for (int i = 0; i < ops.size(); i++) {
-            if (ops.get(i).seq() <= journal.flushedUpTo()) {
+            if (ops.get(i).seq() <= mustHold) {
                 mustApply = i + 1;
             }
         }
@@ -243,7 +304,7 @@ class CrashLoopTest {
             }
         }
         fail("worker " + w + ": the recovered keys are not the state after any of the prefixes " + candidates.get(0)
-                + ".." + ops.size() + " of its " + ops.size() + " operations (durable up to #" + journal.flushedUpTo()
+                + ".." + ops.size() + " of its " + ops.size() + " operations (to hold up to #" + mustHold
                 + "); keys differing from the state after all of them: " + differing + "; the last operations: "
                 + ops.subList(Math.max(0, ops.size() - 5), ops.size()) + "; " + where);
     }

@@ -11,6 +11,7 @@ import java.util.Iterator;
 import java.util.Map;
 import java.util.SplittableRandom;
 import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.atomic.AtomicLongArray;
 
 /**
  * The child JVM of the crash loop ({@link CrashLoopTest}): opens the store, then runs workers that write
@@ -21,6 +22,9 @@ import java.util.concurrent.CountDownLatch;
  * Markers in the cycle directory: {@code recovering} is created just before {@link Toboggan#open}, and
  * {@code opened} (holding the milliseconds the open took) right after it returned, so the parent can aim
  * a kill at recovery itself.
+ *
+ * <p>A thread beside the workers takes online backups ({@link Db#backup}) now and then, journaled in
+ * {@value #BACKUP_JOURNAL}: the parent opens each and checks it holds a prefix of every worker's operations.
  *
  * <p>The workload: inserts of small, medium (value pages) and large (blob) values, removes (also of
  * whole runs of keys, which empty leaves the tree then merges),
@@ -63,12 +67,29 @@ public final class CrashWorkload {
             Thread.sleep(Long.MAX_VALUE);
         }
         CountDownLatch end = new CountDownLatch(workers);
+        AtomicLongArray lastDone = new AtomicLongArray(workers);
+        for (int w = 0; w < workers; w++) {
+            lastDone.set(w, -1);
+        }
+        Thread backups = new Thread(() -> {
+            try (CrashJournal journal = new CrashJournal(cycleDir.resolve(BACKUP_JOURNAL))) {
+                try {
+                    takeBackups(db, journal, cycleDir, lastDone, new SplittableRandom(seed * 31 + workers));
+                } catch (Throwable e) {
+                    journal.line("X " + e.toString().replace('\n', ' '));
+                }
+            } catch (IOException e) {
+                e.printStackTrace();
+            }
+        }, "crash-backups");
+        backups.setDaemon(true);
+        backups.start();
         for (int w = 0; w < workers; w++) {
             int worker = w;
             Thread t = new Thread(() -> {
                 try (CrashJournal journal = new CrashJournal(cycleDir.resolve("journal-" + worker))) {
                     try {
-                        new Worker(db, journal, cycle, worker, new SplittableRandom(seed * 31 + worker)).run();
+                        new Worker(db, journal, cycle, worker, new SplittableRandom(seed * 31 + worker), lastDone).run();
                     } catch (Throwable e) {
                         journal.line("X " + e.toString().replace('\n', ' '));
                     }
@@ -85,6 +106,28 @@ public final class CrashWorkload {
         System.exit(3);
     }
 
+    /** The journal of the backups a child takes while its workers write. */
+    static final String BACKUP_JOURNAL = "backups";
+
+    /**
+     * Takes an online backup every 50–300 ms into {@code backup-<n>} of the cycle directory, until killed: the
+     * line {@code S <n> <done0> <done1> ...} (each worker's last operation that had returned, so the backup
+     * must hold it) before the call, {@code E <n>} after it returned.
+     */
+    private static void takeBackups(Db db, CrashJournal journal, Path cycleDir, AtomicLongArray lastDone,
+            SplittableRandom r) throws Exception {
+        for (int n = 0; ; n++) {
+            Thread.sleep(r.nextInt(50, 300));
+            StringBuilder line = new StringBuilder("S ").append(n);
+            for (int w = 0; w < lastDone.length(); w++) {
+                line.append(' ').append(lastDone.get(w));
+            }
+            journal.line(line.toString());
+            db.backup(cycleDir.resolve("backup-" + n));
+            journal.line("E " + n);
+        }
+    }
+
     /** One writer of its own keys; runs until killed or until something is wrong. */
     private static final class Worker {
         private final Db db;
@@ -95,9 +138,12 @@ public final class CrashWorkload {
         private final SplittableRandom r;
         /** The worker's keys as the store should have them now (all its operations returned). */
         private final Map<Integer, byte[]> model = new HashMap<>();
+        /** Every worker's last operation that returned, for the backups. */
+        private final AtomicLongArray lastDone;
         private long seq;
 
-        Worker(Db db, CrashJournal journal, int cycle, int worker, SplittableRandom r) {
+        Worker(Db db, CrashJournal journal, int cycle, int worker, SplittableRandom r, AtomicLongArray lastDone) {
+            this.lastDone = lastDone;
             this.db = db;
             this.tree = db.tree(CrashJournal.treeOf(worker));
             this.journal = journal;
@@ -290,6 +336,7 @@ public final class CrashWorkload {
 
         private void done(long s) throws IOException {
             journal.line("D " + s);
+            lastDone.set(worker, s);
         }
     }
 }
