@@ -1,6 +1,7 @@
 package dev.toboggan;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.assertj.core.api.Assertions.fail;
 import static org.junit.jupiter.api.Assertions.assertTimeoutPreemptively;
 
@@ -33,7 +34,7 @@ import org.junit.jupiter.api.TestInfo;
  * create, writes of small values, value pages and blobs, removes, atomic batches, a new tree, flushes,
  * snapshots, a clean close and reopen, a power loss and the recovery after it, cleaning passes that drain
  * every segment they may (besides the engine's own cleaner, which runs as segments fill), removes that empty
- * leaves (which the tree merges) — run again and again with
+ * leaves (which the tree merges), an online backup — run again and again with
  * one fault injected at a different place each time:
  * <ul>
  *   <li>the Nth call of each kind (read, write, force, truncate, rename, delete, directory sync, open,
@@ -47,7 +48,8 @@ import org.junit.jupiter.api.TestInfo;
  * says so) or in the scenario finishing; then the store is closed, the faults are cleared, the power
  * fails, and the store must reopen with a state the scenario went through since its last acknowledged
  * flush or close (nothing acknowledged lost, no half of a batch, nothing never written) and valid trees
- * without leaked pages ({@link TreeVerifier}).
+ * without leaked pages ({@link TreeVerifier}); a backup that got its format file must hold exactly the state
+ * its step began with, and one cut short must be refused at open.
  *
  * <p>The background actors run, but with no periodic flush or snapshot, so each run makes nearly the
  * same calls; {@code -Dtoboggan.test.seed} replays a run.
@@ -58,6 +60,7 @@ class FaultInjectionTest {
     private static final long SEED = Long.getLong("toboggan.test.seed", System.nanoTime());
     private static final int SCALE = Integer.getInteger("toboggan.test.scale", 1);
     private static final Path DIR = Path.of("/store");
+    private static final Path BACKUP = Path.of("/backup");
     private static final Config CONFIG = ConfigFactory.parseString("""
             toboggan.segment-size = 16KiB
             toboggan.flush-every = 0
@@ -170,11 +173,15 @@ class FaultInjectionTest {
     /** Runs per test and how many of them ended in an error, printed so a fault that never fires shows. */
     private int runs;
     private int errors;
+    /** Backups opened and compared after a run, and backups cut short that an open refused. */
+    private int backupsChecked;
+    private int backupsRefused;
 
     @AfterEach
     void report(TestInfo test) {
         System.out.println("FaultInjectionTest." + test.getTestMethod().orElseThrow().getName() + ": " + runs
-                + " runs, " + errors + " ended in an error");
+                + " runs, " + errors + " ended in an error; backups checked " + backupsChecked + ", cut short and refused "
+                + backupsRefused);
         String name = test.getTestMethod().orElseThrow().getName();
         // A regression seed replays one run, and which call is the Nth depends on the background actors'
         // timing: it may miss its target (the bug it found has a deterministic test of its own, named in
@@ -189,7 +196,11 @@ class FaultInjectionTest {
         try {
             assertTimeoutPreemptively(Duration.ofSeconds(60), () -> scenario.run(faultStep, fault),
                     () -> what + " hung; seed " + SEED);
-            scenario.checkRecovery(what);
+            switch (scenario.checkRecovery(what)) {
+                case CHECKED -> backupsChecked++;
+                case REFUSED -> backupsRefused++;
+                default -> { }
+            }
         } catch (AssertionError | RuntimeException e) {
             // which fault, where, and the seed: also for an exception recovery threw, not only a failed check
             throw new AssertionError(what + " (seed " + SEED + "): " + chain(e), e);
@@ -208,6 +219,9 @@ class FaultInjectionTest {
         return messages.toString();
     }
 
+    /** What a run left of its backup step. */
+    private enum BackupOutcome { NONE, CHECKED, REFUSED }
+
     /** One run of the scenario on a fresh simulated disk, and what it acknowledged. */
     private static final class Scenario {
         private final long seed;
@@ -225,6 +239,8 @@ class FaultInjectionTest {
         private final List<String> trace = new ArrayList<>();
         private RuntimeException failure;
         private String failedAt;
+        /** The store's state when the backup step began ({@code null} before it): what the backup must hold. */
+        private NavigableMap<byte[], byte[]> backupModel;
         /** Segments the cleaning (the engine's and the scenario's passes) had freed at the last clean step. */
         private long segmentsFreed;
 
@@ -264,6 +280,9 @@ class FaultInjectionTest {
             s.add("clean");
             s.add("purge");
             s.add("flush");
+            writes(r, s, 4);
+            s.add("backup");
+            writes(r, s, 2);
             s.add("close");
             return s;
         }
@@ -371,6 +390,12 @@ class FaultInjectionTest {
                     db.pageCache().cleaning().pass(EVERY_SEGMENT);
                     segmentsFreed = db.pageCache().cleaning().metrics().segmentsFreed();
                 }
+                // An online backup of the store as it is now (it flushes first: everything before it is acknowledged).
+                case "backup" -> {
+                    backupModel = copy(model);
+                    db.backup(BACKUP);
+                    acknowledge();
+                }
                 case "close+open" -> {
                     db.close();
                     acknowledge();
@@ -421,8 +446,8 @@ class FaultInjectionTest {
             return Toboggan.open(settings, trees, system, counting != null ? counting : disk);
         }
 
-        /** After the run: close, clear the faults, lose power, reopen and check. */
-        void checkRecovery(String what) {
+        /** After the run: close, clear the faults, lose power, reopen and check; then the backup, if any. */
+        BackupOutcome checkRecovery(String what) {
             String context = what + (failure == null ? ", no error" : ", failed at " + failedAt + " with " + failure)
                     + "; seed " + seed;
             if (failure != null && failure.getMessage() == null) {
@@ -452,6 +477,35 @@ class FaultInjectionTest {
             } finally {
                 db.close();
             }
+            return checkBackup(context);
+        }
+
+        /**
+         * After the power loss: a backup whose format file exists holds exactly the state its step began with
+         * (a fault after its last file or in the flush before it cannot change what it copied); one without
+         * (the fault or the power loss cut it short) is refused at open.
+         */
+        private BackupOutcome checkBackup(String context) {
+            if (backupModel == null || !disk.exists(BACKUP.resolve("log"))) {
+                return BackupOutcome.NONE;
+            }
+            if (!disk.exists(BACKUP.resolve("format"))) {
+                assertThatThrownBy(() -> Toboggan.open(EngineSettings.fromConfig(CONFIG, BACKUP), trees, system, disk))
+                        .as("a backup cut short is refused, after %s", context).hasStackTraceContaining("no format file");
+                return BackupOutcome.REFUSED;
+            }
+            Store copy = Toboggan.open(EngineSettings.fromConfig(CONFIG, BACKUP), trees, system, disk);
+            try {
+                NavigableMap<byte[], byte[]> held = contents(copy);
+                if (!TestKeys.show(held).equals(TestKeys.show(backupModel))) {
+                    fail("the backup holds another state than the store's when it began, after " + context + ": "
+                            + difference(backupModel, held) + "\nthe steps:\n  " + String.join("\n  ", trace));
+                }
+                TreeVerifier.verify(copy);
+            } finally {
+                copy.close();
+            }
+            return BackupOutcome.CHECKED;
         }
 
         private void recovered(String context) {

@@ -51,6 +51,39 @@ class EventSourcedRecoveryTest {
         }
     }
 
+    /**
+     * A backup of the shared store ({@link PekkoStores}) taken while the ledger persists restores, in an actor
+     * system pointed at the copy, every event acknowledged before it and a gap-free run after them.
+     */
+    @Test
+    void aBackupTakenWhileTheLedgerPersistsRestoresEveryEventAcknowledgedBeforeIt(@TempDir Path backups) {
+        Path backup = backups.resolve("ledger-store");
+        ActorTestKit first = ActorTestKit.create("first", PekkoTestConfig.persistence(directory));
+        try {
+            ActorRef<Ledger.Command> ledger = first.spawn(Ledger.create("ledger"));
+            TestProbe<Integer> acks = first.createTestProbe();
+            for (int i = 1; i <= 200; i++) {
+                ledger.tell(new Ledger.Append("e" + i, acks.ref()));
+            }
+            for (int i = 1; i <= 60; i++) {
+                assertThat(acks.receiveMessage(TIMEOUT)).isEqualTo(i);
+            }
+            PekkoStores.get(first.system()).store("toboggan.pekko.store").backup(backup);
+            acks.receiveSeveralMessages(140, TIMEOUT);
+        } finally {
+            first.shutdownTestKit();
+        }
+
+        ActorTestKit restored = ActorTestKit.create("restored", PekkoTestConfig.persistence(backup));
+        try {
+            List<String> recovered = entries(restored);
+            assertThat(recovered).hasSizeGreaterThanOrEqualTo(60).hasSizeLessThanOrEqualTo(200);
+            assertThat(recovered).containsExactlyElementsOf(expected(recovered.size()));
+        } finally {
+            restored.shutdownTestKit();
+        }
+    }
+
     @Test
     void manyPersistentActorsWritingAtOnceGetEveryEventBackInOrder() {
         int actors = 20;
