@@ -222,6 +222,12 @@ class BackupTest {
         Backup retried = db.backup(target);
         assertThat(retried.bytes()).isPositive();
 
+        var open = db.pageCache().openBatch();
+        assertThatThrownBy(() -> db.backup(Path.of("/backups/in-a-batch"))).isInstanceOf(IllegalStateException.class)
+                .hasMessageContaining("inside an open atomic batch");
+        open.close();
+        assertThat(disk.exists(Path.of("/backups/in-a-batch"))).isFalse();
+
         Path cut = Path.of("/backups/cut");
         disk.runDyingAt(12, () -> db.backup(cut));
         disk.powerLoss();

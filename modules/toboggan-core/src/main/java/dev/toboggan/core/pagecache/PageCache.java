@@ -873,6 +873,7 @@ public final class PageCache<P, D> implements AutoCloseable {
      *
      * @throws IllegalArgumentException if {@code target} is null or exists, its parent does not, or it lies
      *     inside the store's directory; nothing was written
+     * @throws IllegalStateException inside an atomic batch of this thread, which could never seal
      * @throws dev.toboggan.core.StorageException if reading the store or writing the copy failed; the partial
      *     copy is removed, the store is unchanged and stays open
      */
@@ -880,6 +881,10 @@ public final class PageCache<P, D> implements AutoCloseable {
         checkUsable();
         if (target == null) {
             throw new IllegalArgumentException("the backup target is null: name a directory that does not exist yet");
+        }
+        if (ownBatches.get().depth > 0) {
+            throw new IllegalStateException("a backup inside an open atomic batch would wait for that batch itself "
+                    + "(it flushes first); close the batch first");
         }
         return backups.copyTo(target);
     }

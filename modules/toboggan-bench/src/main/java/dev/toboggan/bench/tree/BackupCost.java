@@ -1,0 +1,133 @@
+package dev.toboggan.bench.tree;
+
+import dev.toboggan.Db;
+import dev.toboggan.Toboggan;
+import dev.toboggan.bench.BenchDirs;
+import dev.toboggan.core.Backup;
+import java.io.IOException;
+import java.nio.channels.FileChannel;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.util.List;
+import java.util.SplittableRandom;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.LongAdder;
+import java.util.stream.Stream;
+
+/**
+ * What an online backup ({@link Db#backup}) costs: {@code keys} of {@link TreeBenchmark}'s random 16-byte keys
+ * with 100-byte values are loaded, then, alternating, {@code rounds} times each:
+ * <ul>
+ *   <li>the baseline: every file of the store's directory copied with {@link Files#copy} and forced, one by
+ *       one (what {@code cp -a} and a sync of a quiet store cost: the same bytes read and written);
+ *   <li>a backup of the quiet store.
+ * </ul>
+ * Then one writer overwrites random keys as fast as it can for {@code 3 × seconds}, and a backup runs in the
+ * middle third: the writer's puts per second before the backup and while it copies, and the backup's time
+ * under that load. Each copy is deleted after it is timed.
+ *
+ * <pre>
+ * java -Xmx3g -cp modules/toboggan-bench/target/benchmarks.jar dev.toboggan.bench.tree.BackupCost \
+ *     [keys (1000000)] [rounds (3)] [seconds (4)]
+ * </pre>
+ */
+public final class BackupCost {
+    private BackupCost() {}
+
+    public static void main(String[] args) throws Exception {
+        int keys = args.length > 0 ? Integer.parseInt(args[0]) : 1_000_000;
+        int rounds = args.length > 1 ? Integer.parseInt(args[1]) : 3;
+        int seconds = args.length > 2 ? Integer.parseInt(args[2]) : 4;
+        byte[] value = TreeBenchmark.value();
+        Path dir = BenchDirs.create("backup-cost");
+        Path copies = BenchDirs.create("backup-cost-copies");
+        try (Db db = Toboggan.open(dir.resolve("store"))) {
+            byte[] key = new byte[TreeBenchmark.KEY_SIZE];
+            for (int i = 0; i < keys; i++) {
+                TreeBenchmark.key(i, key);
+                db.insert(key.clone(), value);
+            }
+            db.flush();
+            Thread.sleep(3000); // the compaction at rest after the load
+            System.out.printf("loaded %d keys: %.1f MiB on disk%n", keys, db.sizeOnDisk() / 1048576.0);
+            for (int round = 0; round < rounds; round++) {
+                Path plain = copies.resolve("plain-" + round);
+                long t0 = System.nanoTime();
+                long plainBytes = plainCopy(db.directory(), plain);
+                long plainNanos = System.nanoTime() - t0;
+                BenchDirs.delete(plain);
+                t0 = System.nanoTime();
+                Backup backup = db.backup(copies.resolve("backup-" + round));
+                long backupNanos = System.nanoTime() - t0;
+                BenchDirs.delete(backup.directory());
+                System.out.printf("round %d: plain copy %.0f ms (%.0f MiB/s), backup %.0f ms (%.0f MiB/s): %.2f x the plain copy's time%n",
+                        round, plainNanos / 1e6, mibPerSecond(plainBytes, plainNanos), backupNanos / 1e6,
+                        mibPerSecond(backup.bytes(), backupNanos), (double) backupNanos / plainNanos);
+            }
+            underLoad(db, keys, value, copies.resolve("under-load"), seconds);
+        } finally {
+            BenchDirs.delete(dir);
+            BenchDirs.delete(copies);
+        }
+    }
+
+    /** One writer of random overwrites; a backup in the middle third of its run. */
+    private static void underLoad(Db db, int keys, byte[] value, Path target, int seconds) throws Exception {
+        LongAdder puts = new LongAdder();
+        AtomicBoolean stop = new AtomicBoolean();
+        Thread writer = new Thread(() -> {
+            SplittableRandom r = new SplittableRandom(7);
+            byte[] key = new byte[TreeBenchmark.KEY_SIZE];
+            while (!stop.get()) {
+                TreeBenchmark.key(r.nextInt(keys), key);
+                db.insert(key.clone(), value);
+                puts.increment();
+            }
+        }, "backup-cost-writer");
+        writer.start();
+        Thread.sleep(seconds * 1000L);
+        long before = puts.sum();
+        long t0 = System.nanoTime();
+        Thread.sleep(seconds * 1000L);
+        long beforeRate = (long) ((puts.sum() - before) / ((System.nanoTime() - t0) / 1e9));
+        long during0 = puts.sum();
+        t0 = System.nanoTime();
+        Backup backup = db.backup(target);
+        long backupNanos = System.nanoTime() - t0;
+        long duringRate = (long) ((puts.sum() - during0) / (backupNanos / 1e9));
+        Thread.sleep(seconds * 1000L);
+        stop.set(true);
+        writer.join();
+        BenchDirs.delete(backup.directory());
+        System.out.printf("under load: writer %d puts/s before, %d puts/s while the backup copied (%.2f x); backup %.0f ms"
+                + " (%.0f MiB/s)%n", beforeRate, duringRate, (double) duringRate / beforeRate, backupNanos / 1e6,
+                mibPerSecond(backup.bytes(), backupNanos));
+    }
+
+    /** Copies every file under {@code from} into {@code to}, forcing each: the baseline. */
+    private static long plainCopy(Path from, Path to) throws IOException {
+        long bytes = 0;
+        List<Path> paths;
+        try (Stream<Path> walk = Files.walk(from)) {
+            paths = walk.toList();
+        }
+        for (Path p : paths) {
+            Path target = to.resolve(from.relativize(p).toString());
+            if (Files.isDirectory(p)) {
+                Files.createDirectories(target);
+            } else if (!p.getFileName().toString().equals("lock")) {
+                Files.copy(p, target);
+                try (FileChannel c = FileChannel.open(target, StandardOpenOption.WRITE)) {
+                    c.force(true);
+                }
+                bytes += Files.size(target);
+            }
+        }
+        return bytes;
+    }
+
+    private static double mibPerSecond(long bytes, long nanos) {
+        return bytes / 1048576.0 / (nanos / 1e9);
+    }
+}
