@@ -3,6 +3,7 @@ package dev.toboggan;
 import java.util.Iterator;
 import java.util.Map;
 import java.util.concurrent.CompletionStage;
+import java.util.function.UnaryOperator;
 
 /**
  * An ordered map from {@code byte[]} keys to {@code byte[]} values, kept in a Toboggan store: sled's
@@ -67,6 +68,74 @@ public interface Tree extends Iterable<Map.Entry<byte[], byte[]>> {
      *     differed from {@code expected} after a failure
      */
     SwapResult compareAndSwap(byte[] key, byte[] expected, byte[] newValue);
+
+    /**
+     * Sets {@code key} to {@code update} applied to its value, atomically (sled's {@code update_and_fetch}): a
+     * compare-and-swap loop, so {@code update} runs again, on the newer value, each time another writer changed
+     * the key in between, and must have no side effects. It gets a copy of the value ({@code null}: none) and
+     * returns the new one ({@code null}: remove the key; the same value: no change).
+     *
+     * @return the key's new value, or {@code null} if it has none now
+     * @throws IllegalArgumentException if {@code update} is null, or as {@link #compareAndSwap} for what it
+     *     returns; nothing changed
+     */
+    default byte[] updateAndFetch(byte[] key, UnaryOperator<byte[]> update) {
+        return update(key, update)[1];
+    }
+
+    /**
+     * As {@link #updateAndFetch}, returning the value {@code update} was applied to.
+     *
+     * @return the key's value before the update, or {@code null} if it had none
+     */
+    default byte[] fetchAndUpdate(byte[] key, UnaryOperator<byte[]> update) {
+        return update(key, update)[0];
+    }
+
+    private byte[][] update(byte[] key, UnaryOperator<byte[]> update) {
+        if (update == null) {
+            throw new IllegalArgumentException("update is null: pass a function from the current value to the new one");
+        }
+        byte[] current = get(key);
+        while (true) {
+            // a copy: an update that changes its argument in place must not change what the swap expects
+            byte[] next = update.apply(current == null ? null : current.clone());
+            SwapResult result = compareAndSwap(key, current, next);
+            if (result.succeeded()) {
+                return new byte[][] {current, result.current()};
+            }
+            current = result.current();
+        }
+    }
+
+    /**
+     * Removes the entry with the smallest key and returns it (sled's {@code pop_min}): a work queue's take.
+     * Each entry goes to one caller only, however many pop at once. It is the smallest key when the call read
+     * it: a key inserted below it while the call runs is not taken instead (the next call takes it).
+     *
+     * @return the removed entry, or {@code null} if the tree was empty
+     */
+    default Map.Entry<byte[], byte[]> popMin() {
+        return pop(true);
+    }
+
+    /** As {@link #popMin}, for the entry with the largest key (sled's {@code pop_max}). */
+    default Map.Entry<byte[], byte[]> popMax() {
+        return pop(false);
+    }
+
+    private Map.Entry<byte[], byte[]> pop(boolean smallest) {
+        while (true) {
+            Map.Entry<byte[], byte[]> entry = smallest ? first() : last();
+            if (entry == null) {
+                return null;
+            }
+            // the entry goes to the caller whose swap removes that key with that value
+            if (compareAndSwap(entry.getKey(), entry.getValue(), null).succeeded()) {
+                return entry;
+            }
+        }
+    }
 
     /**
      * The entries with keys in {@code [from, to)}, in ascending key order.

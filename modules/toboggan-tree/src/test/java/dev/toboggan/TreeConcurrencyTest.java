@@ -234,6 +234,106 @@ class TreeConcurrencyTest {
         TreeVerifier.verify(db);
     }
 
+    /**
+     * {@link Tree#fetchAndUpdate} and {@link Tree#updateAndFetch} from several threads: every increment lands
+     * once, and the values each call returns (before and after its increment) are each counter's 0..n-1 and
+     * 1..n, each once. The updates change their argument in place, which must not confuse the swap.
+     */
+    @Test
+    void updatesOfSeveralThreadsEachSeeADistinctValue() throws Exception {
+        int threads = 4;
+        int increments = 600 * SCALE;
+        byte[][] counters = {TestKeys.utf8("u1"), TestKeys.utf8("u2")};
+        java.util.function.UnaryOperator<byte[]> increment = current -> {
+            if (current == null) {
+                return ByteBuffer.allocate(8).putLong(1).array();
+            }
+            long n = ByteBuffer.wrap(current).getLong();
+            ByteBuffer.wrap(current).putLong(n + 1); // in place, on purpose
+            return n % 10 == 9 ? Arrays.copyOf(current, 64) : current; // now and then a value page
+        };
+        List<Callable<List<long[]>>> tasks = new ArrayList<>();
+        for (int t = 0; t < threads; t++) {
+            SplittableRandom r = new SplittableRandom(SEED + 100 + t);
+            tasks.add(() -> {
+                List<long[]> seen = new ArrayList<>(); // counter, value before, value after
+                for (int i = 0; i < increments; i++) {
+                    int c = r.nextInt(counters.length);
+                    if (r.nextBoolean()) {
+                        byte[] before = db.fetchAndUpdate(counters[c], increment);
+                        long n = before == null ? 0 : ByteBuffer.wrap(before).getLong();
+                        seen.add(new long[] {c, n, n + 1});
+                    } else {
+                        long n = ByteBuffer.wrap(db.updateAndFetch(counters[c], increment)).getLong();
+                        seen.add(new long[] {c, n - 1, n});
+                    }
+                    db.insert(ByteBuffer.allocate(6).putShort((short) 8).putInt(r.nextInt()).array(), new byte[10]);
+                }
+                return seen;
+            });
+        }
+        List<java.util.Set<Long>> befores = List.of(new java.util.HashSet<>(), new java.util.HashSet<>());
+        for (Future<List<long[]>> f : pool.invokeAll(tasks)) {
+            for (long[] s : f.get()) {
+                assertThat(befores.get((int) s[0]).add(s[1])).as("value %d of counter %d seen twice", s[1], s[0]).isTrue();
+            }
+        }
+        for (int c = 0; c < counters.length; c++) {
+            long n = befores.get(c).size();
+            assertThat(ByteBuffer.wrap(db.get(counters[c])).getLong()).isEqualTo(n);
+            assertThat(befores.get(c)).allMatch(v -> v >= 0 && v < n);
+        }
+        assertThat(befores.get(0).size() + befores.get(1).size()).isEqualTo(threads * increments);
+        Jitter.activate(false);
+        TreeVerifier.verify(db);
+    }
+
+    /** {@link Tree#popMin} and {@link Tree#popMax} from several threads while a producer inserts: each entry is taken once. */
+    @Test
+    void poppersTakeEveryEntryOnce() throws Exception {
+        int entries = 1500 * SCALE;
+        Tree queue = db.tree("queue");
+        AtomicBoolean produced = new AtomicBoolean();
+        List<Callable<List<Integer>>> tasks = new ArrayList<>();
+        tasks.add(() -> {
+            for (int i = 0; i < entries; i++) {
+                queue.insert(ByteBuffer.allocate(4).putInt(i).array(), ByteBuffer.allocate(8).putInt(i).array());
+            }
+            produced.set(true);
+            return List.of();
+        });
+        for (int t = 0; t < 3; t++) {
+            boolean min = t != 2;
+            tasks.add(() -> {
+                List<Integer> taken = new ArrayList<>();
+                while (true) {
+                    boolean done = produced.get();
+                    Map.Entry<byte[], byte[]> e = min ? queue.popMin() : queue.popMax();
+                    if (e == null) {
+                        if (done) {
+                            return taken;
+                        }
+                        Thread.onSpinWait();
+                        continue;
+                    }
+                    int k = ByteBuffer.wrap(e.getKey()).getInt();
+                    assertThat(ByteBuffer.wrap(e.getValue()).getInt()).isEqualTo(k);
+                    taken.add(k);
+                }
+            });
+        }
+        java.util.Set<Integer> all = new java.util.HashSet<>();
+        for (Future<List<Integer>> f : pool.invokeAll(tasks)) {
+            for (int k : f.get()) {
+                assertThat(all.add(k)).as("entry %d taken twice", k).isTrue();
+            }
+        }
+        assertThat(all).hasSize(entries);
+        assertThat(queue.isEmpty()).isTrue();
+        Jitter.activate(false);
+        TreeVerifier.verify(db);
+    }
+
     @Test
     void noReaderSeesPartOfABatch() throws Exception {
         int group = 8;

@@ -12,8 +12,8 @@ import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
 /**
- * {@code get}, {@code insert}, {@code remove} and {@code compareAndSwap} are linearizable against a
- * sequential map. Nodes are tiny (a few keys split a leaf, and the tree starts two levels deep) and values
+ * {@code get}, {@code insert}, {@code remove}, {@code compareAndSwap} and {@code fetchAndUpdate} are
+ * linearizable against a sequential map. Nodes are tiny (a few keys split a leaf, and the tree starts two levels deep) and values
  * of two bytes or more live in value pages, so the operations race with splits, parent links and value
  * page frees. Stress mode only: the page cache does real (simulated) IO, which model checking cannot
  * explore.
@@ -75,6 +75,12 @@ public class TreeLincheckTest {
         return r.succeeded() + "/" + decode(r.current());
     }
 
+    /** {@link Tree#fetchAndUpdate} with the next value in 0, 1, 2, 3, 0 (0: absent, so it inserts and removes too). */
+    @Operation
+    public int fetchAndUpdate(@Param(name = "key") int k) {
+        return decode(db.fetchAndUpdate(key(k), current -> value((decode(current) + 1) % 4)));
+    }
+
     /** The sequential specification: a map from key to value, 0 meaning absent. */
     public static class Spec {
         private final Map<Integer, Integer> map = new HashMap<>(Map.of(2, 1, 4, 1, 6, 1));
@@ -104,6 +110,16 @@ public class TreeLincheckTest {
                 map.put(k, v);
             }
             return "true/" + v;
+        }
+
+        public int fetchAndUpdate(int k) {
+            int current = map.getOrDefault(k, 0);
+            if (current == 3) {
+                map.remove(k);
+            } else {
+                map.put(k, current + 1);
+            }
+            return current;
         }
     }
 
