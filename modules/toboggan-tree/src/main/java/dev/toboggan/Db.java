@@ -57,8 +57,8 @@ public interface Db extends Tree, AutoCloseable {
      * online backup). The copy is a store directory: it holds every change that returned before this call,
      * and of later ones a prefix in log order; an atomic batch is whole in it or absent. Open it with
      * {@link Toboggan#open(Path)} (with the store's settings) or check it with {@code toboggan verify}. While it
-     * copies, segment cleaning and snapshots wait (the copy reads bytes they would free), so writes may be
-     * held if the store reaches its space limit meanwhile. See docs/operations.md "Backup".
+     * copies, the segment cleaner frees nothing the copy has yet to read, so the store may grow by what is
+     * overwritten meanwhile; the copy's writes share the disk with the store's. See docs/operations.md "Backup".
      *
      * @param target a directory that does not exist yet, outside the store's directory; its parent must exist
      * @return where the copy is, the log position it holds everything below, and the bytes copied

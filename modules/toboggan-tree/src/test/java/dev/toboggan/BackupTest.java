@@ -108,55 +108,73 @@ class BackupTest {
     }
 
     /**
-     * Snapshots and the cleaner's frees wait while a backup copies (it reads the slots, blobs and snapshot
-     * they would delete), and changes made and flushed meanwhile are past the copy's cut.
+     * Snapshots and cleaning passes run while a backup copies, but no pass frees a segment (or deletes a blob)
+     * the copy has listed and not read yet: they are freed by the first pass after it. Changes made and
+     * flushed meanwhile, which reuse every slot that is free, are past the copy's cut.
      */
     @Test
-    void snapshotsAndCleaningWaitForTheCopyAndChangesMadeDuringItAreNotInIt() throws Exception {
+    void cleaningGoesOnDuringTheCopyButFreesNothingItHasYetToRead() throws Exception {
         SimulatedStorage disk = new SimulatedStorage();
         Store db = PageCacheBackend.openSmall(disk);
+        SegmentCleaning cleaning = db.pageCache().cleaning();
+        SegmentCleaning.Policy everySegment = new SegmentCleaning.Policy(1.0, 1.01);
         NavigableMap<byte[], byte[]> expected = TestKeys.model();
         for (int i = 0; i < 400; i++) {
             byte[] value = TestKeys.value(i, i % 40 == 0 ? 3000 : 20); // now and then a blob
             db.insert(TestKeys.be(i % 150), value);
             expected.put(TestKeys.be(i % 150), value);
         }
-        for (int pass = 0; pass < 5 && db.pageCache().cleaning().metrics().segmentsFreed() == 0; pass++) {
+        for (int pass = 0; pass < 5 && cleaning.metrics().segmentsFreed() == 0; pass++) {
             db.flush();
-            db.pageCache().cleaning().pass(new SegmentCleaning.Policy(1.0, 1.01), false);
+            cleaning.pass(everySegment, false);
         }
-        assertThat(db.pageCache().cleaning().metrics().segmentsFreed()).as("the copy needs the snapshot").isPositive();
+        assertThat(cleaning.metrics().segmentsFreed()).as("the copy needs the snapshot").isPositive();
         for (int i = 0; i < 30; i++) {
             db.insert(TestKeys.be(i), TestKeys.value(-i, 3000)); // blobs past the snapshot
             expected.put(TestKeys.be(i), TestKeys.value(-i, 3000));
         }
-        List<CompletableFuture<?>> waiting = new ArrayList<>();
+        long[] freed = new long[3]; // segments freed before the copy and after the pass during it; kept for it
+        long[] blobsDeleted = new long[2];
         Failpoints.callback("backup.copy", () -> {
-            if (!waiting.isEmpty()) {
+            if (freed[0] != 0) {
                 return;
             }
-            for (int i = 0; i < 150; i++) {
-                db.insert(TestKeys.be(i), utf8("after the cut"));
+            freed[0] = cleaning.metrics().segmentsFreed();
+            blobsDeleted[0] = cleaning.metrics().blobsDeleted();
+            for (int round = 0; round < 2; round++) { // every page replaced: every listed segment is dead
+                for (int i = 0; i < 150; i++) {
+                    db.insert(TestKeys.be(i), utf8("after the cut " + round));
+                }
             }
             db.remove(TestKeys.be(7));
             db.flush();
-            waiting.add(CompletableFuture.runAsync(() -> db.pageCache().snapshots().takeSnapshot()));
-            waiting.add(CompletableFuture.runAsync(
-                    () -> db.pageCache().cleaning().pass(new SegmentCleaning.Policy(1.0, 1.01), false)));
             try {
-                Thread.sleep(300);
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
+                CompletableFuture.runAsync(() -> {
+                    db.pageCache().snapshots().takeSnapshot();
+                    cleaning.pass(everySegment, false);
+                }).get(30, TimeUnit.SECONDS);
+            } catch (Exception e) {
+                throw new AssertionError("a snapshot and a pass during the copy did not finish", e);
             }
-            assertThat(waiting).as("snapshot and cleaning pass still waiting").noneMatch(CompletableFuture::isDone);
+            freed[1] = cleaning.metrics().segmentsFreed();
+            blobsDeleted[1] = cleaning.metrics().blobsDeleted();
+            freed[2] = db.pageCache().log().segmentsKeptForCopies();
+            for (int i = 0; i < 150; i++) { // into the slots the pass freed, if it freed any
+                db.insert(TestKeys.be(i), utf8("after the pass"));
+            }
+            db.flush();
         });
         disk.createDirectories(Path.of("/backups"));
         Backup backup = db.backup(Path.of("/backups/first"));
-        assertThat(waiting).hasSize(2);
-        for (CompletableFuture<?> work : waiting) {
-            work.get(30, TimeUnit.SECONDS);
-        }
-        assertThat(db.get(TestKeys.be(3))).isEqualTo(utf8("after the cut"));
+        assertThat(freed[1]).as("segments freed by the pass during the copy").isEqualTo(freed[0]);
+        assertThat(freed[2]).as("empty segments the pass kept for the copy (not counted against writers)").isPositive();
+        assertThat(blobsDeleted[1]).as("blobs deleted by the pass during the copy").isEqualTo(blobsDeleted[0]);
+        db.flush();
+        cleaning.pass(everySegment, false);
+        assertThat(cleaning.metrics().segmentsFreed()).as("freed once the copy has read them").isGreaterThan(freed[1]);
+        assertThat(cleaning.metrics().blobsDeleted()).isGreaterThan(blobsDeleted[1]);
+        assertThat(db.pageCache().log().segmentsKeptForCopies()).isZero();
+        assertThat(db.get(TestKeys.be(3))).isEqualTo(utf8("after the pass"));
         db.close();
         Store copy = PageCacheBackend.open(disk, PageCacheBackend.smallConfig(4096, backup.directory()),
                 new TreeSettings(128, 32));

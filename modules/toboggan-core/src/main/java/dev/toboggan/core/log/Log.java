@@ -16,6 +16,8 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
@@ -48,9 +50,9 @@ import java.util.function.Consumer;
  *       writers spin on the sealed window meanwhile.
  *   <li><b>Tips</b>: see {@link StabilityTracker}. A message is durable when the durable tip is above its
  *       LSN: a message never straddles windows, and windows are reported durable whole.
- *   <li><b>Slot reuse</b>: the segment cleaner frees slots ({@link #freeSegments}) and deletes blobs
- *       ({@link #deleteReplacedBlob}) only while no {@link #scanStable} or {@link #copyStable} runs (a
- *       read-write lock), since those read the slots and blobs they listed; writers never
+ *   <li><b>Slot reuse</b>: the segment cleaner frees slots ({@link #freeSegments}) only while no
+ *       {@link #scanStable} runs (a read-write lock), since a scan reads the slots it listed, and never frees a
+ *       slot or deletes a blob that a {@link Copy} has listed and not read yet (a backup); writers never
  *       touch that lock, and readers of single messages ({@link #read}) that meet a reused slot see a
  *       message that does not decode as the one asked for, which the page cache retries.
  *   <li><b>Failure</b>: the first unrecoverable error is kept in {@code failure} (set once, then every
@@ -114,12 +116,22 @@ public final class Log implements AutoCloseable {
      */
     private final AtomicLong promised = new AtomicLong();
     /**
-     * Read by {@link #scanStable} and {@link #copyStable} for their whole run, written by {@link #freeSegments}
-     * and {@link #deleteReplacedBlob}: they read the slots of the segments they listed (and a copy the blobs
-     * it listed), so none of them may be zeroed, reused or deleted under them.
+     * Read by {@link #scanStable} for its whole scan and by {@link #listForCopy} while it lists, written by
+     * {@link #freeSegments} and {@link #deleteReplacedBlob}: a scan reads the slots of the segments it
+     * listed, so none of them may be zeroed or reused under it; a copy registers what it listed before any
+     * free or deletion can look.
      */
     private final java.util.concurrent.locks.ReentrantReadWriteLock reclaimGuard =
             new java.util.concurrent.locks.ReentrantReadWriteLock();
+    /** Copies in progress ({@link Copy}): the segments and blobs they have yet to read stay. */
+    private final List<Copy> copies = new java.util.concurrent.CopyOnWriteArrayList<>();
+    /**
+     * Segments the cleaner found empty but left for a copy that had yet to read them ({@link #freeSegments});
+     * a later pass frees them. Written under the write side of {@code reclaimGuard}; its size is published in
+     * {@code keptForCopiesCount} for writers ({@link #segmentsKeptForCopies}).
+     */
+    private final Set<Long> keptForCopies = new java.util.HashSet<>();
+    private volatile int keptForCopiesCount;
     /** Threads in {@link #makeStable} and {@link #makeDurable}, each woken when its tip passes its LSN. */
     final TipWaiters tipWaiters = new TipWaiters();
     final LongAdder aborts = new LongAdder();
@@ -873,6 +885,15 @@ public final class Log implements AutoCloseable {
         return slots.inUse();
     }
 
+    /**
+     * Segments in use that the cleaner found empty and would have freed but for a backup that had yet to copy
+     * them: the space a backup holds for a while. Writers are not slowed for it ({@code SpaceGate}); the
+     * first pass after the copy has read them frees them.
+     */
+    public int segmentsKeptForCopies() {
+        return keptForCopiesCount;
+    }
+
     /** Free slots inside the log file, which new segments take (lowest first) before the file grows. */
     public int freeSlotCount() {
         return slots.freeSlots();
@@ -929,7 +950,8 @@ public final class Log implements AutoCloseable {
     /**
      * Gives back the slots of segments nothing needs any more (the segment cleaner's last step): zeroes
      * their headers and forces, so that no crash brings a header back over bytes a new segment is writing;
-     * then frees the slots for new segments; then cuts free slots off the end of the file.
+     * then frees the slots for new segments; then cuts free slots off the end of the file. A segment a copy
+     * in progress has listed and not read yet ({@link Copy}) is left as it is: a later pass frees it.
      *
      * <p>A segment must end strictly below the promised tip ({@link #freeable}): recovery starts the log's
      * contiguous tail at the segment holding the promised tip's last byte, so that segment must stay even
@@ -937,50 +959,61 @@ public final class Log implements AutoCloseable {
      *
      * @param segmentLsns base LSNs of {@link #freeable} segments, with no page's fragment in them in any
      *     version recovery can build (the caller's duty)
-     * @return slots cut off the end of the file
+     * @return the segments freed, and the slots cut off the end of the file
      * @throws IllegalStateException if a segment does not end below the promised tip, or holds no slot
      */
-    public int freeSegments(java.util.Collection<Long> segmentLsns) {
+    public Freed freeSegments(java.util.Collection<Long> segmentLsns) {
         checkUsable();
-        List<Integer> slotsToFree = new ArrayList<>();
         for (long base : segmentLsns) {
             if (!freeable(base)) {
                 throw new IllegalStateException("segment LSN " + base + " does not end below the durable tip promised "
                         + "on disk (" + promised.get() + "): recovery would take its absence for the end of the log, "
                         + "or find the segment holding the promised tip's last byte missing");
             }
-            int slot = slots.slotOf(base);
-            if (slot < 0) {
+            if (slots.slotOf(base) < 0) {
                 throw new IllegalStateException("segment LSN " + base + " holds no slot");
             }
-            slotsToFree.add(slot);
-        }
-        if (slotsToFree.isEmpty()) {
-            return 0;
         }
         reclaimGuard.writeLock().lock();
         try {
+            List<Long> freeing = new ArrayList<>();
+            for (long base : segmentLsns) {
+                if (Copy.listed(copies, base, true)) {
+                    keptForCopies.add(base);
+                } else {
+                    freeing.add(base);
+                }
+            }
+            keptForCopiesCount = keptForCopies.size();
+            if (freeing.isEmpty()) {
+                return new Freed(freeing, 0);
+            }
             ByteBuffer zeros = ByteBuffer.allocate(LogFormat.SEGMENT_HEADER_LENGTH);
-            for (int slot : slotsToFree) {
+            for (long base : freeing) {
                 Failpoints.check("cleaner.zero");
                 zeros.clear();
-                file.write(zeros, (long) slot * segmentSize);
+                file.write(zeros, (long) slots.slotOf(base) * segmentSize);
             }
             if (config.fsync()) {
                 Failpoints.check("cleaner.force");
                 file.force();
             }
-            segmentLsns.forEach(slots::release);
-            return slots.trimFreeTail(segmentSize, length -> {
+            freeing.forEach(slots::release);
+            keptForCopies.removeAll(freeing);
+            keptForCopiesCount = keptForCopies.size();
+            return new Freed(freeing, slots.trimFreeTail(segmentSize, length -> {
                 Failpoints.check("cleaner.truncate");
                 file.truncate(length);
-            });
+            }));
         } catch (IOException e) {
             throw new StorageException("freeing cleaned segments", config.logFile(), e);
         } finally {
             reclaimGuard.writeLock().unlock();
         }
     }
+
+    /** What {@link #freeSegments} did: the segments it freed (base LSNs), and the slots it cut off the file. */
+    public record Freed(List<Long> segments, int slotsTruncated) {}
 
     /** Blob id → bytes of its file, for every blob file present. */
     public Map<Long, Long> blobSizes() {
@@ -992,12 +1025,14 @@ public final class Log implements AutoCloseable {
     }
 
     /**
-     * Deletes the blob file of a message whose page was replaced by a later durable version.
+     * Deletes the blob file of a message whose page was replaced by a later durable version, unless a copy
+     * in progress has listed it and not read it yet ({@link Copy}): a later pass deletes it then.
      *
+     * @return whether it was deleted (or was gone already)
      * @throws IllegalStateException if the blob is not below {@link #promisedTip()}: recovery would take its
      *     absence for a torn tail
      */
-    public void deleteReplacedBlob(long blobId) {
+    public boolean deleteReplacedBlob(long blobId) {
         checkUsable();
         if (blobId >= promised.get()) {
             throw new IllegalStateException("blob " + blobId + " is not below the durable tip promised on disk ("
@@ -1005,8 +1040,12 @@ public final class Log implements AutoCloseable {
         }
         reclaimGuard.writeLock().lock();
         try {
+            if (Copy.listed(copies, blobId, false)) {
+                return false;
+            }
             Failpoints.check("cleaner.blob");
             io.deleteIfExists(blobs.path(blobId));
+            return true;
         } catch (IOException e) {
             throw new StorageException("deleting a replaced blob", blobs.path(blobId), e);
         } finally {
@@ -1036,51 +1075,106 @@ public final class Log implements AutoCloseable {
     }
 
     /**
-     * Copies the log as of {@code upTo} into the directory {@link #startCopy} made, while writers go on:
-     * every slot holding a segment below {@code upTo}, byte for byte at its own offset (a snapshot's locations
-     * are file offsets), cut at {@code upTo}; every blob below it; and a {@code stable-tip} file promising
-     * {@code upTo}. Bytes below the stable tip never change and no slot or blob is reclaimed while it copies
-     * ({@code reclaimGuard}), so the copy is the log at {@code upTo} exactly: slots the file holds past it
-     * (the segment being written, slots taken since, free slots with stale bytes) stay zeros in the copy, and
-     * its recovery ends the log at {@code upTo}. Holds off the segment cleaner's frees and blob deletions
-     * until it returns.
+     * Lists what a copy of the log as of its stable tip reads: every segment and every blob below the tip.
+     * Until the returned {@link Copy} has read one of them, or is closed, the segment cleaner neither frees
+     * that segment (its slot is not zeroed or reused) nor deletes that blob; what it has read may go at once.
+     * Bytes below the stable tip never change, so the copy reads the log at that tip exactly, while writers,
+     * the flusher and the cleaner go on.
      *
-     * @param upTo at most the {@link #stableTip()}: a clean cut, as a snapshot's LSN is
-     * @return the bytes copied
+     * <p>The tip is read under the guard the cleaner's frees take: a free done before it judged its
+     * segments dead as of a stable tip at most this one (dead here too), and none can start until the lists
+     * are registered.
      */
-    public long copyStable(long upTo, Path target) {
+    public Copy listForCopy() {
         checkUsable();
-        if (upTo > stability.stableTip()) {
-            throw new IllegalArgumentException("LSN " + upTo + " is past the stable tip " + stability.stableTip());
-        }
         reclaimGuard.readLock().lock();
-        try (StorageFile out = io.open(target.resolve(config.logFile().getFileName()), StorageIo.OpenMode.EXISTING)) {
-            Failpoints.check("backup.copy");
-            long copied = 0;
-            ByteBuffer chunk = ByteBuffer.allocate(Math.min(segmentSize, StorageIo.COPY_CHUNK));
-            for (Map.Entry<Long, Integer> segment : slots.segments().entrySet()) {
-                long base = segment.getKey();
-                if (base < upTo) {
-                    long at = (long) segment.getValue() * segmentSize;
-                    copied += copyRange(file, out, at, Math.min(segmentSize, upTo - base), chunk);
-                }
-            }
-            out.force();
-            Path blobCopies = target.resolve(config.directory().relativize(config.blobDirectory()));
-            io.createDirectories(blobCopies);
-            for (Map.Entry<Long, Long> blob : blobs.sizes().entrySet()) {
-                if (blob.getKey() < upTo) {
-                    copied += io.copy(blobs.path(blob.getKey()), blobCopies.resolve(LogFormat.blobFileName(blob.getKey())));
-                }
-            }
-            io.syncDirectory(blobCopies);
-            io.syncDirectory(target);
-            StableTipFile.write(io, target, upTo);
-            return copied;
+        try {
+            long upTo = stability.stableTip();
+            Map<Long, Integer> segments = new java.util.TreeMap<>(slots.segments()).headMap(upTo);
+            Map<Long, Long> blobSizes = new java.util.TreeMap<>(blobs.sizes()).headMap(upTo);
+            Copy copy = new Copy(upTo, segments, blobSizes.keySet());
+            copies.add(copy);
+            return copy;
         } catch (IOException e) {
-            throw new StorageException("copying the log to " + target, config.logFile(), e);
+            throw new StorageException("listing the blobs to copy", config.blobDirectory(), e);
         } finally {
             reclaimGuard.readLock().unlock();
+        }
+    }
+
+    /**
+     * A copy of the log in progress ({@link #listForCopy}): the segments and blobs it has yet to read, which
+     * the cleaner leaves alone. Close it when done or failed (every one left is released).
+     */
+    public final class Copy implements AutoCloseable {
+        private final long upTo;
+        private final Map<Long, Integer> segments;
+        private final Set<Long> segmentsLeft = ConcurrentHashMap.newKeySet();
+        private final Set<Long> blobsLeft = ConcurrentHashMap.newKeySet();
+
+        private Copy(long upTo, Map<Long, Integer> segments, Set<Long> blobIds) {
+            this.upTo = upTo;
+            this.segments = segments;
+            segmentsLeft.addAll(segments.keySet());
+            blobsLeft.addAll(blobIds);
+        }
+
+        /** The LSN the copy holds the log below: the stable tip when it was listed. */
+        public long upTo() {
+            return upTo;
+        }
+
+        /** Whether a copy in progress has yet to read the segment ({@code segment}) or blob with this LSN. */
+        static boolean listed(List<Copy> copies, long lsn, boolean segment) {
+            for (Copy copy : copies) {
+                if ((segment ? copy.segmentsLeft : copy.blobsLeft).contains(lsn)) {
+                    return true;
+                }
+            }
+            return false;
+        }
+
+        /**
+         * Writes the copy into the directory {@link #startCopy} made: every listed slot, byte for byte at its
+         * own offset (a snapshot's locations are file offsets) and cut at the copy's LSN, oldest segment first
+         * (the cleaner's usual targets), each released once read; then the listed blobs; then a
+         * {@code stable-tip} file promising the copy's LSN. Slots the file holds past it (the segment being
+         * written, slots taken since, free slots with stale bytes) stay zeros in the copy, so its recovery ends
+         * the log exactly at that LSN.
+         *
+         * @return the bytes copied
+         */
+        public long writeTo(Path target) {
+            try (StorageFile out = io.open(target.resolve(config.logFile().getFileName()), StorageIo.OpenMode.EXISTING)) {
+                Failpoints.check("backup.copy");
+                long copied = 0;
+                ByteBuffer chunk = ByteBuffer.allocate(Math.min(segmentSize, StorageIo.COPY_CHUNK));
+                for (Map.Entry<Long, Integer> segment : segments.entrySet()) {
+                    long base = segment.getKey();
+                    long at = (long) segment.getValue() * segmentSize;
+                    copied += copyRange(file, out, at, Math.min(segmentSize, upTo - base), chunk);
+                    segmentsLeft.remove(base);
+                }
+                out.force();
+                Path blobCopies = target.resolve(config.directory().relativize(config.blobDirectory()));
+                io.createDirectories(blobCopies);
+                for (long id : new java.util.TreeSet<>(blobsLeft)) {
+                    copied += io.copy(blobs.path(id), blobCopies.resolve(LogFormat.blobFileName(id)));
+                    blobsLeft.remove(id);
+                }
+                io.syncDirectory(blobCopies);
+                io.syncDirectory(target);
+                StableTipFile.write(io, target, upTo);
+                return copied;
+            } catch (IOException e) {
+                throw new StorageException("copying the log to " + target, config.logFile(), e);
+            }
+        }
+
+        /** Releases every segment and blob the copy has not read. */
+        @Override
+        public void close() {
+            copies.remove(this);
         }
     }
 

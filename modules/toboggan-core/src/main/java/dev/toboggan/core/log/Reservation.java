@@ -65,7 +65,7 @@ public final class Reservation {
     /**
      * Turns the message into a canceled record that recovery skips, and deletes a blob it created. The blob
      * goes before the window may be written, so it is gone before the stable tip passes the canceled record: a
-     * backup, which lists and copies the blobs below the stable tip ({@link Log#copyStable}), never lists one
+     * backup, which lists and copies the blobs below the stable tip ({@link Log#listForCopy}), never lists one
      * that vanishes under it (the cleaner deletes replaced blobs only under the log's reclaim guard).
      */
     public void abort() {

@@ -869,7 +869,7 @@ public final class PageCache<P, D> implements AutoCloseable {
      * Copies the store, as of now, into the new directory {@code target} while writers go on (an online
      * backup, {@link StoreBackup}): the copy opens as this store would after a crash right after this call
      * began, holding every change that returned before it and no part of an atomic batch that was not whole.
-     * The segment cleaner and the snapshots wait while it copies.
+     * The segment cleaner frees nothing the copy has yet to read ({@link Log#listForCopy}).
      *
      * @throws IllegalArgumentException if {@code target} is null or exists, its parent does not, or it lies
      *     inside the store's directory; nothing was written

@@ -690,13 +690,17 @@ public final class SegmentCleaning {
         // exactly at the promise (nothing written after it yet, say the segment a rotation just ended) stays
         // until a later pass can promise past it.
         empty.removeIf(base -> !log.freeable(base));
-        slotsTruncated.add(log.freeSegments(empty));
-        segmentsFreed.add(empty.size());
+        Log.Freed freed = log.freeSegments(empty); // a backup in progress may keep some for a later pass
+        slotsTruncated.add(freed.slotsTruncated());
+        segmentsFreed.add(freed.segments().size());
+        int deleted = 0;
         for (long id : deadBlobs) {
-            log.deleteReplacedBlob(id);
-            blobsDeleted.increment();
+            if (log.deleteReplacedBlob(id)) {
+                deleted++;
+            }
         }
-        return empty.size() + deadBlobs.size();
+        blobsDeleted.add(deleted);
+        return freed.segments().size() + deleted;
     }
 
     private void failpoint(String name) {

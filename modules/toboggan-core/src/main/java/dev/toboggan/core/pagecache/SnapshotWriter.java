@@ -99,9 +99,9 @@ public final class SnapshotWriter {
 
     /**
      * Runs {@code copy} with the newest durable snapshot's file ({@code null} if there is none) while no
-     * snapshot is taken and none is deleted: a backup copies that file and the log after it, and the file
-     * stays the one recovery of the copy starts from. The segment cleaner, which takes a snapshot before it
-     * frees segments past the last one, waits meanwhile.
+     * snapshot is taken and none is deleted: a backup copies that file and lists the log after it, so the
+     * file is the one recovery of the copy starts from. The segment cleaner, which takes a snapshot before it
+     * frees segments past the last one, waits meanwhile (a snapshot file's copy: milliseconds).
      */
     synchronized <R> R whileNoneTaken(Function<Path, R> copy) {
         return copy.apply(baseFile);

@@ -24,7 +24,8 @@ import java.util.concurrent.locks.ReentrantLock;
  *       limit (low 32 bits), so a writer never pairs a new soft limit with an old hard one; both
  *       {@link Integer#MAX_VALUE} when nobody is slowed. Written only by the cleaner ({@link #limits(int, int)},
  *       under {@code lock}, which also wakes held writers); the log's count of segments in use is a volatile
- *       it keeps once per segment. A change under the soft limit reads both ({@link #throttled}): two loads,
+ *       it keeps once per segment, less the empty segments a backup keeps until it has copied them (a set's
+ *       size, 0 but during a backup). A change under the soft limit reads both ({@link #throttled}): two loads,
  *       no write.
  *   <li><b>Delay</b>: soft &lt; in use &le; hard: {@code MAX_DELAY_NANOS × (inUse − soft) / (hard − soft)},
  *       parked in the writer's own thread (no message, no lock, nothing shared but two counters).
@@ -66,7 +67,18 @@ final class SpaceGate {
 
     /** Whether a change must go through {@link #awaitRoom}: the segments in use are over the soft limit. */
     boolean throttled() {
-        return log.segmentsInUse() > (int) (limits >>> 32);
+        int soft = (int) (limits >>> 32);
+        // the second load only past the first: the hot path stays two loads
+        return log.segmentsInUse() > soft && inUse() > soft;
+    }
+
+    /**
+     * Segments in use that count against writers: not those the cleaner would have freed but for a backup that
+     * has yet to copy them ({@link Log#segmentsKeptForCopies}). A backup holds them for the seconds it copies,
+     * and holding writers for that space would stall them for the whole backup.
+     */
+    private int inUse() {
+        return log.segmentsInUse() - log.segmentsKeptForCopies();
     }
 
     /**
@@ -90,7 +102,7 @@ final class SpaceGate {
     void awaitRoom(Runnable checkUsable) {
         long from = System.nanoTime();
         long now = limits;
-        long delay = delayNanos(log.segmentsInUse(), (int) (now >>> 32), (int) now);
+        long delay = delayNanos(inUse(), (int) (now >>> 32), (int) now);
         if (delay > 0) {
             delayedWrites.increment();
             LockSupport.parkNanos(this, delay);
@@ -104,7 +116,7 @@ final class SpaceGate {
     private void hold(Runnable checkUsable) {
         lock.lock();
         try {
-            while (log.segmentsInUse() > (int) limits) {
+            while (inUse() > (int) limits) {
                 checkUsable.run();
                 room.await(RECHECK_MILLIS, TimeUnit.MILLISECONDS);
             }

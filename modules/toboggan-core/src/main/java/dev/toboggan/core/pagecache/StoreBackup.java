@@ -19,10 +19,12 @@ import java.nio.file.Path;
  *   <li>The position is the log's stable tip, read after a flush (so every change that returned before the
  *       backup was asked for is below it) while the {@link SnapshotWriter} takes no snapshot
  *       ({@link SnapshotWriter#whileNoneTaken}): the newest snapshot, which the copy's recovery starts from,
- *       is at or below it and is not deleted while it is copied.
- *   <li>Bytes of the log below the stable tip are never written again, and while {@link Log#copyStable} runs
- *       no segment is freed (its slot zeroed or reused) and no blob deleted: the segment cleaner waits. So the
- *       copy reads only bytes that do not change, whatever the writers and the flusher do past the tip.
+ *       is at or below it, and is copied before another can replace it. Under the same lock the log lists
+ *       what it will copy ({@link Log#listForCopy}): every segment and blob below the position.
+ *   <li>Bytes of the log below the stable tip are never written again, and until the copy has read a listed
+ *       segment or blob the segment cleaner neither frees it (zeroes or reuses its slot) nor deletes it. So the
+ *       copy reads only bytes that do not change, whatever the writers, the flusher and the cleaner do; the
+ *       cleaner goes on, and what the copy has read it may free at once (oldest segments are read first).
  *   <li>The stable tip never passes the manifest of an open atomic batch, so a batch is whole in the copy or
  *       not in it at all.
  *   <li>The directory is created with an empty log and no {@code format} file, and the format file is written
@@ -60,19 +62,29 @@ final class StoreBackup {
         log.flush();
         log.startCopy(dir);
         try {
-            long[] copied = snapshots.whileNoneTaken(snapshot -> {
-                long lsn = log.stableTip();
-                long bytes = 0;
-                if (snapshot != null) {
-                    try {
-                        bytes += io.copy(snapshot, dir.resolve(snapshot.getFileName()));
-                    } catch (IOException e) {
-                        throw new StorageException("copying the snapshot to " + dir, snapshot, e);
+            // The log's listing (which reads the cut) and the snapshot's copy under the snapshot lock: the
+            // snapshot, at or below the cut, stays the newest until it is copied, and then no longer matters.
+            long[] bytes = {0};
+            Log.Copy logCopy = snapshots.whileNoneTaken(snapshot -> {
+                Log.Copy listed = log.listForCopy();
+                boolean copied = false;
+                try {
+                    if (snapshot != null) {
+                        bytes[0] = io.copy(snapshot, dir.resolve(snapshot.getFileName()));
+                    }
+                    copied = true;
+                    return listed;
+                } catch (IOException e) {
+                    throw new StorageException("copying the snapshot to " + dir, snapshot, e);
+                } finally {
+                    if (!copied) {
+                        listed.close(); // the cleaner must not keep waiting for a copy that will not read
                     }
                 }
-                bytes += log.copyStable(lsn, dir);
-                return new long[] {lsn, bytes};
             });
+            try (logCopy) {
+                bytes[0] += logCopy.writeTo(dir);
+            }
             Path idMark = config.directory().resolve(IdMarkFile.FILE_NAME);
             if (io.exists(idMark)) {
                 try {
@@ -82,8 +94,9 @@ final class StoreBackup {
                 }
             }
             log.finishCopy(dir);
-            LOG.get().info("backup of {} as of LSN {} written to {}: {} bytes", storeDirectory, copied[0], dir, copied[1]);
-            return new Backup(dir, copied[0], copied[1]);
+            LOG.get().info("backup of {} as of LSN {} written to {}: {} bytes", storeDirectory, logCopy.upTo(), dir,
+                    bytes[0]);
+            return new Backup(dir, logCopy.upTo(), bytes[0]);
         } catch (RuntimeException | Error e) {
             removePartialCopy(dir, e);
             throw e;

@@ -85,6 +85,34 @@ class SpaceGateTest {
         gate.lift();
     }
 
+    /**
+     * Empty segments the cleaner keeps for a backup that has yet to copy them do not count against writers:
+     * a backup holds them for the seconds it copies, and would otherwise stall writers for all of it.
+     */
+    @Test
+    void emptySegmentsKeptForABackupDoNotCountAgainstWriters() {
+        long pid = pc.allocate(List.of(0)).pid();
+        for (int i = 1; i < 3000; i++) { // every version replaces the last: all but the newest segments die
+            assertThat(pc.replace(pid, pc.get(pid), List.of(i, i, i, i)).succeeded()).isTrue();
+        }
+        pc.flush();
+        try (var copy = pc.log().listForCopy()) {
+            pc.cleaning().pass(new SegmentCleaning.Policy(1.0, 1.01), false);
+            int kept = pc.log().segmentsKeptForCopies();
+            assertThat(kept).as("empty segments the copy had yet to read").isPositive();
+            int inUse = pc.log().segmentsInUse();
+            gate.limits(inUse - kept, inUse - kept);
+            assertThat(gate.throttled()).as("within the limits once the kept segments are left out").isFalse();
+            gate.awaitRoom(() -> { });
+            gate.limits(inUse - kept - 1, inUse - kept - 1);
+            assertThat(gate.throttled()).as("over them by one segment of its own").isTrue();
+            gate.lift();
+            assertThat(gate.delayedWrites.sum() + gate.heldWrites.sum()).isZero();
+        }
+        pc.cleaning().pass(new SegmentCleaning.Policy(1.0, 1.01), false);
+        assertThat(pc.log().segmentsKeptForCopies()).as("freed once the copy is done").isZero();
+    }
+
     @Test
     void aHardLimitUnderTheSoftOneIsRefused() {
         assertThatThrownBy(() -> gate.limits(10, 9)).isInstanceOf(IllegalArgumentException.class)
