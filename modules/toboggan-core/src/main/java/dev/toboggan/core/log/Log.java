@@ -974,6 +974,9 @@ public final class Log implements AutoCloseable {
                 throw new IllegalStateException("segment LSN " + base + " holds no slot");
             }
         }
+        if (segmentLsns.isEmpty()) {
+            return new Freed(List.of(), 0); // no wait for a snapshot's scan to end
+        }
         reclaimGuard.writeLock().lock();
         try {
             List<Long> freeing = new ArrayList<>();
