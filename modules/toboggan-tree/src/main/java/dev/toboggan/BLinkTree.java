@@ -7,6 +7,7 @@ import dev.toboggan.core.pagecache.Page;
 import dev.toboggan.core.pagecache.PageCache;
 import java.util.Arrays;
 import java.util.Iterator;
+import java.util.List;
 import java.util.Map;
 import java.util.Queue;
 import java.util.concurrent.CompletionStage;
@@ -499,31 +500,52 @@ final class BLinkTree implements Tree {
         if (batch == null) {
             throw new IllegalArgumentException("the batch is null");
         }
-        if (batch.isEmpty()) {
-            checkWritable();
+        applyAtomically(List.of(this), List.of(batch));
+    }
+
+    /**
+     * Applies {@code batches.get(i)} to {@code trees.get(i)}, every change in one atomic batch of the page
+     * cache, under the exclusive side of the trees' concurrency control ({@link #applyBatch},
+     * {@link Db#applyBatches}): no single-key read sees some of the changes without the others, and after a
+     * crash all of them are there or none. The trees are of one store.
+     */
+    static void applyAtomically(List<BLinkTree> trees, List<Batch> batches) {
+        int changes = 0;
+        for (Batch batch : batches) {
+            changes += batch.size();
+        }
+        ConcurrencyControl cc = trees.get(0).cc;
+        if (changes == 0) {
+            trees.forEach(BLinkTree::checkWritable);
             return;
         }
         long stamp = cc.enterExclusive();
         try {
-            checkWritable();
-            try (dev.toboggan.core.pagecache.Batch atomic = pc.openBatch()) {
-                for (int i = 0; i < batch.size(); i++) {
-                    byte[] value = batch.value(i);
-                    try {
-                        if (value == null) {
-                            delete(batch.key(i));
-                        } else {
-                            put(batch.key(i), value);
+            trees.forEach(BLinkTree::checkWritable);
+            boolean changed = false;
+            try (dev.toboggan.core.pagecache.Batch atomic = trees.get(0).pc.openBatch()) {
+                for (int t = 0; t < trees.size(); t++) {
+                    BLinkTree tree = trees.get(t);
+                    Batch batch = batches.get(t);
+                    for (int i = 0; i < batch.size(); i++) {
+                        byte[] value = batch.value(i);
+                        try {
+                            if (value == null) {
+                                tree.delete(batch.key(i));
+                            } else {
+                                tree.put(batch.key(i), value);
+                            }
+                        } catch (RuntimeException | Error e) {
+                            if (changed) {
+                                tree.failHalfWay("an atomic batch", e);
+                            }
+                            throw e;
                         }
-                    } catch (RuntimeException | Error e) {
-                        if (i > 0) {
-                            failHalfWay("an atomic batch", e);
-                        }
-                        throw e;
+                        changed = true;
                     }
                 }
             }
-            mergeQueued();
+            trees.forEach(BLinkTree::mergeQueued);
         } finally {
             cc.exitExclusive(stamp);
         }

@@ -3,6 +3,7 @@ package dev.toboggan;
 import dev.toboggan.core.Backup;
 import java.nio.file.Path;
 import java.util.List;
+import java.util.Map;
 
 /**
  * An open Toboggan store (from {@link Toboggan#open}): its default tree, and the named trees it holds.
@@ -36,6 +37,19 @@ public interface Db extends Tree, AutoCloseable {
      * @throws IllegalArgumentException for the default tree, which cannot be dropped
      */
     boolean dropTree(String name);
+
+    /**
+     * Applies each batch to the tree its name maps to, all of them atomically (sled's multi-tree
+     * transactions, for writes): no single-key read in any of the trees sees some of the changes without the
+     * others, and after a crash all of them are there or none. A tree that does not exist is created first
+     * (as {@link #tree} does, a step of its own), if its batch holds a change. Other writers wait while it
+     * runs, as for {@link #applyBatch}.
+     *
+     * @param batches tree name → the changes to make in that tree
+     * @throws IllegalArgumentException if {@code batches} is null, or maps a null or invalid tree name, or a
+     *     name to a null batch; nothing changed
+     */
+    void applyBatches(Map<String, Batch> batches);
 
     /**
      * A new id, higher than every id this store handed out before, in this run or an earlier one (crashes

@@ -8,6 +8,7 @@ import java.util.ArrayList;
 import java.util.Iterator;
 import java.util.List;
 import java.util.Map;
+import java.util.TreeMap;
 import java.util.concurrent.CompletionStage;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicBoolean;
@@ -133,6 +134,35 @@ final class Store implements Db {
                 cc.exitExclusive(stamp);
             }
         }
+    }
+
+    @Override
+    public void applyBatches(Map<String, Batch> batches) {
+        if (batches == null) {
+            throw new IllegalArgumentException("the batches are null: pass a map from tree name to batch");
+        }
+        checkOpen();
+        Map<String, Batch> changing = new TreeMap<>(); // one order for every call: by tree name
+        for (Map.Entry<String, Batch> e : batches.entrySet()) {
+            if (e.getKey() == null) {
+                throw new IllegalArgumentException("a tree name in the batches is null");
+            }
+            Limits.checkTreeName(e.getKey());
+            if (e.getValue() == null) {
+                throw new IllegalArgumentException("the batch for tree '" + e.getKey() + "' is null");
+            }
+            if (!e.getValue().isEmpty()) {
+                changing.put(e.getKey(), e.getValue());
+            }
+        }
+        if (changing.isEmpty()) {
+            return;
+        }
+        List<BLinkTree> targets = new ArrayList<>();
+        for (String name : changing.keySet()) {
+            targets.add((BLinkTree) tree(name));
+        }
+        BLinkTree.applyAtomically(targets, new ArrayList<>(changing.values()));
     }
 
     // ---------------------------------------------------------------- the store

@@ -336,27 +336,47 @@ class TreeConcurrencyTest {
 
     @Test
     void noReaderSeesPartOfABatch() throws Exception {
+        Tree tree = db.tree("batches");
+        readersSeeBatchesWhole(tree, tree, (first, last) -> tree.applyBatch(first));
+    }
+
+    /** {@link Db#applyBatches}: a batch's first keys in one tree, its last ones in another. */
+    @Test
+    void noReaderSeesPartOfABatchOverTwoTrees() throws Exception {
+        Tree firsts = db.tree("firsts");
+        Tree lasts = db.tree("lasts");
+        readersSeeBatchesWhole(firsts, lasts, (first, last) -> db.applyBatches(Map.of("firsts", first, "lasts", last)));
+    }
+
+    /**
+     * Batches set a group of keys to the batch's number, the first half in {@code firstTree}, the rest in
+     * {@code lastTree} ({@code apply} gets the two halves; one batch if the trees are one); readers read the
+     * group's first key, then its last: never older than the first.
+     */
+    private void readersSeeBatchesWhole(Tree firstTree, Tree lastTree,
+            java.util.function.BiConsumer<Batch, Batch> apply) throws Exception {
         int group = 8;
         int batches = 600 * SCALE;
         AtomicBoolean done = new AtomicBoolean();
         AtomicLong checks = new AtomicLong();
-        Tree tree = db.tree("batches");
         Callable<Void> batcher = () -> {
             for (int g = 1; g <= batches; g++) {
-                Batch batch = new Batch();
+                Batch first = new Batch();
+                Batch last = firstTree == lastTree ? first : new Batch();
                 for (int i = 0; i < group; i++) {
                     // The first key of the group goes first in the batch, the last goes last.
-                    batch.insert(TestKeys.be(i * 1000), ByteBuffer.allocate(g % 4 == 0 ? 48 : 4).putInt(g).array());
+                    (i < group / 2 ? first : last).insert(TestKeys.be(i * 1000),
+                            ByteBuffer.allocate(g % 4 == 0 ? 48 : 4).putInt(g).array());
                 }
-                tree.applyBatch(batch);
+                apply.accept(first, last);
             }
             done.set(true);
             return null;
         };
         Callable<Void> reader = () -> {
             while (!done.get()) {
-                byte[] first = tree.get(TestKeys.be(0));
-                byte[] last = tree.get(TestKeys.be((group - 1) * 1000));
+                byte[] first = firstTree.get(TestKeys.be(0));
+                byte[] last = lastTree.get(TestKeys.be((group - 1) * 1000));
                 int a = first == null ? 0 : ByteBuffer.wrap(first).getInt();
                 int b = last == null ? 0 : ByteBuffer.wrap(last).getInt();
                 assertThat(b).as("the last key of a batch read after its first").isGreaterThanOrEqualTo(a);
@@ -367,6 +387,7 @@ class TreeConcurrencyTest {
         Callable<Void> writer = () -> {
             SplittableRandom r = new SplittableRandom(SEED);
             while (!done.get()) {
+                Tree tree = r.nextBoolean() ? firstTree : lastTree;
                 tree.insert(TestKeys.be(2 * r.nextInt(4000) + 1), new byte[r.nextInt(30)]);
             }
             return null;

@@ -69,6 +69,8 @@ final class TreeModelRun {
         record Count(int tree) implements OnTree {}
         /** Sizes -1: remove. */
         record Apply(int tree, List<String> keys, List<Integer> sizes) implements OnTree {}
+        /** One atomic batch over several trees ({@link Db#applyBatches}): change i is in tree {@code trees[i]}. */
+        record ApplyAcross(List<Integer> trees, List<String> keys, List<Integer> sizes) implements Op {}
         record Drop(int tree) implements Op {}
         record GenerateId() implements Op {}
         record Flush() implements Op {}
@@ -180,11 +182,13 @@ final class TreeModelRun {
         } else if (roll < 83) {
             List<String> keys = new ArrayList<>();
             List<Integer> sizes = new ArrayList<>();
+            List<Integer> trees = new ArrayList<>();
             for (int i = 1 + r.nextInt(8); i > 0; i--) {
                 keys.add(key(r));
                 sizes.add(r.nextInt(4) == 0 ? -1 : size(r));
+                trees.add(r.nextInt(TREES.length));
             }
-            return new Op.Apply(tree, keys, sizes);
+            return r.nextInt(3) == 0 ? new Op.ApplyAcross(trees, keys, sizes) : new Op.Apply(tree, keys, sizes);
         } else if (roll < 84) {
             return new Op.Drop(1 + r.nextInt(2));
         } else if (roll < 86) {
@@ -308,6 +312,10 @@ final class TreeModelRun {
             }
             tree(o.tree()).applyBatch(batch);
             changed();
+        } else if (op instanceof Op.ApplyAcross o) {
+            applyAcross(o);
+        } else if (op instanceof Op.ApplyAcross o) {
+            applyAcross(o);
         } else if (op instanceof Op.Drop o) {
             boolean existed = model.remove(TREES[o.tree()]) != null;
             assertThat(db.dropTree(TREES[o.tree()])).as(where(op)).isEqualTo(existed);
@@ -344,6 +352,34 @@ final class TreeModelRun {
         } else {
             crash((Op.Crash) op);
         }
+    }
+
+    private void applyAcross(Op.ApplyAcross o) {
+        Map<String, Batch> batches = new TreeMap<>();
+        for (int i = 0; i < o.keys().size(); i++) {
+            batches.computeIfAbsent(TREES[o.trees().get(i)], name -> new Batch());
+        }
+        // Trees are created first, each a durable step of its own, in name order (as the store does).
+        for (String name : batches.keySet()) {
+            if (!model.containsKey(name)) {
+                model.put(name, TestKeys.model());
+                changed();
+            }
+        }
+        for (int i = 0; i < o.keys().size(); i++) {
+            String name = TREES[o.trees().get(i)];
+            byte[] k = bytes(o.keys().get(i));
+            if (o.sizes().get(i) < 0) {
+                batches.get(name).remove(k);
+                model.get(name).remove(k);
+            } else {
+                byte[] v = valueFor(o.sizes().get(i));
+                batches.get(name).insert(k, v);
+                model.get(name).put(k, v);
+            }
+        }
+        db.applyBatches(batches);
+        changed();
     }
 
     private void cutShort(Op.CutShort o) {
@@ -664,6 +700,10 @@ final class TreeModelRun {
             return "new Op.Apply(" + o.tree() + ", List.of(" + String.join(", ", o.keys().stream()
                     .map(TreeModelRun::quote).toList()) + "), List.of(" + String.join(", ", o.sizes().stream()
                     .map(String::valueOf).toList()) + "))";
+        } else if (op instanceof Op.ApplyAcross o) {
+            return "new Op.ApplyAcross(List.of(" + String.join(", ", o.trees().stream().map(String::valueOf).toList())
+                    + "), List.of(" + String.join(", ", o.keys().stream().map(TreeModelRun::quote).toList())
+                    + "), List.of(" + String.join(", ", o.sizes().stream().map(String::valueOf).toList()) + "))";
         } else if (op instanceof Op.Drop o) {
             return "new Op.Drop(" + o.tree() + ")";
         } else if (op instanceof Op.Crash o) {

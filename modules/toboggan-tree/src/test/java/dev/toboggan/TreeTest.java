@@ -76,6 +76,29 @@ class TreeTest {
     }
 
     @Test
+    void batchesOverSeveralTreesApplyTogetherAndBadOnesChangeNothing() {
+        db.applyBatches(Map.of(Db.DEFAULT_TREE, new Batch().insert(utf8("k"), utf8("default")),
+                "other", new Batch().insert(utf8("k"), utf8("other")).remove(utf8("absent")),
+                "untouched", new Batch()));
+        assertThat(db.get(utf8("k"))).isEqualTo(utf8("default"));
+        assertThat(db.tree("other").get(utf8("k"))).isEqualTo(utf8("other"));
+        assertThat(db.treeNames()).as("a tree whose batch is empty is not created").doesNotContain("untouched");
+        Map<String, Batch> nullName = new java.util.HashMap<>();
+        nullName.put(null, new Batch().insert(utf8("x"), utf8("x")));
+        nullName.put("other", new Batch().insert(utf8("k"), utf8("changed")));
+        assertThatThrownBy(() -> db.applyBatches(nullName)).isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("tree name").hasMessageContaining("null");
+        Map<String, Batch> nullBatch = new java.util.HashMap<>();
+        nullBatch.put("other", null);
+        nullBatch.put("new", new Batch().insert(utf8("x"), utf8("x")));
+        assertThatThrownBy(() -> db.applyBatches(nullBatch)).isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("the batch for tree 'other' is null");
+        assertThatThrownBy(() -> db.applyBatches(null)).isInstanceOf(IllegalArgumentException.class);
+        assertThat(db.tree("other").get(utf8("k"))).isEqualTo(utf8("other"));
+        assertThat(db.treeNames()).doesNotContain("new");
+    }
+
+    @Test
     void arraysAreCopiedInAndOut() {
         byte[] key = utf8("key");
         byte[] value = utf8("value");
