@@ -24,9 +24,9 @@ import java.util.concurrent.locks.ReentrantLock;
  *       limit (low 32 bits), so a writer never pairs a new soft limit with an old hard one; both
  *       {@link Integer#MAX_VALUE} when nobody is slowed. Written only by the cleaner ({@link #limits(int, int)},
  *       under {@code lock}, which also wakes held writers); the log's count of segments in use is a volatile
- *       it keeps once per segment, less the empty segments a backup keeps until it has copied them (a set's
- *       size, 0 but during a backup). A change under the soft limit reads both ({@link #throttled}): two loads,
- *       no write.
+ *       it keeps once per segment, less the empty segments a backup keeps until it has copied them (a
+ *       volatile count, 0 but during a backup). A change under the soft limit reads both
+ *       ({@link #throttled}): two loads, no write.
  *   <li><b>Delay</b>: soft &lt; in use &le; hard: {@code MAX_DELAY_NANOS × (inUse − soft) / (hard − soft)},
  *       parked in the writer's own thread (no message, no lock, nothing shared but two counters).
  *   <li><b>Progress</b>: a held writer returns once the segments in use are within the hard limit. The

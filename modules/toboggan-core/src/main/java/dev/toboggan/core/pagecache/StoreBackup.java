@@ -78,7 +78,7 @@ final class StoreBackup {
                     throw new StorageException("copying the snapshot to " + dir, snapshot, e);
                 } finally {
                     if (!copied) {
-                        listed.close(); // the cleaner must not keep waiting for a copy that will not read
+                        listed.close(); // the cleaner must not keep segments for a copy that will not read them
                     }
                 }
             });
