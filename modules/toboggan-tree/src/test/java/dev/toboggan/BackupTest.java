@@ -158,7 +158,7 @@ class BackupTest {
             }
             freed[1] = cleaning.metrics().segmentsFreed();
             blobsDeleted[1] = cleaning.metrics().blobsDeleted();
-            freed[2] = db.pageCache().log().segmentsKeptForCopies();
+            freed[2] = cleaning.metrics().segmentsKeptForBackups();
             for (int i = 0; i < 150; i++) { // into the slots the pass freed, if it freed any
                 db.insert(TestKeys.be(i), utf8("after the pass"));
             }
@@ -173,7 +173,7 @@ class BackupTest {
         cleaning.pass(everySegment, false);
         assertThat(cleaning.metrics().segmentsFreed()).as("freed once the copy has read them").isGreaterThan(freed[1]);
         assertThat(cleaning.metrics().blobsDeleted()).isGreaterThan(blobsDeleted[1]);
-        assertThat(db.pageCache().log().segmentsKeptForCopies()).isZero();
+        assertThat(cleaning.metrics().segmentsKeptForBackups()).isZero();
         assertThat(db.get(TestKeys.be(3))).isEqualTo(utf8("after the pass"));
         db.close();
         Store copy = PageCacheBackend.open(disk, PageCacheBackend.smallConfig(4096, backup.directory()),

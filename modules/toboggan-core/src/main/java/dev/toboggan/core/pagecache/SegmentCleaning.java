@@ -178,10 +178,12 @@ public final class SegmentCleaning {
      * @param spaceAmplification {@code sizeOnDisk / liveBytes} at the end of the last pass
      * @param lagBytes how far the store was over {@code max-space-amplification} × live data (or live data
      *     and two segments, if more) at the end of the last pass (0: within it)
+     * @param segmentsKeptForBackups empty segments the cleaner left, now, for a backup that has yet to copy
+     *     them ({@link Log#segmentsKeptForCopies}): freed by the first pass after it
      */
     public record Metrics(long passes, long pagesRewritten, long bytesCleaned, long segmentsFreed,
             long slotsTruncated, long blobsDeleted, long heldWrites, long delayedWrites, long writeWaitMillis,
-            long liveBytes, long sizeOnDisk, double spaceAmplification, long lagBytes) {}
+            long liveBytes, long sizeOnDisk, double spaceAmplification, long lagBytes, int segmentsKeptForBackups) {}
 
     /**
      * @param progress whether the pass freed space (segments or blobs) or moved pages out of segments it drains
@@ -716,7 +718,7 @@ public final class SegmentCleaning {
         return new Metrics(passes.sum(), pagesRewritten.sum(), bytesCleaned.sum(), segmentsFreed.sum(),
                 slotsTruncated.sum(), blobsDeleted.sum(), gate.heldWrites.sum(), gate.delayedWrites.sum(),
                 gate.waitNanos.sum() / 1_000_000, liveBytes, sizeOnDisk,
-                amplification, lagBytes);
+                amplification, lagBytes, log.segmentsKeptForCopies());
     }
 
     /**
