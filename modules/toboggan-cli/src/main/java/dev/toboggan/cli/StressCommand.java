@@ -28,12 +28,13 @@ import picocli.CommandLine.Spec;
 /**
  * {@code toboggan stress} (sled's {@code stress2}): threads run a mix of get, insert, remove,
  * compareAndSwap, scans and batches on the public tree API, each checking every value it reads against its
- * exact model of the keys it owns; then the store is closed, reopened and every key checked. A progress
+ * exact model of the keys it owns; then the store is backed up online, closed and reopened, and every key
+ * is checked in the store and in the backup. A progress
  * line per second; {@code --report DIR} writes the time series as CSV and a chart.
  */
 @Command(name = "stress", mixinStandardHelpOptions = true, sortOptions = false,
         description = {"Runs a mix of operations on a store from several threads, checking every value read back; "
-                + "then reopens the store and checks every key.",
+                + "then backs the store up online, reopens it, and checks every key in both.",
                 "Exit code: 0 if everything read back was right, 1 if not, 2 for bad arguments, 3 if the store "
                         + "cannot be opened."})
 public final class StressCommand implements Callable<Integer> {

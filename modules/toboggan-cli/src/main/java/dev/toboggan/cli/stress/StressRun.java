@@ -3,20 +3,27 @@ package dev.toboggan.cli.stress;
 import com.typesafe.config.Config;
 import dev.toboggan.Db;
 import dev.toboggan.Toboggan;
+import dev.toboggan.core.Backup;
+import java.io.IOException;
 import java.io.PrintWriter;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.BitSet;
+import java.util.Comparator;
 import java.util.Iterator;
 import java.util.List;
 import java.util.Map;
+import java.util.stream.Stream;
 import org.HdrHistogram.Histogram;
 import org.HdrHistogram.Recorder;
 
 /**
  * A stress run on the public tree API: load, a timed run of mixed operations with a progress line per
- * second, a clean close, a reopen, and a check of every key against the threads' models.
+ * second, an online backup, a clean close, a reopen, and a check of every key against the threads' models, in
+ * the reopened store and in the backup.
  */
 public final class StressRun {
     private final StressSettings settings;
@@ -43,6 +50,7 @@ public final class StressRun {
         List<StressWorker> workers = new ArrayList<>();
         long opened = System.nanoTime();
         double runSeconds;
+        Path backup;
         try (Db db = Toboggan.open(storeConfig, directory)) {
             out.printf("opened %s in %.0f ms%n", directory, (System.nanoTime() - opened) / 1e6);
             for (int t = 0; t < settings.threads(); t++) {
@@ -57,19 +65,26 @@ public final class StressRun {
                 th.join();
             }
             runSeconds = (System.nanoTime() - started) / 1e9;
+            backup = backUp(db);
             long closing = System.nanoTime();
             db.close();
             out.printf("closed (everything flushed) in %.0f ms%n", (System.nanoTime() - closing) / 1e6);
         }
         printSummary(totals, workers, runSeconds);
         if (failures.errorCount() == 0) {
-            checkAfterReopen(workers);
+            checkStore(directory, "reopened", "after reopening", workers);
+        }
+        if (backup != null) {
+            if (failures.errorCount() == 0) {
+                checkStore(backup, "opened the backup", "in the backup", workers);
+            }
+            deleteBackup(backup.getParent());
         }
         for (String line : failures.first()) {
             out.println(line);
         }
         boolean clean = !failures.any();
-        out.println(clean ? "OK: every value read back, during the run and after reopening, was right"
+        out.println(clean ? "OK: every value read back, during the run, after reopening and in the backup, was right"
                 : "FAILED: " + failures.wrongCount() + " wrong values read back, " + failures.errorCount() + " errors");
         out.flush();
         return clean;
@@ -171,10 +186,43 @@ public final class StressRun {
         }
     }
 
-    /** Reopens the store and compares every entry with the models: after a clean close nothing may differ. */
-    private void checkAfterReopen(List<StressWorker> workers) {
+    /**
+     * Takes an online backup of the store, its workers stopped, into a new temporary directory: it must hold
+     * exactly what the store holds ({@link #checkStore}).
+     *
+     * @return the backup's directory, or {@code null} if it failed (a failure recorded)
+     */
+    private Path backUp(Db db) {
+        try {
+            Path target = Files.createTempDirectory("toboggan-stress-backup-").resolve("store");
+            long started = System.nanoTime();
+            Backup made = db.backup(target);
+            out.printf("backed up online in %.0f ms (%.1f MiB)%n", (System.nanoTime() - started) / 1e6,
+                    made.bytes() / 1048576.0);
+            return target;
+        } catch (IOException | RuntimeException e) {
+            failures.error("backup", e);
+            return null;
+        }
+    }
+
+    private void deleteBackup(Path dir) {
+        try (Stream<Path> paths = Files.walk(dir)) {
+            for (Path p : paths.sorted(Comparator.reverseOrder()).toList()) {
+                Files.delete(p);
+            }
+        } catch (IOException | UncheckedIOException e) {
+            out.println("could not delete the backup at " + dir + ": " + e);
+        }
+    }
+
+    /**
+     * Opens the store in {@code dir} (the run's, reopened, or its backup) and compares every entry with the
+     * models: after a clean close, and in a backup taken after the run, nothing may differ.
+     */
+    private void checkStore(Path dir, String opening, String where, List<StressWorker> workers) {
         long opened = System.nanoTime();
-        try (Db db = Toboggan.open(storeConfig, directory)) {
+        try (Db db = Toboggan.open(storeConfig, dir)) {
             double openMs = (System.nanoTime() - opened) / 1e6;
             Records records = settings.records();
             int threads = settings.threads();
@@ -186,13 +234,13 @@ public final class StressRun {
                 Map.Entry<byte[], byte[]> e = it.next();
                 long index = records.indexOf(e.getKey());
                 if (index < 0 || index >= settings.keySpace()) {
-                    failures.wrong("after reopening: a key that was never written (" + e.getKey().length + " bytes)");
+                    failures.wrong(where + ": a key that was never written (" + e.getKey().length + " bytes)");
                     continue;
                 }
                 long want = workers.get((int) (index % threads)).versionAt((int) (index / threads));
                 long got = records.versionOf(index, e.getValue());
                 if (want == 0 || got != want) {
-                    failures.wrong("after reopening: key " + index + " has " + (got < 0 ? "a damaged value" : "version " + got)
+                    failures.wrong(where + ": key " + index + " has " + (got < 0 ? "a damaged value" : "version " + got)
                             + ", expected " + (want == 0 ? "no value" : "version " + want));
                 }
                 present.set((int) index);
@@ -203,14 +251,14 @@ public final class StressRun {
                 for (int slot = 0; slot < w.ownedKeys(); slot++) {
                     long index = (long) slot * threads + t;
                     if (w.versionAt(slot) != 0 && !present.get((int) index)) {
-                        failures.wrong("after reopening: key " + index + " (version " + w.versionAt(slot) + ") is missing");
+                        failures.wrong(where + ": key " + index + " (version " + w.versionAt(slot) + ") is missing");
                     }
                 }
             }
-            out.printf("reopened in %.0f ms and checked all %,d keys in %.1f s%n", openMs, seen,
+            out.printf("%s in %.0f ms and checked all %,d keys in %.1f s%n", opening, openMs, seen,
                     (System.nanoTime() - checkStarted) / 1e9);
         } catch (RuntimeException e) {
-            failures.error("reopen", e);
+            failures.error(opening, e);
         }
     }
 }
