@@ -14,11 +14,9 @@ import java.io.PrintWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.util.Comparator;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.concurrent.Callable;
-import java.util.stream.Stream;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
@@ -115,7 +113,7 @@ public final class StressCommand implements Callable<Integer> {
             return clean ? 0 : 1;
         } finally {
             if (temporary) {
-                deleteRecursively(dir);
+                Directories.deleteRecursively(dir);
             }
         }
     }
@@ -170,14 +168,6 @@ public final class StressCommand implements Callable<Integer> {
     private void requireAtMost(String option, long value, long max) {
         if (value > max) {
             throw new ParameterException(spec.commandLine(), option + " must be at most " + max + ", was " + value);
-        }
-    }
-
-    private static void deleteRecursively(Path dir) throws IOException {
-        try (Stream<Path> files = Files.walk(dir)) {
-            for (Path p : files.sorted(Comparator.reverseOrder()).toList()) {
-                Files.deleteIfExists(p);
-            }
         }
     }
 }

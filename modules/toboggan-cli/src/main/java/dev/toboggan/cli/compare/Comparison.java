@@ -1,5 +1,6 @@
 package dev.toboggan.cli.compare;
 
+import dev.toboggan.cli.Directories;
 import dev.toboggan.cli.stress.Records;
 import java.io.IOException;
 import java.io.PrintWriter;
@@ -8,13 +9,11 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
-import java.util.Comparator;
 import java.util.List;
 import java.util.EnumMap;
 import java.util.Locale;
 import java.util.Map;
 import java.util.function.BiFunction;
-import java.util.stream.Stream;
 
 /** One {@code toboggan compare} run: every store through {@link Workloads}, then the tables, CSV and chart. */
 public final class Comparison {
@@ -78,7 +77,7 @@ public final class Comparison {
                     } catch (Exception | LinkageError e) {
                         out.printf("  %s: warm-up failed: %s%n", peer.displayName(), e);
                     } finally {
-                        deleteRecursively(dir);
+                        Directories.deleteRecursively(dir);
                     }
                 }
             }
@@ -112,7 +111,7 @@ public final class Comparison {
                         clean = false;
                         out.printf("%n  %s: not measured: %s%n", peer.displayName(), e);
                     } finally {
-                        deleteRecursively(dir);
+                        Directories.deleteRecursively(dir);
                     }
                     out.flush();
                 }
@@ -126,7 +125,7 @@ public final class Comparison {
             }
         } finally {
             if (temporary) {
-                deleteRecursively(work);
+                Directories.deleteRecursively(work);
             }
         }
         Workloads.Result base = results.stream().filter(r -> r.peer() == baseline).findFirst().orElse(null);
@@ -293,17 +292,6 @@ public final class Comparison {
             return parts[0] + " " + parts[1] + " " + parts[2];
         } catch (IOException | RuntimeException e) {
             return "unknown";
-        }
-    }
-
-    private static void deleteRecursively(Path dir) throws IOException {
-        if (!Files.exists(dir)) {
-            return;
-        }
-        try (Stream<Path> files = Files.walk(dir)) {
-            for (Path p : files.sorted(Comparator.reverseOrder()).toList()) {
-                Files.deleteIfExists(p);
-            }
         }
     }
 }

@@ -3,6 +3,7 @@ package dev.toboggan.cli.stress;
 import com.typesafe.config.Config;
 import dev.toboggan.Db;
 import dev.toboggan.Toboggan;
+import dev.toboggan.cli.Directories;
 import dev.toboggan.core.Backup;
 import java.io.IOException;
 import java.io.PrintWriter;
@@ -12,11 +13,9 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.BitSet;
-import java.util.Comparator;
 import java.util.Iterator;
 import java.util.List;
 import java.util.Map;
-import java.util.stream.Stream;
 import org.HdrHistogram.Histogram;
 import org.HdrHistogram.Recorder;
 
@@ -207,10 +206,8 @@ public final class StressRun {
     }
 
     private void deleteBackup(Path dir) {
-        try (Stream<Path> paths = Files.walk(dir)) {
-            for (Path p : paths.sorted(Comparator.reverseOrder()).toList()) {
-                Files.delete(p);
-            }
+        try {
+            Directories.deleteRecursively(dir);
         } catch (IOException | UncheckedIOException e) {
             out.println("could not delete the backup at " + dir + ": " + e);
         }

@@ -36,6 +36,28 @@ public interface StorageFile extends Closeable {
     long size() throws IOException;
 
     /**
+     * Copies {@code [position, position + length)} of {@code in} to the same offsets of {@code out}, or as much
+     * of it as {@code in} holds (a file may end inside the range: the rest reads as never written), through
+     * {@code chunk}.
+     *
+     * @return the bytes copied
+     */
+    static long copyRange(StorageFile in, StorageFile out, long position, long length, ByteBuffer chunk)
+            throws IOException {
+        long done = 0;
+        while (done < length) {
+            chunk.clear().limit((int) Math.min(chunk.capacity(), length - done));
+            int n = in.read(chunk, position + done);
+            if (n <= 0) {
+                break;
+            }
+            out.write(chunk.flip(), position + done);
+            done += n;
+        }
+        return done;
+    }
+
+    /**
      * The bytes {@code [position, position + length)} as a read-only buffer, for a reader that visits many
      * small records of a file that no longer changes (a snapshot): memory-mapped where the storage can, so
      * no byte is copied; this default reads them into a heap buffer through {@link #read}. The buffer stays

@@ -85,13 +85,9 @@ public interface StorageIo {
      */
     default long copy(Path from, Path to) throws IOException {
         try (StorageFile in = open(from, OpenMode.READ_ONLY); StorageFile out = open(to, OpenMode.CREATE_NEW)) {
-            ByteBuffer chunk = ByteBuffer.allocate(COPY_CHUNK);
-            long at = 0;
-            for (int n; (n = in.read(chunk.clear(), at)) > 0; at += n) {
-                out.write(chunk.flip(), at);
-            }
+            long copied = StorageFile.copyRange(in, out, 0, in.size(), ByteBuffer.allocate(COPY_CHUNK));
             out.force();
-            return at;
+            return copied;
         }
     }
 

@@ -981,7 +981,7 @@ public final class Log implements AutoCloseable {
         try {
             List<Long> freeing = new ArrayList<>();
             for (long base : segmentLsns) {
-                if (Copy.listed(copies, base, true)) {
+                if (copyHasYetToRead(base)) {
                     keptForCopies.add(base);
                 } else {
                     freeing.add(base);
@@ -1043,7 +1043,7 @@ public final class Log implements AutoCloseable {
         }
         reclaimGuard.writeLock().lock();
         try {
-            if (Copy.listed(copies, blobId, false)) {
+            if (copyHasYetToReadBlob(blobId)) {
                 return false;
             }
             Failpoints.check("cleaner.blob");
@@ -1075,6 +1075,16 @@ public final class Log implements AutoCloseable {
         } catch (IOException e) {
             throw new StorageException("creating the backup's directory", target, e);
         }
+    }
+
+    /** Whether a copy in progress has yet to read the segment at {@code base}. */
+    private boolean copyHasYetToRead(long base) {
+        return copies.stream().anyMatch(copy -> copy.segmentsLeft.contains(base));
+    }
+
+    /** Whether a copy in progress has yet to read the blob {@code blobId}. */
+    private boolean copyHasYetToReadBlob(long blobId) {
+        return copies.stream().anyMatch(copy -> copy.blobsLeft.contains(blobId));
     }
 
     /**
@@ -1127,16 +1137,6 @@ public final class Log implements AutoCloseable {
             return upTo;
         }
 
-        /** Whether a copy in progress has yet to read the segment ({@code segment}) or blob with this LSN. */
-        static boolean listed(List<Copy> copies, long lsn, boolean segment) {
-            for (Copy copy : copies) {
-                if ((segment ? copy.segmentsLeft : copy.blobsLeft).contains(lsn)) {
-                    return true;
-                }
-            }
-            return false;
-        }
-
         /**
          * Writes the copy into the directory {@link #startCopy} made: every listed slot, byte for byte at its
          * own offset (a snapshot's locations are file offsets) and cut at the copy's LSN, oldest segment first
@@ -1155,7 +1155,7 @@ public final class Log implements AutoCloseable {
                 for (Map.Entry<Long, Integer> segment : segments.entrySet()) {
                     long base = segment.getKey();
                     long at = (long) segment.getValue() * segmentSize;
-                    copied += copyRange(file, out, at, Math.min(segmentSize, upTo - base), chunk);
+                    copied += StorageFile.copyRange(file, out, at, Math.min(segmentSize, upTo - base), chunk);
                     segmentsLeft.remove(base);
                 }
                 out.force();
@@ -1195,25 +1195,6 @@ public final class Log implements AutoCloseable {
         } catch (IOException e) {
             throw new StorageException("writing the backup's format file", target, e);
         }
-    }
-
-    /**
-     * Copies {@code [position, position + length)} of {@code in} to the same offsets of {@code out}, or as much
-     * of it as {@code in} holds: a file may end inside its last slot, whose rest reads as never written.
-     */
-    private static long copyRange(StorageFile in, StorageFile out, long position, long length, ByteBuffer chunk)
-            throws IOException {
-        long done = 0;
-        while (done < length) {
-            chunk.clear().limit((int) Math.min(chunk.capacity(), length - done));
-            int n = in.read(chunk, position + done);
-            if (n <= 0) {
-                break;
-            }
-            out.write(chunk.flip(), position + done);
-            done += n;
-        }
-        return done;
     }
 
     /**
