@@ -152,8 +152,19 @@ final class BLinkTree implements Tree {
     public byte[] get(byte[] key) {
         Limits.checkKey(key);
         store.checkOpen();
+        return read(key, 0);
+    }
+
+    /**
+     * The value of {@code key} ({@link #get} without the checks of its input and of the store).
+     *
+     * @param heldStamp the stamp of the exclusive side if the caller holds it (a {@link StoreTransaction}'s
+     *     commit, or its body when it runs alone): validating against it always succeeds, since nothing
+     *     exclusive can start while it is held; else 0, and each attempt reads optimistically
+     */
+    byte[] read(byte[] key, long heldStamp) {
         while (true) {
-            long stamp = cc.beginRead();
+            long stamp = heldStamp != 0 ? heldStamp : cc.beginRead();
             try {
                 checkNotDropped();
                 Page<Node> view = leafFor(key, stamp);
@@ -521,34 +532,39 @@ final class BLinkTree implements Tree {
         }
         long stamp = cc.enterExclusive();
         try {
-            trees.forEach(BLinkTree::checkWritable);
-            boolean changed = false;
-            try (dev.toboggan.core.pagecache.Batch atomic = trees.get(0).pc.openBatch()) {
-                for (int t = 0; t < trees.size(); t++) {
-                    BLinkTree tree = trees.get(t);
-                    Batch batch = batches.get(t);
-                    for (int i = 0; i < batch.size(); i++) {
-                        byte[] value = batch.value(i);
-                        try {
-                            if (value == null) {
-                                tree.delete(batch.key(i));
-                            } else {
-                                tree.put(batch.key(i), value);
-                            }
-                        } catch (RuntimeException | Error e) {
-                            if (changed) {
-                                tree.failHalfWay("an atomic batch", e);
-                            }
-                            throw e;
-                        }
-                        changed = true;
-                    }
-                }
-            }
-            trees.forEach(BLinkTree::mergeQueued);
+            applyHeld(trees, batches);
         } finally {
             cc.exitExclusive(stamp);
         }
+    }
+
+    /** {@link #applyAtomically}'s work; the caller holds the exclusive side. */
+    static void applyHeld(List<BLinkTree> trees, List<Batch> batches) {
+        trees.forEach(BLinkTree::checkWritable);
+        boolean changed = false;
+        try (dev.toboggan.core.pagecache.Batch atomic = trees.get(0).pc.openBatch()) {
+            for (int t = 0; t < trees.size(); t++) {
+                BLinkTree tree = trees.get(t);
+                Batch batch = batches.get(t);
+                for (int i = 0; i < batch.size(); i++) {
+                    byte[] value = batch.value(i);
+                    try {
+                        if (value == null) {
+                            tree.delete(batch.key(i));
+                        } else {
+                            tree.put(batch.key(i), value);
+                        }
+                    } catch (RuntimeException | Error e) {
+                        if (changed) {
+                            tree.failHalfWay("an atomic batch", e);
+                        }
+                        throw e;
+                    }
+                    changed = true;
+                }
+            }
+        }
+        trees.forEach(BLinkTree::mergeQueued);
     }
 
     /**
@@ -1114,6 +1130,11 @@ final class BLinkTree implements Tree {
     private void checkWritable() {
         store.checkOpen();
         checkNotDropped();
+    }
+
+    /** Whether the tree was dropped: its {@link Tree} methods refuse every call. */
+    boolean isDropped() {
+        return dropped;
     }
 
     private void checkNotDropped() {

@@ -52,6 +52,25 @@ public interface Db extends Tree, AutoCloseable {
     void applyBatches(Map<String, Batch> batches);
 
     /**
+     * Runs {@code body} as a serializable transaction over the store's trees and returns what it returned
+     * (sled's {@code transaction}): the body reads and writes through the {@link Transaction} it is given;
+     * its writes are made together, as one atomic batch, only if every key it read still holds what it read;
+     * if not, the body runs again. To abort, throw from the body: nothing is written, and the exception
+     * reaches the caller as it was thrown (see {@link Transaction} for when an exception is dropped instead).
+     *
+     * <p>Bodies run optimistically: other callers read and write while a body runs, and the commit holds
+     * other writers back as {@link #applyBatch} does, for as long as it takes to check the reads and make the
+     * writes. A transaction whose body had to run again {@value StoreTransaction#OPTIMISTIC_RUNS} times runs
+     * once more with every other caller of the store held back until it commits, so it cannot starve; keep
+     * bodies short. Writes are durable as other writes are: after the next flush ({@link #flush}).
+     *
+     * @return what {@code body} returned from the run that committed
+     * @throws IllegalArgumentException if {@code body} is null
+     * @throws IllegalStateException if called inside a transaction's body, or the store is closed
+     */
+    <R> R transaction(java.util.function.Function<? super Transaction, ? extends R> body);
+
+    /**
      * A new id, higher than every id this store handed out before, in this run or an earlier one (crashes
      * included). Cheap: it writes a mark only every {@code toboggan.idgen-persist-interval} ids.
      */

@@ -12,6 +12,8 @@ import java.util.TreeMap;
 import java.util.concurrent.CompletionStage;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicIntegerFieldUpdater;
+import java.util.function.Function;
 
 /**
  * An open store: the trees on one page cache, the {@link ConcurrencyControl} they share, and the
@@ -34,6 +36,12 @@ final class Store implements Db {
     private final ConcurrentHashMap<String, BLinkTree> trees = new ConcurrentHashMap<>();
     private final BLinkTree defaultTree;
     private final AtomicBoolean closed = new AtomicBoolean();
+    /** The store whose transaction body runs on this thread, if any ({@link #runBody}). */
+    private static final ThreadLocal<Store> BODY = new ThreadLocal<>();
+    /** How many transaction bodies run on this store right now, on any thread. */
+    private volatile int bodiesRunning;
+    private static final AtomicIntegerFieldUpdater<Store> BODIES_RUNNING =
+            AtomicIntegerFieldUpdater.newUpdater(Store.class, "bodiesRunning");
 
     private Store(Backend backend, TreeSettings settings) {
         this.backend = backend;
@@ -63,6 +71,11 @@ final class Store implements Db {
     public Tree tree(String name) {
         Limits.checkTreeName(name);
         checkOpen();
+        return openOrCreate(name);
+    }
+
+    /** {@link #tree} without its checks. */
+    private BLinkTree openOrCreate(String name) {
         BLinkTree tree = trees.get(name);
         if (tree != null) {
             return tree;
@@ -81,6 +94,35 @@ final class Store implements Db {
             }
             return tree;
         }
+    }
+
+    /**
+     * The open tree named {@code name}, or {@code null} if the store has no such tree: a transaction's read,
+     * which must not create it. A drop right after may leave the tree returned dropped.
+     */
+    BLinkTree existingTree(String name) {
+        BLinkTree tree = trees.get(name);
+        if (tree != null) {
+            return tree;
+        }
+        synchronized (trees) {
+            return heldTree(name, false);
+        }
+    }
+
+    /**
+     * The tree named {@code name}, opened if it is not open yet; if the store has none, created when
+     * {@code create}, else {@code null}. The caller holds {@link #trees}' monitor, and may hold the
+     * exclusive side of the concurrency control too (a transaction that runs alone, or commits).
+     */
+    BLinkTree heldTree(String name, boolean create) {
+        BLinkTree tree = trees.get(name);
+        if (tree == null && (create || pc.root(TREE_PREFIX + name) != PageCache.NO_ROOT)) {
+            checkNotClosed();
+            tree = openTree(name);
+            trees.put(name, tree);
+        }
+        return tree;
     }
 
     /** The tree named {@code name}, created (an empty leaf as its root, atomically) if it does not exist. */
@@ -165,6 +207,41 @@ final class Store implements Db {
         BLinkTree.applyAtomically(targets, new ArrayList<>(changing.values()));
     }
 
+    @Override
+    public <R> R transaction(Function<? super Transaction, ? extends R> body) {
+        if (body == null) {
+            throw new IllegalArgumentException("the transaction's body is null: pass a function of the Transaction");
+        }
+        checkOpen();
+        return StoreTransaction.run(this, body);
+    }
+
+    /** Trees by name, whose monitor a transaction's commit takes before the exclusive side (see the class comment). */
+    Object treesMonitor() {
+        return trees;
+    }
+
+    /**
+     * Runs a transaction's body on this thread, with every call on this store from this thread refused
+     * until it returns ({@link #checkOpen}): such a call would not be part of the transaction, and one that
+     * waits for the concurrency control would wait for ever while the body runs alone.
+     */
+    <R> R runBody(StoreTransaction tx, Function<? super Transaction, ? extends R> body) {
+        Store outer = BODY.get();
+        BODY.set(this);
+        BODIES_RUNNING.getAndIncrement(this);
+        try {
+            return body.apply(tx);
+        } finally {
+            BODIES_RUNNING.getAndDecrement(this);
+            if (outer == null) {
+                BODY.remove();
+            } else {
+                BODY.set(outer);
+            }
+        }
+    }
+
     // ---------------------------------------------------------------- the store
 
     @Override
@@ -210,6 +287,7 @@ final class Store implements Db {
 
     @Override
     public void close() {
+        checkNotInBody();
         if (!closed.compareAndSet(false, true)) {
             return;
         }
@@ -229,9 +307,24 @@ final class Store implements Db {
         }
     }
 
+    /** Refuses a call on a closed store, and a call from inside one of this store's transaction bodies. */
     void checkOpen() {
+        checkNotClosed();
+        checkNotInBody();
+    }
+
+    void checkNotClosed() {
         if (closed.get()) {
             throw new IllegalStateException("the store at " + backend.directory() + " is closed");
+        }
+    }
+
+    private void checkNotInBody() {
+        // the thread-local is read only while some body runs: a plain call pays one volatile read
+        if (bodiesRunning != 0 && BODY.get() == this) {
+            throw new IllegalStateException("a call on the store inside a transaction's body: read and write "
+                    + "through the Transaction the body was given (a call on the store would not be part of the "
+                    + "transaction, and the body may run more than once); do anything else after the transaction");
         }
     }
 

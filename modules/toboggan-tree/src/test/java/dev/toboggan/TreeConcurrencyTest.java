@@ -235,6 +235,131 @@ class TreeConcurrencyTest {
     }
 
     /**
+     * {@link Db#transaction}s move amounts between accounts kept in two trees, each counting its transfer in a
+     * third tree, and abort (by throwing) when the account to take from holds too little; read-only
+     * transactions sum every account; a plain writer fills the account trees with other keys (splits, merges,
+     * value pages). Every audit sees the total the accounts started with, and each thread's count in the
+     * ledger equals the transfers it saw commit (none lost, none made twice).
+     */
+    @Test
+    void transactionsMoveAmountsWithoutMakingOrLosingAny() throws Exception {
+        int accounts = 8;
+        long start = 1000;
+        int transfers = 300 * SCALE;
+        String[] trees = {"checking", "savings"};
+        for (String tree : trees) {
+            for (int a = 0; a < accounts; a++) {
+                db.tree(tree).insert(account(a), balance(start));
+            }
+        }
+        long total = start * accounts * trees.length;
+        AtomicBoolean done = new AtomicBoolean();
+        AtomicLong audits = new AtomicLong();
+        AtomicLong aborts = new AtomicLong();
+        List<Callable<Void>> tasks = new ArrayList<>();
+        int movers = 3;
+        long[] committed = new long[movers];
+        for (int t = 0; t < movers; t++) {
+            int thread = t;
+            SplittableRandom r = new SplittableRandom(SEED + 100 + t);
+            tasks.add(() -> {
+                for (int i = 0; i < transfers; i++) {
+                    String fromTree = trees[r.nextInt(2)];
+                    String toTree = trees[r.nextInt(2)];
+                    byte[] from = account(r.nextInt(accounts));
+                    byte[] to = account(r.nextInt(accounts));
+                    long amount = 1 + r.nextInt(400);
+                    try {
+                        db.transaction(tx -> {
+                            long source = amount(tx.tree(fromTree).get(from));
+                            if (source < amount) {
+                                throw new IllegalStateException("too little: " + source + " < " + amount);
+                            }
+                            tx.tree(fromTree).insert(from, balance(source - amount));
+                            tx.tree(toTree).insert(to, balance(amount(tx.tree(toTree).get(to)) + amount));
+                            byte[] count = TestKeys.be(thread);
+                            tx.tree("ledger").insert(count, balance(amount(tx.tree("ledger").get(count)) + 1));
+                            return null;
+                        });
+                        committed[thread]++;
+                    } catch (IllegalStateException e) {
+                        assertThat(e).hasMessageStartingWith("too little");
+                        aborts.incrementAndGet();
+                    }
+                }
+                return null;
+            });
+        }
+        Callable<Void> auditor = () -> {
+            while (!done.get()) {
+                long sum = db.transaction(tx -> {
+                    long s = 0;
+                    for (String tree : trees) {
+                        for (int a = 0; a < accounts; a++) {
+                            s += amount(tx.tree(tree).get(account(a)));
+                        }
+                    }
+                    return s;
+                });
+                assertThat(sum).as("the sum an audit saw").isEqualTo(total);
+                audits.incrementAndGet();
+            }
+            return null;
+        };
+        Callable<Void> filler = () -> {
+            SplittableRandom r = new SplittableRandom(SEED + 99);
+            while (!done.get()) {
+                Tree tree = db.tree(trees[r.nextInt(2)]);
+                byte[] key = ByteBuffer.allocate(5).put((byte) 9).putInt(r.nextInt(3000)).array();
+                if (r.nextInt(3) == 0) {
+                    tree.remove(key);
+                } else {
+                    tree.insert(key, new byte[r.nextInt(40)]);
+                }
+            }
+            return null;
+        };
+        List<Future<Void>> running = new ArrayList<>();
+        running.add(pool.submit(auditor));
+        running.add(pool.submit(filler));
+        for (Future<Void> f : pool.invokeAll(tasks)) {
+            f.get();
+        }
+        done.set(true);
+        for (Future<Void> f : running) {
+            f.get();
+        }
+        long sum = 0;
+        for (String tree : trees) {
+            for (int a = 0; a < accounts; a++) {
+                sum += amount(db.tree(tree).get(account(a)));
+            }
+        }
+        assertThat(sum).isEqualTo(total);
+        for (int t = 0; t < movers; t++) {
+            assertThat(amount(db.tree("ledger").get(TestKeys.be(t)))).as("thread %d's transfers", t).isEqualTo(committed[t]);
+        }
+        assertThat(audits.get()).isPositive();
+        System.out.println("transfers committed " + Arrays.stream(committed).sum() + ", aborted " + aborts.get()
+                + ", audits " + audits.get());
+        Jitter.activate(false);
+        TreeVerifier.verify(db);
+    }
+
+    private static byte[] account(int a) {
+        return TestKeys.utf8("account-" + a);
+    }
+
+    /** A balance; odd ones padded past the inline limit, so they live in value pages. */
+    private static byte[] balance(long amount) {
+        return ByteBuffer.allocate(amount % 2 == 1 ? 40 : 8).putLong(amount).array();
+    }
+
+    private static long amount(byte[] balance) {
+        return balance == null ? 0 : ByteBuffer.wrap(balance).getLong();
+    }
+
+    /**
      * {@link Tree#fetchAndUpdate} and {@link Tree#updateAndFetch} from several threads: every increment lands
      * once, and the values each call returns (before and after its increment) are each counter's 0..n-1 and
      * 1..n, each once. The updates change their argument in place, which must not confuse the swap.

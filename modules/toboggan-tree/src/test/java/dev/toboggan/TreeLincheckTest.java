@@ -12,8 +12,8 @@ import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
 /**
- * {@code get}, {@code insert}, {@code remove}, {@code compareAndSwap} and {@code fetchAndUpdate} are
- * linearizable against a sequential map. Nodes are tiny (a few keys split a leaf, and the tree starts two levels deep) and values
+ * {@code get}, {@code insert}, {@code remove}, {@code compareAndSwap}, {@code fetchAndUpdate} and two
+ * transactions (a swap of two keys' values, a read of two keys) are linearizable against a sequential map. Nodes are tiny (a few keys split a leaf, and the tree starts two levels deep) and values
  * of two bytes or more live in value pages, so the operations race with splits, parent links and value
  * page frees. Stress mode only: the page cache does real (simulated) IO, which model checking cannot
  * explore.
@@ -81,6 +81,32 @@ public class TreeLincheckTest {
         return decode(db.fetchAndUpdate(key(k), current -> value((decode(current) + 1) % 4)));
     }
 
+    /** A {@link Db#transaction} that swaps the values of two keys (absent included); returns what it read. */
+    @Operation
+    public int swapValues(@Param(name = "key") int k1, @Param(name = "key") int k2) {
+        return db.transaction(tx -> {
+            byte[] a = tx.get(key(k1));
+            byte[] b = tx.get(key(k2));
+            put(tx, k1, b);
+            put(tx, k2, a);
+            return decode(a) * 10 + decode(b);
+        });
+    }
+
+    private static void put(Transaction tx, int k, byte[] value) {
+        if (value == null) {
+            tx.remove(key(k));
+        } else {
+            tx.insert(key(k), value);
+        }
+    }
+
+    /** A read-only {@link Db#transaction} of two keys: both as of one moment. */
+    @Operation
+    public int readPair(@Param(name = "key") int k1, @Param(name = "key") int k2) {
+        return db.transaction(tx -> decode(tx.get(key(k1))) * 10 + decode(tx.get(key(k2))));
+    }
+
     /** The sequential specification: a map from key to value, 0 meaning absent. */
     public static class Spec {
         private final Map<Integer, Integer> map = new HashMap<>(Map.of(2, 1, 4, 1, 6, 1));
@@ -110,6 +136,18 @@ public class TreeLincheckTest {
                 map.put(k, v);
             }
             return "true/" + v;
+        }
+
+        public int swapValues(int k1, int k2) {
+            int a = get(k1);
+            int b = get(k2);
+            insert(k1, b);
+            insert(k2, a);
+            return a * 10 + b;
+        }
+
+        public int readPair(int k1, int k2) {
+            return get(k1) * 10 + get(k2);
         }
 
         public int fetchAndUpdate(int k) {

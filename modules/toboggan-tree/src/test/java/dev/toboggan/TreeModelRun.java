@@ -71,6 +71,12 @@ final class TreeModelRun {
         record Apply(int tree, List<String> keys, List<Integer> sizes) implements OnTree {}
         /** One atomic batch over several trees ({@link Db#applyBatches}): change i is in tree {@code trees[i]}. */
         record ApplyAcross(List<Integer> trees, List<String> keys, List<Integer> sizes) implements Op {}
+        /**
+         * A {@link Db#transaction}: reads key i in tree {@code trees[i]} for every i, then sets each key to the value
+         * read from the next one (the last from the first; absent: remove), and returns what it read; with
+         * {@code abort} its body throws after the writes, so nothing changes.
+         */
+        record Transact(List<Integer> trees, List<String> keys, boolean abort) implements Op {}
         record Drop(int tree) implements Op {}
         record GenerateId() implements Op {}
         record Flush() implements Op {}
@@ -188,7 +194,10 @@ final class TreeModelRun {
                 sizes.add(r.nextInt(4) == 0 ? -1 : size(r));
                 trees.add(r.nextInt(TREES.length));
             }
-            return r.nextInt(3) == 0 ? new Op.ApplyAcross(trees, keys, sizes) : new Op.Apply(tree, keys, sizes);
+            int kind = r.nextInt(4);
+            return kind == 0 ? new Op.ApplyAcross(trees, keys, sizes)
+                    : kind == 1 ? new Op.Transact(trees, keys, r.nextInt(4) == 0)
+                    : new Op.Apply(tree, keys, sizes);
         } else if (roll < 84) {
             return new Op.Drop(1 + r.nextInt(2));
         } else if (roll < 86) {
@@ -314,8 +323,8 @@ final class TreeModelRun {
             changed();
         } else if (op instanceof Op.ApplyAcross o) {
             applyAcross(o);
-        } else if (op instanceof Op.ApplyAcross o) {
-            applyAcross(o);
+        } else if (op instanceof Op.Transact o) {
+            transact(o);
         } else if (op instanceof Op.Drop o) {
             boolean existed = model.remove(TREES[o.tree()]) != null;
             assertThat(db.dropTree(TREES[o.tree()])).as(where(op)).isEqualTo(existed);
@@ -379,6 +388,60 @@ final class TreeModelRun {
             }
         }
         db.applyBatches(batches);
+        changed();
+    }
+
+    private void transact(Op.Transact o) {
+        int n = o.keys().size();
+        List<String> expected = new ArrayList<>();
+        for (int i = 0; i < n; i++) {
+            NavigableMap<byte[], byte[]> c = model.get(TREES[o.trees().get(i)]);
+            expected.add(TestKeys.hex(c == null ? null : c.get(bytes(o.keys().get(i)))));
+        }
+        RuntimeException abort = new IllegalStateException("aborted on purpose");
+        List<String> read = new ArrayList<>();
+        try {
+            db.transaction(tx -> {
+                List<byte[]> values = new ArrayList<>();
+                for (int i = 0; i < n; i++) {
+                    values.add(tx.tree(TREES[o.trees().get(i)]).get(bytes(o.keys().get(i))));
+                }
+                for (int i = 0; i < n; i++) {
+                    TransactionalTree tree = tx.tree(TREES[o.trees().get(i)]);
+                    byte[] next = values.get((i + 1) % n);
+                    if (next == null) {
+                        tree.remove(bytes(o.keys().get(i)));
+                    } else {
+                        tree.insert(bytes(o.keys().get(i)), next);
+                    }
+                }
+                if (o.abort()) {
+                    throw abort;
+                }
+                values.forEach(v -> read.add(TestKeys.hex(v)));
+                return null;
+            });
+            assertThat(o.abort()).as(where(o) + ": an aborting transaction returned").isFalse();
+        } catch (IllegalStateException e) {
+            assertThat(e).as(where(o)).isSameAs(abort);
+            return;
+        }
+        assertThat(read).as(where(o)).isEqualTo(expected);
+        // Trees written to are created first, each a durable step of its own, in name order (as the store does).
+        for (String name : new java.util.TreeSet<>(o.trees().stream().map(t -> TREES[t]).toList())) {
+            if (!model.containsKey(name)) {
+                model.put(name, TestKeys.model());
+                changed();
+            }
+        }
+        for (int i = 0; i < n; i++) {
+            String value = expected.get((i + 1) % n);
+            if (value == null) {
+                model.get(TREES[o.trees().get(i)]).remove(bytes(o.keys().get(i)));
+            } else {
+                model.get(TREES[o.trees().get(i)]).put(bytes(o.keys().get(i)), TestKeys.hex(value));
+            }
+        }
         changed();
     }
 
@@ -704,6 +767,10 @@ final class TreeModelRun {
             return "new Op.ApplyAcross(List.of(" + String.join(", ", o.trees().stream().map(String::valueOf).toList())
                     + "), List.of(" + String.join(", ", o.keys().stream().map(TreeModelRun::quote).toList())
                     + "), List.of(" + String.join(", ", o.sizes().stream().map(String::valueOf).toList()) + "))";
+        } else if (op instanceof Op.Transact o) {
+            return "new Op.Transact(List.of(" + String.join(", ", o.trees().stream().map(String::valueOf).toList())
+                    + "), List.of(" + String.join(", ", o.keys().stream().map(TreeModelRun::quote).toList())
+                    + "), " + o.abort() + ")";
         } else if (op instanceof Op.Drop o) {
             return "new Op.Drop(" + o.tree() + ")";
         } else if (op instanceof Op.Crash o) {

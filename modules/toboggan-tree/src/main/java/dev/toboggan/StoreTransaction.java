@@ -1,0 +1,345 @@
+package dev.toboggan;
+
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
+import java.util.function.Function;
+
+/**
+ * One run of a transaction's body ({@link Db#transaction}) and its commit: optimistic concurrency control
+ * over the trees' own concurrency control (sled's transactions, validated by value).
+ *
+ * <h2>Implementation notes</h2>
+ * <ul>
+ *   <li><b>A run</b> records, per tree name, the first value it read of each key (its <em>reads</em>; a
+ *       later read of the key gives the same, so a body never sees one key change under it) and every
+ *       value it wrote (its <em>writes</em>; a read of a written key gives the write and records nothing).
+ *       Nothing reaches the store before the commit.
+ *   <li><b>The commit</b> takes the store's tree monitor, then the exclusive side of the
+ *       {@link ConcurrencyControl} (the order a tree drop takes them in): no writer, batch, merge or drop
+ *       runs, and no tree is created, until it ends. It reads every recorded key again; if each holds the
+ *       value recorded (an absent key still absent, in whatever tree now has that name), the trees written
+ *       to that do not exist are created, and the writes are made as one atomic batch
+ *       ({@link BLinkTree#applyHeld}). The commit is the transaction's linearization point: at that moment
+ *       every value it read is current, so its body computed what it would have computed running alone
+ *       then. If a value differs, the run is dropped and the body runs again.
+ *   <li><b>Validation by value</b>: a key changed and changed back (A → B → A) passes. That is still
+ *       serializable, since what the body computed depends only on the values it read, and they are the
+ *       current ones at the commit.
+ *   <li><b>A body that throws</b> may have acted on reads that were never current together (one key read
+ *       before a concurrent change, another after). Its exception is rethrown only if its reads are
+ *       validated, under the exclusive side as a commit's are; otherwise the body runs again. {@link Error}s
+ *       are rethrown at once.
+ *   <li><b>Progress</b>: after {@value #OPTIMISTIC_RUNS} runs dropped for conflicts, the body runs once more
+ *       with the tree monitor and the exclusive side held from its start to its commit: its reads are then
+ *       made with the exclusive stamp ({@link BLinkTree#read}) and cannot conflict. Calls on the store from
+ *       the body's thread are refused ({@link Store#runBody}), so the body cannot wait for the side it holds.
+ *   <li><b>Confinement</b>: a run is used by the thread that runs its body, while it runs; it is not
+ *       thread-safe and refuses other threads and calls after the body returned.
+ * </ul>
+ */
+final class StoreTransaction implements Transaction {
+    /** Runs dropped for conflicts before the body runs alone. */
+    static final int OPTIMISTIC_RUNS = 8;
+    /** A recorded absent value (a removal among the writes): compared by identity, never handed out. */
+    private static final byte[] ABSENT = new byte[0];
+
+    private final Store store;
+    /** The exclusive side's stamp if this run holds it from the start (it runs alone), else 0. */
+    private final long heldStamp;
+    private final Thread owner = Thread.currentThread();
+    private boolean bodyReturned;
+    /** Tree name → key → the value first read ({@link #ABSENT}: none). */
+    private final Map<String, TreeMap<byte[], byte[]>> reads = new HashMap<>();
+    /** Tree name (in name order: one order for every commit) → key → the value written ({@link #ABSENT}: removed). */
+    private final TreeMap<String, TreeMap<byte[], byte[]>> writes = new TreeMap<>();
+    private final Map<String, View> views = new HashMap<>();
+
+    private StoreTransaction(Store store, long heldStamp) {
+        this.store = store;
+        this.heldStamp = heldStamp;
+    }
+
+    /** Runs {@code body} until a run commits, or throws what a validated run threw. */
+    static <R> R run(Store store, Function<? super Transaction, ? extends R> body) {
+        for (int run = 1; run <= OPTIMISTIC_RUNS; run++) {
+            StoreTransaction tx = new StoreTransaction(store, 0);
+            R result;
+            try {
+                result = store.runBody(tx, body);
+            } catch (RuntimeException e) {
+                tx.bodyReturned = true;
+                if (tx.commit(true)) {
+                    throw e;
+                }
+                continue;
+            } finally {
+                tx.bodyReturned = true;
+            }
+            if (tx.commit(false)) {
+                return result;
+            }
+        }
+        return runAlone(store, body);
+    }
+
+    /** The last run: the body and its commit with the tree monitor and the exclusive side held throughout. */
+    private static <R> R runAlone(Store store, Function<? super Transaction, ? extends R> body) {
+        ConcurrencyControl cc = store.concurrency();
+        synchronized (store.treesMonitor()) {
+            long stamp = cc.enterExclusive();
+            try {
+                store.checkNotClosed();
+                StoreTransaction tx = new StoreTransaction(store, stamp);
+                R result;
+                try {
+                    result = store.runBody(tx, body);
+                } finally {
+                    tx.bodyReturned = true;
+                }
+                tx.write();
+                return result;
+            } finally {
+                cc.exitExclusive(stamp);
+            }
+        }
+    }
+
+    /**
+     * Commits this run: validates its reads and, unless {@code validateOnly} or they changed, makes its
+     * writes, all with the exclusive side held.
+     *
+     * @return whether the reads were current (and the writes, if any, made)
+     */
+    private boolean commit(boolean validateOnly) {
+        if (reads.isEmpty() && (validateOnly || writes.isEmpty())) {
+            return true; // nothing read: nothing to validate; nothing to write
+        }
+        ConcurrencyControl cc = store.concurrency();
+        synchronized (store.treesMonitor()) {
+            long stamp = cc.enterExclusive();
+            try {
+                store.checkNotClosed();
+                if (!readsAreCurrent(stamp)) {
+                    return false;
+                }
+                if (!validateOnly) {
+                    write();
+                }
+                return true;
+            } finally {
+                cc.exitExclusive(stamp);
+            }
+        }
+    }
+
+    /** Whether every recorded read still holds; the caller holds the tree monitor and the exclusive side. */
+    private boolean readsAreCurrent(long stamp) {
+        for (Map.Entry<String, TreeMap<byte[], byte[]>> tree : reads.entrySet()) {
+            BLinkTree current = store.heldTree(tree.getKey(), false);
+            for (Map.Entry<byte[], byte[]> read : tree.getValue().entrySet()) {
+                byte[] now = current == null ? null : current.read(read.getKey(), stamp);
+                byte[] then = read.getValue() == ABSENT ? null : read.getValue();
+                if (!Arrays.equals(now, then)) {
+                    return false;
+                }
+            }
+        }
+        return true;
+    }
+
+    /** Makes the writes, one atomic batch; the caller holds the tree monitor and the exclusive side. */
+    private void write() {
+        List<BLinkTree> trees = new ArrayList<>();
+        List<Batch> batches = new ArrayList<>();
+        for (Map.Entry<String, TreeMap<byte[], byte[]>> tree : writes.entrySet()) {
+            Batch batch = new Batch();
+            for (Map.Entry<byte[], byte[]> write : tree.getValue().entrySet()) {
+                if (write.getValue() == ABSENT) {
+                    batch.remove(write.getKey());
+                } else {
+                    batch.insert(write.getKey(), write.getValue());
+                }
+            }
+            trees.add(store.heldTree(tree.getKey(), true));
+            batches.add(batch);
+        }
+        if (!trees.isEmpty()) {
+            BLinkTree.applyHeld(trees, batches);
+        }
+    }
+
+    // ---------------------------------------------------------------- what the body calls
+
+    @Override
+    public TransactionalTree tree(String name) {
+        Limits.checkTreeName(name);
+        checkUsable();
+        return views.computeIfAbsent(name, View::new);
+    }
+
+    @Override
+    public long generateId() {
+        checkUsable();
+        return store.pageCache().generateId();
+    }
+
+    @Override
+    public String name() {
+        return Db.DEFAULT_TREE;
+    }
+
+    @Override
+    public byte[] get(byte[] key) {
+        return tree(Db.DEFAULT_TREE).get(key);
+    }
+
+    @Override
+    public boolean containsKey(byte[] key) {
+        return tree(Db.DEFAULT_TREE).containsKey(key);
+    }
+
+    @Override
+    public byte[] insert(byte[] key, byte[] value) {
+        return tree(Db.DEFAULT_TREE).insert(key, value);
+    }
+
+    @Override
+    public byte[] remove(byte[] key) {
+        return tree(Db.DEFAULT_TREE).remove(key);
+    }
+
+    @Override
+    public void applyBatch(Batch batch) {
+        tree(Db.DEFAULT_TREE).applyBatch(batch);
+    }
+
+    private void checkUsable() {
+        if (Thread.currentThread() != owner) {
+            throw new IllegalStateException("a Transaction used on thread '" + Thread.currentThread().getName()
+                    + "': use it only on the thread that runs its body ('" + owner.getName() + "')");
+        }
+        if (bodyReturned) {
+            throw new IllegalStateException("a Transaction used after its body returned: use it only inside the body");
+        }
+        store.checkNotClosed();
+    }
+
+    /**
+     * The value of {@code key} in tree {@code name} as of this run: its write, its first read, or a read of
+     * the store now (recorded); {@link #ABSENT} for none. Never one of the recorded arrays themselves.
+     */
+    private byte[] valueOf(String name, byte[] key) {
+        TreeMap<byte[], byte[]> written = writes.get(name);
+        byte[] value = written == null ? null : written.get(key);
+        if (value == null) {
+            TreeMap<byte[], byte[]> read = reads.computeIfAbsent(name, n -> new TreeMap<>(Arrays::compareUnsigned));
+            value = read.get(key);
+            if (value == null) {
+                byte[] now = readStore(name, key);
+                value = now == null ? ABSENT : now;
+                read.put(key.clone(), value);
+            }
+        }
+        return value;
+    }
+
+    /** The value of {@code key} in the tree named {@code name} now, whichever tree has that name. */
+    private byte[] readStore(String name, byte[] key) {
+        if (heldStamp != 0) {
+            BLinkTree tree = store.heldTree(name, false);
+            return tree == null ? null : tree.read(key, heldStamp);
+        }
+        while (true) {
+            BLinkTree tree = store.existingTree(name);
+            if (tree == null) {
+                return null;
+            }
+            try {
+                return tree.read(key, 0);
+            } catch (IllegalStateException e) {
+                if (!tree.isDropped()) {
+                    throw e;
+                }
+                // dropped since it was looked up: read the tree that has the name now, if any
+            }
+        }
+    }
+
+    private void write(String name, byte[] key, byte[] value) {
+        writes.computeIfAbsent(name, n -> new TreeMap<>(Arrays::compareUnsigned)).put(key.clone(), value);
+    }
+
+    /** One tree of the transaction: what the body calls goes to the run, under the tree's name. */
+    private final class View implements TransactionalTree {
+        private final String name;
+
+        View(String name) {
+            this.name = name;
+        }
+
+        @Override
+        public String name() {
+            return name;
+        }
+
+        @Override
+        public byte[] get(byte[] key) {
+            Limits.checkKey(key);
+            checkUsable();
+            byte[] value = valueOf(name, key);
+            return value == ABSENT ? null : value.clone();
+        }
+
+        @Override
+        public boolean containsKey(byte[] key) {
+            Limits.checkKey(key);
+            checkUsable();
+            return valueOf(name, key) != ABSENT;
+        }
+
+        @Override
+        public byte[] insert(byte[] key, byte[] value) {
+            Limits.checkKey(key);
+            Limits.checkValue(value);
+            checkUsable();
+            byte[] previous = valueOf(name, key);
+            write(name, key, value.clone());
+            return previous == ABSENT ? null : previous.clone();
+        }
+
+        @Override
+        public byte[] remove(byte[] key) {
+            Limits.checkKey(key);
+            checkUsable();
+            byte[] previous = valueOf(name, key);
+            write(name, key, ABSENT);
+            return previous == ABSENT ? null : previous.clone();
+        }
+
+        @Override
+        public void applyBatch(Batch batch) {
+            if (batch == null) {
+                throw new IllegalArgumentException("the batch is null");
+            }
+            checkUsable();
+            for (int i = 0; i < batch.size(); i++) {
+                byte[] value = batch.value(i);
+                write(name, batch.key(i), value == null ? ABSENT : value);
+            }
+        }
+
+        @Override
+        public String toString() {
+            return "TransactionalTree[" + name + "]";
+        }
+    }
+
+    @Override
+    public String toString() {
+        return "Transaction[" + store.directory() + (heldStamp != 0 ? ", running alone" : "") + "]";
+    }
+}
