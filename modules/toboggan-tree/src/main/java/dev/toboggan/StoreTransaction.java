@@ -25,7 +25,8 @@ import java.util.function.Function;
  *       to that do not exist are created, and the writes are made as one atomic batch
  *       ({@link BLinkTree#applyHeld}). The commit is the transaction's linearization point: at that moment
  *       every value it read is current, so its body computed what it would have computed running alone
- *       then. If a value differs, the run is dropped and the body runs again.
+ *       then. If a value differs, the run is dropped and the body runs again. A run that writes nothing
+ *       and read one key needs no commit: that read, linearizable on its own, is its point.
  *   <li><b>Validation by value</b>: a key changed and changed back (A → B → A) passes. That is still
  *       serializable, since what the body computed depends only on the values it read, and they are the
  *       current ones at the commit.
@@ -57,6 +58,8 @@ final class StoreTransaction implements Transaction {
     /** Tree name (in name order: one order for every commit) → key → the value written ({@link #ABSENT}: removed). */
     private final TreeMap<String, TreeMap<byte[], byte[]>> writes = new TreeMap<>();
     private final Map<String, View> views = new HashMap<>();
+    /** Keys in {@link #reads}, over every tree. */
+    private int keysRead;
 
     private StoreTransaction(Store store, long heldStamp) {
         this.store = store;
@@ -115,8 +118,8 @@ final class StoreTransaction implements Transaction {
      * @return whether the reads were current (and the writes, if any, made)
      */
     private boolean commit(boolean validateOnly) {
-        if (reads.isEmpty() && (validateOnly || writes.isEmpty())) {
-            return true; // nothing read: nothing to validate; nothing to write
+        if ((validateOnly || writes.isEmpty()) && keysRead <= 1) {
+            return true; // nothing to write, and one read is a moment of its own: nothing to validate
         }
         ConcurrencyControl cc = store.concurrency();
         synchronized (store.treesMonitor()) {
@@ -242,6 +245,7 @@ final class StoreTransaction implements Transaction {
                 byte[] now = readStore(name, key);
                 value = now == null ? ABSENT : now;
                 read.put(key.clone(), value);
+                keysRead++;
             }
         }
         return value;
