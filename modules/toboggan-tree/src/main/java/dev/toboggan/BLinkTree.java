@@ -64,6 +64,11 @@ import java.util.concurrent.ConcurrentLinkedQueue;
  *       node) or three quarters of it (two nodes that both hold entries, so the merged node does not split
  *       again at its next inserts): an underfull node is correct. The root never shrinks, so
  *       {@link #rootPid} stays valid.
+ *   <li><b>Batches</b> ({@link #applyHeld}) run under the exclusive side, so no writer changes a page
+ *       meanwhile; readers go on. Each change of a batch registers the pages it is about to change (the
+ *       leaf, and a split's two halves) with {@link ConcurrencyControl#willChange} before its CAS, and a
+ *       reader that read a registered page waits for the batch to end and reads again: no reader sees part
+ *       of a batch, and one that reads only pages the batch does not touch never waits for it.
  *   <li><b>Values</b> longer than {@code max-inline-value} live in a {@link ValuePage}: allocated
  *       before the link that references it, freed by the change that replaces or removes the
  *       reference, all in one page cache batch. Exactly one change replaces a given reference (the one
@@ -71,8 +76,9 @@ import java.util.concurrent.ConcurrentLinkedQueue;
  *   <li><b>Page ids</b> can be freed and handed out again, so an id read from a page may come to mean
  *       another page. The tree needs no {@link dev.toboggan.core.pagecache.Guard} for that (a guard's
  *       full fence and thread-local lookup cost a fifth of a point read), because it frees pages only
- *       where it can tell: tree nodes only in a merge or a drop, which hold the exclusive side (a drop sets
- *       {@link #dropped} first), so no writer is running and every reader fails its stamp validation (a
+ *       where it can tell: tree nodes only in a merge or a drop, which hold the exclusive side as structure
+ *       changes (a drop sets {@link #dropped} first), so no writer is running and every reader fails its
+ *       stamp validation (a
  *       reader's walk checks the stamp every {@value #VALIDATE_EVERY} steps, so pages reused under it
  *       cannot keep it going, and an error it meets is reported only if the stamp is still valid); a
  *       value page only after the change that dropped its reference, by the writer of that change,
@@ -83,7 +89,7 @@ import java.util.concurrent.ConcurrentLinkedQueue;
  *       validate-after-read.
  *   <li><b>Iterators</b> read one leaf at a time, as an optimistic read: the entries of one leaf
  *       version in the range, then continue from that version's {@code hi}: at its {@code next} if no
- *       exclusive operation ran since it was read and that page still starts at that {@code hi}, else
+ *       structure change ran since it was read and that page still starts at that {@code hi}, else
  *       from a new descent (a merge may have freed the page, and its id may now name a leaf of another
  *       tree that starts at the same key). Positions only move forward (backward for reverse
  *       scans), so no key is returned twice; a key present throughout is in the leaf covering it at the
@@ -92,7 +98,7 @@ import java.util.concurrent.ConcurrentLinkedQueue;
  */
 final class BLinkTree implements Tree {
     private static final LazyLogger LOG = LazyLogger.of(BLinkTree.class);
-    /** Steps of a reader's walk between two checks that no exclusive operation started. */
+    /** Steps of a reader's walk between two checks that no structure change started. */
     private static final int VALIDATE_EVERY = 32;
     /** A bound on the merges one queued leaf leads to; a few per level of the tree is what they take. */
     private static final int MERGES_PER_LEAF = 64;
@@ -152,23 +158,25 @@ final class BLinkTree implements Tree {
     public byte[] get(byte[] key) {
         Limits.checkKey(key);
         store.checkOpen();
-        return read(key, 0);
+        return read(key);
     }
 
     /**
-     * The value of {@code key} ({@link #get} without the checks of its input and of the store).
-     *
-     * @param heldStamp the stamp of the exclusive side if the caller holds it (a {@link StoreTransaction}'s
-     *     commit, or its body when it runs alone): validating against it always succeeds, since nothing
-     *     exclusive can start while it is held; else 0, and each attempt reads optimistically
+     * The value of {@code key} ({@link #get} without the checks of its input and of the store). Also called
+     * with the exclusive side held (a {@link StoreTransaction}'s commit, or its body when it runs alone): no
+     * structure change nor batch runs then, so the read neither waits nor retries for one.
      */
-    byte[] read(byte[] key, long heldStamp) {
+    byte[] read(byte[] key) {
         while (true) {
-            long stamp = heldStamp != 0 ? heldStamp : cc.beginRead();
+            long stamp = cc.beginRead();
             try {
                 checkNotDropped();
                 Page<Node> view = leafFor(key, stamp);
                 if (view == null) {
+                    continue;
+                }
+                if (cc.inBatch(view.pid())) {
+                    cc.awaitBatch();
                     continue;
                 }
                 Object value = ((Leaf) view.value()).get(key);
@@ -195,7 +203,9 @@ final class BLinkTree implements Tree {
             try {
                 checkNotDropped();
                 Page<Node> view = leafFor(key, stamp);
-                if (view != null) {
+                if (view != null && cc.inBatch(view.pid())) {
+                    cc.awaitBatch();
+                } else if (view != null) {
                     boolean present = ((Leaf) view.value()).contains(key);
                     if (cc.validate(stamp)) {
                         return present;
@@ -253,7 +263,7 @@ final class BLinkTree implements Tree {
     }
 
     /**
-     * An error met by an optimistic read is real only if no exclusive operation started since
+     * An error met by an optimistic read is real only if no structure change started since
      * {@code stamp}; otherwise the read saw pages freed (and maybe reused) by a drop, and is retried.
      */
     private void rethrowIfValid(RuntimeException e, long stamp) {
@@ -353,6 +363,10 @@ final class BLinkTree implements Tree {
                         continue;
                     }
                 }
+                if (cc.inBatch(view.pid())) {
+                    cc.awaitBatch();
+                    continue;
+                }
                 Leaf leaf = (Leaf) view.value();
                 int from = lowerBound(leaf, scan.position);
                 int to = scan.to == null ? leaf.count() : Math.max(from, lowerBound(leaf, scan.to));
@@ -379,6 +393,10 @@ final class BLinkTree implements Tree {
                 checkNotDropped();
                 Page<Node> view = leafBefore(scan.position, stamp);
                 if (view == null) {
+                    continue;
+                }
+                if (cc.inBatch(view.pid())) {
+                    cc.awaitBatch();
                     continue;
                 }
                 Leaf leaf = (Leaf) view.value();
@@ -542,6 +560,8 @@ final class BLinkTree implements Tree {
     static void applyHeld(List<BLinkTree> trees, List<Batch> batches) {
         trees.forEach(BLinkTree::checkWritable);
         boolean changed = false;
+        ConcurrencyControl cc = trees.get(0).cc;
+        cc.beginBatch();
         try (dev.toboggan.core.pagecache.Batch atomic = trees.get(0).pc.openBatch()) {
             for (int t = 0; t < trees.size(); t++) {
                 BLinkTree tree = trees.get(t);
@@ -563,6 +583,8 @@ final class BLinkTree implements Tree {
                     changed = true;
                 }
             }
+        } finally {
+            cc.endBatch();
         }
         trees.forEach(BLinkTree::mergeQueued);
     }
@@ -611,6 +633,7 @@ final class BLinkTree implements Tree {
                 if (old instanceof ValueRef && atomic == null) {
                     atomic = pc.openBatch();
                 }
+                cc.willChange(view.pid());
                 CasResult<Node> r = pc.link(view.pid(), view, new Delta.Put(key, stored));
                 if (r.succeeded()) {
                     path.set(path.leafLevel(), r.page());
@@ -641,6 +664,7 @@ final class BLinkTree implements Tree {
                 if (old instanceof ValueRef && atomic == null) {
                     atomic = pc.openBatch();
                 }
+                cc.willChange(view.pid());
                 CasResult<Node> r = pc.link(view.pid(), view, new Delta.Remove(key));
                 if (r.succeeded()) {
                     noteIfUnderfull(path, view, r.page());
@@ -685,6 +709,7 @@ final class BLinkTree implements Tree {
                     atomic = pc.openBatch();
                 }
                 Delta change = stored == null ? new Delta.Remove(key) : new Delta.Put(key, stored);
+                cc.willChange(view.pid());
                 CasResult<Node> r = pc.link(view.pid(), view, change);
                 if (r.succeeded()) {
                     path.set(path.leafLevel(), r.page());
@@ -793,6 +818,8 @@ final class BLinkTree implements Tree {
             long rightPid;
             try (dev.toboggan.core.pagecache.Batch atomic = pc.openBatch()) {
                 Page<Node> right = pc.allocate(node.rightHalf(m, separator));
+                cc.willChange(right.pid());
+                cc.willChange(view.pid());
                 CasResult<Node> r = pc.replace(view.pid(), view, node.leftHalf(m, separator, right.pid()));
                 if (!r.succeeded()) {
                     pc.free(right.pid(), right);
@@ -931,8 +958,20 @@ final class BLinkTree implements Tree {
         }
     }
 
-    /** {@link #mergeUnderfull}'s work; the caller holds the exclusive side. */
+    /** {@link #mergeUnderfull}'s work, a structure change; the caller holds the exclusive side. */
     private void mergeQueued() {
+        if (underfull.isEmpty()) {
+            return;
+        }
+        cc.beginStructureChange();
+        try {
+            mergeEach();
+        } finally {
+            cc.endStructureChange();
+        }
+    }
+
+    private void mergeEach() {
         byte[] lo;
         while ((lo = underfull.poll()) != null) {
             if (dropped || !store.isOpen()) {

@@ -1,35 +1,63 @@
 package dev.toboggan;
 
+import java.lang.invoke.VarHandle;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.locks.StampedLock;
 
 /**
- * Keeps atomic batches, tree drops and close apart from everything else in memory (sled's
- * {@code concurrency_control}: a global reader-writer lock). The page cache's batches make a batch
- * atomic on disk; this makes it atomic to readers and writers.
+ * Keeps atomic batches, structure changes (merges, tree drops) and close apart from everything else in
+ * memory (sled's {@code concurrency_control}, a global reader-writer lock, for writers; readers are kept
+ * apart by what they read). The page cache's batches make a batch atomic on disk; this makes it atomic to
+ * readers and writers.
  *
  * <h2>Implementation notes</h2>
  * <ul>
- *   <li><b>Three roles</b> on one {@link StampedLock}: a <em>writer</em> (insert, remove,
- *       compare-and-swap) holds the shared side for its whole change; an <em>exclusive</em> operation
- *       (apply a batch, drop a tree, merge emptied nodes, close) holds the exclusive side; a
- *       <em>reader</em> (get, one leaf of an iterator) holds nothing: it reads optimistically and
- *       validates afterwards.
- *   <li><b>Readers</b>: {@link #beginRead()} returns a stamp, waiting first while an exclusive operation
- *       runs; {@link #validate} says whether one started since. A reader that fails validation throws
- *       away what it read and reads again. Readers write nothing to shared memory here, so reads scale
- *       across cores; the price is a retry when a batch lands in the middle of a read.
+ *   <li><b>Writers and exclusive operations</b> share one {@link StampedLock}: a <em>writer</em> (insert,
+ *       remove, compare-and-swap) holds its read side for its whole change; an <em>exclusive</em> operation
+ *       (apply a batch, commit a transaction, merge, drop a tree, close) holds its write side, so no writer
+ *       runs meanwhile.
+ *   <li><b>Readers</b> (get, one leaf of an iterator) hold nothing and write nothing shared, so reads scale
+ *       across cores. Two things can make what a reader read wrong, and each is kept apart differently:
+ *       <ul>
+ *         <li>a <em>structure change</em> (a merge, a drop, close) frees pages whose ids may be reused under
+ *             the reader: it bumps {@link #structure} to odd before its first change and to even after its
+ *             last (a sequence lock). {@link #beginRead()} returns the even value, waiting while it is odd;
+ *             {@link #validate} says whether it is unchanged; a reader that fails validation throws away
+ *             what it read and reads again. The caller of {@link #beginStructureChange} holds the write side.
+ *         <li>a <em>batch being applied</em> must not be seen in part: the batch registers every page it is
+ *             about to change in {@link #applying} before it publishes the change ({@link #willChange});
+ *             a reader that read a page the batch registered waits until the batch is done
+ *             ({@link #awaitBatch}) and reads again. Pages no batch touches are read at full speed while
+ *             batches run: only structure changes invalidate every reader.
+ *       </ul>
  *   <li><b>What a reader may see before validating</b>: anything the tree's lock-free structure allows,
- *       including half of a batch; the tree's traversal is correct on any state a CAS of the page table
- *       leaves, so such a read ends normally (or with the exception of a tree dropped meanwhile) and is
- *       then discarded.
+ *       including pages a structure change freed; the tree's traversal is correct on any state a CAS of the
+ *       page table leaves, so such a read ends normally (or with the exception of a tree dropped meanwhile)
+ *       and is then discarded.
  *   <li><b>Linearization</b>: a writer's change at its page table CAS, which happens while no exclusive
- *       operation runs; a batch as a whole while it holds the exclusive side; a reader at the last page
- *       table read of a validated attempt.
- *   <li>The lock is not reentrant: the tree's internal operations below a held side never take it again.
+ *       operation runs; a batch at its end ({@link #endBatch}); a reader at its last page table read, or, if
+ *       that read returned a version a batch being applied made, at the moment it saw the batch done.
+ *       Why that is linearizable: a reader that returns a page version from before a batch's change of that
+ *       page read it before the change, so before the batch's end; one that returns a version the batch made
+ *       returns after the end. A reader that started after another one returned a batch's change so starts
+ *       after the batch's end, and reads every page of the batch changed.
+ *   <li><b>Visibility</b>: a batch's registration (a concurrent set's add) happens before its page table CAS
+ *       (a release); a reader's acquire load of the page table that sees the CAS therefore sees the page in
+ *       the set if the batch still runs, or {@link #applying} cleared if it ended. A structure change's odd
+ *       value is written (volatile) before its first page table CAS; a reader whose page reads saw that CAS
+ *       reads, after an acquire fence, at least the odd value.
+ *   <li>The lock is not reentrant: the tree's internal operations below a held side never take it again, and
+ *       a thread holding the write side never waits as a reader ({@link #awaitBatch} would wait for itself):
+ *       it has no batch of someone else's to wait for, and no structure change can run beside it.
  * </ul>
  */
 final class ConcurrencyControl {
     private final StampedLock lock = new StampedLock();
+    /** Even: no structure change runs; odd: one does. Only holders of the write side change it. */
+    private volatile long structure;
+    /** The pages the batch being applied changes, or {@code null} while none is applied. */
+    private volatile Set<Long> applying;
 
     /** Enters as a writer; pass the stamp to {@link #exitShared}. */
     long enterShared() {
@@ -40,7 +68,7 @@ final class ConcurrencyControl {
         lock.unlockRead(stamp);
     }
 
-    /** Enters alone: waits for every writer to leave, and keeps new ones and readers out. */
+    /** Enters alone: waits for every writer to leave, and keeps new ones out (readers go on). */
     long enterExclusive() {
         return lock.writeLock();
     }
@@ -49,20 +77,60 @@ final class ConcurrencyControl {
         lock.unlockWrite(stamp);
     }
 
-    /** A stamp for an optimistic read; waits while an exclusive operation runs. */
+    /** A structure change starts: every reader from here on fails its validation. The caller holds the write side. */
+    void beginStructureChange() {
+        structure = structure + 1;
+    }
+
+    /** The structure change is over; the caller still holds the write side. */
+    void endStructureChange() {
+        structure = structure + 1;
+    }
+
+    /** A batch starts to be applied; the caller holds the write side. */
+    void beginBatch() {
+        applying = ConcurrentHashMap.newKeySet();
+    }
+
+    /** The batch is applied: readers that met its pages go on. The caller holds the write side. */
+    void endBatch() {
+        applying = null;
+    }
+
+    /** Registers page {@code pid}, which the caller is about to change, with the batch being applied, if any. */
+    void willChange(long pid) {
+        Set<Long> pages = applying;
+        if (pages != null) {
+            pages.add(pid);
+        }
+    }
+
+    /** Whether page {@code pid}, as a reader just read it, may hold a change of a batch not yet applied whole. */
+    boolean inBatch(long pid) {
+        Set<Long> pages = applying;
+        return pages != null && pages.contains(pid);
+    }
+
+    /** Waits until the exclusive operation running now (the batch a reader met) is over. */
+    void awaitBatch() {
+        lock.unlockRead(lock.readLock());
+    }
+
+    /** A stamp for an optimistic read; waits while a structure change runs. */
     long beginRead() {
         while (true) {
-            long stamp = lock.tryOptimisticRead();
-            if (stamp != 0) {
+            long stamp = structure;
+            if ((stamp & 1) == 0) {
                 return stamp;
             }
-            // Wait for the exclusive operation without spinning: the shared side is granted when it ends.
+            // Wait for the structure change without spinning: it holds the write side until it ends.
             lock.unlockRead(lock.readLock());
         }
     }
 
-    /** Whether nothing exclusive started since {@code stamp} was taken: what was read since is valid. */
+    /** Whether no structure change started since {@code stamp} was taken: what was read since is valid. */
     boolean validate(long stamp) {
-        return lock.validate(stamp);
+        VarHandle.acquireFence(); // the reads before this come before the read of the sequence below
+        return structure == stamp;
     }
 }

@@ -22,7 +22,7 @@ final class ForwardScan implements Iterator<Map.Entry<byte[], byte[]>> {
     /** The page of the leaf that starts at {@link #position}, if known, else {@link TreeNode#NO_PID}. */
     long nextPid = TreeNode.NO_PID;
     /**
-     * The optimistic-read stamp under which {@link #nextPid} was read: once an exclusive operation has run
+     * The optimistic-read stamp under which {@link #nextPid} was read: once a structure change (a merge, a drop) has run
      * since, the page may have been freed by a merge and its id reused, even by another tree for a leaf
      * that starts at the same key, so the scan descends instead.
      */

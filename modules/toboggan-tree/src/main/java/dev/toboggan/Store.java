@@ -162,6 +162,7 @@ final class Store implements Db {
         checkOpen();
         synchronized (trees) {
             long stamp = cc.enterExclusive();
+            cc.beginStructureChange();
             try {
                 checkOpen();
                 String rootName = TREE_PREFIX + name;
@@ -173,6 +174,7 @@ final class Store implements Db {
                 (tree != null ? tree : new BLinkTree(this, name, rootName, root)).drop();
                 return true;
             } finally {
+                cc.endStructureChange();
                 cc.exitExclusive(stamp);
             }
         }
@@ -293,9 +295,11 @@ final class Store implements Db {
         }
         // Writers that got in before the flag was set finish first; later ones see it and fail.
         long stamp = cc.enterExclusive();
+        cc.beginStructureChange();
         try {
             backend.close();
         } finally {
+            cc.endStructureChange();
             cc.exitExclusive(stamp);
         }
     }

@@ -35,8 +35,8 @@ import java.util.function.Function;
  *       validated, under the exclusive side as a commit's are; otherwise the body runs again. {@link Error}s
  *       are rethrown at once.
  *   <li><b>Progress</b>: after {@value #OPTIMISTIC_RUNS} runs dropped for conflicts, the body runs once more
- *       with the tree monitor and the exclusive side held from its start to its commit: its reads are then
- *       made with the exclusive stamp ({@link BLinkTree#read}) and cannot conflict. Calls on the store from
+ *       with the tree monitor and the exclusive side held from its start to its commit: no writer runs
+ *       meanwhile, so its reads cannot conflict (readers go on). Calls on the store from
  *       the body's thread are refused ({@link Store#runBody}), so the body cannot wait for the side it holds.
  *   <li><b>Confinement</b>: a run is used by the thread that runs its body, while it runs; it is not
  *       thread-safe and refuses other threads and calls after the body returned.
@@ -49,8 +49,8 @@ final class StoreTransaction implements Transaction {
     private static final byte[] ABSENT = new byte[0];
 
     private final Store store;
-    /** The exclusive side's stamp if this run holds it from the start (it runs alone), else 0. */
-    private final long heldStamp;
+    /** Whether this run holds the exclusive side from its start (it runs alone). */
+    private final boolean alone;
     private final Thread owner = Thread.currentThread();
     private boolean bodyReturned;
     /** Tree name → key → the value first read ({@link #ABSENT}: none). */
@@ -61,15 +61,15 @@ final class StoreTransaction implements Transaction {
     /** Keys in {@link #reads}, over every tree. */
     private int keysRead;
 
-    private StoreTransaction(Store store, long heldStamp) {
+    private StoreTransaction(Store store, boolean alone) {
         this.store = store;
-        this.heldStamp = heldStamp;
+        this.alone = alone;
     }
 
     /** Runs {@code body} until a run commits, or throws what a validated run threw. */
     static <R> R run(Store store, Function<? super Transaction, ? extends R> body) {
         for (int run = 1; run <= OPTIMISTIC_RUNS; run++) {
-            StoreTransaction tx = new StoreTransaction(store, 0);
+            StoreTransaction tx = new StoreTransaction(store, false);
             R result;
             try {
                 result = store.runBody(tx, body);
@@ -96,7 +96,7 @@ final class StoreTransaction implements Transaction {
             long stamp = cc.enterExclusive();
             try {
                 store.checkNotClosed();
-                StoreTransaction tx = new StoreTransaction(store, stamp);
+                StoreTransaction tx = new StoreTransaction(store, true);
                 R result;
                 try {
                     result = store.runBody(tx, body);
@@ -126,7 +126,7 @@ final class StoreTransaction implements Transaction {
             long stamp = cc.enterExclusive();
             try {
                 store.checkNotClosed();
-                if (!readsAreCurrent(stamp)) {
+                if (!readsAreCurrent()) {
                     return false;
                 }
                 if (!validateOnly) {
@@ -140,11 +140,11 @@ final class StoreTransaction implements Transaction {
     }
 
     /** Whether every recorded read still holds; the caller holds the tree monitor and the exclusive side. */
-    private boolean readsAreCurrent(long stamp) {
+    private boolean readsAreCurrent() {
         for (Map.Entry<String, TreeMap<byte[], byte[]>> tree : reads.entrySet()) {
             BLinkTree current = store.heldTree(tree.getKey(), false);
             for (Map.Entry<byte[], byte[]> read : tree.getValue().entrySet()) {
-                byte[] now = current == null ? null : current.read(read.getKey(), stamp);
+                byte[] now = current == null ? null : current.read(read.getKey());
                 byte[] then = read.getValue() == ABSENT ? null : read.getValue();
                 if (!Arrays.equals(now, then)) {
                     return false;
@@ -253,9 +253,9 @@ final class StoreTransaction implements Transaction {
 
     /** The value of {@code key} in the tree named {@code name} now, whichever tree has that name. */
     private byte[] readStore(String name, byte[] key) {
-        if (heldStamp != 0) {
+        if (alone) {
             BLinkTree tree = store.heldTree(name, false);
-            return tree == null ? null : tree.read(key, heldStamp);
+            return tree == null ? null : tree.read(key);
         }
         while (true) {
             BLinkTree tree = store.existingTree(name);
@@ -263,7 +263,7 @@ final class StoreTransaction implements Transaction {
                 return null;
             }
             try {
-                return tree.read(key, 0);
+                return tree.read(key);
             } catch (IllegalStateException e) {
                 if (!tree.isDropped()) {
                     throw e;
@@ -344,6 +344,6 @@ final class StoreTransaction implements Transaction {
 
     @Override
     public String toString() {
-        return "Transaction[" + store.directory() + (heldStamp != 0 ? ", running alone" : "") + "]";
+        return "Transaction[" + store.directory() + (alone ? ", running alone" : "") + "]";
     }
 }

@@ -2,6 +2,7 @@ package dev.toboggan;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import dev.toboggan.core.Failpoints;
 import dev.toboggan.core.io.SimulatedStorage;
 import dev.toboggan.core.pagecache.Jitter;
 import java.nio.ByteBuffer;
@@ -471,6 +472,120 @@ class TreeConcurrencyTest {
         Tree firsts = db.tree("firsts");
         Tree lasts = db.tree("lasts");
         readersSeeBatchesWhole(firsts, lasts, (first, last) -> db.applyBatches(Map.of("firsts", first, "lasts", last)));
+    }
+
+    /**
+     * A reader meets a batch at a set moment: the batch sets a key, then inserts forty smaller keys, downwards,
+     * so the first split of that key's leaf carries the key into a new right half that no later change of the
+     * batch touches, then sets a last key. At every tenth change of the batch after its first ten (a page cache
+     * failpoint's callback on the batch's thread), another thread reads the first key: it must not return while
+     * the batch is applied (it would see the first change without the last), so each read is still waiting
+     * 100 ms later, and returns the new value once the batch is done.
+     */
+    @Test
+    void aReaderThatMeetsABatchWaitsForItEvenOnAPageOneOfItsSplitsMade() throws Exception {
+        byte[] first = TestKeys.be(1000);
+        byte[] last = TestKeys.be(2000);
+        db.insert(first, TestKeys.utf8("old"));
+        db.insert(last, TestKeys.utf8("old"));
+        Batch batch = new Batch().insert(first, TestKeys.utf8("new"));
+        for (int i = 40; i >= 1; i--) {
+            batch.insert(TestKeys.be(i), new byte[8]);
+        }
+        batch.insert(last, TestKeys.utf8("new"));
+        Thread batcher = Thread.currentThread();
+        AtomicLong links = new AtomicLong();
+        List<Future<byte[]>> reads = new ArrayList<>();
+        List<String> returnedEarly = new ArrayList<>();
+        Failpoints.callback("pagecache.reserve.link", () -> {
+            if (Thread.currentThread() != batcher || links.incrementAndGet() < 10 || links.get() % 10 != 0) {
+                return;
+            }
+            Future<byte[]> read = pool.submit(() -> db.get(first));
+            reads.add(read);
+            try {
+                returnedEarly.add("link " + links.get() + ": " + new String(read.get(100, TimeUnit.MILLISECONDS),
+                        java.nio.charset.StandardCharsets.UTF_8));
+            } catch (java.util.concurrent.TimeoutException waiting) {
+                // still waiting for the batch: right
+            } catch (Exception e) {
+                throw new AssertionError(e);
+            }
+        });
+        try {
+            db.applyBatch(batch);
+        } finally {
+            Failpoints.reset();
+        }
+        assertThat(reads).as("reads made while the batch was applied").hasSizeGreaterThanOrEqualTo(2);
+        assertThat(returnedEarly).as("reads that returned before the batch was done").isEmpty();
+        for (Future<byte[]> read : reads) {
+            assertThat(read.get(10, TimeUnit.SECONDS)).isEqualTo(TestKeys.utf8("new"));
+        }
+        Jitter.activate(false);
+        TreeVerifier.verify(db);
+    }
+
+    /**
+     * Batches set 16 keys close together to the batch's number, in key order, while a writer inserts and
+     * removes other keys among them, so that a batch's later changes often split the leaf an earlier one
+     * landed in and move that change to a new page: readers read two of the keys, the one the batch changes
+     * first before the other, and must never see the first newer than the second. (A reader waits for a batch
+     * only on pages the batch registered: the new halves of its splits must be among them.)
+     */
+    @Test
+    void noReaderSeesPartOfABatchWhoseChangesSplitLeaves() throws Exception {
+        int slots = 16;
+        int batches = 1500 * SCALE;
+        AtomicBoolean done = new AtomicBoolean();
+        AtomicLong checks = new AtomicLong();
+        Callable<Void> batcher = () -> {
+            for (int g = 1; g <= batches; g++) {
+                Batch batch = new Batch();
+                for (int i = 0; i < slots; i++) {
+                    batch.insert(TestKeys.be(i * 8), ByteBuffer.allocate(4 + g % 9).putInt(g).array());
+                }
+                db.applyBatch(batch);
+            }
+            done.set(true);
+            return null;
+        };
+        Callable<Void> reader = () -> {
+            SplittableRandom r = new SplittableRandom(SEED + 7);
+            while (!done.get()) {
+                int i = r.nextInt(slots - 1);
+                int j = i + 1 + r.nextInt(slots - 1 - i);
+                byte[] first = db.get(TestKeys.be(i * 8));
+                byte[] second = db.get(TestKeys.be(j * 8));
+                int a = first == null ? 0 : ByteBuffer.wrap(first).getInt();
+                int b = second == null ? 0 : ByteBuffer.wrap(second).getInt();
+                assertThat(b).as("slot %d read after slot %d, which the batch changes before it", j, i)
+                        .isGreaterThanOrEqualTo(a);
+                checks.incrementAndGet();
+            }
+            return null;
+        };
+        Callable<Void> churn = () -> {
+            SplittableRandom r = new SplittableRandom(SEED + 8);
+            while (!done.get()) {
+                byte[] key = TestKeys.be(r.nextInt(slots * 8));
+                if (key[3] % 8 == 0) {
+                    continue; // a slot: the batches' own
+                }
+                if (r.nextInt(3) == 0) {
+                    db.remove(key);
+                } else {
+                    db.insert(key, new byte[r.nextInt(24)]);
+                }
+            }
+            return null;
+        };
+        for (Future<Void> f : pool.invokeAll(List.of(batcher, reader, reader, churn))) {
+            f.get();
+        }
+        assertThat(checks.get()).isPositive();
+        Jitter.activate(false);
+        TreeVerifier.verify(db);
     }
 
     /**
