@@ -51,9 +51,9 @@ public final class StressCommand implements Callable<Integer> {
     @Option(names = "--value-len", description = "value bytes, at least 16 (default: ${DEFAULT-VALUE})")
     int valueLength = 100;
 
-    @Option(names = "--mix", description = "operation weights, of get, insert, remove, cas, scan, batch "
+    @Option(names = "--mix", description = "operation weights, of get, insert, remove, cas, scan, batch, tx "
             + "(default: ${DEFAULT-VALUE})")
-    String mix = "get=60,insert=20,remove=5,cas=10,scan=4,batch=1";
+    String mix = "get=60,insert=20,remove=5,cas=10,scan=4,batch=1,tx=1";
 
     @Option(names = "--sequential", description = "each thread walks its keys in order (default: random keys)")
     boolean sequential;

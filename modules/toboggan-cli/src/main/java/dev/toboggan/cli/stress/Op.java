@@ -12,7 +12,9 @@ public enum Op {
     /** A range scan of {@code --scan-len} keys from a random key. */
     SCAN,
     /** An atomic batch of a few inserts and removes. */
-    BATCH;
+    BATCH,
+    /** A transaction that reads a few keys (each must hold its model's value), then sets or removes each. */
+    TX;
 
     public String label() {
         return name().toLowerCase(Locale.ROOT);

@@ -1,8 +1,8 @@
 package dev.toboggan.cli.stress;
 
 import dev.toboggan.Batch;
+import dev.toboggan.Db;
 import dev.toboggan.SwapResult;
-import dev.toboggan.Tree;
 import java.util.Arrays;
 import java.util.EnumMap;
 import java.util.Iterator;
@@ -26,7 +26,7 @@ final class StressWorker implements Runnable {
     private static final int WRONG_CAS_EVERY = 8;
     private static final int BATCH_SIZE = 4;
 
-    private final Tree tree;
+    private final Db tree;
     private final Records records;
     private final StressSettings settings;
     private final int thread;
@@ -41,7 +41,7 @@ final class StressWorker implements Runnable {
     private long cursor;
     private volatile boolean stop;
 
-    StressWorker(Tree tree, StressSettings settings, int thread, Recorder interval, StressTotals totals,
+    StressWorker(Db tree, StressSettings settings, int thread, Recorder interval, StressTotals totals,
             Failures failures) {
         this.tree = tree;
         this.records = settings.records();
@@ -87,12 +87,13 @@ final class StressWorker implements Runnable {
                     case CAS -> compareAndSwap(pickSlot());
                     case SCAN -> scan(pickSlot());
                     case BATCH -> batch();
+                    case TX -> transaction();
                 }
                 long nanos = System.nanoTime() - started;
                 interval.recordValue(nanos);
                 latencies.get(op).recordValue(nanos);
                 totals.count(op);
-                if ((op == Op.INSERT || op == Op.REMOVE || op == Op.CAS || op == Op.BATCH)
+                if ((op == Op.INSERT || op == Op.REMOVE || op == Op.CAS || op == Op.BATCH || op == Op.TX)
                         && settings.durablePercent() > 0 && random.nextInt(100) < settings.durablePercent()) {
                     tree.flush();
                 }
@@ -173,9 +174,39 @@ final class StressWorker implements Runnable {
     }
 
     private void batch() {
-        Batch batch = new Batch();
         int[] slots = new int[BATCH_SIZE];
         long[] next = new long[BATCH_SIZE];
+        Batch batch = drawChanges(slots, next);
+        tree.applyBatch(batch);
+        recordChanges(slots, next);
+    }
+
+    /**
+     * A transaction over the keys of a batch's draw: it reads each (nobody else changes them, so each must hold
+     * the model's value, and no run of the body conflicts), then makes the batch's changes through the
+     * transaction. The changes are drawn before it, since its body may run more than once.
+     */
+    private void transaction() {
+        int[] slots = new int[BATCH_SIZE];
+        long[] next = new long[BATCH_SIZE];
+        Batch changes = drawChanges(slots, next);
+        byte[][] read = tree.transaction(tx -> {
+            byte[][] values = new byte[BATCH_SIZE][];
+            for (int i = 0; i < BATCH_SIZE; i++) {
+                values[i] = tx.get(records.key(indexOf(slots[i])));
+            }
+            tx.applyBatch(changes);
+            return values;
+        });
+        for (int i = 0; i < BATCH_SIZE; i++) {
+            expect("a transaction's read", indexOf(slots[i]), read[i], versions[slots[i]]);
+        }
+        recordChanges(slots, next);
+    }
+
+    /** Draws a batch's changes of owned keys: their slots and new versions (0: removed) into the arrays. */
+    private Batch drawChanges(int[] slots, long[] next) {
+        Batch batch = new Batch();
         for (int i = 0; i < BATCH_SIZE; i++) {
             int slot = pickSlot();
             slots[i] = slot;
@@ -188,7 +219,11 @@ final class StressWorker implements Runnable {
                 batch.insert(records.key(index), records.value(index, next[i]));
             }
         }
-        tree.applyBatch(batch);
+        return batch;
+    }
+
+    /** The model after a batch's changes, made in order. */
+    private void recordChanges(int[] slots, long[] next) {
         for (int i = 0; i < BATCH_SIZE; i++) {
             // A later change of the same key in the batch wins, as in the store.
             int slot = slots[i];
