@@ -29,7 +29,8 @@ import java.util.concurrent.atomic.AtomicLongArray;
  * <p>The workload: inserts of small, medium (value pages) and large (blob) values, removes (also of
  * whole runs of keys, which empty leaves the tree then merges),
  * compare-and-swaps (the expected value is the worker's own model; a swap expecting a value the key does
- * not have must fail), atomic batches, flushes, and generated ids; every worker also range-scans its keys
+ * not have must fail), atomic batches (every other one made by a transaction that reads its keys first),
+ * flushes, and generated ids; every worker also range-scans its keys
  * and checks them against its model, so a wrong read is reported too ({@code X} lines).
  */
 public final class CrashWorkload {
@@ -200,9 +201,13 @@ public final class CrashWorkload {
                         return;
                     }
                 } else if (roll < 77) {
-                    batch();
+                    if (!batch()) {
+                        return;
+                    }
                 } else if (roll < 80) {
-                    purge();
+                    if (!purge()) {
+                        return;
+                    }
                 } else if (roll < 85) {
                     long upTo = seq - 1;
                     if (r.nextBoolean()) {
@@ -221,7 +226,8 @@ public final class CrashWorkload {
             }
         }
 
-        private void batch() throws IOException {
+        /** A batch of 1–8 random changes; {@code false} if something read back was wrong (journaled). */
+        private boolean batch() throws IOException {
             int n = 1 + r.nextInt(8);
             int[] keys = new int[n];
             int[] lengths = new int[n];
@@ -229,11 +235,11 @@ public final class CrashWorkload {
                 keys[i] = key();
                 lengths[i] = r.nextInt(4) == 0 ? -1 : length();
             }
-            apply(keys, lengths);
+            return apply(keys, lengths);
         }
 
         /** Removes every key of a run of 10–40 as one batch: it empties leaves, so the tree merges nodes. */
-        private void purge() throws IOException {
+        private boolean purge() throws IOException {
             int from = key();
             int to = from + 10 + r.nextInt(31);
             int[] keys = model.keySet().stream().mapToInt(Integer::intValue).filter(k -> k >= from && k < to)
@@ -241,12 +247,17 @@ public final class CrashWorkload {
             if (keys.length > 0) {
                 int[] lengths = new int[keys.length];
                 java.util.Arrays.fill(lengths, -1);
-                apply(keys, lengths);
+                return apply(keys, lengths);
             }
+            return true;
         }
 
-        /** One atomic batch, journaled as a {@code B} line: {@code lengths[i]} -1 removes {@code keys[i]}. */
-        private void apply(int[] keys, int[] lengths) throws IOException {
+        /**
+         * One atomic batch, journaled as a {@code B} line: {@code lengths[i]} -1 removes {@code keys[i]}.
+         *
+         * @return {@code false} if something read back was wrong (journaled)
+         */
+        private boolean apply(int[] keys, int[] lengths) throws IOException {
             int n = keys.length;
             StringBuilder line = new StringBuilder("B");
             for (int i = 0; i < n; i++) {
@@ -266,7 +277,11 @@ public final class CrashWorkload {
                     after.put(keys[i], v);
                 }
             }
-            tree.applyBatch(batch);
+            if (s % 2 == 0) {
+                tree.applyBatch(batch);
+            } else if (!applyAsTransaction(keys, batch)) {
+                return false;
+            }
             after.forEach((k, v) -> {
                 if (v == null) {
                     model.remove(k);
@@ -275,6 +290,30 @@ public final class CrashWorkload {
                 }
             });
             done(s);
+            return true;
+        }
+
+        /**
+         * Makes {@code batch}'s changes in a transaction that first reads each of {@code keys}: nobody else writes
+         * them, so each must hold the model's value ({@code X} line and {@code false} if not).
+         */
+        private boolean applyAsTransaction(int[] keys, Batch batch) throws IOException {
+            String name = CrashJournal.treeOf(worker);
+            String wrong = db.transaction(tx -> {
+                for (int key : keys) {
+                    byte[] read = tx.tree(name).get(CrashJournal.key(worker, key));
+                    if (!Arrays.equals(read, model.get(key))) {
+                        return "X transaction read key " + key + " other than the worker's last value of it";
+                    }
+                }
+                tx.tree(name).applyBatch(batch);
+                return null;
+            });
+            if (wrong != null) {
+                journal.line(wrong);
+                return false;
+            }
+            return true;
         }
 
         /**
