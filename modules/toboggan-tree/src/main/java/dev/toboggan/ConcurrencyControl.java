@@ -3,6 +3,7 @@ package dev.toboggan;
 import java.lang.invoke.VarHandle;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.LongAdder;
 import java.util.concurrent.locks.StampedLock;
 
 /**
@@ -58,6 +59,10 @@ final class ConcurrencyControl {
     private volatile long structure;
     /** The pages the batch being applied changes, or {@code null} while none is applied. */
     private volatile Set<Long> applying;
+    /** Batches begun, structure changes begun: counted by holders of the write side only. */
+    private volatile long batches;
+    private volatile long structureChanges;
+    private final LongAdder readsThatWaited = new LongAdder();
 
     /** Enters as a writer; pass the stamp to {@link #exitShared}. */
     long enterShared() {
@@ -80,6 +85,7 @@ final class ConcurrencyControl {
     /** A structure change starts: every reader from here on fails its validation. The caller holds the write side. */
     void beginStructureChange() {
         structure = structure + 1;
+        structureChanges = structureChanges + 1;
     }
 
     /** The structure change is over; the caller still holds the write side. */
@@ -90,6 +96,7 @@ final class ConcurrencyControl {
     /** A batch starts to be applied; the caller holds the write side. */
     void beginBatch() {
         applying = ConcurrentHashMap.newKeySet();
+        batches = batches + 1;
     }
 
     /** The batch is applied: readers that met its pages go on. The caller holds the write side. */
@@ -113,7 +120,12 @@ final class ConcurrencyControl {
 
     /** Waits until the exclusive operation running now (the batch a reader met) is over. */
     void awaitBatch() {
+        readsThatWaited.increment();
         lock.unlockRead(lock.readLock());
+    }
+
+    StoreMetrics.Concurrency metrics() {
+        return new StoreMetrics.Concurrency(batches, structureChanges, readsThatWaited.sum());
     }
 
     /** A stamp for an optimistic read; waits while a structure change runs. */

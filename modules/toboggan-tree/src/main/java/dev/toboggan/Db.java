@@ -79,6 +79,12 @@ public interface Db extends Tree, AutoCloseable {
     /** Bytes the store takes on disk (its log and blob files). */
     long sizeOnDisk();
 
+    /**
+     * The store's counters and gauges since it was opened: cache, segment cleaner, log, page cache operations,
+     * batches and readers, transactions (docs/operations.md, "Metrics"). Cheap enough to poll every second.
+     */
+    StoreMetrics metrics();
+
     /** Whether the store existed before it was opened (as opposed to being created by this open). */
     boolean wasRecovered();
 

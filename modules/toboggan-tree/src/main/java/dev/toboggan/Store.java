@@ -31,6 +31,7 @@ final class Store implements Db {
     private final Backend backend;
     private final PageCache<Node, Delta> pc;
     private final ConcurrencyControl cc = new ConcurrencyControl();
+    private final StoreTransaction.Counters transactionCounters = new StoreTransaction.Counters();
     private final TreeSettings settings;
     /** Open trees by name. Written under its own monitor. */
     private final ConcurrentHashMap<String, BLinkTree> trees = new ConcurrentHashMap<>();
@@ -256,6 +257,17 @@ final class Store implements Db {
     public long sizeOnDisk() {
         checkOpen();
         return pc.sizeOnDisk();
+    }
+
+    @Override
+    public StoreMetrics metrics() {
+        checkOpen();
+        return new StoreMetrics(pc.sizeOnDisk(), pc.cacheStats(), pc.cleaning().metrics(), pc.log().stats(),
+                pc.metrics(), cc.metrics(), transactionCounters.snapshot());
+    }
+
+    StoreTransaction.Counters transactionCounters() {
+        return transactionCounters;
     }
 
     @Override

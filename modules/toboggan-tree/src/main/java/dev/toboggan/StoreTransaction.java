@@ -6,6 +6,7 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
+import java.util.concurrent.atomic.LongAdder;
 import java.util.function.Function;
 
 /**
@@ -68,6 +69,7 @@ final class StoreTransaction implements Transaction {
 
     /** Runs {@code body} until a run commits, or throws what a validated run threw. */
     static <R> R run(Store store, Function<? super Transaction, ? extends R> body) {
+        Counters counters = store.transactionCounters();
         for (int run = 1; run <= OPTIMISTIC_RUNS; run++) {
             StoreTransaction tx = new StoreTransaction(store, false);
             R result;
@@ -76,17 +78,41 @@ final class StoreTransaction implements Transaction {
             } catch (RuntimeException e) {
                 tx.bodyReturned = true;
                 if (tx.commit(true)) {
+                    counters.aborted.increment();
                     throw e;
                 }
+                counters.runsDropped.increment();
                 continue;
             } finally {
                 tx.bodyReturned = true;
             }
             if (tx.commit(false)) {
+                counters.committed.increment();
                 return result;
             }
+            counters.runsDropped.increment();
         }
-        return runAlone(store, body);
+        counters.ranAlone.increment();
+        try {
+            R result = runAlone(store, body);
+            counters.committed.increment();
+            return result;
+        } catch (RuntimeException e) {
+            counters.aborted.increment();
+            throw e;
+        }
+    }
+
+    /** A store's counts of what its transactions did ({@link StoreMetrics.Transactions}). */
+    static final class Counters {
+        final LongAdder committed = new LongAdder();
+        final LongAdder aborted = new LongAdder();
+        final LongAdder runsDropped = new LongAdder();
+        final LongAdder ranAlone = new LongAdder();
+
+        StoreMetrics.Transactions snapshot() {
+            return new StoreMetrics.Transactions(committed.sum(), aborted.sum(), runsDropped.sum(), ranAlone.sum());
+        }
     }
 
     /** The last run: the body and its commit with the tree monitor and the exclusive side held throughout. */

@@ -172,11 +172,48 @@ class TransactionTest {
             return n;
         });
         assertThat(runs.get()).isEqualTo(StoreTransaction.OPTIMISTIC_RUNS + 1);
+        assertThat(db.metrics().transactions())
+                .isEqualTo(new StoreMetrics.Transactions(1, 0, StoreTransaction.OPTIMISTIC_RUNS, 1));
         assertThat(lastWriterWaited.get()).as("a writer waits while the body runs alone").isTrue();
         assertThat(seen).isEqualTo(2000 + StoreTransaction.OPTIMISTIC_RUNS);
         // the last writer got in after the commit: its insert returns the transaction's value, then wins
         assertThat(number(writers.get(writers.size() - 1).get(10, TimeUnit.SECONDS))).isEqualTo(seen + 100);
         assertThat(number(db.get(utf8("hot")))).isEqualTo(2000 + StoreTransaction.OPTIMISTIC_RUNS + 1);
+    }
+
+    @Test
+    void metricsCountTransactionsBatchesAndStructureChanges() throws Exception {
+        StoreMetrics before = db.metrics();
+        db.applyBatch(new Batch().insert(utf8("a"), utf8("1")).insert(utf8("b"), utf8("2")));
+        AtomicInteger runs = new AtomicInteger();
+        db.transaction(tx -> {
+            tx.insert(utf8("a"), utf8(text(tx.get(utf8("a"))) + "!"));
+            if (runs.incrementAndGet() == 1) {
+                try {
+                    elsewhere(() -> db.insert(utf8("a"), utf8("3")));
+                } catch (Exception e) {
+                    throw new AssertionError(e);
+                }
+            }
+            return null;
+        });
+        assertThatThrownBy(() -> db.transaction(tx -> {
+            tx.get(utf8("a"));
+            tx.get(utf8("b"));
+            throw new IllegalStateException("abort");
+        })).hasMessage("abort");
+        db.tree("t").insert(utf8("k"), utf8("v"));
+        db.dropTree("t");
+        StoreMetrics after = db.metrics();
+        assertThat(after.transactions()).isEqualTo(new StoreMetrics.Transactions(1, 1, 1, 0));
+        assertThat(after.concurrency().batches() - before.concurrency().batches())
+                .as("the batch and the transaction's commit").isEqualTo(2);
+        assertThat(after.concurrency().structureChanges() - before.concurrency().structureChanges())
+                .as("the drop").isEqualTo(1);
+        assertThat(after.sizeOnDisk()).isPositive();
+        assertThat(after.cache().capacity()).isPositive();
+        assertThat(after.pageCache().get(dev.toboggan.core.pagecache.PageCacheMetrics.Op.LINK).count())
+                .as("links counted").isGreaterThan(before.pageCache().get(dev.toboggan.core.pagecache.PageCacheMetrics.Op.LINK).count());
     }
 
     @Test

@@ -519,6 +519,8 @@ class TreeConcurrencyTest {
         }
         assertThat(reads).as("reads made while the batch was applied").hasSizeGreaterThanOrEqualTo(2);
         assertThat(returnedEarly).as("reads that returned before the batch was done").isEmpty();
+        assertThat(db.metrics().concurrency().readsThatWaitedForABatch()).as("reads counted as waiting for a batch")
+                .isGreaterThanOrEqualTo(reads.size());
         for (Future<byte[]> read : reads) {
             assertThat(read.get(10, TimeUnit.SECONDS)).isEqualTo(TestKeys.utf8("new"));
         }

@@ -1,0 +1,43 @@
+package dev.toboggan;
+
+import dev.toboggan.core.log.LogStats;
+import dev.toboggan.core.pagecache.CacheStats;
+import dev.toboggan.core.pagecache.PageCacheMetrics;
+import dev.toboggan.core.pagecache.SegmentCleaning;
+
+/**
+ * A store's counters and gauges since it was opened ({@link Db#metrics}), each part read on its own (not one
+ * moment for all). docs/operations.md, "Metrics", says what to watch and what each figure tells.
+ *
+ * @param sizeOnDisk bytes of the log and blob files now
+ * @param cache the page cache's residency: capacity, resident bytes, hits, misses, evictions
+ * @param cleaner the segment cleaner's counters and the gauges of its last pass (space amplification, how far
+ *     the store is over its budget, writes it delayed or held)
+ * @param log the log's counters: windows and bytes written, fsyncs, failed flushes, waits for an IO buffer
+ * @param pageCache counts and latency histograms of the page cache's operations
+ * @param concurrency how batches, structure changes and readers met ({@link Concurrency})
+ * @param transactions what {@link Db#transaction} did ({@link Transactions})
+ */
+public record StoreMetrics(long sizeOnDisk, CacheStats cache, SegmentCleaning.Metrics cleaner, LogStats log,
+        PageCacheMetrics.Snapshot pageCache, Concurrency concurrency, Transactions transactions) {
+
+    /**
+     * @param batches atomic batches applied in memory ({@code applyBatch}, {@code applyBatches}, transactions'
+     *     commits that wrote)
+     * @param structureChanges merges of underfull nodes' passes, tree drops and the close: each made every
+     *     reader in flight read again
+     * @param readsThatWaitedForABatch reads (gets, a scan's leaf) that read a page a batch was changing and
+     *     waited for it to end
+     */
+    public record Concurrency(long batches, long structureChanges, long readsThatWaitedForABatch) {}
+
+    /**
+     * @param committed transactions whose writes were made (or that wrote nothing and returned)
+     * @param aborted transactions whose body threw, so nothing was written
+     * @param runsDropped runs of a body dropped because a key it read changed before its commit (or because
+     *     it threw on a view that was never current): each such run was run again
+     * @param ranAlone transactions that conflicted {@value StoreTransaction#OPTIMISTIC_RUNS} times and then ran
+     *     alone, holding other writers back while their body ran
+     */
+    public record Transactions(long committed, long aborted, long runsDropped, long ranAlone) {}
+}
