@@ -346,11 +346,20 @@ final class BLinkTree implements Tree {
     }
 
     /**
+     * An iterator over {@code [from, to)} (bounds {@code null}: open), ascending or descending, as
+     * {@link #range} and {@link #rangeReverse} make without their checks: for a transaction's range reads.
+     */
+    Iterator<Map.Entry<byte[], byte[]>> scan(byte[] from, byte[] to, boolean reverse) {
+        return reverse ? new ReverseScan(this, from, to) : new ForwardScan(this, from == null ? TreeNode.NO_KEY : from, to, true);
+    }
+
+    /**
      * Reads the next leaf of a forward scan: the entries of {@code [scan.position, scan.to)} in the leaf
-     * that holds {@code scan.position}, as one validated optimistic read, and hands them to the scan.
+     * that holds {@code scan.position}, as one validated optimistic read, and hands them to the scan. (An
+     * iterator may be read inside a transaction's body: a read waits for no lock the body may hold.)
      */
     void fetchForward(ForwardScan scan) {
-        store.checkOpen();
+        store.checkNotClosed();
         while (true) {
             long stamp = cc.beginRead();
             try {
@@ -386,7 +395,7 @@ final class BLinkTree implements Tree {
 
     /** Reads the next leaf of a reverse scan: the entries below {@code scan.position}, from {@code scan.from}. */
     void fetchReverse(ReverseScan scan) {
-        store.checkOpen();
+        store.checkNotClosed();
         while (true) {
             long stamp = cc.beginRead();
             try {
@@ -456,7 +465,7 @@ final class BLinkTree implements Tree {
         return i >= 0 ? i : -i - 1;
     }
 
-    private static void checkBounds(byte[] from, byte[] to) {
+    static void checkBounds(byte[] from, byte[] to) {
         if (from != null && to != null && Arrays.compareUnsigned(from, to) > 0) {
             throw new IllegalArgumentException("the range starts after it ends: from " + TreeNode.show(from)
                     + " is greater than to " + TreeNode.show(to) + " (hex)");

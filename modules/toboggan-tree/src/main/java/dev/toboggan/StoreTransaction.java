@@ -3,8 +3,10 @@ package dev.toboggan;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.HashMap;
+import java.util.Iterator;
 import java.util.List;
 import java.util.Map;
+import java.util.NavigableMap;
 import java.util.TreeMap;
 import java.util.concurrent.atomic.LongAdder;
 import java.util.function.Function;
@@ -18,12 +20,14 @@ import java.util.function.Function;
  *   <li><b>A run</b> records, per tree name, the first value it read of each key (its <em>reads</em>; a
  *       later read of the key gives the same, so a body never sees one key change under it) and every
  *       value it wrote (its <em>writes</em>; a read of a written key gives the write and records nothing).
- *       Nothing reaches the store before the commit.
+ *       A range read merges the store's entries with the writes and records the store's entries of the span
+ *       its result covers ({@link RangeRead}). Nothing reaches the store before the commit.
  *   <li><b>The commit</b> takes the store's tree monitor, then the exclusive side of the
  *       {@link ConcurrencyControl} (the order a tree drop takes them in): no writer, batch, merge or drop
- *       runs, and no tree is created, until it ends. It reads every recorded key again; if each holds the
- *       value recorded (an absent key still absent, in whatever tree now has that name), the trees written
- *       to that do not exist are created, and the writes are made as one atomic batch
+ *       runs, and no tree is created, until it ends. It reads every recorded key and range again; if each key
+ *       holds the value recorded (an absent key still absent, in whatever tree now has that name) and each
+ *       range's span holds exactly the entries recorded (no key added, removed or changed there), the trees
+ *       written to that do not exist are created, and the writes are made as one atomic batch
  *       ({@link BLinkTree#applyHeld}). The commit is the transaction's linearization point: at that moment
  *       every value it read is current, so its body computed what it would have computed running alone
  *       then. If a value differs, the run is dropped and the body runs again. A run that writes nothing
@@ -58,9 +62,25 @@ final class StoreTransaction implements Transaction {
     private final Map<String, TreeMap<byte[], byte[]>> reads = new HashMap<>();
     /** Tree name (in name order: one order for every commit) → key → the value written ({@link #ABSENT}: removed). */
     private final TreeMap<String, TreeMap<byte[], byte[]>> writes = new TreeMap<>();
+    private static final TreeMap<byte[], byte[]> EMPTY_WRITES = new TreeMap<>(Arrays::compareUnsigned);
     private final Map<String, View> views = new HashMap<>();
     /** Keys in {@link #reads}, over every tree. */
     private int keysRead;
+    /** The ranges this run read, each checked at the commit as a whole. */
+    private final List<RangeRead> ranges = new ArrayList<>();
+
+    /**
+     * A range read: the store's entries of tree {@code tree} in the span it covered, as read. The span is
+     * {@code [from, to)} but for {@code bound}: when the read stopped at its limit, the last key it returned
+     * (inclusive; the span's upper end ascending, its lower end descending).
+     */
+    private record RangeRead(String tree, byte[] from, byte[] to, boolean reverse, byte[] bound,
+            List<Map.Entry<byte[], byte[]>> entries) {
+        /** Whether {@code key}, met in this read's direction, is past the span. */
+        boolean isPast(byte[] key) {
+            return bound != null && (reverse ? Arrays.compareUnsigned(key, bound) < 0 : Arrays.compareUnsigned(key, bound) > 0);
+        }
+    }
 
     private StoreTransaction(Store store, boolean alone) {
         this.store = store;
@@ -144,7 +164,7 @@ final class StoreTransaction implements Transaction {
      * @return whether the reads were current (and the writes, if any, made)
      */
     private boolean commit(boolean validateOnly) {
-        if ((validateOnly || writes.isEmpty()) && keysRead <= 1) {
+        if ((validateOnly || writes.isEmpty()) && keysRead <= 1 && ranges.isEmpty()) {
             return true; // nothing to write, and one read is a moment of its own: nothing to validate
         }
         ConcurrencyControl cc = store.concurrency();
@@ -167,6 +187,23 @@ final class StoreTransaction implements Transaction {
 
     /** Whether every recorded read still holds; the caller holds the tree monitor and the exclusive side. */
     private boolean readsAreCurrent() {
+        for (RangeRead range : ranges) {
+            BLinkTree current = store.heldTree(range.tree(), false);
+            List<Map.Entry<byte[], byte[]>> now = new ArrayList<>();
+            if (current != null) {
+                Iterator<Map.Entry<byte[], byte[]>> it = current.scan(range.from(), range.to(), range.reverse());
+                while (it.hasNext()) {
+                    Map.Entry<byte[], byte[]> e = it.next();
+                    if (range.isPast(e.getKey())) {
+                        break;
+                    }
+                    now.add(e);
+                }
+            }
+            if (!sameEntries(now, range.entries())) {
+                return false;
+            }
+        }
         for (Map.Entry<String, TreeMap<byte[], byte[]>> tree : reads.entrySet()) {
             BLinkTree current = store.heldTree(tree.getKey(), false);
             for (Map.Entry<byte[], byte[]> read : tree.getValue().entrySet()) {
@@ -175,6 +212,18 @@ final class StoreTransaction implements Transaction {
                 if (!Arrays.equals(now, then)) {
                     return false;
                 }
+            }
+        }
+        return true;
+    }
+
+    private static boolean sameEntries(List<Map.Entry<byte[], byte[]>> a, List<Map.Entry<byte[], byte[]>> b) {
+        if (a.size() != b.size()) {
+            return false;
+        }
+        for (int i = 0; i < a.size(); i++) {
+            if (!Arrays.equals(a.get(i).getKey(), b.get(i).getKey()) || !Arrays.equals(a.get(i).getValue(), b.get(i).getValue())) {
+                return false;
             }
         }
         return true;
@@ -246,6 +295,32 @@ final class StoreTransaction implements Transaction {
         tree(Db.DEFAULT_TREE).applyBatch(batch);
     }
 
+    @Override
+    public List<Map.Entry<byte[], byte[]>> range(byte[] from, byte[] to, int limit) {
+        return tree(Db.DEFAULT_TREE).range(from, to, limit);
+    }
+
+    @Override
+    public List<Map.Entry<byte[], byte[]>> rangeReverse(byte[] from, byte[] to, int limit) {
+        return tree(Db.DEFAULT_TREE).rangeReverse(from, to, limit);
+    }
+
+    /** A range read's checks, then {@link #range}. */
+    private List<Map.Entry<byte[], byte[]>> rangeOf(String name, byte[] from, byte[] to, boolean reverse, int limit) {
+        if (from != null) {
+            Limits.checkKey(from);
+        }
+        if (to != null) {
+            Limits.checkKey(to);
+        }
+        BLinkTree.checkBounds(from, to);
+        if (limit < 1) {
+            throw new IllegalArgumentException("the limit is " + limit + "; a range read returns at least 1 entry");
+        }
+        checkUsable();
+        return range(name, from, to, reverse, limit);
+    }
+
     private void checkUsable() {
         if (Thread.currentThread() != owner) {
             throw new IllegalStateException("a Transaction used on thread '" + Thread.currentThread().getName()
@@ -297,6 +372,65 @@ final class StoreTransaction implements Transaction {
                 // dropped since it was looked up: read the tree that has the name now, if any
             }
         }
+    }
+
+    /**
+     * {@link TransactionalTree#range}: the store's entries of the span merged with this run's writes, up to
+     * {@code limit}; records the store's entries of the span the result covers.
+     */
+    private List<Map.Entry<byte[], byte[]>> range(String name, byte[] from, byte[] to, boolean reverse, int limit) {
+        while (true) {
+            BLinkTree tree = alone ? store.heldTree(name, false) : store.existingTree(name);
+            try {
+                return merge(name, tree, from, to, reverse, limit);
+            } catch (IllegalStateException e) {
+                if (tree == null || !tree.isDropped()) {
+                    throw e;
+                }
+                // dropped while it was read: read the tree that has the name now, if any
+            }
+        }
+    }
+
+    private List<Map.Entry<byte[], byte[]>> merge(String name, BLinkTree tree, byte[] from, byte[] to, boolean reverse,
+            int limit) {
+        Iterator<Map.Entry<byte[], byte[]>> stored = tree == null ? java.util.Collections.emptyIterator()
+                : tree.scan(from, to, reverse);
+        NavigableMap<byte[], byte[]> written = writes.getOrDefault(name, EMPTY_WRITES);
+        if (from != null || to != null) {
+            written = from == null ? written.headMap(to, false)
+                    : to == null ? written.tailMap(from, true) : written.subMap(from, true, to, false);
+        }
+        Iterator<Map.Entry<byte[], byte[]>> mine = (reverse ? written.descendingMap() : written).entrySet().iterator();
+        List<Map.Entry<byte[], byte[]>> seen = new ArrayList<>();
+        List<Map.Entry<byte[], byte[]>> result = new ArrayList<>();
+        Map.Entry<byte[], byte[]> s = stored.hasNext() ? stored.next() : null;
+        Map.Entry<byte[], byte[]> w = mine.hasNext() ? mine.next() : null;
+        while (result.size() < limit && (s != null || w != null)) {
+            int order = s == null ? 1 : w == null ? -1 : Arrays.compareUnsigned(s.getKey(), w.getKey()) * (reverse ? -1 : 1);
+            if (order <= 0) {
+                seen.add(s);
+                if (order < 0) {
+                    result.add(s);
+                }
+                s = stored.hasNext() ? stored.next() : null;
+            }
+            if (order >= 0) {
+                if (w.getValue() != ABSENT) {
+                    result.add(w);
+                }
+                w = mine.hasNext() ? mine.next() : null;
+            }
+        }
+        boolean cut = result.size() == limit && (s != null || w != null);
+        byte[] bound = cut ? result.get(limit - 1).getKey().clone() : null;
+        ranges.add(new RangeRead(name, from == null ? null : from.clone(), to == null ? null : to.clone(), reverse, bound,
+                seen));
+        List<Map.Entry<byte[], byte[]>> copies = new ArrayList<>(result.size());
+        for (Map.Entry<byte[], byte[]> e : result) {
+            copies.add(Map.entry(e.getKey().clone(), e.getValue().clone()));
+        }
+        return java.util.Collections.unmodifiableList(copies);
     }
 
     private void write(String name, byte[] key, byte[] value) {
@@ -360,6 +494,16 @@ final class StoreTransaction implements Transaction {
                 byte[] value = batch.value(i);
                 write(name, batch.key(i), value == null ? ABSENT : value);
             }
+        }
+
+        @Override
+        public List<Map.Entry<byte[], byte[]>> range(byte[] from, byte[] to, int limit) {
+            return StoreTransaction.this.rangeOf(name, from, to, false, limit);
+        }
+
+        @Override
+        public List<Map.Entry<byte[], byte[]>> rangeReverse(byte[] from, byte[] to, int limit) {
+            return StoreTransaction.this.rangeOf(name, from, to, true, limit);
         }
 
         @Override

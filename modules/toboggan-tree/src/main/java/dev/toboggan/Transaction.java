@@ -7,7 +7,7 @@ package dev.toboggan;
  *
  * <p>What a transaction guarantees: its writes are made all together or not at all, in memory and across a
  * crash (one atomic batch), and only if every key it read still held, at that moment, the value it read
- * (an absent key still absent). So the transaction takes effect as if its body had run alone at that
+ * (an absent key still absent) and every range it read still held exactly the entries it saw. So the transaction takes effect as if its body had run alone at that
  * moment, and its writes appear to other callers then, as a batch's do. A transaction that read a key a
  * concurrent change modified runs its body again.
  *

@@ -1,5 +1,8 @@
 package dev.toboggan;
 
+import java.util.List;
+import java.util.Map;
+
 /**
  * One tree as a {@link Transaction} sees it: its reads are checked at commit, its writes are kept in the
  * transaction and made at commit, together with the transaction's other writes (sled's
@@ -37,4 +40,34 @@ public interface TransactionalTree {
 
     /** Adds every change of {@code batch}, in its order, to the transaction's writes, reading nothing. */
     void applyBatch(Batch batch);
+
+    /**
+     * The first {@code limit} entries with keys in {@code [from, to)}, ascending, as of the transaction (its
+     * own writes included). The commit checks that the tree still holds exactly the entries this read saw
+     * in the span it covered (from {@code from} through the last key returned, or to {@code to} if fewer than
+     * {@code limit} came back): a key added, removed or changed there is a conflict, so the transaction is
+     * serializable against inserts into the range too (no phantoms). Unlike {@link #get}, a second read of a
+     * range reads the tree again. The entries are read into memory: bound them with {@code limit}.
+     *
+     * @param from the first key (inclusive), or {@code null}: from the smallest key
+     * @param to the end (exclusive), or {@code null}: to the largest key
+     * @param limit the most entries to return, at least 1
+     * @throws IllegalArgumentException if {@code from} is greater than {@code to}, or {@code limit} is under 1
+     */
+    List<Map.Entry<byte[], byte[]>> range(byte[] from, byte[] to, int limit);
+
+    /** As {@link #range}, descending from the largest key below {@code to}. */
+    List<Map.Entry<byte[], byte[]>> rangeReverse(byte[] from, byte[] to, int limit);
+
+    /** The entry with the smallest key as of the transaction, or {@code null} if the tree is empty: a {@link #range} of one. */
+    default Map.Entry<byte[], byte[]> first() {
+        List<Map.Entry<byte[], byte[]>> entries = range(null, null, 1);
+        return entries.isEmpty() ? null : entries.get(0);
+    }
+
+    /** The entry with the largest key as of the transaction, or {@code null}: a {@link #rangeReverse} of one. */
+    default Map.Entry<byte[], byte[]> last() {
+        List<Map.Entry<byte[], byte[]>> entries = rangeReverse(null, null, 1);
+        return entries.isEmpty() ? null : entries.get(0);
+    }
 }

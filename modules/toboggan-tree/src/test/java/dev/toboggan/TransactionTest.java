@@ -181,6 +181,82 @@ class TransactionTest {
         assertThat(number(db.get(utf8("hot")))).isEqualTo(2000 + StoreTransaction.OPTIMISTIC_RUNS + 1);
     }
 
+    private static List<String> show(List<java.util.Map.Entry<byte[], byte[]>> entries) {
+        return entries.stream().map(e -> text(e.getKey()) + "=" + text(e.getValue())).toList();
+    }
+
+    @Test
+    void rangeReadsMergeTheTransactionsOwnWritesAscendingAndDescending() {
+        for (String k : List.of("a", "b", "c", "d", "e")) {
+            db.insert(utf8(k), utf8(k.toUpperCase()));
+        }
+        List<List<String>> seen = db.transaction(tx -> {
+            tx.remove(utf8("b"));
+            tx.insert(utf8("bb"), utf8("new"));
+            tx.insert(utf8("d"), utf8("D2"));
+            tx.insert(utf8("z"), utf8("outside"));
+            return List.of(
+                    show(tx.range(utf8("a"), utf8("e"), 10)),
+                    show(tx.range(null, null, 3)),
+                    show(tx.rangeReverse(utf8("b"), null, 3)),
+                    show(tx.rangeReverse(null, utf8("bb"), 10)),
+                    List.of(text(tx.first().getKey()), text(tx.last().getKey())));
+        });
+        assertThat(seen).containsExactly(
+                List.of("a=A", "bb=new", "c=C", "d=D2"),
+                List.of("a=A", "bb=new", "c=C"),
+                List.of("z=outside", "e=E", "d=D2"),
+                List.of("a=A"),
+                List.of("a", "z"));
+        List<java.util.Map.Entry<byte[], byte[]>> missing = db.transaction(tx -> tx.tree("missing").range(null, null, 5));
+        assertThat(missing).isEmpty();
+        assertThatThrownBy(() -> db.transaction(tx -> tx.range(utf8("b"), utf8("a"), 1)))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("starts after it ends");
+        assertThatThrownBy(() -> db.transaction(tx -> tx.range(null, null, 0)))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("limit is 0");
+    }
+
+    /**
+     * A key inserted into the span a range read covered is a conflict (no phantoms); one past where a read
+     * cut short by its limit stopped is not.
+     */
+    @Test
+    void aKeyInsertedIntoARangeReadConflictsAndOnePastItsLimitDoesNot() {
+        db.insert(utf8("room/1"), utf8("taken"));
+        db.insert(utf8("room/5"), utf8("taken"));
+        AtomicInteger runs = new AtomicInteger();
+        int seen = db.transaction(tx -> {
+            List<java.util.Map.Entry<byte[], byte[]>> bookings = tx.range(utf8("room/"), utf8("room0"), 10);
+            if (runs.incrementAndGet() == 1) {
+                try {
+                    elsewhere(() -> db.insert(utf8("room/3"), utf8("taken")));
+                } catch (Exception e) {
+                    throw new AssertionError(e);
+                }
+            }
+            tx.insert(utf8("count"), number(bookings.size()));
+            return bookings.size();
+        });
+        assertThat(runs.get()).as("the phantom made the body run again").isEqualTo(2);
+        assertThat(seen).isEqualTo(3);
+
+        runs.set(0);
+        db.transaction(tx -> {
+            List<java.util.Map.Entry<byte[], byte[]>> firstTwo = tx.range(utf8("room/"), utf8("room0"), 2);
+            if (runs.incrementAndGet() == 1) {
+                try {
+                    elsewhere(() -> db.insert(utf8("room/9"), utf8("taken"))); // past room/3, where the read stopped
+                } catch (Exception e) {
+                    throw new AssertionError(e);
+                }
+            }
+            tx.insert(utf8("first two"), utf8(show(firstTwo).toString()));
+            return null;
+        });
+        assertThat(runs.get()).as("a key past the read's span is no conflict").isEqualTo(1);
+        assertThat(text(db.get(utf8("first two")))).isEqualTo("[room/1=taken, room/3=taken]");
+    }
+
     @Test
     void metricsCountTransactionsBatchesAndStructureChanges() throws Exception {
         StoreMetrics before = db.metrics();

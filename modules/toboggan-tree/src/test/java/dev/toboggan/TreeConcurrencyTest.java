@@ -347,6 +347,99 @@ class TreeConcurrencyTest {
         TreeVerifier.verify(db);
     }
 
+    /**
+     * Transactions that take the first entry of a queue tree ({@link TransactionalTree#first}), remove it and
+     * record it as taken by their thread, from several threads while a producer appends: every item is taken
+     * exactly once (a range read that did not see a concurrent take would take the item again), and what is
+     * left in the queue plus what was taken is what was produced.
+     */
+    @Test
+    void transactionsTakeEachQueuedItemOnce() throws Exception {
+        int items = 400 * SCALE;
+        int takers = 3;
+        AtomicBoolean produced = new AtomicBoolean();
+        long[] taken = new long[takers];
+        List<Callable<Void>> tasks = new ArrayList<>();
+        tasks.add(() -> {
+            for (int i = 0; i < items; i++) {
+                db.tree("queue").insert(TestKeys.be(i), ByteBuffer.allocate(i % 3 == 0 ? 40 : 8).putLong(i).array());
+            }
+            produced.set(true);
+            return null;
+        });
+        for (int t = 0; t < takers; t++) {
+            int thread = t;
+            tasks.add(() -> {
+                while (true) {
+                    boolean done = produced.get();
+                    byte[] item = db.transaction(tx -> {
+                        Map.Entry<byte[], byte[]> head = tx.tree("queue").first();
+                        if (head == null) {
+                            return null;
+                        }
+                        tx.tree("queue").remove(head.getKey());
+                        tx.tree("taken").applyBatch(new Batch().insert(head.getKey(), TestKeys.be(thread)));
+                        return head.getKey();
+                    });
+                    if (item != null) {
+                        taken[thread]++;
+                    } else if (done) {
+                        return null;
+                    }
+                }
+            });
+        }
+        for (Future<Void> f : pool.invokeAll(tasks)) {
+            f.get();
+        }
+        assertThat(Arrays.stream(taken).sum()).as("items taken, counted by the takers").isEqualTo(items);
+        assertThat(db.tree("taken").size()).isEqualTo(items);
+        assertThat(db.tree("queue").isEmpty()).isTrue();
+        System.out.println("queue: taken " + Arrays.toString(taken) + "; " + db.metrics().transactions());
+        Jitter.activate(false);
+        TreeVerifier.verify(db);
+    }
+
+    /**
+     * Threads each book a room if no booking of it exists yet: a transaction reads the room's range of keys and,
+     * if it is empty, inserts a booking of its own. Serializable means one booking per room, however the
+     * threads race (a booking inserted into the range after another transaction read it empty is a conflict).
+     */
+    @Test
+    void onlyOneOfRacingTransactionsBooksAnEmptyRange() throws Exception {
+        int rooms = 60 * SCALE;
+        int threads = 4;
+        java.util.concurrent.CyclicBarrier together = new java.util.concurrent.CyclicBarrier(threads);
+        List<Callable<Void>> tasks = new ArrayList<>();
+        for (int t = 0; t < threads; t++) {
+            int thread = t;
+            tasks.add(() -> {
+                for (int r = 0; r < rooms; r++) {
+                    byte[] from = TestKeys.utf8("room/" + r + "/");
+                    byte[] to = BLinkTree.prefixEnd(from);
+                    byte[] booking = TestKeys.utf8("room/" + r + "/by-" + thread);
+                    together.await(10, TimeUnit.SECONDS); // every thread tries the same room at once
+                    db.transaction(tx -> {
+                        if (tx.range(from, to, 1).isEmpty()) {
+                            tx.insert(booking, new byte[] {(byte) thread});
+                        }
+                        return null;
+                    });
+                }
+                return null;
+            });
+        }
+        for (Future<Void> f : pool.invokeAll(tasks)) {
+            f.get();
+        }
+        for (int room = 0; room < rooms; room++) {
+            assertThat(TestKeys.drain(db.scanPrefix(TestKeys.utf8("room/" + room + "/")))).as("room %d's bookings", room)
+                    .hasSize(1);
+        }
+        Jitter.activate(false);
+        TreeVerifier.verify(db);
+    }
+
     private static byte[] account(int a) {
         return TestKeys.utf8("account-" + a);
     }

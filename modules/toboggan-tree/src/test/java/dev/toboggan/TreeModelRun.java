@@ -73,8 +73,9 @@ final class TreeModelRun {
         record ApplyAcross(List<Integer> trees, List<String> keys, List<Integer> sizes) implements Op {}
         /**
          * A {@link Db#transaction}: reads key i in tree {@code trees[i]} for every i, then sets each key to the value
-         * read from the next one (the last from the first; absent: remove), and returns what it read; with
-         * {@code abort} its body throws after the writes, so nothing changes.
+         * read from the next one (the last from the first; absent: remove), then reads a range of three from the
+         * first key in its tree (its own writes included), and returns what it read; with {@code abort} its body
+         * throws after the writes, so nothing changes.
          */
         record Transact(List<Integer> trees, List<String> keys, boolean abort) implements Op {}
         record Drop(int tree) implements Op {}
@@ -400,6 +401,8 @@ final class TreeModelRun {
         }
         RuntimeException abort = new IllegalStateException("aborted on purpose");
         List<String> read = new ArrayList<>();
+        List<String> range = new ArrayList<>();
+        String first = TREES[o.trees().get(0)];
         try {
             db.transaction(tx -> {
                 List<byte[]> values = new ArrayList<>();
@@ -415,10 +418,13 @@ final class TreeModelRun {
                         tree.insert(bytes(o.keys().get(i)), next);
                     }
                 }
+                // a range read after the writes: the tree as the transaction will leave it
+                List<Map.Entry<byte[], byte[]>> after = tx.tree(first).range(bytes(o.keys().get(0)), null, 3);
                 if (o.abort()) {
                     throw abort;
                 }
                 values.forEach(v -> read.add(TestKeys.hex(v)));
+                after.forEach(e -> range.add(TestKeys.hex(e.getKey()) + "=" + TestKeys.hex(e.getValue())));
                 return null;
             });
             assertThat(o.abort()).as(where(o) + ": an aborting transaction returned").isFalse();
@@ -443,6 +449,9 @@ final class TreeModelRun {
             }
         }
         changed();
+        List<String> expectedRange = TestKeys.show(model.get(first).tailMap(bytes(o.keys().get(0)), true));
+        assertThat(range).as(where(o) + ": the transaction's range read").isEqualTo(
+                expectedRange.subList(0, Math.min(3, expectedRange.size())));
     }
 
     private void cutShort(Op.CutShort o) {
