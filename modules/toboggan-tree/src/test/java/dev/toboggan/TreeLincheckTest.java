@@ -12,8 +12,9 @@ import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
 /**
- * {@code get}, {@code insert}, {@code remove}, {@code compareAndSwap}, {@code fetchAndUpdate} and two
- * transactions (a swap of two keys' values, a read of two keys) are linearizable against a sequential map. Nodes are tiny (a few keys split a leaf, and the tree starts two levels deep) and values
+ * {@code get}, {@code insert}, {@code remove}, {@code compareAndSwap}, {@code fetchAndUpdate} and three
+ * transactions (a swap of two keys' values, a read of two keys, a take of the first entry by a range read)
+ * are linearizable against a sequential map. Nodes are tiny (a few keys split a leaf, and the tree starts two levels deep) and values
  * of two bytes or more live in value pages, so the operations race with splits, parent links and value
  * page frees. Stress mode only: the page cache does real (simulated) IO, which model checking cannot
  * explore.
@@ -107,6 +108,22 @@ public class TreeLincheckTest {
         return db.transaction(tx -> decode(tx.get(key(k1))) * 10 + decode(tx.get(key(k2))));
     }
 
+    /**
+     * A {@link Db#transaction} that takes the entry with the smallest key ({@link TransactionalTree#first}, a
+     * range read) and removes it: a queue's take; returns its key and value, 0 if there was none.
+     */
+    @Operation
+    public int takeFirst() {
+        return db.transaction(tx -> {
+            Map.Entry<byte[], byte[]> first = tx.first();
+            if (first == null) {
+                return 0;
+            }
+            tx.remove(first.getKey());
+            return first.getKey()[0] * 10 + decode(first.getValue());
+        });
+    }
+
     /** The sequential specification: a map from key to value, 0 meaning absent. */
     public static class Spec {
         private final Map<Integer, Integer> map = new HashMap<>(Map.of(2, 1, 4, 1, 6, 1));
@@ -148,6 +165,14 @@ public class TreeLincheckTest {
 
         public int readPair(int k1, int k2) {
             return get(k1) * 10 + get(k2);
+        }
+
+        public int takeFirst() {
+            if (map.isEmpty()) {
+                return 0;
+            }
+            int k = java.util.Collections.min(map.keySet());
+            return k * 10 + map.remove(k);
         }
 
         public int fetchAndUpdate(int k) {
