@@ -31,7 +31,7 @@ import java.util.function.Function;
  *       ({@link BLinkTree#applyHeld}). The commit is the transaction's linearization point: at that moment
  *       every value it read is current, so its body computed what it would have computed running alone
  *       then. If a value differs, the run is dropped and the body runs again. A run that writes nothing
- *       and read one key needs no commit: that read, linearizable on its own, is its point.
+ *       and read one key (and no range) needs no commit: that read, linearizable on its own, is its point.
  *   <li><b>Validation by value</b>: a key changed and changed back (A → B → A) passes. That is still
  *       serializable, since what the body computed depends only on the values it read, and they are the
  *       current ones at the commit.
@@ -52,6 +52,8 @@ final class StoreTransaction implements Transaction {
     static final int OPTIMISTIC_RUNS = 8;
     /** A recorded absent value (a removal among the writes): compared by identity, never handed out. */
     private static final byte[] ABSENT = new byte[0];
+    /** The writes of a tree this run wrote nothing to. */
+    private static final TreeMap<byte[], byte[]> EMPTY_WRITES = new TreeMap<>(Arrays::compareUnsigned);
 
     private final Store store;
     /** Whether this run holds the exclusive side from its start (it runs alone). */
@@ -62,7 +64,6 @@ final class StoreTransaction implements Transaction {
     private final Map<String, TreeMap<byte[], byte[]>> reads = new HashMap<>();
     /** Tree name (in name order: one order for every commit) → key → the value written ({@link #ABSENT}: removed). */
     private final TreeMap<String, TreeMap<byte[], byte[]>> writes = new TreeMap<>();
-    private static final TreeMap<byte[], byte[]> EMPTY_WRITES = new TreeMap<>(Arrays::compareUnsigned);
     private final Map<String, View> views = new HashMap<>();
     /** Keys in {@link #reads}, over every tree. */
     private int keysRead;
