@@ -59,6 +59,19 @@ public interface TransactionalTree {
     /** As {@link #range}, descending from the largest key below {@code to}. */
     List<Map.Entry<byte[], byte[]>> rangeReverse(byte[] from, byte[] to, int limit);
 
+    /**
+     * The first {@code limit} entries whose keys start with {@code prefix}, ascending: a {@link #range} over
+     * the prefix.
+     *
+     * @throws IllegalArgumentException if {@code prefix} is null or {@code limit} is under 1
+     */
+    default List<Map.Entry<byte[], byte[]>> scanPrefix(byte[] prefix, int limit) {
+        if (prefix == null) {
+            throw new IllegalArgumentException("the prefix is null; use range(null, null, limit) to read from the smallest key");
+        }
+        return range(prefix, BLinkTree.prefixEnd(prefix), limit);
+    }
+
     /** The entry with the smallest key as of the transaction, or {@code null} if the tree is empty: a {@link #range} of one. */
     default Map.Entry<byte[], byte[]> first() {
         List<Map.Entry<byte[], byte[]>> entries = range(null, null, 1);

@@ -200,14 +200,16 @@ class TransactionTest {
                     show(tx.range(null, null, 3)),
                     show(tx.rangeReverse(utf8("b"), null, 3)),
                     show(tx.rangeReverse(null, utf8("bb"), 10)),
-                    List.of(text(tx.first().getKey()), text(tx.last().getKey())));
+                    List.of(text(tx.first().getKey()), text(tx.last().getKey())),
+                    show(tx.scanPrefix(utf8("b"), 5)));
         });
         assertThat(seen).containsExactly(
                 List.of("a=A", "bb=new", "c=C", "d=D2"),
                 List.of("a=A", "bb=new", "c=C"),
                 List.of("z=outside", "e=E", "d=D2"),
                 List.of("a=A"),
-                List.of("a", "z"));
+                List.of("a", "z"),
+                List.of("bb=new"));
         List<java.util.Map.Entry<byte[], byte[]>> missing = db.transaction(tx -> tx.tree("missing").range(null, null, 5));
         assertThat(missing).isEmpty();
         assertThatThrownBy(() -> db.transaction(tx -> tx.range(utf8("b"), utf8("a"), 1)))
