@@ -175,8 +175,9 @@ final class BLinkTree implements Tree {
                 if (view == null) {
                     continue;
                 }
-                if (cc.inBatch(view.pid())) {
-                    cc.awaitBatch();
+                ConcurrencyControl.Applying batch = cc.batchChanging(view.pid());
+                if (batch != null) {
+                    cc.awaitBatch(batch);
                     continue;
                 }
                 Object value = ((Leaf) view.value()).get(key);
@@ -203,8 +204,9 @@ final class BLinkTree implements Tree {
             try {
                 checkNotDropped();
                 Page<Node> view = leafFor(key, stamp);
-                if (view != null && cc.inBatch(view.pid())) {
-                    cc.awaitBatch();
+                ConcurrencyControl.Applying batch = view == null ? null : cc.batchChanging(view.pid());
+                if (batch != null) {
+                    cc.awaitBatch(batch);
                 } else if (view != null) {
                     boolean present = ((Leaf) view.value()).contains(key);
                     if (cc.validate(stamp)) {
@@ -372,8 +374,9 @@ final class BLinkTree implements Tree {
                         continue;
                     }
                 }
-                if (cc.inBatch(view.pid())) {
-                    cc.awaitBatch();
+                ConcurrencyControl.Applying batch = cc.batchChanging(view.pid());
+                if (batch != null) {
+                    cc.awaitBatch(batch);
                     continue;
                 }
                 Leaf leaf = (Leaf) view.value();
@@ -404,8 +407,9 @@ final class BLinkTree implements Tree {
                 if (view == null) {
                     continue;
                 }
-                if (cc.inBatch(view.pid())) {
-                    cc.awaitBatch();
+                ConcurrencyControl.Applying batch = cc.batchChanging(view.pid());
+                if (batch != null) {
+                    cc.awaitBatch(batch);
                     continue;
                 }
                 Leaf leaf = (Leaf) view.value();

@@ -2,8 +2,10 @@ package dev.toboggan;
 
 import java.lang.invoke.VarHandle;
 import java.util.Set;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.LongAdder;
+import java.util.concurrent.locks.LockSupport;
 import java.util.concurrent.locks.StampedLock;
 
 /**
@@ -48,17 +50,20 @@ import java.util.concurrent.locks.StampedLock;
  *       the set if the batch still runs, or {@link #applying} cleared if it ended. A structure change's odd
  *       value is written (volatile) before its first page table CAS; a reader whose page reads saw that CAS
  *       reads, after an acquire fence, at least the odd value.
- *   <li>The lock is not reentrant: the tree's internal operations below a held side never take it again, and
- *       a thread holding the write side never waits as a reader ({@link #awaitBatch} would wait for itself):
- *       it has no batch of someone else's to wait for, and no structure change can run beside it.
+ *   <li><b>Readers never wait on the lock</b>: a reader waits for the one batch or structure change it met
+ *       (the batch's end, the sequence turning even), not for the write side, which may pass straight to a
+ *       transaction's body running alone for as long as the body takes. A thread holding the write side
+ *       reads too (a transaction's commit, or its body running alone): it meets no batch of someone else's
+ *       and no structure change, since none can run beside it.
+ *   <li>The lock is not reentrant: the tree's internal operations below a held side never take it again.
  * </ul>
  */
 final class ConcurrencyControl {
     private final StampedLock lock = new StampedLock();
     /** Even: no structure change runs; odd: one does. Only holders of the write side change it. */
     private volatile long structure;
-    /** The pages the batch being applied changes, or {@code null} while none is applied. */
-    private volatile Set<Long> applying;
+    /** The batch being applied, or {@code null} while none is. */
+    private volatile Applying applying;
     /** Batches begun, structure changes begun: counted by holders of the write side only. */
     private volatile long batches;
     private volatile long structureChanges;
@@ -95,33 +100,47 @@ final class ConcurrencyControl {
 
     /** A batch starts to be applied; the caller holds the write side. */
     void beginBatch() {
-        applying = ConcurrentHashMap.newKeySet();
+        applying = new Applying();
         batches = batches + 1;
     }
 
     /** The batch is applied: readers that met its pages go on. The caller holds the write side. */
     void endBatch() {
+        Applying batch = applying;
         applying = null;
+        batch.ended.complete(null);
     }
 
     /** Registers page {@code pid}, which the caller is about to change, with the batch being applied, if any. */
     void willChange(long pid) {
-        Set<Long> pages = applying;
-        if (pages != null) {
-            pages.add(pid);
+        Applying batch = applying;
+        if (batch != null) {
+            batch.pages.add(pid);
         }
     }
 
-    /** Whether page {@code pid}, as a reader just read it, may hold a change of a batch not yet applied whole. */
-    boolean inBatch(long pid) {
-        Set<Long> pages = applying;
-        return pages != null && pages.contains(pid);
+    /**
+     * The batch being applied if page {@code pid}, as a reader just read it, may hold one of its changes (the
+     * reader then {@link #awaitBatch}es it and reads again), else {@code null}.
+     */
+    Applying batchChanging(long pid) {
+        Applying batch = applying;
+        return batch != null && batch.pages.contains(pid) ? batch : null;
     }
 
-    /** Waits until the exclusive operation running now (the batch a reader met) is over. */
-    void awaitBatch() {
+    /**
+     * Waits until {@code batch} is applied. Only for it: the exclusive side may already be held by what came
+     * next (a transaction's body running alone, say), which readers do not wait for.
+     */
+    void awaitBatch(Applying batch) {
         readsThatWaited.increment();
-        lock.unlockRead(lock.readLock());
+        batch.ended.join();
+    }
+
+    /** A batch being applied: the pages it changes, and its end, which readers that met them wait for. */
+    static final class Applying {
+        private final Set<Long> pages = ConcurrentHashMap.newKeySet();
+        private final CompletableFuture<Void> ended = new CompletableFuture<>();
     }
 
     StoreMetrics.Concurrency metrics() {
@@ -130,14 +149,18 @@ final class ConcurrencyControl {
 
     /** A stamp for an optimistic read; waits while a structure change runs. */
     long beginRead() {
-        while (true) {
-            long stamp = structure;
-            if ((stamp & 1) == 0) {
-                return stamp;
+        long stamp = structure;
+        for (int waits = 0; (stamp & 1) != 0; waits++) {
+            // Wait for that structure change only (a merge's is short), not on the lock: the write side may
+            // pass to a transaction's body running alone, which readers do not wait for.
+            if (waits < 64) {
+                Thread.onSpinWait();
+            } else {
+                LockSupport.parkNanos(20_000);
             }
-            // Wait for the structure change without spinning: it holds the write side until it ends.
-            lock.unlockRead(lock.readLock());
+            stamp = structure;
         }
+        return stamp;
     }
 
     /** Whether no structure change started since {@code stamp} was taken: what was read since is valid. */

@@ -147,7 +147,7 @@ class TransactionTest {
     /**
      * A body that conflicts every time it runs optimistically: after {@link StoreTransaction#OPTIMISTIC_RUNS}
      * runs it runs alone, holding other writers back until it commits, so it cannot starve. The writer it starts
-     * in that last run cannot get in until the commit.
+     * in that last run cannot get in until the commit; a reader can.
      */
     @Test
     void aTransactionThatKeepsConflictingRunsAloneAndCommits() throws Exception {
@@ -155,6 +155,7 @@ class TransactionTest {
         AtomicInteger runs = new AtomicInteger();
         List<CompletableFuture<byte[]>> writers = new ArrayList<>();
         AtomicReference<Boolean> lastWriterWaited = new AtomicReference<>();
+        AtomicReference<byte[]> readWhileAlone = new AtomicReference<>();
         long seen = db.transaction(tx -> {
             long n = number(tx.get(utf8("hot")));
             int run = runs.incrementAndGet();
@@ -165,6 +166,12 @@ class TransactionTest {
                 lastWriterWaited.set(false);
             } catch (TimeoutException e) {
                 lastWriterWaited.set(true);
+                // readers go on while the body runs alone: this one returns the value before the transaction
+                try {
+                    readWhileAlone.set(elsewhere(() -> db.get(utf8("hot"))));
+                } catch (Exception readFailed) {
+                    throw new AssertionError(readFailed);
+                }
             } catch (Exception e) {
                 throw new AssertionError(e);
             }
@@ -176,6 +183,7 @@ class TransactionTest {
                 .isEqualTo(new StoreMetrics.Transactions(1, 0, StoreTransaction.OPTIMISTIC_RUNS, 1));
         assertThat(lastWriterWaited.get()).as("a writer waits while the body runs alone").isTrue();
         assertThat(seen).isEqualTo(2000 + StoreTransaction.OPTIMISTIC_RUNS);
+        assertThat(number(readWhileAlone.get())).as("a get made while the body ran alone").isEqualTo(seen);
         // the last writer got in after the commit: its insert returns the transaction's value, then wins
         assertThat(number(writers.get(writers.size() - 1).get(10, TimeUnit.SECONDS))).isEqualTo(seen + 100);
         assertThat(number(db.get(utf8("hot")))).isEqualTo(2000 + StoreTransaction.OPTIMISTIC_RUNS + 1);
