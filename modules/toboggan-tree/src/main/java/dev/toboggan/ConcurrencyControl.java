@@ -43,8 +43,8 @@ import java.util.concurrent.locks.StampedLock;
  *       that read returned a version a batch being applied made, at the moment it saw the batch done.
  *       Why that is linearizable: a reader that returns a page version from before a batch's change of that
  *       page read it before the change, so before the batch's end; one that returns a version the batch made
- *       returns after the end. A reader that started after another one returned a batch's change so starts
- *       after the batch's end, and reads every page of the batch changed.
+ *       returns after the end. A reader that starts after another one returned a batch's change starts after
+ *       the batch's end, so it finds every page the batch changed in its new version.
  *   <li><b>Visibility</b>: a batch's registration (a concurrent set's add) happens before its page table CAS
  *       (a release); a reader's acquire load of the page table that sees the CAS therefore sees the page in
  *       the set if the batch still runs, or {@link #applying} cleared if it ended. A structure change's odd
