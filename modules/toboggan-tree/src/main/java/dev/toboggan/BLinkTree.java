@@ -175,11 +175,6 @@ final class BLinkTree implements Tree {
                 if (view == null) {
                     continue;
                 }
-                ConcurrencyControl.Applying batch = cc.batchChanging(view.pid());
-                if (batch != null) {
-                    cc.awaitBatch(batch);
-                    continue;
-                }
                 Object value = ((Leaf) view.value()).get(key);
                 if (value instanceof ValueRef ref) {
                     byte[] shared = readValue(view, ref);
@@ -204,10 +199,7 @@ final class BLinkTree implements Tree {
             try {
                 checkNotDropped();
                 Page<Node> view = leafFor(key, stamp);
-                ConcurrencyControl.Applying batch = view == null ? null : cc.batchChanging(view.pid());
-                if (batch != null) {
-                    cc.awaitBatch(batch);
-                } else if (view != null) {
+                if (view != null) {
                     boolean present = ((Leaf) view.value()).contains(key);
                     if (cc.validate(stamp)) {
                         return present;
@@ -220,9 +212,10 @@ final class BLinkTree implements Tree {
     }
 
     /**
-     * The leaf version whose range holds {@code key}, read without a guard; {@code null} if an exclusive
-     * operation started since {@code stamp} (checked now and then, so that pages freed and reused under
-     * a long walk cannot keep it going).
+     * The leaf version whose range holds {@code key}, read without a guard; {@code null} if the caller must
+     * read again: a structure change started since {@code stamp} (checked now and then, so that pages freed
+     * and reused under a long walk cannot keep it going), or the leaf was being changed by a batch, which
+     * this waited for ({@link #outsideBatches}).
      */
     private Page<Node> leafFor(byte[] key, long stamp) {
         Page<Node> view = readNode(rootPid);
@@ -233,7 +226,7 @@ final class BLinkTree implements Tree {
             } else if (node instanceof Index index) {
                 view = readNode(index.childFor(key));
             } else {
-                return view;
+                return outsideBatches(view);
             }
             if (steps % VALIDATE_EVERY == 0 && !cc.validate(stamp)) {
                 return null;
@@ -256,12 +249,25 @@ final class BLinkTree implements Tree {
             } else if (node instanceof Index index) {
                 view = readNode(index.childBefore(bound));
             } else {
-                return view;
+                return outsideBatches(view);
             }
             if (steps % VALIDATE_EVERY == 0 && !cc.validate(stamp)) {
                 return null;
             }
         }
+    }
+
+    /**
+     * {@code leaf}, a version a reader just read, or {@code null} once the batch being applied that is
+     * changing it has ended (the reader reads again): no reader sees part of a batch.
+     */
+    private Page<Node> outsideBatches(Page<Node> leaf) {
+        ConcurrencyControl.Applying batch = cc.batchChanging(leaf.pid());
+        if (batch == null) {
+            return leaf;
+        }
+        cc.awaitBatch(batch);
+        return null;
     }
 
     /**
@@ -374,11 +380,6 @@ final class BLinkTree implements Tree {
                         continue;
                     }
                 }
-                ConcurrencyControl.Applying batch = cc.batchChanging(view.pid());
-                if (batch != null) {
-                    cc.awaitBatch(batch);
-                    continue;
-                }
                 Leaf leaf = (Leaf) view.value();
                 int from = lowerBound(leaf, scan.position);
                 int to = scan.to == null ? leaf.count() : Math.max(from, lowerBound(leaf, scan.to));
@@ -407,11 +408,6 @@ final class BLinkTree implements Tree {
                 if (view == null) {
                     continue;
                 }
-                ConcurrencyControl.Applying batch = cc.batchChanging(view.pid());
-                if (batch != null) {
-                    cc.awaitBatch(batch);
-                    continue;
-                }
                 Leaf leaf = (Leaf) view.value();
                 int to = scan.position == null ? leaf.count() : lowerBound(leaf, scan.position);
                 int from = scan.from == null ? 0 : Math.min(to, lowerBound(leaf, scan.from));
@@ -429,10 +425,14 @@ final class BLinkTree implements Tree {
         }
     }
 
-    /** The current version of leaf {@code pid} if it still starts at {@code lo}, else {@code null}. */
+    /**
+     * The current version of leaf {@code pid} if it still starts at {@code lo} and no batch being applied is
+     * changing it, else {@code null} (the caller descends, and waits for such a batch there).
+     */
     private Page<Node> leafAt(long pid, byte[] lo) {
         Page<Node> page = pc.get(pid);
-        return page != null && page.value() instanceof Leaf leaf && Arrays.equals(leaf.lo, lo) ? page : null;
+        return page != null && page.value() instanceof Leaf leaf && Arrays.equals(leaf.lo, lo)
+                && cc.batchChanging(pid) == null ? page : null;
     }
 
     /** Copies of the keys of entries {@code [from, to)}. */

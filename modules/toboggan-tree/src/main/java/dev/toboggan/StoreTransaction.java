@@ -2,6 +2,7 @@ package dev.toboggan;
 
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.Collections;
 import java.util.HashMap;
 import java.util.Iterator;
 import java.util.List;
@@ -65,8 +66,6 @@ final class StoreTransaction implements Transaction {
     /** Tree name (in name order: one order for every commit) → key → the value written ({@link #ABSENT}: removed). */
     private final TreeMap<String, TreeMap<byte[], byte[]>> writes = new TreeMap<>();
     private final Map<String, View> views = new HashMap<>();
-    /** Keys in {@link #reads}, over every tree. */
-    private int keysRead;
     /** The ranges this run read, each checked at the commit as a whole. */
     private final List<RangeRead> ranges = new ArrayList<>();
 
@@ -95,17 +94,14 @@ final class StoreTransaction implements Transaction {
             StoreTransaction tx = new StoreTransaction(store, false);
             R result;
             try {
-                result = store.runBody(tx, body);
+                result = tx.runBody(body);
             } catch (RuntimeException e) {
-                tx.bodyReturned = true;
                 if (tx.commit(true)) {
                     counters.aborted.increment();
                     throw e;
                 }
                 counters.runsDropped.increment();
                 continue;
-            } finally {
-                tx.bodyReturned = true;
             }
             if (tx.commit(false)) {
                 counters.committed.increment();
@@ -121,6 +117,15 @@ final class StoreTransaction implements Transaction {
         } catch (RuntimeException e) {
             counters.aborted.increment();
             throw e;
+        }
+    }
+
+    /** Runs {@code body} on this run; from then on the run refuses calls ({@link #checkUsable}). */
+    private <R> R runBody(Function<? super Transaction, ? extends R> body) {
+        try {
+            return store.runBody(this, body);
+        } finally {
+            bodyReturned = true;
         }
     }
 
@@ -144,12 +149,7 @@ final class StoreTransaction implements Transaction {
             try {
                 store.checkNotClosed();
                 StoreTransaction tx = new StoreTransaction(store, true);
-                R result;
-                try {
-                    result = store.runBody(tx, body);
-                } finally {
-                    tx.bodyReturned = true;
-                }
+                R result = tx.runBody(body);
                 tx.write();
                 return result;
             } finally {
@@ -165,7 +165,7 @@ final class StoreTransaction implements Transaction {
      * @return whether the reads were current (and the writes, if any, made)
      */
     private boolean commit(boolean validateOnly) {
-        if ((validateOnly || writes.isEmpty()) && keysRead <= 1 && ranges.isEmpty()) {
+        if ((validateOnly || writes.isEmpty()) && keysRead() <= 1 && ranges.isEmpty()) {
             return true; // nothing to write, and one read is a moment of its own: nothing to validate
         }
         ConcurrencyControl cc = store.concurrency();
@@ -184,6 +184,14 @@ final class StoreTransaction implements Transaction {
                 cc.exitExclusive(stamp);
             }
         }
+    }
+
+    private int keysRead() {
+        int keys = 0;
+        for (TreeMap<byte[], byte[]> tree : reads.values()) {
+            keys += tree.size();
+        }
+        return keys;
     }
 
     /** Whether every recorded read still holds; the caller holds the tree monitor and the exclusive side. */
@@ -347,7 +355,6 @@ final class StoreTransaction implements Transaction {
                 byte[] now = readStore(name, key);
                 value = now == null ? ABSENT : now;
                 read.put(key.clone(), value);
-                keysRead++;
             }
         }
         return value;
@@ -355,22 +362,22 @@ final class StoreTransaction implements Transaction {
 
     /** The value of {@code key} in the tree named {@code name} now, whichever tree has that name. */
     private byte[] readStore(String name, byte[] key) {
-        if (alone) {
-            BLinkTree tree = store.heldTree(name, false);
-            return tree == null ? null : tree.read(key);
-        }
+        return readTree(name, tree -> tree == null ? null : tree.read(key));
+    }
+
+    /**
+     * {@code read} of the tree named {@code name} now ({@code null}: the store has none), again on the tree that
+     * has the name then if the one read was dropped meanwhile (which makes its reads throw).
+     */
+    private <T> T readTree(String name, Function<BLinkTree, T> read) {
         while (true) {
-            BLinkTree tree = store.existingTree(name);
-            if (tree == null) {
-                return null;
-            }
+            BLinkTree tree = alone ? store.heldTree(name, false) : store.existingTree(name);
             try {
-                return tree.read(key);
+                return read.apply(tree);
             } catch (IllegalStateException e) {
-                if (!tree.isDropped()) {
+                if (tree == null || !tree.isDropped()) {
                     throw e;
                 }
-                // dropped since it was looked up: read the tree that has the name now, if any
             }
         }
     }
@@ -380,22 +387,12 @@ final class StoreTransaction implements Transaction {
      * {@code limit}; records the store's entries of the span the result covers.
      */
     private List<Map.Entry<byte[], byte[]>> range(String name, byte[] from, byte[] to, boolean reverse, int limit) {
-        while (true) {
-            BLinkTree tree = alone ? store.heldTree(name, false) : store.existingTree(name);
-            try {
-                return merge(name, tree, from, to, reverse, limit);
-            } catch (IllegalStateException e) {
-                if (tree == null || !tree.isDropped()) {
-                    throw e;
-                }
-                // dropped while it was read: read the tree that has the name now, if any
-            }
-        }
+        return readTree(name, tree -> merge(name, tree, from, to, reverse, limit));
     }
 
     private List<Map.Entry<byte[], byte[]>> merge(String name, BLinkTree tree, byte[] from, byte[] to, boolean reverse,
             int limit) {
-        Iterator<Map.Entry<byte[], byte[]>> stored = tree == null ? java.util.Collections.emptyIterator()
+        Iterator<Map.Entry<byte[], byte[]>> stored = tree == null ? Collections.emptyIterator()
                 : tree.scan(from, to, reverse);
         NavigableMap<byte[], byte[]> written = writes.getOrDefault(name, EMPTY_WRITES);
         if (from != null || to != null) {
@@ -431,7 +428,7 @@ final class StoreTransaction implements Transaction {
         for (Map.Entry<byte[], byte[]> e : result) {
             copies.add(Map.entry(e.getKey().clone(), e.getValue().clone()));
         }
-        return java.util.Collections.unmodifiableList(copies);
+        return Collections.unmodifiableList(copies);
     }
 
     private void write(String name, byte[] key, byte[] value) {

@@ -47,13 +47,7 @@ public final class BackupCost {
         Path dir = BenchDirs.create("backup-cost");
         Path copies = BenchDirs.create("backup-cost-copies");
         try (Db db = Toboggan.open(dir.resolve("store"))) {
-            byte[] key = new byte[TreeBenchmark.KEY_SIZE];
-            for (int i = 0; i < keys; i++) {
-                TreeBenchmark.key(i, key);
-                db.insert(key.clone(), value);
-            }
-            db.flush();
-            Thread.sleep(3000); // the compaction at rest after the load
+            TreeBenchmark.loadSettled(db, keys);
             System.out.printf("loaded %d keys: %.1f MiB on disk%n", keys, db.sizeOnDisk() / 1048576.0);
             for (int round = 0; round < rounds; round++) {
                 Path plain = copies.resolve("plain-" + round);

@@ -41,14 +41,7 @@ public final class TransactionCost {
         int seconds = args.length > 2 ? Integer.parseInt(args[2]) : 3;
         Path dir = BenchDirs.create("transaction-cost");
         try (Db db = Toboggan.open(dir.resolve("store"))) {
-            byte[] value = TreeBenchmark.value();
-            byte[] key = new byte[TreeBenchmark.KEY_SIZE];
-            for (int i = 0; i < keys; i++) {
-                TreeBenchmark.key(i, key);
-                db.insert(key.clone(), value);
-            }
-            db.flush();
-            Thread.sleep(3000); // the compaction at rest after the load
+            TreeBenchmark.loadSettled(db, keys);
             System.out.printf("loaded %d keys%n", keys);
             Way[] ways = Way.values();
             for (int round = 0; round < rounds; round++) {

@@ -104,6 +104,21 @@ public class TreeBenchmark extends BenchDefaults {
         return value;
     }
 
+    /**
+     * Inserts keys {@code 0 .. keys-1} with {@link #value()}, flushes, and waits 3 s for the compaction at rest
+     * after the load: the settled store the drivers that measure something else start from.
+     */
+    static void loadSettled(Db db, int keys) throws InterruptedException {
+        byte[] value = value();
+        byte[] key = new byte[KEY_SIZE];
+        for (int i = 0; i < keys; i++) {
+            key(i, key);
+            db.insert(key.clone(), value);
+        }
+        db.flush();
+        Thread.sleep(3000);
+    }
+
     static Config config(Path dir, String durability, String nodeSize) {
         return ConfigFactory.parseMap(Map.of("toboggan.directory", dir.toString(), "toboggan.durability", durability,
                 "toboggan.tree.node-split-size", nodeSize));
