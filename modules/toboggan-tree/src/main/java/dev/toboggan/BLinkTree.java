@@ -5,12 +5,15 @@ import dev.toboggan.core.TobogganException;
 import dev.toboggan.core.pagecache.CasResult;
 import dev.toboggan.core.pagecache.Page;
 import dev.toboggan.core.pagecache.PageCache;
+import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Iterator;
 import java.util.List;
 import java.util.Map;
 import java.util.Queue;
 import java.util.concurrent.CompletionStage;
+import java.util.concurrent.Executor;
+import java.util.concurrent.Flow;
 import java.util.concurrent.ConcurrentLinkedQueue;
 
 /**
@@ -135,6 +138,7 @@ final class BLinkTree implements Tree {
      * {@link #mergeUnderfull} looks at it.
      */
     private final Queue<byte[]> underfull = new ConcurrentLinkedQueue<>();
+    private final Watchers watchers;
 
     BLinkTree(Store store, String name, String rootName, long rootPid) {
         this.store = store;
@@ -145,6 +149,7 @@ final class BLinkTree implements Tree {
         this.splitSize = store.settings().nodeSplitSize();
         this.maxInlineValue = store.settings().maxInlineValue();
         this.rootPid = rootPid;
+        this.watchers = new Watchers(name);
     }
 
     @Override
@@ -488,6 +493,53 @@ final class BLinkTree implements Tree {
         return null;
     }
 
+    // ---------------------------------------------------------------- watches
+
+    @Override
+    public Flow.Publisher<WatchEvent> watchPrefix(byte[] prefix, Executor executor, int bufferCapacity) {
+        if (prefix == null) {
+            throw new IllegalArgumentException("the prefix is null; watch the empty prefix to see every change");
+        }
+        if (prefix.length > MAX_KEY_LENGTH) {
+            throw new IllegalArgumentException("the prefix is " + prefix.length + " bytes long; no key is longer than "
+                    + MAX_KEY_LENGTH + " bytes (Tree.MAX_KEY_LENGTH)");
+        }
+        if (executor == null) {
+            throw new IllegalArgumentException("the executor is null; pass the one the subscriber should run on");
+        }
+        if (bufferCapacity < 1 || bufferCapacity > MAX_WATCH_BUFFER) {
+            throw new IllegalArgumentException("a watch's buffer holds from 1 to " + MAX_WATCH_BUFFER
+                    + " events (Tree.MAX_WATCH_BUFFER), not " + bufferCapacity);
+        }
+        checkWritable();
+        return watchers.publisher(prefix, executor, bufferCapacity, this::admitWatch);
+    }
+
+    /** Runs a watch's registration as a writer, so never while the tree's watches are ended. */
+    private void admitWatch(Runnable registration) {
+        checkWritable(); // first: from a transaction's body running alone, the shared side would never come
+        long stamp = cc.enterShared();
+        try {
+            checkWritable();
+            registration.run();
+        } finally {
+            cc.exitShared(stamp);
+        }
+    }
+
+    /**
+     * Ends the tree's watches: completes them ({@code cause == null}) or fails them. The caller holds the
+     * exclusive side ({@link Store#close}, {@link Store#dropTree}) or abandons the store.
+     */
+    void endWatches(RuntimeException cause) {
+        watchers.endAll(cause);
+    }
+
+    /** The watches registered now (tests). */
+    int watchCount() {
+        return watchers.size();
+    }
+
     // ---------------------------------------------------------------- writes
 
     @Override
@@ -497,7 +549,7 @@ final class BLinkTree implements Tree {
         long stamp = cc.enterShared();
         try {
             checkWritable();
-            return put(key, value);
+            return put(key, value, true);
         } finally {
             cc.exitShared(stamp);
         }
@@ -510,7 +562,7 @@ final class BLinkTree implements Tree {
         byte[] previous;
         try {
             checkWritable();
-            previous = delete(key);
+            previous = delete(key, true);
         } finally {
             cc.exitShared(stamp);
         }
@@ -574,18 +626,26 @@ final class BLinkTree implements Tree {
         trees.forEach(BLinkTree::checkWritable);
         boolean changed = false;
         ConcurrencyControl cc = trees.get(0).cc;
+        List<List<Change>> made = new ArrayList<>(trees.size());
         cc.beginBatch();
         try (dev.toboggan.core.pagecache.Batch atomic = trees.get(0).pc.openBatch()) {
             for (int t = 0; t < trees.size(); t++) {
                 BLinkTree tree = trees.get(t);
                 Batch batch = batches.get(t);
+                List<Change> changes = tree.watchers.any() ? new ArrayList<>(batch.size()) : null;
+                made.add(changes);
                 for (int i = 0; i < batch.size(); i++) {
                     byte[] value = batch.value(i);
                     try {
                         if (value == null) {
-                            tree.delete(batch.key(i));
+                            if (tree.delete(batch.key(i), false) != null && changes != null) {
+                                changes.add(new Change(batch.key(i), null));
+                            }
                         } else {
-                            tree.put(batch.key(i), value);
+                            tree.put(batch.key(i), value, false);
+                            if (changes != null) {
+                                changes.add(new Change(batch.key(i), value));
+                            }
                         }
                     } catch (RuntimeException | Error e) {
                         if (changed) {
@@ -598,6 +658,12 @@ final class BLinkTree implements Tree {
             }
         } finally {
             cc.endBatch();
+        }
+        for (int t = 0; t < trees.size(); t++) {
+            List<Change> changes = made.get(t);
+            if (changes != null && !changes.isEmpty()) {
+                trees.get(t).watchers.publish(changes);
+            }
         }
         trees.forEach(BLinkTree::mergeQueued);
     }
@@ -631,7 +697,7 @@ final class BLinkTree implements Tree {
      * @return the previous value, or {@code null}: the caller's own array (a copy, or the array of the value
      *     page this change freed)
      */
-    private byte[] put(byte[] key, byte[] value) {
+    private byte[] put(byte[] key, byte[] value, boolean watched) {
         dev.toboggan.core.pagecache.Batch atomic = null;
         try {
             Object stored = value;
@@ -646,8 +712,7 @@ final class BLinkTree implements Tree {
                 if (old instanceof ValueRef && atomic == null) {
                     atomic = pc.openBatch();
                 }
-                cc.willChange(view.pid());
-                CasResult<Node> r = pc.link(view.pid(), view, new Delta.Put(key, stored));
+                CasResult<Node> r = change(view, new Delta.Put(key, stored), key, value, watched);
                 if (r.succeeded()) {
                     path.set(path.leafLevel(), r.page());
                     byte[] previous = old instanceof ValueRef ref ? freeValue(ref) : (byte[]) old;
@@ -664,7 +729,7 @@ final class BLinkTree implements Tree {
     }
 
     /** Removes {@code key}; the caller holds a side of the concurrency control. Returns as {@link #put}. */
-    private byte[] delete(byte[] key) {
+    private byte[] delete(byte[] key, boolean watched) {
         dev.toboggan.core.pagecache.Batch atomic = null;
         try {
             TreePath path = descend(key);
@@ -677,8 +742,7 @@ final class BLinkTree implements Tree {
                 if (old instanceof ValueRef && atomic == null) {
                     atomic = pc.openBatch();
                 }
-                cc.willChange(view.pid());
-                CasResult<Node> r = pc.link(view.pid(), view, new Delta.Remove(key));
+                CasResult<Node> r = change(view, new Delta.Remove(key), key, null, watched);
                 if (r.succeeded()) {
                     noteIfUnderfull(path, view, r.page());
                     return old instanceof ValueRef ref ? freeValue(ref) : (byte[]) old;
@@ -722,8 +786,7 @@ final class BLinkTree implements Tree {
                     atomic = pc.openBatch();
                 }
                 Delta change = stored == null ? new Delta.Remove(key) : new Delta.Put(key, stored);
-                cc.willChange(view.pid());
-                CasResult<Node> r = pc.link(view.pid(), view, change);
+                CasResult<Node> r = change(view, change, key, newValue, true);
                 if (r.succeeded()) {
                     path.set(path.leafLevel(), r.page());
                     if (old instanceof ValueRef ref) {
@@ -743,6 +806,33 @@ final class BLinkTree implements Tree {
                 atomic.close();
             }
         }
+    }
+
+    /**
+     * Links {@code change} of {@code key} onto {@code view}, the leaf version the caller read: registered
+     * first with the batch being applied, if any, and, if {@code watched} (a single-key change; a batch tells
+     * its watches itself), ordered among the changes the tree's watches are told of ({@link Watchers}: the
+     * slots are taken after the version was read and before the CAS).
+     *
+     * @param value the key's new value, {@code null} for a removal
+     */
+    private CasResult<Node> change(Page<Node> view, Delta change, byte[] key, byte[] value, boolean watched) {
+        cc.willChange(view.pid());
+        Watchers.Slots slots = watched ? watchers.reserve(key) : null;
+        if (slots == null) {
+            return pc.link(view.pid(), view, change);
+        }
+        CasResult<Node> r = null;
+        try {
+            r = pc.link(view.pid(), view, change);
+        } finally {
+            if (r != null && r.succeeded()) {
+                slots.fill(new WatchEvent(name, List.of(new Change(key, value))));
+            } else {
+                slots.cancel();
+            }
+        }
+        return r;
     }
 
     /** Writes a value page for a copy of {@code value}; the caller's batch must be open. */

@@ -11,6 +11,8 @@ import java.util.Map;
 import java.util.TreeMap;
 import java.util.concurrent.CompletionStage;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.Executor;
+import java.util.concurrent.Flow;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicIntegerFieldUpdater;
 import java.util.function.Function;
@@ -169,6 +171,9 @@ final class Store implements Db {
                 String rootName = TREE_PREFIX + name;
                 long root = pc.root(rootName);
                 BLinkTree tree = trees.remove(name);
+                if (tree != null) {
+                    tree.endWatches(new IllegalStateException("the tree '" + name + "' was dropped; its watch ended"));
+                }
                 if (root == PageCache.NO_ROOT) {
                     return false;
                 }
@@ -309,6 +314,7 @@ final class Store implements Db {
         long stamp = cc.enterExclusive();
         cc.beginStructureChange();
         try {
+            trees.values().forEach(tree -> tree.endWatches(null));
             backend.close();
         } finally {
             cc.endStructureChange();
@@ -319,6 +325,7 @@ final class Store implements Db {
     /** Drops the store without writing anything, as a crash would (tests: after a simulated power loss). */
     void abandon() {
         if (closed.compareAndSet(false, true)) {
+            trees.values().forEach(tree -> tree.endWatches(new IllegalStateException("the store was abandoned")));
             backend.abandon();
         }
     }
@@ -429,6 +436,11 @@ final class Store implements Db {
     @Override
     public void applyBatch(Batch batch) {
         defaultTree.applyBatch(batch);
+    }
+
+    @Override
+    public Flow.Publisher<WatchEvent> watchPrefix(byte[] prefix, Executor executor, int bufferCapacity) {
+        return defaultTree.watchPrefix(prefix, executor, bufferCapacity);
     }
 
     @Override

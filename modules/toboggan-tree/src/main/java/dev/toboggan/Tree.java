@@ -3,6 +3,9 @@ package dev.toboggan;
 import java.util.Iterator;
 import java.util.Map;
 import java.util.concurrent.CompletionStage;
+import java.util.concurrent.Executor;
+import java.util.concurrent.Flow;
+import java.util.concurrent.ForkJoinPool;
 import java.util.function.UnaryOperator;
 
 /**
@@ -35,6 +38,11 @@ public interface Tree extends Iterable<Map.Entry<byte[], byte[]>> {
     int MAX_KEY_LENGTH = 16 * 1024;
     /** The longest value, in bytes: 64 MiB. Values longer than {@code toboggan.tree.max-inline-value} are kept in pages of their own, and those larger than a quarter of a segment in blob files. */
     int MAX_VALUE_LENGTH = 64 << 20;
+
+    /** The buffer of a watch made without one: the events its subscriber may leave untaken, 1 024. */
+    int DEFAULT_WATCH_BUFFER = 1024;
+    /** The largest buffer a watch may have: 1 048 576 events. */
+    int MAX_WATCH_BUFFER = Watchers.MAX_BUFFER_CAPACITY;
 
     /** The tree's name; {@link Db#DEFAULT_TREE} for the default tree. */
     String name();
@@ -169,6 +177,51 @@ public interface Tree extends Iterable<Map.Entry<byte[], byte[]>> {
      * applied; keep batches to what must be atomic.
      */
     void applyBatch(Batch batch);
+
+    /**
+     * The changes made to keys starting with {@code prefix} (the empty prefix: every key), as they are made
+     * (sled's {@code watch_prefix}): {@link #watchPrefix(byte[], Executor, int)} on the common
+     * {@link ForkJoinPool} with a buffer of {@link #DEFAULT_WATCH_BUFFER} events.
+     */
+    default Flow.Publisher<WatchEvent> watchPrefix(byte[] prefix) {
+        return watchPrefix(prefix, ForkJoinPool.commonPool(), DEFAULT_WATCH_BUFFER);
+    }
+
+    /**
+     * The changes made to keys starting with {@code prefix} (the empty prefix: every key), as they are made
+     * (sled's {@code watch_prefix}). Each {@code subscribe} starts a watch of its own that sees every change
+     * made from then on, until the subscriber cancels:
+     * <ul>
+     *   <li>one {@link WatchEvent} per insert, remove that found the key, or successful compare-and-swap, and
+     *       one per batch, {@link Db#applyBatches} tree or transaction commit, holding its changes under the
+     *       prefix together (a subscriber never sees part of a batch);
+     *   <li>the changes of one key in the order they were made, and a change that returned before another
+     *       began before that one (changes made side by side may come in either order); the last event of a
+     *       key holds its value once writes stop;
+     *   <li>an event is sent once its change is in the tree (a read on receiving it sees it, or a later value),
+     *       <em>not</em> once it is durable: after a crash the store may not hold the last changes a watch
+     *       reported (as for any change not yet flushed; see the class notes);
+     *   <li>delivered on {@code executor}, one signal at a time, as a {@link Flow.Subscription} requests
+     *       them ({@link java.util.concurrent.SubmissionPublisher}'s rules). Writers never wait for a
+     *       subscriber: a subscriber that leaves {@code bufferCapacity} events untaken (rounded up to a
+     *       power of two), or as many (at least 64) piled up behind one change still being made, gets
+     *       {@link WatchOverflowException} instead of the next event, and its watch ends; a subscriber
+     *       method that throws cancels its watch;
+     *   <li>the watch completes when the store closes (after the events it holds), and fails with
+     *       {@link IllegalStateException} when the tree is dropped; a subscription made after either, or from
+     *       inside a transaction's body, fails at once.
+     * </ul>
+     * A watch costs writers of keys outside its prefix a prefix comparison; with no watch, a write pays one
+     * volatile read. For the state of the prefix and then its changes, subscribe first and read the prefix
+     * second: every change is in the read, in an event, or in both.
+     *
+     * @param executor runs the subscriber's methods (Pekko: the actor system's dispatcher)
+     * @param bufferCapacity events a subscriber may leave untaken, from 1 to {@link #MAX_WATCH_BUFFER}
+     * @throws IllegalArgumentException if {@code prefix} or {@code executor} is null, the prefix is longer than
+     *     a key may be, or the capacity is out of range
+     * @throws IllegalStateException if the store is closed or the tree dropped
+     */
+    Flow.Publisher<WatchEvent> watchPrefix(byte[] prefix, Executor executor, int bufferCapacity);
 
     /** The number of entries: counts them all (weakly consistent, as iterators are). */
     long size();

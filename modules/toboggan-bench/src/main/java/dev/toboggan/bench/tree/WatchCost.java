@@ -1,0 +1,145 @@
+package dev.toboggan.bench.tree;
+
+import dev.toboggan.Db;
+import dev.toboggan.Toboggan;
+import dev.toboggan.WatchEvent;
+import dev.toboggan.bench.BenchDirs;
+import java.lang.management.ManagementFactory;
+import java.nio.file.Path;
+import java.util.SplittableRandom;
+import java.util.concurrent.Flow;
+import java.util.concurrent.ForkJoinPool;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.atomic.AtomicReference;
+import java.util.concurrent.atomic.LongAdder;
+
+/**
+ * What a {@link Db#watchPrefix} watch costs writers: {@code keys} of {@link TreeBenchmark}'s random 16-byte keys
+ * with 100-byte values are loaded; then one thread overwrites random keys for {@code seconds}, three ways,
+ * alternated (each first in turn), {@code rounds} times; it prints the writer's puts per second and its thread's CPU
+ * time per put (which the cleaner's pacing of writers does not move):
+ * <ul>
+ *   <li><b>none</b>: no watch (the baseline);
+ *   <li><b>elsewhere</b>: a watch of a prefix no key has (each write compares its key with it);
+ *   <li><b>every</b>: a watch of every key, its subscriber (on the common pool) taking each event as it comes and
+ *       counting its changes.
+ * </ul>
+ *
+ * <pre>
+ * java -Xmx3g -cp modules/toboggan-bench/target/benchmarks.jar dev.toboggan.bench.tree.WatchCost \
+ *     [keys (1000000)] [rounds (5)] [seconds (3)]
+ * </pre>
+ */
+public final class WatchCost {
+    private WatchCost() {}
+
+    private enum Way { NONE, ELSEWHERE, EVERY }
+
+    public static void main(String[] args) throws Exception {
+        int keys = args.length > 0 ? Integer.parseInt(args[0]) : 1_000_000;
+        int rounds = args.length > 1 ? Integer.parseInt(args[1]) : 5;
+        int seconds = args.length > 2 ? Integer.parseInt(args[2]) : 3;
+        Path dir = BenchDirs.create("watch-cost");
+        try (Db db = Toboggan.open(dir.resolve("store"))) {
+            TreeBenchmark.loadSettled(db, keys);
+            System.out.printf("loaded %d keys%n", keys);
+            Way[] ways = Way.values();
+            for (int round = 0; round < rounds; round++) {
+                double[] rates = new double[ways.length];
+                double[] cpu = new double[ways.length];
+                StringBuilder line = new StringBuilder(String.format("round %d:", round));
+                for (int w = 0; w < ways.length; w++) {
+                    Way way = ways[(w + round) % ways.length];
+                    Counting subscriber = new Counting();
+                    if (way != Way.NONE) {
+                        byte[] prefix = way == Way.EVERY ? new byte[0] : new byte[] {-1, -1, -1, -1, -1};
+                        db.watchPrefix(prefix, ForkJoinPool.commonPool(), 1 << 16).subscribe(subscriber);
+                    }
+                    Run run = overwrite(db, keys, seconds, 17L * round + w);
+                    rates[way.ordinal()] = run.puts;
+                    cpu[way.ordinal()] = run.cpuNanosPerPut;
+                    line.append(String.format(" %s %.0f puts/s %.2f µs CPU/put", way.name().toLowerCase(), run.puts,
+                            run.cpuNanosPerPut / 1000));
+                    if (way == Way.EVERY) {
+                        line.append(String.format(" (%d changes seen%s)", subscriber.changes.sum(),
+                                subscriber.failure.get() == null ? "" : ", then " + subscriber.failure.get()));
+                    }
+                    if (way != Way.NONE) {
+                        subscriber.cancel();
+                    }
+                }
+                line.append(String.format("; puts/s: elsewhere / none %.3f, every / none %.3f; writer CPU per put: "
+                        + "elsewhere / none %.3f, every / none %.3f", rates[1] / rates[0], rates[2] / rates[0],
+                        cpu[1] / cpu[0], cpu[2] / cpu[0]));
+                System.out.println(line);
+            }
+        } finally {
+            BenchDirs.delete(dir);
+        }
+    }
+
+    /** Puts per second of the writer, and its thread's CPU time per put. */
+    private record Run(double puts, double cpuNanosPerPut) {}
+
+    /** One thread overwriting random keys for {@code seconds}. */
+    private static Run overwrite(Db db, int keys, int seconds, long seed) throws InterruptedException {
+        AtomicBoolean stop = new AtomicBoolean();
+        LongAdder puts = new LongAdder();
+        AtomicLong cpuNanos = new AtomicLong();
+        byte[] value = TreeBenchmark.value();
+        Thread writer = new Thread(() -> {
+            SplittableRandom r = new SplittableRandom(seed);
+            byte[] key = new byte[TreeBenchmark.KEY_SIZE];
+            while (!stop.get()) {
+                TreeBenchmark.key(r.nextInt(keys), key);
+                db.insert(key, value);
+                puts.increment();
+            }
+            cpuNanos.set(ManagementFactory.getThreadMXBean().getCurrentThreadCpuTime());
+        }, "writer");
+        long t0 = System.nanoTime();
+        writer.start();
+        Thread.sleep(seconds * 1000L);
+        stop.set(true);
+        writer.join();
+        return new Run(puts.sum() / ((System.nanoTime() - t0) / 1e9), cpuNanos.get() / (double) puts.sum());
+    }
+
+    /** Takes every event as it comes and counts the changes. */
+    private static final class Counting implements Flow.Subscriber<WatchEvent> {
+        final LongAdder changes = new LongAdder();
+        final AtomicReference<Throwable> failure = new AtomicReference<>();
+        private final AtomicReference<Flow.Subscription> subscription = new AtomicReference<>();
+
+        @Override
+        public void onSubscribe(Flow.Subscription s) {
+            subscription.set(s);
+            s.request(Long.MAX_VALUE);
+        }
+
+        @Override
+        public void onNext(WatchEvent event) {
+            changes.add(event.changes().size());
+        }
+
+        @Override
+        public void onError(Throwable error) {
+            failure.set(error);
+        }
+
+        @Override
+        public void onComplete() {}
+
+        /** Cancels the watch, once it started (its {@code onSubscribe} runs on the pool, after the subscribe). */
+        void cancel() throws InterruptedException {
+            for (int i = 0; i < 1000 && subscription.get() == null; i++) {
+                Thread.sleep(1);
+            }
+            Flow.Subscription s = subscription.get();
+            if (s != null) {
+                s.cancel();
+            }
+        }
+    }
+}

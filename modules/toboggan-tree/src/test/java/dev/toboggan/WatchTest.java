@@ -1,0 +1,471 @@
+package dev.toboggan;
+
+import static dev.toboggan.TestKeys.utf8;
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import dev.toboggan.core.Failpoints;
+import dev.toboggan.core.io.SimulatedStorage;
+import dev.toboggan.core.pagecache.Jitter;
+import java.nio.ByteBuffer;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.BlockingQueue;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Flow;
+import java.util.concurrent.Future;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.ThreadLocalRandom;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicReference;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+
+/** {@link Tree#watchPrefix}: which changes a watch reports, in which order, and how it ends. */
+@Timeout(60)
+class WatchTest {
+    private final SimulatedStorage disk = new SimulatedStorage();
+    private final Store db = PageCacheBackend.openSmall(disk);
+    private final ExecutorService pool = Executors.newCachedThreadPool();
+
+    @AfterEach
+    void close() {
+        Failpoints.reset();
+        Jitter.activate(false);
+        db.close();
+        pool.shutdownNow();
+    }
+
+    /** A subscriber that takes every event as it comes and records how its watch ended. */
+    static class Recorder implements Flow.Subscriber<WatchEvent> {
+        final BlockingQueue<WatchEvent> events = new LinkedBlockingQueue<>();
+        final CompletableFuture<Void> end = new CompletableFuture<>();
+        final AtomicReference<Flow.Subscription> subscription = new AtomicReference<>();
+        private final long initialDemand;
+
+        Recorder() {
+            this(Long.MAX_VALUE);
+        }
+
+        Recorder(long initialDemand) {
+            this.initialDemand = initialDemand;
+        }
+
+        @Override
+        public void onSubscribe(Flow.Subscription s) {
+            subscription.set(s);
+            if (initialDemand > 0) {
+                s.request(initialDemand);
+            }
+        }
+
+        @Override
+        public void onNext(WatchEvent event) {
+            events.add(event);
+        }
+
+        @Override
+        public void onError(Throwable error) {
+            end.completeExceptionally(error);
+        }
+
+        @Override
+        public void onComplete() {
+            end.complete(null);
+        }
+
+        WatchEvent next() throws InterruptedException {
+            WatchEvent event = events.poll(10, TimeUnit.SECONDS);
+            assertThat(event).as("an event within 10 s").isNotNull();
+            return event;
+        }
+
+        /** Each event as "key=value" or "key removed", one string per event, changes joined by ", ". */
+        List<String> take(int count) throws InterruptedException {
+            List<String> shown = new ArrayList<>();
+            for (int i = 0; i < count; i++) {
+                shown.add(show(next()));
+            }
+            return shown;
+        }
+
+        void expectNoMore() throws InterruptedException {
+            assertThat(events.poll(200, TimeUnit.MILLISECONDS)).as("no further event").isNull();
+        }
+    }
+
+    static String show(WatchEvent event) {
+        List<String> changes = new ArrayList<>();
+        for (Change change : event.changes()) {
+            String key = text(change.key());
+            changes.add(change.isRemoval() ? key + " removed" : key + "=" + text(change.value()));
+        }
+        return String.join(", ", changes);
+    }
+
+    private static String text(byte[] bytes) {
+        return new String(bytes, StandardCharsets.UTF_8);
+    }
+
+    /** The default tree's registered watches. */
+    private int watches() {
+        return ((BLinkTree) db.tree(Db.DEFAULT_TREE)).watchCount();
+    }
+
+    private Recorder watch(Tree tree, String prefix) {
+        Recorder recorder = new Recorder();
+        tree.watchPrefix(utf8(prefix)).subscribe(recorder);
+        return recorder;
+    }
+
+    @Test
+    void eachSingleKeyChangeUnderThePrefixIsOneEventInTheOrderTheyWereMade() throws Exception {
+        Recorder users = watch(db, "user/");
+        Recorder all = watch(db, "");
+        db.insert(utf8("user/1"), utf8("ann"));
+        db.insert(utf8("order/1"), utf8("book"));
+        db.insert(utf8("user/2"), utf8("bo"));
+        db.remove(utf8("user/1"));
+        db.remove(utf8("user/9")); // absent: nothing changed, nothing reported
+        assertThat(db.compareAndSwap(utf8("user/2"), utf8("bo"), utf8("bob")).succeeded()).isTrue();
+        assertThat(db.compareAndSwap(utf8("user/2"), utf8("bo"), utf8("x")).succeeded()).isFalse();
+        assertThat(db.compareAndSwap(utf8("user/3"), null, null).succeeded()).isTrue(); // no change
+        db.updateAndFetch(utf8("user/2"), v -> utf8(text(v) + "!"));
+        db.compareAndSwap(utf8("user/2"), utf8("bob!"), null);
+        assertThat(users.take(6)).containsExactly("user/1=ann", "user/2=bo", "user/1 removed", "user/2=bob",
+                "user/2=bob!", "user/2 removed");
+        users.expectNoMore();
+        assertThat(all.take(7)).containsExactly("user/1=ann", "order/1=book", "user/2=bo", "user/1 removed",
+                "user/2=bob", "user/2=bob!", "user/2 removed");
+    }
+
+    @Test
+    void anEventsArraysAreCopiesAndNamesItsTree() throws Exception {
+        Tree accounts = db.tree("accounts");
+        Recorder recorder = watch(accounts, "");
+        byte[] key = utf8("k");
+        byte[] value = utf8("v1");
+        accounts.insert(key, value);
+        key[0] = 'x';
+        value[1] = '9';
+        WatchEvent event = recorder.next();
+        assertThat(event.tree()).isEqualTo("accounts");
+        Change change = event.changes().get(0);
+        assertThat(change.key()).as("the caller's array changed after the insert").isEqualTo(utf8("k"));
+        change.value()[0] = 'z';
+        assertThat(change.value()).isEqualTo(utf8("v1"));
+        assertThat(change).isEqualTo(new Change(utf8("k"), utf8("v1")));
+        assertThat(change.toString()).isEqualTo("set 6b to 2 bytes");
+        assertThatThrownBy(() -> event.changes().add(change)).isInstanceOf(UnsupportedOperationException.class);
+    }
+
+    @Test
+    void aBatchOrATransactionIsOneEventWithItsChangesUnderThePrefix() throws Exception {
+        db.insert(utf8("user/gone"), utf8("x"));
+        Recorder users = watch(db, "user/");
+        Recorder orders = watch(db.tree("orders"), "");
+        db.applyBatch(new Batch().insert(utf8("user/1"), utf8("a")).insert(utf8("other"), utf8("o"))
+                .remove(utf8("user/absent")).remove(utf8("user/gone")).insert(utf8("user/1"), utf8("b")));
+        assertThat(users.take(1)).containsExactly("user/1=a, user/gone removed, user/1=b");
+        db.applyBatch(new Batch().insert(utf8("other"), utf8("p")).remove(utf8("user/absent")));
+        db.applyBatches(Map.of(Db.DEFAULT_TREE, new Batch().insert(utf8("user/2"), utf8("c")),
+                "orders", new Batch().insert(utf8("o1"), utf8("pen")).insert(utf8("o2"), utf8("ink"))));
+        assertThat(users.take(1)).as("the batch without a change under the prefix sent nothing")
+                .containsExactly("user/2=c");
+        assertThat(orders.take(1)).containsExactly("o1=pen, o2=ink");
+        db.transaction(tx -> {
+            byte[] count = tx.get(utf8("user/2"));
+            tx.insert(utf8("user/3"), count);
+            tx.remove(utf8("user/1"));
+            tx.tree("orders").insert(utf8("o3"), utf8("cap"));
+            return null;
+        });
+        assertThat(users.take(1)).containsExactly("user/1 removed, user/3=c");
+        assertThat(orders.take(1)).containsExactly("o3=cap");
+        assertThatThrownBy(() -> db.transaction(tx -> {
+            tx.insert(utf8("user/4"), utf8("d"));
+            throw new IllegalStateException("abort");
+        })).hasMessage("abort");
+        db.insert(utf8("user/5"), utf8("e"));
+        assertThat(users.take(1)).as("the aborted transaction sent nothing").containsExactly("user/5=e");
+    }
+
+    @Test
+    void anEventComesOnceItsChangeCanBeRead() throws Exception {
+        List<String> seen = new ArrayList<>();
+        CountDownLatch done = new CountDownLatch(200);
+        db.watchPrefix(utf8("")).subscribe(new Recorder() {
+            @Override
+            public void onNext(WatchEvent event) {
+                for (Change change : event.changes()) {
+                    byte[] now = db.get(change.key());
+                    long reported = Long.parseLong(text(change.value()));
+                    if (now == null || Long.parseLong(text(now)) < reported) {
+                        seen.add(text(change.key()) + " reported " + reported + ", read " + (now == null ? null : text(now)));
+                    }
+                }
+                done.countDown();
+            }
+        });
+        for (int i = 1; i <= 100; i++) {
+            db.insert(utf8("k" + i % 7), utf8(Long.toString(i)));
+            db.applyBatch(new Batch().insert(utf8("k" + i % 5), utf8(Long.toString(i))));
+        }
+        assertThat(done.await(10, TimeUnit.SECONDS)).isTrue();
+        assertThat(seen).as("events whose change a read did not see").isEmpty();
+    }
+
+    /**
+     * Writers on four threads increment counters (compare-and-swap loops) on a few keys, while another one
+     * inserts and removes filler keys among them, so leaves split and merge under the counters (tiny nodes);
+     * the page cache's jitter varies the interleavings. Every successful increment is an event, and a key's
+     * events must count 1, 2, 3, ... in order: any two changes of a key reported out of order break the run.
+     */
+    @Test
+    void changesOfAKeyArriveInTheOrderTheyWereMadeAcrossThreadsSplitsAndMerges() throws Exception {
+        Jitter.activate(true);
+        int threads = 4;
+        int increments = 1500;
+        int counters = 6;
+        Map<String, List<Long>> counts = new HashMap<>();
+        CompletableFuture<Void> allSeen = new CompletableFuture<>();
+        int expected = threads * increments;
+        db.watchPrefix(utf8("c/"), pool, 1 << 16).subscribe(new Recorder() {
+            private int increments;
+
+            @Override
+            public void onNext(WatchEvent event) {
+                for (Change change : event.changes()) {
+                    String key = text(change.key());
+                    if (key.endsWith("/n")) {
+                        counts.computeIfAbsent(key, k -> new ArrayList<>()).add(ByteBuffer.wrap(change.value()).getLong());
+                        if (++increments == expected) {
+                            allSeen.complete(null);
+                        }
+                    }
+                }
+            }
+
+            @Override
+            public void onError(Throwable error) {
+                allSeen.completeExceptionally(error);
+            }
+        });
+        CountDownLatch start = new CountDownLatch(1);
+        List<Future<?>> writers = new ArrayList<>();
+        for (int t = 0; t < threads; t++) {
+            writers.add(pool.submit(() -> {
+                start.await();
+                ThreadLocalRandom random = ThreadLocalRandom.current();
+                for (int i = 0; i < increments; i++) {
+                    db.updateAndFetch(utf8("c/" + random.nextInt(counters) + "/n"), v -> ByteBuffer.allocate(8)
+                            .putLong(v == null ? 1 : ByteBuffer.wrap(v).getLong() + 1).array());
+                }
+                return null;
+            }));
+        }
+        Future<?> filler = pool.submit(() -> {
+            start.await();
+            ThreadLocalRandom random = ThreadLocalRandom.current();
+            while (!Thread.currentThread().isInterrupted() && !writers.stream().allMatch(Future::isDone)) {
+                String key = "c/" + random.nextInt(counters) + "/f" + random.nextInt(20);
+                if (random.nextInt(3) != 0) {
+                    db.insert(utf8(key), new byte[16]);
+                } else {
+                    db.remove(utf8(key));
+                }
+            }
+            return null;
+        });
+        start.countDown();
+        for (Future<?> writer : writers) {
+            writer.get(50, TimeUnit.SECONDS);
+        }
+        filler.get(10, TimeUnit.SECONDS);
+        allSeen.get(20, TimeUnit.SECONDS);
+        long total = 0;
+        for (int c = 0; c < counters; c++) {
+            String key = "c/" + c + "/n";
+            List<Long> values = counts.getOrDefault(key, List.of());
+            for (int i = 0; i < values.size(); i++) {
+                assertThat(values.get(i)).as("event %d of %s", i, key).isEqualTo(i + 1);
+            }
+            byte[] stored = db.get(utf8(key));
+            assertThat(stored == null ? 0 : ByteBuffer.wrap(stored).getLong()).as("the last event of %s is its value", key)
+                    .isEqualTo(values.size());
+            total += values.size();
+        }
+        assertThat(total).isEqualTo(expected);
+    }
+
+    /**
+     * One writer is held inside its change's link (a page cache failpoint) after it took its slot; the changes
+     * other writers make meanwhile wait behind it and are not delivered, then arrive once it is done.
+     * When more than a watch's waiting bound pile up, that watch ends with an overflow, and every write
+     * still succeeds.
+     */
+    @Test
+    void eventsWaitBehindAChangeStillBeingMadeAndAPileBeyondTheBoundEndsTheWatch() throws Exception {
+        Recorder recorder = watch(db, "k");
+        CountDownLatch release = new CountDownLatch(1);
+        Thread writer = insertHeldInItsLink("k0", "first", release);
+        for (int i = 1; i <= 10; i++) {
+            db.insert(utf8("k" + i), utf8("v" + i));
+        }
+        recorder.expectNoMore();
+        release.countDown();
+        writer.join(10_000);
+        List<String> events = recorder.take(11);
+        List<String> others = new ArrayList<>(events);
+        others.remove("k0=first");
+        assertThat(others).as("the changes made while one was held, in order").containsExactly("k1=v1", "k2=v2",
+                "k3=v3", "k4=v4", "k5=v5", "k6=v6", "k7=v7", "k8=v8", "k9=v9", "k10=v10");
+        // first if its CAS went through after the hold; last if it failed (the others changed its leaf) and the
+        // retry, made after all of them, took a new slot
+        assertThat(List.of(events.get(0), events.get(10))).as("the held change, first or last").contains("k0=first");
+
+        Recorder small = new Recorder();
+        db.watchPrefix(utf8("k"), pool, Watchers.MIN_WAITING_SLOTS).subscribe(small);
+        CountDownLatch releaseAgain = new CountDownLatch(1);
+        Thread second = insertHeldInItsLink("k0", "second", releaseAgain);
+        int pile = Watchers.MIN_WAITING_SLOTS + 10;
+        for (int i = 1; i <= pile; i++) {
+            db.insert(utf8("k" + i), utf8("w" + i));
+        }
+        releaseAgain.countDown();
+        second.join(10_000);
+        assertThat(small.end).failsWithin(10, TimeUnit.SECONDS).withThrowableOfType(Exception.class)
+                .havingRootCause().isInstanceOf(WatchOverflowException.class)
+                .withMessageContaining("had 64 events waiting behind a change still being made");
+        assertThat(small.events).as("nothing of the pile delivered: it waited behind the held change").isEmpty();
+        assertThat(db.get(utf8("k" + pile))).isEqualTo(utf8("w" + pile));
+        assertThat(db.get(utf8("k0"))).isEqualTo(utf8("second"));
+        assertThat(recorder.take(pile + 1)).as("the watch with room for them all").hasSize(pile + 1);
+        assertThat(watches()).as("the ended watch is gone, the other one stays").isEqualTo(1);
+    }
+
+    /**
+     * Starts a thread inserting {@code key}, held at its first link (after it took its watch slots) until
+     * {@code release} opens; returns once it is held.
+     */
+    private Thread insertHeldInItsLink(String key, String value, CountDownLatch release) throws InterruptedException {
+        CountDownLatch held = new CountDownLatch(1);
+        Thread writer = new Thread(() -> db.insert(utf8(key), utf8(value)), "held-writer");
+        Failpoints.callback("pagecache.reserve.link", () -> {
+            if (Thread.currentThread() == writer && held.getCount() > 0) {
+                held.countDown();
+                try {
+                    release.await(20, TimeUnit.SECONDS);
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                }
+            }
+        });
+        writer.start();
+        assertThat(held.await(10, TimeUnit.SECONDS)).as("the writer held in its link").isTrue();
+        return writer;
+    }
+
+    @Test
+    void aSubscriberThatTakesNothingEndsWithAnOverflowAndWritersGoOn() throws Exception {
+        Recorder idle = new Recorder(0);
+        db.watchPrefix(utf8(""), pool, 4).subscribe(idle);
+        Recorder busy = watch(db, "");
+        for (int i = 0; i < 50; i++) {
+            db.insert(utf8("k" + i), utf8("v"));
+        }
+        assertThat(idle.end).failsWithin(10, TimeUnit.SECONDS).withThrowableOfType(Exception.class)
+                .havingRootCause().isInstanceOf(WatchOverflowException.class)
+                .withMessageContaining("had 4 events its subscriber had not taken");
+        assertThat(busy.take(50)).hasSize(50);
+        assertThat(watches()).isEqualTo(1);
+    }
+
+    @Test
+    void aCancelledWatchStopsAndIsForgotten() throws Exception {
+        Recorder recorder = watch(db, "");
+        db.insert(utf8("a"), utf8("1"));
+        assertThat(recorder.take(1)).containsExactly("a=1");
+        recorder.subscription.get().cancel();
+        assertThat(watches()).isZero();
+        db.insert(utf8("b"), utf8("2"));
+        recorder.expectNoMore();
+    }
+
+    @Test
+    void aSubscriberThatThrowsIsDroppedAndItsWatchForgotten() throws Exception {
+        CountDownLatch called = new CountDownLatch(1);
+        db.watchPrefix(utf8("")).subscribe(new Recorder() {
+            @Override
+            public void onNext(WatchEvent event) {
+                called.countDown();
+                throw new IllegalStateException("subscriber bug");
+            }
+        });
+        db.insert(utf8("a"), utf8("1"));
+        assertThat(called.await(10, TimeUnit.SECONDS)).isTrue();
+        for (int i = 0; i < 100 && watches() != 0; i++) {
+            Thread.sleep(10);
+        }
+        assertThat(watches()).isZero();
+        assertThat(db.insert(utf8("b"), utf8("2"))).isNull();
+    }
+
+    @Test
+    void closeCompletesWatchesAfterTheirEventsAndADropFailsThem() throws Exception {
+        Tree scratch = db.tree("scratch");
+        Recorder dropped = watch(scratch, "");
+        Recorder closed = watch(db, "");
+        scratch.insert(utf8("s"), utf8("1"));
+        assertThat(dropped.take(1)).containsExactly("s=1");
+        db.dropTree("scratch");
+        assertThat(dropped.end).failsWithin(10, TimeUnit.SECONDS).withThrowableOfType(Exception.class)
+                .havingRootCause().isInstanceOf(IllegalStateException.class).withMessageContaining("'scratch' was dropped");
+        Recorder afterDrop = new Recorder();
+        Flow.Publisher<WatchEvent> publisher = db.watchPrefix(utf8(""));
+        for (int i = 0; i < 20; i++) {
+            db.insert(utf8("k" + i), utf8("v" + i));
+        }
+        db.close();
+        assertThat(closed.end).succeedsWithin(10, TimeUnit.SECONDS);
+        assertThat(closed.events).hasSize(20);
+        publisher.subscribe(afterDrop);
+        assertThat(afterDrop.end).failsWithin(10, TimeUnit.SECONDS).withThrowableOfType(Exception.class)
+                .havingRootCause().isInstanceOf(IllegalStateException.class).withMessageContaining("is closed");
+        assertThatThrownBy(() -> db.watchPrefix(utf8(""))).isInstanceOf(IllegalStateException.class)
+                .hasMessageContaining("is closed");
+    }
+
+    @Test
+    void badArgumentsAreRefusedAndAWatchCannotBeMadeInsideATransaction() throws Exception {
+        assertThatThrownBy(() -> db.watchPrefix(null)).isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("the prefix is null");
+        assertThatThrownBy(() -> db.watchPrefix(new byte[Tree.MAX_KEY_LENGTH + 1]))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("no key is longer");
+        assertThatThrownBy(() -> db.watchPrefix(utf8(""), null, 16)).isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("the executor is null");
+        assertThatThrownBy(() -> db.watchPrefix(utf8(""), pool, 0)).isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("from 1 to 1048576");
+        assertThatThrownBy(() -> db.watchPrefix(utf8(""), pool, Tree.MAX_WATCH_BUFFER + 1))
+                .isInstanceOf(IllegalArgumentException.class);
+        assertThatThrownBy(() -> db.watchPrefix(utf8("")).subscribe(null)).isInstanceOf(NullPointerException.class);
+        Flow.Publisher<WatchEvent> publisher = db.watchPrefix(utf8(""));
+        Recorder insideBody = new Recorder();
+        assertThatThrownBy(() -> db.transaction(tx -> db.watchPrefix(utf8("")))).isInstanceOf(IllegalStateException.class)
+                .hasMessageContaining("inside a transaction's body");
+        db.transaction(tx -> {
+            publisher.subscribe(insideBody);
+            return null;
+        });
+        assertThat(insideBody.end).failsWithin(10, TimeUnit.SECONDS).withThrowableOfType(Exception.class)
+                .havingRootCause().withMessageContaining("inside a transaction's body");
+        assertThat(watches()).isZero();
+    }
+}
