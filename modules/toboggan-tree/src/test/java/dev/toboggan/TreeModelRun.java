@@ -19,6 +19,7 @@ import java.util.Map;
 import java.util.NavigableMap;
 import java.util.SplittableRandom;
 import java.util.TreeMap;
+import java.util.concurrent.Flow;
 
 /**
  * Model-based testing of the trees: random sequences of operations, restarts and crashes included, run
@@ -135,6 +136,11 @@ final class TreeModelRun {
     private final List<Map<String, NavigableMap<byte[], byte[]>>> candidates = new ArrayList<>();
     private long lastId = -1;
     private int step;
+    /**
+     * The default tree as its watch reported it since the store was last opened: its contents then, with every
+     * event's changes applied (delivered on the writer's thread, so complete when a call returns).
+     */
+    private NavigableMap<byte[], byte[]> watched;
 
     TreeModelRun(Setup setup) {
         this.setup = setup;
@@ -265,7 +271,45 @@ final class TreeModelRun {
     }
 
     private Store open() {
-        return PageCacheBackend.open(disk, setup.pageCache(), setup.trees());
+        Store opened = PageCacheBackend.open(disk, setup.pageCache(), setup.trees());
+        NavigableMap<byte[], byte[]> mirror = TestKeys.model();
+        opened.watchPrefix(new byte[0], Runnable::run, Tree.MAX_WATCH_BUFFER).subscribe(new Flow.Subscriber<>() {
+            @Override
+            public void onSubscribe(Flow.Subscription subscription) {
+                subscription.request(Long.MAX_VALUE);
+            }
+
+            @Override
+            public void onNext(WatchEvent event) {
+                for (Change change : event.changes()) {
+                    if (change.isRemoval()) {
+                        mirror.remove(change.key());
+                    } else {
+                        mirror.put(change.key(), change.value());
+                    }
+                }
+            }
+
+            @Override
+            public void onError(Throwable error) {}
+
+            @Override
+            public void onComplete() {}
+        });
+        for (Map.Entry<byte[], byte[]> e : opened) {
+            mirror.put(e.getKey(), e.getValue());
+        }
+        watched = mirror;
+        return opened;
+    }
+
+    /** The default tree's watch reported every change the model made to it, in order: its last values are the model's. */
+    private void checkWatch(String where) {
+        NavigableMap<byte[], byte[]> expected = model.getOrDefault(Db.DEFAULT_TREE, TestKeys.model());
+        if (!TestKeys.show(watched).equals(TestKeys.show(expected))) {
+            throw new AssertionError(where + ": the default tree's watch reported " + describe(Map.of(Db.DEFAULT_TREE,
+                    watched)) + " but the model holds " + describe(Map.of(Db.DEFAULT_TREE, expected)));
+        }
     }
 
     private void apply(Op op) {
@@ -352,6 +396,7 @@ final class TreeModelRun {
         } else if (op instanceof Op.Evict o) {
             evict(o);
         } else if (op instanceof Op.Restart) {
+            checkWatch(where(op));
             db.close();
             db = open();
             checkEverything(where(op));
@@ -567,6 +612,7 @@ final class TreeModelRun {
     }
 
     private void crash(Op.Crash o) {
+        checkWatch(where(o));
         if (o.seed() == 0) {
             disk.powerLoss();
         } else {
@@ -594,6 +640,7 @@ final class TreeModelRun {
 
     /** Every tree's contents, and the structure, equal the model. */
     private void checkEverything(String where) {
+        checkWatch(where);
         Map<String, NavigableMap<byte[], byte[]>> actual = readAll();
         if (!same(model, actual)) {
             throw new AssertionError(where + ": the store holds " + describe(actual) + " but the model " + describe(model));
