@@ -16,13 +16,15 @@ import java.util.BitSet;
 import java.util.Iterator;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
 import org.HdrHistogram.Histogram;
 import org.HdrHistogram.Recorder;
 
 /**
  * A stress run on the public tree API: load, a timed run of mixed operations with a progress line per
- * second, an online backup, a clean close, a reopen, and a check of every key against the threads' models, in
- * the reopened store and in the backup.
+ * second (watched by a watch of every key), an online backup, a clean close, a reopen, and a check of every
+ * key against the threads' models: in the watch's last events, in the reopened store and in the backup.
  */
 public final class StressRun {
     private final StressSettings settings;
@@ -50,12 +52,20 @@ public final class StressRun {
         long opened = System.nanoTime();
         double runSeconds;
         Path backup;
+        WatchedVersions watched;
+        ExecutorService watchThread = Executors.newSingleThreadExecutor(r -> {
+            Thread th = new Thread(r, "stress-watch");
+            th.setDaemon(true);
+            return th;
+        });
         try (Db db = Toboggan.open(storeConfig, directory)) {
             out.printf("opened %s in %.0f ms%n", directory, (System.nanoTime() - opened) / 1e6);
             for (int t = 0; t < settings.threads(); t++) {
                 workers.add(new StressWorker(db, settings, t, interval, totals, failures));
             }
             preload(workers);
+            watched = new WatchedVersions(settings.records(), settings.keySpace(), workers);
+            db.watchPrefix(new byte[0], watchThread, WatchedVersions.BUFFER).subscribe(watched);
             long started = System.nanoTime();
             List<Thread> threads = start(workers);
             sample(db, totals, interval, started, threads);
@@ -70,6 +80,8 @@ public final class StressRun {
             out.printf("closed (everything flushed) in %.0f ms%n", (System.nanoTime() - closing) / 1e6);
         }
         printSummary(totals, workers, runSeconds);
+        out.println(watched.check(workers, failures));
+        watchThread.shutdown();
         if (failures.errorCount() == 0) {
             checkStore(directory, "reopened", "after reopening", workers);
         }
@@ -83,7 +95,7 @@ public final class StressRun {
             out.println(line);
         }
         boolean clean = !failures.any();
-        out.println(clean ? "OK: every value read back, during the run, after reopening and in the backup, was right"
+        out.println(clean ? "OK: every value read back, during the run, in the watch's last events, after reopening and in the backup, was right"
                 : "FAILED: " + failures.wrongCount() + " wrong values read back, " + failures.errorCount() + " errors");
         out.flush();
         return clean;
