@@ -149,7 +149,7 @@ final class BLinkTree implements Tree {
         this.splitSize = store.settings().nodeSplitSize();
         this.maxInlineValue = store.settings().maxInlineValue();
         this.rootPid = rootPid;
-        this.watchers = new Watchers(name);
+        this.watchers = new Watchers(name, store.watchCounters());
     }
 
     @Override

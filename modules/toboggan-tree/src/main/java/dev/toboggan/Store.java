@@ -34,6 +34,7 @@ final class Store implements Db {
     private final PageCache<Node, Delta> pc;
     private final ConcurrencyControl cc = new ConcurrencyControl();
     private final StoreTransaction.Counters transactionCounters = new StoreTransaction.Counters();
+    private final Watchers.Counters watchCounters = new Watchers.Counters();
     private final TreeSettings settings;
     /** Open trees by name. Written under its own monitor. */
     private final ConcurrentHashMap<String, BLinkTree> trees = new ConcurrentHashMap<>();
@@ -268,11 +269,16 @@ final class Store implements Db {
     public StoreMetrics metrics() {
         checkOpen();
         return new StoreMetrics(pc.sizeOnDisk(), pc.cacheStats(), pc.cleaning().metrics(), pc.log().stats(),
-                pc.metrics(), cc.metrics(), transactionCounters.snapshot());
+                pc.metrics(), cc.metrics(), transactionCounters.snapshot(),
+                watchCounters.snapshot(trees.values().stream().mapToInt(BLinkTree::watchCount).sum()));
     }
 
     StoreTransaction.Counters transactionCounters() {
         return transactionCounters;
+    }
+
+    Watchers.Counters watchCounters() {
+        return watchCounters;
     }
 
     @Override

@@ -17,9 +17,10 @@ import dev.toboggan.core.pagecache.SegmentCleaning;
  * @param pageCache counts and latency histograms of the page cache's operations
  * @param concurrency how batches, structure changes and readers met ({@link Concurrency})
  * @param transactions what {@link Db#transaction} did ({@link Transactions})
+ * @param watches what the trees' watches ({@link Tree#watchPrefix}) did ({@link Watches})
  */
 public record StoreMetrics(long sizeOnDisk, CacheStats cache, SegmentCleaning.Metrics cleaner, LogStats log,
-        PageCacheMetrics.Snapshot pageCache, Concurrency concurrency, Transactions transactions) {
+        PageCacheMetrics.Snapshot pageCache, Concurrency concurrency, Transactions transactions, Watches watches) {
 
     /**
      * @param batches atomic batches applied in memory ({@code applyBatch}, {@code applyBatches}, transactions'
@@ -40,4 +41,11 @@ public record StoreMetrics(long sizeOnDisk, CacheStats cache, SegmentCleaning.Me
      *     alone, holding other writers back while their body ran
      */
     public record Transactions(long committed, long aborted, long runsDropped, long ranAlone) {}
+
+    /**
+     * @param open watches registered now, over the open trees
+     * @param events events handed to the watches' subscribers (each event once per watch)
+     * @param overflowed watches ended with {@link WatchOverflowException}: their subscriber fell behind
+     */
+    public record Watches(int open, long events, long overflowed) {}
 }

@@ -11,6 +11,7 @@ import java.util.concurrent.SubmissionPublisher;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicReference;
+import java.util.concurrent.atomic.LongAdder;
 import java.util.function.Consumer;
 
 /**
@@ -65,12 +66,24 @@ final class Watchers {
     private static final Object CANCELLED = new Object();
 
     private final String tree;
+    private final Counters counters;
     private final AtomicReference<Watch[]> watches = new AtomicReference<>(NONE);
     /** What a subscription made after {@link #endAll} is told; written before {@link #ENDED} is. */
     private volatile RuntimeException whyEnded;
 
-    Watchers(String tree) {
+    Watchers(String tree, Counters counters) {
         this.tree = tree;
+        this.counters = counters;
+    }
+
+    /** The store's counts of what its watches did ({@link StoreMetrics.Watches}). */
+    static final class Counters {
+        private final LongAdder events = new LongAdder();
+        private final LongAdder overflowed = new LongAdder();
+
+        StoreMetrics.Watches snapshot(int open) {
+            return new StoreMetrics.Watches(open, events.sum(), overflowed.sum());
+        }
     }
 
     /** Whether any watch is registered: a batch collects its changes only then. */
@@ -312,10 +325,13 @@ final class Watchers {
 
         private void offer(WatchEvent event) {
             try {
-                publisher.offer(event, (subscriber, dropped) -> {
+                int lag = publisher.offer(event, (subscriber, dropped) -> {
                     fail(publisher.getMaxBufferCapacity() + " events its subscriber had not taken");
                     return false;
                 });
+                if (lag >= 0) {
+                    owner.counters.events.increment();
+                }
             } catch (RuntimeException e) { // the executor refused the delivery: the subscriber would hear nothing
                 failure = new IllegalStateException("the watch of prefix " + TreeNode.show(prefix) + " (hex) of tree '"
                         + owner.tree + "' could not deliver an event: its executor refused it (" + e + ")", e);
@@ -348,6 +364,9 @@ final class Watchers {
                 return;
             }
             ended = true;
+            if (cause instanceof WatchOverflowException) {
+                owner.counters.overflowed.increment();
+            }
             owner.remove(this);
             slots.clear();
             if (cause == null) {

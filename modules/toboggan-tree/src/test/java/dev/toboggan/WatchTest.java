@@ -386,6 +386,10 @@ class WatchTest {
                 .withMessageContaining("had 4 events its subscriber had not taken");
         assertThat(busy.take(50)).hasSize(50);
         assertThat(watches()).isEqualTo(1);
+        StoreMetrics.Watches metrics = db.metrics().watches();
+        assertThat(metrics.open()).isEqualTo(1);
+        assertThat(metrics.overflowed()).isEqualTo(1);
+        assertThat(metrics.events()).as("the busy watch's 50 and the 4 the idle one buffered").isEqualTo(54);
     }
 
     @Test
