@@ -215,7 +215,9 @@ public interface Tree extends Iterable<Map.Entry<byte[], byte[]>> {
      * volatile read. For the state of the prefix and then its changes, subscribe first and read the prefix
      * second: every change is in the read, in an event, or in both.
      *
-     * @param executor runs the subscriber's methods (Pekko: the actor system's dispatcher)
+     * @param executor runs the subscriber's methods (Pekko: the actor system's dispatcher). One that runs them
+     *     on the calling thread (a direct executor) runs them inside the write that made the event, while it
+     *     holds other writers or batches back: such a subscriber must be quick and must not call the store
      * @param bufferCapacity events a subscriber may leave untaken, from 1 to {@link #MAX_WATCH_BUFFER}
      * @throws IllegalArgumentException if {@code prefix} or {@code executor} is null, the prefix is longer than
      *     a key may be, or the capacity is out of range
