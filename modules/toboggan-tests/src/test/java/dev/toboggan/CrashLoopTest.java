@@ -59,6 +59,9 @@ class CrashLoopTest {
     private final Set<Long> ids = new HashSet<>();
     private int backupsChecked;
     private int backupsCutShort;
+    /** Operations the child's durable watch reported as they passed the last one; workers whose bar it raised. */
+    private long watchedOperations;
+    private int raisedByTheWatch;
     /** Children still running; killed if the test stops early, so none outlives it. */
     private final List<Process> children = new ArrayList<>();
 
@@ -115,7 +118,9 @@ class CrashLoopTest {
         System.out.println("CrashLoopTest: " + CYCLES + " kills while working, " + recoveryKills
                 + " while recovering (" + killsBeforeOpened + " before the open returned), " + ids.size()
                 + " ids checked, " + backupsChecked + " online backups checked (" + backupsCutShort
-                + " cut short and refused), " + (System.nanoTime() - started) / 1_000_000 + " ms (" + verifyMillis + " verifying)");
+                + " cut short and refused), " + watchedOperations + " operations reported by a durable watch (past "
+                + "every flush of the worker " + raisedByTheWatch + " times), " + (System.nanoTime() - started) / 1_000_000
+                + " ms (" + verifyMillis + " verifying)");
         deleteRecursively(root);
     }
 
@@ -177,10 +182,14 @@ class CrashLoopTest {
         checkBackups(cycleDir, cycle, where);
         try (Db db = Toboggan.open(CrashWorkload.config(), store)) {
             List<Map<Integer, byte[]>> recovered = recoveredState(db, where);
+            long[] watched = watchedDurable(cycleDir, where);
             for (int w = 0; w < WORKERS; w++) {
                 CrashJournal.Parsed journal = CrashJournal.read(cycleDir.resolve("journal-" + w));
                 assertThat(journal.errors()).as("worker %d saw, %s", w, where).isEmpty();
-                checkPrefix(w, cycle, journal, journal.flushedUpTo(), recovered.get(w), where);
+                if (watched[w] > journal.flushedUpTo()) {
+                    raisedByTheWatch++;
+                }
+                checkPrefix(w, cycle, journal, Math.max(journal.flushedUpTo(), watched[w]), recovered.get(w), where);
                 for (long id : journal.ids()) {
                     if (!ids.add(id)) {
                         fail("id " + id + " was generated twice; " + where);
@@ -242,6 +251,31 @@ class CrashLoopTest {
             }
             backupsChecked++;
         }
+    }
+
+    /**
+     * Per worker, the latest operation the child's durable watch reported ({@link CrashWorkload#WATCH_JOURNAL}),
+     * -1 for none: it must have survived the kill, as a flushed one must.
+     */
+    private long[] watchedDurable(Path cycleDir, String where) throws IOException {
+        long[] latest = new long[WORKERS];
+        Arrays.fill(latest, -1);
+        Path file = cycleDir.resolve(CrashWorkload.WATCH_JOURNAL);
+        if (!Files.exists(file)) {
+            return latest;
+        }
+        String[] lines = Files.readString(file, StandardCharsets.UTF_8).split("\n", -1);
+        for (int i = 0; i < lines.length - 1; i++) { // the last element: "" or a line the kill tore
+            String[] f = lines[i].split(" ");
+            if (f[0].equals("W")) {
+                int w = Integer.parseInt(f[1]);
+                latest[w] = Math.max(latest[w], Long.parseLong(f[2]));
+                watchedOperations++;
+            } else {
+                fail("the durable watch of the child said " + lines[i] + "; " + where);
+            }
+        }
+        return latest;
     }
 
     /** Each worker's keys as the store has them; fails on a key no worker owns. */

@@ -26,6 +26,11 @@ import java.util.concurrent.atomic.AtomicLongArray;
  * <p>A thread beside the workers takes online backups ({@link Db#backup}) now and then, journaled in
  * {@value #BACKUP_JOURNAL}: the parent opens each and checks it holds a prefix of every worker's operations.
  *
+ * <p>A {@link WatchDelivery#DURABLE} watch of both trees journals, in {@value #WATCH_JOURNAL}, the latest
+ * operation of each worker it reported ({@code W <worker> <seq>}, from the value's tag): a durable event says
+ * its change survives a crash, so the parent requires each worker's recovered state to hold it, as it does
+ * the operations before a flush that returned.
+ *
  * <p>The workload: inserts of small, medium (value pages) and large (blob) values, removes (also of
  * whole runs of keys, which empty leaves the tree then merges),
  * compare-and-swaps (the expected value is the worker's own model; a swap expecting a value the key does
@@ -66,6 +71,12 @@ public final class CrashWorkload {
         if (workers == 0) {
             // A recovery run: the parent kills it while it opens, or soon after.
             Thread.sleep(Long.MAX_VALUE);
+        }
+        DurableWatch watch = new DurableWatch(new CrashJournal(cycleDir.resolve(WATCH_JOURNAL)), cycle, workers);
+        java.util.concurrent.ExecutorService watchThread = java.util.concurrent.Executors.newSingleThreadExecutor();
+        for (int w = 0; w < Math.min(workers, 2); w++) {
+            db.tree(CrashJournal.treeOf(w)).watchPrefix(new byte[0], WatchDelivery.DURABLE, watchThread, 1 << 16)
+                    .subscribe(watch);
         }
         CountDownLatch end = new CountDownLatch(workers);
         AtomicLongArray lastDone = new AtomicLongArray(workers);
@@ -109,6 +120,66 @@ public final class CrashWorkload {
 
     /** The journal of the backups a child takes while its workers write. */
     static final String BACKUP_JOURNAL = "backups";
+    /** The journal of what the durable watch reported. */
+    static final String WATCH_JOURNAL = "watched";
+
+    /**
+     * Journals the latest operation of each worker that a durable watch reported: {@code W <worker> <seq>}
+     * whenever it passes the last one journaled; {@code X <message>} for a value no worker of this cycle wrote.
+     * Both trees' watches deliver on one thread, so the journal has one writer.
+     */
+    private static final class DurableWatch implements java.util.concurrent.Flow.Subscriber<WatchEvent> {
+        private final CrashJournal journal;
+        private final int cycle;
+        private final long[] latest;
+
+        DurableWatch(CrashJournal journal, int cycle, int workers) {
+            this.journal = journal;
+            this.cycle = cycle;
+            this.latest = new long[workers];
+            Arrays.fill(latest, -1);
+        }
+
+        @Override
+        public void onSubscribe(java.util.concurrent.Flow.Subscription subscription) {
+            subscription.request(Long.MAX_VALUE);
+        }
+
+        @Override
+        public void onNext(WatchEvent event) {
+            try {
+                for (Change change : event.changes()) {
+                    byte[] value = change.value();
+                    if (value == null) {
+                        continue; // a removal names no operation
+                    }
+                    long tag = java.nio.ByteBuffer.wrap(value, 0, 8).order(java.nio.ByteOrder.LITTLE_ENDIAN).getLong();
+                    int worker = (int) ((tag >>> 32) & 0xFF);
+                    long seq = (tag >>> 8) & 0xFF_FFFF;
+                    if (tag >>> 40 != cycle || worker >= latest.length) {
+                        journal.line("X the durable watch reported a value no worker of cycle " + cycle + " wrote");
+                    } else if (seq > latest[worker]) {
+                        latest[worker] = seq;
+                        journal.line("W " + worker + " " + seq);
+                    }
+                }
+            } catch (IOException e) {
+                throw new java.io.UncheckedIOException(e);
+            }
+        }
+
+        @Override
+        public void onError(Throwable error) {
+            try {
+                journal.line("E " + error.toString().replace('\n', ' '));
+            } catch (IOException e) {
+                throw new java.io.UncheckedIOException(e);
+            }
+        }
+
+        @Override
+        public void onComplete() {}
+    }
 
     /**
      * Takes an online backup every 50–300 ms into {@code backup-<n>} of the cycle directory, until killed: the

@@ -149,7 +149,7 @@ final class BLinkTree implements Tree {
         this.splitSize = store.settings().nodeSplitSize();
         this.maxInlineValue = store.settings().maxInlineValue();
         this.rootPid = rootPid;
-        this.watchers = new Watchers(name, store.watchCounters());
+        this.watchers = new Watchers(name, store.watchCounters(), store.stability());
     }
 
     @Override
@@ -496,13 +496,17 @@ final class BLinkTree implements Tree {
     // ---------------------------------------------------------------- watches
 
     @Override
-    public Flow.Publisher<WatchEvent> watchPrefix(byte[] prefix, Executor executor, int bufferCapacity) {
+    public Flow.Publisher<WatchEvent> watchPrefix(byte[] prefix, WatchDelivery delivery, Executor executor,
+            int bufferCapacity) {
         if (prefix == null) {
             throw new IllegalArgumentException("the prefix is null; watch the empty prefix to see every change");
         }
         if (prefix.length > MAX_KEY_LENGTH) {
             throw new IllegalArgumentException("the prefix is " + prefix.length + " bytes long; no key is longer than "
                     + MAX_KEY_LENGTH + " bytes (Tree.MAX_KEY_LENGTH)");
+        }
+        if (delivery == null) {
+            throw new IllegalArgumentException("the delivery is null; pass WatchDelivery.APPLIED or DURABLE");
         }
         if (executor == null) {
             throw new IllegalArgumentException("the executor is null; pass the one the subscriber should run on");
@@ -512,7 +516,7 @@ final class BLinkTree implements Tree {
                     + " events (Tree.MAX_WATCH_BUFFER), not " + bufferCapacity);
         }
         checkWritable();
-        return watchers.publisher(prefix, executor, bufferCapacity, this::admitWatch);
+        return watchers.publisher(prefix, delivery == WatchDelivery.DURABLE, executor, bufferCapacity, this::admitWatch);
     }
 
     /** Runs a watch's registration as a writer, so never while the tree's watches are ended. */
@@ -699,6 +703,7 @@ final class BLinkTree implements Tree {
      */
     private byte[] put(byte[] key, byte[] value, boolean watched) {
         dev.toboggan.core.pagecache.Batch atomic = null;
+        Watchers.Slots made = null;
         try {
             Object stored = value;
             if (value.length > maxInlineValue) {
@@ -712,8 +717,10 @@ final class BLinkTree implements Tree {
                 if (old instanceof ValueRef && atomic == null) {
                     atomic = pc.openBatch();
                 }
-                CasResult<Node> r = change(view, new Delta.Put(key, stored), key, value, watched);
+                Watchers.Slots slots = watched ? watchers.reserve(key) : null;
+                CasResult<Node> r = link(view, new Delta.Put(key, stored), slots);
                 if (r.succeeded()) {
+                    made = slots;
                     path.set(path.leafLevel(), r.page());
                     byte[] previous = old instanceof ValueRef ref ? freeValue(ref) : (byte[]) old;
                     splitIfNeeded(path, path.leafLevel());
@@ -722,15 +729,14 @@ final class BLinkTree implements Tree {
                 retryLeaf(path, r.page(), key);
             }
         } finally {
-            if (atomic != null) {
-                atomic.close();
-            }
+            closeThenTell(atomic, made, key, value);
         }
     }
 
     /** Removes {@code key}; the caller holds a side of the concurrency control. Returns as {@link #put}. */
     private byte[] delete(byte[] key, boolean watched) {
         dev.toboggan.core.pagecache.Batch atomic = null;
+        Watchers.Slots made = null;
         try {
             TreePath path = descend(key);
             while (true) {
@@ -742,22 +748,23 @@ final class BLinkTree implements Tree {
                 if (old instanceof ValueRef && atomic == null) {
                     atomic = pc.openBatch();
                 }
-                CasResult<Node> r = change(view, new Delta.Remove(key), key, null, watched);
+                Watchers.Slots slots = watched ? watchers.reserve(key) : null;
+                CasResult<Node> r = link(view, new Delta.Remove(key), slots);
                 if (r.succeeded()) {
+                    made = slots;
                     noteIfUnderfull(path, view, r.page());
                     return old instanceof ValueRef ref ? freeValue(ref) : (byte[]) old;
                 }
                 retryLeaf(path, r.page(), key);
             }
         } finally {
-            if (atomic != null) {
-                atomic.close();
-            }
+            closeThenTell(atomic, made, key, null);
         }
     }
 
     private SwapResult swap(byte[] key, byte[] expected, byte[] newValue) {
         dev.toboggan.core.pagecache.Batch atomic = null;
+        Watchers.Slots made = null;
         try {
             Object stored = newValue;
             if (newValue != null && newValue.length > maxInlineValue) {
@@ -786,8 +793,10 @@ final class BLinkTree implements Tree {
                     atomic = pc.openBatch();
                 }
                 Delta change = stored == null ? new Delta.Remove(key) : new Delta.Put(key, stored);
-                CasResult<Node> r = change(view, change, key, newValue, true);
+                Watchers.Slots slots = watchers.reserve(key);
+                CasResult<Node> r = link(view, change, slots);
                 if (r.succeeded()) {
+                    made = slots;
                     path.set(path.leafLevel(), r.page());
                     if (old instanceof ValueRef ref) {
                         freeValue(ref);
@@ -802,37 +811,46 @@ final class BLinkTree implements Tree {
                 retryLeaf(path, r.page(), key);
             }
         } finally {
-            if (atomic != null) {
-                atomic.close();
+            closeThenTell(atomic, made, key, newValue);
+        }
+    }
+
+    /**
+     * Links {@code change} onto {@code view}, the leaf version the caller read, registered first with the batch
+     * being applied, if any. {@code slots} are the watch slots the caller took for the change after reading
+     * {@code view} and before this CAS ({@link Watchers}: what orders a key's events); they are cancelled if
+     * the change is not made, and the caller fills them ({@link #closeThenTell}) if it is.
+     */
+    private CasResult<Node> link(Page<Node> view, Delta change, Watchers.Slots slots) {
+        cc.willChange(view.pid());
+        CasResult<Node> r = null;
+        try {
+            r = pc.link(view.pid(), view, change);
+            return r;
+        } finally {
+            if (slots != null && (r == null || !r.succeeded())) {
+                slots.cancel();
             }
         }
     }
 
     /**
-     * Links {@code change} of {@code key} onto {@code view}, the leaf version the caller read: registered
-     * first with the batch being applied, if any, and, if {@code watched} (a single-key change; a batch tells
-     * its watches itself), ordered among the changes the tree's watches are told of ({@link Watchers}: the
-     * slots are taken after the version was read and before the CAS).
+     * The end of a single-key change: closes the page cache batch it opened (if any), then tells the watches of
+     * the change it made (if any) — after the close, so a durable watch's mark covers the batch's seal; and
+     * whatever the close did, so a watch never waits on a slot that is never filled.
      *
      * @param value the key's new value, {@code null} for a removal
      */
-    private CasResult<Node> change(Page<Node> view, Delta change, byte[] key, byte[] value, boolean watched) {
-        cc.willChange(view.pid());
-        Watchers.Slots slots = watched ? watchers.reserve(key) : null;
-        if (slots == null) {
-            return pc.link(view.pid(), view, change);
-        }
-        CasResult<Node> r = null;
+    private void closeThenTell(dev.toboggan.core.pagecache.Batch atomic, Watchers.Slots made, byte[] key, byte[] value) {
         try {
-            r = pc.link(view.pid(), view, change);
+            if (atomic != null) {
+                atomic.close();
+            }
         } finally {
-            if (r != null && r.succeeded()) {
-                slots.fill(new WatchEvent(name, List.of(new Change(key, value))));
-            } else {
-                slots.cancel();
+            if (made != null) {
+                made.fill(new WatchEvent(name, List.of(new Change(key, value))));
             }
         }
-        return r;
     }
 
     /** Writes a value page for a copy of {@code value}; the caller's batch must be open. */

@@ -21,6 +21,12 @@ interface Backend {
     /** As {@link #flush()}, completed with the stable log position, without blocking. */
     CompletionStage<Long> flushAsync();
 
+    /**
+     * Makes the log stable past {@code lsn}, a position reserved already, without blocking (a
+     * {@link #flushAsync} of at least that much); completed with the stable tip then.
+     */
+    CompletionStage<Long> stableAsync(long lsn);
+
     /** Makes everything durable and releases the store. */
     void close();
 

@@ -40,6 +40,11 @@ final class EngineBackend implements Backend {
     }
 
     @Override
+    public CompletionStage<Long> stableAsync(long lsn) {
+        return engine.stableAsync(lsn);
+    }
+
+    @Override
     public void close() {
         engine.close();
     }

@@ -281,6 +281,26 @@ final class Store implements Db {
         return watchCounters;
     }
 
+    /** What durable watches ask of the log: where it is, and to be told once it is stable past a position. */
+    Watchers.Stability stability() {
+        return new Watchers.Stability() {
+            @Override
+            public long reservedTip() {
+                return pc.log().maxReservedLsn();
+            }
+
+            @Override
+            public long stableTip() {
+                return pc.log().stableTip();
+            }
+
+            @Override
+            public CompletionStage<Long> stableAsync(long lsn) {
+                return backend.stableAsync(lsn);
+            }
+        };
+    }
+
     @Override
     public boolean wasRecovered() {
         checkOpen();
@@ -320,11 +340,30 @@ final class Store implements Db {
         long stamp = cc.enterExclusive();
         cc.beginStructureChange();
         try {
-            trees.values().forEach(tree -> tree.endWatches(null));
+            endWatches();
             backend.close();
         } finally {
             cc.endStructureChange();
             cc.exitExclusive(stamp);
+        }
+    }
+
+    /**
+     * Completes every watch at the close, after its last events: a flush first, so that a durable watch's last
+     * events are durable (no writer runs: the caller holds the exclusive side); if it fails, the watches fail
+     * with its error.
+     */
+    private void endWatches() {
+        RuntimeException failure = null;
+        if (trees.values().stream().anyMatch(tree -> tree.watchCount() > 0)) {
+            try {
+                backend.flush();
+            } catch (RuntimeException e) {
+                failure = e;
+            }
+        }
+        for (BLinkTree tree : trees.values()) {
+            tree.endWatches(failure);
         }
     }
 
@@ -445,8 +484,9 @@ final class Store implements Db {
     }
 
     @Override
-    public Flow.Publisher<WatchEvent> watchPrefix(byte[] prefix, Executor executor, int bufferCapacity) {
-        return defaultTree.watchPrefix(prefix, executor, bufferCapacity);
+    public Flow.Publisher<WatchEvent> watchPrefix(byte[] prefix, WatchDelivery delivery, Executor executor,
+            int bufferCapacity) {
+        return defaultTree.watchPrefix(prefix, delivery, executor, bufferCapacity);
     }
 
     @Override

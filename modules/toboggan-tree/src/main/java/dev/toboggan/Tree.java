@@ -184,7 +184,20 @@ public interface Tree extends Iterable<Map.Entry<byte[], byte[]>> {
      * {@link ForkJoinPool} with a buffer of {@link #DEFAULT_WATCH_BUFFER} events.
      */
     default Flow.Publisher<WatchEvent> watchPrefix(byte[] prefix) {
-        return watchPrefix(prefix, ForkJoinPool.commonPool(), DEFAULT_WATCH_BUFFER);
+        return watchPrefix(prefix, WatchDelivery.APPLIED, ForkJoinPool.commonPool(), DEFAULT_WATCH_BUFFER);
+    }
+
+    /**
+     * {@link #watchPrefix(byte[], WatchDelivery, Executor, int)} on the common {@link ForkJoinPool} with a
+     * buffer of {@link #DEFAULT_WATCH_BUFFER} events.
+     */
+    default Flow.Publisher<WatchEvent> watchPrefix(byte[] prefix, WatchDelivery delivery) {
+        return watchPrefix(prefix, delivery, ForkJoinPool.commonPool(), DEFAULT_WATCH_BUFFER);
+    }
+
+    /** {@link #watchPrefix(byte[], WatchDelivery, Executor, int)} of {@link WatchDelivery#APPLIED} changes. */
+    default Flow.Publisher<WatchEvent> watchPrefix(byte[] prefix, Executor executor, int bufferCapacity) {
+        return watchPrefix(prefix, WatchDelivery.APPLIED, executor, bufferCapacity);
     }
 
     /**
@@ -198,9 +211,11 @@ public interface Tree extends Iterable<Map.Entry<byte[], byte[]>> {
      *   <li>the changes of one key in the order they were made, and a change that returned before another
      *       began before that one (changes made side by side may come in either order); the last event of a
      *       key holds its value once writes stop;
-     *   <li>an event is sent once its change is in the tree (a read on receiving it sees it, or a later value),
-     *       <em>not</em> once it is durable: after a crash the store may not hold the last changes a watch
-     *       reported (as for any change not yet flushed; see the class notes);
+     *   <li>with {@link WatchDelivery#APPLIED}, an event is sent once its change is in the tree (a read on
+     *       receiving it sees it, or a later value), <em>not</em> once it is durable: after a crash the store
+     *       may not hold the last changes such a watch reported (as for any change not yet flushed); with
+     *       {@link WatchDelivery#DURABLE}, once its change is durable too, so whatever a crash leaves holds
+     *       every change such a watch reported (the watch has the store flush for it);
      *   <li>delivered on {@code executor}, one signal at a time, as a {@link Flow.Subscription} requests
      *       them ({@link java.util.concurrent.SubmissionPublisher}'s rules). Writers never wait for a
      *       subscriber: a subscriber that leaves {@code bufferCapacity} events untaken (rounded up to a
@@ -215,15 +230,16 @@ public interface Tree extends Iterable<Map.Entry<byte[], byte[]>> {
      * volatile read. For the state of the prefix and then its changes, subscribe first and read the prefix
      * second: every change is in the read, in an event, or in both.
      *
+     * @param delivery when an event is sent: once its change is applied, or once it is durable
      * @param executor runs the subscriber's methods (Pekko: the actor system's dispatcher). One that runs them
      *     on the calling thread (a direct executor) runs them inside the write that made the event, while it
      *     holds other writers or batches back: such a subscriber must be quick and must not call the store
      * @param bufferCapacity events a subscriber may leave untaken, from 1 to {@link #MAX_WATCH_BUFFER}
-     * @throws IllegalArgumentException if {@code prefix} or {@code executor} is null, the prefix is longer than
-     *     a key may be, or the capacity is out of range
+     * @throws IllegalArgumentException if {@code prefix}, {@code delivery} or {@code executor} is null, the
+     *     prefix is longer than a key may be, or the capacity is out of range
      * @throws IllegalStateException if the store is closed or the tree dropped
      */
-    Flow.Publisher<WatchEvent> watchPrefix(byte[] prefix, Executor executor, int bufferCapacity);
+    Flow.Publisher<WatchEvent> watchPrefix(byte[] prefix, WatchDelivery delivery, Executor executor, int bufferCapacity);
 
     /** The number of entries: counts them all (weakly consistent, as iterators are). */
     long size();

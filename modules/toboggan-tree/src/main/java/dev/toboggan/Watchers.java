@@ -4,6 +4,7 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Objects;
+import java.util.concurrent.CompletionStage;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.Executor;
 import java.util.concurrent.Flow;
@@ -45,12 +46,20 @@ import java.util.function.Consumer;
  *       the work to its holder, who looks at the head again after releasing it (each side writes its own
  *       volatile before reading the other's, so one of them sees the finished slot). The publisher is only
  *       touched under the flag: offers, and the close or error that ends the watch, never race.
+ *   <li><b>Durable watches</b> ({@link WatchDelivery#DURABLE}): a slot is filled with the log's reserved tip
+ *       as its <em>mark</em>, read after the change (a batch's: after its seal), so every message of the change
+ *       lies at or below it; the drain hands the head on only once the log's stable tip passed its mark (a
+ *       message below the stable tip survives a crash, batches included). Otherwise it asks the store to make
+ *       the log stable past the mark ({@link Stability#stableAsync}: the flusher's group commit, not a flush on
+ *       the writer's thread), at most one such request per watch and mark, and drains again when it completes.
+ *       Marks need not grow along the queue; each head waits for its own.
  *   <li><b>Bounds</b>: the publisher buffers at most the watch's capacity of events its subscriber has not
  *       taken, and the queue holds at most as many slots (at least {@link #MIN_WAITING_SLOTS}) waiting behind
  *       a change still being made. When either is full the watch ends with a {@link WatchOverflowException}:
  *       writers never wait for a subscriber, and a subscriber is never silently skipped past events.
  *   <li><b>End</b>: a drop ends the tree's watches with an error, a close completes them after their last
- *       events; both hold the exclusive side, so no slot is open then. A store abandoned as in a crash (tests)
+ *       events (flushing first, so a durable watch's last events are sent too); both hold the exclusive side,
+ *       so no slot is open then. A store abandoned as in a crash (tests)
  *       ends them without it: a slot filled after that is discarded.
  * </ul>
  */
@@ -67,13 +76,27 @@ final class Watchers {
 
     private final String tree;
     private final Counters counters;
+    private final Stability stability;
     private final AtomicReference<Watch[]> watches = new AtomicReference<>(NONE);
     /** What a subscription made after {@link #endAll} is told; written before {@link #ENDED} is. */
     private volatile RuntimeException whyEnded;
 
-    Watchers(String tree, Counters counters) {
+    Watchers(String tree, Counters counters, Stability stability) {
         this.tree = tree;
         this.counters = counters;
+        this.stability = stability;
+    }
+
+    /** The store's log as durable watches see it. */
+    interface Stability {
+        /** A position at or past every message reserved so far. */
+        long reservedTip();
+
+        /** Every message below this survives a crash. */
+        long stableTip();
+
+        /** Has the log made stable past {@code lsn}, without blocking; completed once it is. */
+        CompletionStage<Long> stableAsync(long lsn);
     }
 
     /** The store's counts of what its watches did ({@link StoreMetrics.Watches}). */
@@ -160,11 +183,12 @@ final class Watchers {
      * moment of its {@code subscribe}. {@code admit} runs the watch's registration with the tree's writers'
      * side held, or throws why the tree cannot be watched (the subscriber then gets that error).
      */
-    Flow.Publisher<WatchEvent> publisher(byte[] prefix, Executor executor, int capacity, Consumer<Runnable> admit) {
+    Flow.Publisher<WatchEvent> publisher(byte[] prefix, boolean durable, Executor executor, int capacity,
+            Consumer<Runnable> admit) {
         byte[] watched = prefix.clone();
         return subscriber -> {
             Objects.requireNonNull(subscriber, "the subscriber is null");
-            Watch watch = new Watch(this, watched, executor, capacity);
+            Watch watch = new Watch(this, watched, durable, executor, capacity);
             // subscribed before it is registered, so the publisher has someone to buffer the first event for
             watch.publisher.subscribe(new Forwarding(subscriber, watch));
             try {
@@ -245,14 +269,25 @@ final class Watchers {
         private final Watch watch;
         /** {@code null} while the change is being made, then its {@link WatchEvent} or {@link #CANCELLED}. */
         private volatile Object state;
+        /** A durable watch's: the log position past which the change is stable; written before {@link #state}. */
+        private long mark;
 
         Slot(Watch watch) {
             this.watch = watch;
         }
 
         void finish(Object outcome) {
+            if (watch.durable && outcome != CANCELLED) {
+                mark = watch.owner.stability.reservedTip();
+            }
             state = outcome;
             watch.drain();
+        }
+
+        /** Whether the slot may go to the subscriber (or be dropped, if cancelled) now. */
+        boolean ready() {
+            Object outcome = state;
+            return outcome != null && (!watch.durable || outcome == CANCELLED || watch.stable(mark));
         }
     }
 
@@ -260,6 +295,7 @@ final class Watchers {
     private static final class Watch {
         private final Watchers owner;
         private final byte[] prefix;
+        private final boolean durable;
         private final int waitingSlots;
         private final SubmissionPublisher<WatchEvent> publisher;
         private final ConcurrentLinkedQueue<Slot> slots = new ConcurrentLinkedQueue<>();
@@ -270,10 +306,13 @@ final class Watchers {
         private volatile RuntimeException failure;
         /** Written under {@link #draining} only. */
         private volatile boolean ended;
+        /** The highest mark a stability request is out for ({@link #awaitStable}); under {@link #draining}. */
+        private long requested = -1;
 
-        Watch(Watchers owner, byte[] prefix, Executor executor, int capacity) {
+        Watch(Watchers owner, byte[] prefix, boolean durable, Executor executor, int capacity) {
             this.owner = owner;
             this.prefix = prefix;
+            this.durable = durable;
             this.waitingSlots = Math.max(capacity, MIN_WAITING_SLOTS);
             this.publisher = new SubmissionPublisher<>(executor, capacity);
         }
@@ -306,13 +345,10 @@ final class Watchers {
                     return;
                 }
                 try {
-                    Slot head;
-                    while (!ended && failure == null && (head = slots.peek()) != null && head.state != null) {
-                        slots.poll();
-                        waiting.decrementAndGet();
-                        if (head.state instanceof WatchEvent event) {
-                            offer(event);
-                        }
+                    handOnReady();
+                    Slot head = slots.peek();
+                    if (!ended && failure == null && head != null && head.state instanceof WatchEvent) {
+                        awaitStable(head.mark); // a durable watch's head, not stable yet
                     }
                     if (failure != null) {
                         end(failure);
@@ -323,16 +359,58 @@ final class Watchers {
             } while (mayDrain());
         }
 
+        /** Hands the ready head slots on, in order; the caller holds {@link #draining}. */
+        private void handOnReady() {
+            Slot head;
+            while (!ended && failure == null && (head = slots.peek()) != null && head.ready()) {
+                slots.poll();
+                waiting.decrementAndGet();
+                if (head.state instanceof WatchEvent event) {
+                    offer(event);
+                }
+            }
+        }
+
+        boolean stable(long mark) {
+            return owner.stability.stableTip() > mark;
+        }
+
+        /**
+         * Has the store make the log stable past {@code mark} and drains again then; nothing if a request
+         * already covers it. The caller holds {@link #draining}.
+         */
+        private void awaitStable(long mark) {
+            if (mark <= requested) {
+                return;
+            }
+            requested = mark;
+            try {
+                owner.stability.stableAsync(mark).whenComplete((tip, error) -> {
+                    if (error != null && failure == null) {
+                        failure = new IllegalStateException("the watch of prefix " + TreeNode.show(prefix)
+                                + " (hex) of tree '" + owner.tree + "' ended: the store could not make a change "
+                                + "durable (" + error + ")", error);
+                    }
+                    drain();
+                });
+            } catch (RuntimeException e) { // the store closed or failed: the watch ends with it
+                failure = new IllegalStateException("the watch of prefix " + TreeNode.show(prefix) + " (hex) of tree '"
+                        + owner.tree + "' ended: the store could not make a change durable (" + e + ")", e);
+            }
+        }
+
         private void offer(WatchEvent event) {
+            owner.counters.events.increment(); // before the subscriber may see it; taken back if dropped
             try {
                 int lag = publisher.offer(event, (subscriber, dropped) -> {
                     fail(publisher.getMaxBufferCapacity() + " events its subscriber had not taken");
                     return false;
                 });
-                if (lag >= 0) {
-                    owner.counters.events.increment();
+                if (lag < 0) {
+                    owner.counters.events.decrement();
                 }
             } catch (RuntimeException e) { // the executor refused the delivery: the subscriber would hear nothing
+                owner.counters.events.decrement();
                 failure = new IllegalStateException("the watch of prefix " + TreeNode.show(prefix) + " (hex) of tree '"
                         + owner.tree + "' could not deliver an event: its executor refused it (" + e + ")", e);
             }
@@ -343,7 +421,7 @@ final class Watchers {
                 return false;
             }
             Slot head = slots.peek();
-            return head != null && head.state != null || failure != null;
+            return head != null && head.ready() || failure != null;
         }
 
         /** Ends the watch from outside a drain: waits for the flag (a drain holds it only briefly). */
@@ -352,6 +430,9 @@ final class Watchers {
                 Thread.onSpinWait();
             }
             try {
+                if (cause == null) {
+                    handOnReady(); // a close: the events of changes made (and made durable) before it
+                }
                 end(cause);
             } finally {
                 draining.set(false);

@@ -67,6 +67,15 @@ final class PageCacheBackend implements Backend {
         return CompletableFuture.completedFuture(pc.log().stableTip());
     }
 
+    /**
+     * On another thread: the caller may hold a batch open that the position is in (a watch asks from inside
+     * the write that made its event), whose seal the stable tip waits for.
+     */
+    @Override
+    public CompletionStage<Long> stableAsync(long lsn) {
+        return CompletableFuture.supplyAsync(() -> pc.log().makeStable(lsn));
+    }
+
     @Override
     public void close() {
         pc.close();

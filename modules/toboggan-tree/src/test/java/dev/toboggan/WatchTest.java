@@ -373,6 +373,122 @@ class WatchTest {
         return writer;
     }
 
+    /**
+     * A durable watch sends an event only once its change would survive a crash. Under the engine (its
+     * periodic flush an hour apart, so only the watch's own requests make anything durable), one thread
+     * writes keys once each in order (a fifth with values kept in pages of their own, each such write a page
+     * cache batch, and now and then an eight-key batch); then the disk loses power and the store is abandoned.
+     * Every key an event reported must be in the store as reopened. The events arrive without any flush of
+     * the writer's. With {@link WatchDelivery#APPLIED} the check fails: nothing was flushed.
+     */
+    @Test
+    void aDurableWatchReportsOnlyWhatSurvivesAPowerLoss() throws Exception {
+        org.apache.pekko.actor.typed.ActorSystem<Void> system = org.apache.pekko.actor.typed.ActorSystem.create(
+                org.apache.pekko.actor.typed.javadsl.Behaviors.empty(), "durable-watch");
+        SimulatedStorage engineDisk = new SimulatedStorage();
+        dev.toboggan.engine.EngineSettings settings = dev.toboggan.engine.EngineSettings.fromConfig(
+                com.typesafe.config.ConfigFactory.parseMap(Map.of("toboggan.segment-size", "16KiB",
+                        "toboggan.flush-every", "1h")), java.nio.file.Path.of("/store"));
+        TreeSettings trees = new TreeSettings(128, 24);
+        try {
+            Store store = Toboggan.open(settings, trees, system, engineDisk);
+            java.util.Set<String> reported = java.util.concurrent.ConcurrentHashMap.newKeySet();
+            store.watchPrefix(new byte[0], WatchDelivery.DURABLE).subscribe(new Recorder() {
+                @Override
+                public void onNext(WatchEvent event) {
+                    for (Change change : event.changes()) {
+                        reported.add(TestKeys.hex(change.key()) + "=" + TestKeys.hex(change.value()));
+                    }
+                }
+            });
+            int written = 0;
+            for (int i = 0; i < 3000; i++) {
+                store.insert(TestKeys.be(i), TestKeys.value(i, i % 5 == 0 ? 60 : 10));
+                written++;
+                if (i % 400 == 399) {
+                    Batch batch = new Batch();
+                    for (int k = 0; k < 8; k++) {
+                        batch.insert(utf8("batch" + i + "/" + k), TestKeys.value(i + k, k % 2 == 0 ? 4 : 40));
+                    }
+                    store.applyBatch(batch);
+                    written += 8;
+                }
+                if (i == 1500) {
+                    int seen = written;
+                    for (int wait = 0; wait < 1000 && reported.size() < seen; wait++) {
+                        Thread.sleep(10);
+                    }
+                    assertThat(reported).as("events of changes the writer never flushed, half-way").hasSize(seen);
+                }
+            }
+            List<String> before = new ArrayList<>(reported);
+            engineDisk.powerLoss();
+            store.abandon();
+            Store reopened = Toboggan.open(settings, trees, system, engineDisk);
+            try {
+                List<String> lost = new ArrayList<>();
+                for (String entry : before) {
+                    String[] kv = entry.split("=");
+                    byte[] value = reopened.get(TestKeys.hex(kv[0]));
+                    if (value == null || !TestKeys.hex(value).equals(kv[1])) {
+                        lost.add(entry);
+                    }
+                }
+                assertThat(lost).as("changes reported durable that the power loss took (of %d reported)", before.size())
+                        .isEmpty();
+                TreeVerifier.verify(reopened);
+            } finally {
+                reopened.close();
+            }
+        } finally {
+            system.terminate();
+            system.getWhenTerminated().toCompletableFuture().get(30, TimeUnit.SECONDS);
+        }
+    }
+
+    /** On the bare page cache too (its flushes on another thread), including values in pages of their own. */
+    @Test
+    void aDurableWatchSendsItsEventsOnceTheyAreStableWithoutAFlushOfTheWriters() throws Exception {
+        List<Long> stableAtDelivery = java.util.Collections.synchronizedList(new ArrayList<>());
+        List<Long> reservedAfterWrite = new ArrayList<>();
+        CountDownLatch all = new CountDownLatch(40);
+        db.watchPrefix(utf8(""), WatchDelivery.DURABLE).subscribe(new Recorder() {
+            @Override
+            public void onNext(WatchEvent event) {
+                stableAtDelivery.add(db.pageCache().log().stableTip());
+                all.countDown();
+            }
+        });
+        for (int i = 0; i < 40; i++) {
+            db.insert(utf8("k" + i), new byte[i % 2 == 0 ? 8 : 100]);
+            reservedAfterWrite.add(db.pageCache().log().maxReservedLsn());
+        }
+        assertThat(all.await(10, TimeUnit.SECONDS)).as("all 40 events, with no flush of the writer's").isTrue();
+        for (int i = 0; i < 40; i++) {
+            assertThat(stableAtDelivery.get(i)).as("the stable tip when event %d was sent", i)
+                    .isGreaterThan(reservedAfterWrite.get(i));
+        }
+        assertThat(db.metrics().watches().events()).isEqualTo(40);
+    }
+
+    /** A close completes both kinds of watch after their events ({@link WatchersTest} holds a durable one's back). */
+    @Test
+    void aCloseSendsADurableWatchsLastEventsBeforeItCompletes() throws Exception {
+        Recorder durable = new Recorder();
+        db.watchPrefix(utf8(""), WatchDelivery.DURABLE).subscribe(durable);
+        Recorder applied = new Recorder();
+        db.watchPrefix(utf8(""), WatchDelivery.APPLIED).subscribe(applied);
+        for (int i = 0; i < 100; i++) {
+            db.insert(utf8("k" + i), utf8("v" + i));
+        }
+        db.close();
+        assertThat(durable.end).succeedsWithin(10, TimeUnit.SECONDS);
+        assertThat(durable.events).hasSize(100);
+        assertThat(applied.end).succeedsWithin(10, TimeUnit.SECONDS);
+        assertThat(applied.events).hasSize(100);
+        assertThatThrownBy(() -> db.watchPrefix(utf8(""), null)).isInstanceOf(IllegalArgumentException.class);
+    }
+
     @Test
     void aSubscriberThatTakesNothingEndsWithAnOverflowAndWritersGoOn() throws Exception {
         Recorder idle = new Recorder(0);

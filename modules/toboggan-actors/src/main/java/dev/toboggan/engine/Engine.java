@@ -279,7 +279,19 @@ public final class Engine<P, D> implements AutoCloseable {
      */
     public CompletionStage<Long> flushAsync() {
         checkOpen();
-        long lsn = core.log.maxReservedLsn();
+        return stableAsync(core.log.maxReservedLsn());
+    }
+
+    /**
+     * Makes the log stable past {@code lsn} (a position reserved already) without blocking: {@link #flushAsync}
+     * for a given position, which the Flusher makes stable with whatever else is written by then.
+     *
+     * @return a stage completed with the stable tip once it passed {@code lsn}, or exceptionally with
+     *     {@link StoreFailedException} if the store fails first
+     * @throws BackpressureTimeoutException if the Flusher's mailbox stayed full for {@code send-timeout}
+     */
+    public CompletionStage<Long> stableAsync(long lsn) {
+        checkOpen();
         if (core.log.stableTip() > lsn) {
             return CompletableFuture.completedFuture(core.log.stableTip());
         }

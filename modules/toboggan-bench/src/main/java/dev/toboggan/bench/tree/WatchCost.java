@@ -2,6 +2,7 @@ package dev.toboggan.bench.tree;
 
 import dev.toboggan.Db;
 import dev.toboggan.Toboggan;
+import dev.toboggan.WatchDelivery;
 import dev.toboggan.WatchEvent;
 import dev.toboggan.bench.BenchDirs;
 import java.lang.management.ManagementFactory;
@@ -23,7 +24,9 @@ import java.util.concurrent.atomic.LongAdder;
  *   <li><b>none</b>: no watch (the baseline);
  *   <li><b>elsewhere</b>: a watch of a prefix no key has (each write compares its key with it);
  *   <li><b>every</b>: a watch of every key, its subscriber (on the common pool) taking each event as it comes and
- *       counting its changes.
+ *       counting its changes;
+ *   <li><b>durable</b>: the same with {@link WatchDelivery#DURABLE} delivery (each event once its change is
+ *       durable: the watch has the store flush for it); also the fsyncs per second.
  * </ul>
  *
  * <pre>
@@ -34,7 +37,7 @@ import java.util.concurrent.atomic.LongAdder;
 public final class WatchCost {
     private WatchCost() {}
 
-    private enum Way { NONE, ELSEWHERE, EVERY }
+    private enum Way { NONE, ELSEWHERE, EVERY, DURABLE }
 
     public static void main(String[] args) throws Exception {
         int keys = args.length > 0 ? Integer.parseInt(args[0]) : 1_000_000;
@@ -53,25 +56,30 @@ public final class WatchCost {
                     Way way = ways[(w + round) % ways.length];
                     Counting subscriber = new Counting();
                     if (way != Way.NONE) {
-                        byte[] prefix = way == Way.EVERY ? new byte[0] : new byte[] {-1, -1, -1, -1, -1};
-                        db.watchPrefix(prefix, ForkJoinPool.commonPool(), 1 << 16).subscribe(subscriber);
+                        byte[] prefix = way == Way.ELSEWHERE ? new byte[] {-1, -1, -1, -1, -1} : new byte[0];
+                        db.watchPrefix(prefix, way == Way.DURABLE ? WatchDelivery.DURABLE : WatchDelivery.APPLIED,
+                                ForkJoinPool.commonPool(), 1 << 16).subscribe(subscriber);
                     }
+                    long fsyncs = db.metrics().log().forces();
                     Run run = overwrite(db, keys, seconds, 17L * round + w);
+                    fsyncs = db.metrics().log().forces() - fsyncs;
                     rates[way.ordinal()] = run.puts;
                     cpu[way.ordinal()] = run.cpuNanosPerPut;
                     line.append(String.format(" %s %.0f puts/s %.2f µs CPU/put", way.name().toLowerCase(), run.puts,
                             run.cpuNanosPerPut / 1000));
-                    if (way == Way.EVERY) {
+                    if (way == Way.EVERY || way == Way.DURABLE) {
                         line.append(String.format(" (%d changes seen%s)", subscriber.changes.sum(),
                                 subscriber.failure.get() == null ? "" : ", then " + subscriber.failure.get()));
                     }
+                    line.append(String.format(" %.0f fsyncs/s;", fsyncs / (double) seconds));
                     if (way != Way.NONE) {
                         subscriber.cancel();
                     }
                 }
-                line.append(String.format("; puts/s: elsewhere / none %.3f, every / none %.3f; writer CPU per put: "
-                        + "elsewhere / none %.3f, every / none %.3f", rates[1] / rates[0], rates[2] / rates[0],
-                        cpu[1] / cpu[0], cpu[2] / cpu[0]));
+                line.append(String.format(" puts/s: elsewhere / none %.3f, every / none %.3f, durable / none %.3f; "
+                        + "writer CPU per put: elsewhere / none %.3f, every / none %.3f, durable / none %.3f",
+                        rates[1] / rates[0], rates[2] / rates[0], rates[3] / rates[0], cpu[1] / cpu[0],
+                        cpu[2] / cpu[0], cpu[3] / cpu[0]));
                 System.out.println(line);
             }
         } finally {

@@ -1,0 +1,89 @@
+package dev.toboggan;
+
+import static dev.toboggan.TestKeys.utf8;
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionStage;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+
+/**
+ * A durable watch's gate, step by step, on a log whose positions the test moves: an event waits for the stable
+ * tip to pass its mark, the watch asks for that once per mark, and a close sends what became durable before it.
+ */
+@Timeout(30)
+class WatchersTest {
+    /** A log the test moves by hand; requests to make it stable are kept for the test to complete. */
+    private static final class HandLog implements Watchers.Stability {
+        volatile long reserved;
+        volatile long stable;
+        final List<Long> asked = new ArrayList<>();
+        final List<CompletableFuture<Long>> requests = new ArrayList<>();
+
+        @Override
+        public long reservedTip() {
+            return reserved;
+        }
+
+        @Override
+        public long stableTip() {
+            return stable;
+        }
+
+        @Override
+        public synchronized CompletionStage<Long> stableAsync(long lsn) {
+            asked.add(lsn);
+            CompletableFuture<Long> request = new CompletableFuture<>();
+            requests.add(request);
+            return request;
+        }
+    }
+
+    private final HandLog log = new HandLog();
+    private final Watchers watchers = new Watchers("t", new Watchers.Counters(), log);
+    private final WatchTest.Recorder recorder = new WatchTest.Recorder();
+
+    /** A change of {@code key} to {@code value}, made when the log has reserved up to {@code reservedAfter}. */
+    private void change(String key, String value, long reservedAfter) {
+        Watchers.Slots slots = watchers.reserve(utf8(key));
+        log.reserved = reservedAfter;
+        slots.fill(new WatchEvent("t", List.of(new Change(utf8(key), utf8(value)))));
+    }
+
+    @Test
+    void anEventWaitsForTheStableTipToPassItsMarkAndACloseSendsWhatBecameStable() throws Exception {
+        watchers.publisher(new byte[0], true, Runnable::run, 16, Runnable::run).subscribe(recorder);
+        change("a", "1", 10);
+        change("b", "2", 12);
+        assertThat(recorder.events).as("nothing stable yet").isEmpty();
+        assertThat(log.asked).as("one request, for the head's mark").containsExactly(10L);
+
+        log.stable = 11;
+        log.requests.get(0).complete(11L);
+        assertThat(recorder.events).extracting(WatchTest::show).containsExactly("a=1");
+        assertThat(log.asked).as("then one for the next head's").containsExactly(10L, 12L);
+
+        log.stable = 13; // a close's flush: the request is still out
+        watchers.endAll(null);
+        assertThat(recorder.end).succeedsWithin(5, TimeUnit.SECONDS);
+        assertThat(recorder.events).extracting(WatchTest::show).containsExactly("a=1", "b=2");
+    }
+
+    @Test
+    void anAppliedWatchBesideADurableOneDoesNotWait() throws Exception {
+        WatchTest.Recorder applied = new WatchTest.Recorder();
+        watchers.publisher(new byte[0], true, Runnable::run, 16, Runnable::run).subscribe(recorder);
+        watchers.publisher(new byte[0], false, Runnable::run, 16, Runnable::run).subscribe(applied);
+        change("a", "1", 10);
+        assertThat(applied.events).extracting(WatchTest::show).containsExactly("a=1");
+        assertThat(recorder.events).isEmpty();
+        log.requests.get(0).completeExceptionally(new IllegalStateException("the store failed"));
+        assertThat(recorder.end).failsWithin(5, TimeUnit.SECONDS).withThrowableOfType(Exception.class)
+                .havingRootCause().withMessage("the store failed");
+        assertThat(watchers.size()).as("the failed watch is gone, the applied one stays").isEqualTo(1);
+    }
+}
