@@ -28,7 +28,8 @@ import java.util.function.Consumer;
  *   <li><b>Order</b>: each watch keeps a queue of <em>slots</em>, delivered strictly in queue order. A
  *       single-key writer takes a slot in each watch whose prefix its key has ({@link #reserve}) after it read
  *       the leaf version it links onto and before its CAS, fills the slot with its event once the CAS
- *       succeeded, or cancels it if the CAS failed (the retry takes a new slot after reading the new version).
+ *       succeeded and the write's own page cache batch (a value page's) is closed, or cancels it if the CAS
+ *       failed (the retry takes a new slot after reading the new version).
  *       Why that orders changes of one key as they were made: of two successful changes of a leaf, the later
  *       one linked onto a version the earlier one made (or a later one), so it read that version after the
  *       earlier CAS, which came after the earlier slot was taken; a key that moves to another leaf (a split,
@@ -55,7 +56,7 @@ import java.util.function.Consumer;
  *       Marks need not grow along the queue; each head waits for its own.
  *   <li><b>Bounds</b>: the publisher buffers at most the watch's capacity of events its subscriber has not
  *       taken, and the queue holds at most as many slots (at least {@link #MIN_WAITING_SLOTS}) waiting behind
- *       a change still being made. When either is full the watch ends with a {@link WatchOverflowException}:
+ *       a change still being made (or, in a durable watch, not durable yet). When either is full the watch ends with a {@link WatchOverflowException}:
  *       writers never wait for a subscriber, and a subscriber is never silently skipped past events.
  *   <li><b>End</b>: a drop ends the tree's watches with an error, a close completes them after their last
  *       events (flushing first, so a durable watch's last events are sent too); both hold the exclusive side,
@@ -323,7 +324,8 @@ final class Watchers {
                 return null;
             }
             if (waiting.incrementAndGet() > waitingSlots) {
-                fail(waitingSlots + " events waiting behind a change still being made");
+                fail(waitingSlots + " events waiting behind a change still being made"
+                        + (durable ? " or made durable" : ""));
                 drain();
                 return null;
             }
