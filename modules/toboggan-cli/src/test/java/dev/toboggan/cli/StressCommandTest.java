@@ -22,7 +22,8 @@ class StressCommandTest {
         assertThat(r.exit()).as(r.all()).isZero();
         assertThat(r.out()).contains("OK: every value read back").contains("reopened in").contains("ops/s")
                 .contains("backed up online").contains("opened the backup in")
-                .contains("watched every key:").contains("each key's last one its final version");
+                .contains("watch of every key, applied:").contains("watch of every key, durable:")
+                .contains("each key's last one its final version");
         assertThat(Files.exists(store.resolve("log"))).as("--path keeps the store").isTrue();
         List<String> csv = Files.readAllLines(report.resolve(RunReport.CSV));
         assertThat(csv.get(0)).isEqualTo("second,ops_per_s,p50_us,p99_us,heap_mib,rss_mib,disk_mib,space_amp,max_us");

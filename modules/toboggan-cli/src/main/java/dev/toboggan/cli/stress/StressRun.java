@@ -3,6 +3,7 @@ package dev.toboggan.cli.stress;
 import com.typesafe.config.Config;
 import dev.toboggan.Db;
 import dev.toboggan.Toboggan;
+import dev.toboggan.WatchDelivery;
 import dev.toboggan.cli.Directories;
 import dev.toboggan.core.Backup;
 import java.io.IOException;
@@ -23,7 +24,8 @@ import org.HdrHistogram.Recorder;
 
 /**
  * A stress run on the public tree API: load, a timed run of mixed operations with a progress line per
- * second (watched by a watch of every key), an online backup, a clean close, a reopen, and a check of every
+ * second (followed by two watches of every key: one told of changes as they are applied, one as they become
+ * durable), an online backup, a clean close, a reopen, and a check of every
  * key against the threads' models: in the watch's last events, in the reopened store and in the backup.
  */
 public final class StressRun {
@@ -52,7 +54,7 @@ public final class StressRun {
         long opened = System.nanoTime();
         double runSeconds;
         Path backup;
-        WatchedVersions watched;
+        List<WatchedVersions> watches = new ArrayList<>();
         ExecutorService watchThread = Executors.newSingleThreadExecutor(r -> {
             Thread th = new Thread(r, "stress-watch");
             th.setDaemon(true);
@@ -64,8 +66,11 @@ public final class StressRun {
                 workers.add(new StressWorker(db, settings, t, interval, totals, failures));
             }
             preload(workers);
-            watched = new WatchedVersions(settings.records(), settings.keySpace(), workers);
-            db.watchPrefix(new byte[0], watchThread, WatchedVersions.BUFFER).subscribe(watched);
+            for (WatchDelivery delivery : WatchDelivery.values()) {
+                WatchedVersions watch = new WatchedVersions(delivery, settings.records(), settings.keySpace(), workers);
+                db.watchPrefix(new byte[0], delivery, watchThread, WatchedVersions.BUFFER).subscribe(watch);
+                watches.add(watch);
+            }
             long started = System.nanoTime();
             List<Thread> threads = start(workers);
             sample(db, totals, interval, started, threads);
@@ -80,7 +85,9 @@ public final class StressRun {
             out.printf("closed (everything flushed) in %.0f ms%n", (System.nanoTime() - closing) / 1e6);
         }
         printSummary(totals, workers, runSeconds);
-        out.println(watched.check(workers, failures));
+        for (WatchedVersions watch : watches) {
+            out.println(watch.check(workers, failures));
+        }
         watchThread.shutdown();
         if (failures.errorCount() == 0) {
             checkStore(directory, "reopened", "after reopening", workers);
@@ -95,7 +102,7 @@ public final class StressRun {
             out.println(line);
         }
         boolean clean = !failures.any();
-        out.println(clean ? "OK: every value read back, during the run, in the watch's last events, after reopening and in the backup, was right"
+        out.println(clean ? "OK: every value read back, during the run, in the watches' last events, after reopening and in the backup, was right"
                 : "FAILED: " + failures.wrongCount() + " wrong values read back, " + failures.errorCount() + " errors");
         out.flush();
         return clean;

@@ -1,6 +1,7 @@
 package dev.toboggan.cli.stress;
 
 import dev.toboggan.Change;
+import dev.toboggan.WatchDelivery;
 import dev.toboggan.WatchEvent;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
@@ -9,7 +10,8 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 
 /**
- * A stress run's watch of every key: from the threads' models when it starts, it applies each event's changes
+ * A stress run's watch of every key ({@link WatchDelivery#APPLIED} or {@link WatchDelivery#DURABLE}): from
+ * the threads' models when it starts, it applies each event's changes
  * to the version it holds per key. The store's close completes the watch after its last event; then each key's
  * last reported version must be the models' (the store reports a key's changes in the order they were made).
  * Its events arrive on a thread of their own and are not read by anyone until the watch completed.
@@ -18,6 +20,7 @@ final class WatchedVersions implements Flow.Subscriber<WatchEvent> {
     /** Events the subscriber may fall behind the writers by before its watch ends (about 20 MiB of events). */
     static final int BUFFER = 1 << 17;
 
+    private final WatchDelivery delivery;
     private final Records records;
     /** Per key index: the version last reported, 0 for none. */
     private final long[] versions;
@@ -26,7 +29,8 @@ final class WatchedVersions implements Flow.Subscriber<WatchEvent> {
     private String foreign;
 
     /** Starts from the models of {@code workers}, which must not be writing. */
-    WatchedVersions(Records records, long keySpace, List<StressWorker> workers) {
+    WatchedVersions(WatchDelivery delivery, Records records, long keySpace, List<StressWorker> workers) {
+        this.delivery = delivery;
         this.records = records;
         this.versions = new long[Math.toIntExact(keySpace)];
         int threads = workers.size();
@@ -80,22 +84,26 @@ final class WatchedVersions implements Flow.Subscriber<WatchEvent> {
         try {
             delivered = end.get(60, TimeUnit.SECONDS);
         } catch (java.util.concurrent.ExecutionException e) {
-            return "the watch of every key ended early, not checked: " + e.getCause().getMessage();
+            return "the " + name() + " ended early, not checked: " + e.getCause().getMessage();
         } catch (TimeoutException e) {
-            failures.wrong("the watch of every key did not complete within 60 s of the close");
-            return "the watch of every key did not complete";
+            failures.wrong("the " + name() + " did not complete within 60 s of the close");
+            return "the " + name() + " did not complete";
         }
         if (foreign != null) {
-            failures.wrong("watch: " + foreign);
+            failures.wrong(name() + ": " + foreign);
         }
         int threads = workers.size();
         for (int index = 0; index < versions.length; index++) {
             long want = workers.get(index % threads).versionAt(index / threads);
             if (versions[index] != want) {
-                failures.wrong("watch: key " + index + " last reported " + (versions[index] == 0 ? "absent"
+                failures.wrong(name() + ": key " + index + " last reported " + (versions[index] == 0 ? "absent"
                         : "at version " + versions[index]) + ", expected " + (want == 0 ? "absent" : "version " + want));
             }
         }
-        return String.format("watched every key: %,d events, each key's last one its final version", delivered);
+        return String.format("%s: %,d events, each key's last one its final version", name(), delivered);
+    }
+
+    private String name() {
+        return "watch of every key, " + delivery.name().toLowerCase(java.util.Locale.ROOT);
     }
 }
