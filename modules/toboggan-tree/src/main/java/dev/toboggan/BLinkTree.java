@@ -12,9 +12,9 @@ import java.util.List;
 import java.util.Map;
 import java.util.Queue;
 import java.util.concurrent.CompletionStage;
+import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.Executor;
 import java.util.concurrent.Flow;
-import java.util.concurrent.ConcurrentLinkedQueue;
 
 /**
  * A lock-free B-link tree whose nodes are pages of the page cache (sled's {@code Tree}, after Lehman and
@@ -72,6 +72,10 @@ import java.util.concurrent.ConcurrentLinkedQueue;
  *       leaf, and a split's two halves) with {@link ConcurrencyControl#willChange} before its CAS, and a
  *       reader that read a registered page waits for the batch to end and reads again: no reader sees part
  *       of a batch, and one that reads only pages the batch does not touch never waits for it.
+ *   <li><b>Watches</b> ({@link Watchers}): a single-key change takes its slot in each watch of its key after it
+ *       read the leaf version it links onto and before its CAS, and fills it once the change is made and its
+ *       own page cache batch closed ({@link #closeThenTell}); a batch tells its watches after its last change,
+ *       still holding the exclusive side. That is what orders a key's events as its changes were made.
  *   <li><b>Values</b> longer than {@code max-inline-value} live in a {@link ValuePage}: allocated
  *       before the link that references it, freed by the change that replaces or removes the
  *       reference, all in one page cache batch. Exactly one change replaces a given reference (the one
