@@ -1,12 +1,15 @@
 package dev.toboggan.bench.tree;
 
+import dev.toboggan.Change;
 import dev.toboggan.Db;
 import dev.toboggan.Toboggan;
 import dev.toboggan.WatchDelivery;
 import dev.toboggan.WatchEvent;
 import dev.toboggan.bench.BenchDirs;
 import java.lang.management.ManagementFactory;
+import java.nio.ByteBuffer;
 import java.nio.file.Path;
+import java.util.Arrays;
 import java.util.SplittableRandom;
 import java.util.concurrent.Flow;
 import java.util.concurrent.ForkJoinPool;
@@ -27,6 +30,10 @@ import java.util.concurrent.atomic.LongAdder;
  *       counting its changes;
  *   <li><b>durable</b>: the same with {@link WatchDelivery#DURABLE} delivery (each event once its change is
  *       durable: the watch has the store flush for it); also the fsyncs per second.
+ * </ul>
+ * For the two watches of every key, the time from a put's call to its event reaching the subscriber (every 16th
+ * event; each value carries its put's {@code System.nanoTime()}):
+ * <ul>
  * </ul>
  *
  * <pre>
@@ -68,7 +75,9 @@ public final class WatchCost {
                     line.append(String.format(" %s %.0f puts/s %.2f µs CPU/put", way.name().toLowerCase(), run.puts,
                             run.cpuNanosPerPut / 1000));
                     if (way == Way.EVERY || way == Way.DURABLE) {
-                        line.append(String.format(" (%d changes seen%s)", subscriber.changes.sum(),
+                        line.append(String.format(" (%d changes seen, from the put to the event p50 %.0f µs, p99 %.0f "
+                                + "µs%s)", subscriber.changes.sum(), subscriber.latencyMicros(0.50),
+                                subscriber.latencyMicros(0.99),
                                 subscriber.failure.get() == null ? "" : ", then " + subscriber.failure.get()));
                     }
                     line.append(String.format(" %.0f fsyncs/s;", fsyncs / (double) seconds));
@@ -96,11 +105,13 @@ public final class WatchCost {
         LongAdder puts = new LongAdder();
         AtomicLong cpuNanos = new AtomicLong();
         byte[] value = TreeBenchmark.value();
+        ByteBuffer stamp = ByteBuffer.wrap(value);
         Thread writer = new Thread(() -> {
             SplittableRandom r = new SplittableRandom(seed);
             byte[] key = new byte[TreeBenchmark.KEY_SIZE];
             while (!stop.get()) {
                 TreeBenchmark.key(r.nextInt(keys), key);
+                stamp.putLong(0, System.nanoTime()); // the store copies the value: the array is free again after
                 db.insert(key, value);
                 puts.increment();
             }
@@ -114,9 +125,12 @@ public final class WatchCost {
         return new Run(puts.sum() / ((System.nanoTime() - t0) / 1e9), cpuNanos.get() / (double) puts.sum());
     }
 
-    /** Takes every event as it comes and counts the changes. */
+    /** Takes every event as it comes, counts the changes and samples how long after its put each came. */
     private static final class Counting implements Flow.Subscriber<WatchEvent> {
         final LongAdder changes = new LongAdder();
+        /** Nanoseconds from a put to its event, every 16th change; written by the delivering thread only. */
+        private final long[] latencies = new long[1 << 20];
+        private int sampled;
         final AtomicReference<Throwable> failure = new AtomicReference<>();
         private final AtomicReference<Flow.Subscription> subscription = new AtomicReference<>();
 
@@ -128,7 +142,23 @@ public final class WatchCost {
 
         @Override
         public void onNext(WatchEvent event) {
-            changes.add(event.changes().size());
+            long now = System.nanoTime();
+            for (Change change : event.changes()) {
+                changes.increment();
+                if ((changes.sum() & 15) == 0 && sampled < latencies.length) {
+                    latencies[sampled++] = now - ByteBuffer.wrap(change.value()).getLong(0);
+                }
+            }
+        }
+
+        /** The {@code quantile} of the sampled latencies, in microseconds (read once the watch is done). */
+        double latencyMicros(double quantile) {
+            if (sampled == 0) {
+                return Double.NaN;
+            }
+            long[] sorted = Arrays.copyOf(latencies, sampled);
+            Arrays.sort(sorted);
+            return sorted[(int) Math.min(sampled - 1, Math.floor(quantile * sampled))] / 1000.0;
         }
 
         @Override
