@@ -231,7 +231,8 @@ public interface Tree extends Iterable<Map.Entry<byte[], byte[]>> {
      * second: every change is in the read, in an event, or in both.
      *
      * @param delivery when an event is sent: once its change is applied, or once it is durable
-     * @param executor runs the subscriber's methods (Pekko: the actor system's dispatcher). One that runs them
+     * @param executor runs the subscriber's methods (Pekko: the actor system's dispatcher; a subscriber that
+     *     blocks needs an executor of its own, not the common pool the shorter forms use). One that runs them
      *     on the calling thread (a direct executor) runs them inside the write that made the event, while it
      *     holds other writers or batches back: such a subscriber must be quick and must not call the store
      * @param bufferCapacity events a subscriber may leave untaken, from 1 to {@link #MAX_WATCH_BUFFER}
