@@ -306,6 +306,77 @@ class WatchTest {
     }
 
     /**
+     * Watches come and go while writers write: two threads subscribe (applied and durable watches of random
+     * prefixes), take a few events and cancel, over and over, while three threads write (inserts, removes,
+     * batches) under the page cache's jitter. No write fails, every watch that took an event got events under
+     * its prefix only, and once all are cancelled none is left registered.
+     */
+    @Test
+    void watchesSubscribedAndCancelledWhileWritersWriteLeaveNothingBehind() throws Exception {
+        Jitter.activate(true);
+        java.util.concurrent.atomic.AtomicBoolean stop = new java.util.concurrent.atomic.AtomicBoolean();
+        List<Future<?>> writers = new ArrayList<>();
+        for (int t = 0; t < 3; t++) {
+            int thread = t;
+            writers.add(pool.submit(() -> {
+                ThreadLocalRandom random = ThreadLocalRandom.current();
+                while (!stop.get()) {
+                    String key = (char) ('a' + random.nextInt(4)) + "/" + thread + "/" + random.nextInt(50);
+                    int roll = random.nextInt(10);
+                    if (roll < 6) {
+                        db.insert(utf8(key), utf8("v" + random.nextInt(1000)));
+                    } else if (roll < 9) {
+                        db.remove(utf8(key));
+                    } else {
+                        db.applyBatch(new Batch().insert(utf8(key), utf8("b")).remove(utf8(key + "x")));
+                    }
+                }
+                return null;
+            }));
+        }
+        List<String> wrong = java.util.Collections.synchronizedList(new ArrayList<>());
+        java.util.concurrent.atomic.AtomicInteger withEvents = new java.util.concurrent.atomic.AtomicInteger();
+        List<Future<?>> watchers = new ArrayList<>();
+        for (int t = 0; t < 2; t++) {
+            watchers.add(pool.submit(() -> {
+                ThreadLocalRandom random = ThreadLocalRandom.current();
+                for (int round = 0; round < 150; round++) {
+                    String prefix = random.nextBoolean() ? "" : String.valueOf((char) ('a' + random.nextInt(4)));
+                    Recorder recorder = new Recorder();
+                    db.watchPrefix(utf8(prefix), random.nextBoolean() ? WatchDelivery.APPLIED : WatchDelivery.DURABLE,
+                            pool, 64).subscribe(recorder);
+                    WatchEvent event = recorder.events.poll(random.nextInt(1, 20), TimeUnit.MILLISECONDS);
+                    if (event != null) {
+                        withEvents.incrementAndGet();
+                        for (Change change : event.changes()) {
+                            if (!text(change.key()).startsWith(prefix)) {
+                                wrong.add(text(change.key()) + " under prefix '" + prefix + "'");
+                            }
+                        }
+                    }
+                    for (int wait = 0; wait < 1000 && recorder.subscription.get() == null && !recorder.end.isDone(); wait++) {
+                        Thread.sleep(1);
+                    }
+                    if (recorder.subscription.get() != null) {
+                        recorder.subscription.get().cancel();
+                    }
+                }
+                return null;
+            }));
+        }
+        for (Future<?> watcher : watchers) {
+            watcher.get(50, TimeUnit.SECONDS);
+        }
+        stop.set(true);
+        for (Future<?> writer : writers) {
+            writer.get(10, TimeUnit.SECONDS);
+        }
+        assertThat(wrong).as("changes outside a watch's prefix").isEmpty();
+        assertThat(withEvents.get()).as("watches that got an event before they were cancelled").isPositive();
+        assertThat(watches()).as("watches left registered after all were cancelled or ended").isZero();
+    }
+
+    /**
      * One writer is held inside its change's link (a page cache failpoint) after it took its slot; the changes
      * other writers make meanwhile wait behind it and are not delivered, then arrive once it is done.
      * When more than a watch's waiting bound pile up, that watch ends with an overflow, and every write
