@@ -1,5 +1,6 @@
 package dev.toboggan;
 
+import java.util.Arrays;
 import java.util.Iterator;
 import java.util.Map;
 import java.util.concurrent.CompletionStage;
@@ -169,6 +170,45 @@ public interface Tree extends Iterable<Map.Entry<byte[], byte[]>> {
 
     /** The entry with the largest key, or {@code null} if the tree is empty. */
     Map.Entry<byte[], byte[]> last();
+
+    /**
+     * The entry with the largest key less than {@code key}, or {@code null} if there is none (sled's
+     * {@code get_lt}, {@link java.util.NavigableMap#lowerEntry}). Read as an iterator reads (see the class
+     * notes), from one leaf unless the keys just below {@code key} were removed.
+     *
+     * @throws IllegalArgumentException if {@code key} is null or longer than {@link #MAX_KEY_LENGTH}
+     */
+    default Map.Entry<byte[], byte[]> lowerEntry(byte[] key) {
+        Limits.checkKey(key);
+        Iterator<Map.Entry<byte[], byte[]>> below = rangeReverse(null, key);
+        return below.hasNext() ? below.next() : null;
+    }
+
+    /** The entry with the largest key at most {@code key}, or {@code null}; as {@link #lowerEntry}. */
+    default Map.Entry<byte[], byte[]> floorEntry(byte[] key) {
+        Limits.checkKey(key);
+        // every key at most key is below key followed by a zero byte (which may be longer than a key may be:
+        // a bound need not be a key)
+        Iterator<Map.Entry<byte[], byte[]>> below = rangeReverse(null, Arrays.copyOf(key, key.length + 1));
+        return below.hasNext() ? below.next() : null;
+    }
+
+    /** The entry with the smallest key at least {@code key}, or {@code null}; as {@link #lowerEntry}. */
+    default Map.Entry<byte[], byte[]> ceilingEntry(byte[] key) {
+        Limits.checkKey(key);
+        Iterator<Map.Entry<byte[], byte[]>> above = range(key, null);
+        return above.hasNext() ? above.next() : null;
+    }
+
+    /**
+     * The entry with the smallest key greater than {@code key}, or {@code null} (sled's {@code get_gt},
+     * {@link java.util.NavigableMap#higherEntry}); as {@link #lowerEntry}.
+     */
+    default Map.Entry<byte[], byte[]> higherEntry(byte[] key) {
+        Limits.checkKey(key);
+        Iterator<Map.Entry<byte[], byte[]>> above = range(Arrays.copyOf(key, key.length + 1), null);
+        return above.hasNext() ? above.next() : null;
+    }
 
     /**
      * Applies every change of {@code batch}, in order, atomically: no single-key read sees some of them

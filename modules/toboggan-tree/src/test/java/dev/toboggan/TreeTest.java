@@ -38,6 +38,64 @@ class TreeTest {
         db = PageCacheBackend.openSmall(disk);
     }
 
+    /**
+     * {@code lowerEntry}, {@code floorEntry}, {@code ceilingEntry} and {@code higherEntry} answer as a
+     * {@link java.util.TreeMap}'s do, on keys from a small alphabet with 0x00 and 0xFF bytes and the empty key,
+     * after most of them were removed again (empty and merged leaves between the survivors), and for probes of
+     * the longest key length (whose successor bound is longer than a key may be).
+     */
+    @Test
+    void neighbourLookupsAnswerAsANavigableMapDoes() {
+        java.util.SplittableRandom r = new java.util.SplittableRandom(42);
+        NavigableMap<byte[], byte[]> model = TestKeys.model();
+        byte[] alphabet = {0, 1, 0x41, (byte) 0x80, (byte) 0xFF};
+        java.util.function.Supplier<byte[]> key = () -> {
+            byte[] k = new byte[r.nextInt(4)];
+            for (int i = 0; i < k.length; i++) {
+                k[i] = alphabet[r.nextInt(alphabet.length)];
+            }
+            return k;
+        };
+        for (int i = 0; i < 400; i++) {
+            byte[] k = key.get();
+            db.insert(k, k.length == 0 ? new byte[] {9} : k);
+            model.put(k, k.length == 0 ? new byte[] {9} : k);
+        }
+        byte[] longest = new byte[Tree.MAX_KEY_LENGTH];
+        Arrays.fill(longest, (byte) 0x41);
+        for (int round = 0; round < 3; round++) {
+            for (int probe = 0; probe < 300; probe++) {
+                byte[] k = probe == 0 ? longest : key.get();
+                assertThat(entry(db.lowerEntry(k))).as("lower of %s", TestKeys.hex(k)).isEqualTo(entry(model.lowerEntry(k)));
+                assertThat(entry(db.floorEntry(k))).as("floor of %s", TestKeys.hex(k)).isEqualTo(entry(model.floorEntry(k)));
+                assertThat(entry(db.ceilingEntry(k))).as("ceiling of %s", TestKeys.hex(k))
+                        .isEqualTo(entry(model.ceilingEntry(k)));
+                assertThat(entry(db.higherEntry(k))).as("higher of %s", TestKeys.hex(k))
+                        .isEqualTo(entry(model.higherEntry(k)));
+            }
+            for (int i = 0; i < 40; i++) { // thin the tree out between rounds
+                byte[] k = key.get();
+                db.remove(k);
+                model.remove(k);
+            }
+        }
+        db.insert(longest, utf8("max"));
+        model.put(longest, utf8("max"));
+        for (byte[] k : List.of(longest, Arrays.copyOf(longest, 100), utf8("B"))) {
+            assertThat(entry(db.floorEntry(k))).isEqualTo(entry(model.floorEntry(k)));
+            assertThat(entry(db.higherEntry(k))).isEqualTo(entry(model.higherEntry(k)));
+            assertThat(entry(db.lowerEntry(k))).isEqualTo(entry(model.lowerEntry(k)));
+        }
+        assertThatThrownBy(() -> db.lowerEntry(null)).isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("the key is null");
+        assertThatThrownBy(() -> db.higherEntry(new byte[Tree.MAX_KEY_LENGTH + 1]))
+                .isInstanceOf(IllegalArgumentException.class);
+    }
+
+    private static String entry(Map.Entry<byte[], byte[]> e) {
+        return e == null ? null : TestKeys.hex(e.getKey()) + "=" + TestKeys.hex(e.getValue());
+    }
+
     @Test
     void anEmptyTreeHasNothing() {
         assertThat(db.get(utf8("a"))).isNull();
