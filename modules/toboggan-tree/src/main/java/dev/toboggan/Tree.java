@@ -180,8 +180,7 @@ public interface Tree extends Iterable<Map.Entry<byte[], byte[]>> {
      */
     default Map.Entry<byte[], byte[]> lowerEntry(byte[] key) {
         Limits.checkKey(key);
-        Iterator<Map.Entry<byte[], byte[]>> below = rangeReverse(null, key);
-        return below.hasNext() ? below.next() : null;
+        return firstOf(rangeReverse(null, key));
     }
 
     /** The entry with the largest key at most {@code key}, or {@code null}; as {@link #lowerEntry}. */
@@ -189,15 +188,13 @@ public interface Tree extends Iterable<Map.Entry<byte[], byte[]>> {
         Limits.checkKey(key);
         // every key at most key is below key followed by a zero byte (which may be longer than a key may be:
         // a bound need not be a key)
-        Iterator<Map.Entry<byte[], byte[]>> below = rangeReverse(null, Arrays.copyOf(key, key.length + 1));
-        return below.hasNext() ? below.next() : null;
+        return firstOf(rangeReverse(null, Arrays.copyOf(key, key.length + 1)));
     }
 
     /** The entry with the smallest key at least {@code key}, or {@code null}; as {@link #lowerEntry}. */
     default Map.Entry<byte[], byte[]> ceilingEntry(byte[] key) {
         Limits.checkKey(key);
-        Iterator<Map.Entry<byte[], byte[]>> above = range(key, null);
-        return above.hasNext() ? above.next() : null;
+        return firstOf(range(key, null));
     }
 
     /**
@@ -206,8 +203,11 @@ public interface Tree extends Iterable<Map.Entry<byte[], byte[]>> {
      */
     default Map.Entry<byte[], byte[]> higherEntry(byte[] key) {
         Limits.checkKey(key);
-        Iterator<Map.Entry<byte[], byte[]>> above = range(Arrays.copyOf(key, key.length + 1), null);
-        return above.hasNext() ? above.next() : null;
+        return firstOf(range(Arrays.copyOf(key, key.length + 1), null));
+    }
+
+    private static Map.Entry<byte[], byte[]> firstOf(Iterator<Map.Entry<byte[], byte[]>> entries) {
+        return entries.hasNext() ? entries.next() : null;
     }
 
     /**
