@@ -52,7 +52,8 @@ import java.util.function.Consumer;
  *       lies at or below it; the drain hands the head on only once the log's stable tip passed its mark (a
  *       message below the stable tip survives a crash, batches included). Otherwise it asks the store to make
  *       the log stable past the mark ({@link Stability#stableAsync}: the flusher's group commit, not a flush on
- *       the writer's thread), at most one such request per watch and mark, and drains again when it completes.
+ *       the writer's thread), at most one such request per watch and mark, made on the watch's executor (it may
+ *       wait for room in the Flusher's mailbox, which no writer may), and drains again when it completes.
  *       Marks need not grow along the queue; each head waits for its own.
  *   <li><b>Bounds</b>: the publisher buffers at most the watch's capacity of events its subscriber has not
  *       taken, and the queue holds at most as many slots (at least {@link #MIN_WAITING_SLOTS}) waiting behind
@@ -299,6 +300,8 @@ final class Watchers {
         private final boolean durable;
         private final int waitingSlots;
         private final SubmissionPublisher<WatchEvent> publisher;
+        /** Runs the subscriber's methods, and a durable watch's requests to the store ({@link #awaitStable}). */
+        private final Executor executor;
         private final ConcurrentLinkedQueue<Slot> slots = new ConcurrentLinkedQueue<>();
         /** Slots in {@link #slots}: taken and not yet drained. */
         private final AtomicInteger waiting = new AtomicInteger();
@@ -316,6 +319,7 @@ final class Watchers {
             this.durable = durable;
             this.waitingSlots = Math.max(capacity, MIN_WAITING_SLOTS);
             this.publisher = new SubmissionPublisher<>(executor, capacity);
+            this.executor = executor;
         }
 
         /** A new slot at the queue's tail, or {@code null} if the watch ended or is ending. */
@@ -379,7 +383,8 @@ final class Watchers {
 
         /**
          * Has the store make the log stable past {@code mark} and drains again then; nothing if a request
-         * already covers it. The caller holds {@link #draining}.
+         * already covers it. The caller holds {@link #draining}. The request is made on the watch's executor:
+         * asking the engine may wait for room in its Flusher's mailbox, which a writer (who drains) must not.
          */
         private void awaitStable(long mark) {
             if (mark <= requested) {
@@ -387,18 +392,29 @@ final class Watchers {
             }
             requested = mark;
             try {
+                executor.execute(() -> request(mark));
+            } catch (RuntimeException e) { // the executor refused: the event could never go out
+                failure = cannotMakeDurable(e);
+            }
+        }
+
+        private void request(long mark) {
+            try {
                 owner.stability.stableAsync(mark).whenComplete((tip, error) -> {
                     if (error != null && failure == null) {
-                        failure = new IllegalStateException("the watch of prefix " + TreeNode.show(prefix)
-                                + " (hex) of tree '" + owner.tree + "' ended: the store could not make a change "
-                                + "durable (" + error + ")", error);
+                        failure = cannotMakeDurable(error);
                     }
                     drain();
                 });
             } catch (RuntimeException e) { // the store closed or failed: the watch ends with it
-                failure = new IllegalStateException("the watch of prefix " + TreeNode.show(prefix) + " (hex) of tree '"
-                        + owner.tree + "' ended: the store could not make a change durable (" + e + ")", e);
+                failure = cannotMakeDurable(e);
+                drain();
             }
+        }
+
+        private IllegalStateException cannotMakeDurable(Throwable cause) {
+            return new IllegalStateException("the watch of prefix " + TreeNode.show(prefix) + " (hex) of tree '"
+                    + owner.tree + "' ended: the store could not make a change durable (" + cause + ")", cause);
         }
 
         private void offer(WatchEvent event) {
