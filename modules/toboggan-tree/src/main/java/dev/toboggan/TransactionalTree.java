@@ -1,5 +1,6 @@
 package dev.toboggan;
 
+import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
 
@@ -74,13 +75,45 @@ public interface TransactionalTree {
 
     /** The entry with the smallest key as of the transaction, or {@code null} if the tree is empty: a {@link #range} of one. */
     default Map.Entry<byte[], byte[]> first() {
-        List<Map.Entry<byte[], byte[]>> entries = range(null, null, 1);
-        return entries.isEmpty() ? null : entries.get(0);
+        return only(range(null, null, 1));
     }
 
     /** The entry with the largest key as of the transaction, or {@code null}: a {@link #rangeReverse} of one. */
     default Map.Entry<byte[], byte[]> last() {
-        List<Map.Entry<byte[], byte[]>> entries = rangeReverse(null, null, 1);
+        return only(rangeReverse(null, null, 1));
+    }
+
+    /**
+     * The entry with the largest key less than {@code key} as of the transaction, or {@code null}
+     * ({@link Tree#lowerEntry}): a {@link #rangeReverse} of one, so a key the commit finds added between the
+     * entry and {@code key} is a conflict.
+     *
+     * @throws IllegalArgumentException if {@code key} is null or longer than {@link Tree#MAX_KEY_LENGTH}
+     */
+    default Map.Entry<byte[], byte[]> lowerEntry(byte[] key) {
+        Limits.checkKey(key);
+        return only(rangeReverse(null, key, 1));
+    }
+
+    /** The entry with the largest key at most {@code key}, or {@code null}; as {@link #lowerEntry}. */
+    default Map.Entry<byte[], byte[]> floorEntry(byte[] key) {
+        Limits.checkKey(key);
+        return only(rangeReverse(null, Arrays.copyOf(key, key.length + 1), 1));
+    }
+
+    /** The entry with the smallest key at least {@code key}, or {@code null}: a {@link #range} of one. */
+    default Map.Entry<byte[], byte[]> ceilingEntry(byte[] key) {
+        Limits.checkKey(key);
+        return only(range(key, null, 1));
+    }
+
+    /** The entry with the smallest key greater than {@code key}, or {@code null}; as {@link #ceilingEntry}. */
+    default Map.Entry<byte[], byte[]> higherEntry(byte[] key) {
+        Limits.checkKey(key);
+        return only(range(Arrays.copyOf(key, key.length + 1), null, 1));
+    }
+
+    private static Map.Entry<byte[], byte[]> only(List<Map.Entry<byte[], byte[]>> entries) {
         return entries.isEmpty() ? null : entries.get(0);
     }
 }

@@ -267,6 +267,43 @@ class TransactionTest {
         assertThat(text(db.get(utf8("first two")))).isEqualTo("[room/1=taken, room/3=taken]");
     }
 
+    /**
+     * The neighbour lookups in a transaction see its own writes, and a key inserted between the probe and the
+     * neighbour found is a conflict: "the next free slot after 10" booked twice would be a lost update.
+     */
+    @Test
+    void neighbourLookupsSeeTheTransactionsWritesAndConflictWithAKeyInsertedBetween() {
+        db.insert(utf8("slot/10"), utf8("x"));
+        db.insert(utf8("slot/40"), utf8("x"));
+        assertThatThrownBy(() -> db.transaction(tx -> {
+            tx.insert(utf8("slot/20"), utf8("mine"));
+            tx.remove(utf8("slot/40"));
+            assertThat(text(tx.higherEntry(utf8("slot/10")).getKey())).isEqualTo("slot/20");
+            assertThat(text(tx.ceilingEntry(utf8("slot/10")).getKey())).isEqualTo("slot/10");
+            assertThat(text(tx.lowerEntry(utf8("slot/20")).getKey())).isEqualTo("slot/10");
+            assertThat(text(tx.floorEntry(utf8("slot/20")).getKey())).isEqualTo("slot/20");
+            assertThat(tx.higherEntry(utf8("slot/20"))).as("slot/40, removed by the transaction").isNull();
+            assertThat(tx.lowerEntry(utf8("slot/10"))).isNull();
+            throw new IllegalStateException("abort");
+        })).hasMessage("abort"); // nothing written
+        AtomicInteger runs = new AtomicInteger();
+        String next = db.transaction(tx -> {
+            java.util.Map.Entry<byte[], byte[]> after = tx.higherEntry(utf8("slot/10"));
+            if (runs.incrementAndGet() == 1) {
+                try {
+                    elsewhere(() -> db.insert(utf8("slot/30"), utf8("x"))); // between slot/10 and slot/40
+                } catch (Exception e) {
+                    throw new AssertionError(e);
+                }
+            }
+            tx.insert(utf8("next"), after.getKey());
+            return text(after.getKey());
+        });
+        assertThat(runs.get()).as("the key inserted between made the body run again").isEqualTo(2);
+        assertThat(next).isEqualTo("slot/30");
+        assertThatThrownBy(() -> db.transaction(tx -> tx.floorEntry(null))).isInstanceOf(IllegalArgumentException.class);
+    }
+
     @Test
     void metricsCountTransactionsBatchesAndStructureChanges() throws Exception {
         StoreMetrics before = db.metrics();
