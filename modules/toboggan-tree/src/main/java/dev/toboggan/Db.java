@@ -9,9 +9,9 @@ import java.util.Map;
  * An open Toboggan store (from {@link Toboggan#open}): its default tree, and the named trees it holds.
  * Every tree of a store shares its log, its flushes and its batches' isolation.
  *
- * <p>Thread-safe. {@link #close()} waits for the writes in progress, makes everything durable and
- * releases the store; every call after it, on the store or any of its trees, throws
- * {@link IllegalStateException}.
+ * <p>Thread-safe. {@link #close()} waits for the writes in progress, makes everything durable, completes
+ * every {@link Tree#watchPrefix watch} after its last events and releases the store; every call after it, on
+ * the store or any of its trees, throws {@link IllegalStateException}.
  */
 public interface Db extends Tree, AutoCloseable {
     /** The name of the default tree (which this {@code Db} is). */
