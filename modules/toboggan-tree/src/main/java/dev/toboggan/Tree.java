@@ -274,7 +274,8 @@ public interface Tree extends Iterable<Map.Entry<byte[], byte[]>> {
      * @param executor runs the subscriber's methods (Pekko: the actor system's dispatcher; a subscriber that
      *     blocks needs an executor of its own, not the common pool the shorter forms use). One that runs them
      *     on the calling thread (a direct executor) runs them inside the write that made the event, while it
-     *     holds other writers or batches back: such a subscriber must be quick and must not call the store
+     *     holds batches back (and, for a batch's event, every writer): such a subscriber must be quick and
+     *     must not call the store
      * @param bufferCapacity events a subscriber may leave untaken, from 1 to {@link #MAX_WATCH_BUFFER}
      * @throws IllegalArgumentException if {@code prefix}, {@code delivery} or {@code executor} is null, the
      *     prefix is longer than a key may be, or the capacity is out of range
