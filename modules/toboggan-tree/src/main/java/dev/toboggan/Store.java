@@ -35,6 +35,23 @@ final class Store implements Db {
     private final ConcurrencyControl cc = new ConcurrencyControl();
     private final StoreTransaction.Counters transactionCounters = new StoreTransaction.Counters();
     private final Watchers.Counters watchCounters = new Watchers.Counters();
+    /** What durable watches ask of the log: where it is, and to be told once it is stable past a position. */
+    private final Watchers.Stability stability = new Watchers.Stability() {
+        @Override
+        public long reservedTip() {
+            return pc.log().maxReservedLsn();
+        }
+
+        @Override
+        public long stableTip() {
+            return pc.log().stableTip();
+        }
+
+        @Override
+        public CompletionStage<Long> stableAsync(long lsn) {
+            return backend.stableAsync(lsn);
+        }
+    };
     private final TreeSettings settings;
     /** Open trees by name. Written under its own monitor. */
     private final ConcurrentHashMap<String, BLinkTree> trees = new ConcurrentHashMap<>();
@@ -281,24 +298,8 @@ final class Store implements Db {
         return watchCounters;
     }
 
-    /** What durable watches ask of the log: where it is, and to be told once it is stable past a position. */
     Watchers.Stability stability() {
-        return new Watchers.Stability() {
-            @Override
-            public long reservedTip() {
-                return pc.log().maxReservedLsn();
-            }
-
-            @Override
-            public long stableTip() {
-                return pc.log().stableTip();
-            }
-
-            @Override
-            public CompletionStage<Long> stableAsync(long lsn) {
-                return backend.stableAsync(lsn);
-            }
-        };
+        return stability;
     }
 
     @Override

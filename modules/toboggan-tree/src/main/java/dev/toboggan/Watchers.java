@@ -299,14 +299,16 @@ final class Watchers {
         private final byte[] prefix;
         private final boolean durable;
         private final int waitingSlots;
+        /** Buffers for the subscriber; its executor also makes a durable watch's requests ({@link #awaitStable}). */
         private final SubmissionPublisher<WatchEvent> publisher;
-        /** Runs the subscriber's methods, and a durable watch's requests to the store ({@link #awaitStable}). */
-        private final Executor executor;
         private final ConcurrentLinkedQueue<Slot> slots = new ConcurrentLinkedQueue<>();
         /** Slots in {@link #slots}: taken and not yet drained. */
         private final AtomicInteger waiting = new AtomicInteger();
         private final AtomicBoolean draining = new AtomicBoolean();
-        /** Why the watch must end (it fell behind); set once, acted on by the next drain. */
+        /**
+         * Why the watch must end (it fell behind, its executor refused a task, the store could not make a change
+         * durable); acted on by the next drain.
+         */
         private volatile RuntimeException failure;
         /** Written under {@link #draining} only. */
         private volatile boolean ended;
@@ -319,7 +321,6 @@ final class Watchers {
             this.durable = durable;
             this.waitingSlots = Math.max(capacity, MIN_WAITING_SLOTS);
             this.publisher = new SubmissionPublisher<>(executor, capacity);
-            this.executor = executor;
         }
 
         /** A new slot at the queue's tail, or {@code null} if the watch ended or is ending. */
@@ -392,7 +393,7 @@ final class Watchers {
             }
             requested = mark;
             try {
-                executor.execute(() -> request(mark));
+                publisher.getExecutor().execute(() -> request(mark));
             } catch (RuntimeException e) { // the executor refused: the event could never go out
                 failure = cannotMakeDurable(e);
             }
