@@ -464,14 +464,15 @@ class WatchTest {
         try {
             Store store = Toboggan.open(settings, trees, system, engineDisk);
             java.util.Set<String> reported = java.util.concurrent.ConcurrentHashMap.newKeySet();
-            store.watchPrefix(new byte[0], WatchDelivery.DURABLE).subscribe(new Recorder() {
+            Recorder watch = new Recorder() {
                 @Override
                 public void onNext(WatchEvent event) {
                     for (Change change : event.changes()) {
                         reported.add(TestKeys.hex(change.key()) + "=" + TestKeys.hex(change.value()));
                     }
                 }
-            });
+            };
+            store.watchPrefix(new byte[0], WatchDelivery.DURABLE).subscribe(watch);
             int written = 0;
             for (int i = 0; i < 3000; i++) {
                 store.insert(TestKeys.be(i), TestKeys.value(i, i % 5 == 0 ? 60 : 10));
@@ -489,7 +490,8 @@ class WatchTest {
                     for (int wait = 0; wait < 1000 && reported.size() < seen; wait++) {
                         Thread.sleep(10);
                     }
-                    assertThat(reported).as("events of changes the writer never flushed, half-way").hasSize(seen);
+                    assertThat(reported).as("events of changes the writer never flushed, half-way (the watch: %s)",
+                            watch.end).hasSize(seen);
                 }
             }
             List<String> before = new ArrayList<>(reported);

@@ -40,9 +40,9 @@ final class FlushWaiters {
         done.forEach(f -> f.complete(stableTip));
     }
 
-    /** Whether anybody is still waiting. */
-    synchronized boolean isEmpty() {
-        return waiting.isEmpty();
+    /** The lowest LSN anybody waits for, or -1 if nobody waits. */
+    synchronized long lowest() {
+        return waiting.isEmpty() ? -1 : waiting.firstKey();
     }
 
     /** Fails every waiter, and every later one, with {@code cause}. */

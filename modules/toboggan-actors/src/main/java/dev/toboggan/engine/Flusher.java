@@ -101,7 +101,10 @@ final class Flusher {
             return failed();
         }
         core.flushWaiters.completeBelow(core.log.stableTip());
-        if (!core.flushWaiters.isEmpty()) {
+        long waiting = core.flushWaiters.lowest();
+        if (waiting >= 0) {
+            // Asked again: a batch that held the stable tip back at it may have sealed since, past what was asked.
+            core.log.requestStable(waiting);
             timers.startSingleTimer(Command.RECHECK, RECHECK_DELAY);
         }
         return Behaviors.same();

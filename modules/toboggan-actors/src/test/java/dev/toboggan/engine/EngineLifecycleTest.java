@@ -37,6 +37,42 @@ class EngineLifecycleTest {
         }
     }
 
+    /**
+     * An asynchronous flush made while another thread's atomic batch is open cannot complete before that batch
+     * is sealed (the stable tip waits for it), and must complete once it is, with no periodic flush to carry it
+     * ({@code flush-every = 0}): the batch's seal comes after what the flush asked for, so the Flusher has to
+     * ask for the seal itself.
+     */
+    @Test
+    void anAsyncFlushWaitingForAnotherThreadsBatchCompletesOnceTheBatchIsSealed() throws Exception {
+        EngineSettings settings = EngineTestSupport.settings(tmp.resolve("db"), "toboggan.flush-every = 0");
+        try (Engine<Long, Long> engine = Engine.open(settings, CounterMaterializer.INSTANCE)) {
+            long inBatch = engine.pageCache().allocate(0L).pid();
+            long outside = engine.pageCache().allocate(0L).pid();
+            engine.flush();
+            java.util.concurrent.CountDownLatch opened = new java.util.concurrent.CountDownLatch(1);
+            java.util.concurrent.CountDownLatch seal = new java.util.concurrent.CountDownLatch(1);
+            Thread batcher = new Thread(() -> {
+                try (dev.toboggan.core.pagecache.Batch batch = engine.pageCache().openBatch()) {
+                    add(engine.pageCache(), inBatch, 1);
+                    opened.countDown();
+                    seal.await();
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                }
+            }, "batcher");
+            batcher.start();
+            assertThat(opened.await(10, TimeUnit.SECONDS)).isTrue();
+            add(engine.pageCache(), outside, 1);
+            java.util.concurrent.CompletableFuture<Long> flushed = engine.flushAsync().toCompletableFuture();
+            Thread.sleep(100);
+            assertThat(flushed).as("held back by the open batch").isNotDone();
+            seal.countDown();
+            batcher.join(10_000);
+            assertThat(flushed.get(10, TimeUnit.SECONDS)).as("the stable tip, past the batch's seal").isPositive();
+        }
+    }
+
     @Test
     void periodicFlushMakesIdleWritesDurableWithoutAnyCall() throws Exception {
         EngineSettings settings = EngineTestSupport.settings(tmp.resolve("db"), "toboggan.flush-every = 20ms");

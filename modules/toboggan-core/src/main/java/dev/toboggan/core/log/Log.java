@@ -540,17 +540,7 @@ public final class Log implements AutoCloseable {
                     throw new IllegalStateException("interrupted while waiting for the log to make LSN " + lsn
                             + (stable ? " stable" : " durable") + "; it becomes so with a later flush");
                 }
-                if (stability.durableTip() <= lsn) {
-                    wantedStable.accumulateAndGet(lsn, Math::max);
-                    sealIfHolds(lsn, true);
-                } else {
-                    // On disk, but a batch holds the stable tip back: its seal's window must be written too.
-                    long sealEnd = stability.blockingSealEnd();
-                    if (sealEnd > 0 && sealEnd != Long.MAX_VALUE) {
-                        wantedStable.accumulateAndGet(sealEnd - 1, Math::max);
-                        sealIfHolds(sealEnd - 1, true);
-                    }
-                }
+                wantStable(lsn, true);
                 if (waiter == null) {
                     // Registered before trying the flush work, and the tip checked once more: see TipWaiters.
                     waiter = tipWaiters.register(lsn, stable);
@@ -561,6 +551,25 @@ public final class Log implements AutoCloseable {
         } finally {
             if (waiter != null) {
                 tipWaiters.remove(waiter);
+            }
+        }
+    }
+
+    /**
+     * Points the flush work at making {@code lsn} stable: seals the window holding it, or, if it is on disk
+     * already but a batch's seal holds the stable tip back (the batch began below it and sealed above it), the
+     * window holding that seal. A batch still open is left alone (forcing it midway makes nothing stable);
+     * once it seals, the next call here reaches its seal.
+     */
+    private void wantStable(long lsn, boolean callerFlushes) {
+        if (stability.durableTip() <= lsn) {
+            wantedStable.accumulateAndGet(lsn, Math::max);
+            sealIfHolds(lsn, callerFlushes);
+        } else {
+            long sealEnd = stability.blockingSealEnd();
+            if (sealEnd > 0 && sealEnd != Long.MAX_VALUE) {
+                wantedStable.accumulateAndGet(sealEnd - 1, Math::max);
+                sealIfHolds(sealEnd - 1, callerFlushes);
             }
         }
     }
@@ -578,15 +587,15 @@ public final class Log implements AutoCloseable {
     }
 
     /**
-     * Asks for everything up to {@code lsn} to become stable, without waiting: seals the window holding it,
-     * and the next flush work forces. For asynchronous flushes and the periodic flush.
+     * Asks for everything up to {@code lsn} to become stable, without waiting: seals the window holding it (or
+     * the seal of a batch holding the stable tip back at it, {@link #wantStable}), and the next flush work
+     * forces. For asynchronous flushes (asked again while they wait, so a batch that seals meanwhile is
+     * reached) and the periodic flush.
      */
     public void requestStable(long lsn) {
         checkUsable();
         wantedStable.accumulateAndGet(lsn, Math::max);
-        if (stability.durableTip() <= lsn) {
-            sealIfHolds(Math.min(lsn, maxReservedLsn()), false);
-        }
+        wantStable(Math.min(lsn, maxReservedLsn()), false);
     }
 
     /**
