@@ -51,6 +51,11 @@ final class Store implements Db {
         public CompletionStage<Long> stableAsync(long lsn) {
             return backend.stableAsync(lsn);
         }
+
+        @Override
+        public void awaitStable(long lsn) {
+            pc.makeStable(lsn);
+        }
     };
     private final TreeSettings settings;
     /** Open trees by name. Written under its own monitor. */

@@ -46,6 +46,8 @@ public record StoreMetrics(long sizeOnDisk, CacheStats cache, SegmentCleaning.Me
      * @param open watches registered now, over the open trees
      * @param events events handed to the watches' subscribers (each event once per watch)
      * @param overflowed watches ended with {@link WatchOverflowException}: their subscriber fell behind
+     * @param writersHeld times a writer waited for its change to become durable because writes outran the disk
+     *     under a {@link WatchDelivery#DURABLE durable} watch (more than half its buffer waited for a flush)
      */
-    public record Watches(int open, long events, long overflowed) {}
+    public record Watches(int open, long events, long overflowed, long writersHeld) {}
 }

@@ -255,10 +255,11 @@ public interface Tree extends Iterable<Map.Entry<byte[], byte[]>> {
      *       receiving it sees it, or a later value), <em>not</em> once it is durable: after a crash the store
      *       may not hold the last changes such a watch reported (as for any change not yet flushed); with
      *       {@link WatchDelivery#DURABLE}, once its change is durable too, so whatever a crash leaves holds
-     *       every change such a watch reported (the watch has the store flush for it);
+     *       every change such a watch reported (the watch has the store flush for it, and holds a writer back
+     *       until its change is durable once more than half {@code bufferCapacity} events wait for the disk);
      *   <li>delivered on {@code executor}, one signal at a time, as a {@link Flow.Subscription} requests
      *       them ({@link java.util.concurrent.SubmissionPublisher}'s rules). Writers never wait for a
-     *       subscriber: a subscriber that leaves {@code bufferCapacity} events untaken (rounded up to a
+     *       subscriber (only, under a durable watch, for the disk): a subscriber that leaves {@code bufferCapacity} events untaken (rounded up to a
      *       power of two), or as many (at least 64) piled up behind one change still being made, gets
      *       {@link WatchOverflowException} instead of the next event, and its watch ends; a subscriber
      *       method that throws cancels its watch;

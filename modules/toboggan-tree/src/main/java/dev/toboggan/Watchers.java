@@ -57,8 +57,12 @@ import java.util.function.Consumer;
  *       Marks need not grow along the queue; each head waits for its own.
  *   <li><b>Bounds</b>: the publisher buffers at most the watch's capacity of events its subscriber has not
  *       taken, and the queue holds at most as many slots (at least {@link #MIN_WAITING_SLOTS}) waiting behind
- *       a change still being made (or, in a durable watch, not durable yet). When either is full the watch ends with a {@link WatchOverflowException}:
- *       writers never wait for a subscriber, and a subscriber is never silently skipped past events.
+ *       a change still being made. When either is full the watch ends with a {@link WatchOverflowException}:
+ *       writers never wait for a subscriber, and a subscriber is never silently skipped past events. A durable
+ *       watch's slots waiting for the disk are bounded otherwise: once more than half its buffer of slots waits, a
+ *       writer that fills a slot whose change is not durable yet waits until it is
+ *       ({@link Watch#holdIfBehind}) — writes outrunning the disk are held back, as by a flush, instead of ending
+ *       the watch.
  *   <li><b>End</b>: a drop ends the tree's watches with an error, a close completes them after their last
  *       events (flushing first, so a durable watch's last events are sent too); both hold the exclusive side,
  *       so no slot is open then. A store abandoned as in a crash (tests)
@@ -99,15 +103,24 @@ final class Watchers {
 
         /** Has the log made stable past {@code lsn}, without blocking; completed once it is. */
         CompletionStage<Long> stableAsync(long lsn);
+
+        /**
+         * Returns once the log is stable past {@code lsn}, flushing on this thread if nobody else is.
+         *
+         * @throws RuntimeException if this thread cannot wait: it is inside its own atomic batch or interrupted,
+         *     or the store failed
+         */
+        void awaitStable(long lsn);
     }
 
     /** The store's counts of what its watches did ({@link StoreMetrics.Watches}). */
     static final class Counters {
         private final LongAdder events = new LongAdder();
         private final LongAdder overflowed = new LongAdder();
+        private final LongAdder writersHeld = new LongAdder();
 
         StoreMetrics.Watches snapshot(int open) {
-            return new StoreMetrics.Watches(open, events.sum(), overflowed.sum());
+            return new StoreMetrics.Watches(open, events.sum(), overflowed.sum(), writersHeld.sum());
         }
     }
 
@@ -284,6 +297,9 @@ final class Watchers {
             }
             state = outcome;
             watch.drain();
+            if (watch.durable && outcome != CANCELLED) {
+                watch.holdIfBehind(mark);
+            }
         }
 
         /** Whether the slot may go to the subscriber (or be dropped, if cancelled) now. */
@@ -299,6 +315,11 @@ final class Watchers {
         private final byte[] prefix;
         private final boolean durable;
         private final int waitingSlots;
+        /**
+         * A durable watch holds a writer back once more slots than this wait for the disk ({@link #holdIfBehind}):
+         * half its buffer, so that what one flush makes durable fits into the buffer at once.
+         */
+        private final int holdAbove;
         /** Buffers for the subscriber; its executor also makes a durable watch's requests ({@link #awaitStable}). */
         private final SubmissionPublisher<WatchEvent> publisher;
         private final ConcurrentLinkedQueue<Slot> slots = new ConcurrentLinkedQueue<>();
@@ -320,6 +341,7 @@ final class Watchers {
             this.prefix = prefix;
             this.durable = durable;
             this.waitingSlots = Math.max(capacity, MIN_WAITING_SLOTS);
+            this.holdAbove = Math.max(1, capacity / 2);
             this.publisher = new SubmissionPublisher<>(executor, capacity);
         }
 
@@ -380,6 +402,32 @@ final class Watchers {
 
         boolean stable(long mark) {
             return owner.stability.stableTip() > mark;
+        }
+
+        /**
+         * Holds the writer that filled a slot at {@code mark} until its change is durable, then drains, if more
+         * than {@link #holdAbove} slots wait and its change is not durable yet: writes are outrunning the disk,
+         * and the slots waiting for it would otherwise fill the queue and end the watch with an overflow (the
+         * lag of a durable watch is the writes of one flush, which no buffer bounds). So the writer waits for
+         * the disk, as a flush would, never for the subscriber; past half the buffer, so that the events one
+         * flush hands on fit into it, and writers already between taking a slot and filling it into the queue.
+         * (The state of the queue's head is not asked: a drain on another thread may be handing it on.) A
+         * writer that cannot
+         * wait (interrupted, inside its own atomic batch, or the store failing) goes on: the watch's own request
+         * ({@link #awaitStable}) still delivers the events, or ends the watch if the store cannot make them
+         * durable.
+         */
+        void holdIfBehind(long mark) {
+            if (waiting.get() <= holdAbove || stable(mark)) {
+                return;
+            }
+            owner.counters.writersHeld.increment();
+            try {
+                owner.stability.awaitStable(mark);
+            } catch (RuntimeException cannotWait) {
+                return;
+            }
+            drain();
         }
 
         /**

@@ -83,7 +83,7 @@ class WatchTest {
 
         WatchEvent next() throws InterruptedException {
             WatchEvent event = events.poll(10, TimeUnit.SECONDS);
-            assertThat(event).as("an event within 10 s").isNotNull();
+            assertThat(event).as("an event within 10 s (the watch: %s)", end).isNotNull();
             return event;
         }
 
@@ -517,6 +517,36 @@ class WatchTest {
             system.terminate();
             system.getWhenTerminated().toCompletableFuture().get(30, TimeUnit.SECONDS);
         }
+    }
+
+    /**
+     * A writer far faster than the disk (each fsync 20 ms; the watch's buffer and queue hold 128): the watch
+     * holds it back instead of overflowing, and every change still reaches it, in order.
+     */
+    @Test
+    void aWriterOutrunningTheDiskIsHeldBackInsteadOfEndingADurableWatch() throws Exception {
+        Failpoints.callback("log.force", () -> {
+            try {
+                Thread.sleep(20);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        });
+        Recorder watch = new Recorder();
+        db.watchPrefix(utf8(""), WatchDelivery.DURABLE, pool, 128).subscribe(watch); // not the flushes' pool
+        int writes = 2000;
+        List<String> made = new ArrayList<>();
+        for (int i = 0; i < writes; i++) {
+            byte[] value = TestKeys.value(i, i % 7 == 0 ? 200 : 8); // some in value pages of their own
+            db.insert(utf8("k" + (i % 300)), value);
+            made.add("k" + (i % 300) + "=" + text(value));
+        }
+        assertThat(watch.take(writes)).as("every change, in order").isEqualTo(made);
+        assertThat(watch.end).as("the watch goes on").isNotDone();
+        StoreMetrics.Watches metrics = db.metrics().watches();
+        assertThat(metrics.writersHeld()).as("the writer was held for the disk").isPositive();
+        assertThat(metrics.overflowed()).isZero();
+        assertThat(metrics.events()).isEqualTo(writes);
     }
 
     /** On the bare page cache too (its flushes on another thread), including values in pages of their own. */

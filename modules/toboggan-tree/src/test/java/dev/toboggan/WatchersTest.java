@@ -23,6 +23,7 @@ class WatchersTest {
         volatile long stable;
         final List<Long> asked = new ArrayList<>();
         final List<CompletableFuture<Long>> requests = new ArrayList<>();
+        final List<Long> held = new ArrayList<>();
 
         @Override
         public long reservedTip() {
@@ -41,10 +42,18 @@ class WatchersTest {
             requests.add(request);
             return request;
         }
+
+        /** A writer held for the disk: the test's log flushes at once, past {@code lsn}. */
+        @Override
+        public synchronized void awaitStable(long lsn) {
+            held.add(lsn);
+            stable = Math.max(stable, lsn + 1);
+        }
     }
 
     private final HandLog log = new HandLog();
-    private final Watchers watchers = new Watchers("t", new Watchers.Counters(), log);
+    private final Watchers.Counters counters = new Watchers.Counters();
+    private final Watchers watchers = new Watchers("t", counters, log);
     private final WatchTest.Recorder recorder = new WatchTest.Recorder();
 
     /** A change of {@code key} to {@code value}, made when the log has reserved up to {@code reservedAfter}. */
@@ -85,5 +94,25 @@ class WatchersTest {
         assertThat(recorder.end).failsWithin(5, TimeUnit.SECONDS).withThrowableOfType(Exception.class)
                 .havingRootCause().withMessage("the store failed");
         assertThat(watchers.size()).as("the failed watch is gone, the applied one stays").isEqualTo(1);
+    }
+
+    @Test
+    void aWriterOutrunningTheDiskWaitsForItInsteadOfEndingTheWatch() {
+        watchers.publisher(new byte[0], true, Runnable::run, 16, Runnable::run).subscribe(recorder);
+        int half = 8; // of the buffer: a writer is held once more slots than that wait for the disk
+        int writes = 5 * Watchers.MIN_WAITING_SLOTS; // five times as many as the queue holds
+        List<String> expected = new ArrayList<>();
+        for (int i = 0; i < writes; i++) {
+            change("k" + i, "v" + i, 10 + 2L * i); // no request of the watch's completes: only held writers flush
+            expected.add("k" + i + "=v" + i);
+        }
+        assertThat(recorder.end).as("the watch goes on").isNotDone();
+        assertThat(log.held).as("a writer held each time %d slots waited for the disk", half + 1)
+                .hasSize(writes / (half + 1));
+        assertThat(log.held.get(0)).as("the first, at the mark of the slot past the half").isEqualTo(10 + 2L * half);
+        assertThat(recorder.events).extracting(WatchTest::show)
+                .containsExactlyElementsOf(expected.subList(0, writes - writes % (half + 1)));
+        assertThat(counters.snapshot(1).writersHeld()).isEqualTo(log.held.size());
+        assertThat(counters.snapshot(1).overflowed()).isZero();
     }
 }

@@ -845,11 +845,29 @@ public final class PageCache<P, D> implements AutoCloseable {
      */
     public long flush() {
         checkUsable();
+        checkOutsideOwnBatch("a flush");
+        return log.flush();
+    }
+
+    /**
+     * Returns once the log is stable past {@code lsn}, a position reserved already (group commit with
+     * concurrent callers, as {@link #flush}): for a caller that needs one change durable, not everything.
+     *
+     * @return the stable tip, above {@code lsn}
+     * @throws IllegalStateException inside an atomic batch of this thread, which could never seal
+     */
+    public long makeStable(long lsn) {
+        checkUsable();
+        checkOutsideOwnBatch("waiting for the log");
+        return log.makeStable(lsn);
+    }
+
+    /** {@code what} waits for the log to become stable: inside this thread's own batch it would wait forever. */
+    private void checkOutsideOwnBatch(String what) {
         if (ownBatches.get().depth > 0) {
-            throw new IllegalStateException("flush inside an open atomic batch would wait for that batch itself; "
+            throw new IllegalStateException(what + " inside an open atomic batch would wait for that batch itself; "
                     + "close the batch first");
         }
-        return log.flush();
     }
 
     // ---------------------------------------------------------------- state
@@ -882,10 +900,7 @@ public final class PageCache<P, D> implements AutoCloseable {
         if (target == null) {
             throw new IllegalArgumentException("the backup target is null: name a directory that does not exist yet");
         }
-        if (ownBatches.get().depth > 0) {
-            throw new IllegalStateException("a backup inside an open atomic batch would wait for that batch itself "
-                    + "(it flushes first); close the batch first");
-        }
+        checkOutsideOwnBatch("a backup (it flushes first)");
         return backups.copyTo(target);
     }
 
