@@ -220,19 +220,32 @@ public interface Tree extends Iterable<Map.Entry<byte[], byte[]>> {
 
     /**
      * The changes made to keys starting with {@code prefix} (the empty prefix: every key), as they are made
-     * (sled's {@code watch_prefix}): {@link #watchPrefix(byte[], Executor, int)} on the common
-     * {@link ForkJoinPool} with a buffer of {@link #DEFAULT_WATCH_BUFFER} events.
+     * (sled's {@code watch_prefix}): {@link #watchPrefix(byte[], Executor, int)} on the
+     * {@linkplain #defaultWatchExecutor() default executor} with a buffer of {@link #DEFAULT_WATCH_BUFFER}
+     * events.
      */
     default Flow.Publisher<WatchEvent> watchPrefix(byte[] prefix) {
-        return watchPrefix(prefix, WatchDelivery.APPLIED, ForkJoinPool.commonPool(), DEFAULT_WATCH_BUFFER);
+        return watchPrefix(prefix, WatchDelivery.APPLIED, defaultWatchExecutor(), DEFAULT_WATCH_BUFFER);
     }
 
     /**
-     * {@link #watchPrefix(byte[], WatchDelivery, Executor, int)} on the common {@link ForkJoinPool} with a
-     * buffer of {@link #DEFAULT_WATCH_BUFFER} events.
+     * {@link #watchPrefix(byte[], WatchDelivery, Executor, int)} on the {@linkplain #defaultWatchExecutor()
+     * default executor} with a buffer of {@link #DEFAULT_WATCH_BUFFER} events.
      */
     default Flow.Publisher<WatchEvent> watchPrefix(byte[] prefix, WatchDelivery delivery) {
-        return watchPrefix(prefix, delivery, ForkJoinPool.commonPool(), DEFAULT_WATCH_BUFFER);
+        return watchPrefix(prefix, delivery, defaultWatchExecutor(), DEFAULT_WATCH_BUFFER);
+    }
+
+    /**
+     * Where the shorter {@code watchPrefix} forms deliver: the common {@link ForkJoinPool}, unless its
+     * parallelism is under 2 (a machine or container of two cores or fewer), where one subscriber that blocks
+     * would hold up every other watch and every other user of the pool; then a pool of daemon threads that
+     * grows as deliveries block and lets idle threads go after a minute (as
+     * {@link java.util.concurrent.SubmissionPublisher}'s own default, which starts a thread per task there,
+     * but reusing them: a watch of a busy prefix delivers in many short runs).
+     */
+    static Executor defaultWatchExecutor() {
+        return ForkJoinPool.getCommonPoolParallelism() > 1 ? ForkJoinPool.commonPool() : WatchDeliveryThreads.POOL;
     }
 
     /** {@link #watchPrefix(byte[], WatchDelivery, Executor, int)} of {@link WatchDelivery#APPLIED} changes. */
@@ -273,7 +286,7 @@ public interface Tree extends Iterable<Map.Entry<byte[], byte[]>> {
      *
      * @param delivery when an event is sent: once its change is applied, or once it is durable
      * @param executor runs the subscriber's methods (Pekko: the actor system's dispatcher; a subscriber that
-     *     blocks needs an executor of its own, not the common pool the shorter forms use). One that runs them
+     *     blocks needs an executor of its own, not the common pool the shorter forms may use). One that runs them
      *     on the calling thread (a direct executor) runs them inside the write that made the event, while it
      *     holds batches back (and, for a batch's event, every writer): such a subscriber must be quick and
      *     must not call the store

@@ -19,6 +19,7 @@ import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Flow;
+import java.util.concurrent.ForkJoinPool;
 import java.util.concurrent.Future;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.ThreadLocalRandom;
@@ -547,6 +548,34 @@ class WatchTest {
         assertThat(metrics.writersHeld()).as("the writer was held for the disk").isPositive();
         assertThat(metrics.overflowed()).isZero();
         assertThat(metrics.events()).isEqualTo(writes);
+    }
+
+    /** On a machine of two cores the common pool has one thread: the shorter forms must not share it. */
+    @Test
+    void aBlockedSubscriberOnTheDefaultExecutorDoesNotHoldUpAnotherWatch() throws Exception {
+        CountDownLatch blocked = new CountDownLatch(1);
+        CountDownLatch release = new CountDownLatch(1);
+        db.watchPrefix(utf8("a/")).subscribe(new Recorder() {
+            @Override
+            public void onNext(WatchEvent event) {
+                blocked.countDown();
+                try {
+                    release.await();
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                }
+            }
+        });
+        Recorder other = watch(db, "b/");
+        try {
+            db.insert(utf8("a/1"), utf8("x"));
+            assertThat(blocked.await(10, TimeUnit.SECONDS)).as("the first subscriber blocks").isTrue();
+            db.insert(utf8("b/1"), utf8("y"));
+            assertThat(show(other.next())).as("common pool parallelism %d", ForkJoinPool.getCommonPoolParallelism())
+                    .isEqualTo("b/1=y");
+        } finally {
+            release.countDown();
+        }
     }
 
     /** On the bare page cache too (its flushes on another thread), including values in pages of their own. */
