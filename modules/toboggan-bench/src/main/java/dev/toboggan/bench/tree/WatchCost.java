@@ -3,6 +3,7 @@ package dev.toboggan.bench.tree;
 import dev.toboggan.Change;
 import dev.toboggan.Db;
 import dev.toboggan.Toboggan;
+import dev.toboggan.Tree;
 import dev.toboggan.WatchDelivery;
 import dev.toboggan.WatchEvent;
 import dev.toboggan.bench.BenchDirs;
@@ -11,6 +12,7 @@ import java.nio.ByteBuffer;
 import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.SplittableRandom;
+import java.util.concurrent.Executor;
 import java.util.concurrent.Flow;
 import java.util.concurrent.ForkJoinPool;
 import java.util.concurrent.atomic.AtomicBoolean;
@@ -26,19 +28,19 @@ import java.util.concurrent.atomic.LongAdder;
  * <ul>
  *   <li><b>none</b>: no watch (the baseline);
  *   <li><b>elsewhere</b>: a watch of a prefix no key has (each write compares its key with it);
- *   <li><b>every</b>: a watch of every key, its subscriber (on the common pool) taking each event as it comes and
- *       counting its changes;
+ *   <li><b>every</b>: a watch of every key, its subscriber taking each event as it comes and counting its
+ *       changes;
  *   <li><b>durable</b>: the same with {@link WatchDelivery#DURABLE} delivery (each event once its change is
- *       durable: the watch has the store flush for it); also the fsyncs per second.
+ *       durable: the watch has the store flush for it); also the fsyncs per second, and how often the writer
+ *       was held until its change was durable (writes outrunning the disk past half the buffer).
  * </ul>
  * For the two watches of every key, the time from a put's call to its event reaching the subscriber (every 16th
- * event; each value carries its put's {@code System.nanoTime()}):
- * <ul>
- * </ul>
+ * event; each value carries its put's {@code System.nanoTime()}). The watches have a buffer of {@code buffer}
+ * events and deliver on the common pool, or with {@code default} on {@link Tree#defaultWatchExecutor()}.
  *
  * <pre>
  * java -Xmx3g -cp modules/toboggan-bench/target/benchmarks.jar dev.toboggan.bench.tree.WatchCost \
- *     [keys (1000000)] [rounds (5)] [seconds (3)]
+ *     [keys (1000000)] [rounds (5)] [seconds (3)] [buffer (65536)] [common|default (common)]
  * </pre>
  */
 public final class WatchCost {
@@ -50,6 +52,9 @@ public final class WatchCost {
         int keys = args.length > 0 ? Integer.parseInt(args[0]) : 1_000_000;
         int rounds = args.length > 1 ? Integer.parseInt(args[1]) : 5;
         int seconds = args.length > 2 ? Integer.parseInt(args[2]) : 3;
+        int buffer = args.length > 3 ? Integer.parseInt(args[3]) : 1 << 16;
+        Executor executor = args.length > 4 && args[4].equals("default") ? Tree.defaultWatchExecutor()
+                : ForkJoinPool.commonPool();
         Path dir = BenchDirs.create("watch-cost");
         try (Db db = Toboggan.open(dir.resolve("store"))) {
             TreeBenchmark.loadSettled(db, keys);
@@ -65,11 +70,13 @@ public final class WatchCost {
                     if (way != Way.NONE) {
                         byte[] prefix = way == Way.ELSEWHERE ? new byte[] {-1, -1, -1, -1, -1} : new byte[0];
                         db.watchPrefix(prefix, way == Way.DURABLE ? WatchDelivery.DURABLE : WatchDelivery.APPLIED,
-                                ForkJoinPool.commonPool(), 1 << 16).subscribe(subscriber);
+                                executor, buffer).subscribe(subscriber);
                     }
                     long fsyncs = db.metrics().log().forces();
+                    long held = db.metrics().watches().writersHeld();
                     Run run = overwrite(db, keys, seconds, 17L * round + w);
                     fsyncs = db.metrics().log().forces() - fsyncs;
+                    held = db.metrics().watches().writersHeld() - held;
                     rates[way.ordinal()] = run.puts;
                     cpu[way.ordinal()] = run.cpuNanosPerPut;
                     line.append(String.format(" %s %.0f puts/s %.2f µs CPU/put", way.name().toLowerCase(), run.puts,
@@ -80,7 +87,8 @@ public final class WatchCost {
                                 subscriber.latencyMicros(0.99),
                                 subscriber.failure.get() == null ? "" : ", then " + subscriber.failure.get()));
                     }
-                    line.append(String.format(" %.0f fsyncs/s;", fsyncs / (double) seconds));
+                    line.append(String.format(" %.0f fsyncs/s%s;", fsyncs / (double) seconds,
+                            way == Way.DURABLE ? String.format(", writer held %d times", held) : ""));
                     if (way != Way.NONE) {
                         subscriber.cancel();
                     }
