@@ -40,8 +40,12 @@ public interface Tree extends Iterable<Map.Entry<byte[], byte[]>> {
     /** The longest value, in bytes: 64 MiB. Values longer than {@code toboggan.tree.max-inline-value} are kept in pages of their own, and those larger than a quarter of a segment in blob files. */
     int MAX_VALUE_LENGTH = 64 << 20;
 
-    /** The buffer of a watch made without one: the events its subscriber may leave untaken, 1 024. */
-    int DEFAULT_WATCH_BUFFER = 1024;
+    /**
+     * The buffer of a watch made without one: the events its subscriber may leave untaken, 65 536 (about a
+     * quarter of a second of one thread writing in a loop; the buffer grows to it only while the subscriber
+     * lags).
+     */
+    int DEFAULT_WATCH_BUFFER = 1 << 16;
     /** The largest buffer a watch may have: 1 048 576 events. */
     int MAX_WATCH_BUFFER = Watchers.MAX_BUFFER_CAPACITY;
 
