@@ -276,8 +276,9 @@ public interface Tree extends Iterable<Map.Entry<byte[], byte[]>> {
      *       until its change is durable once more than half {@code bufferCapacity} events wait for the disk);
      *   <li>delivered on {@code executor}, one signal at a time, as a {@link Flow.Subscription} requests
      *       them ({@link java.util.concurrent.SubmissionPublisher}'s rules). Writers never wait for a
-     *       subscriber (only, under a durable watch, for the disk): a subscriber that leaves {@code bufferCapacity} events untaken (rounded up to a
-     *       power of two), or as many (at least 64) piled up behind one change still being made, gets
+     *       subscriber (only, under a durable watch, for the disk): a subscriber that leaves
+     *       {@code bufferCapacity} events untaken (rounded up to a power of two), or as many (at least 64)
+     *       piled up behind one change still being made, gets
      *       {@link WatchOverflowException} instead of the next event, and its watch ends; a subscriber
      *       method that throws cancels its watch;
      *   <li>the watch completes when the store closes (after the events it holds), and fails with
@@ -290,8 +291,8 @@ public interface Tree extends Iterable<Map.Entry<byte[], byte[]>> {
      *
      * @param delivery when an event is sent: once its change is applied, or once it is durable
      * @param executor runs the subscriber's methods (Pekko: the actor system's dispatcher; a subscriber that
-     *     blocks needs an executor of its own, not the common pool the shorter forms may use). One that runs them
-     *     on the calling thread (a direct executor) runs them inside the write that made the event, while it
+     *     blocks needs an executor of its own, not the common pool the shorter forms may use). One that runs
+     *     them on the calling thread (a direct executor) runs them inside the write that made the event, while it
      *     holds batches back (and, for a batch's event, every writer): such a subscriber must be quick and
      *     must not call the store
      * @param bufferCapacity events a subscriber may leave untaken, from 1 to {@link #MAX_WATCH_BUFFER}

@@ -58,11 +58,11 @@ import java.util.function.Consumer;
  *   <li><b>Bounds</b>: the publisher buffers at most the watch's capacity of events its subscriber has not
  *       taken, and the queue holds at most as many slots (at least {@link #MIN_WAITING_SLOTS}) waiting behind
  *       a change still being made. When either is full the watch ends with a {@link WatchOverflowException}:
- *       writers never wait for a subscriber, and a subscriber is never silently skipped past events. A durable
- *       watch's slots waiting for the disk are bounded otherwise: once more than half its buffer of slots waits, a
- *       writer that fills a slot whose change is not durable yet waits until it is
- *       ({@link Watch#holdIfBehind}) — writes outrunning the disk are held back, as by a flush, instead of ending
- *       the watch.
+ *       writers never wait for a subscriber, and a subscriber is never silently skipped past events. A
+ *       durable watch's slots waiting for the disk are bounded otherwise: once more slots wait than half its
+ *       buffer, a writer that fills a slot whose change is not durable yet waits until it is
+ *       ({@link Watch#holdIfBehind}): writes outrunning the disk are held back, as by a flush, instead of
+ *       ending the watch.
  *   <li><b>End</b>: a drop ends the tree's watches with an error, a close completes them after their last
  *       events (flushing first, so a durable watch's last events are sent too); both hold the exclusive side,
  *       so no slot is open then. A store abandoned as in a crash (tests)
@@ -412,10 +412,9 @@ final class Watchers {
          * the disk, as a flush would, never for the subscriber; past half the buffer, so that the events one
          * flush hands on fit into it, and writers already between taking a slot and filling it into the queue.
          * (The state of the queue's head is not asked: a drain on another thread may be handing it on.) A
-         * writer that cannot
-         * wait (interrupted, inside its own atomic batch, or the store failing) goes on: the watch's own request
-         * ({@link #awaitStable}) still delivers the events, or ends the watch if the store cannot make them
-         * durable.
+         * writer that cannot wait (interrupted, inside its own atomic batch, or the store failing) goes on: the
+         * watch's own request ({@link #awaitStable}) still delivers the events, or ends the watch if the store
+         * cannot make them durable.
          */
         void holdIfBehind(long mark) {
             if (waiting.get() <= holdAbove || stable(mark)) {
