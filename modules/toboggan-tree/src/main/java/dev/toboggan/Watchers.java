@@ -52,8 +52,8 @@ import java.util.function.Consumer;
  *       lies at or below it; the drain hands the head on only once the log's stable tip passed its mark (a
  *       message below the stable tip survives a crash, batches included). Otherwise it asks the store to make
  *       the log stable past the mark ({@link Stability#stableAsync}: the flusher's group commit, not a flush on
- *       the writer's thread), at most one such request per watch and mark, made on the watch's executor (it may
- *       wait for room in the Flusher's mailbox, which no writer may), and drains again when it completes.
+ *       the writer's thread), at most one such request per watch and mark, made by the drainer (the request
+ *       never waits: it raises the Flusher's coalesced signal), and drains again when it completes.
  *       Marks need not grow along the queue; each head waits for its own.
  *   <li><b>Bounds</b>: the publisher buffers at most the watch's capacity of events its subscriber has not
  *       taken, and the queue holds at most as many slots (at least {@link #MIN_WAITING_SLOTS}) waiting behind
@@ -101,7 +101,10 @@ final class Watchers {
         /** Every message below this survives a crash. */
         long stableTip();
 
-        /** Has the log made stable past {@code lsn}, without blocking; completed once it is. */
+        /**
+         * Has the log made stable past {@code lsn}; completed once it is. Never blocks: a writer asks it from
+         * inside its write.
+         */
         CompletionStage<Long> stableAsync(long lsn);
 
         /**
@@ -320,15 +323,15 @@ final class Watchers {
          * half its buffer, so that what one flush makes durable fits into the buffer at once.
          */
         private final int holdAbove;
-        /** Buffers for the subscriber; its executor also makes a durable watch's requests ({@link #awaitStable}). */
+        /** Buffers for the subscriber and delivers on its executor. */
         private final SubmissionPublisher<WatchEvent> publisher;
         private final ConcurrentLinkedQueue<Slot> slots = new ConcurrentLinkedQueue<>();
         /** Slots in {@link #slots}: taken and not yet drained. */
         private final AtomicInteger waiting = new AtomicInteger();
         private final AtomicBoolean draining = new AtomicBoolean();
         /**
-         * Why the watch must end (it fell behind, its executor refused a task, the store could not make a change
-         * durable); acted on by the next drain.
+         * Why the watch must end (it fell behind, its executor refused a delivery, the store could not make a
+         * change durable); acted on by the next drain.
          */
         private volatile RuntimeException failure;
         /** Written under {@link #draining} only. */
@@ -431,8 +434,9 @@ final class Watchers {
 
         /**
          * Has the store make the log stable past {@code mark} and drains again then; nothing if a request
-         * already covers it. The caller holds {@link #draining}. The request is made on the watch's executor:
-         * asking the engine may wait for room in its Flusher's mailbox, which a writer (who drains) must not.
+         * already covers it. The caller holds {@link #draining}; the request never blocks, so any drainer
+         * makes it (a writer, the thread completing an earlier request). A request completed at once drains
+         * through the caller's loop ({@link #mayDrain}).
          */
         private void awaitStable(long mark) {
             if (mark <= requested) {
@@ -440,23 +444,14 @@ final class Watchers {
             }
             requested = mark;
             try {
-                publisher.getExecutor().execute(() -> request(mark));
-            } catch (RuntimeException e) { // the executor refused: the event could never go out
-                failure = cannotMakeDurable(e);
-            }
-        }
-
-        private void request(long mark) {
-            try {
                 owner.stability.stableAsync(mark).whenComplete((tip, error) -> {
                     if (error != null && failure == null) {
                         failure = cannotMakeDurable(error);
                     }
                     drain();
                 });
-            } catch (RuntimeException e) { // the store closed or failed: the watch ends with it
+            } catch (RuntimeException e) { // the store closed or failed: the caller's drain ends the watch
                 failure = cannotMakeDurable(e);
-                drain();
             }
         }
 

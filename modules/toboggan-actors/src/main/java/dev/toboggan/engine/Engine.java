@@ -279,26 +279,44 @@ public final class Engine<P, D> implements AutoCloseable {
      */
     public CompletionStage<Long> flushAsync() {
         checkOpen();
-        return stableAsync(core.log.maxReservedLsn());
+        CompletableFuture<Long> done = stableWaiter(core.log.maxReservedLsn());
+        if (!done.isDone()) {
+            core.flushRequests.send(core.flushSignalTarget(), Flusher.Command.FLUSH_REQUESTED);
+        }
+        return done;
     }
 
     /**
-     * Makes the log stable past {@code lsn} (a position reserved already) without blocking: {@link #flushAsync}
-     * for a given position, which the Flusher makes stable with whatever else is written by then.
+     * Makes the log stable past {@code lsn} (a position reserved already) without ever waiting for the
+     * Flusher's mailbox: the Flusher makes it stable with whatever else is written by then. Where
+     * {@link #flushAsync} sends a request of its own (bounded by the mailbox's permits, so a caller learns
+     * when the Flusher is stuck), this one raises the Flusher's coalesced signal, as a writer that hands over
+     * a buffer does: at most one message in flight however many ask, so it can be asked from any thread, a
+     * writer's included (a durable watch's drain).
      *
      * @return a stage completed with the stable tip once it passed {@code lsn}, or exceptionally with
      *     {@link StoreFailedException} if the store fails first
-     * @throws BackpressureTimeoutException if the Flusher's mailbox stayed full for {@code send-timeout}
      */
     public CompletionStage<Long> stableAsync(long lsn) {
         checkOpen();
+        CompletableFuture<Long> done = stableWaiter(lsn);
+        if (!done.isDone()) {
+            core.flushSignal.flushNeeded();
+        }
+        return done;
+    }
+
+    /**
+     * A stage completed once the stable tip passes {@code lsn} (at once if it has), the log asked to get
+     * there; the caller tells the Flusher.
+     */
+    private CompletableFuture<Long> stableWaiter(long lsn) {
         if (core.log.stableTip() > lsn) {
             return CompletableFuture.completedFuture(core.log.stableTip());
         }
         started(); // the Flusher does the work: right after an open, wait for it to exist
         CompletableFuture<Long> done = core.flushWaiters.await(lsn);
         core.log.requestStable(lsn);
-        core.flushRequests.send(core.flushSignalTarget(), Flusher.Command.FLUSH_REQUESTED);
         return done;
     }
 

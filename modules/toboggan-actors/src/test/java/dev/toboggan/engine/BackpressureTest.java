@@ -133,4 +133,39 @@ class BackpressureTest {
             deadLetters.expectNoMessage(Duration.ofMillis(100));
         }
     }
+
+    /**
+     * A durable watch asks for stability from inside writes: {@code stableAsync} raises the Flusher's coalesced
+     * signal instead of taking a permit, so with the only permit held by a flush stuck in its fsync it still
+     * returns at once (flushAsync there waits {@code send-timeout}, then throws), and completes once the disk
+     * moves again.
+     */
+    @Test
+    void aStabilityRequestNeverWaitsForTheMailboxAndCompletesOnceTheDiskMovesAgain() throws Exception {
+        SimulatedStorage disk = new SimulatedStorage();
+        EngineSettings settings = EngineTestSupport.settings(DIR, """
+                toboggan.mailbox-capacity = 1
+                toboggan.send-timeout = 200ms
+                toboggan.flush-every = 0
+                """);
+        TestProbe<DeadLetter> deadLetters = kit.createDeadLetterProbe();
+        try (Engine<Long, Long> engine = Engine.open(settings, CounterMaterializer.INSTANCE, kit.system(), disk)) {
+            long pid = engine.pageCache().allocate(0L).pid();
+            org.awaitility.Awaitility.await().atMost(10, TimeUnit.SECONDS).until(() -> engine.flusherStarts() == 1);
+            disk.slowDown(Duration.ZERO, Duration.ofMinutes(1)); // lifted below
+            add(engine.pageCache(), pid, 1);
+            CompletableFuture<Long> first = engine.flushAsync().toCompletableFuture();
+            org.awaitility.Awaitility.await().atMost(5, TimeUnit.SECONDS)
+                    .until(() -> disk.forceCount() > 0 || engine.flushRequestsInFlight() == 1);
+            add(engine.pageCache(), pid, 1);
+            long lsn = engine.pageCache().log().maxReservedLsn();
+            CompletableFuture<Long> asked = engine.stableAsync(lsn).toCompletableFuture();
+            assertThat(engine.flushRequestsInFlight()).as("no permit taken").isLessThanOrEqualTo(1);
+            assertThat(asked).as("waiting for the disk, not failed").isNotDone();
+            disk.slowDown(Duration.ZERO, Duration.ZERO);
+            assertThat(asked.get(30, TimeUnit.SECONDS)).isGreaterThan(lsn);
+            assertThat(first.get(30, TimeUnit.SECONDS)).isPositive();
+            deadLetters.expectNoMessage(Duration.ofMillis(100));
+        }
+    }
 }
