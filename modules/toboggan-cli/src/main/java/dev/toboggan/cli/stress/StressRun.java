@@ -2,6 +2,7 @@ package dev.toboggan.cli.stress;
 
 import com.typesafe.config.Config;
 import dev.toboggan.Db;
+import dev.toboggan.StoreMetrics;
 import dev.toboggan.Toboggan;
 import dev.toboggan.WatchDelivery;
 import dev.toboggan.cli.Directories;
@@ -54,6 +55,7 @@ public final class StressRun {
         long opened = System.nanoTime();
         double runSeconds;
         Path backup;
+        StoreMetrics.Watches watchMetrics;
         List<WatchedVersions> watches = new ArrayList<>();
         ExecutorService watchThread = Executors.newSingleThreadExecutor(r -> {
             Thread th = new Thread(r, "stress-watch");
@@ -79,6 +81,7 @@ public final class StressRun {
                 th.join();
             }
             runSeconds = (System.nanoTime() - started) / 1e9;
+            watchMetrics = db.metrics().watches();
             backup = backUp(db);
             long closing = System.nanoTime();
             db.close();
@@ -88,6 +91,8 @@ public final class StressRun {
         for (WatchedVersions watch : watches) {
             out.println(watch.check(workers, failures));
         }
+        out.printf("watch of every key, durable: writers held for the disk %,d times (each when half its buffer "
+                + "waited for a flush)%n", watchMetrics.writersHeld());
         watchThread.shutdown();
         if (failures.errorCount() == 0) {
             checkStore(directory, "reopened", "after reopening", workers);
