@@ -22,8 +22,9 @@ interface Backend {
     CompletionStage<Long> flushAsync();
 
     /**
-     * Makes the log stable past {@code lsn}, a position reserved already, without blocking (a
-     * {@link #flushAsync} of at least that much); completed with the stable tip then.
+     * Makes the log stable past {@code lsn}, a position reserved already (a {@link #flushAsync} of at least
+     * that much); completed with the stable tip then. Never blocks, not even for room in a mailbox: a durable
+     * watch's drain asks it from inside writes.
      */
     CompletionStage<Long> stableAsync(long lsn);
 
