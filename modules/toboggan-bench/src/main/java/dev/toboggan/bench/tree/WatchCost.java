@@ -10,7 +10,9 @@ import dev.toboggan.bench.BenchDirs;
 import java.lang.management.ManagementFactory;
 import java.nio.ByteBuffer;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.List;
 import java.util.SplittableRandom;
 import java.util.concurrent.Executor;
 import java.util.concurrent.Flow;
@@ -36,11 +38,13 @@ import java.util.concurrent.atomic.LongAdder;
  * </ul>
  * For the two watches of every key, the time from a put's call to its event reaching the subscriber (every 16th
  * event; each value carries its put's {@code System.nanoTime()}). The watches have a buffer of {@code buffer}
- * events and deliver on the common pool, or with {@code default} on {@link Tree#defaultWatchExecutor()}.
+ * events and deliver on the common pool, or with {@code default} on {@link Tree#defaultWatchExecutor()}; the two
+ * ways of every key subscribe {@code watches} watches each (the first one's latency is printed, and the fewest
+ * changes any of them saw).
  *
  * <pre>
  * java -Xmx3g -cp modules/toboggan-bench/target/benchmarks.jar dev.toboggan.bench.tree.WatchCost \
- *     [keys (1000000)] [rounds (5)] [seconds (3)] [buffer (65536)] [common|default (common)]
+ *     [keys (1000000)] [rounds (5)] [seconds (3)] [buffer (65536)] [common|default (common)] [watches (1)]
  * </pre>
  */
 public final class WatchCost {
@@ -55,6 +59,7 @@ public final class WatchCost {
         int buffer = args.length > 3 ? Integer.parseInt(args[3]) : 1 << 16;
         Executor executor = args.length > 4 && args[4].equals("default") ? Tree.defaultWatchExecutor()
                 : ForkJoinPool.commonPool();
+        int watches = args.length > 5 ? Integer.parseInt(args[5]) : 1;
         Path dir = BenchDirs.create("watch-cost");
         try (Db db = Toboggan.open(dir.resolve("store"))) {
             TreeBenchmark.loadSettled(db, keys);
@@ -66,11 +71,14 @@ public final class WatchCost {
                 StringBuilder line = new StringBuilder(String.format("round %d:", round));
                 for (int w = 0; w < ways.length; w++) {
                     Way way = ways[(w + round) % ways.length];
-                    Counting subscriber = new Counting();
-                    if (way != Way.NONE) {
+                    List<Counting> subscribers = new ArrayList<>();
+                    int subscribed = way == Way.NONE ? 0 : way == Way.ELSEWHERE ? 1 : watches;
+                    for (int s = 0; s < subscribed; s++) {
+                        Counting subscriber = new Counting();
                         byte[] prefix = way == Way.ELSEWHERE ? new byte[] {-1, -1, -1, -1, -1} : new byte[0];
                         db.watchPrefix(prefix, way == Way.DURABLE ? WatchDelivery.DURABLE : WatchDelivery.APPLIED,
                                 executor, buffer).subscribe(subscriber);
+                        subscribers.add(subscriber);
                     }
                     long fsyncs = db.metrics().log().forces();
                     long held = db.metrics().watches().writersHeld();
@@ -82,14 +90,18 @@ public final class WatchCost {
                     line.append(String.format(" %s %.0f puts/s %.2f µs CPU/put", way.name().toLowerCase(), run.puts,
                             run.cpuNanosPerPut / 1000));
                     if (way == Way.EVERY || way == Way.DURABLE) {
-                        line.append(String.format(" (%d changes seen, from the put to the event p50 %.0f µs, p99 %.0f "
-                                + "µs%s)", subscriber.changes.sum(), subscriber.latencyMicros(0.50),
-                                subscriber.latencyMicros(0.99),
-                                subscriber.failure.get() == null ? "" : ", then " + subscriber.failure.get()));
+                        Counting first = subscribers.get(0);
+                        long fewest = subscribers.stream().mapToLong(c -> c.changes.sum()).min().orElse(0);
+                        Throwable failed = subscribers.stream().map(c -> c.failure.get()).filter(f -> f != null)
+                                .findFirst().orElse(null);
+                        line.append(String.format(" (%d watch%s, %d changes seen by each at least, from the put to the "
+                                + "event p50 %.0f µs, p99 %.0f µs%s)", subscribers.size(),
+                                subscribers.size() == 1 ? "" : "es", fewest, first.latencyMicros(0.50),
+                                first.latencyMicros(0.99), failed == null ? "" : ", then " + failed));
                     }
                     line.append(String.format(" %.0f fsyncs/s%s;", fsyncs / (double) seconds,
                             way == Way.DURABLE ? String.format(", writer held %d times", held) : ""));
-                    if (way != Way.NONE) {
+                    for (Counting subscriber : subscribers) {
                         subscriber.cancel();
                     }
                 }
