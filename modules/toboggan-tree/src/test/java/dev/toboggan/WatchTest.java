@@ -552,8 +552,8 @@ class WatchTest {
     }
 
     /**
-     * Under the engine, with the Flusher's fsyncs slowed: four writers and a batch writer behind a durable watch
-     * of a small buffer are held for the disk (while they hold the shared side, and the batch the exclusive
+     * Under the engine, with the Flusher's fsyncs slowed to 5 ms: four writers and a batch writer behind a
+     * durable watch of 128 events are held for the disk (while they hold the shared side, and the batch the exclusive
      * one), never wait for each other for good, and the watch neither overflows nor misses a key's last value.
      */
     @Test
@@ -566,7 +566,7 @@ class WatchTest {
                         "toboggan.flush-every", "1h")), java.nio.file.Path.of("/store"));
         Failpoints.callback("log.force", () -> {
             try {
-                Thread.sleep(2);
+                Thread.sleep(5);
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
             }
@@ -582,8 +582,10 @@ class WatchTest {
                     }
                 }
             };
-            // delivered inside the drain: on a busy machine a subscriber thread of its own could fall 64 behind
-            store.watchPrefix(utf8(""), WatchDelivery.DURABLE, Runnable::run, 64).subscribe(watch);
+            // Delivered inside the drain: on a busy machine a subscriber thread of its own could fall the buffer
+            // behind. 128 rather than less: a writer descheduled between its slot and its change lets the others
+            // pile slots behind it (a pile the hold does not stop), about 80 ms of it to overflow this queue.
+            store.watchPrefix(utf8(""), WatchDelivery.DURABLE, Runnable::run, 128).subscribe(watch);
             List<Future<?>> writers = new ArrayList<>();
             for (int w = 0; w < 4; w++) {
                 int writer = w;
