@@ -13,7 +13,8 @@ import org.junit.jupiter.api.Timeout;
 
 /**
  * A durable watch's gate, step by step, on a log whose positions the test moves: an event waits for the stable
- * tip to pass its mark, the watch asks for that once per mark, and a close sends what became durable before it.
+ * tip to pass its mark, the watch asks for that once per mark, a close sends what became durable before it, and
+ * a writer that outruns the disk is held until its change is durable.
  */
 @Timeout(30)
 class WatchersTest {
