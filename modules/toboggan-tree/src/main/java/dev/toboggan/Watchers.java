@@ -420,7 +420,8 @@ final class Watchers {
          * cannot make them durable.
          */
         void holdIfBehind(long mark) {
-            if (waiting.get() <= holdAbove || stable(mark)) {
+            // An ended watch holds nobody: its count of waiting slots is left as it was when it ended.
+            if (ended || waiting.get() <= holdAbove || stable(mark)) {
                 return;
             }
             owner.counters.writersHeld.increment();

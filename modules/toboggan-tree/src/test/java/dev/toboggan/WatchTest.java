@@ -445,6 +445,40 @@ class WatchTest {
         return writer;
     }
 
+    /** What a test runs under the engine, with its actor system and settings. */
+    private interface EngineTest {
+        void run(org.apache.pekko.actor.typed.ActorSystem<Void> system, dev.toboggan.engine.EngineSettings settings)
+                throws Exception;
+    }
+
+    /**
+     * Runs {@code test} with an actor system of its own and engine settings of segments of {@code segmentSize}
+     * and a periodic flush an hour apart (so only what asks for a flush gets one), then stops the system.
+     */
+    private static void underTheEngine(String segmentSize, EngineTest test) throws Exception {
+        org.apache.pekko.actor.typed.ActorSystem<Void> system = org.apache.pekko.actor.typed.ActorSystem.create(
+                org.apache.pekko.actor.typed.javadsl.Behaviors.empty(), "watch-engine");
+        try {
+            test.run(system, dev.toboggan.engine.EngineSettings.fromConfig(com.typesafe.config.ConfigFactory.parseMap(
+                    Map.of("toboggan.segment-size", segmentSize, "toboggan.flush-every", "1h")),
+                    java.nio.file.Path.of("/store")));
+        } finally {
+            system.terminate();
+            system.getWhenTerminated().toCompletableFuture().get(30, TimeUnit.SECONDS);
+        }
+    }
+
+    /** Makes every fsync of the log take {@code millis} longer (a slow disk); {@link #close} resets it. */
+    private static void slowForces(long millis) {
+        Failpoints.callback("log.force", () -> {
+            try {
+                Thread.sleep(millis);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        });
+    }
+
     /**
      * A durable watch sends an event only once its change would survive a crash. Under the engine (its
      * periodic flush an hour apart, so only the watch's own requests make anything durable), one thread
@@ -455,14 +489,9 @@ class WatchTest {
      */
     @Test
     void aDurableWatchReportsOnlyWhatSurvivesAPowerLoss() throws Exception {
-        org.apache.pekko.actor.typed.ActorSystem<Void> system = org.apache.pekko.actor.typed.ActorSystem.create(
-                org.apache.pekko.actor.typed.javadsl.Behaviors.empty(), "durable-watch");
-        SimulatedStorage engineDisk = new SimulatedStorage();
-        dev.toboggan.engine.EngineSettings settings = dev.toboggan.engine.EngineSettings.fromConfig(
-                com.typesafe.config.ConfigFactory.parseMap(Map.of("toboggan.segment-size", "16KiB",
-                        "toboggan.flush-every", "1h")), java.nio.file.Path.of("/store"));
-        TreeSettings trees = new TreeSettings(128, 24);
-        try {
+        underTheEngine("16KiB", (system, settings) -> {
+            SimulatedStorage engineDisk = new SimulatedStorage();
+            TreeSettings trees = new TreeSettings(128, 24);
             Store store = Toboggan.open(settings, trees, system, engineDisk);
             java.util.Set<String> reported = java.util.concurrent.ConcurrentHashMap.newKeySet();
             Recorder watch = new Recorder() {
@@ -514,10 +543,7 @@ class WatchTest {
             } finally {
                 reopened.close();
             }
-        } finally {
-            system.terminate();
-            system.getWhenTerminated().toCompletableFuture().get(30, TimeUnit.SECONDS);
-        }
+        });
     }
 
     /**
@@ -526,13 +552,7 @@ class WatchTest {
      */
     @Test
     void aWriterOutrunningTheDiskIsHeldBackInsteadOfEndingADurableWatch() throws Exception {
-        Failpoints.callback("log.force", () -> {
-            try {
-                Thread.sleep(20);
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-            }
-        });
+        slowForces(20);
         Recorder watch = new Recorder();
         // delivered inside the drain: on a busy machine a subscriber thread of its own could fall 128 behind
         db.watchPrefix(utf8(""), WatchDelivery.DURABLE, Runnable::run, 128).subscribe(watch);
@@ -559,73 +579,62 @@ class WatchTest {
     @Test
     void writersAndBatchesHeldByADurableWatchUnderTheEngineAllFinishAndEveryKeyEndsAtItsLastValue()
             throws Exception {
-        org.apache.pekko.actor.typed.ActorSystem<Void> system = org.apache.pekko.actor.typed.ActorSystem.create(
-                org.apache.pekko.actor.typed.javadsl.Behaviors.empty(), "held-writers");
-        dev.toboggan.engine.EngineSettings settings = dev.toboggan.engine.EngineSettings.fromConfig(
-                com.typesafe.config.ConfigFactory.parseMap(Map.of("toboggan.segment-size", "64KiB",
-                        "toboggan.flush-every", "1h")), java.nio.file.Path.of("/store"));
-        Failpoints.callback("log.force", () -> {
+        slowForces(5);
+        underTheEngine("64KiB", (system, settings) -> {
+            Store store = Toboggan.open(settings, new TreeSettings(128, 24), system, new SimulatedStorage());
             try {
-                Thread.sleep(5);
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-            }
-        });
-        Store store = Toboggan.open(settings, new TreeSettings(128, 24), system, new SimulatedStorage());
-        try {
-            Map<String, String> last = new java.util.concurrent.ConcurrentHashMap<>();
-            Recorder watch = new Recorder() {
-                @Override
-                public void onNext(WatchEvent event) {
-                    for (Change change : event.changes()) {
-                        last.put(text(change.key()), change.isRemoval() ? "removed" : text(change.value()));
+                Map<String, String> last = new java.util.concurrent.ConcurrentHashMap<>();
+                Recorder watch = new Recorder() {
+                    @Override
+                    public void onNext(WatchEvent event) {
+                        for (Change change : event.changes()) {
+                            last.put(text(change.key()), change.isRemoval() ? "removed" : text(change.value()));
+                        }
                     }
+                };
+                // Delivered inside the drain: on a busy machine a subscriber thread of its own could fall the buffer
+                // behind. 128 rather than less: a writer descheduled between its slot and its change lets the others
+                // pile slots behind it (a pile the hold does not stop), about 80 ms of it to overflow this queue.
+                store.watchPrefix(utf8(""), WatchDelivery.DURABLE, Runnable::run, 128).subscribe(watch);
+                List<Future<?>> writers = new ArrayList<>();
+                for (int w = 0; w < 4; w++) {
+                    int writer = w;
+                    writers.add(pool.submit(() -> {
+                        for (int i = 0; i < 3000; i++) {
+                            store.insert(utf8("w" + writer + "/" + (i % 200)), utf8("v" + i));
+                        }
+                    }));
                 }
-            };
-            // Delivered inside the drain: on a busy machine a subscriber thread of its own could fall the buffer
-            // behind. 128 rather than less: a writer descheduled between its slot and its change lets the others
-            // pile slots behind it (a pile the hold does not stop), about 80 ms of it to overflow this queue.
-            store.watchPrefix(utf8(""), WatchDelivery.DURABLE, Runnable::run, 128).subscribe(watch);
-            List<Future<?>> writers = new ArrayList<>();
-            for (int w = 0; w < 4; w++) {
-                int writer = w;
                 writers.add(pool.submit(() -> {
-                    for (int i = 0; i < 3000; i++) {
-                        store.insert(utf8("w" + writer + "/" + (i % 200)), utf8("v" + i));
+                    for (int i = 0; i < 300; i++) {
+                        Batch batch = new Batch();
+                        batch.insert(utf8("b/" + (i % 20)), utf8("v" + i));
+                        batch.remove(utf8("b/" + ((i + 7) % 20)));
+                        store.applyBatch(batch);
                     }
                 }));
-            }
-            writers.add(pool.submit(() -> {
-                for (int i = 0; i < 300; i++) {
-                    Batch batch = new Batch();
-                    batch.insert(utf8("b/" + (i % 20)), utf8("v" + i));
-                    batch.remove(utf8("b/" + ((i + 7) % 20)));
-                    store.applyBatch(batch);
+                for (Future<?> writer : writers) {
+                    writer.get(60, TimeUnit.SECONDS);
                 }
-            }));
-            for (Future<?> writer : writers) {
-                writer.get(60, TimeUnit.SECONDS);
+                store.flush();
+                Map<String, String> expected = new HashMap<>();
+                store.range(null, null).forEachRemaining(e -> expected.put(text(e.getKey()), text(e.getValue())));
+                for (int i = 0; i < 20; i++) {
+                    expected.putIfAbsent("b/" + i, "removed");
+                }
+                long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+                while (!last.equals(expected) && System.nanoTime() < deadline && !watch.end.isDone()) {
+                    Thread.sleep(10);
+                }
+                assertThat(watch.end).as("the watch goes on").isNotDone();
+                assertThat(last).as("each key's last event is its value in the store").isEqualTo(expected);
+                StoreMetrics.Watches metrics = store.metrics().watches();
+                assertThat(metrics.writersHeld()).as("writers were held for the disk").isPositive();
+                assertThat(metrics.overflowed()).isZero();
+            } finally {
+                store.close();
             }
-            store.flush();
-            Map<String, String> expected = new HashMap<>();
-            store.range(null, null).forEachRemaining(e -> expected.put(text(e.getKey()), text(e.getValue())));
-            for (int i = 0; i < 20; i++) {
-                expected.putIfAbsent("b/" + i, "removed");
-            }
-            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
-            while (!last.equals(expected) && System.nanoTime() < deadline && !watch.end.isDone()) {
-                Thread.sleep(10);
-            }
-            assertThat(watch.end).as("the watch goes on").isNotDone();
-            assertThat(last).as("each key's last event is its value in the store").isEqualTo(expected);
-            StoreMetrics.Watches metrics = store.metrics().watches();
-            assertThat(metrics.writersHeld()).as("writers were held for the disk").isPositive();
-            assertThat(metrics.overflowed()).isZero();
-        } finally {
-            store.close();
-            system.terminate();
-            system.getWhenTerminated().toCompletableFuture().get(30, TimeUnit.SECONDS);
-        }
+        });
     }
 
     /** On a machine of two cores the common pool has one thread: the shorter forms must not share it. */

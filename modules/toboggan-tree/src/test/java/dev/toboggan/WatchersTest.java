@@ -116,4 +116,21 @@ class WatchersTest {
         assertThat(counters.snapshot(1).writersHeld()).isEqualTo(log.held.size());
         assertThat(counters.snapshot(1).overflowed()).isZero();
     }
+
+    @Test
+    void aWatchThatEndedHoldsNoWriterWhoseSlotItTookBefore() {
+        watchers.publisher(new byte[0], true, Runnable::run, 16, Runnable::run).subscribe(recorder);
+        List<Watchers.Slots> taken = new ArrayList<>();
+        for (int i = 0; i < 12; i++) {
+            taken.add(watchers.reserve(utf8("k" + i))); // more than half the buffer, none filled yet
+        }
+        watchers.endAll(new IllegalStateException("the tree was dropped"));
+        log.reserved = 100;
+        for (Watchers.Slots slots : taken) {
+            slots.fill(new WatchEvent("t", List.of(new Change(utf8("k"), utf8("v")))));
+        }
+        assertThat(recorder.end).isCompletedExceptionally();
+        assertThat(log.held).as("nobody waits for the disk for a watch that ended").isEmpty();
+        assertThat(counters.snapshot(0).writersHeld()).isZero();
+    }
 }
