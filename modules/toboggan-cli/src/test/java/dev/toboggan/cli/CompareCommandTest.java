@@ -57,6 +57,30 @@ class CompareCommandTest {
     }
 
     @Test
+    void theInMemoryReferencesGetThroughputRowsAndRatiosAndNothingElse() throws IOException {
+        Path out = tmp.resolve("out");
+        CliRun r = CliRun.of("compare", "--keys", "300", "--ops", "300", "--durable-ops", "16", "--writers", "4",
+                "--settle", "0", "--warmup-percent", "0", "--stores", "toboggan,hashmap,skiplist", "--path",
+                tmp.resolve("work").toString(), "--out", out.toString());
+        assertThat(r.exit()).as(r.all()).isZero();
+        String[] tables = r.out().split("\n\n");
+        String throughput = List.of(tables).stream().filter(t -> t.startsWith("throughput")).findFirst().orElseThrow();
+        assertThat(throughput).contains("hash map, memory").contains("skip list, memory");
+        String durable = List.of(tables).stream().filter(t -> t.startsWith("durable")).findFirst().orElseThrow();
+        assertThat(durable).contains("Toboggan").doesNotContain("memory");
+        List<String> csv = Files.readAllLines(out.resolve(Comparison.CSV));
+        assertThat(csv).hasSize(4);
+        List<String> columns = List.of(csv.get(0).split(","));
+        List<String> hashMap = List.of(csv.get(2).split(",", -1));
+        assertThat(hashMap.get(0)).isEqualTo("hashmap");
+        assertThat(Double.parseDouble(hashMap.get(columns.indexOf("read_ops_per_s")))).isPositive();
+        assertThat(Double.parseDouble(hashMap.get(columns.indexOf("read_ratio")))).isPositive();
+        assertThat(hashMap.get(columns.indexOf("reopen_ms"))).isEmpty();
+        assertThat(hashMap.get(columns.indexOf("durable_1_writer_ops_per_s"))).isEmpty();
+        assertThat(Files.readAllBytes(out.resolve(Comparison.CHART))).startsWith(0x89, 'P', 'N', 'G');
+    }
+
+    @Test
     void badArgumentsGetAOneLineErrorAndTheUsage() {
         CliRun noBaseline = CliRun.of("compare", "--stores", "rocksdb");
         assertThat(noBaseline.exit()).isEqualTo(2);

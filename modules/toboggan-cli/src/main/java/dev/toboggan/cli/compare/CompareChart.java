@@ -12,6 +12,7 @@ import org.knowm.xchart.style.Styler;
 /**
  * The chart of a compare run, four panels of grouped bars, one bar per store: throughput as ratios to the
  * baseline store; durable writes as ratios to the bare write + fsync loop; space amplification; reopen time.
+ * The in-memory references ({@link Peer#keepsFiles()} false) appear in the first panel only.
  */
 final class CompareChart {
     private CompareChart() {}
@@ -39,6 +40,10 @@ final class CompareChart {
                 ratios.add(r.get(f) / baseline.get(f));
             }
             speed.addSeries(name, workloads, ratios);
+            if (!r.peer().keepsFiles()) {
+                // The in-memory references have throughputs only.
+                continue;
+            }
             double bare = r.get(Figure.BARE_FSYNC);
             durable.addSeries(name, durableWorkloads,
                     List.of(r.get(Figure.DURABLE) / bare, r.get(Figure.DURABLE_WRITERS) / bare));

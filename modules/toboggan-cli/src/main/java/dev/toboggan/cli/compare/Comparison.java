@@ -198,15 +198,17 @@ public final class Comparison {
                 figure("mixed 80/20 1t", Figure.MIXED, "%,.0f"), ratio(Figure.MIXED),
                 figure("95/5 " + threads, Figure.MIXED_THREADS, "%,.0f"), ratio(Figure.MIXED_THREADS)));
         String writers = sizes.writers() + "w";
+        // The in-memory references have no files: they have rows in the throughput table only.
+        List<Workloads.Result> stores = results.stream().filter(r -> r.peer().keepsFiles()).toList();
         printTable("durable writes, ops/s (bare: write + force(false) of the same bytes to a plain file, "
-                + "measured just before the store's)", results, base, List.of(
+                + "measured just before the store's)", stores, base, List.of(
                 figure("bare fsync", Figure.BARE_FSYNC, "%,.0f"),
                 figure("put+sync 1w", Figure.DURABLE, "%,.0f"), ratio(Figure.DURABLE),
                 quotient("/ bare", Figure.DURABLE, Figure.BARE_FSYNC),
                 figure("put+sync " + writers, Figure.DURABLE_WRITERS, "%,.0f"), ratio(Figure.DURABLE_WRITERS),
                 quotient("/ bare", Figure.DURABLE_WRITERS, Figure.BARE_FSYNC),
                 quotient("/ 1w", Figure.DURABLE_WRITERS, Figure.DURABLE)));
-        printTable("space amplification (files / keys and values) and reopen", results, base, List.of(
+        printTable("space amplification (files / keys and values) and reopen", stores, base, List.of(
                 figure("after load", Figure.SPACE_LOADED, "%.2f"), ratio(Figure.SPACE_LOADED),
                 figure("settled", Figure.SPACE_SETTLED, "%.2f"), figure("settled in ms", Figure.SETTLE_MS, "%,.0f"),
                 figure("closed", Figure.SPACE_CLOSED, "%.2f"), ratio(Figure.SPACE_CLOSED),

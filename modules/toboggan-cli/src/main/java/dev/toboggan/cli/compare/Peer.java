@@ -2,8 +2,14 @@ package dev.toboggan.cli.compare;
 
 import dev.toboggan.Db;
 import dev.toboggan.Toboggan;
+import java.nio.ByteBuffer;
 import java.nio.file.Path;
+import java.util.Arrays;
 import java.util.Locale;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ConcurrentMap;
+import java.util.concurrent.ConcurrentSkipListMap;
+import java.util.function.Function;
 import jetbrains.exodus.ArrayByteIterable;
 import jetbrains.exodus.ByteIterable;
 import jetbrains.exodus.env.Environment;
@@ -30,7 +36,9 @@ import org.rocksdb.WriteOptions;
 /**
  * The stores {@code toboggan compare} knows, each with the settings it is measured with (the same in
  * docs/benchmarks.md): no fsync per write, one fsync (or the store's equivalent) in {@link KvStore#flush()};
- * {@link KvStore#putDurably} is a put and that flush unless the store has a synced write of its own.
+ * {@link KvStore#putDurably} is a put and that flush unless the store has a synced write of its own. Last,
+ * two of the JDK's in-memory maps ({@link #keepsFiles()} false): not stores, but what this machine and this
+ * harness give a map that keeps nothing on disk, measured in the same run as the stores.
  */
 public enum Peer {
     /** Toboggan with its default settings (a flush every 500 ms in the background). */
@@ -245,12 +253,70 @@ public enum Peer {
                 }
             };
         }
+    },
+    /**
+     * Not a store: the JDK's {@code ConcurrentHashMap}, in memory, unordered, durable never. What a lookup
+     * table with nothing to keep in order and nothing to write does with the same workloads on this machine
+     * and in this harness: the reference the issue's throughput targets are read against (docs/benchmarks.md).
+     * Keys are wrapped in a {@code ByteBuffer} for their content's hash and equality; arrays are not copied.
+     */
+    HASHMAP("hash map, memory", false) {
+        @Override
+        KvStore open(Path dir) {
+            return new InMemory<>(new ConcurrentHashMap<>(), ByteBuffer::wrap);
+        }
+    },
+    /**
+     * Not a store: the JDK's {@code ConcurrentSkipListMap} over the same unsigned byte order as the stores'
+     * (so ordered, as each store is), in memory, durable never. Keys and values are not copied.
+     */
+    SKIPLIST("skip list, memory", false) {
+        @Override
+        KvStore open(Path dir) {
+            return new InMemory<>(new ConcurrentSkipListMap<>(Arrays::compareUnsigned), key -> key);
+        }
     };
 
+    /** The in-memory references' adapter: {@code mapKey} makes the map's key of a key's bytes. */
+    private record InMemory<K>(ConcurrentMap<K, byte[]> map, Function<byte[], K> mapKey) implements KvStore {
+        @Override
+        public void put(byte[] key, byte[] value) {
+            map.put(mapKey.apply(key), value);
+        }
+
+        @Override
+        public byte[] get(byte[] key) {
+            return map.get(mapKey.apply(key));
+        }
+
+        /** Nothing to make durable: nothing is ever kept. */
+        @Override
+        public void flush() {}
+
+        @Override
+        public void close() {
+            map.clear();
+        }
+    }
+
     private final String displayName;
+    private final boolean keepsFiles;
 
     Peer(String displayName) {
+        this(displayName, true);
+    }
+
+    Peer(String displayName, boolean keepsFiles) {
         this.displayName = displayName;
+        this.keepsFiles = keepsFiles;
+    }
+
+    /**
+     * Whether this is a store that keeps its data in files. The in-memory references do not: they are
+     * measured on the load, reads and mixed workloads only, and have no space, reopen or durable figures.
+     */
+    public boolean keepsFiles() {
+        return keepsFiles;
     }
 
     public String displayName() {

@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import dev.toboggan.cli.stress.Records;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.List;
 import java.util.concurrent.atomic.AtomicLong;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -34,40 +35,87 @@ class WorkloadsTest {
     }
 
     @Test
+    void theInMemoryReferencesAreMeasuredOnTheThroughputsOnlyAndCheckedLikeAStore() throws Exception {
+        List<Figure> throughputs = List.of(Figure.LOAD, Figure.READ, Figure.READ_THREADS, Figure.MIXED,
+                Figure.MIXED_THREADS);
+        for (Peer reference : List.of(Peer.HASHMAP, Peer.SKIPLIST)) {
+            assertThat(reference.keepsFiles()).isFalse();
+            Path dir = Files.createDirectories(tmp.resolve(reference.label()));
+            Workloads.Result r = workloads.run(reference, dir, tmp);
+            assertThat(r.wrongValues()).as(reference.label()).isZero();
+            assertThat(r.figures().keySet()).as(reference.label()).containsExactlyInAnyOrderElementsOf(throughputs);
+            for (Figure f : throughputs) {
+                assertThat(r.get(f)).as(reference.label() + " " + f).isPositive().isFinite();
+            }
+            try (var files = Files.list(dir)) {
+                assertThat(files).as("nothing written").isEmpty();
+            }
+        }
+    }
+
+    @Test
+    void aReferenceThatLosesAnOverwriteIsCaught() throws Exception {
+        // The checks do not trust a peer for keeping nothing on disk: a map that drops every tenth put is wrong.
+        AtomicLong puts = new AtomicLong();
+        Workloads.Opener dropsPuts = dir -> new Forwarding(Peer.HASHMAP.open(dir)) {
+            @Override
+            public void put(byte[] key, byte[] value) throws Exception {
+                long put = puts.incrementAndGet();
+                if (put <= sizes.keys() || put % 10 != 0) {
+                    super.put(key, value);
+                }
+            }
+        };
+        Workloads.Result r = workloads.run(Peer.HASHMAP, dropsPuts, Files.createDirectories(tmp.resolve("m")), tmp);
+        assertThat(r.wrongValues()).isPositive();
+    }
+
+    @Test
     void aStoreThatReturnsAnOldVersionOrADamagedValueIsCaught() throws Exception {
         AtomicLong gets = new AtomicLong();
-        Workloads.Opener wrongEveryFiftiethGet = dir -> {
-            KvStore real = Peer.TOBOGGAN.open(dir);
-            return new KvStore() {
-                @Override
-                public void put(byte[] key, byte[] value) throws Exception {
-                    real.put(key, value);
+        Workloads.Opener wrongEveryFiftiethGet = dir -> new Forwarding(Peer.TOBOGGAN.open(dir)) {
+            @Override
+            public byte[] get(byte[] key) throws Exception {
+                byte[] value = super.get(key);
+                if (value != null && gets.incrementAndGet() % 50 == 0) {
+                    value = value.clone();
+                    value[value.length - 1] ^= 1;
                 }
-
-                @Override
-                public byte[] get(byte[] key) throws Exception {
-                    byte[] value = real.get(key);
-                    if (value != null && gets.incrementAndGet() % 50 == 0) {
-                        value = value.clone();
-                        value[value.length - 1] ^= 1;
-                    }
-                    return value;
-                }
-
-                @Override
-                public void flush() throws Exception {
-                    real.flush();
-                }
-
-                @Override
-                public void close() throws Exception {
-                    real.close();
-                }
-            };
+                return value;
+            }
         };
         Workloads.Result r = workloads.run(Peer.TOBOGGAN, wrongEveryFiftiethGet, Files.createDirectories(tmp.resolve("s")),
                 tmp);
         assertThat(r.wrongValues()).isEqualTo(gets.get() / 50);
+    }
+
+    /** Passes every call to a real store; a test overrides the call it makes go wrong. */
+    private static class Forwarding implements KvStore {
+        private final KvStore real;
+
+        Forwarding(KvStore real) {
+            this.real = real;
+        }
+
+        @Override
+        public void put(byte[] key, byte[] value) throws Exception {
+            real.put(key, value);
+        }
+
+        @Override
+        public byte[] get(byte[] key) throws Exception {
+            return real.get(key);
+        }
+
+        @Override
+        public void flush() throws Exception {
+            real.flush();
+        }
+
+        @Override
+        public void close() throws Exception {
+            real.close();
+        }
     }
 
     @Test
