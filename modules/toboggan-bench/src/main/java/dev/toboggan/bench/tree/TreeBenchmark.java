@@ -16,6 +16,7 @@ import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.util.Map;
 import java.util.SplittableRandom;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
 import org.openjdk.jmh.annotations.Benchmark;
@@ -52,6 +53,11 @@ import org.openjdk.jmh.annotations.Warmup;
  *       (targets &ge; 0.8 &times; and &ge; 5 &times; {@link #baseline}, a bare 116-byte write + fdatasync
  *       loop on the same file system).
  *   <li>{@link #reopen}: opening the loaded store again in the same JVM (target &le; 50 ms).
+ *   <li>{@link #hashMapLoad}, {@link #hashMapGet1ThreadKeyInHand}, {@link #hashMapGet2ThreadsKeyInHand} and
+ *       {@link #hashMapMixed2ThreadsKeyInHand}: the same load, reads and 95/5 mix on a {@code ConcurrentHashMap}
+ *       of the same keys and values, in memory, unordered, durable never: not a store, but what this machine
+ *       gives the least a lookup can do, measured in the same run as the store (the targets above are
+ *       absolute figures; docs/benchmarks.md reads them against it).
  * </ul>
  * With {@code -Dtoboggan.bench.verbose=true} the loaded store's space amplification (bytes on disk over
  * the bytes of its keys and values) is printed after each iteration (target &le; 1.3 after the load).
@@ -271,6 +277,67 @@ public class TreeBenchmark extends BenchDefaults {
     public long durablePut16Writers(Loaded state) {
         state.db.insert(state.randomKey(), state.value);
         return state.db.flush();
+    }
+
+    /**
+     * The machine's reference: the keys and values in a {@code ConcurrentHashMap}, keyed by content (a
+     * {@code ByteBuffer} over the key's bytes). A put keeps a copy of its key, as the tree does.
+     */
+    @State(Scope.Benchmark)
+    public static class HashMapLoaded {
+        final byte[][] keys = keys();
+        final byte[] value = value();
+        ConcurrentHashMap<ByteBuffer, byte[]> map;
+
+        @Setup(Level.Trial)
+        public void load() {
+            map = new ConcurrentHashMap<>();
+            for (byte[] key : keys) {
+                map.put(ByteBuffer.wrap(key), value);
+            }
+        }
+    }
+
+    /** An empty {@code ConcurrentHashMap} per iteration, for {@link #hashMapLoad}. */
+    @State(Scope.Benchmark)
+    public static class HashMapEmpty {
+        final byte[][] keys = keys();
+        final byte[] value = value();
+        ConcurrentHashMap<ByteBuffer, byte[]> map;
+        int next;
+
+        @Setup(Level.Iteration)
+        public void open() {
+            map = new ConcurrentHashMap<>();
+            next = 0;
+        }
+    }
+
+    @Benchmark
+    @Threads(1)
+    public byte[] hashMapLoad(HashMapEmpty state) {
+        // As load: past 1 M the keys come round again as overwrites.
+        return state.map.put(ByteBuffer.wrap(state.keys[state.next++ % KEYS]), state.value);
+    }
+
+    @Benchmark
+    @Threads(1)
+    public byte[] hashMapGet1ThreadKeyInHand(HashMapLoaded state, KeyInHand key) {
+        return state.map.get(ByteBuffer.wrap(key.randomKey()));
+    }
+
+    @Benchmark
+    @Threads(2)
+    public byte[] hashMapGet2ThreadsKeyInHand(HashMapLoaded state, KeyInHand key) {
+        return state.map.get(ByteBuffer.wrap(key.randomKey()));
+    }
+
+    @Benchmark
+    @Threads(2)
+    public byte[] hashMapMixed2ThreadsKeyInHand(HashMapLoaded state, KeyInHand key) {
+        byte[] k = key.randomKey();
+        return ThreadLocalRandom.current().nextInt(100) < 5 ? state.map.put(ByteBuffer.wrap(k.clone()), state.value)
+                : state.map.get(ByteBuffer.wrap(k));
     }
 
     /** The baseline's file: one 116-byte record (a key and a value) appended and fdatasynced per op. */
