@@ -150,6 +150,20 @@ final class IdGenerator {
     }
 
     /**
+     * Makes every later id higher than {@code id} (an import carrying another store's ids over), as if ids
+     * up to it had been handed out: the next id's interval gets its mark written and made stable before this
+     * returns, through {@link #awaitReady}'s path, so the invariant holds for the jump as for a step. Called
+     * outside any batch.
+     */
+    void advancePast(long id) {
+        if (id < 0 || id == Long.MAX_VALUE) {
+            throw new IllegalArgumentException("ids run from 0 to Long.MAX_VALUE - 1; cannot advance past " + id);
+        }
+        next.accumulateAndGet(id + 1, Math::max);
+        awaitReady();
+    }
+
+    /**
      * The next id.
      *
      * @param insideBatch whether the calling thread holds an atomic batch open

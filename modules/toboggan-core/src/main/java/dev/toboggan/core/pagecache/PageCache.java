@@ -781,6 +781,22 @@ public final class PageCache<P, D> implements AutoCloseable {
         return ids.generate(ownBatches.get().depth > 0);
     }
 
+    /**
+     * Makes every id {@link #generateId()} hands out from now on, in this run and any later one, higher than
+     * {@code id}: what an import does with the ids of the store it came from. Writes and waits for one mark.
+     *
+     * @throws IllegalArgumentException if {@code id} is negative or {@code Long.MAX_VALUE}
+     * @throws IllegalStateException if the calling thread holds an atomic batch open
+     */
+    public void advanceIdsPast(long id) {
+        checkUsable();
+        if (ownBatches.get().depth > 0) {
+            throw new IllegalStateException("advanceIdsPast waits for a mark to be stable, which it cannot be inside "
+                    + "the caller's own batch: call it outside any batch");
+        }
+        ids.advancePast(id);
+    }
+
     private long writeMark(long mark) {
         failpoint("pagecache.idgen.persist");
         while (true) {

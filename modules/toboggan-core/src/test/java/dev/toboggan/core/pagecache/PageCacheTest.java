@@ -371,6 +371,28 @@ class PageCacheTest {
         assertThat(pc.generateId()).isGreaterThan(last);
     }
 
+    @SuppressWarnings("try") // the resource is used for its scope only
+    @Test
+    void idsAdvancedPastAnotherStoresStayAboveItAcrossAPowerLoss() {
+        long interval = pc.config().idgenPersistInterval();
+        long imported = 1_000_003 * interval + 1; // far past this store's own marks, inside an interval
+        pc.generateId();
+        pc.advanceIdsPast(imported);
+        crash(); // nothing flushed since: the advance's mark must have been made stable by the call itself
+        long next = pc.generateId();
+        assertThat(next).isGreaterThan(imported);
+        pc.advanceIdsPast(5); // never moves ids back
+        assertThat(pc.generateId()).isGreaterThan(next);
+        assertThatThrownBy(() -> pc.advanceIdsPast(-1)).isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("cannot advance past -1");
+        try (Batch batch = pc.openBatch()) {
+            assertThatThrownBy(() -> pc.advanceIdsPast(imported * 2)).isInstanceOf(IllegalStateException.class)
+                    .hasMessageContaining("outside any batch");
+        }
+        crash();
+        assertThat(pc.generateId()).as("the refused advance moved nothing").isLessThan(imported * 2);
+    }
+
     @Test
     void anOpenWritesNothingUntilTheFirstIdAndRunsWithoutIdsRestartAtTheSameId() {
         long interval = pc.config().idgenPersistInterval();
