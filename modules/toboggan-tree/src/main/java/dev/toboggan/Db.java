@@ -108,6 +108,25 @@ public interface Db extends Tree, AutoCloseable {
      */
     Backup backup(Path target);
 
+    /**
+     * Writes every tree of the store, with its entries in key order, and where the store's id generator
+     * stands, to the file {@code dump} (sled's {@code export}): a file in a layout of its own
+     * (docs/format.md, "Dump file") that {@link Toboggan#importDump} makes a new store of, with this or a later
+     * version of Toboggan, whatever on-disk format the store itself has. The dump holds the store as of one
+     * moment: writers (and batches, transactions, drops) wait while it is written, reads go on; so it holds
+     * every change that returned before this call and no half of an atomic batch. For a store that must not
+     * hold its writers that long, {@link #backup} it first and export the backup. The file appears under its
+     * name only when complete and forced; until then it is a hidden {@code .NAME.partial} beside it.
+     *
+     * @param dump a file that does not exist yet, outside the store's directory; its directory must exist
+     * @return what the dump holds
+     * @throws IllegalArgumentException if {@code dump} is null or exists, its directory does not, or it lies
+     *     inside the store's directory; nothing was written
+     * @throws java.io.UncheckedIOException if writing the dump failed (a full disk, say): no dump is left
+     *     behind, and the store is unchanged and open
+     */
+    Dump export(Path dump);
+
     /** Waits for writes in progress, makes everything durable and releases the store. Idempotent. */
     @Override
     void close();

@@ -3,6 +3,10 @@ package dev.toboggan;
 import dev.toboggan.core.Backup;
 import dev.toboggan.core.pagecache.Page;
 import dev.toboggan.core.pagecache.PageCache;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.LinkOption;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Iterator;
@@ -322,6 +326,48 @@ final class Store implements Db {
     public Backup backup(Path target) {
         checkOpen();
         return pc.backup(target);
+    }
+
+    @Override
+    public Dump export(Path dump) {
+        if (dump == null) {
+            throw new IllegalArgumentException("the dump's path is null: name a file that does not exist yet");
+        }
+        checkOpen();
+        Path file = dump.toAbsolutePath().normalize();
+        if (Files.exists(file, LinkOption.NOFOLLOW_LINKS)) {
+            throw new IllegalArgumentException("the dump " + dump + " exists already: name a new file (an export "
+                    + "never overwrites one)");
+        }
+        if (file.getParent() == null || !Files.isDirectory(file.getParent())) {
+            throw new IllegalArgumentException("the dump's directory " + file.getParent() + " does not exist: "
+                    + "create it first");
+        }
+        if (file.startsWith(backend.directory().toAbsolutePath().normalize())) {
+            throw new IllegalArgumentException("the dump " + dump + " lies inside the store's directory "
+                    + backend.directory() + ": put it elsewhere");
+        }
+        synchronized (trees) {
+            // Writers, batches, transactions and drops wait: the dump is the store as of one moment.
+            long stamp = cc.enterExclusive();
+            try (DumpFormat.Writer writer = new DumpFormat.Writer(file)) {
+                checkNotClosed();
+                for (String name : treeNames()) {
+                    writer.tree(name);
+                    Iterator<Map.Entry<byte[], byte[]>> entries = heldTree(name, false).range(null, null);
+                    while (entries.hasNext()) {
+                        Map.Entry<byte[], byte[]> e = entries.next();
+                        writer.entry(e.getKey(), e.getValue());
+                    }
+                }
+                return writer.finish(pc.generateId());
+            } catch (IOException e) {
+                throw new UncheckedIOException("could not write the dump " + dump + " (none was left behind; the "
+                        + "store is unchanged): " + e.getMessage(), e);
+            } finally {
+                cc.exitExclusive(stamp);
+            }
+        }
     }
 
     @Override

@@ -91,6 +91,32 @@ public final class Toboggan {
         }
     }
 
+    /**
+     * Makes a new store in {@code directory}, with the default settings, of a dump that {@link Db#export}
+     * wrote (sled's {@code import}): every tree and entry of the exported store, and an id generator whose
+     * ids are all higher than any the exported store handed out. The whole dump is read and checked before
+     * anything is written, and the store appears under {@code directory} only once complete and durable: a
+     * failure or a crash leaves nothing there. The new store is closed on return; open it with
+     * {@link #open(Path)}.
+     *
+     * @param dump a complete dump file
+     * @param directory a directory that does not exist yet; its parent must
+     * @return what was imported
+     * @throws IllegalArgumentException if an argument is null, the dump is missing, incomplete, damaged or
+     *     of a version this Toboggan does not read (the message says which, and at which byte), or the
+     *     directory exists; nothing was written
+     * @throws java.io.UncheckedIOException if reading the dump or writing the store failed: nothing is left
+     *     under {@code directory}
+     */
+    public static Dump importDump(Path dump, Path directory) {
+        return DumpImport.run(dump, ConfigFactory.empty(), directory);
+    }
+
+    /** {@link #importDump(Path, Path)}, the new store made with {@code config}'s {@code toboggan} settings. */
+    public static Dump importDump(Path dump, Config config, Path directory) {
+        return DumpImport.run(dump, config, directory);
+    }
+
     static Db open(EngineSettings settings, TreeSettings trees) {
         return Store.open(new EngineBackend(Engine.open(settings, NodeMaterializer.INSTANCE)), trees);
     }

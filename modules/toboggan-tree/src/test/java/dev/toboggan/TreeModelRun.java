@@ -8,6 +8,9 @@ import dev.toboggan.core.io.SimulatedStorage;
 import dev.toboggan.core.pagecache.PageCache;
 import dev.toboggan.core.pagecache.PageCacheConfig;
 import dev.toboggan.core.pagecache.SegmentCleaning;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -94,6 +97,11 @@ final class TreeModelRun {
          * exactly the model, hand out ids past every id handed out so far, and pass the verifier.
          */
         record Backup() implements Op {}
+        /**
+         * An export ({@link Db#export}) to a file: read back, the dump must hold exactly the model and an id
+         * past every id handed out so far.
+         */
+        record Export() implements Op {}
         /** Pages out each page whose every fragment is durable with probability one half, drawn from {@code seed}. */
         record Evict(long seed) implements Op {}
         record Restart() implements Op {}
@@ -216,7 +224,7 @@ final class TreeModelRun {
         } else if (roll < 93) {
             return new Op.Snapshot();
         } else if (roll < 94) {
-            return new Op.Backup();
+            return r.nextBoolean() ? new Op.Backup() : new Op.Export();
         } else if (roll < 95) {
             return new Op.Evict(r.nextLong());
         } else if (roll < 97) {
@@ -393,6 +401,8 @@ final class TreeModelRun {
             backup(op);
             candidates.clear();
             candidates.add(copy(model));
+        } else if (op instanceof Op.Export) {
+            export(op);
         } else if (op instanceof Op.Evict o) {
             evict(o);
         } else if (op instanceof Op.Restart) {
@@ -528,6 +538,46 @@ final class TreeModelRun {
 
     private void backup(Op op) {
         checkBackup(db.backup(backupDirectory()).directory(), model, op);
+    }
+
+    private void export(Op op) {
+        Path file;
+        try {
+            file = Files.createTempFile("toboggan-model-", ".dump");
+            Files.delete(file);
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+        try {
+            Dump dump = db.export(file);
+            Map<String, NavigableMap<byte[], byte[]>> held = new TreeMap<>();
+            DumpFormat.read(file, new DumpFormat.Visitor() {
+                NavigableMap<byte[], byte[]> tree;
+
+                @Override
+                public void tree(String name) {
+                    tree = TestKeys.model();
+                    held.put(name, tree);
+                }
+
+                @Override
+                public void entry(byte[] key, byte[] value) {
+                    tree.put(key, value);
+                }
+            });
+            if (!same(model, held)) {
+                throw new AssertionError(where(op) + ": the dump holds " + describe(held) + " but the store held "
+                        + describe(model));
+            }
+            assertThat(dump.lastId()).as(where(op)).isGreaterThan(lastId);
+            lastId = dump.lastId();
+        } finally {
+            try {
+                Files.deleteIfExists(file);
+            } catch (IOException e) {
+                throw new UncheckedIOException(e);
+            }
+        }
     }
 
     /** The store in {@code directory} holds exactly {@code expected}, hands out ids past every id so far, verifies. */

@@ -1,0 +1,251 @@
+package dev.toboggan;
+
+import static dev.toboggan.TestKeys.be;
+import static dev.toboggan.TestKeys.drain;
+import static dev.toboggan.TestKeys.utf8;
+import static dev.toboggan.TestKeys.value;
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import com.typesafe.config.Config;
+import com.typesafe.config.ConfigFactory;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.zip.CRC32C;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** Export and import ({@link Db#export}, {@link Toboggan#importDump}): a store's contents through a dump file. */
+class DumpTest {
+    @TempDir
+    Path tmp;
+
+    @Test
+    void aStoreImportedFromItsDumpHoldsEveryTreeAndEntryAndHandsOutOnlyHigherIds() {
+        Path source = tmp.resolve("source");
+        Path dumpFile = tmp.resolve("store.dump");
+        long highestId = -1;
+        Map<String, List<String>> contents;
+        Dump exported;
+        try (Db db = Toboggan.open(config(source))) {
+            for (int i = 0; i < 3000; i++) {
+                db.insert(be(i), value(i, i % 200));
+            }
+            db.remove(be(7));
+            Tree users = db.tree("users");
+            users.insert(utf8("ada"), value(1, 3 << 20)); // a value in the log's blobs
+            users.insert(new byte[0], utf8("the empty key"));
+            db.tree("ünïcödé, empty");
+            db.tree("dropped").insert(utf8("k"), utf8("v"));
+            db.dropTree("dropped");
+            for (int i = 0; i < 25; i++) {
+                highestId = db.generateId();
+            }
+            contents = contents(db);
+            exported = db.export(dumpFile);
+            assertThat(db.get(be(8))).as("the store goes on after an export").isNotNull();
+        }
+        assertThat(exported.trees()).isEqualTo(3);
+        assertThat(exported.entries()).isEqualTo(2999 + 2);
+        assertThat(exported.lastId()).isGreaterThan(highestId);
+        assertThat(exported.bytes()).isEqualTo(sizeOf(dumpFile));
+
+        Path imported = tmp.resolve("imported");
+        Dump read = Toboggan.importDump(dumpFile, config(imported), imported);
+        assertThat(read).isEqualTo(exported);
+        try (Db db = Toboggan.open(config(imported))) {
+            assertThat(contents(db)).isEqualTo(contents);
+            assertThat(db.generateId()).isGreaterThan(exported.lastId());
+        }
+        assertThat(siblings()).containsExactlyInAnyOrder("source", "store.dump", "imported");
+    }
+
+    @Test
+    void aDumpTakenWhileBatchesRunHoldsEachBatchWholeOrNotAtAll() throws Exception {
+        Path dumps = Files.createDirectories(tmp.resolve("dumps"));
+        AtomicBoolean stop = new AtomicBoolean();
+        List<Dump> taken = new ArrayList<>();
+        try (Db db = Toboggan.open(config(tmp.resolve("store")))) {
+            Tree other = db.tree("other");
+            CompletableFuture<Void> writer = CompletableFuture.runAsync(() -> {
+                for (int round = 0; !stop.get(); round++) {
+                    // One atomic change across two trees: a key here and its twin there, the same value.
+                    byte[] v = value(round, 40);
+                    db.applyBatches(Map.of(Db.DEFAULT_TREE, new Batch().insert(be(round % 500), v),
+                            "other", new Batch().insert(be(round % 500), v)));
+                }
+            });
+            for (int i = 0; i < 8; i++) {
+                taken.add(db.export(dumps.resolve("d" + i)));
+            }
+            stop.set(true);
+            writer.get();
+            assertThat(other.get(be(0))).isNotNull();
+        }
+        for (Dump dump : taken) {
+            Path store = tmp.resolve("from-" + dump.file().getFileName());
+            Toboggan.importDump(dump.file(), config(store), store);
+            try (Db db = Toboggan.open(config(store))) {
+                assertThat(drain(db.tree("other").iterator())).as(dump.toString()).isEqualTo(drain(db.iterator()));
+            }
+        }
+    }
+
+    @Test
+    void aDamagedTruncatedOrForeignDumpIsRefusedAndNothingIsImported() throws IOException {
+        Path dumpFile = tmp.resolve("good.dump");
+        try (Db db = Toboggan.open(config(tmp.resolve("source")))) {
+            for (int i = 0; i < 500; i++) {
+                db.insert(be(i), value(i, 50));
+            }
+            db.export(dumpFile);
+        }
+        byte[] good = Files.readAllBytes(dumpFile);
+
+        byte[] flipped = good.clone();
+        flipped[good.length / 2] ^= 0x10;
+        assertRefused(flipped, "checksum does not match");
+        assertRefused(Arrays.copyOf(good, good.length - 10), "truncated");
+        assertRefused(Arrays.copyOf(good, good.length - 29), "ends before its END frame");
+        assertRefused(Arrays.copyOf(good, good.length + 1), "bytes follow its END frame");
+        assertRefused(utf8("key,value\n1,2\n"), "not a Toboggan dump");
+        byte[] laterVersion = good.clone();
+        laterVersion[8 + 8 + 1 + 1] = 2; // the header frame's version, and its CRC made right again
+        CRC32C crc = new CRC32C();
+        crc.update(laterVersion, 8 + 8, 3);
+        ByteBuffer.wrap(laterVersion).putInt(8 + 4, (int) crc.getValue());
+        assertRefused(laterVersion, "a dump of version 2; this Toboggan reads version 1");
+    }
+
+    @Test
+    void framesThatBreakTheDumpsRulesAreRefusedEvenWithRightChecksums() throws IOException {
+        assertRefused(dump(w -> w.entry(be(1), be(1))), "an entry comes before any tree");
+        assertRefused(dump(w -> {
+            w.tree("t");
+            w.entry(be(2), be(0));
+            w.entry(be(1), be(0));
+        }), "not in ascending order");
+        assertRefused(dump(w -> {
+            w.tree("t");
+            w.entry(be(1), be(0));
+            w.entry(be(1), be(0));
+        }), "not in ascending order");
+        assertRefused(dump(w -> {
+            w.tree("t");
+            w.tree("t");
+        }), "appears twice");
+        assertRefused(dump(w -> {
+            w.tree("t");
+            w.entry(new byte[Tree.MAX_KEY_LENGTH + 1], be(0));
+        }), "over Tree.MAX_KEY_LENGTH");
+    }
+
+    @Test
+    void badArgumentsAreRefusedWithWhatToDoAndChangeNothing() throws IOException {
+        Path store = tmp.resolve("store");
+        Path dumpFile = tmp.resolve("d");
+        try (Db db = Toboggan.open(config(store))) {
+            db.insert(utf8("k"), utf8("v"));
+            Files.writeString(dumpFile, "mine");
+            assertThatThrownBy(() -> db.export(dumpFile)).isInstanceOf(IllegalArgumentException.class)
+                    .hasMessageContaining("exists already");
+            assertThat(Files.readString(dumpFile)).isEqualTo("mine");
+            assertThatThrownBy(() -> db.export(tmp.resolve("no/such/dir/d"))).isInstanceOf(IllegalArgumentException.class)
+                    .hasMessageContaining("does not exist: create it first");
+            assertThatThrownBy(() -> db.export(store.resolve("d"))).isInstanceOf(IllegalArgumentException.class)
+                    .hasMessageContaining("inside the store's directory");
+            assertThatThrownBy(() -> db.export(null)).isInstanceOf(IllegalArgumentException.class);
+            Files.delete(dumpFile);
+            db.export(dumpFile);
+        }
+        assertThatThrownBy(() -> Toboggan.importDump(dumpFile, store)).isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("exists already: an import makes a new store");
+        assertThatThrownBy(() -> Toboggan.importDump(tmp.resolve("none"), tmp.resolve("new")))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("does not exist or is not a file");
+        Files.createDirectories(tmp.resolve(".new.importing"));
+        assertThatThrownBy(() -> Toboggan.importDump(dumpFile, tmp.resolve("new")))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("did not finish; delete it");
+        assertThat(tmp.resolve("new")).doesNotExist();
+        Db closed = Toboggan.open(config(store));
+        closed.close();
+        assertThatThrownBy(() -> closed.export(tmp.resolve("after-close"))).isInstanceOf(IllegalStateException.class)
+                .hasMessageContaining("is closed");
+        assertThat(tmp.resolve("after-close")).doesNotExist();
+    }
+
+    @Test
+    void aWriterThatDoesNotFinishLeavesNoFileBehind() throws IOException {
+        Path dumpFile = tmp.resolve("d");
+        try (DumpFormat.Writer writer = new DumpFormat.Writer(dumpFile)) {
+            writer.tree("t");
+            writer.entry(be(1), be(2));
+        }
+        assertThat(siblings()).isEmpty();
+    }
+
+    /** Writes {@code body}'s frames between a header and an END frame that counts them. */
+    private Path dump(WriterBody body) throws IOException {
+        Path file = tmp.resolve("crafted-" + System.nanoTime());
+        try (DumpFormat.Writer writer = new DumpFormat.Writer(file)) {
+            body.write(writer);
+            writer.finish(0);
+        }
+        return file;
+    }
+
+    private interface WriterBody {
+        void write(DumpFormat.Writer writer) throws IOException;
+    }
+
+    private void assertRefused(byte[] bytes, String why) throws IOException {
+        Path file = tmp.resolve("bad-" + System.nanoTime());
+        Files.write(file, bytes);
+        assertRefused(file, why);
+    }
+
+    private void assertRefused(Path file, String why) {
+        Path target = tmp.resolve("target");
+        assertThatThrownBy(() -> Toboggan.importDump(file, target)).isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining(why).hasMessageContaining("nothing was imported");
+        assertThat(target).doesNotExist();
+        assertThat(tmp.resolve(".target.importing")).doesNotExist();
+    }
+
+    /** Every tree's entries, as {@link TestKeys#drain} shows them. */
+    private static Map<String, List<String>> contents(Db db) {
+        Map<String, List<String>> contents = new java.util.TreeMap<>();
+        for (String name : db.treeNames()) {
+            contents.put(name, drain(db.tree(name).iterator()));
+        }
+        return contents;
+    }
+
+    private List<String> siblings() {
+        try (var files = Files.list(tmp)) {
+            return files.map(p -> p.getFileName().toString()).toList();
+        } catch (IOException e) {
+            throw new java.io.UncheckedIOException(e);
+        }
+    }
+
+    private static long sizeOf(Path file) {
+        try {
+            return Files.size(file);
+        } catch (IOException e) {
+            throw new java.io.UncheckedIOException(e);
+        }
+    }
+
+    private static Config config(Path directory) {
+        return ConfigFactory.parseMap(Map.of("toboggan.directory", directory.toString(),
+                "toboggan.segment-size", "64KiB", "toboggan.tree.node-split-size", "1KiB"));
+    }
+}
