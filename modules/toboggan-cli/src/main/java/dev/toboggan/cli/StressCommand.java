@@ -1,23 +1,20 @@
 package dev.toboggan.cli;
 
 import com.typesafe.config.Config;
-import com.typesafe.config.ConfigFactory;
 import dev.toboggan.Tree;
 import dev.toboggan.cli.stress.OpMix;
 import dev.toboggan.cli.stress.Records;
 import dev.toboggan.cli.stress.RunReport;
 import dev.toboggan.cli.stress.StressRun;
 import dev.toboggan.cli.stress.StressSettings;
-import dev.toboggan.engine.EngineSettings;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.util.LinkedHashMap;
-import java.util.Map;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.ParameterException;
@@ -75,10 +72,8 @@ public final class StressCommand implements Callable<Integer> {
     @Option(names = "--path", description = "a new store directory, kept afterwards (default: a temporary directory, deleted)")
     Path path;
 
-    @Option(names = "--set", paramLabel = "KEY=VALUE",
-            description = "a store setting for this run, repeatable, e.g. --set toboggan.cache-capacity=64MiB "
-                    + "(the keys of docs/operations.md)")
-    Map<String, String> storeSettings = new LinkedHashMap<>();
+    @Mixin
+    StoreSettings storeSettings = new StoreSettings();
 
     @Option(names = "--report", paramLabel = "DIR",
             description = "write the run per second to DIR/" + RunReport.CSV + " and a chart of it to DIR/" + RunReport.CHART)
@@ -90,7 +85,7 @@ public final class StressCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         StressSettings settings = settings();
-        Config storeConfig = storeConfig();
+        Config storeConfig = storeSettings.config(spec);
         if (path != null && Files.exists(path.resolve("format"))) {
             // The threads' models start empty: every key already there would read back as wrong.
             throw new ParameterException(spec.commandLine(), "--path " + path + " already holds a store; stress needs "
@@ -143,22 +138,6 @@ public final class StressCommand implements Callable<Integer> {
     }
 
     /** The {@code --set} settings, checked now: a wrong key or value is a usage error before anything is written. */
-    private Config storeConfig() {
-        Config config = ConfigFactory.parseMap(storeSettings, "--set");
-        try {
-            for (String key : storeSettings.keySet()) {
-                if (!ConfigFactory.defaultReference().hasPath(key)) {
-                    throw new IllegalArgumentException("--set " + key + ": no such setting; the keys are listed in "
-                            + "docs/operations.md (e.g. toboggan.cache-capacity)");
-                }
-            }
-            EngineSettings.fromConfig(config, Path.of("."));
-        } catch (IllegalArgumentException e) {
-            throw new ParameterException(spec.commandLine(), e.getMessage());
-        }
-        return config;
-    }
-
     private void requireAtLeast(String option, long value, long min) {
         if (value < min) {
             throw new ParameterException(spec.commandLine(), option + " must be at least " + min + ", was " + value);

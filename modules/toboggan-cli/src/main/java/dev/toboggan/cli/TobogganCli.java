@@ -17,7 +17,8 @@ import picocli.CommandLine.Command;
  */
 @Command(name = "toboggan", mixinStandardHelpOptions = true, version = "toboggan 0.1.0-SNAPSHOT",
         description = "Toboggan, an embedded log-structured storage engine for the JVM.",
-        subcommands = {StressCommand.class, InspectCommand.class, VerifyCommand.class, CompareCommand.class})
+        subcommands = {StressCommand.class, InspectCommand.class, VerifyCommand.class, CompareCommand.class,
+                ExportCommand.class, ImportCommand.class})
 public final class TobogganCli implements Runnable {
     static final int OK = 0;
     static final int PROBLEMS = 1;

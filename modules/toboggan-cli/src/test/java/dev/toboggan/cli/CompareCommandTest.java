@@ -107,13 +107,14 @@ class CompareCommandTest {
 
     @Test
     void everyCommandHasHelp() {
-        for (String command : List.of("stress", "inspect", "verify", "compare")) {
+        for (String command : List.of("stress", "inspect", "verify", "compare", "export", "import")) {
             CliRun r = CliRun.of(command, "--help");
             assertThat(r.exit()).as(r.all()).isZero();
             assertThat(r.out()).startsWith("Usage: toboggan " + command);
         }
         CliRun top = CliRun.of("--help");
         assertThat(top.exit()).isZero();
-        assertThat(top.out()).contains("stress").contains("inspect").contains("verify").contains("compare");
+        assertThat(top.out()).contains("stress").contains("inspect").contains("verify").contains("compare")
+                .contains("export").contains("import");
     }
 }

@@ -1,0 +1,73 @@
+package dev.toboggan.bench.tree;
+
+import dev.toboggan.Db;
+import dev.toboggan.Dump;
+import dev.toboggan.Toboggan;
+import dev.toboggan.bench.BenchDirs;
+import dev.toboggan.core.Backup;
+import java.nio.file.Files;
+import java.nio.file.Path;
+
+/**
+ * What an export ({@link Db#export}) and an import ({@link Toboggan#importDump}) cost: {@code keys} of
+ * {@link TreeBenchmark}'s random 16-byte keys with 100-byte values are loaded, then {@code rounds} times: a
+ * backup of the quiet store (the baseline: the same store's bytes read and written once), an export of it,
+ * an import of that dump into a new store, and the first open of the imported store, whose size is taken again
+ * after it stayed open and quiet a while. Each file and copy is deleted after it is timed.
+ *
+ * <pre>
+ * java -Xmx3g -cp modules/toboggan-bench/target/benchmarks.jar dev.toboggan.bench.tree.DumpCost \
+ *     [keys (1000000)] [rounds (3)]
+ * </pre>
+ */
+public final class DumpCost {
+    /** How long the imported store is left open and quiet, for the segment cleaner's compaction at rest. */
+    private static final long SETTLE_MILLIS = 3000;
+
+    private DumpCost() {}
+
+    public static void main(String[] args) throws Exception {
+        int keys = args.length > 0 ? Integer.parseInt(args[0]) : 1_000_000;
+        int rounds = args.length > 1 ? Integer.parseInt(args[1]) : 3;
+        Path dir = BenchDirs.create("dump-cost");
+        Path work = BenchDirs.create("dump-cost-files");
+        try (Db db = Toboggan.open(dir.resolve("store"))) {
+            TreeBenchmark.loadSettled(db, keys);
+            System.out.printf("loaded %d keys: %.1f MiB on disk%n", keys, db.sizeOnDisk() / 1048576.0);
+            for (int round = 0; round < rounds; round++) {
+                long t0 = System.nanoTime();
+                Backup backup = db.backup(work.resolve("backup"));
+                double backupMs = (System.nanoTime() - t0) / 1e6;
+                BenchDirs.delete(backup.directory());
+                t0 = System.nanoTime();
+                Dump dump = db.export(work.resolve("dump"));
+                double exportMs = (System.nanoTime() - t0) / 1e6;
+                Path imported = work.resolve("imported");
+                t0 = System.nanoTime();
+                Toboggan.importDump(dump.file(), imported);
+                double importMs = (System.nanoTime() - t0) / 1e6;
+                t0 = System.nanoTime();
+                long size;
+                double openMs;
+                long settled;
+                try (Db copy = Toboggan.open(imported)) {
+                    openMs = (System.nanoTime() - t0) / 1e6;
+                    size = copy.sizeOnDisk();
+                    Thread.sleep(SETTLE_MILLIS);
+                    settled = copy.sizeOnDisk();
+                }
+                System.out.printf("round %d: backup %.0f ms (%.1f MiB); export %.0f ms (%.1f MiB, %.2f x the backup); "
+                        + "import %.0f ms (%.0f k entries/s; the new store %.1f MiB, %.1f MiB once open and quiet "
+                        + "for %d ms); open of the import %.0f ms%n",
+                        round, backupMs, backup.bytes() / 1048576.0, exportMs, dump.bytes() / 1048576.0,
+                        exportMs / backupMs, importMs, dump.entries() / importMs, size / 1048576.0,
+                        settled / 1048576.0, SETTLE_MILLIS, openMs);
+                Files.delete(dump.file());
+                BenchDirs.delete(imported);
+            }
+        } finally {
+            BenchDirs.delete(dir);
+            BenchDirs.delete(work);
+        }
+    }
+}

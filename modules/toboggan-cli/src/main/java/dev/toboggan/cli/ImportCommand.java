@@ -1,0 +1,61 @@
+package dev.toboggan.cli;
+
+import dev.toboggan.Dump;
+import dev.toboggan.Toboggan;
+import java.io.PrintWriter;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+import picocli.CommandLine.ParameterException;
+import picocli.CommandLine.Spec;
+
+/** {@code toboggan import}: a new store made of a dump file ({@link Toboggan#importDump}). */
+@Command(name = "import", mixinStandardHelpOptions = true, sortOptions = false,
+        description = {"Makes a new store of a dump file that 'toboggan export' (or Db.export) wrote: every tree and "
+                + "entry, and ids that start above every id the exported store handed out. The whole dump is read "
+                + "and checked before anything is written; the store appears under --path only once complete and "
+                + "durable, so a failure leaves nothing there.",
+                "Exit code: 0 imported, 1 the dump is damaged, incomplete or of a version this Toboggan does not "
+                        + "read (the message says where), 2 bad arguments."})
+public final class ImportCommand implements Callable<Integer> {
+    @Parameters(index = "0", paramLabel = "DUMP", description = "the dump file to read")
+    Path dump;
+
+    @Option(names = "--path", required = true, paramLabel = "DIR",
+            description = "the new store's directory; it must not exist")
+    Path path;
+
+    @Mixin
+    StoreSettings storeSettings = new StoreSettings();
+
+    @Spec
+    CommandSpec spec;
+
+    @Override
+    public Integer call() {
+        if (!Files.isRegularFile(dump)) {
+            throw new ParameterException(spec.commandLine(), "DUMP " + dump + ": no such file");
+        }
+        if (Files.exists(path)) {
+            throw new ParameterException(spec.commandLine(), "--path " + path + " exists already: an import makes a "
+                    + "new store; name a directory that does not exist");
+        }
+        PrintWriter out = spec.commandLine().getOut();
+        Dump read;
+        try {
+            read = Toboggan.importDump(dump, storeSettings.config(spec), path);
+        } catch (IllegalArgumentException e) {
+            spec.commandLine().getErr().println("import: " + e.getMessage());
+            spec.commandLine().getErr().flush();
+            return TobogganCli.PROBLEMS;
+        }
+        out.printf("imported %,d trees and %,d entries from %s into %s%n", read.trees(), read.entries(), dump, path);
+        out.flush();
+        return TobogganCli.OK;
+    }
+}
