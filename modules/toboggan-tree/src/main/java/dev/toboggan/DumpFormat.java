@@ -15,7 +15,6 @@ import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
 import java.util.Arrays;
 import java.util.HashSet;
@@ -114,7 +113,9 @@ final class DumpFormat {
             out.flush();
             channel.force(true);
             channel.close();
-            Files.move(partial, dump, StandardCopyOption.ATOMIC_MOVE);
+            // Not ATOMIC_MOVE: that may replace a file made under the name since the caller looked; a plain move
+            // refuses it (FileAlreadyExistsException) and is still one rename within the directory.
+            Files.move(partial, dump);
             new FileChannelStorage().syncDirectory(dump.toAbsolutePath().getParent());
             finished = true;
             return new Dump(dump, trees, entries, lastId, bytes);

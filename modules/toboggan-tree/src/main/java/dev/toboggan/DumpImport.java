@@ -7,7 +7,6 @@ import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.util.Comparator;
 import java.util.stream.Stream;
 
@@ -62,7 +61,9 @@ final class DumpImport {
                 store.pageCache().advanceIdsPast(checked.lastId());
                 store.flush();
             }
-            Files.move(building, target, StandardCopyOption.ATOMIC_MOVE);
+            // Not ATOMIC_MOVE: a rename onto a directory made there meanwhile (if empty) would replace it; a plain
+            // move refuses an existing target and is still one rename beside it.
+            Files.move(building, target);
             new FileChannelStorage().syncDirectory(target.getParent());
             complete = true;
             return checked;
