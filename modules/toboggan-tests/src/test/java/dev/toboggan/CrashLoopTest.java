@@ -38,7 +38,9 @@ import org.junit.jupiter.api.Test;
  *   <li>no worker saw a wrong read, a failed swap or an error while it ran;
  *   <li>every online backup the child finished holds, per worker, the state after a prefix of its operations
  *       that contains every operation done before the backup was asked for, and checks out; one the kill
- *       cut short is refused at open.
+ *       cut short is refused at open;
+ *   <li>every dump the child exported imports into a store that holds the same, checked the same way; an
+ *       export the kill cut short left no file under the dump's name.
  * </ul>
  * The store then closes cleanly and the recovered state is the next cycle's starting point.
  *
@@ -59,6 +61,8 @@ class CrashLoopTest {
     private final Set<Long> ids = new HashSet<>();
     private int backupsChecked;
     private int backupsCutShort;
+    private int dumpsChecked;
+    private int dumpsCutShort;
     /** Operations the child's durable watch reported as they passed the last one; workers whose bar it raised. */
     private long watchedOperations;
     private int raisedByTheWatch;
@@ -118,7 +122,8 @@ class CrashLoopTest {
         System.out.println("CrashLoopTest: " + CYCLES + " kills while working, " + recoveryKills
                 + " while recovering (" + killsBeforeOpened + " before the open returned), " + ids.size()
                 + " ids checked, " + backupsChecked + " online backups checked (" + backupsCutShort
-                + " cut short and refused), " + watchedOperations + " operations reported by a durable watch (past "
+                + " cut short and refused), " + dumpsChecked + " exports imported and checked (" + dumpsCutShort
+                + " cut short, leaving no dump), " + watchedOperations + " operations reported by a durable watch (past "
                 + "every flush of the worker " + raisedByTheWatch + " times), " + (System.nanoTime() - started) / 1_000_000
                 + " ms (" + verifyMillis + " verifying)");
         deleteRecursively(root);
@@ -226,6 +231,10 @@ class CrashLoopTest {
             journals.add(CrashJournal.read(cycleDir.resolve("journal-" + w)));
         }
         for (int i = 0; i < lines.length - 1; i++) {
+            if (lines[i].startsWith("D ")) {
+                checkDump(cycleDir, cycle, lines[i].split(" "), ended, journals, where);
+                continue;
+            }
             if (!lines[i].startsWith("S ")) {
                 continue;
             }
@@ -242,14 +251,44 @@ class CrashLoopTest {
                 }
                 continue;
             }
-            try (Db db = Toboggan.open(CrashWorkload.config(), backup)) {
-                List<Map<Integer, byte[]>> held = recoveredState(db, at);
-                for (int w = 0; w < WORKERS; w++) {
-                    checkPrefix(w, cycle, journals.get(w), Long.parseLong(f[2 + w]), held.get(w), at);
-                }
-                TreeVerifier.verify((Store) db);
-            }
+            checkCopy(backup, cycle, f, journals, at);
             backupsChecked++;
+        }
+    }
+
+    /**
+     * A dump the child exported (journal line {@code D <n> <done0> ...}): if the file exists it is whole, and the
+     * store imported from it holds, per worker, a prefix of its operations containing every one done before the
+     * export was asked for, and checks out; if the kill cut the export short, no file has the dump's name.
+     */
+    private void checkDump(Path cycleDir, int cycle, String[] f, Set<Integer> ended, List<CrashJournal.Parsed> journals,
+            String where) {
+        int n = Integer.parseInt(f[1]);
+        Path dump = cycleDir.resolve("dump-" + n);
+        String at = "dump " + n + " of " + where;
+        if (!Files.exists(dump)) {
+            assertThat(ended).as("an export that returned left its dump; %s", at).doesNotContain(n);
+            dumpsCutShort++;
+            return;
+        }
+        Path imported = cycleDir.resolve("imported-" + n);
+        Toboggan.importDump(dump, CrashWorkload.config(), imported);
+        checkCopy(imported, cycle, f, journals, at);
+        dumpsChecked++;
+    }
+
+    /**
+     * The store in {@code directory} (a backup, or imported from a dump) holds, per worker, a prefix of its
+     * operations containing every one done before the copy was asked for ({@code f}: the journal line, the
+     * workers' last operations from its third field on), and checks out.
+     */
+    private void checkCopy(Path directory, int cycle, String[] f, List<CrashJournal.Parsed> journals, String at) {
+        try (Db db = Toboggan.open(CrashWorkload.config(), directory)) {
+            List<Map<Integer, byte[]>> held = recoveredState(db, at);
+            for (int w = 0; w < WORKERS; w++) {
+                checkPrefix(w, cycle, journals.get(w), Long.parseLong(f[2 + w]), held.get(w), at);
+            }
+            TreeVerifier.verify((Store) db);
         }
     }
 

@@ -23,8 +23,9 @@ import java.util.concurrent.atomic.AtomicLongArray;
  * {@code opened} (holding the milliseconds the open took) right after it returned, so the parent can aim
  * a kill at recovery itself.
  *
- * <p>A thread beside the workers takes online backups ({@link Db#backup}) now and then, journaled in
- * {@value #BACKUP_JOURNAL}: the parent opens each and checks it holds a prefix of every worker's operations.
+ * <p>A thread beside the workers takes online backups ({@link Db#backup}) and exports ({@link Db#export})
+ * now and then, journaled in {@value #BACKUP_JOURNAL}: the parent opens each backup, and a store imported from
+ * each dump, and checks it holds a prefix of every worker's operations.
  *
  * <p>A {@link WatchDelivery#DURABLE} watch of both trees journals, in {@value #WATCH_JOURNAL}, the latest
  * operation of each worker it reported ({@code W <worker> <seq>}, from the value's tag): a durable event says
@@ -182,20 +183,26 @@ public final class CrashWorkload {
     }
 
     /**
-     * Takes an online backup every 50–300 ms into {@code backup-<n>} of the cycle directory, until killed: the
-     * line {@code S <n> <done0> <done1> ...} (each worker's last operation that had returned, so the backup
-     * must hold it) before the call, {@code E <n>} after it returned.
+     * Every 50–300 ms, until killed, takes an online backup into {@code backup-<n>} of the cycle directory or
+     * (one time in two) exports the store to the dump file {@code dump-<n>} there: the line
+     * {@code S <n> <done0> <done1> ...} (backup) or {@code D <n> <done0> ...} (export), each worker's last
+     * operation that had returned, so the copy must hold it, before the call; {@code E <n>} after it returned.
      */
     private static void takeBackups(Db db, CrashJournal journal, Path cycleDir, AtomicLongArray lastDone,
             SplittableRandom r) throws Exception {
         for (int n = 0; ; n++) {
             Thread.sleep(r.nextInt(50, 300));
-            StringBuilder line = new StringBuilder("S ").append(n);
+            boolean export = r.nextBoolean();
+            StringBuilder line = new StringBuilder(export ? "D " : "S ").append(n);
             for (int w = 0; w < lastDone.length(); w++) {
                 line.append(' ').append(lastDone.get(w));
             }
             journal.line(line.toString());
-            db.backup(cycleDir.resolve("backup-" + n));
+            if (export) {
+                db.export(cycleDir.resolve("dump-" + n));
+            } else {
+                db.backup(cycleDir.resolve("backup-" + n));
+            }
             journal.line("E " + n);
         }
     }
