@@ -11,6 +11,7 @@ import dev.toboggan.core.TobogganException;
 import dev.toboggan.core.io.SimulatedStorage;
 import dev.toboggan.core.pagecache.SegmentCleaning;
 import dev.toboggan.engine.EngineSettings;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -28,6 +29,7 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.TestInfo;
+import org.junit.jupiter.api.io.TempDir;
 
 /**
  * Faults under the whole store (the engine and its actors, the trees) through the IO seam: one scenario —
@@ -72,6 +74,9 @@ class FaultInjectionTest {
             """);
 
     private static ActorSystem<Void> system;
+    /** Where the export steps write their dumps: the real file system (an export is read back after the run). */
+    @TempDir
+    static Path dumps;
 
     @BeforeAll
     static void startSystem() {
@@ -178,12 +183,16 @@ class FaultInjectionTest {
     /** Backups opened and compared after a run, and backups cut short that an open refused. */
     private int backupsChecked;
     private int backupsRefused;
+    /** Dumps read back after a run, and exports that failed leaving no file under the dump's name. */
+    private int dumpsChecked;
+    private int exportsFailed;
 
     @AfterEach
     void report(TestInfo test) {
         System.out.println("FaultInjectionTest." + test.getTestMethod().orElseThrow().getName() + ": " + runs
                 + " runs, " + errors + " ended in an error; backups checked " + backupsChecked + ", cut short and refused "
-                + backupsRefused);
+                + backupsRefused + "; dumps checked " + dumpsChecked + ", exports failed without leaving one "
+                + exportsFailed);
         String name = test.getTestMethod().orElseThrow().getName();
         // A regression seed replays one run, and which call is the Nth depends on the background actors'
         // timing: it may miss its target (the bug it found has a deterministic test of its own, named in
@@ -201,6 +210,11 @@ class FaultInjectionTest {
             switch (scenario.checkRecovery(what)) {
                 case CHECKED -> backupsChecked++;
                 case REFUSED -> backupsRefused++;
+                default -> { }
+            }
+            switch (scenario.checkDump(what)) {
+                case CHECKED -> dumpsChecked++;
+                case REFUSED -> exportsFailed++;
                 default -> { }
             }
         } catch (AssertionError | RuntimeException e) {
@@ -221,7 +235,7 @@ class FaultInjectionTest {
         return messages.toString();
     }
 
-    /** What a run left of its backup step. */
+    /** What a run left of its backup step, or of its export step (REFUSED: the export failed, leaving no dump). */
     private enum BackupOutcome { NONE, CHECKED, REFUSED }
 
     /** One run of the scenario on a fresh simulated disk, and what it acknowledged. */
@@ -266,6 +280,10 @@ class FaultInjectionTest {
         private String failedAt;
         /** The store's state when the backup step began ({@code null} before it): what the backup must hold. */
         private NavigableMap<byte[], byte[]> backupModel;
+        /** The default tree when the export step began ({@code null} before it), and whether the export returned. */
+        private NavigableMap<byte[], byte[]> exportModel;
+        private boolean exported;
+        private final Path dumpFile = dumps.resolve("dump-" + System.nanoTime());
         /** Segments the cleaning (the engine's and the scenario's passes) had freed at the last clean step. */
         private long segmentsFreed;
 
@@ -308,6 +326,7 @@ class FaultInjectionTest {
             s.add("flush");
             writes(r, s, 4);
             s.add("backup");
+            s.add("export");
             writes(r, s, 2);
             s.add("close");
             return s;
@@ -437,6 +456,12 @@ class FaultInjectionTest {
                     backupModel = copy(model);
                     db.backup(BACKUP);
                     acknowledge();
+                }
+                // An export to a file of the real file system: its reads meet the faults, its writes do not.
+                case "export" -> {
+                    exportModel = copy(model);
+                    db.export(dumpFile);
+                    exported = true;
                 }
                 case "close+open" -> {
                     db.close();
@@ -595,6 +620,52 @@ class FaultInjectionTest {
                 copy.close();
             }
             return BackupOutcome.CHECKED;
+        }
+
+        /**
+         * After the run: a dump under its name holds exactly the default tree as the export step began and the
+         * export returned; an export that failed left no file, not even its partial one.
+         */
+        BackupOutcome checkDump(String context) {
+            if (exportModel == null) {
+                return BackupOutcome.NONE;
+            }
+            Path partial = dumpFile.resolveSibling("." + dumpFile.getFileName() + ".partial");
+            try {
+                if (!Files.exists(dumpFile)) {
+                    assertThat(exported).as("an export that returned left its dump, after %s", context).isFalse();
+                    assertThat(partial).as("a failed export removes its partial file, after %s", context).doesNotExist();
+                    return BackupOutcome.REFUSED;
+                }
+                assertThat(exported).as("a dump exists only if its export returned, after %s", context).isTrue();
+                NavigableMap<byte[], byte[]> held = TestKeys.model();
+                DumpFormat.read(dumpFile, new DumpFormat.Visitor() {
+                    boolean defaultTree;
+
+                    @Override
+                    public void tree(String name) {
+                        defaultTree = name.equals(Db.DEFAULT_TREE);
+                    }
+
+                    @Override
+                    public void entry(byte[] key, byte[] value) {
+                        if (defaultTree) {
+                            held.put(key, value);
+                        }
+                    }
+                });
+                if (!TestKeys.show(held).equals(TestKeys.show(exportModel))) {
+                    fail("the dump holds another state than the store's when the export began, after " + context
+                            + ": " + difference(exportModel, held) + "\nthe steps:\n  " + String.join("\n  ", trace));
+                }
+                return BackupOutcome.CHECKED;
+            } finally {
+                try {
+                    Files.deleteIfExists(dumpFile);
+                } catch (java.io.IOException e) {
+                    throw new java.io.UncheckedIOException(e);
+                }
+            }
         }
 
         private void recovered(String context) {
