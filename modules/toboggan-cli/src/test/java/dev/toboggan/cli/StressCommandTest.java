@@ -22,6 +22,7 @@ class StressCommandTest {
         assertThat(r.exit()).as(r.all()).isZero();
         assertThat(r.out()).contains("OK: every value read back").contains("reopened in").contains("ops/s")
                 .contains("backed up online").contains("opened the backup in")
+                .contains("imported them into a new store").contains("opened the store imported from the export in")
                 .contains("watch of every key, applied:").contains("watch of every key, durable:")
                 .contains("each key's last one its final version");
         assertThat(Files.exists(store.resolve("log"))).as("--path keeps the store").isTrue();

@@ -2,6 +2,7 @@ package dev.toboggan.cli.stress;
 
 import com.typesafe.config.Config;
 import dev.toboggan.Db;
+import dev.toboggan.Dump;
 import dev.toboggan.StoreMetrics;
 import dev.toboggan.Toboggan;
 import dev.toboggan.WatchDelivery;
@@ -26,8 +27,9 @@ import org.HdrHistogram.Recorder;
 /**
  * A stress run on the public tree API: load, a timed run of mixed operations with a progress line per
  * second (followed by two watches of every key: one told of changes as they are applied, one as they become
- * durable), an online backup, a clean close, a reopen, and a check of every
- * key against the threads' models: in the watch's last events, in the reopened store and in the backup.
+ * durable), an online backup, an export imported into a new store, a clean close, a reopen, and a check of
+ * every key against the threads' models: in the watch's last events, in the reopened store, in the backup and
+ * in the imported store.
  */
 public final class StressRun {
     private final StressSettings settings;
@@ -55,6 +57,7 @@ public final class StressRun {
         long opened = System.nanoTime();
         double runSeconds;
         Path backup;
+        Path imported;
         StoreMetrics.Watches watchMetrics;
         List<WatchedVersions> watches = new ArrayList<>();
         ExecutorService watchThread = Executors.newSingleThreadExecutor(r -> {
@@ -83,6 +86,7 @@ public final class StressRun {
             runSeconds = (System.nanoTime() - started) / 1e9;
             watchMetrics = db.metrics().watches();
             backup = backUp(db);
+            imported = exportAndImport(db);
             long closing = System.nanoTime();
             db.close();
             out.printf("closed (everything flushed) in %.0f ms%n", (System.nanoTime() - closing) / 1e6);
@@ -103,11 +107,18 @@ public final class StressRun {
             }
             deleteBackup(backup.getParent());
         }
+        if (imported != null) {
+            if (failures.errorCount() == 0) {
+                checkStore(imported, "opened the store imported from the export", "in the imported store", workers);
+            }
+            deleteBackup(imported.getParent());
+        }
         for (String line : failures.first()) {
             out.println(line);
         }
         boolean clean = !failures.any();
-        out.println(clean ? "OK: every value read back, during the run, in the watches' last events, after reopening and in the backup, was right"
+        out.println(clean ? "OK: every value read back, during the run, in the watches' last events, after reopening, in the backup and in the "
+                + "imported store, was right"
                 : "FAILED: " + failures.wrongCount() + " wrong values read back, " + failures.errorCount() + " errors");
         out.flush();
         return clean;
@@ -225,6 +236,33 @@ public final class StressRun {
             return target;
         } catch (IOException | RuntimeException e) {
             failures.error("backup", e);
+            return null;
+        }
+    }
+
+    /**
+     * Exports the store, its workers stopped, to a dump in a new temporary directory and imports that into a new
+     * store beside it, which must hold exactly what the store holds ({@link #checkStore}).
+     *
+     * @return the imported store's directory, or {@code null} if either step failed (a failure recorded)
+     */
+    private Path exportAndImport(Db db) {
+        Path dir = null;
+        try {
+            dir = Files.createTempDirectory("toboggan-stress-export-");
+            long started = System.nanoTime();
+            Dump dump = db.export(dir.resolve("store.dump"));
+            double exportMs = (System.nanoTime() - started) / 1e6;
+            started = System.nanoTime();
+            Toboggan.importDump(dump.file(), storeConfig, dir.resolve("store"));
+            out.printf("exported %,d entries in %.0f ms (%.1f MiB) and imported them into a new store in %.0f ms%n",
+                    dump.entries(), exportMs, dump.bytes() / 1048576.0, (System.nanoTime() - started) / 1e6);
+            return dir.resolve("store");
+        } catch (IOException | RuntimeException e) {
+            failures.error("export and import", e);
+            if (dir != null) {
+                deleteBackup(dir);
+            }
             return null;
         }
     }
