@@ -502,6 +502,19 @@ final class BLinkTree implements Tree {
     @Override
     public Flow.Publisher<WatchEvent> watchPrefix(byte[] prefix, WatchDelivery delivery, Executor executor,
             int bufferCapacity) {
+        checkWatch(prefix, delivery, executor, bufferCapacity);
+        return watchers.publisher(prefix, delivery == WatchDelivery.DURABLE, executor, bufferCapacity, this::admitWatch);
+    }
+
+    @Override
+    public Flow.Publisher<WatchEvent> watchPrefixWithState(byte[] prefix, WatchDelivery delivery, Executor executor,
+            int bufferCapacity) {
+        checkWatch(prefix, delivery, executor, bufferCapacity);
+        return watchers.publisher(prefix, delivery == WatchDelivery.DURABLE, executor, bufferCapacity,
+                this::admitWatchAlone, this::currentState);
+    }
+
+    private void checkWatch(byte[] prefix, WatchDelivery delivery, Executor executor, int bufferCapacity) {
         if (prefix == null) {
             throw new IllegalArgumentException("the prefix is null; watch the empty prefix to see every change");
         }
@@ -520,7 +533,6 @@ final class BLinkTree implements Tree {
                     + " events (Tree.MAX_WATCH_BUFFER), not " + bufferCapacity);
         }
         checkWritable();
-        return watchers.publisher(prefix, delivery == WatchDelivery.DURABLE, executor, bufferCapacity, this::admitWatch);
     }
 
     /** Runs a watch's registration as a writer, so never while the tree's watches are ended. */
@@ -533,6 +545,32 @@ final class BLinkTree implements Tree {
         } finally {
             cc.exitShared(stamp);
         }
+    }
+
+    /**
+     * Runs the registration of a watch that begins with the prefix's current state with the exclusive side
+     * held, as a batch: no writer holds a slot or changes the tree until it has read the state and queued it.
+     */
+    private void admitWatchAlone(Runnable registration) {
+        checkWritable();
+        long stamp = cc.enterExclusive();
+        try {
+            checkWritable();
+            registration.run();
+        } finally {
+            cc.exitExclusive(stamp);
+        }
+    }
+
+    /** Every entry under {@code prefix}, in key order, as changes to its value: a watch's initial event. */
+    private List<Change> currentState(byte[] prefix) {
+        List<Change> state = new ArrayList<>();
+        Iterator<Map.Entry<byte[], byte[]>> entries = scanPrefix(prefix);
+        while (entries.hasNext()) {
+            Map.Entry<byte[], byte[]> e = entries.next();
+            state.add(new Change(e.getKey(), e.getValue()));
+        }
+        return state;
     }
 
     /**

@@ -542,6 +542,12 @@ final class Store implements Db {
     }
 
     @Override
+    public Flow.Publisher<WatchEvent> watchPrefixWithState(byte[] prefix, WatchDelivery delivery, Executor executor,
+            int bufferCapacity) {
+        return defaultTree.watchPrefixWithState(prefix, delivery, executor, bufferCapacity);
+    }
+
+    @Override
     public long size() {
         return defaultTree.size();
     }

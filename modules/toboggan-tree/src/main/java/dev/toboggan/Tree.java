@@ -286,8 +286,8 @@ public interface Tree extends Iterable<Map.Entry<byte[], byte[]>> {
      *       inside a transaction's body, fails at once.
      * </ul>
      * A watch costs writers of keys outside its prefix a prefix comparison; with no watch, a write pays one
-     * volatile read. For the state of the prefix and then its changes, subscribe first and read the prefix
-     * second: every change is in the read, in an event, or in both.
+     * volatile read. For the state of the prefix and then its changes, {@link #watchPrefixWithState}; or subscribe
+     * first and read the prefix second: every change is in the read, in an event, or in both.
      *
      * @param delivery when an event is sent: once its change is applied, or once it is durable
      * @param executor runs the subscriber's methods (Pekko: the actor system's dispatcher; a subscriber that
@@ -301,6 +301,35 @@ public interface Tree extends Iterable<Map.Entry<byte[], byte[]>> {
      * @throws IllegalStateException if the store is closed or the tree dropped
      */
     Flow.Publisher<WatchEvent> watchPrefix(byte[] prefix, WatchDelivery delivery, Executor executor, int bufferCapacity);
+
+    /**
+     * {@link #watchPrefixWithState(byte[], WatchDelivery, Executor, int)} on the {@linkplain #defaultWatchExecutor()
+     * default executor} with a buffer of {@link #DEFAULT_WATCH_BUFFER} events.
+     */
+    default Flow.Publisher<WatchEvent> watchPrefixWithState(byte[] prefix, WatchDelivery delivery) {
+        return watchPrefixWithState(prefix, delivery, defaultWatchExecutor(), DEFAULT_WATCH_BUFFER);
+    }
+
+    /**
+     * The entries under {@code prefix} as of one moment, then every change made after it: a watch as
+     * {@link #watchPrefix(byte[], WatchDelivery, Executor, int)} makes, whose first event is
+     * {@linkplain WatchEvent#initial() initial}: every entry under the prefix when the subscription was made, in
+     * key order, each as a change to its value (none if the prefix was empty). Every later event is a change
+     * made after that moment; nothing is in both, and nothing made after it is missing. What a cache or a view of
+     * a prefix needs: apply the initial event, then each change, and it holds what the tree holds, never an older
+     * value after a newer one. (The recipe for {@code watchPrefix}, subscribing then reading, may deliver a
+     * change the read already saw, after it.)
+     *
+     * <p>To read the state and register the watch as one moment, {@code subscribe} holds the tree's writers
+     * (and batches, transactions, other such subscriptions) while it reads the prefix, as a batch holds them,
+     * and keeps the whole state in memory until the subscriber takes it: for prefixes of thousands to a few
+     * million entries, not a tree of billions. Readers are not held. With {@link WatchDelivery#DURABLE} the
+     * initial event, too, is sent once everything in it is durable.
+     *
+     * @throws IllegalArgumentException and {@link IllegalStateException} as {@code watchPrefix}
+     */
+    Flow.Publisher<WatchEvent> watchPrefixWithState(byte[] prefix, WatchDelivery delivery, Executor executor,
+            int bufferCapacity);
 
     /** The number of entries: counts them all (weakly consistent, as iterators are). */
     long size();

@@ -14,6 +14,7 @@ import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicReference;
 import java.util.concurrent.atomic.LongAdder;
 import java.util.function.Consumer;
+import java.util.function.Function;
 
 /**
  * The watches of one tree ({@link Tree#watchPrefix}, sled's {@code watch_prefix}): who is told of which
@@ -36,6 +37,10 @@ import java.util.function.Consumer;
  *       a merge) moves in a change linked onto a version that holds every earlier change of it, so the same
  *       chain holds. More generally, a change that returned before another began is delivered before it.
  *       Changes of different keys made side by side may be delivered in either order.
+ *   <li><b>State first</b> ({@link Tree#watchPrefixWithState}): the watch is registered under the exclusive
+ *       side, and while it is held the prefix is read and its entries fill the watch's first slot, as an
+ *       initial event: no writer can hold a slot of it yet, and none changes the tree until the side is let
+ *       go, so every change is either in the state or in a later slot, never both, never neither.
  *   <li><b>Batches</b> (and transactions' commits) run under the exclusive side, so no writer holds a slot
  *       then: the batch takes and fills one slot per watch after its last change ({@link #publish}), before
  *       it lets writers in again.
@@ -203,6 +208,20 @@ final class Watchers {
      */
     Flow.Publisher<WatchEvent> publisher(byte[] prefix, boolean durable, Executor executor, int capacity,
             Consumer<Runnable> admit) {
+        return publisher(prefix, durable, executor, capacity, admit, null);
+    }
+
+    /**
+     * As {@link #publisher(byte[], boolean, Executor, int, Consumer)}, each watch beginning with the prefix's
+     * state.
+     *
+     * @param currentState {@code null} for the changes alone; else what the entries under a prefix are now, for
+     *     a first, {@linkplain WatchEvent#initial() initial} event: then {@code admit} must hold the exclusive
+     *     side, so that no writer holds a slot or changes the prefix between the registration and the read,
+     *     and the initial event takes the queue's first slot
+     */
+    Flow.Publisher<WatchEvent> publisher(byte[] prefix, boolean durable, Executor executor, int capacity,
+            Consumer<Runnable> admit, Function<byte[], List<Change>> currentState) {
         byte[] watched = prefix.clone();
         return subscriber -> {
             Objects.requireNonNull(subscriber, "the subscriber is null");
@@ -210,7 +229,15 @@ final class Watchers {
             // subscribed before it is registered, so the publisher has someone to buffer the first event for
             watch.publisher.subscribe(new Forwarding(subscriber, watch));
             try {
-                admit.accept(() -> add(watch));
+                admit.accept(() -> {
+                    add(watch);
+                    if (currentState != null) {
+                        Slot first = watch.take();
+                        if (first != null) {
+                            first.finish(new WatchEvent(tree, currentState.apply(watched), true));
+                        }
+                    }
+                });
             } catch (RuntimeException e) {
                 watch.endNow(e);
             }

@@ -24,6 +24,7 @@ import java.util.concurrent.Future;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicReference;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
@@ -229,6 +230,130 @@ class WatchTest {
      * the page cache's jitter varies the interleavings. Every successful increment is an event, and a key's
      * events must count 1, 2, 3, ... in order: any two changes of a key reported out of order break the run.
      */
+    @Test
+    void aWatchWithStateBeginsWithThePrefixAsItWasThenEveryLaterChange() throws Exception {
+        db.insert(utf8("user/2"), utf8("bo"));
+        db.insert(utf8("order/1"), utf8("book"));
+        db.insert(utf8("user/1"), utf8("ann"));
+        Recorder users = new Recorder();
+        db.watchPrefixWithState(utf8("user/"), WatchDelivery.APPLIED).subscribe(users);
+        Recorder none = new Recorder();
+        db.tree("empty").watchPrefixWithState(utf8(""), WatchDelivery.APPLIED).subscribe(none);
+        db.insert(utf8("user/3"), utf8("cy"));
+        db.insert(utf8("order/2"), utf8("pen"));
+        db.remove(utf8("user/1"));
+        db.applyBatch(new Batch().insert(utf8("user/2"), utf8("bob")).insert(utf8("user/4"), utf8("di")));
+        WatchEvent state = users.next();
+        assertThat(state.initial()).isTrue();
+        assertThat(state.tree()).isEqualTo(Db.DEFAULT_TREE);
+        assertThat(show(state)).as("in key order").isEqualTo("user/1=ann, user/2=bo");
+        List<WatchEvent> changes = List.of(users.next(), users.next(), users.next());
+        assertThat(changes).noneMatch(WatchEvent::initial);
+        assertThat(changes.stream().map(WatchTest::show)).containsExactly("user/3=cy", "user/1 removed",
+                "user/2=bob, user/4=di");
+        users.expectNoMore();
+        WatchEvent empty = none.next();
+        assertThat(empty.initial()).isTrue();
+        assertThat(empty.changes()).as("a prefix that held nothing").isEmpty();
+        none.expectNoMore();
+    }
+
+    /**
+     * Watches with state subscribed while writers count keys up by one: after the initial event, each key's
+     * events count on from the state's value one by one (none repeated, none missed), and each watch's view
+     * ends at the tree's counts once the writers stop.
+     */
+    @Test
+    void watchesWithStateSubscribedWhileWritersWriteNeverGoBackAndEndAtTheTreesState() throws Exception {
+        Jitter.activate(true);
+        int keys = 40;
+        AtomicBoolean stop = new AtomicBoolean();
+        List<Future<?>> writers = new ArrayList<>();
+        for (int t = 0; t < 3; t++) {
+            writers.add(pool.submit(() -> {
+                ThreadLocalRandom random = ThreadLocalRandom.current();
+                while (!stop.get()) {
+                    byte[] key = utf8("n/" + random.nextInt(keys));
+                    if (random.nextInt(4) == 0) {
+                        // a batch's event: the commit of a transaction, which counts up atomically as well
+                        db.transaction(tx -> {
+                            tx.insert(key, count(tx.get(key)));
+                            return null;
+                        });
+                    } else {
+                        db.updateAndFetch(key, WatchTest::count);
+                    }
+                }
+                return null;
+            }));
+        }
+        List<Map<String, Long>> views = new ArrayList<>();
+        List<Recorder> recorders = new ArrayList<>();
+        List<AtomicReference<String>> wrongs = new ArrayList<>();
+        for (int w = 0; w < 12; w++) {
+            Thread.sleep(5);
+            Map<String, Long> view = new java.util.concurrent.ConcurrentHashMap<>();
+            AtomicReference<String> wrong = new AtomicReference<>();
+            Recorder recorder = new Recorder() {
+                private boolean first = true;
+
+                @Override
+                public void onNext(WatchEvent event) {
+                    if (event.initial() != first) {
+                        wrong.compareAndSet(null, "event initial=" + event.initial() + " where first=" + first);
+                    }
+                    for (Change change : event.changes()) {
+                        long n = ByteBuffer.wrap(change.value()).getLong();
+                        Long before = view.put(text(change.key()), n);
+                        // Each change counts its key up by one: after the state, every change comes once, in order
+                        // (a change the state held, again, or one missed, breaks the run of counts).
+                        long expected = before == null ? 1 : before + 1;
+                        if (!first && n != expected) {
+                            wrong.compareAndSet(null, text(change.key()) + " went from " + before + " to " + n);
+                        }
+                    }
+                    first = false;
+                    super.onNext(event);
+                }
+
+                @Override
+                public void onError(Throwable error) {
+                    wrong.compareAndSet(null, error.toString());
+                    super.onError(error);
+                }
+            };
+            (w % 2 == 0 ? db.watchPrefixWithState(utf8("n/"), WatchDelivery.APPLIED, pool, 1 << 16)
+                    : db.watchPrefixWithState(utf8("n/"), WatchDelivery.DURABLE, pool, 1 << 16)).subscribe(recorder);
+            views.add(view);
+            recorders.add(recorder);
+            wrongs.add(wrong);
+        }
+        Thread.sleep(50);
+        stop.set(true);
+        for (Future<?> writer : writers) {
+            writer.get(30, TimeUnit.SECONDS);
+        }
+        db.flush(); // the durable watches' last events
+        Map<String, Long> tree = new HashMap<>();
+        for (Map.Entry<byte[], byte[]> e : (Iterable<Map.Entry<byte[], byte[]>>) () -> db.scanPrefix(utf8("n/"))) {
+            tree.put(text(e.getKey()), ByteBuffer.wrap(e.getValue()).getLong());
+        }
+        for (int w = 0; w < views.size(); w++) {
+            Map<String, Long> view = views.get(w);
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
+            while (!view.equals(tree) && System.nanoTime() < deadline) {
+                Thread.sleep(10);
+            }
+            assertThat(wrongs.get(w).get()).as("watch %d", w).isNull();
+            assertThat(view).as("watch %d's view once the writers stopped", w).isEqualTo(tree);
+            assertThat(recorders.get(w).end).as("watch %d still runs", w).isNotDone();
+        }
+    }
+
+    private static byte[] count(byte[] value) {
+        return ByteBuffer.allocate(8).putLong(value == null ? 1 : ByteBuffer.wrap(value).getLong() + 1).array();
+    }
+
     @Test
     void changesOfAKeyArriveInTheOrderTheyWereMadeAcrossThreadsSplitsAndMerges() throws Exception {
         Jitter.activate(true);
