@@ -568,7 +568,7 @@ final class BLinkTree implements Tree {
         Iterator<Map.Entry<byte[], byte[]>> entries = scanPrefix(prefix);
         while (entries.hasNext()) {
             Map.Entry<byte[], byte[]> e = entries.next();
-            state.add(new Change(e.getKey(), e.getValue()));
+            state.add(Change.owning(e.getKey(), e.getValue()));
         }
         return state;
     }

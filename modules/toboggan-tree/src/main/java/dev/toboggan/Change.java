@@ -12,8 +12,20 @@ public final class Change {
 
     /** A change of {@code key} to {@code value} ({@code null}: removed); both arrays are copied. */
     public Change(byte[] key, byte[] value) {
-        this.key = key.clone();
-        this.value = value == null ? null : value.clone();
+        this(key.clone(), value == null ? null : value.clone(), true);
+    }
+
+    private Change(byte[] key, byte[] value, boolean owned) {
+        this.key = key;
+        this.value = value;
+    }
+
+    /**
+     * A change holding {@code key} and {@code value} themselves, not copies: for arrays nobody else holds
+     * (an iterator's entries are copies of their own), so a prefix's state is not copied twice.
+     */
+    static Change owning(byte[] key, byte[] value) {
+        return new Change(key, value, true);
     }
 
     /** The key that changed. */
