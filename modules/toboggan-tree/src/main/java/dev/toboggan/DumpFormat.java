@@ -74,6 +74,8 @@ final class DumpFormat {
         private int trees;
         private long entries;
         private long bytes;
+        /** Whether the file has its dump's name; {@link #finished} once that name is durable too. */
+        private boolean renamed;
         private boolean finished;
 
         /**
@@ -116,6 +118,7 @@ final class DumpFormat {
             // Not ATOMIC_MOVE: that may replace a file made under the name since the caller looked; a plain move
             // refuses it (FileAlreadyExistsException) and is still one rename within the directory.
             Files.move(partial, dump);
+            renamed = true;
             new FileChannelStorage().syncDirectory(dump.toAbsolutePath().getParent());
             finished = true;
             return new Dump(dump, trees, entries, lastId, bytes);
@@ -140,14 +143,17 @@ final class DumpFormat {
             bytes += length;
         }
 
-        /** Closes the file; unless {@link #finish} returned, deletes the partial dump. */
+        /**
+         * Closes the file; unless {@link #finish} returned, deletes what was written (the partial file, or the
+         * dump itself if only the directory's sync failed): an export that fails leaves no file.
+         */
         @Override
         public void close() throws IOException {
             if (!finished) {
                 try {
                     channel.close();
                 } finally {
-                    Files.deleteIfExists(partial);
+                    Files.deleteIfExists(renamed ? dump : partial);
                 }
             }
         }
