@@ -41,7 +41,7 @@ final class DumpImport {
                     + "finish; delete it, then import again (nothing was imported)");
         }
         Dump checked = DumpFormat.read(dump, DumpFormat.Visitor.CHECK_ONLY);
-        boolean complete = false;
+        Path made = building;
         try {
             try (Store store = (Store) Toboggan.open(config, building)) {
                 // The file is read again as it is written in: a change since the check fails this pass, not the store.
@@ -64,31 +64,39 @@ final class DumpImport {
             // Not ATOMIC_MOVE: a rename onto a directory made there meanwhile (if empty) would replace it; a plain
             // move refuses an existing target and is still one rename beside it.
             Files.move(building, target);
+            made = target;
             new FileChannelStorage().syncDirectory(target.getParent());
-            complete = true;
             return checked;
         } catch (IOException e) {
-            throw new UncheckedIOException("could not import " + dump + " into " + directory + " (nothing was left "
-                    + "there): " + e.getMessage(), e);
-        } finally {
-            if (!complete) {
-                deletePartial(building);
-            }
+            UncheckedIOException failure = new UncheckedIOException("could not import " + dump + " into " + directory
+                    + " (nothing was left there): " + e.getMessage(), e);
+            remove(made, failure);
+            throw failure;
+        } catch (RuntimeException | Error e) {
+            remove(made, e);
+            throw e;
         }
     }
 
-    /** Deletes what a failed import built, deepest first. */
-    private static void deletePartial(Path building) {
-        if (!Files.exists(building, LinkOption.NOFOLLOW_LINKS)) {
+    /**
+     * Deletes what a failed import built (its store, at its hidden name or, if only the last sync failed, at
+     * the target): the {@code format} file first, so that what a crash leaves of it never opens as a store,
+     * then the rest, deepest first. What cannot be deleted is added to {@code failure}.
+     */
+    private static void remove(Path store, Throwable failure) {
+        if (!Files.exists(store, LinkOption.NOFOLLOW_LINKS)) {
             return;
         }
-        try (Stream<Path> files = Files.walk(building)) {
-            for (Path p : files.sorted(Comparator.reverseOrder()).toList()) {
-                Files.deleteIfExists(p);
+        try {
+            Files.deleteIfExists(store.resolve("format"));
+            try (Stream<Path> files = Files.walk(store)) {
+                for (Path p : files.sorted(Comparator.reverseOrder()).toList()) {
+                    Files.deleteIfExists(p);
+                }
             }
         } catch (IOException e) {
-            throw new UncheckedIOException("the import failed, and removing what it built at " + building
-                    + " failed too: delete it by hand", e);
+            failure.addSuppressed(new UncheckedIOException("removing what the import built at " + store
+                    + " failed too: delete it by hand", e));
         }
     }
 }
