@@ -60,6 +60,7 @@ class DumpTest {
         assertThat(exported.lastId()).isGreaterThan(highestId);
         assertThat(exported.bytes()).isEqualTo(sizeOf(dumpFile));
 
+        assertThat(Toboggan.checkDump(dumpFile)).as("a check of the whole file, writing nothing").isEqualTo(exported);
         Path imported = tmp.resolve("imported");
         Dump read = Toboggan.importDump(dumpFile, config(imported), imported);
         assertThat(read).isEqualTo(exported);
@@ -261,6 +262,8 @@ class DumpTest {
     }
 
     private void assertRefused(Path file, String why) {
+        assertThatThrownBy(() -> Toboggan.checkDump(file)).as("a check finds what an import would")
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining(why);
         Path target = tmp.resolve("target");
         assertThatThrownBy(() -> Toboggan.importDump(file, target)).isInstanceOf(IllegalArgumentException.class)
                 .hasMessageContaining(why).hasMessageContaining("nothing was imported");

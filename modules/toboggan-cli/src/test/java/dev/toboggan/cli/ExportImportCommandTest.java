@@ -45,16 +45,22 @@ class ExportImportCommandTest {
     }
 
     @Test
-    void aDamagedDumpIsReportedWithWhereAndNothingIsImported() throws IOException {
+    void aDamagedDumpIsReportedWithWhereByACheckAndByAnImportThatWritesNothing() throws IOException {
         Path store = tmp.resolve("store");
         try (Db db = Toboggan.open(store)) {
             db.insert(bytes("k"), bytes("v"));
         }
         Path dump = tmp.resolve("d");
         assertThat(CliRun.of("export", "--path", store.toString(), dump.toString()).exit()).isZero();
+        CliRun whole = CliRun.of("import", dump.toString(), "--check");
+        assertThat(whole.exit()).as(whole.all()).isZero();
+        assertThat(whole.out()).contains("is a whole dump: 1 trees and 1 entries").contains("nothing was written");
         byte[] bytes = Files.readAllBytes(dump);
         bytes[bytes.length - 30] ^= 1;
         Files.write(dump, bytes);
+        CliRun checked = CliRun.of("import", dump.toString(), "--check");
+        assertThat(checked.exit()).as(checked.all()).isEqualTo(1);
+        assertThat(checked.err()).contains("checksum does not match");
         Path copy = tmp.resolve("copy");
         CliRun r = CliRun.of("import", dump.toString(), "--path", copy.toString());
         assertThat(r.exit()).as(r.all()).isEqualTo(1);
@@ -84,6 +90,13 @@ class ExportImportCommandTest {
         CliRun targetExists = CliRun.of("import", tmp.resolve("taken").toString(), "--path", store.toString());
         assertThat(targetExists.exit()).isEqualTo(2);
         assertThat(targetExists.err()).contains("exists already: an import makes a new store");
+        CliRun noPath = CliRun.of("import", tmp.resolve("taken").toString());
+        assertThat(noPath.exit()).isEqualTo(2);
+        assertThat(noPath.err()).startsWith("--path is needed");
+        CliRun checkWithPath = CliRun.of("import", tmp.resolve("taken").toString(), "--check", "--path",
+                tmp.resolve("new").toString());
+        assertThat(checkWithPath.exit()).isEqualTo(2);
+        assertThat(checkWithPath.err()).startsWith("--check writes nothing: leave out --path");
         CliRun badSetting = CliRun.of("import", tmp.resolve("taken").toString(), "--path", tmp.resolve("new").toString(),
                 "--set", "toboggan.no-such=1");
         assertThat(badSetting.exit()).isEqualTo(2);
