@@ -59,6 +59,11 @@ public final class ImportCommand implements Callable<Integer> {
             throw new ParameterException(spec.commandLine(), "--path " + path + " exists already: an import makes a "
                     + "new store; name a directory that does not exist");
         }
+        Path parent = path.toAbsolutePath().getParent();
+        if (parent == null || !Files.isDirectory(parent)) {
+            throw new ParameterException(spec.commandLine(), "--path " + path + ": its parent directory does not exist; "
+                    + "create it first");
+        }
         PrintWriter out = spec.commandLine().getOut();
         Dump read;
         try {

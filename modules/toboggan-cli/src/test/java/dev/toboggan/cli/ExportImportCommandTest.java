@@ -90,6 +90,10 @@ class ExportImportCommandTest {
         CliRun targetExists = CliRun.of("import", tmp.resolve("taken").toString(), "--path", store.toString());
         assertThat(targetExists.exit()).isEqualTo(2);
         assertThat(targetExists.err()).contains("exists already: an import makes a new store");
+        CliRun noParent = CliRun.of("import", tmp.resolve("taken").toString(), "--path",
+                tmp.resolve("no/such/new").toString());
+        assertThat(noParent.exit()).isEqualTo(2);
+        assertThat(noParent.err()).contains("its parent directory does not exist");
         CliRun noPath = CliRun.of("import", tmp.resolve("taken").toString());
         assertThat(noPath.exit()).isEqualTo(2);
         assertThat(noPath.err()).startsWith("--path is needed");
