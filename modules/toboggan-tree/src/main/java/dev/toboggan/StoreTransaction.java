@@ -23,6 +23,12 @@ import java.util.function.Function;
  *       value it wrote (its <em>writes</em>; a read of a written key gives the write and records nothing).
  *       A range read merges the store's entries with the writes and records the store's entries of the span
  *       its result covers ({@link RangeRead}). Nothing reaches the store before the commit.
+ *   <li><b>One key, one way</b>: a first point read of a key inside a span an earlier range read of the run
+ *       covered is answered from that range (recorded like any read), and a range read whose store entries
+ *       disagree with an earlier read of the run in its span (a point read, or an overlapping range's
+ *       entries) marks the run and throws {@link ReadsDisagree}: the store changed between the two reads, so
+ *       the run cannot commit, and it is dropped at once instead of at its commit, before the body acts on
+ *       both. A marked run throws again from every read and is never committed, whatever the body returns.
  *   <li><b>The commit</b> takes the store's tree monitor, then the exclusive side of the
  *       {@link ConcurrencyControl} (the order a tree drop takes them in): no writer, batch, merge or drop
  *       runs, and no tree is created, until it ends. It reads every recorded key and range again; if each key
@@ -61,6 +67,8 @@ final class StoreTransaction implements Transaction {
     private final boolean alone;
     private final Thread owner = Thread.currentThread();
     private boolean bodyReturned;
+    /** Whether a read disagreed with an earlier one ({@link ReadsDisagree}): the run is dropped, whatever the body did. */
+    private boolean disagreed;
     /** Tree name → key → the value first read ({@link #ABSENT}: none). */
     private final Map<String, TreeMap<byte[], byte[]>> reads = new HashMap<>();
     /** Tree name (in name order: one order for every commit) → key → the value written ({@link #ABSENT}: removed). */
@@ -80,6 +88,34 @@ final class StoreTransaction implements Transaction {
         boolean isPast(byte[] key) {
             return bound != null && (reverse ? Arrays.compareUnsigned(key, bound) < 0 : Arrays.compareUnsigned(key, bound) > 0);
         }
+
+        /** Whether {@code key} lies in the span this read covered (its entries tell whether it was there). */
+        boolean covers(byte[] key) {
+            return (from == null || Arrays.compareUnsigned(key, from) >= 0)
+                    && (to == null || Arrays.compareUnsigned(key, to) < 0) && !isPast(key);
+        }
+
+        /** The value this read saw for {@code key}, a key it {@linkplain #covers covers}; {@link #ABSENT}: none. */
+        byte[] valueOf(byte[] key) {
+            for (Map.Entry<byte[], byte[]> e : entries) {
+                if (Arrays.equals(e.getKey(), key)) {
+                    return e.getValue();
+                }
+            }
+            return ABSENT;
+        }
+    }
+
+    /**
+     * What a read that disagrees with an earlier read of the same run throws (the store changed between
+     * them): the run ends, and the body runs again. A body that catches it and goes on gets it again from its
+     * next read, and its run never commits.
+     */
+    static final class ReadsDisagree extends RuntimeException {
+        ReadsDisagree(String tree) {
+            super("this run of the transaction read tree '" + tree + "' two ways (another caller changed it between "
+                    + "two of its reads): the body runs again", null, false, false);
+        }
     }
 
     private StoreTransaction(Store store, boolean alone) {
@@ -96,14 +132,14 @@ final class StoreTransaction implements Transaction {
             try {
                 result = tx.runBody(body);
             } catch (RuntimeException e) {
-                if (tx.commit(true)) {
+                if (!tx.disagreed && tx.commit(true)) {
                     counters.aborted.increment();
                     throw e;
                 }
                 counters.runsDropped.increment();
                 continue;
             }
-            if (tx.commit(false)) {
+            if (!tx.disagreed && tx.commit(false)) {
                 counters.committed.increment();
                 return result;
             }
@@ -352,12 +388,75 @@ final class StoreTransaction implements Transaction {
             TreeMap<byte[], byte[]> read = reads.computeIfAbsent(name, n -> new TreeMap<>(Arrays::compareUnsigned));
             value = read.get(key);
             if (value == null) {
-                byte[] now = readStore(name, key);
-                value = now == null ? ABSENT : now;
+                value = seenInARange(name, key);
+                if (value == null) {
+                    checkAgreed(name);
+                    byte[] now = readStore(name, key);
+                    value = now == null ? ABSENT : now;
+                }
                 read.put(key.clone(), value);
             }
         }
         return value;
+    }
+
+    /**
+     * What an earlier range read of this run saw for {@code key} in tree {@code name} ({@link #ABSENT}: the key
+     * was not there), or {@code null} if none covered it: a point read inside a span a range read covered gives
+     * what the range gave, so the body sees each key one way.
+     */
+    private byte[] seenInARange(String name, byte[] key) {
+        for (RangeRead range : ranges) {
+            if (range.tree().equals(name) && range.covers(key)) {
+                return range.valueOf(key);
+            }
+        }
+        return null;
+    }
+
+    /** Throws {@link ReadsDisagree} again if a read of this run disagreed with an earlier one. */
+    private void checkAgreed(String name) {
+        if (disagreed) {
+            throw new ReadsDisagree(name);
+        }
+    }
+
+    /**
+     * Whether the store's entries a new range read saw agree with every earlier read of the run in its span:
+     * each key read on its own, and each earlier range's entries where the spans overlap.
+     */
+    private boolean agrees(RangeRead read) {
+        TreeMap<byte[], byte[]> seen = new TreeMap<>(Arrays::compareUnsigned);
+        for (Map.Entry<byte[], byte[]> e : read.entries()) {
+            seen.put(e.getKey(), e.getValue());
+        }
+        TreeMap<byte[], byte[]> keys = reads.get(read.tree());
+        if (keys != null) {
+            for (Map.Entry<byte[], byte[]> k : keys.entrySet()) {
+                if (read.covers(k.getKey())) {
+                    byte[] now = seen.get(k.getKey());
+                    if (!(k.getValue() == ABSENT ? now == null : Arrays.equals(now, k.getValue()))) {
+                        return false;
+                    }
+                }
+            }
+        }
+        for (RangeRead earlier : ranges) {
+            if (!earlier.tree().equals(read.tree())) {
+                continue;
+            }
+            for (Map.Entry<byte[], byte[]> e : earlier.entries()) {
+                if (read.covers(e.getKey()) && !Arrays.equals(seen.get(e.getKey()), e.getValue())) {
+                    return false;
+                }
+            }
+            for (Map.Entry<byte[], byte[]> e : read.entries()) {
+                if (earlier.covers(e.getKey()) && earlier.valueOf(e.getKey()) == ABSENT) {
+                    return false;
+                }
+            }
+        }
+        return true;
     }
 
     /** The value of {@code key} in the tree named {@code name} now, whichever tree has that name. */
@@ -387,6 +486,7 @@ final class StoreTransaction implements Transaction {
      * {@code limit}; records the store's entries of the span the result covers.
      */
     private List<Map.Entry<byte[], byte[]>> range(String name, byte[] from, byte[] to, boolean reverse, int limit) {
+        checkAgreed(name);
         return readTree(name, tree -> merge(name, tree, from, to, reverse, limit));
     }
 
@@ -422,8 +522,13 @@ final class StoreTransaction implements Transaction {
         }
         boolean cut = result.size() == limit && (s != null || w != null);
         byte[] bound = cut ? result.get(limit - 1).getKey().clone() : null;
-        ranges.add(new RangeRead(name, from == null ? null : from.clone(), to == null ? null : to.clone(), reverse, bound,
-                seen));
+        RangeRead read = new RangeRead(name, from == null ? null : from.clone(), to == null ? null : to.clone(), reverse,
+                bound, seen);
+        if (!agrees(read)) {
+            disagreed = true;
+            throw new ReadsDisagree(name);
+        }
+        ranges.add(read);
         List<Map.Entry<byte[], byte[]>> copies = new ArrayList<>(result.size());
         for (Map.Entry<byte[], byte[]> e : result) {
             copies.add(Map.entry(e.getKey().clone(), e.getValue().clone()));

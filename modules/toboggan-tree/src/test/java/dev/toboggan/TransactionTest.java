@@ -100,11 +100,7 @@ class TransactionTest {
         long seen = db.transaction(tx -> {
             long n = number(tx.get(utf8("counter")));
             if (runs.incrementAndGet() == 1) {
-                try {
-                    elsewhere(() -> db.insert(utf8("counter"), number(41)));
-                } catch (Exception e) {
-                    throw new AssertionError(e);
-                }
+                changeElsewhere(() -> db.insert(utf8("counter"), number(41)));
             }
             tx.insert(utf8("counter"), number(n + 1));
             return n;
@@ -125,14 +121,7 @@ class TransactionTest {
         long total = db.transaction(tx -> {
             long a = number(tx.get(utf8("a")));
             if (runs.incrementAndGet() == 1) {
-                try {
-                    elsewhere(() -> {
-                        db.applyBatch(new Batch().insert(utf8("a"), number(10)).insert(utf8("b"), number(90)));
-                        return null;
-                    });
-                } catch (Exception e) {
-                    throw new AssertionError(e);
-                }
+                changeElsewhere(() -> db.applyBatch(new Batch().insert(utf8("a"), number(10)).insert(utf8("b"), number(90))));
             }
             long b = number(tx.get(utf8("b")));
             if (a + b != 100) {
@@ -142,6 +131,87 @@ class TransactionTest {
         });
         assertThat(runs.get()).isEqualTo(2);
         assertThat(total).isEqualTo(100);
+    }
+
+    /** Runs {@code change} on another thread and waits for it: a concurrent writer between two reads of a body. */
+    private void changeElsewhere(Runnable change) {
+        try {
+            elsewhere(() -> {
+                change.run();
+                return null;
+            });
+        } catch (Exception e) {
+            throw new AssertionError(e);
+        }
+    }
+
+    /**
+     * A body sees each key one way: a point read of a key inside a span a range read of the run covered gives
+     * what the range gave (present or absent), even though another caller changed the key in between; the run
+     * then conflicts at its commit and the body runs again on the new state.
+     */
+    @Test
+    void aPointReadInsideARangeReadsSpanGivesWhatTheRangeGave() {
+        db.insert(utf8("b"), number(1));
+        AtomicInteger runs = new AtomicInteger();
+        List<String> seen = new ArrayList<>();
+        db.transaction(tx -> {
+            List<java.util.Map.Entry<byte[], byte[]>> range = tx.range(utf8("a"), utf8("z"), 10);
+            if (runs.incrementAndGet() == 1) {
+                changeElsewhere(() -> {
+                    db.insert(utf8("b"), number(2));
+                    db.insert(utf8("c"), number(3));
+                });
+            }
+            seen.add(range.size() + " " + number(tx.get(utf8("b"))) + " " + tx.containsKey(utf8("c")));
+            return null;
+        });
+        assertThat(runs.get()).isEqualTo(2);
+        assertThat(seen).containsExactly("1 1 false", "2 2 true");
+    }
+
+    /**
+     * A range read that would show a key otherwise than an earlier read of the run (a point read, or an
+     * overlapping range) ends the run at once, before the body goes on with both; a body that catches that
+     * and returns still does not commit its run.
+     */
+    @Test
+    void aRangeReadThatDisagreesWithAnEarlierReadEndsTheRunAtOnce() {
+        db.insert(utf8("b"), number(1));
+        AtomicInteger runs = new AtomicInteger();
+        AtomicInteger wentOn = new AtomicInteger();
+        long b = db.transaction(tx -> {
+            long first = number(tx.get(utf8("b")));
+            if (runs.incrementAndGet() == 1) {
+                changeElsewhere(() -> db.insert(utf8("b"), number(2)));
+            }
+            List<java.util.Map.Entry<byte[], byte[]>> range = tx.range(utf8("a"), utf8("z"), 10);
+            wentOn.incrementAndGet();
+            assertThat(number(range.get(0).getValue())).isEqualTo(first);
+            return first;
+        });
+        assertThat(b).isEqualTo(2);
+        assertThat(runs.get()).isEqualTo(2);
+        assertThat(wentOn.get()).as("the first run ended at its range read").isEqualTo(1);
+
+        AtomicInteger overlapping = new AtomicInteger();
+        String result = db.transaction(tx -> {
+            tx.range(utf8("a"), utf8("m"), 10);
+            if (overlapping.incrementAndGet() == 1) {
+                changeElsewhere(() -> db.insert(utf8("c"), number(3))); // a key appears in the first span
+                try {
+                    tx.range(utf8("b"), utf8("z"), 10);
+                } catch (RuntimeException disagreed) {
+                    assertThat(disagreed).hasMessageContaining("read tree '" + Db.DEFAULT_TREE + "' two ways");
+                }
+                assertThatThrownBy(() -> tx.get(utf8("x"))).as("every read after it").hasMessageContaining("two ways");
+                tx.insert(utf8("from the first run"), number(1));
+                return "first";
+            }
+            return "run " + overlapping.get();
+        });
+        assertThat(result).isEqualTo("run 2");
+        assertThat(db.get(utf8("from the first run"))).as("the run whose reads disagreed wrote nothing").isNull();
     }
 
     /**
