@@ -26,9 +26,9 @@ import java.util.function.Function;
  *   <li><b>One key, one way</b>: a first point read of a key inside a span an earlier range read of the run
  *       covered is answered from that range (recorded like any read), and a range read whose store entries
  *       disagree with an earlier read of the run in its span (a point read, or an overlapping range's
- *       entries) marks the run and throws {@link ReadsDisagree}: the store changed between the two reads, so
- *       the run cannot commit, and it is dropped at once instead of at its commit, before the body acts on
- *       both. A marked run throws again from every read and is never committed, whatever the body returns.
+ *       entries) marks the run and throws {@link TransactionReadsDisagreeException}: the store changed between
+ *       the two reads, so the run cannot commit, and it is dropped at once instead of at its commit, before
+ *       the body acts on both. A marked run throws again from every read and is never committed, whatever the body returns.
  *   <li><b>The commit</b> takes the store's tree monitor, then the exclusive side of the
  *       {@link ConcurrencyControl} (the order a tree drop takes them in): no writer, batch, merge or drop
  *       runs, and no tree is created, until it ends. It reads every recorded key and range again; if each key
@@ -67,7 +67,10 @@ final class StoreTransaction implements Transaction {
     private final boolean alone;
     private final Thread owner = Thread.currentThread();
     private boolean bodyReturned;
-    /** Whether a read disagreed with an earlier one ({@link ReadsDisagree}): the run is dropped, whatever the body did. */
+    /**
+     * Whether a read disagreed with an earlier one ({@link TransactionReadsDisagreeException}): the run is
+     * dropped, whatever the body did.
+     */
     private boolean disagreed;
     /** Tree name → key → the value first read ({@link #ABSENT}: none). */
     private final Map<String, TreeMap<byte[], byte[]>> reads = new HashMap<>();
@@ -103,18 +106,6 @@ final class StoreTransaction implements Transaction {
                 }
             }
             return ABSENT;
-        }
-    }
-
-    /**
-     * What a read that disagrees with an earlier read of the same run throws (the store changed between
-     * them): the run ends, and the body runs again. A body that catches it and goes on gets it again from its
-     * next read, and its run never commits.
-     */
-    static final class ReadsDisagree extends RuntimeException {
-        ReadsDisagree(String tree) {
-            super("this run of the transaction read tree '" + tree + "' two ways (another caller changed it between "
-                    + "two of its reads): the body runs again", null, false, false);
         }
     }
 
@@ -414,10 +405,10 @@ final class StoreTransaction implements Transaction {
         return null;
     }
 
-    /** Throws {@link ReadsDisagree} again if a read of this run disagreed with an earlier one. */
+    /** Throws {@link TransactionReadsDisagreeException} again if a read of this run disagreed with an earlier one. */
     private void checkAgreed(String name) {
         if (disagreed) {
-            throw new ReadsDisagree(name);
+            throw new TransactionReadsDisagreeException(name);
         }
     }
 
@@ -526,7 +517,7 @@ final class StoreTransaction implements Transaction {
                 bound, seen);
         if (!agrees(read)) {
             disagreed = true;
-            throw new ReadsDisagree(name);
+            throw new TransactionReadsDisagreeException(name);
         }
         ranges.add(read);
         List<Map.Entry<byte[], byte[]>> copies = new ArrayList<>(result.size());

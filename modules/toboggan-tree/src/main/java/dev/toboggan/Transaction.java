@@ -17,8 +17,8 @@ package dev.toboggan;
  * a run whose reads were all current together. A body never sees one key two ways, though: a second read of
  * a key gives what the first gave, a point read inside a span a range read covered gives what the range gave
  * (the key's value, or its absence), and a range read that would show a key otherwise than an earlier read
- * of the run ends the run at once: it throws, and the body runs again (a body that catches that exception
- * gets it again from its next read, and its run does not commit). A body therefore must do nothing outside the transaction
+ * of the run ends the run at once: it throws {@link TransactionReadsDisagreeException}, and the body runs
+ * again (a body that catches that exception gets it again from its next read, and its run does not commit). A body therefore must do nothing outside the transaction
  * (no side effects: it may run several times) and must end on any view (no loop that waits for a value).
  *
  * <p>Use this object only in the body, on the thread that runs it: it refuses calls after the body

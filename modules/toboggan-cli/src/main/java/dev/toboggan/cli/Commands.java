@@ -11,6 +11,11 @@ import picocli.CommandLine.ParameterException;
 final class Commands {
     private Commands() {}
 
+    /** {@code n} and the noun for one or for many: "1 tree", "2 trees" (thousands grouped). */
+    static String count(long n, String one, String many) {
+        return String.format("%,d %s", n, n == 1 ? one : many);
+    }
+
     /**
      * Checks that {@code path} holds a store (its {@code format} file), so that opening it cannot create one.
      *

@@ -47,8 +47,8 @@ public final class ExportCommand implements Callable<Integer> {
                 throw new ParameterException(spec.commandLine(), e.getMessage());
             }
             PrintWriter out = spec.commandLine().getOut();
-            out.printf("exported %,d trees and %,d entries (%,d bytes) to %s%n", written.trees(), written.entries(),
-                    written.bytes(), written.file());
+            out.printf("exported %s and %s (%,d bytes) to %s%n", Commands.count(written.trees(), "tree", "trees"),
+                    Commands.count(written.entries(), "entry", "entries"), written.bytes(), written.file());
             out.flush();
         }
         return TobogganCli.OK;

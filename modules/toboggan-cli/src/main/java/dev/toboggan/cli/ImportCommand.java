@@ -71,7 +71,8 @@ public final class ImportCommand implements Callable<Integer> {
         } catch (IllegalArgumentException e) {
             return damaged(e);
         }
-        out.printf("imported %,d trees and %,d entries from %s into %s%n", read.trees(), read.entries(), dump, path);
+        out.printf("imported %s and %s from %s into %s%n", Commands.count(read.trees(), "tree", "trees"),
+                Commands.count(read.entries(), "entry", "entries"), dump, path);
         out.flush();
         return TobogganCli.OK;
     }
@@ -84,8 +85,9 @@ public final class ImportCommand implements Callable<Integer> {
             return damaged(e);
         }
         PrintWriter out = spec.commandLine().getOut();
-        out.printf("%s is a whole dump: %,d trees and %,d entries (%,d bytes); nothing was written%n", dump,
-                read.trees(), read.entries(), read.bytes());
+        out.printf("%s is a whole dump: %s and %s (%,d bytes); nothing was written%n", dump,
+                Commands.count(read.trees(), "tree", "trees"), Commands.count(read.entries(), "entry", "entries"),
+                read.bytes());
         out.flush();
         return TobogganCli.OK;
     }

@@ -54,7 +54,7 @@ class ExportImportCommandTest {
         assertThat(CliRun.of("export", "--path", store.toString(), dump.toString()).exit()).isZero();
         CliRun whole = CliRun.of("import", dump.toString(), "--check");
         assertThat(whole.exit()).as(whole.all()).isZero();
-        assertThat(whole.out()).contains("is a whole dump: 1 trees and 1 entries").contains("nothing was written");
+        assertThat(whole.out()).contains("is a whole dump: 1 tree and 1 entry").contains("nothing was written");
         byte[] bytes = Files.readAllBytes(dump);
         bytes[bytes.length - 30] ^= 1;
         Files.write(dump, bytes);
