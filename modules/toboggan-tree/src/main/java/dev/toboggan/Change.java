@@ -12,12 +12,12 @@ public final class Change {
 
     /** A change of {@code key} to {@code value} ({@code null}: removed); both arrays are copied. */
     public Change(byte[] key, byte[] value) {
-        this(key.clone(), value == null ? null : value.clone(), true);
+        this(key, value, true);
     }
 
-    private Change(byte[] key, byte[] value, boolean owned) {
-        this.key = key;
-        this.value = value;
+    private Change(byte[] key, byte[] value, boolean copy) {
+        this.key = copy ? key.clone() : key;
+        this.value = copy && value != null ? value.clone() : value;
     }
 
     /**
@@ -25,7 +25,7 @@ public final class Change {
      * (an iterator's entries are copies of their own), so a prefix's state is not copied twice.
      */
     static Change owning(byte[] key, byte[] value) {
-        return new Change(key, value, true);
+        return new Change(key, value, false);
     }
 
     /** The key that changed. */

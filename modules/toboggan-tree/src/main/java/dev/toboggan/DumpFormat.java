@@ -186,10 +186,20 @@ final class DumpFormat {
      * @throws UncheckedIOException if the file cannot be read
      */
     static Dump read(Path dump, Visitor visitor) {
+        requireFile(dump);
         try (InputStream file = Files.newInputStream(dump)) {
             return new Reader(dump, new DataInputStream(new BufferedInputStream(file, 256 << 10)), visitor).read();
         } catch (IOException e) {
             throw new UncheckedIOException("could not read the dump " + dump + ": " + e.getMessage(), e);
+        }
+    }
+
+    /**
+     * @throws IllegalArgumentException if {@code dump} is null or not an existing file
+     */
+    static void requireFile(Path dump) {
+        if (dump == null || !Files.isRegularFile(dump)) {
+            throw new IllegalArgumentException("the dump " + dump + " does not exist or is not a file");
         }
     }
 

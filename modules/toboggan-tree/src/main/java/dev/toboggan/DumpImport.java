@@ -24,9 +24,7 @@ final class DumpImport {
             throw new IllegalArgumentException("the dump, the settings and the new store's directory must not be null");
         }
         Path target = directory.toAbsolutePath().normalize();
-        if (!Files.isRegularFile(dump)) {
-            throw new IllegalArgumentException("the dump " + dump + " does not exist or is not a file");
-        }
+        DumpFormat.requireFile(dump);
         if (Files.exists(target, LinkOption.NOFOLLOW_LINKS)) {
             throw new IllegalArgumentException("the store directory " + directory + " exists already: an import makes "
                     + "a new store; name a directory that does not exist (nothing was imported)");

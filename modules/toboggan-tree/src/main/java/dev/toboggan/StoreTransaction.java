@@ -28,7 +28,8 @@ import java.util.function.Function;
  *       disagree with an earlier read of the run in its span (a point read, or an overlapping range's
  *       entries) marks the run and throws {@link TransactionReadsDisagreeException}: the store changed between
  *       the two reads, so the run cannot commit, and it is dropped at once instead of at its commit, before
- *       the body acts on both. A marked run throws again from every read and is never committed, whatever the body returns.
+ *       the body acts on both. A marked run throws again from every read (and every insert or remove, which
+ *       reads the previous value) and is never committed, whatever the body returns.
  *   <li><b>The commit</b> takes the store's tree monitor, then the exclusive side of the
  *       {@link ConcurrencyControl} (the order a tree drop takes them in): no writer, batch, merge or drop
  *       runs, and no tree is created, until it ends. It reads every recorded key and range again; if each key
@@ -373,6 +374,7 @@ final class StoreTransaction implements Transaction {
      * the store now (recorded); {@link #ABSENT} for none. Never one of the recorded arrays themselves.
      */
     private byte[] valueOf(String name, byte[] key) {
+        checkAgreed(name);
         TreeMap<byte[], byte[]> written = writes.get(name);
         byte[] value = written == null ? null : written.get(key);
         if (value == null) {
@@ -381,7 +383,6 @@ final class StoreTransaction implements Transaction {
             if (value == null) {
                 value = seenInARange(name, key);
                 if (value == null) {
-                    checkAgreed(name);
                     byte[] now = readStore(name, key);
                     value = now == null ? ABSENT : now;
                 }

@@ -112,6 +112,11 @@ public final class Toboggan {
         return DumpImport.run(dump, ConfigFactory.empty(), directory);
     }
 
+    /** {@link #importDump(Path, Path)}, the new store made with {@code config}'s {@code toboggan} settings. */
+    public static Dump importDump(Path dump, Config config, Path directory) {
+        return DumpImport.run(dump, config, directory);
+    }
+
     /**
      * Reads the whole dump file and checks it as {@link #importDump} does before it writes anything (every
      * frame's checksum, the order of trees and keys, the limits, the counts), writing nothing: whether a dump
@@ -123,15 +128,7 @@ public final class Toboggan {
      * @throws java.io.UncheckedIOException if the file cannot be read
      */
     public static Dump checkDump(Path dump) {
-        if (dump == null || !java.nio.file.Files.isRegularFile(dump)) {
-            throw new IllegalArgumentException("the dump " + dump + " does not exist or is not a file");
-        }
         return DumpFormat.read(dump, DumpFormat.Visitor.CHECK_ONLY);
-    }
-
-    /** {@link #importDump(Path, Path)}, the new store made with {@code config}'s {@code toboggan} settings. */
-    public static Dump importDump(Path dump, Config config, Path directory) {
-        return DumpImport.run(dump, config, directory);
     }
 
     static Db open(EngineSettings settings, TreeSettings trees) {

@@ -9,7 +9,7 @@ package dev.toboggan;
  * ({@code catch (TransactionReadsDisagreeException e) { throw e; }}); one that swallows it gets it again from
  * its next read, and its run does not commit, whatever it returns.
  */
-public final class TransactionReadsDisagreeException extends IllegalStateException {
+public final class TransactionReadsDisagreeException extends RuntimeException {
     TransactionReadsDisagreeException(String tree) {
         super("this run of the transaction read tree '" + tree + "' two ways (another caller changed it between two "
                 + "of its reads): the body runs again");

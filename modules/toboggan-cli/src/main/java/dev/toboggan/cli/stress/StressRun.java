@@ -105,13 +105,13 @@ public final class StressRun {
             if (failures.errorCount() == 0) {
                 checkStore(backup, "opened the backup", "in the backup", workers);
             }
-            deleteBackup(backup.getParent());
+            deleteDirectory(backup.getParent());
         }
         if (imported != null) {
             if (failures.errorCount() == 0) {
                 checkStore(imported, "opened the store imported from the export", "in the imported store", workers);
             }
-            deleteBackup(imported.getParent());
+            deleteDirectory(imported.getParent());
         }
         for (String line : failures.first()) {
             out.println(line);
@@ -261,17 +261,18 @@ public final class StressRun {
         } catch (IOException | RuntimeException e) {
             failures.error("export and import", e);
             if (dir != null) {
-                deleteBackup(dir);
+                deleteDirectory(dir);
             }
             return null;
         }
     }
 
-    private void deleteBackup(Path dir) {
+    /** Deletes a copy the run made (its backup, its export and the store imported from it). */
+    private void deleteDirectory(Path dir) {
         try {
             Directories.deleteRecursively(dir);
         } catch (IOException | UncheckedIOException e) {
-            out.println("could not delete the backup at " + dir + ": " + e);
+            out.println("could not delete " + dir + ": " + e);
         }
     }
 
