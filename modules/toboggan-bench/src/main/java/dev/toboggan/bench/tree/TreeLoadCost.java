@@ -32,7 +32,8 @@ import java.util.concurrent.locks.LockSupport;
  * load does not pay the JIT's compilations (2–4 µs of process CPU per insert of a cold load).
  * Arguments override the store's settings (e.g. {@code toboggan.max-space-amplification=2.0}). Prints one
  * {@code load:} line (writer CPU and wall rates, the process's CPU per insert and the background threads'
- * share, the cleaner's metrics at the end of the load, the largest size on disk a thread sampling every
+ * share, the cleaner's metrics at the end of the load (with the bytes the process wrote to storage since the
+ * load began, from {@code /proc/self/io}), the largest size on disk a thread sampling every
  * 20 ms saw while the load ran), then {@code space:} lines: on disk / (keys × (key +
  * value bytes)) right after the flush and 1, 2, 3, 5 and 10 s later, with the cleaner's own gauge (on disk /
  * live pages as stored) and the pages it had rewritten by then. The cleaner's metrics are read through the
@@ -44,6 +45,8 @@ public final class TreeLoadCost {
     private static final OperatingSystemMXBean PROCESS =
             ManagementFactory.getPlatformMXBean(OperatingSystemMXBean.class);
     private static final int[] SETTLE_SECONDS = {1, 2, 3, 5, 10};
+    /** {@link #writtenBytes} when the measured load began. */
+    private static long writtenAtLoad = -1;
 
     private TreeLoadCost() {}
 
@@ -137,6 +140,7 @@ public final class TreeLoadCost {
 
     /** Inserts every key with {@code value} on the calling thread, and says what it cost. */
     static Cost load(Db db, byte[][] keys, byte[] value) {
+        writtenAtLoad = writtenBytes();
         long process = PROCESS.getProcessCpuTime();
         long background = backgroundCpu();
         long java = javaCpu();
@@ -153,10 +157,37 @@ public final class TreeLoadCost {
     }
 
     private static String summary(Object m) throws ReflectiveOperationException {
-        return String.format("passes %d, pages rewritten %d, MB cleaned %.0f, segments freed %d, writes delayed %d, "
-                + "held %d, writers waited %d ms", (long) get(m, "passes"), (long) get(m, "pagesRewritten"),
+        long written = writtenBytes();
+        return String.format("passes %d, pages rewritten %d, deltas relocated %s, MB cleaned %.0f, segments freed %d, "
+                + "writes delayed %d, held %d, writers waited %d ms; written since the load began %s MB",
+                (long) get(m, "passes"), (long) get(m, "pagesRewritten"), optional(m, "deltasRelocated"),
                 (long) get(m, "bytesCleaned") / 1e6, (long) get(m, "segmentsFreed"), (long) get(m, "delayedWrites"),
-                (long) get(m, "heldWrites"), (long) get(m, "writeWaitMillis"));
+                (long) get(m, "heldWrites"), (long) get(m, "writeWaitMillis"),
+                written < 0 || writtenAtLoad < 0 ? "?" : String.valueOf((written - writtenAtLoad) >> 20));
+    }
+
+    /** A component that a build before it lacks: "-" there. */
+    private static String optional(Object record, String component) throws ReflectiveOperationException {
+        try {
+            record.getClass().getMethod(component);
+        } catch (NoSuchMethodException e) {
+            return "-";
+        }
+        return String.valueOf((Object) get(record, component));
+    }
+
+    /** What this process has written to storage so far ({@code /proc/self/io}, Linux); -1 where unknown. */
+    private static long writtenBytes() {
+        try {
+            for (String line : java.nio.file.Files.readAllLines(Path.of("/proc/self/io"))) {
+                if (line.startsWith("write_bytes:")) {
+                    return Long.parseLong(line.substring(12).strip());
+                }
+            }
+        } catch (java.io.IOException | RuntimeException e) {
+            return -1;
+        }
+        return -1;
     }
 
     @SuppressWarnings("unchecked")

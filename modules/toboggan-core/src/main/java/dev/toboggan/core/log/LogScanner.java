@@ -300,7 +300,8 @@ final class LogScanner {
                     }
                 }
                 default -> {
-                    LogEntry entry = new LogEntry(kind, pid, lsn, pointer, header.totalLength());
+                    long relocatedFrom = kind == MessageKind.RELOCATED_LINK ? buf.getLong(bodyAt) : -1;
+                    LogEntry entry = new LogEntry(kind, pid, lsn, pointer, header.totalLength(), relocatedFrom);
                     if (openBatches.isEmpty()) {
                         deliver(entry);
                     } else {
