@@ -20,9 +20,12 @@ import java.util.concurrent.atomic.LongAdder;
 
 /**
  * The segment cleaner's work (SLED-REFERENCE §3; seed 000's {@code attempt_gc}, {@code rewrite_page},
- * {@code space_amplification}): finds segments whose live share fell under the cleanup threshold, moves the
- * pages still living there to the log's tip ({@link PageCache#rewrite}, a relocation that keeps each page's
- * {@code ts}), and gives a segment's slot back once nothing can need it. The engine's SegmentCleaner actor
+ * {@code space_amplification}): finds segments whose live share fell under the cleanup threshold, moves what
+ * still lives there to the log's tip, and gives a segment's slot back once nothing can need it. A page leaves
+ * a segment either whole ({@link PageCache#rewrite}: its value written again, consolidated) or, when only
+ * some of its deltas lie there and its base elsewhere, by moving those deltas alone
+ * ({@link PageCache#relocateDelta}: their stored bytes copied to the tip, the rest of the page left where it
+ * is; {@link #movesDeltasAlone}). Either keeps the page's {@code ts}. The engine's SegmentCleaner actor
  * schedules {@link #pass}; tests call it directly.
  *
  * <h2>Segment states</h2>
@@ -230,8 +233,9 @@ public final class SegmentCleaning {
     }
 
     /**
-     * Live bytes per segment, and what draining each would write: a page is rewritten whole, so a segment
-     * holding one small delta of a large page costs the whole page.
+     * Live bytes per segment, and what draining each would write: a page whose base lies there, or most of
+     * whose bytes do, is rewritten whole and costs the whole page; one that has only a few deltas there costs
+     * those deltas ({@link #movesDeltasAlone}).
      */
     private record Usage(Map<Long, Long> livePerSegment, Map<Long, Long> rewriteCost, long liveFragments,
             Set<Long> liveBlobs) {}
