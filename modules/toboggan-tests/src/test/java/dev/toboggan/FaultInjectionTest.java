@@ -35,8 +35,7 @@ import org.junit.jupiter.api.io.TempDir;
  * Faults under the whole store (the engine and its actors, the trees) through the IO seam: one scenario —
  * create, writes of small values, value pages and blobs, removes, atomic batches and transactions, a new tree, flushes,
  * snapshots, a clean close and reopen, a power loss and the recovery after it, cleaning passes that drain
- * every segment they may (besides the engine's own cleaner, which runs as segments fill), one that moves a
- * segment's deltas alone (small overwrites of pages whose bases lie elsewhere), removes that empty
+ * every segment they may (besides the engine's own cleaner, which runs as segments fill), removes that empty
  * leaves (which the tree merges), an online backup — run again and again with
  * one fault injected at a different place each time:
  * <ul>
@@ -60,8 +59,6 @@ import org.junit.jupiter.api.io.TempDir;
 class FaultInjectionTest {
     /** A cleaning policy that drains every complete segment with any dead byte. */
     private static final SegmentCleaning.Policy EVERY_SEGMENT = new SegmentCleaning.Policy(1.0, 1.01);
-    /** One that drains what is under half live, and never for space. */
-    private static final SegmentCleaning.Policy HALF_LIVE = new SegmentCleaning.Policy(0.5, 100);
     private static final long SEED = Long.getLong("toboggan.test.seed", System.nanoTime());
     private static final int SCALE = Integer.getInteger("toboggan.test.scale", 1);
     private static final Path DIR = Path.of("/store");
@@ -102,11 +99,8 @@ class FaultInjectionTest {
         assertThat(clean.failure).as("the scenario without a fault").isNull();
         assertThat(clean.segmentsFreed).as("the scenario's cleaning passes free segments (their IO is under test)")
                 .isPositive();
-        assertThat(clean.deltasRelocated).as("the scenario's cleaning moves deltas alone (their IO is under test)")
-                .isPositive();
         CountingStorage counts = clean.counting;
-        StringBuilder made = new StringBuilder("FaultInjectionTest: the scenario's cleaning moved " + clean.deltasRelocated
-                + " deltas alone and rewrote " + clean.pagesRewritten + " pages; its calls:");
+        StringBuilder made = new StringBuilder("FaultInjectionTest: the scenario's calls:");
         for (SimulatedStorage.Op op : SimulatedStorage.Op.values()) {
             made.append(' ').append(op).append('=').append(counts.calls(op));
         }
@@ -292,9 +286,6 @@ class FaultInjectionTest {
         private final Path dumpFile = dumps.resolve("dump-" + System.nanoTime());
         /** Segments the cleaning (the engine's and the scenario's passes) had freed at the last clean step. */
         private long segmentsFreed;
-        /** Deltas the cleaning moved alone, pages it rewrote whole: since the last open, at the last "clean" step. */
-        private long deltasRelocated;
-        private long pagesRewritten;
 
         /** With {@code count}, the store's IO goes through a {@link CountingStorage} over {@link #disk}. */
         Scenario(long seed, boolean count) {
@@ -331,7 +322,6 @@ class FaultInjectionTest {
             s.add("clean");
             s.add("flush");
             s.add("clean");
-            s.add("relocate");
             s.add("purge");
             s.add("flush");
             writes(r, s, 4);
@@ -456,25 +446,10 @@ class FaultInjectionTest {
                         change(after -> after.remove(key), () -> db.remove(key));
                     }
                 }
-                // Small overwrites of pages the cleaning steps just rewrote, in a segment of their own, drained by a
-                // pass that drains only what is under half live: their deltas move alone, the pages stay put.
-                case "relocate" -> {
-                    db.pageCache().log().startNewSegment();
-                    for (int i = 0; i < 30; i++) {
-                        byte[] key = TestKeys.be(r.nextInt(120));
-                        byte[] value = TestKeys.value(step * 1000L + i, 16);
-                        change(after -> after.put(key, value), () -> db.insert(key, value));
-                    }
-                    db.pageCache().log().startNewSegment();
-                    db.flush();
-                    acknowledge();
-                    db.pageCache().cleaning().pass(HALF_LIVE);
-                    noteCleaning();
-                }
                 // A pass that drains every segment it may (threshold 100 %), next to the engine's own cleaner.
                 case "clean" -> {
                     db.pageCache().cleaning().pass(EVERY_SEGMENT);
-                    noteCleaning();
+                    segmentsFreed = db.pageCache().cleaning().metrics().segmentsFreed();
                 }
                 // An online backup of the store as it is now (it flushes first: everything before it is acknowledged).
                 case "backup" -> {
@@ -548,14 +523,6 @@ class FaultInjectionTest {
          * it reports must be in whatever the store recovers, however the faults and power losses fall. (Odd seeds
          * keep the store's own IO pattern: a durable watch has the store flush as its events come.)
          */
-        /** What the store's cleaning did since it was last opened, for the sweep's report and checks. */
-        private void noteCleaning() {
-            SegmentCleaning.Metrics cleaned = db.pageCache().cleaning().metrics();
-            segmentsFreed = cleaned.segmentsFreed();
-            deltasRelocated = cleaned.deltasRelocated();
-            pagesRewritten = cleaned.pagesRewritten();
-        }
-
         private Store open() {
             Store store = Toboggan.open(settings, trees, system, counting != null ? counting : disk);
             if (!watched(seed)) {

@@ -158,22 +158,12 @@ public final class TreeLoadCost {
 
     private static String summary(Object m) throws ReflectiveOperationException {
         long written = writtenBytes();
-        return String.format("passes %d, pages rewritten %d, deltas relocated %s, MB cleaned %.0f, segments freed %d, "
+        return String.format("passes %d, pages rewritten %d, MB cleaned %.0f, segments freed %d, "
                 + "writes delayed %d, held %d, writers waited %d ms; written since the load began %s MB",
-                (long) get(m, "passes"), (long) get(m, "pagesRewritten"), optional(m, "deltasRelocated"),
+                (long) get(m, "passes"), (long) get(m, "pagesRewritten"),
                 (long) get(m, "bytesCleaned") / 1e6, (long) get(m, "segmentsFreed"), (long) get(m, "delayedWrites"),
                 (long) get(m, "heldWrites"), (long) get(m, "writeWaitMillis"),
                 written < 0 || writtenAtLoad < 0 ? "?" : String.valueOf((written - writtenAtLoad) >> 20));
-    }
-
-    /** A component that a build before it lacks: "-" there. */
-    private static String optional(Object record, String component) throws ReflectiveOperationException {
-        try {
-            record.getClass().getMethod(component);
-        } catch (NoSuchMethodException e) {
-            return "-";
-        }
-        return String.valueOf((Object) get(record, component));
     }
 
     /** What this process has written to storage so far ({@code /proc/self/io}, Linux); -1 where unknown. */

@@ -274,23 +274,6 @@ public final class Log implements AutoCloseable {
         return reserveRaw(blob ? kind.blobVariant() : kind, pid, payload, payloadOff, payloadLen, blob);
     }
 
-    /**
-     * Reserves a {@link MessageKind#RELOCATED_LINK}: the delta of page {@code pid} stored at
-     * {@code originalLsn}, moved to the tip by the segment cleaner. {@code storedBody[off, off + len)} is that
-     * delta's body as it lies in the log (read, never decompressed), so it is neither compressed again nor
-     * sent to a blob file: it fit inline where it was, and the relocation adds only the 8 bytes of
-     * {@code originalLsn}.
-     */
-    public Reservation reserveRelocation(long pid, long originalLsn, byte[] storedBody, int off, int len) {
-        if (pid < 0 || pid == LogFormat.NO_PAGE) {
-            throw new IllegalArgumentException("page id " + Long.toUnsignedString(pid) + " is out of range");
-        }
-        byte[] body = new byte[LogFormat.LONG_BODY_LENGTH + len];
-        ByteBuffer.wrap(body).order(java.nio.ByteOrder.LITTLE_ENDIAN).putLong(0, originalLsn);
-        System.arraycopy(storedBody, off, body, LogFormat.LONG_BODY_LENGTH, len);
-        return reserveRaw(MessageKind.RELOCATED_LINK, pid, body, 0, body.length, false);
-    }
-
     private Reservation reserveRaw(MessageKind kind, long pid, byte[] body, int off, int len, boolean blob) {
         int inlineLength = blob ? LogFormat.LONG_BODY_LENGTH : len;
         int spins = 0;
@@ -789,7 +772,7 @@ public final class Log implements AutoCloseable {
     /**
      * The message at {@code lsn} / {@code pointer} from bytes read at that pointer, starting at {@code at}
      * in {@code span} (whose limit ends the bytes read): checked (CRC, segment), its blob read if it is
-     * one, decompressed. A relocated delta reads as the {@link MessageKind#INLINE_LINK} it carries.
+     * one, decompressed.
      *
      * @throws CorruptionException if the bytes there are not that message
      */
@@ -799,17 +782,9 @@ public final class Log implements AutoCloseable {
         if (defect != null) {
             throw new CorruptionException(config.logFile(), pointer, "message at LSN " + lsn + " is " + defect);
         }
+        byte[] body = new byte[header.bodyLength];
+        span.get(at + header.headerLength, body);
         MessageKind kind = header.kind;
-        int bodyAt = at + header.headerLength;
-        int bodyLength = header.bodyLength;
-        if (kind == MessageKind.RELOCATED_LINK) {
-            // the delta it carries, as it was stored where the cleaner found it
-            bodyAt += LogFormat.LONG_BODY_LENGTH;
-            bodyLength -= LogFormat.LONG_BODY_LENGTH;
-            kind = MessageKind.INLINE_LINK;
-        }
-        byte[] body = new byte[bodyLength];
-        span.get(bodyAt, body);
         if (kind.isBlob()) {
             long blobId = ByteBuffer.wrap(body).order(java.nio.ByteOrder.LITTLE_ENDIAN).getLong(0);
             body = blobs.read(blobId, kind);

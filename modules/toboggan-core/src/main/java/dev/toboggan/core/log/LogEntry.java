@@ -9,12 +9,5 @@ package dev.toboggan.core.log;
  * @param lsn the message's LSN
  * @param pointer the message's file offset in the log file
  * @param length the bytes the message takes in the log (header and inline body)
- * @param relocatedFrom for a {@link MessageKind#RELOCATED_LINK}, the LSN the delta it carries had before
- *     (the fragment of the page it takes the place of); -1 for every other kind
  */
-public record LogEntry(MessageKind kind, long pid, long lsn, long pointer, int length, long relocatedFrom) {
-    /** An entry of any kind but {@link MessageKind#RELOCATED_LINK}. */
-    public LogEntry(MessageKind kind, long pid, long lsn, long pointer, int length) {
-        this(kind, pid, lsn, pointer, length, -1);
-    }
-}
+public record LogEntry(MessageKind kind, long pid, long lsn, long pointer, int length) {}

@@ -46,14 +46,7 @@ import java.util.zip.CRC32C;
  *  segment number matches and its CRC matches; anything else ends the log there (torn tail).
  * </pre>
  *
- * A blob message's body is the 8-byte id of its blob file. A {@link MessageKind#RELOCATED_LINK}'s body is
- * the LSN its delta had before the cleaner moved it (8 bytes), then that delta's body as it was stored:
- * <pre>
- *  +----------------------+------------------------------------------------+
- *  | original LSN (8, LE) | the delta's stored body (zstd frame if compressed) |
- *  +----------------------+------------------------------------------------+
- * </pre>
- * A {@link MessageKind#CAP} has an empty
+ * A blob message's body is the 8-byte id of its blob file. A {@link MessageKind#CAP} has an empty
  * body and means "the rest of this segment is padding". A segment sealed with fewer than 32 bytes
  * left is zero-filled instead.
  *
@@ -181,9 +174,7 @@ public final class LogFormat {
         /** The segment number is not the one of this position: stale bytes of an earlier life of the slot. */
         WRONG_SEGMENT,
         /** The checksum does not match. */
-        BAD_CRC,
-        /** The body is shorter than its kind's fixed fields (a relocated delta's LSN). */
-        SHORT_BODY
+        BAD_CRC
     }
 
     /**
@@ -232,9 +223,6 @@ public final class LogFormat {
         }
         into.kind = kind;
         into.pid = pid;
-        if (kind == MessageKind.RELOCATED_LINK && len < LONG_BODY_LENGTH) {
-            return Defect.SHORT_BODY;
-        }
         into.headerLength = p - at;
         into.bodyLength = (int) len;
         return null;

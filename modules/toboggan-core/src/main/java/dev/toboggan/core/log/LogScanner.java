@@ -300,8 +300,7 @@ final class LogScanner {
                     }
                 }
                 default -> {
-                    long relocatedFrom = kind == MessageKind.RELOCATED_LINK ? buf.getLong(bodyAt) : -1;
-                    LogEntry entry = new LogEntry(kind, pid, lsn, pointer, header.totalLength(), relocatedFrom);
+                    LogEntry entry = new LogEntry(kind, pid, lsn, pointer, header.totalLength());
                     if (openBatches.isEmpty()) {
                         deliver(entry);
                     } else {

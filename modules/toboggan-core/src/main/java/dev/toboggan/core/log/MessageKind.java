@@ -30,14 +30,7 @@ public enum MessageKind {
     /** A delta fragment, stored inline. */
     INLINE_LINK(11, false),
     /** A delta fragment, stored in a blob file. */
-    BLOB_LINK(12, true),
-    /**
-     * A delta fragment the segment cleaner moved out of a segment it drains, without rewriting the rest of
-     * its page: the body is the LSN the delta had (8 bytes, little-endian), then the delta's body exactly as
-     * it was stored (compressed if the store compresses). It takes the place of that fragment in its page's
-     * chain; read back, it is the delta it carries ({@link #INLINE_LINK}).
-     */
-    RELOCATED_LINK(13, false);
+    BLOB_LINK(12, true);
 
     private static final MessageKind[] BY_CODE = values();
 
@@ -63,12 +56,9 @@ public enum MessageKind {
         return code >= FREE.code;
     }
 
-    /**
-     * Whether callers may ask the log for this kind with {@link Log#reserve} (the others are written by the
-     * log itself, or by {@link Log#reserveRelocation}).
-     */
+    /** Whether callers may ask the log for this kind (the others are written by the log itself). */
     public boolean isUserKind() {
-        return isPageData() && !blob && this != RELOCATED_LINK;
+        return isPageData() && !blob;
     }
 
     /** The blob variant of an inline kind; the kind itself if it has none. */

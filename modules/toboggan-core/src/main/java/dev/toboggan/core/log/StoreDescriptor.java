@@ -18,7 +18,7 @@ import java.util.zip.CRC32C;
  *
  * <pre>
  * # Toboggan store: settings fixed at creation. Do not edit.
- * format-version=2
+ * format-version=1
  * segment-size=8388608
  * compression=none          (or zstd)
  * checksum=1a2b3c4d         (CRC32C of every byte before this line, hex)
@@ -26,16 +26,9 @@ import java.util.zip.CRC32C;
  *
  * Written as {@code format.tmp}, forced, renamed, and the directory forced, so a crash leaves either no
  * file (and no log: the log is created after it) or a whole one.
- *
- * <p>Versions: 2 added {@link MessageKind#RELOCATED_LINK}, which a reader of version 1 does not know (it
- * would take the first one for the log's torn end). A version 1 store is read as it is (its log has none)
- * and its file is rewritten as version 2 at open, before anything is written to its log, so that an older
- * Toboggan refuses it from then on instead of losing what follows a relocated delta.
  */
 final class StoreDescriptor {
-    static final int FORMAT_VERSION = 2;
-    /** The oldest version this Toboggan opens (and upgrades). */
-    static final int OLDEST_READABLE_VERSION = 1;
+    static final int FORMAT_VERSION = 1;
     static final String FILE_NAME = "format";
     private static final String TEMP_NAME = FILE_NAME + StorageIo.TEMP_SUFFIX;
 
@@ -53,10 +46,9 @@ final class StoreDescriptor {
         }
         Map<String, String> settings = read(io, path);
         String version = settings.get("format-version");
-        int number = readableVersion(version);
-        if (number < 0) {
+        if (!String.valueOf(FORMAT_VERSION).equals(version)) {
             throw new IncompatibleStoreException("the store at " + config.directory() + " has format version "
-                    + version + "; this Toboggan reads versions " + OLDEST_READABLE_VERSION + " to " + FORMAT_VERSION
+                    + version + "; this Toboggan reads version " + FORMAT_VERSION
                     + ". Open it with the Toboggan version that wrote it");
         }
         int segmentSize = Integer.parseInt(settings.getOrDefault("segment-size", "0"));
@@ -72,19 +64,6 @@ final class StoreDescriptor {
                     + "toboggan.compression = " + compression + ", but is being opened with " + config.compression()
                     + ". Compression is fixed at creation: open it with " + compression);
         }
-        if (number < FORMAT_VERSION) {
-            create(io, config, path); // the same settings, the current version (see the class notes)
-        }
-    }
-
-    /** The version number if this Toboggan reads it, else -1. */
-    private static int readableVersion(String version) {
-        for (int v = OLDEST_READABLE_VERSION; v <= FORMAT_VERSION; v++) {
-            if (String.valueOf(v).equals(version)) {
-                return v;
-            }
-        }
-        return -1;
     }
 
     private static void create(StorageIo io, LogConfig config, Path path) throws IOException {

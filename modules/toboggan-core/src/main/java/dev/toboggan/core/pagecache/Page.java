@@ -20,9 +20,7 @@ import java.util.Arrays;
  * </ul>
  *
  * <p>Locations: a {@code long[]} of (lsn, file pointer, length) triples, one per fragment (a base — a
- * full page image, or the free/meta/counter record — then the deltas linked onto it, in the order they
- * were linked, which is LSN order until the segment cleaner moves a delta to the tip: a relocated delta
- * keeps its place in the chain with its new, higher LSN),
+ * full page image, or the free/meta/counter record — then the deltas linked onto it, in LSN order),
  * followed by ONE trailing long, the page's {@code ts}. A resident page shares its locations array with
  * the paged-out entry it came from or becomes, so page-out and page-in allocate nothing but the
  * {@code Page}. Arrays are never modified after they are published. The same array can reappear in a
@@ -90,28 +88,6 @@ public final class Page<P> {
         return more;
     }
 
-    /**
-     * {@code old} (a locations array) with fragment {@code i} at a new place, the rest and the ts as they
-     * were: a relocated delta ({@link PageCache#relocateDelta}).
-     */
-    static long[] relocated(long[] old, int i, long lsn, long pointer, long length) {
-        long[] moved = old.clone();
-        moved[i * FRAGMENT_LONGS] = lsn;
-        moved[i * FRAGMENT_LONGS + 1] = pointer;
-        moved[i * FRAGMENT_LONGS + 2] = length;
-        return moved;
-    }
-
-    /** The index of the fragment at {@code lsn} in {@code locations}; -1 if none is there. */
-    static int fragmentAt(long[] locations, long lsn) {
-        for (int i = 0; i < locations.length - 1; i += FRAGMENT_LONGS) {
-            if (locations[i] == lsn) {
-                return i / FRAGMENT_LONGS;
-            }
-        }
-        return -1;
-    }
-
     /** The locations of a slot's entry: a {@code Page}'s, or the paged-out array itself. */
     static long[] locationsOf(Object entry) {
         return entry instanceof Page<?> p ? p.fragments : (long[]) entry;
@@ -139,18 +115,6 @@ public final class Page<P> {
 
     static long lastLsn(long[] locations) {
         return locations[locations.length - 1 - FRAGMENT_LONGS];
-    }
-
-    /**
-     * The highest LSN among the fragments: the last one's, unless the cleaner moved an earlier delta
-     * ({@link #relocated}) after it was linked. Reading the page back waits until the log is durable past it.
-     */
-    static long newestLsn(long[] locations) {
-        long newest = -1;
-        for (int i = 0; i < locations.length - 1; i += FRAGMENT_LONGS) {
-            newest = Math.max(newest, locations[i]);
-        }
-        return newest;
     }
 
     static long fragmentLsn(long[] locations, int i) {
@@ -195,11 +159,7 @@ public final class Page<P> {
         return fragmentCount(fragments);
     }
 
-    /**
-     * The LSN of the last fragment, the change that made this version: once the log is stable past it, this
-     * version survives a crash (a delta the cleaner relocated later survives at its old place until the
-     * relocation is stable).
-     */
+    /** The LSN of the newest fragment: once the log is stable past it, this version survives a crash. */
     public long lastLsn() {
         return lastLsn(fragments);
     }

@@ -659,54 +659,6 @@ public final class PageCache<P, D> implements AutoCloseable {
     }
 
     /**
-     * Moves one delta of a page to the log's tip and nothing else: the segment cleaner's way out of a
-     * segment it drains for a page whose base lies elsewhere, where {@link #rewrite} would write the whole
-     * page for one small delta. The log gets a {@link MessageKind#RELOCATED_LINK} carrying the delta's stored
-     * body; the page's version keeps its value, its {@code ts} and the delta's place in its chain, only that
-     * fragment's location changes (so a paged-out page stays paged out). Retried while the delta is still
-     * part of the page (a concurrent link or move); gives up once it is not (the page was replaced, freed,
-     * or the delta moved by another call), as there is nothing left to move.
-     *
-     * @param lsn the delta's LSN now (its fragment in the page's locations)
-     * @param storedBody the delta's body as it lies in the log at {@code lsn} (not decompressed)
-     * @return whether this call moved it
-     * @throws IllegalArgumentException if {@code lsn} is the page's base, which only a rewrite moves
-     */
-    boolean relocateDelta(long pid, long lsn, byte[] storedBody, int off, int len) {
-        long start = System.nanoTime();
-        checkUsable();
-        while (true) {
-            Object entry = table.get(pid);
-            if (entry == null || Page.isFree(entry)) {
-                return false;
-            }
-            long[] locations = Page.locationsOf(entry);
-            int i = Page.fragmentAt(locations, lsn);
-            if (i < 0) {
-                return false;
-            }
-            if (i == 0) {
-                throw new IllegalArgumentException("LSN " + lsn + " is the base of page " + pid + ", not a delta");
-            }
-            failpoint("pagecache.reserve.relocate");
-            Reservation r = log.reserveRelocation(pid, lsn, storedBody, off, len);
-            long[] moved = Page.relocated(locations, i, r.lsn(), r.pointer(), r.length());
-            Object next = entry instanceof Page<?> page ? new Page<>(pid, page.value, moved, page.weight) : moved;
-            if (table.compareAndSet(pid, entry, next)) {
-                r.complete();
-                if (next instanceof Page<?> resident) {
-                    evictor.changed(pid, entry, resident);
-                }
-                snapshots.operationLogged();
-                metrics.record(Op.RELOCATE, System.nanoTime() - start);
-                return true;
-            }
-            r.abort();
-            metrics.relocationRetries.increment();
-        }
-    }
-
-    /**
      * Drops the in-memory value of a page, keeping where its fragments are; a later {@link #get} reads
      * it back. Only a page whose every fragment is durable is paged out, so that read never waits; the
      * meta and counter pages and free pages never are. The page's arrival stays queued for the cache
@@ -734,9 +686,9 @@ public final class PageCache<P, D> implements AutoCloseable {
             if (!(entry instanceof Page<?> page) || page.value == Page.FREE) {
                 return CacheEvictor.NOT_RESIDENT;
             }
-            long newestLsn = Page.newestLsn(page.fragments);
-            if (newestLsn >= log.durableTip()) {
-                return newestLsn;
+            long lastLsn = page.lastLsn();
+            if (lastLsn >= log.durableTip()) {
+                return lastLsn;
             }
             if (table.compareAndSet(pid, page, page.fragments)) {
                 evictor.pagedOut(page.weight);

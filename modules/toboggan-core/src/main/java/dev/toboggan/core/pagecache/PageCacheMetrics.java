@@ -46,8 +46,6 @@ public final class PageCacheMetrics {
         PULL,
         /** {@link PageCache#rewrite}: a page moved to the log's tip without a change of content. */
         REWRITE,
-        /** {@link PageCache#relocateDelta} calls that moved a delta: one fragment to the log's tip, nothing else. */
-        RELOCATE,
         /** Opening the store: log recovery, replay into the page table, meta and counter pages. */
         RECOVERY
     }

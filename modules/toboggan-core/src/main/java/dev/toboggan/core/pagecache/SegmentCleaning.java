@@ -1,13 +1,10 @@
 package dev.toboggan.core.pagecache;
 
-import dev.toboggan.core.CorruptionException;
 import dev.toboggan.core.Failpoints;
 import dev.toboggan.core.LazyLogger;
 import dev.toboggan.core.StorageException;
 import dev.toboggan.core.log.Log;
-import dev.toboggan.core.log.LogFormat;
 import java.io.IOException;
-import java.nio.ByteBuffer;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Comparator;
@@ -20,12 +17,9 @@ import java.util.concurrent.atomic.LongAdder;
 
 /**
  * The segment cleaner's work (SLED-REFERENCE §3; seed 000's {@code attempt_gc}, {@code rewrite_page},
- * {@code space_amplification}): finds segments whose live share fell under the cleanup threshold, moves what
- * still lives there to the log's tip, and gives a segment's slot back once nothing can need it. A page leaves
- * a segment either whole ({@link PageCache#rewrite}: its value written again, consolidated) or, when only
- * some of its deltas lie there and its base elsewhere, by moving those deltas alone
- * ({@link PageCache#relocateDelta}: their stored bytes copied to the tip, the rest of the page left where it
- * is; {@link #movesDeltasAlone}). Either keeps the page's {@code ts}. The engine's SegmentCleaner actor
+ * {@code space_amplification}): finds segments whose live share fell under the cleanup threshold, moves the
+ * pages still living there to the log's tip ({@link PageCache#rewrite}, a relocation that keeps each page's
+ * {@code ts}), and gives a segment's slot back once nothing can need it. The engine's SegmentCleaner actor
  * schedules {@link #pass}; tests call it directly.
  *
  * <h2>Segment states</h2>
@@ -171,9 +165,7 @@ public final class SegmentCleaning {
      * What the cleaner did since the store was opened, and the gauges its last pass measured.
      *
      * @param passes passes run
-     * @param pagesRewritten pages moved out of drained segments whole ({@link PageCache#rewrite})
-     * @param deltasRelocated deltas moved out of drained segments alone ({@link PageCache#relocateDelta}), their
-     *     pages' other fragments left where they were
+     * @param pagesRewritten pages moved out of drained segments
      * @param bytesCleaned live bytes (fragments) those pages had in drained segments
      * @param segmentsFreed segment slots given back for reuse
      * @param slotsTruncated free slots cut off the end of the log file
@@ -189,7 +181,7 @@ public final class SegmentCleaning {
      * @param segmentsKeptForBackups empty segments the cleaner left, now, for a backup that has yet to copy
      *     them ({@link Log#segmentsKeptForCopies}): freed by the first pass after it
      */
-    public record Metrics(long passes, long pagesRewritten, long deltasRelocated, long bytesCleaned, long segmentsFreed,
+    public record Metrics(long passes, long pagesRewritten, long bytesCleaned, long segmentsFreed,
             long slotsTruncated, long blobsDeleted, long heldWrites, long delayedWrites, long writeWaitMillis,
             long liveBytes, long sizeOnDisk, double spaceAmplification, long lagBytes, int segmentsKeptForBackups) {}
 
@@ -213,7 +205,6 @@ public final class SegmentCleaning {
     final SpaceGate gate;
     private final LongAdder passes = new LongAdder();
     private final LongAdder pagesRewritten = new LongAdder();
-    private final LongAdder deltasRelocated = new LongAdder();
     private final LongAdder bytesCleaned = new LongAdder();
     private final LongAdder segmentsFreed = new LongAdder();
     private final LongAdder slotsTruncated = new LongAdder();
@@ -233,9 +224,8 @@ public final class SegmentCleaning {
     }
 
     /**
-     * Live bytes per segment, and what draining each would write: a page whose base lies there, or most of
-     * whose bytes do, is rewritten whole and costs the whole page; one that has only a few deltas there costs
-     * those deltas ({@link #movesDeltasAlone}).
+     * Live bytes per segment, and what draining each would write: a page is rewritten whole, so a segment
+     * holding one small delta of a large page costs the whole page.
      */
     private record Usage(Map<Long, Long> livePerSegment, Map<Long, Long> rewriteCost, long liveFragments,
             Set<Long> liveBlobs) {}
@@ -479,9 +469,6 @@ public final class SegmentCleaning {
         long[] live = new long[bases.length];
         long[] cost = new long[bases.length];
         long[] costedFor = new long[bases.length]; // pid + 1 of the page last added to cost: once per page
-        long[] pageDeltas = new long[bases.length]; // of the page being tallied: its delta bytes per segment
-        boolean[] pageBase = new boolean[bases.length]; // and whether its base is there
-        int[] touched = new int[16]; // the segments it has fragments in
         Map<Long, Long> laterLive = new HashMap<>();
         Map<Long, Long> laterCost = new HashMap<>();
         Set<Long> laterTouched = new HashSet<>();
@@ -513,32 +500,17 @@ public final class SegmentCleaning {
                     }
                 }
                 laterTouched.clear();
-                int segments = 0;
                 for (int i = 0; i < f.length - 1; i += Page.FRAGMENT_LONGS) {
                     long segment = f[i] & -segmentSize;
                     int at = index.of(segment);
                     if (at >= 0) {
                         if (costedFor[at] != pid + 1) {
                             costedFor[at] = pid + 1;
-                            pageDeltas[at] = 0;
-                            pageBase[at] = false;
-                            if (segments == touched.length) {
-                                touched = Arrays.copyOf(touched, segments * 2);
-                            }
-                            touched[segments++] = at;
-                        }
-                        if (i == 0) {
-                            pageBase[at] = true;
-                        } else {
-                            pageDeltas[at] += f[i + 2];
+                            cost[at] += pageBytes;
                         }
                     } else if (laterTouched.add(segment)) {
                         laterCost.merge(segment, pageBytes, Long::sum);
                     }
-                }
-                for (int t = 0; t < segments; t++) {
-                    int at = touched[t];
-                    cost[at] += movesDeltasAlone(pageBase[at], pageDeltas[at], pageBytes) ? pageDeltas[at] : pageBytes;
                 }
                 total += pageBytes;
             }
@@ -635,29 +607,15 @@ public final class SegmentCleaning {
     }
 
     /**
-     * Whether a page leaves a segment by moving only its deltas there ({@link PageCache#relocateDelta}) rather
-     * than by a rewrite of the whole page: when its base is elsewhere and those deltas are under half its
-     * bytes. Under a random load a segment holds one small delta of most pages and the bases of few, so
-     * moving the deltas alone writes a fraction of what rewriting every page would (a 4 KiB leaf for each
-     * 130-byte delta); a page with most of its bytes there is rewritten, which also consolidates it. The
-     * cost a scan tallies per segment follows the same choice, so it is what a drain writes.
-     */
-    static boolean movesDeltasAlone(boolean baseThere, long deltaBytesThere, long pageBytes) {
-        return !baseThere && 2 * deltaBytesThere < pageBytes;
-    }
-
-    /**
-     * Moves every page that has a fragment in one of {@code targets} out of them, in pid order, until
-     * {@code maxBytes} are written: its deltas alone where {@link #movesDeltasAlone} says so, else the whole
-     * page. The next pass measures again and goes on with what is left (the moved fragments have left the
-     * targets).
+     * Rewrites the pages that have a fragment in one of {@code targets}, in pid order, until {@code maxBytes}
+     * of pages are rewritten: the next pass measures again and goes on with what is left (the rewritten pages
+     * have left the targets).
      *
-     * @return bytes written by the moves (whole pages or deltas, as measured before), and whether every page
-     *     was looked at (not cut short by {@code maxBytes})
+     * @return bytes of the pages rewritten (their fragments, as measured before), and whether every page was
+     *     looked at (not cut short by {@code maxBytes})
      */
     private Drained drain(List<Long> targetList, long maxBytes) {
         long[] targets = targetList.stream().mapToLong(Long::longValue).sorted().toArray();
-        SegmentImages images = new SegmentImages();
         long rewritten = 0;
         long next = cache.nextPid();
         TableBlock block = new TableBlock();
@@ -675,98 +633,25 @@ public final class SegmentCleaning {
                     continue;
                 }
                 long inTargets = 0;
-                boolean baseThere = false;
                 for (int i = 0; i < f.length - 1; i += Page.FRAGMENT_LONGS) { // the last long is the page's ts
                     if (Arrays.binarySearch(targets, f[i] & -segmentSize) >= 0) {
                         inTargets += f[i + 2];
-                        baseThere |= i == 0;
                     }
                 }
                 if (inTargets > 0) {
-                    long pid = first + k;
                     failpoint("cleaner.rewrite");
-                    if (movesDeltasAlone(baseThere, inTargets, block.pageBytes[k])
-                            && relocateDeltas(pid, f, targets, images)) {
-                        rewritten += inTargets;
-                    } else {
-                        cache.rewrite(pid);
-                        pagesRewritten.increment();
-                        rewritten += block.pageBytes[k];
-                    }
+                    cache.rewrite(first + k);
+                    pagesRewritten.increment();
                     bytesCleaned.add(inTargets);
+                    rewritten += block.pageBytes[k];
                 }
             }
         }
         return new Drained(rewritten, first + k >= next);
     }
 
-    /** What a {@link #drain} did: bytes written, and whether it looked at every page. */
+    /** What a {@link #drain} did: bytes of pages rewritten, and whether it looked at every page. */
     private record Drained(long rewritten, boolean complete) {}
-
-    /**
-     * Moves the deltas of page {@code pid} that lie in {@code targets} ({@code f}: its locations as the drain
-     * read them) to the log's tip, each as the bytes stored in its segment. A delta that is not an inline one
-     * (a blob's pointer) cannot be moved alone: then nothing is moved and the caller rewrites the page.
-     *
-     * @return whether the page's deltas there were moved (or had already left: the page changed meanwhile)
-     */
-    private boolean relocateDeltas(long pid, long[] f, long[] targets, SegmentImages images) {
-        LogFormat.MessageHeader header = new LogFormat.MessageHeader();
-        for (int pass = 0; pass < 2; pass++) { // first check that every one can move, then move them
-            for (int i = Page.FRAGMENT_LONGS; i < f.length - 1; i += Page.FRAGMENT_LONGS) {
-                long lsn = f[i];
-                long base = lsn & -segmentSize;
-                if (Arrays.binarySearch(targets, base) < 0) {
-                    continue;
-                }
-                ByteBuffer image = images.of(base);
-                int at = (int) (lsn - base);
-                LogFormat.Defect defect = LogFormat.readMessage(image, at, image.limit(), lsn / segmentSize, header);
-                if (defect != null || header.pid != pid) {
-                    throw new CorruptionException(cache.config().log().logFile(), f[i + 1], "fragment " + i
-                            / Page.FRAGMENT_LONGS + " of page " + pid + " at LSN " + lsn + " is "
-                            + (defect != null ? defect : "a message of page " + header.pid));
-                }
-                int skip = switch (header.kind) {
-                    case INLINE_LINK -> 0;
-                    case RELOCATED_LINK -> LogFormat.LONG_BODY_LENGTH; // moved before: the delta it carries
-                    default -> -1;
-                };
-                if (skip < 0) {
-                    return false;
-                }
-                if (pass == 1) {
-                    int bodyAt = image.arrayOffset() + at + header.headerLength + skip;
-                    if (cache.relocateDelta(pid, lsn, image.array(), bodyAt, header.bodyLength - skip)) {
-                        deltasRelocated.increment();
-                    }
-                }
-            }
-        }
-        return true;
-    }
-
-    /**
-     * The bytes of the segments a drain moves deltas out of, each read whole (one read) the first time a delta
-     * there is needed, and dropped with the drain: at most {@link #MAX_DRAINED_PER_PASS} segments. They lie
-     * below the stable tip, so they no longer change.
-     */
-    private final class SegmentImages {
-        private final Map<Long, ByteBuffer> read = new HashMap<>();
-
-        ByteBuffer of(long base) {
-            ByteBuffer image = read.get(base);
-            if (image == null) {
-                Integer slot = log.segments().get(base);
-                if (slot == null) {
-                    throw new IllegalStateException("segment " + base + " left the log while being drained");
-                }
-                image = log.readSpan(base, base + segmentSize - 1, (long) slot * segmentSize, segmentSize);
-                read.put(base, image);
-            }
-            return image;
-        }
-    }
 
     /**
      * Frees every complete segment with no live fragment and deletes every blob no page refers to, after
@@ -830,7 +715,7 @@ public final class SegmentCleaning {
 
     /** Counters since the store was opened, and the gauges of the last pass. */
     public Metrics metrics() {
-        return new Metrics(passes.sum(), pagesRewritten.sum(), deltasRelocated.sum(), bytesCleaned.sum(), segmentsFreed.sum(),
+        return new Metrics(passes.sum(), pagesRewritten.sum(), bytesCleaned.sum(), segmentsFreed.sum(),
                 slotsTruncated.sum(), blobsDeleted.sum(), gate.heldWrites.sum(), gate.delayedWrites.sum(),
                 gate.waitNanos.sum() / 1_000_000, liveBytes, sizeOnDisk,
                 amplification, lagBytes, log.segmentsKeptForCopies());

@@ -17,7 +17,6 @@ import java.util.function.Consumer;
  *   <li>a full image (node, meta, counter) makes the page present with that base and no deltas;
  *   <li>a delta is appended only to a present page, and only if it is newer than the page's newest
  *       fragment (a delta of an older base that a later image replaced is dropped);
- *   <li>a relocated delta takes the place of the fragment at the LSN it names, if the page still has it;
  *   <li>a free record leaves a tombstone.
  * </ul>
  * The table may start from a snapshot ({@link SnapshotFormat}), replay then continuing at its LSN.
@@ -87,19 +86,6 @@ final class TableReplay implements Consumer<LogEntry> {
                         ? Page.appended(Page.locationsOf(current), entry.lsn(), entry.pointer(), entry.length(), 0)
                         : current;
             }
-            case RELOCATED_LINK -> {
-                if (reserved) {
-                    throw corrupt(logFile, entry, "the reserved page " + pid + " has a relocated delta");
-                }
-                // The delta takes its new place in the chain. A page without it was replaced or freed after the
-                // move reached the log (only a later image drops it), or already has it moved (a snapshot's
-                // merge may meet the move twice): nothing to do either way.
-                int at = current == null || Page.isFree(current) ? -1
-                        : Page.fragmentAt(Page.locationsOf(current), entry.relocatedFrom());
-                yield at > 0
-                        ? Page.relocated(Page.locationsOf(current), at, entry.lsn(), entry.pointer(), entry.length())
-                        : current;
-            }
             case INLINE_NODE, INLINE_META, COUNTER -> {
                 if (kind != expectedBase) {
                     throw corrupt(logFile, entry, kind + " message for page " + pid + ", which only takes "
@@ -111,13 +97,9 @@ final class TableReplay implements Consumer<LogEntry> {
         };
     }
 
-    /**
-     * Whether a delta at {@code lsn} is appended to {@code current}: a present page, and newer than its newest
-     * fragment (a relocated one included: every change of a page after a move of one of its deltas comes
-     * after it in the log).
-     */
+    /** Whether a delta at {@code lsn} is appended to {@code current}: a present page, and newer than its newest fragment. */
     private static boolean appends(Object current, long lsn) {
-        return current != null && !Page.isFree(current) && lsn > Page.newestLsn(Page.locationsOf(current));
+        return current != null && !Page.isFree(current) && lsn > Page.lastLsn(Page.locationsOf(current));
     }
 
     /**

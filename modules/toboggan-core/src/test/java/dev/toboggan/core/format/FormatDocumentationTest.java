@@ -45,7 +45,7 @@ class FormatDocumentationTest {
         assertThat(doc).contains(String.format("page id 0x%016X", LogFormat.NO_PAGE));
         assertThat(doc).contains("exceed S/" + LogFormat.MINIMUM_ITEMS_PER_SEGMENT + " − "
                 + LogFormat.SEGMENT_HEADER_LENGTH + " bytes (with a " + LogFormat.MAX_MESSAGE_HEADER_LENGTH);
-        assertThat(doc).contains("format-version=2");
+        assertThat(doc).contains("format-version=1");
         assertThat(doc).contains("### `stable-tip` (16 bytes)");
         assertThat(doc).contains(String.format("magic `TBGT` (0x%08X)", dev.toboggan.core.log.StableTipFile.MAGIC));
         assertThat(doc).contains("### `" + IdMarkFile.FILE_NAME + "` (" + IdMarkFile.LENGTH + " bytes)");

@@ -36,41 +36,6 @@ class StoreDirectoryTest {
         LogTestSupport.open(LogTestSupport.smallConfig(), disk).log().close();
     }
 
-    /**
-     * A version-1 store (whose log cannot hold a relocated delta) opens, and its format file says version 2
-     * from then on, so an older Toboggan refuses it; a version from the future is refused, the file unchanged.
-     */
-    @Test
-    void aVersionOneStoreIsUpgradedAtOpenAndAnUnknownVersionIsRefused() throws Exception {
-        LogConfig config = LogConfig.defaults(tmp.resolve("db")).withSegmentSize(4096);
-        Path format = tmp.resolve("db").resolve("format");
-        try (Log log = Log.open(config, new FileChannelStorage(), Background.NONE, 0, e -> {})) {
-            byte[] b = body(0, 0, 10);
-            log.reserve(MessageKind.INLINE_NODE, 2, b, 0, b.length).complete();
-        }
-        assertThat(Files.readString(format)).contains("format-version=2\n");
-        writeFormatVersion(format, "1");
-        Log.open(config, new FileChannelStorage(), Background.NONE, 0, e -> {}).close();
-        assertThat(Files.readString(format)).contains("format-version=2\n").doesNotContain("format-version=1");
-
-        writeFormatVersion(format, "3");
-        String future = Files.readString(format);
-        assertThatThrownBy(() -> Log.open(config, new FileChannelStorage(), Background.NONE, 0, e -> {}))
-                .isInstanceOf(IncompatibleStoreException.class).hasMessageContaining("format version 3")
-                .hasMessageContaining("versions 1 to 2");
-        assertThat(Files.readString(format)).isEqualTo(future);
-    }
-
-    /** Rewrites a format file's version, with the checksum that makes it valid. */
-    private static void writeFormatVersion(Path format, String version) throws Exception {
-        String text = Files.readString(format);
-        String body = text.substring(0, text.indexOf("checksum=")).replaceAll("format-version=\\d+", "format-version="
-                + version);
-        java.util.zip.CRC32C crc = new java.util.zip.CRC32C();
-        crc.update(body.getBytes(java.nio.charset.StandardCharsets.UTF_8));
-        Files.writeString(format, body + "checksum=" + String.format("%08x", crc.getValue()) + "\n");
-    }
-
     @Test
     void aDamagedFormatFileIsReportedAsCorruption() {
         SimulatedStorage disk = new SimulatedStorage();

@@ -699,62 +699,6 @@ class SegmentCleaningTest {
         assertModel();
     }
 
-    /**
-     * A segment holding only deltas of pages whose bases lie in another segment is drained by moving the deltas
-     * alone (relocated deltas, no page rewritten), and drained again once the moved deltas' own segment is; the
-     * pages read the same resident, read back from the log after a page-out, and after a power loss (replayed
-     * from the snapshot the reclaim took, or taken from a snapshot that holds the moves).
-     */
-    @ParameterizedTest
-    @ValueSource(strings = {"plain", "compressed", "plain+snapshot", "compressed+snapshot"})
-    void deltasWhoseBaseLiesElsewhereMoveAloneAndSurvivePageInsAndAPowerLoss(String variant) {
-        boolean compressed = variant.startsWith("compressed");
-        PageCacheConfig config = config().withLog(config().log().withCompression(compressed));
-        SimulatedStorage disk = new SimulatedStorage();
-        pc.close();
-        pc = Stores.open(disk, config);
-        List<Long> pids = new ArrayList<>();
-        for (int p = 0; p < 6; p++) {
-            int salt = p;
-            Page<List<Integer>> page = pc.allocate(IntStream.range(0, 150).map(x -> x * 31 + salt).boxed().toList());
-            pids.add(page.pid());
-            model.put(page.pid(), page.value());
-        }
-        pc.log().startNewSegment(); // the deltas in segments of their own
-        for (int round = 0; round < 6; round++) {
-            for (long pid : pids) {
-                CasResult<List<Integer>> r = pc.link(pid, pc.get(pid), 1000 + round);
-                assertThat(r.succeeded()).isTrue();
-                model.put(pid, r.page().value());
-            }
-        }
-        // drains what is under a quarter live, never for space (a store this small is always "over" 1.5)
-        SegmentCleaning.Policy deltasOnly = new SegmentCleaning.Policy(0.25, 100);
-        for (int drain = 1; drain <= 2; drain++) {
-            pc.log().startNewSegment(); // the deltas' segment complete, below the stable tip after the flush
-            pc.flush();
-            long relocatedBefore = pc.cleaning().metrics().deltasRelocated();
-            long rewrittenBefore = pc.cleaning().metrics().pagesRewritten();
-            cleanUntilSettled(deltasOnly);
-            assertThat(pc.cleaning().metrics().deltasRelocated() - relocatedBefore).as("drain %d", drain)
-                    .isEqualTo(36);
-            assertThat(pc.cleaning().metrics().pagesRewritten()).as("drain %d", drain).isEqualTo(rewrittenBefore);
-            assertThat(pc.cleaning().metrics().segmentsFreed()).as("drain %d", drain).isPositive();
-            assertModel();
-            for (long pid : pids) {
-                assertThat(pc.pageOut(pid)).isTrue();
-            }
-            assertModel(); // read back: the bases where they were, the deltas from their new places
-        }
-        if (variant.endsWith("+snapshot")) {
-            pc.snapshots().takeSnapshot();
-        }
-        pc.abandon();
-        disk.powerLoss(new SplittableRandom(7));
-        pc = Stores.open(disk, config);
-        assertModel();
-    }
-
     @Test
     void invalidPoliciesAreRejectedNamingTheKey() {
         assertThatThrownBy(() -> new SegmentCleaning.Policy(0, 1.5)).hasMessageContaining("toboggan.cleanup-threshold");
