@@ -115,7 +115,8 @@ public interface Db extends Tree, AutoCloseable {
      * version of Toboggan, whatever on-disk format the store itself has. The dump holds the store as of one
      * moment: writers (and batches, transactions, drops) wait while it is written, reads go on; so it holds
      * every change that returned before this call and no half of an atomic batch. For a store that must not
-     * hold its writers that long, {@link #backup} it first and export the backup. The file appears under its
+     * hold its writers that long, {@link #backup} it first and export the backup (opened with this store's
+     * settings: {@link Toboggan#open(com.typesafe.config.Config, Path)}). The file appears under its
      * name only when complete and forced; until then it is a hidden {@code .NAME.partial} beside it.
      *
      * @param dump a file that does not exist yet, outside the store's directory; its directory must exist

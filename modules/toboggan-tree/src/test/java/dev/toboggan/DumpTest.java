@@ -71,6 +71,40 @@ class DumpTest {
         assertThat(siblings()).containsExactlyInAnyOrder("source", "store.dump", "imported");
     }
 
+    /**
+     * The documented way to export without holding the store's writers: a backup, opened with the store's
+     * settings, exported. Opened with the defaults instead, a store created with another segment size is
+     * refused, naming the key.
+     */
+    @Test
+    void aBackupOpenedWithTheStoresSettingsExportsWhatTheStoreHeld() {
+        Path source = tmp.resolve("source");
+        Path backup = tmp.resolve("backup");
+        Path dumpFile = tmp.resolve("backup.dump");
+        Map<String, List<String>> contents;
+        try (Db db = Toboggan.open(config(source))) {
+            for (int i = 0; i < 2000; i++) {
+                db.insert(be(i), value(i, i % 300));
+            }
+            db.tree("users").insert(utf8("ada"), utf8("lovelace"));
+            contents = contents(db);
+            db.backup(backup);
+            db.insert(be(5000), utf8("after the backup"));
+        }
+        assertThatThrownBy(() -> Toboggan.open(backup)).isInstanceOf(dev.toboggan.core.IncompatibleStoreException.class)
+                .hasMessageContaining("toboggan.segment-size");
+        Dump dump;
+        try (Db copy = Toboggan.open(config(source), backup)) {
+            dump = copy.export(dumpFile);
+        }
+        assertThat(dump.entries()).isEqualTo(2001);
+        Path imported = tmp.resolve("imported");
+        Toboggan.importDump(dumpFile, config(imported), imported);
+        try (Db db = Toboggan.open(config(imported))) {
+            assertThat(contents(db)).isEqualTo(contents);
+        }
+    }
+
     @Test
     void aDumpTakenWhileBatchesRunHoldsEachBatchWholeOrNotAtAll() throws Exception {
         Path dumps = Files.createDirectories(tmp.resolve("dumps"));
