@@ -1346,6 +1346,29 @@ final class BLinkTree implements Tree {
         }
     }
 
+    /**
+     * A loader that builds this tree from entries in ascending key order ({@link BulkLoad}; for an import,
+     * whose store nothing else uses).
+     *
+     * @throws IllegalStateException if the tree is not empty
+     */
+    BulkLoad bulkLoad() {
+        store.checkOpen();
+        checkNotDropped();
+        long root = pc.root(rootName);
+        Page<Node> page = pc.get(root);
+        if (!(page.value() instanceof Leaf leaf) || leaf.count() > 0 || leaf.next != TreeNode.NO_PID) {
+            throw new IllegalStateException("the tree '" + name + "' is not empty: a bulk load builds a new tree");
+        }
+        return new BulkLoad(pc, splitSize, maxInlineValue, page, top -> {
+            if (!pc.casRoot(rootName, root, top)) {
+                return false;
+            }
+            rootPid = top;
+            return true;
+        });
+    }
+
     /** The root page as cached, for tests and verification. */
     long rootPid() {
         return rootPid;

@@ -43,19 +43,26 @@ final class DumpImport {
         try {
             try (Store store = (Store) Toboggan.open(config, building)) {
                 // The file is read again as it is written in: a change since the check fails this pass, not the store.
+                // Each tree is built bottom-up (BulkLoad: full leaves, each node written once): the store is this
+                // import's alone until it is renamed into place.
+                BulkLoad[] loading = new BulkLoad[1];
                 DumpFormat.read(dump, new DumpFormat.Visitor() {
-                    Tree tree;
-
                     @Override
                     public void tree(String name) {
-                        tree = store.tree(name);
+                        if (loading[0] != null) {
+                            loading[0].finish();
+                        }
+                        loading[0] = ((BLinkTree) store.tree(name)).bulkLoad();
                     }
 
                     @Override
                     public void entry(byte[] key, byte[] value) {
-                        tree.insert(key, value);
+                        loading[0].add(key, value);
                     }
                 });
+                if (loading[0] != null) {
+                    loading[0].finish();
+                }
                 store.pageCache().advanceIdsPast(checked.lastId());
                 store.flush();
             }

@@ -144,9 +144,17 @@ final class Leaf extends TreeNode {
     byte[] separator(int m) {
         byte[] left = entries[m - 1];
         byte[] right = entries[m];
-        int mismatch = Arrays.mismatch(left, HEADER, HEADER + keyLength(left), right, HEADER, HEADER + keyLength(right));
+        return separator(left, HEADER, HEADER + keyLength(left), right, HEADER, HEADER + keyLength(right));
+    }
+
+    /**
+     * The shortest key {@code s} with {@code left < s <= right}, for the keys {@code left[leftFrom, leftTo)} and
+     * {@code right[rightFrom, rightTo)}: a prefix of the right one.
+     */
+    static byte[] separator(byte[] left, int leftFrom, int leftTo, byte[] right, int rightFrom, int rightTo) {
+        int mismatch = Arrays.mismatch(left, leftFrom, leftTo, right, rightFrom, rightTo);
         // left < right: they differ at `mismatch`, or left is a proper prefix of right (mismatch = its length)
-        return Arrays.copyOfRange(right, HEADER, HEADER + mismatch + 1);
+        return Arrays.copyOfRange(right, rightFrom, rightFrom + mismatch + 1);
     }
 
     @Override
@@ -191,16 +199,29 @@ final class Leaf extends TreeNode {
     /** Encoded bytes of an entry, as {@link NodeFormat} writes it at most. */
     private static int entrySize(byte[] entry) {
         int keyLength = keyLength(entry);
-        int valueSize;
         if (isRef(entry)) {
             int at = HEADER + keyLength;
-            valueSize = NodeFormat.varintLength((long) LONG_BE.get(entry, at) << 1 | 1)
-                    + NodeFormat.varintLength((int) INT_BE.get(entry, at + Long.BYTES));
-        } else {
-            int valueLength = entry.length - HEADER - keyLength;
-            valueSize = NodeFormat.varintLength((long) valueLength << 1) + valueLength;
+            return refEntrySize(keyLength, (long) LONG_BE.get(entry, at), (int) INT_BE.get(entry, at + Long.BYTES));
         }
-        return NodeFormat.MAX_SHARED_LENGTH + NodeFormat.varintLength(keyLength) + keyLength + valueSize;
+        return inlineEntrySize(keyLength, entry.length - HEADER - keyLength);
+    }
+
+    /** What {@link #entrySize(byte[])} counts for the entry of {@code key} and {@code value} (bytes or a {@link ValueRef}). */
+    static int entrySize(byte[] key, Object value) {
+        return value instanceof ValueRef ref ? refEntrySize(key.length, ref.pid(), ref.length())
+                : inlineEntrySize(key.length, ((byte[]) value).length);
+    }
+
+    private static int inlineEntrySize(int keyLength, int valueLength) {
+        return keySize(keyLength) + NodeFormat.varintLength((long) valueLength << 1) + valueLength;
+    }
+
+    private static int refEntrySize(int keyLength, long pid, int valueLength) {
+        return keySize(keyLength) + NodeFormat.varintLength(pid << 1 | 1) + NodeFormat.varintLength(valueLength);
+    }
+
+    private static int keySize(int keyLength) {
+        return NodeFormat.MAX_SHARED_LENGTH + NodeFormat.varintLength(keyLength) + keyLength;
     }
 
     /** The entry for {@code key} and {@code value} (bytes or a {@link ValueRef}). */

@@ -67,6 +67,7 @@ class DumpTest {
         try (Db db = Toboggan.open(config(imported))) {
             assertThat(contents(db)).isEqualTo(contents);
             assertThat(db.generateId()).isGreaterThan(exported.lastId());
+            TreeVerifier.verify((Store) db);
         }
         assertThat(siblings()).containsExactlyInAnyOrder("source", "store.dump", "imported");
     }
