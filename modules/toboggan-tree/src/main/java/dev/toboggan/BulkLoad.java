@@ -56,7 +56,9 @@ final class BulkLoad {
     }
 
     /**
-     * Appends an entry; keys must come in strictly ascending (unsigned) order.
+     * Appends an entry; keys must come in strictly ascending (unsigned) order. The loader keeps both arrays
+     * until the entry's leaf is written: the caller must not change them (an import's reader hands over arrays
+     * of their own).
      *
      * @throws IllegalArgumentException if {@code key} is not greater than the key before it
      */
