@@ -1360,7 +1360,7 @@ final class BLinkTree implements Tree {
         if (!(page.value() instanceof Leaf leaf) || leaf.count() > 0 || leaf.next != TreeNode.NO_PID) {
             throw new IllegalStateException("the tree '" + name + "' is not empty: a bulk load builds a new tree");
         }
-        return new BulkLoad(pc, splitSize, maxInlineValue, page, top -> {
+        return new BulkLoad(pc, name, splitSize, maxInlineValue, page, top -> {
             if (!pc.casRoot(rootName, root, top)) {
                 return false;
             }

@@ -36,6 +36,7 @@ import java.util.function.LongPredicate;
  */
 final class BulkLoad {
     private final PageCache<Node, Delta> pc;
+    private final String tree;
     private final int splitSize;
     private final int maxInlineValue;
     /** Makes the top index node the root: the tree's {@code casRoot} from its root page to that node. */
@@ -45,10 +46,13 @@ final class BulkLoad {
     private boolean finished;
 
     /**
+     * @param tree the tree's name, for messages
      * @param root the tree's root page: an empty leaf, the first node of every tree; it becomes the leftmost leaf
      */
-    BulkLoad(PageCache<Node, Delta> pc, int splitSize, int maxInlineValue, Page<Node> root, LongPredicate newRoot) {
+    BulkLoad(PageCache<Node, Delta> pc, String tree, int splitSize, int maxInlineValue, Page<Node> root,
+            LongPredicate newRoot) {
         this.pc = pc;
+        this.tree = tree;
         this.splitSize = splitSize;
         this.maxInlineValue = maxInlineValue;
         this.newRoot = newRoot;
@@ -67,8 +71,8 @@ final class BulkLoad {
             throw new IllegalStateException("the load is finished");
         }
         if (lastKey != null && Arrays.compareUnsigned(lastKey, key) >= 0) {
-            throw new IllegalArgumentException("keys must come in ascending order: " + TreeNode.show(key)
-                    + " follows " + TreeNode.show(lastKey));
+            throw new IllegalArgumentException("the keys of tree '" + tree + "' must come in strictly ascending "
+                    + "(unsigned byte) order: " + TreeNode.show(key) + " follows " + TreeNode.show(lastKey));
         }
         Object stored = value.length > maxInlineValue
                 ? new ValueRef(pc.allocate(new ValuePage(value.clone())).pid(), value.length) : value;

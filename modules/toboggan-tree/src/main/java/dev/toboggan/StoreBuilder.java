@@ -1,0 +1,23 @@
+package dev.toboggan;
+
+import java.util.Iterator;
+import java.util.Map;
+
+/**
+ * What {@link Toboggan#build} fills a new store with: trees, each of entries in ascending key order, built
+ * bottom-up (every leaf full and written once). Valid only inside the {@code build} call that handed it out.
+ */
+public interface StoreBuilder {
+    /**
+     * Builds the tree {@code name} (the default tree is {@link Db#DEFAULT_TREE}) of {@code ascending}'s
+     * entries, read to its end. Keys must come in strictly ascending unsigned byte order, as a {@link Tree}
+     * orders them; keys and values are copied, so an iterator may hand out the same arrays again.
+     *
+     * @return this builder, for the next tree
+     * @throws IllegalArgumentException if the tree was built already in this build, a key is null or not greater
+     *     than the key before it, or a key or value is null or over {@link Tree}'s limits: the whole build fails
+     *     and leaves nothing
+     * @throws IllegalStateException if the {@code build} call that handed out this builder has returned
+     */
+    StoreBuilder tree(String name, Iterator<? extends Map.Entry<byte[], byte[]>> ascending);
+}
