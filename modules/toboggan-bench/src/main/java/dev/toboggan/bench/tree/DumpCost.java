@@ -1,5 +1,6 @@
 package dev.toboggan.bench.tree;
 
+import com.typesafe.config.ConfigFactory;
 import dev.toboggan.Db;
 import dev.toboggan.Dump;
 import dev.toboggan.Toboggan;
@@ -13,7 +14,8 @@ import java.nio.file.Path;
  * {@link TreeBenchmark}'s random 16-byte keys with 100-byte values are loaded, then {@code rounds} times: a
  * backup of the quiet store (the baseline: the same store's bytes read and written once), an export of it,
  * an import of that dump into a new store, and the first open of the imported store, whose size is taken again
- * after it stayed open and quiet a while. Each file and copy is deleted after it is timed.
+ * after it stayed open and quiet a while; then a {@link Toboggan#build} of a new store from the loaded store's
+ * iterator (a migration from another store's cursor). Each file and copy is deleted after it is timed.
  *
  * <pre>
  * java -Xmx3g -cp modules/toboggan-bench/target/benchmarks.jar dev.toboggan.bench.tree.DumpCost \
@@ -56,14 +58,21 @@ public final class DumpCost {
                     Thread.sleep(SETTLE_MILLIS);
                     settled = copy.sizeOnDisk();
                 }
+                Path built = work.resolve("built");
+                t0 = System.nanoTime();
+                long entries = Toboggan.build(ConfigFactory.empty(), built, trees -> trees.tree(Db.DEFAULT_TREE,
+                        db.iterator()));
+                double buildMs = (System.nanoTime() - t0) / 1e6;
                 System.out.printf("round %d: backup %.0f ms (%.1f MiB); export %.0f ms (%.1f MiB, %.2f x the backup); "
                         + "import %.0f ms (%.0f k entries/s; the new store %.1f MiB, %.1f MiB once open and quiet "
-                        + "for %d ms); open of the import %.0f ms%n",
+                        + "for %d ms); open of the import %.0f ms; a build of the store's entries as it iterates them "
+                        + "%.0f ms (%.0f k entries/s)%n",
                         round, backupMs, backup.bytes() / 1048576.0, exportMs, dump.bytes() / 1048576.0,
                         exportMs / backupMs, importMs, dump.entries() / importMs, size / 1048576.0,
-                        settled / 1048576.0, SETTLE_MILLIS, openMs);
+                        settled / 1048576.0, SETTLE_MILLIS, openMs, buildMs, entries / buildMs);
                 Files.delete(dump.file());
                 BenchDirs.delete(imported);
+                BenchDirs.delete(built);
             }
         } finally {
             BenchDirs.delete(dir);
