@@ -27,9 +27,10 @@ import org.HdrHistogram.Recorder;
 /**
  * A stress run on the public tree API: load, a timed run of mixed operations with a progress line per
  * second (followed by two watches of every key: one told of changes as they are applied, one as they become
- * durable), an online backup, an export imported into a new store, a clean close, a reopen, and a check of
- * every key against the threads' models: in the watch's last events, in the reopened store, in the backup and
- * in the imported store.
+ * durable), an online backup, an export imported into a new store, a new store built from its trees' entries
+ * ({@code Toboggan.build}), a clean close, a reopen, and a check of
+ * every key against the threads' models: in the watch's last events, in the reopened store, in the backup, in
+ * the imported store and in the built one.
  */
 public final class StressRun {
     private final StressSettings settings;
@@ -58,6 +59,7 @@ public final class StressRun {
         double runSeconds;
         Path backup;
         Path imported;
+        Path built;
         StoreMetrics.Watches watchMetrics;
         List<WatchedVersions> watches = new ArrayList<>();
         ExecutorService watchThread = Executors.newSingleThreadExecutor(r -> {
@@ -87,6 +89,7 @@ public final class StressRun {
             watchMetrics = db.metrics().watches();
             backup = backUp(db);
             imported = exportAndImport(db);
+            built = build(db);
             long closing = System.nanoTime();
             db.close();
             out.printf("closed (everything flushed) in %.0f ms%n", (System.nanoTime() - closing) / 1e6);
@@ -113,12 +116,18 @@ public final class StressRun {
             }
             deleteDirectory(imported.getParent());
         }
+        if (built != null) {
+            if (failures.errorCount() == 0) {
+                checkStore(built, "opened the store built from its trees' entries", "in the built store", workers);
+            }
+            deleteDirectory(built.getParent());
+        }
         for (String line : failures.first()) {
             out.println(line);
         }
         boolean clean = !failures.any();
-        out.println(clean ? "OK: every value read back, during the run, in the watches' last events, after reopening, in the backup and in the "
-                + "imported store, was right"
+        out.println(clean ? "OK: every value read back, during the run, in the watches' last events, after reopening, in the backup, in the "
+                + "imported store and in the built one, was right"
                 : "FAILED: " + failures.wrongCount() + " wrong values read back, " + failures.errorCount() + " errors");
         out.flush();
         return clean;
@@ -227,17 +236,12 @@ public final class StressRun {
      * @return the backup's directory, or {@code null} if it failed (a failure recorded)
      */
     private Path backUp(Db db) {
-        try {
-            Path target = Files.createTempDirectory("toboggan-stress-backup-").resolve("store");
+        return copy("backup", "toboggan-stress-backup-", dir -> {
             long started = System.nanoTime();
-            Backup made = db.backup(target);
+            Backup made = db.backup(dir.resolve("store"));
             out.printf("backed up online in %.0f ms (%.1f MiB)%n", (System.nanoTime() - started) / 1e6,
                     made.bytes() / 1048576.0);
-            return target;
-        } catch (IOException | RuntimeException e) {
-            failures.error("backup", e);
-            return null;
-        }
+        });
     }
 
     /**
@@ -247,9 +251,7 @@ public final class StressRun {
      * @return the imported store's directory, or {@code null} if either step failed (a failure recorded)
      */
     private Path exportAndImport(Db db) {
-        Path dir = null;
-        try {
-            dir = Files.createTempDirectory("toboggan-stress-export-");
+        return copy("export and import", "toboggan-stress-export-", dir -> {
             long started = System.nanoTime();
             Dump dump = db.export(dir.resolve("store.dump"));
             double exportMs = (System.nanoTime() - started) / 1e6;
@@ -257,9 +259,48 @@ public final class StressRun {
             Toboggan.importDump(dump.file(), storeConfig, dir.resolve("store"));
             out.printf("exported %,d entries in %.0f ms (%.1f MiB) and imported them into a new store in %.0f ms%n",
                     dump.entries(), exportMs, dump.bytes() / 1048576.0, (System.nanoTime() - started) / 1e6);
+        });
+    }
+
+    /**
+     * Builds a new store in a new temporary directory of every tree of the store, its workers stopped, handed
+     * over as the store iterates them ({@link Toboggan#build}: a migration from another store's cursor), which
+     * must hold exactly what the store holds ({@link #checkStore}).
+     *
+     * @return the built store's directory, or {@code null} if the build failed (a failure recorded)
+     */
+    private Path build(Db db) {
+        return copy("build", "toboggan-stress-build-", dir -> {
+            long started = System.nanoTime();
+            long entries = Toboggan.build(storeConfig, dir.resolve("store"), trees -> {
+                for (String name : db.treeNames()) {
+                    trees.tree(name, db.tree(name).iterator());
+                }
+            });
+            out.printf("built a new store of its %,d entries, read in key order, in %.0f ms%n", entries,
+                    (System.nanoTime() - started) / 1e6);
+        });
+    }
+
+    /** Makes a copy of the store as {@code store} in a new temporary directory. */
+    private interface Copy {
+        void make(Path dir) throws IOException;
+    }
+
+    /**
+     * Runs {@code make} in a new temporary directory named from {@code prefix}.
+     *
+     * @return the store {@code make} made there ({@code store} in it), or {@code null} if it failed: the failure is
+     *     recorded as {@code what}'s and the directory deleted
+     */
+    private Path copy(String what, String prefix, Copy make) {
+        Path dir = null;
+        try {
+            dir = Files.createTempDirectory(prefix);
+            make.make(dir);
             return dir.resolve("store");
         } catch (IOException | RuntimeException e) {
-            failures.error("export and import", e);
+            failures.error(what, e);
             if (dir != null) {
                 deleteDirectory(dir);
             }
@@ -267,7 +308,7 @@ public final class StressRun {
         }
     }
 
-    /** Deletes a copy the run made (its backup, its export and the store imported from it). */
+    /** Deletes a copy the run made (its backup, its export, the store imported from it, the built store). */
     private void deleteDirectory(Path dir) {
         try {
             Directories.deleteRecursively(dir);
