@@ -67,6 +67,25 @@ class StoreBuildTest {
         assertThat(siblings()).containsExactly("built");
     }
 
+    /**
+     * A build several times the cache's size: its pages must be paged out as it goes (each once durable, which
+     * only the Flusher's periodic flushes make them here), not pile up.
+     */
+    @Test
+    void aBuildLargerThanTheCacheCompletes() {
+        Config small = ConfigFactory.parseMap(Map.of("toboggan.cache-capacity", "2MiB", "toboggan.flush-every", "20ms"))
+                .withFallback(config());
+        Path dir = tmp.resolve("large");
+        Iterator<Map.Entry<byte[], byte[]>> entries = java.util.stream.IntStream.range(0, 100_000)
+                .mapToObj(i -> (Map.Entry<byte[], byte[]>) new AbstractMap.SimpleEntry<>(be(i), value(i, 100)))
+                .iterator();
+        assertThat(Toboggan.build(small, dir, trees -> trees.tree("t", entries))).isEqualTo(100_000);
+        try (Db db = Toboggan.open(small, dir)) {
+            assertThat(db.tree("t").get(be(77_777))).isEqualTo(value(77_777, 100));
+            assertThat(db.tree("t").size()).isEqualTo(100_000);
+        }
+    }
+
     /** An iterator that hands out the same two arrays every time, as a cursor over another store may. */
     @Test
     void entriesAreCopiedSoAnIteratorMayReuseItsArrays() {
