@@ -40,7 +40,9 @@ import org.junit.jupiter.api.Test;
  *       that contains every operation done before the backup was asked for, and checks out; one the kill
  *       cut short is refused at open;
  *   <li>every dump the child exported imports into a store that holds the same, checked the same way; an
- *       export the kill cut short left no file under the dump's name.
+ *       export the kill cut short left no file under the dump's name;
+ *   <li>every store the child built ({@code Toboggan.build}) of a backup's trees holds the same, checked the same
+ *       way; a build (or its backup) the kill cut short left nothing under the store's name.
  * </ul>
  * The store then closes cleanly and the recovered state is the next cycle's starting point.
  *
@@ -63,6 +65,8 @@ class CrashLoopTest {
     private int backupsCutShort;
     private int dumpsChecked;
     private int dumpsCutShort;
+    private int buildsChecked;
+    private int buildsCutShort;
     /** Operations the child's durable watch reported as they passed the last one; workers whose bar it raised. */
     private long watchedOperations;
     private int raisedByTheWatch;
@@ -123,7 +127,9 @@ class CrashLoopTest {
                 + " while recovering (" + killsBeforeOpened + " before the open returned), " + ids.size()
                 + " ids checked, " + backupsChecked + " online backups checked (" + backupsCutShort
                 + " cut short and refused), " + dumpsChecked + " exports imported and checked (" + dumpsCutShort
-                + " cut short, leaving no dump), " + watchedOperations + " operations reported by a durable watch (past "
+                + " cut short, leaving no dump), " + buildsChecked + " stores built of backups checked (" + buildsCutShort
+                + " cut short, leaving nothing under their names), " + watchedOperations
+                + " operations reported by a durable watch (past "
                 + "every flush of the worker " + raisedByTheWatch + " times), " + (System.nanoTime() - started) / 1_000_000
                 + " ms (" + verifyMillis + " verifying)");
         deleteRecursively(root);
@@ -235,6 +241,10 @@ class CrashLoopTest {
                 checkDump(cycleDir, cycle, lines[i].split(" "), ended, journals, where);
                 continue;
             }
+            if (lines[i].startsWith("B ")) {
+                checkBuilt(cycleDir, cycle, lines[i].split(" "), ended, journals, where);
+                continue;
+            }
             if (!lines[i].startsWith("S ")) {
                 continue;
             }
@@ -278,7 +288,28 @@ class CrashLoopTest {
     }
 
     /**
-     * The store in {@code directory} (a backup, or imported from a dump) holds, per worker, a prefix of its
+     * A store the child built of a backup's trees (journal line {@code B <n> <done0> ...}): if it exists under its
+     * name it is whole and holds, per worker, a prefix of its operations containing every one done before the
+     * backup was asked for, and checks out; if the kill cut the backup or the build short, nothing has its name
+     * (a build appears by one rename, once complete and durable).
+     */
+    private void checkBuilt(Path cycleDir, int cycle, String[] f, Set<Integer> ended,
+            List<CrashJournal.Parsed> journals, String where) {
+        int n = Integer.parseInt(f[1]);
+        Path built = cycleDir.resolve("built-" + n);
+        String at = "build " + n + " of " + where;
+        if (!Files.exists(built)) {
+            assertThat(ended).as("a build that returned left its store; %s", at).doesNotContain(n);
+            buildsCutShort++;
+            return;
+        }
+        assertThat(built.resolve("format")).as("a built store appears whole; %s", at).exists();
+        checkCopy(built, cycle, f, journals, at);
+        buildsChecked++;
+    }
+
+    /**
+     * The store in {@code directory} (a backup, one built of a backup, or one imported from a dump) holds, per worker, a prefix of its
      * operations containing every one done before the copy was asked for ({@code f}: the journal line, the
      * workers' last operations from its third field on), and checks out.
      */

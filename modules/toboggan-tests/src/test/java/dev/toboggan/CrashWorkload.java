@@ -23,9 +23,10 @@ import java.util.concurrent.atomic.AtomicLongArray;
  * {@code opened} (holding the milliseconds the open took) right after it returned, so the parent can aim
  * a kill at recovery itself.
  *
- * <p>A thread beside the workers takes online backups ({@link Db#backup}) and exports ({@link Db#export})
- * now and then, journaled in {@value #BACKUP_JOURNAL}: the parent opens each backup, and a store imported from
- * each dump, and checks it holds a prefix of every worker's operations.
+ * <p>A thread beside the workers takes online backups ({@link Db#backup}), exports ({@link Db#export}) and
+ * builds ({@link Toboggan#build} of a new store from a backup's trees) now and then, journaled in
+ * {@value #BACKUP_JOURNAL}: the parent opens each backup, each built store and a store imported from each dump,
+ * and checks it holds a prefix of every worker's operations.
  *
  * <p>A {@link WatchDelivery#DURABLE} watch of both trees journals, in {@value #WATCH_JOURNAL}, the latest
  * operation of each worker it reported ({@code W <worker> <seq>}, from the value's tag): a durable event says
@@ -183,25 +184,37 @@ public final class CrashWorkload {
     }
 
     /**
-     * Every 50–300 ms, until killed, takes an online backup into {@code backup-<n>} of the cycle directory or
-     * (one time in two) exports the store to the dump file {@code dump-<n>} there: the line
-     * {@code S <n> <done0> <done1> ...} (backup) or {@code D <n> <done0> ...} (export), each worker's last
-     * operation that had returned, so the copy must hold it, before the call; {@code E <n>} after it returned.
+     * Every 50–300 ms, until killed, takes an online backup into {@code backup-<n>} of the cycle directory, or
+     * exports the store to the dump file {@code dump-<n>} there, or backs it up into {@code source-<n>} and builds
+     * the new store {@code built-<n>} of that backup's trees as it iterates them (a third of the time each): the
+     * line {@code S <n> <done0> <done1> ...} (backup), {@code D <n> <done0> ...} (export) or
+     * {@code B <n> <done0> ...} (build), each worker's last operation that had returned, so the copy must hold it,
+     * before the call; {@code E <n>} after it returned.
      */
     private static void takeBackups(Db db, CrashJournal journal, Path cycleDir, AtomicLongArray lastDone,
             SplittableRandom r) throws Exception {
         for (int n = 0; ; n++) {
             Thread.sleep(r.nextInt(50, 300));
-            boolean export = r.nextBoolean();
-            StringBuilder line = new StringBuilder(export ? "D " : "S ").append(n);
+            int kind = r.nextInt(3);
+            StringBuilder line = new StringBuilder(kind == 0 ? "S " : kind == 1 ? "D " : "B ").append(n);
             for (int w = 0; w < lastDone.length(); w++) {
                 line.append(' ').append(lastDone.get(w));
             }
             journal.line(line.toString());
-            if (export) {
+            if (kind == 0) {
+                db.backup(cycleDir.resolve("backup-" + n));
+            } else if (kind == 1) {
                 db.export(cycleDir.resolve("dump-" + n));
             } else {
-                db.backup(cycleDir.resolve("backup-" + n));
+                Path source = cycleDir.resolve("source-" + n);
+                db.backup(source);
+                try (Db copy = Toboggan.open(config(), source)) {
+                    Toboggan.build(config(), cycleDir.resolve("built-" + n), trees -> {
+                        for (String name : copy.treeNames()) {
+                            trees.tree(name, copy.tree(name).iterator());
+                        }
+                    });
+                }
             }
             journal.line("E " + n);
         }
