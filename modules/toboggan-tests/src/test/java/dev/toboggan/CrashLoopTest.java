@@ -273,17 +273,14 @@ class CrashLoopTest {
      */
     private void checkDump(Path cycleDir, int cycle, String[] f, Set<Integer> ended, List<CrashJournal.Parsed> journals,
             String where) {
-        int n = Integer.parseInt(f[1]);
-        Path dump = cycleDir.resolve("dump-" + n);
-        String at = "dump " + n + " of " + where;
-        if (!Files.exists(dump)) {
-            assertThat(ended).as("an export that returned left its dump; %s", at).doesNotContain(n);
+        Path dump = finished(cycleDir, "dump-", f, ended, "an export", where);
+        if (dump == null) {
             dumpsCutShort++;
             return;
         }
-        Path imported = cycleDir.resolve("imported-" + n);
+        Path imported = cycleDir.resolve("imported-" + f[1]);
         Toboggan.importDump(dump, CrashWorkload.config(), imported);
-        checkCopy(imported, cycle, f, journals, at);
+        checkCopy(imported, cycle, f, journals, "dump " + f[1] + " of " + where);
         dumpsChecked++;
     }
 
@@ -295,17 +292,30 @@ class CrashLoopTest {
      */
     private void checkBuilt(Path cycleDir, int cycle, String[] f, Set<Integer> ended,
             List<CrashJournal.Parsed> journals, String where) {
-        int n = Integer.parseInt(f[1]);
-        Path built = cycleDir.resolve("built-" + n);
-        String at = "build " + n + " of " + where;
-        if (!Files.exists(built)) {
-            assertThat(ended).as("a build that returned left its store; %s", at).doesNotContain(n);
+        Path built = finished(cycleDir, "built-", f, ended, "a build", where);
+        if (built == null) {
             buildsCutShort++;
             return;
         }
+        String at = "build " + f[1] + " of " + where;
         assertThat(built.resolve("format")).as("a built store appears whole; %s", at).exists();
         checkCopy(built, cycle, f, journals, at);
         buildsChecked++;
+    }
+
+    /**
+     * The copy {@code <prefix><n>} in the cycle directory that journal line {@code f} asked for, or {@code null} if
+     * there is none, which only a copy the kill cut short may leave (its {@code E <n>} line never written).
+     */
+    private static Path finished(Path cycleDir, String prefix, String[] f, Set<Integer> ended, String what,
+            String where) {
+        int n = Integer.parseInt(f[1]);
+        Path copy = cycleDir.resolve(prefix + n);
+        if (Files.exists(copy)) {
+            return copy;
+        }
+        assertThat(ended).as("%s that returned left %s%d; %s", what, prefix, n, where).doesNotContain(n);
+        return null;
     }
 
     /**
