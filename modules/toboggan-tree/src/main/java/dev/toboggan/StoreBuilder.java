@@ -5,7 +5,8 @@ import java.util.Map;
 
 /**
  * What {@link Toboggan#build} fills a new store with: trees, each of entries in ascending key order, built
- * bottom-up (every leaf full and written once). Valid only inside the {@code build} call that handed it out.
+ * bottom-up (every leaf full and written once). Valid only inside the {@code build} call that handed it out,
+ * and not thread-safe: hand the trees over one after the other.
  */
 public interface StoreBuilder {
     /**
