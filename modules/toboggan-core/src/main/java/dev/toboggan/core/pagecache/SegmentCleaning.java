@@ -50,7 +50,9 @@ import java.util.concurrent.atomic.LongAdder;
  *       everything after it; (3) then everything reserved so far is made stable, so the versions that scan
  *       saw (and the rewrites that moved pages out) are what recovery rebuilds: per page, versions follow
  *       each other in LSN order and a later version only adds fragments at new LSNs or drops them all (a
- *       full image); (4) the {@code stable-tip} file ({@link Log#promiseDurableTip}) records a tip strictly
+ *       full image); "so far" is what was reserved when the reclaim began, after the scan and the drain (when
+ *       the reclaim took a snapshot, that snapshot's own flush has made it stable already); (4) the
+ *       {@code stable-tip} file ({@link Log#promiseDurableTip}) records a tip strictly
  *       past its end ({@link Log#freeable}), so recovery takes its absence for a cleaned segment, not for
  *       the end of the log, and still finds the segment holding the promised tip's last byte, where it
  *       starts the log's tail; (5) its header is
@@ -660,6 +662,9 @@ public final class SegmentCleaning {
      * @return segments freed plus blobs deleted
      */
     private int reclaim(Usage usage, long stableBefore, Map<Long, Long> blobs) {
+        // Every version the scan saw, and every move the drain made, was reserved before this: once the log is
+        // stable past it, recovery rebuilds those versions or later ones.
+        long seen = log.maxReservedLsn();
         List<Long> empty = new ArrayList<>();
         for (long base : log.segments().keySet()) {
             if (base + segmentSize <= stableBefore && !usage.livePerSegment.containsKey(base)) {
@@ -685,7 +690,9 @@ public final class SegmentCleaning {
             return 0;
         }
         failpoint("cleaner.stabilize");
-        log.flush();
+        // Not a flush of everything reserved by now: a snapshot taken above has just made all of `seen` stable,
+        // and forcing the writers' newer messages again would be a second force for nothing.
+        log.makeStable(seen);
         failpoint("cleaner.promise");
         log.promiseDurableTip();
         // Recovery starts the log's tail at the segment holding the promised tip's last byte: one that ends
