@@ -182,8 +182,9 @@ public final class Toboggan {
             while (ascending.hasNext()) {
                 Map.Entry<byte[], byte[]> entry = ascending.next();
                 if (entry == null || entry.getKey() == null || entry.getValue() == null) {
-                    throw new IllegalArgumentException("tree '" + name + "' has an entry with a null "
-                            + (entry == null ? "entry" : entry.getKey() == null ? "key" : "value")
+                    throw new IllegalArgumentException("tree '" + name + "' has "
+                            + (entry == null ? "a null entry" : "an entry with a null "
+                                    + (entry.getKey() == null ? "key" : "value"))
                             + ": every entry of a build needs a key and a value (the empty array is allowed)");
                 }
                 Limits.checkKey(entry.getKey());
