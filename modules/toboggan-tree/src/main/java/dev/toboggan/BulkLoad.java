@@ -61,8 +61,8 @@ final class BulkLoad {
 
     /**
      * Appends an entry; keys must come in strictly ascending (unsigned) order. The loader keeps both arrays
-     * until the entry's leaf is written: the caller must not change them (an import's reader hands over arrays
-     * of their own).
+     * (until the entry's leaf is written, or for good as a value page's content): the caller must not change
+     * them (an import's reader hands over arrays of its own, a build copies the caller's).
      *
      * @throws IllegalArgumentException if {@code key} is not greater than the key before it
      */
@@ -75,7 +75,7 @@ final class BulkLoad {
                     + "(unsigned byte) order: " + TreeNode.show(key) + " follows " + TreeNode.show(lastKey));
         }
         Object stored = value.length > maxInlineValue
-                ? new ValueRef(pc.allocate(new ValuePage(value.clone())).pid(), value.length) : value;
+                ? new ValueRef(pc.allocate(new ValuePage(value)).pid(), value.length) : value;
         leaves.add(key, stored, Leaf.entrySize(key, stored));
         lastKey = key;
     }

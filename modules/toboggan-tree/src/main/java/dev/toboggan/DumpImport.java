@@ -18,6 +18,7 @@ final class DumpImport {
             throw new IllegalArgumentException("the dump, the settings and the new store's directory must not be null");
         }
         DumpFormat.requireFile(dump);
+        // refused before the whole dump is read (it may be large); make checks again before it creates anything
         NewStore.checkTarget(directory, "an import", NOTHING);
         Dump checked = DumpFormat.read(dump, DumpFormat.Visitor.CHECK_ONLY);
         NewStore.make(config, directory, "an import", "import " + dump + " into", NOTHING, store -> {

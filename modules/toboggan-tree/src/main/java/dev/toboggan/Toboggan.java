@@ -142,8 +142,7 @@ public final class Toboggan {
             throw new IllegalArgumentException("the settings, the new store's directory and its contents must not be "
                     + "null");
         }
-        String nothing = "nothing was built";
-        return NewStore.make(config, directory, "a build", "build the store", nothing, store -> {
+        return NewStore.make(config, directory, "a build", "build the store", "nothing was built", store -> {
             TreeBuilds builds = new TreeBuilds(store);
             try {
                 contents.accept(builds);
