@@ -132,7 +132,9 @@ final class BLinkTree implements Tree {
     /**
      * The root page as last seen. A stale value is benign: an old root is still the first node of its
      * level, so a traversal from it is correct, and the first root growth that starts from it fails its
-     * {@code casRoot} and refreshes this from the meta page.
+     * {@code casRoot} and refreshes this from the meta page. The one exception, a build that fills the empty
+     * tree ({@link #rootReplaced}), frees the old root while it holds the exclusive side and a structure change,
+     * which no writer runs through and every reader that read the old value sees at its validation.
      */
     private volatile long rootPid;
     /** Set (before any page is freed) when the tree is dropped. */
@@ -581,7 +583,7 @@ final class BLinkTree implements Tree {
         watchers.endAll(cause);
     }
 
-    /** The watches registered now (tests). */
+    /** The watches registered now. */
     int watchCount() {
         return watchers.size();
     }
@@ -1347,26 +1349,11 @@ final class BLinkTree implements Tree {
     }
 
     /**
-     * A loader that builds this tree from entries in ascending key order ({@link BulkLoad}; for an import,
-     * whose store nothing else uses).
-     *
-     * @throws IllegalStateException if the tree is not empty
+     * Reads from {@code root} on: a build's top node, which {@link Store#finishBuild} has just named as this
+     * tree's root in place of its empty leaf, holding the exclusive side and a structure change.
      */
-    BulkLoad bulkLoad() {
-        store.checkOpen();
-        checkNotDropped();
-        long root = pc.root(rootName);
-        Page<Node> page = pc.get(root);
-        if (!(page.value() instanceof Leaf leaf) || leaf.count() > 0 || leaf.next != TreeNode.NO_PID) {
-            throw new IllegalStateException("the tree '" + name + "' is not empty: a bulk load builds a new tree");
-        }
-        return new BulkLoad(pc, name, splitSize, maxInlineValue, page, top -> {
-            if (!pc.casRoot(rootName, root, top)) {
-                return false;
-            }
-            rootPid = top;
-            return true;
-        });
+    void rootReplaced(long root) {
+        rootPid = root;
     }
 
     /** The root page as cached, for tests and verification. */

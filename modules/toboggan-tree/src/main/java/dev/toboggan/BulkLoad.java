@@ -1,19 +1,23 @@
 package dev.toboggan;
 
+import dev.toboggan.core.pagecache.Batch;
 import dev.toboggan.core.pagecache.Page;
 import dev.toboggan.core.pagecache.PageCache;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.HashSet;
+import java.util.LinkedHashMap;
 import java.util.List;
-import java.util.function.LongPredicate;
+import java.util.Map;
+import java.util.Set;
 
 /**
- * Builds a new, empty tree bottom-up from entries in ascending key order (an import, {@link DumpImport}):
- * each leaf is filled up to {@code node-split-size} and written once, each index level is built from the
- * level below as its nodes close, and the top node becomes the root. Inserting the same entries one by one
- * writes a delta per entry, a consolidation of the leaf every {@code consolidation-threshold} entries and a
- * split of it every half leaf, all of which the segment cleaner then has to clear; this writes each node's
- * bytes once and leaves the leaves full.
+ * Builds a tree bottom-up, beside the store's trees, from entries in ascending key order ({@link Store#buildTree},
+ * {@link Toboggan#build}, an import): each leaf is filled up to {@code node-split-size} and written once, each
+ * index level is built from the level below as its nodes close, and the top node is the new tree's root, which
+ * {@link Store} then names in the meta page. Inserting the same entries one by one writes a delta per entry, a
+ * consolidation of the leaf every {@code consolidation-threshold} entries and a split of it every half leaf, all
+ * of which the segment cleaner then has to clear; this writes each node's bytes once and leaves the leaves full.
  *
  * <h2>Implementation notes</h2>
  * <ul>
@@ -22,41 +26,74 @@ import java.util.function.LongPredicate;
  *       index entry's key its child's {@code lo}. Separators between leaves are suffix-truncated as a split's
  *       are ({@link Leaf#separator}).
  *   <li><b>Page ids ahead</b>: a node is written only once its right sibling's id is known (its {@code next}
- *       and {@code hi}), so each new node's page is allocated when the node is started (an empty leaf as a
- *       placeholder, a few bytes in the log) and replaced by its content when it closes. The leftmost leaf
- *       is the tree's root page, an empty leaf until then; the top index node, if the tree needs one, is
- *       made the root by {@link PageCache#casRoot}, which a root growth does too (the old root stays the
- *       first node of its level).
- *   <li><b>Exclusive use</b>: nothing else may read or change the tree (or the store) while it loads: the
- *       loader takes no part in the tree's concurrency control and writes no atomic batch. A load that fails
- *       leaves pages no tree reaches, and an import deletes the store it was building. It is not a public
- *       API for that reason.
- *   <li>Values longer than {@code max-inline-value} go to {@link ValuePage}s, as an insert's do.
+ *       and {@code hi}), so each node's page is allocated when the node is started (an empty leaf as a
+ *       placeholder, a few bytes in the log) and replaced by its content when it closes.
+ *   <li><b>Nothing leaks, crash or failure</b>: every page the build has allocated is reachable from a meta
+ *       page root of its own, {@value #PREFIX}{@code <level>/<tree>} naming the first page of each level: a level
+ *       is a chain of right links from its first page through the nodes written to the placeholder being
+ *       filled, and a leaf references its value pages. So each step that allocates is one atomic page cache
+ *       batch that also links what it allocated: a leaf's close (its value pages, its content, the next
+ *       placeholder, and the closes it causes above), a new level (its first placeholder and its root), and
+ *       a leaf whose values held in memory pass {@link #HELD_VALUE_BYTES} (its value pages, and the entries so
+ *       far written into its placeholder). A crash leaves whole steps; {@link #freeAbandoned}, when a store
+ *       opens, frees every level a root names and removes the roots. A build that fails frees them at once
+ *       ({@link #abandon}), with any page its failed step allocated but had yet to link.
+ *   <li><b>Invisible until named</b>: no tree reaches these pages and no other thread reads them, so the build
+ *       takes no part in the tree's concurrency control; {@link Store#buildTree} names the root as the tree's,
+ *       and removes the build's roots, in one batch under the exclusive side.
+ *   <li>Values longer than {@code max-inline-value} go to {@link ValuePage}s, as an insert's do, allocated when
+ *       their leaf is written; a leaf's entry for one is sized for the widest page id, so the leaf written
+ *       never exceeds {@code node-split-size}.
  * </ul>
+ *
+ * <p>Confined to one thread.
  */
 final class BulkLoad {
+    /** Meta page names of a build's levels start with this: {@code build/<level>/<tree>}. */
+    static final String PREFIX = "build/";
+    /**
+     * Out-of-line value bytes a leaf being filled may hold in memory before they are written (with the leaf's
+     * entries so far, so that they stay reachable): what a build of large values keeps on the heap.
+     */
+    static final long HELD_VALUE_BYTES = 8L << 20;
+    /** A page id no store reaches: sizes an entry whose value page is not allocated yet. */
+    private static final long WIDEST_PID = Long.MAX_VALUE >>> 1;
+
     private final PageCache<Node, Delta> pc;
     private final String tree;
     private final int splitSize;
     private final int maxInlineValue;
-    /** Makes the top index node the root: the tree's {@code casRoot} from its root page to that node. */
-    private final LongPredicate newRoot;
-    private final Level leaves;
+    private final List<Level> levels = new ArrayList<>();
+    /** Pages the current step allocated and has not linked yet: freed by {@link #abandon} if the step failed. */
+    private final List<Long> unlinked = new ArrayList<>();
     private byte[] lastKey;
+    private long entries;
     private boolean finished;
+    /** Whether a tree's root is this build's top node: then nothing of it is freed. */
+    private boolean named;
 
     /**
-     * @param tree the tree's name, for messages
-     * @param root the tree's root page: an empty leaf, the first node of every tree; it becomes the leftmost leaf
+     * Starts a build of {@code tree}: its leaf level's first page and root.
+     *
+     * @throws IllegalStateException if a build of that tree is running already
      */
-    BulkLoad(PageCache<Node, Delta> pc, String tree, int splitSize, int maxInlineValue, Page<Node> root,
-            LongPredicate newRoot) {
+    BulkLoad(PageCache<Node, Delta> pc, String tree, int splitSize, int maxInlineValue) {
         this.pc = pc;
         this.tree = tree;
         this.splitSize = splitSize;
         this.maxInlineValue = maxInlineValue;
-        this.newRoot = newRoot;
-        this.leaves = new Level(true, root);
+        try (Batch step = pc.openBatch()) {
+            levels.add(new Level(0));
+            unlinked.clear();
+        } catch (RuntimeException | Error e) {
+            abandon(e);
+            throw e;
+        }
+    }
+
+    /** The meta page root of a build's {@code level} of {@code tree}. */
+    static String rootName(int level, String tree) {
+        return PREFIX + level + "/" + tree;
     }
 
     /**
@@ -68,37 +105,152 @@ final class BulkLoad {
      */
     void add(byte[] key, byte[] value) {
         if (finished) {
-            throw new IllegalStateException("the load is finished");
+            throw new IllegalStateException("the build of tree '" + tree + "' is finished");
         }
         if (lastKey != null && Arrays.compareUnsigned(lastKey, key) >= 0) {
             throw new IllegalArgumentException("the keys of tree '" + tree + "' must come in strictly ascending "
                     + "(unsigned byte) order: " + TreeNode.show(key) + " follows " + TreeNode.show(lastKey));
         }
-        Object stored = value.length > maxInlineValue
-                ? new ValueRef(pc.allocate(new ValuePage(value)).pid(), value.length) : value;
-        leaves.add(key, stored, Leaf.entrySize(key, stored));
+        int size = value.length > maxInlineValue
+                ? Leaf.entrySize(key, new ValueRef(WIDEST_PID, value.length)) : Leaf.entrySize(key, value);
+        levels.get(0).add(key, value, size);
         lastKey = key;
+        entries++;
     }
 
-    /** Writes the last node of every level and makes the top one the root. */
-    void finish() {
+    /** The entries added. */
+    long entries() {
+        return entries;
+    }
+
+    /**
+     * Writes the last node of every level.
+     *
+     * @return the top node's page id: the built tree's root (its leaf level's first page if it has one node)
+     */
+    long finish() {
         if (finished) {
-            return;
+            throw new IllegalStateException("the build of tree '" + tree + "' is finished");
         }
         finished = true;
-        if (lastKey == null) {
-            return; // nothing added: the root stays the empty leaf it is
+        try (Batch step = pc.openBatch()) {
+            Level level = levels.get(0);
+            while (level.level + 1 < levels.size()) {
+                Page<Node> last = level.write(null, TreeNode.NO_PID);
+                levels.get(level.level + 1).add(level.lo, last.pid(), Index.entrySize(level.lo, last.pid()));
+                level = levels.get(level.level + 1);
+            }
+            level.write(null, TreeNode.NO_PID);
+            unlinked.clear();
+            return level.first;
         }
-        Level level = leaves;
-        while (level.parent != null) {
-            Page<Node> last = level.close(null, TreeNode.NO_PID);
-            level.parent.add(level.lo, last.pid(), Index.entrySize(level.lo, last.pid()));
-            level = level.parent;
+    }
+
+    /** Marks the build's pages as a tree's: {@link #abandon} leaves them from now on. */
+    void named() {
+        named = true;
+    }
+
+    /** The meta page roots of this build's levels, with the first page each names. */
+    Map<String, Long> roots() {
+        Map<String, Long> roots = new LinkedHashMap<>();
+        for (Level level : levels) {
+            roots.put(rootName(level.level, tree), level.first);
         }
-        Page<Node> top = level.close(null, TreeNode.NO_PID);
-        if (level != leaves && !newRoot.test(top.pid())) {
-            throw new IllegalStateException("the tree's root changed while it was being loaded");
+        return roots;
+    }
+
+    /**
+     * Frees every page this build allocated and removes its roots, after {@code cause} ended it; a failure to do
+     * so is added to {@code cause} as suppressed (the store's next open frees what is left).
+     */
+    void abandon(Throwable cause) {
+        finished = true;
+        if (named) {
+            return;
         }
+        try {
+            Set<Long> linked = new HashSet<>();
+            for (Level level : levels) {
+                linked.addAll(pagesOf(pc, level.first));
+            }
+            // the failed step's pages first: once a level's pages are freed, their ids may be handed out again
+            for (long pid : unlinked) {
+                Page<Node> page = linked.contains(pid) ? null : pc.get(pid);
+                if (page != null) {
+                    pc.free(pid, page);
+                }
+            }
+            unlinked.clear();
+            for (Level level : levels) {
+                freeLevel(pc, rootName(level.level, tree), level.first);
+            }
+        } catch (RuntimeException | Error e) {
+            cause.addSuppressed(e);
+        }
+    }
+
+    /**
+     * Frees what builds cut short by a crash left (their roots name it): called when a store opens, before
+     * anything else can allocate.
+     *
+     * @return the builds' levels freed
+     */
+    static int freeAbandoned(PageCache<Node, Delta> pc) {
+        int freed = 0;
+        for (Map.Entry<String, Long> root : pc.roots().entrySet()) {
+            if (root.getKey().startsWith(PREFIX)) {
+                freeLevel(pc, root.getKey(), root.getValue());
+                freed++;
+            }
+        }
+        return freed;
+    }
+
+    /**
+     * Frees one level of a build, the value pages its leaves reference with it, and removes its root: one batch,
+     * so that a crash leaves the level whole or gone. A level's index nodes are freed without their children,
+     * which the level below frees.
+     */
+    private static void freeLevel(PageCache<Node, Delta> pc, String rootName, long first) {
+        try (Batch atomic = pc.openBatch()) {
+            for (long pid : pagesOf(pc, first)) {
+                pc.free(pid, pc.get(pid));
+            }
+            if (!pc.casRoot(rootName, first, PageCache.NO_ROOT)) {
+                throw new IllegalStateException("the root " + rootName + " of a build changed while it was freed");
+            }
+        }
+    }
+
+    /** The pages of the level starting at {@code first}: its nodes, and the value pages its leaves reference. */
+    private static List<Long> pagesOf(PageCache<Node, Delta> pc, long first) {
+        List<Long> pages = new ArrayList<>();
+        for (long pid = first; pid != TreeNode.NO_PID; ) {
+            Page<Node> page = pc.get(pid);
+            if (page == null || !(page.value() instanceof TreeNode node)) {
+                throw new IllegalStateException("page " + pid + " of a build is " + (page == null ? "free" : "not a node")
+                        + " but linked from its level; the store is corrupt");
+            }
+            pages.add(pid);
+            if (node instanceof Leaf leaf) {
+                for (int i = 0; i < leaf.count(); i++) {
+                    ValueRef ref = leaf.ref(i);
+                    if (ref != null) {
+                        pages.add(ref.pid());
+                    }
+                }
+            }
+            pid = node.next;
+        }
+        return pages;
+    }
+
+    /** A page for a node about to be filled: an empty leaf until it is written. */
+    private Page<Node> placeholder() {
+        Page<Node> page = pc.allocate(Leaf.emptyRoot());
+        unlinked.add(page.pid());
+        return page;
     }
 
     /**
@@ -106,44 +258,86 @@ final class BulkLoad {
      * it written and handed to the level above.
      */
     private final class Level {
-        private final boolean leaf;
+        private final int level;
+        private final long first;
         private Page<Node> page;
         private byte[] lo = TreeNode.NO_KEY;
         private final List<byte[]> keys = new ArrayList<>();
+        /** A leaf's values (bytes, long ones still to be written to value pages, or {@link ValueRef}s), an index node's child ids. */
         private final List<Object> payloads = new ArrayList<>();
         private int size;
-        private Level parent;
+        /** Bytes of long values in {@link #payloads} not written yet. */
+        private long held;
 
-        Level(boolean leaf, Page<Node> page) {
-            this.leaf = leaf;
-            this.page = page;
+        /** A new level: its first page and its root. The caller holds a batch open. */
+        Level(int level) {
+            this.level = level;
+            this.page = placeholder();
+            this.first = page.pid();
+            if (!pc.casRoot(rootName(level, tree), PageCache.NO_ROOT, first)) {
+                throw new IllegalStateException("a build of tree '" + tree + "' is running already: build a tree "
+                        + "once at a time");
+            }
             this.size = TreeNode.headerSize(lo, null, TreeNode.NO_PID);
         }
 
-        /** Adds an entry ({@code payload}: a leaf's value or a {@link ValueRef}, an index node's child id). */
+        /** Adds an entry ({@code payload}: a leaf's value, an index node's child id). */
         void add(byte[] key, Object payload, int entrySize) {
-            if (size + entrySize > splitSize && keys.size() >= (leaf ? 1 : 2)) {
+            if (size + entrySize > splitSize && keys.size() >= (level == 0 ? 1 : 2)) {
                 byte[] last = keys.get(keys.size() - 1);
-                byte[] separator = leaf ? Leaf.separator(last, 0, last.length, key, 0, key.length) : key;
-                Page<Node> next = pc.allocate(Leaf.emptyRoot());
-                Page<Node> closed = close(separator, next.pid());
-                parentLevel().add(lo, closed.pid(), Index.entrySize(lo, closed.pid()));
-                page = next;
-                lo = separator;
-                keys.clear();
-                payloads.clear();
-                size = TreeNode.headerSize(lo, null, TreeNode.NO_PID);
+                byte[] separator = level == 0 ? Leaf.separator(last, 0, last.length, key, 0, key.length) : key;
+                if (level == 0) {
+                    try (Batch step = pc.openBatch()) {
+                        closeAndStartNext(separator);
+                        unlinked.clear();
+                    }
+                } else {
+                    closeAndStartNext(separator); // inside the batch of the leaf close that caused it
+                }
             }
             keys.add(key); // an index node's first key is its lo: its first child's, as the separator it closed at
             payloads.add(payload);
             size += entrySize;
+            if (payload instanceof byte[] value && value.length > maxInlineValue
+                    && (held += value.length) > HELD_VALUE_BYTES) {
+                try (Batch step = pc.openBatch()) {
+                    page = write(null, TreeNode.NO_PID);
+                    unlinked.clear();
+                }
+            }
         }
 
-        /** Writes the node being filled, ending at {@code hi} and linked to {@code next}. */
-        Page<Node> close(byte[] hi, long next) {
+        private void closeAndStartNext(byte[] separator) {
+            Page<Node> next = placeholder();
+            Page<Node> closed = write(separator, next.pid());
+            if (level + 1 == levels.size()) {
+                levels.add(new Level(level + 1));
+            }
+            levels.get(level + 1).add(lo, closed.pid(), Index.entrySize(lo, closed.pid()));
+            page = next;
+            lo = separator;
+            keys.clear();
+            payloads.clear();
+            size = TreeNode.headerSize(lo, null, TreeNode.NO_PID);
+        }
+
+        /**
+         * Writes the node being filled (or, with {@code hi} {@code null} and no {@code next}, its entries so far)
+         * into its page, ending at {@code hi} and linked to {@code next}; a leaf's
+         * long values go to value pages first (their payloads become references). The caller holds a batch open.
+         */
+        private Page<Node> write(byte[] hi, long next) {
             byte[][] k = keys.toArray(new byte[0][]);
             TreeNode node;
-            if (leaf) {
+            if (level == 0) {
+                for (int i = 0; i < payloads.size(); i++) {
+                    if (payloads.get(i) instanceof byte[] value && value.length > maxInlineValue) {
+                        Page<Node> valuePage = pc.allocate(new ValuePage(value));
+                        unlinked.add(valuePage.pid());
+                        payloads.set(i, new ValueRef(valuePage.pid(), value.length));
+                    }
+                }
+                held = 0;
                 node = Leaf.of(lo, hi, next, k, payloads.toArray());
             } else {
                 long[] children = new long[payloads.size()];
@@ -154,16 +348,10 @@ final class BulkLoad {
             }
             var written = pc.replace(page.pid(), page, node);
             if (!written.succeeded()) {
-                throw new IllegalStateException("page " + page.pid() + " changed while the tree was being loaded");
+                throw new IllegalStateException("page " + page.pid() + " of the build of tree '" + tree
+                        + "' changed while it was being built");
             }
             return written.page();
-        }
-
-        private Level parentLevel() {
-            if (parent == null) {
-                parent = new Level(false, pc.allocate(Leaf.emptyRoot()));
-            }
-            return parent;
         }
     }
 }

@@ -77,6 +77,7 @@ final class Store implements Db {
         this.backend = backend;
         this.pc = backend.pageCache();
         this.settings = settings;
+        BulkLoad.freeAbandoned(pc); // builds a crash cut short: before anything else allocates
         this.defaultTree = openTree(DEFAULT_TREE);
         trees.put(DEFAULT_TREE, defaultTree);
     }
@@ -211,6 +212,118 @@ final class Store implements Db {
                 cc.exitExclusive(stamp);
             }
         }
+    }
+
+    @Override
+    public long buildTree(String name, Iterator<? extends Map.Entry<byte[], byte[]>> ascending) {
+        Limits.checkTreeName(name);
+        if (ascending == null) {
+            throw new IllegalArgumentException("the entries of tree '" + name + "' are null: pass an iterator");
+        }
+        checkOpen();
+        synchronized (trees) {
+            checkBuildable(name); // fails early; checked again where the tree is named
+        }
+        BulkLoad load = startBuild(name);
+        try {
+            while (ascending.hasNext()) {
+                Map.Entry<byte[], byte[]> entry = ascending.next();
+                if (entry == null || entry.getKey() == null || entry.getValue() == null) {
+                    throw new IllegalArgumentException("tree '" + name + "' has "
+                            + (entry == null ? "a null entry" : "an entry with a null "
+                                    + (entry.getKey() == null ? "key" : "value"))
+                            + ": every entry of a build needs a key and a value (the empty array is allowed)");
+                }
+                Limits.checkKey(entry.getKey());
+                Limits.checkValue(entry.getValue());
+                load.add(entry.getKey().clone(), entry.getValue().clone());
+            }
+        } catch (RuntimeException | Error e) {
+            load.abandon(e);
+            throw e;
+        }
+        finishBuild(name, load);
+        return load.entries();
+    }
+
+    /**
+     * A build of the tree named {@code name} ({@link BulkLoad}): the caller adds its entries, then calls
+     * {@link #finishBuild}, or {@link BulkLoad#abandon} if it gives up.
+     */
+    BulkLoad startBuild(String name) {
+        return new BulkLoad(pc, name, settings.nodeSplitSize(), settings.maxInlineValue());
+    }
+
+    /**
+     * Writes the build's last nodes and names its root as the tree's, in one batch with the removal of the
+     * build's roots, under the exclusive side; an empty tree of that name is replaced (its root leaf freed), and
+     * its open {@link BLinkTree} reads from the new root on. Abandons the build if that fails.
+     *
+     * @throws IllegalStateException if the tree got entries or watches while it was built
+     */
+    void finishBuild(String name, BulkLoad load) {
+        try {
+            long top = load.finish();
+            synchronized (trees) {
+                long stamp = cc.enterExclusive();
+                cc.beginStructureChange();
+                try {
+                    checkNotClosed();
+                    long old = checkBuildable(name);
+                    String rootName = TREE_PREFIX + name;
+                    try (dev.toboggan.core.pagecache.Batch atomic = pc.openBatch()) {
+                        if (!pc.casRoot(rootName, old, top)) {
+                            throw new IllegalStateException("the root of tree '" + name + "' changed while it was "
+                                    + "named; nothing was built");
+                        }
+                        load.named();
+                        for (Map.Entry<String, Long> root : load.roots().entrySet()) {
+                            if (!pc.casRoot(root.getKey(), root.getValue(), PageCache.NO_ROOT)) {
+                                throw new IllegalStateException("the build root " + root.getKey() + " changed while "
+                                        + "the build named its tree; the store is corrupt");
+                            }
+                        }
+                        if (old != PageCache.NO_ROOT) {
+                            pc.free(old, pc.get(old));
+                        }
+                    }
+                    BLinkTree open = trees.get(name);
+                    if (open != null) {
+                        open.rootReplaced(top);
+                    }
+                } finally {
+                    cc.endStructureChange();
+                    cc.exitExclusive(stamp);
+                }
+            }
+        } catch (RuntimeException | Error e) {
+            load.abandon(e);
+            throw e;
+        }
+    }
+
+    /**
+     * Checks that a build may fill the tree named {@code name}: it does not exist, or is empty (one leaf)
+     * without watches. The caller holds {@link #trees}' monitor.
+     *
+     * @return the tree's root page, or {@link PageCache#NO_ROOT}
+     */
+    private long checkBuildable(String name) {
+        long root = pc.root(TREE_PREFIX + name);
+        if (root == PageCache.NO_ROOT) {
+            return root;
+        }
+        Page<Node> page = pc.get(root);
+        if (!(page.value() instanceof Leaf leaf) || leaf.count() > 0 || leaf.next != TreeNode.NO_PID) {
+            throw new IllegalStateException("the tree '" + name + "' is not empty (its root is not a lone empty "
+                    + "leaf): a build fills a new or empty tree; drop it first, or build under another name");
+        }
+        BLinkTree open = trees.get(name);
+        if (open != null && open.watchCount() > 0) {
+            throw new IllegalStateException("the tree '" + name + "' has " + open.watchCount() + " watch(es): a "
+                    + "build fills the tree at once, which no watch would see; end them, or build under another name");
+        }
+        return root;
     }
 
     @Override

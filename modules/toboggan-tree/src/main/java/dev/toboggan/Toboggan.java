@@ -177,21 +177,7 @@ public final class Toboggan {
                 throw new IllegalArgumentException("the tree '" + name + "' was built already in this build: hand "
                         + "each tree's entries over once");
             }
-            BulkLoad load = ((BLinkTree) store.tree(name)).bulkLoad();
-            while (ascending.hasNext()) {
-                Map.Entry<byte[], byte[]> entry = ascending.next();
-                if (entry == null || entry.getKey() == null || entry.getValue() == null) {
-                    throw new IllegalArgumentException("tree '" + name + "' has "
-                            + (entry == null ? "a null entry" : "an entry with a null "
-                                    + (entry.getKey() == null ? "key" : "value"))
-                            + ": every entry of a build needs a key and a value (the empty array is allowed)");
-                }
-                Limits.checkKey(entry.getKey());
-                Limits.checkValue(entry.getValue());
-                load.add(entry.getKey().clone(), entry.getValue().clone());
-                entries++;
-            }
-            load.finish();
+            entries += store.buildTree(name, ascending);
             return this;
         }
     }

@@ -3,7 +3,6 @@ package dev.toboggan;
 import static dev.toboggan.TestKeys.drain;
 import static dev.toboggan.TestKeys.show;
 import static org.assertj.core.api.Assertions.assertThat;
-import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.toboggan.core.io.SimulatedStorage;
 import java.util.ArrayList;
@@ -13,12 +12,12 @@ import java.util.NavigableMap;
 import java.util.SplittableRandom;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
-import org.junit.jupiter.api.Test;
 
 /**
- * {@link BulkLoad}, the import's way of building a tree: a tree built bottom-up has the shape every tree must
- * have ({@link TreeVerifier}), holds exactly what was loaded, and then behaves as any tree under inserts,
- * removes (with merges), splits, scans and a reopen.
+ * {@link BulkLoad}, the way {@link Db#buildTree}, {@link Toboggan#build} and an import build a tree: a tree built
+ * bottom-up has the shape every tree must have ({@link TreeVerifier}), holds exactly what was loaded, and then
+ * behaves as any tree under inserts, removes (with merges), splits, scans and a reopen. {@code TreeBuildTest}
+ * has a build's concurrency, refusals and crashes.
  */
 class BulkLoadTest {
     private static final long SEED = Long.getLong("toboggan.test.seed", System.nanoTime());
@@ -42,11 +41,8 @@ class BulkLoadTest {
             model.put(key, TestKeys.value(r.nextLong(), r.nextInt(8) == 0 ? 40 + r.nextInt(200) : r.nextInt(20)));
         }
         try (Store store = open()) {
-            BulkLoad load = ((BLinkTree) store.tree("loaded")).bulkLoad();
-            for (Map.Entry<byte[], byte[]> e : model.entrySet()) {
-                load.add(e.getKey(), e.getValue());
-            }
-            load.finish();
+            assertThat(store.buildTree("loaded", model.entrySet().iterator())).isEqualTo(entries);
+            assertThat(store.pageCache().roots().keySet()).noneMatch(root -> root.startsWith(BulkLoad.PREFIX));
             Tree tree = store.tree("loaded");
             TreeVerifier.verify(store);
             assertThat(drain(tree.iterator())).isEqualTo(show(model));
@@ -93,20 +89,5 @@ class BulkLoadTest {
             levels++;
         }
         return levels;
-    }
-
-    @Test
-    void onlyAnEmptyTreeIsLoadedAndKeysMustAscend() {
-        try (Store store = open()) {
-            store.tree("full").insert(TestKeys.be(1), TestKeys.be(1));
-            assertThatThrownBy(() -> ((BLinkTree) store.tree("full")).bulkLoad())
-                    .isInstanceOf(IllegalStateException.class).hasMessageContaining("not empty");
-            BulkLoad load = ((BLinkTree) store.tree("empty")).bulkLoad();
-            load.add(TestKeys.be(5), TestKeys.be(5));
-            assertThatThrownBy(() -> load.add(TestKeys.be(5), TestKeys.be(6)))
-                    .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("ascending");
-            assertThatThrownBy(() -> load.add(TestKeys.be(4), TestKeys.be(6)))
-                    .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("ascending");
-        }
     }
 }
