@@ -42,7 +42,10 @@ import org.junit.jupiter.api.Test;
  *   <li>every dump the child exported imports into a store that holds the same, checked the same way; an
  *       export the kill cut short left no file under the dump's name;
  *   <li>every store the child built ({@code Toboggan.build}) of a backup's trees holds the same, checked the same
- *       way; a build (or its backup) the kill cut short left nothing under the store's name.
+ *       way; a build (or its backup) the kill cut short left nothing under the store's name;
+ *   <li>every tree the child built in the store ({@code Db.buildTree}) is whole (all its entries, nothing else) or
+ *       absent, and present if its build and the flush after returned and no later build could have dropped it;
+ *       the page checks above find nothing of a build the kill cut short.
  * </ul>
  * The store then closes cleanly and the recovered state is the next cycle's starting point.
  *
@@ -67,6 +70,7 @@ class CrashLoopTest {
     private int dumpsCutShort;
     private int buildsChecked;
     private int buildsCutShort;
+    private int treeBuildsChecked;
     /** Operations the child's durable watch reported as they passed the last one; workers whose bar it raised. */
     private long watchedOperations;
     private int raisedByTheWatch;
@@ -128,7 +132,8 @@ class CrashLoopTest {
                 + " ids checked, " + backupsChecked + " online backups checked (" + backupsCutShort
                 + " cut short and refused), " + dumpsChecked + " exports imported and checked (" + dumpsCutShort
                 + " cut short, leaving no dump), " + buildsChecked + " stores built of backups checked (" + buildsCutShort
-                + " cut short, leaving nothing under their names), " + watchedOperations
+                + " cut short, leaving nothing under their names), " + treeBuildsChecked + " trees built in the store "
+                + "found whole, " + watchedOperations
                 + " operations reported by a durable watch (past "
                 + "every flush of the worker " + raisedByTheWatch + " times), " + (System.nanoTime() - started) / 1_000_000
                 + " ms (" + verifyMillis + " verifying)");
@@ -208,7 +213,39 @@ class CrashLoopTest {
                 }
                 baseline.set(w, recovered.get(w));
             }
+            checkTreeBuilds(db, cycleDir, where);
             TreeVerifier.verify((Store) db);
+        }
+    }
+
+    /**
+     * The trees the child built in the store ({@code T <n>} lines; {@link #recoveredState} found each whole): the
+     * last one is there if its build and flush returned ({@code E <n>}) and no later build began (which drops it).
+     */
+    private void checkTreeBuilds(Db db, Path cycleDir, String where) throws IOException {
+        for (String name : db.treeNames()) {
+            if (name.startsWith(CrashWorkload.COPY_PREFIX)) {
+                treeBuildsChecked++; // checked whole by recoveredState
+            }
+        }
+        Path file = cycleDir.resolve(CrashWorkload.BACKUP_JOURNAL);
+        if (!Files.exists(file)) {
+            return;
+        }
+        String[] lines = Files.readString(file, StandardCharsets.UTF_8).split("\n", -1);
+        int last = -1;
+        boolean returned = false;
+        for (int i = 0; i < lines.length - 1; i++) {
+            if (lines[i].startsWith("T ")) {
+                last = Integer.parseInt(lines[i].split(" ")[1]);
+                returned = false;
+            } else if (lines[i].equals("E " + last)) {
+                returned = true;
+            }
+        }
+        if (returned) {
+            assertThat(db.treeNames()).as("the tree built and flushed last; %s", where)
+                    .contains(CrashWorkload.COPY_PREFIX + last);
         }
     }
 
@@ -358,7 +395,21 @@ class CrashLoopTest {
         return latest;
     }
 
-    /** Each worker's keys as the store has them; fails on a key no worker owns. */
+    /** The tree {@code name}, a {@code copy-<n>} the child built, holds exactly {@code copyEntries(n)}. */
+    private static void checkWhole(Db db, String name, String where) {
+        int n = Integer.parseInt(name.substring(CrashWorkload.COPY_PREFIX.length()));
+        List<String> expected = new ArrayList<>();
+        CrashWorkload.copyEntries(n).forEach((k, v) -> expected.add(Arrays.toString(k) + Arrays.toString(v)));
+        List<String> found = new ArrayList<>();
+        db.tree(name).iterator().forEachRemaining(
+                e -> found.add(Arrays.toString(e.getKey()) + Arrays.toString(e.getValue())));
+        assertThat(found).as("tree %s, built whole or not at all; %s", name, where).isEqualTo(expected);
+    }
+
+    /**
+     * Each worker's keys as the store has them; fails on a key no worker owns, and on a tree the child built
+     * ({@code copy-<n>}) that is not whole.
+     */
     private static List<Map<Integer, byte[]>> recoveredState(Db db, String where) {
         List<Map<Integer, byte[]>> state = new ArrayList<>();
         for (int w = 0; w < WORKERS; w++) {
@@ -367,6 +418,10 @@ class CrashLoopTest {
         for (String name : db.treeNames()) {
             if (name.equals(Db.DEFAULT_TREE)) {
                 assertThat(db.tree(name).isEmpty()).as("the default tree, never written, after %s", where).isTrue();
+                continue;
+            }
+            if (name.startsWith(CrashWorkload.COPY_PREFIX)) {
+                checkWhole(db, name, where);
                 continue;
             }
             for (Map.Entry<byte[], byte[]> e : db.tree(name)) {

@@ -3,13 +3,16 @@ package dev.toboggan;
 import com.typesafe.config.Config;
 import com.typesafe.config.ConfigFactory;
 import java.io.IOException;
+import java.nio.ByteBuffer;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.HashMap;
 import java.util.Iterator;
 import java.util.Map;
+import java.util.NavigableMap;
 import java.util.SplittableRandom;
+import java.util.TreeMap;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.atomic.AtomicLongArray;
 
@@ -26,7 +29,9 @@ import java.util.concurrent.atomic.AtomicLongArray;
  * <p>A thread beside the workers takes online backups ({@link Db#backup}), exports ({@link Db#export}) and
  * builds ({@link Toboggan#build} of a new store from a backup's trees) now and then, journaled in
  * {@value #BACKUP_JOURNAL}: the parent opens each backup, each built store and a store imported from each dump,
- * and checks it holds a prefix of every worker's operations.
+ * and checks it holds a prefix of every worker's operations. It also builds trees in the store itself
+ * ({@link Db#buildTree}, the tree {@code copy-<n>} of {@link #copyEntries}), which the parent finds whole or
+ * not at all.
  *
  * <p>A {@link WatchDelivery#DURABLE} watch of both trees journals, in {@value #WATCH_JOURNAL}, the latest
  * operation of each worker it reported ({@code W <worker> <seq>}, from the value's tag): a durable event says
@@ -41,7 +46,26 @@ import java.util.concurrent.atomic.AtomicLongArray;
  * and checks them against its model, so a wrong read is reported too ({@code X} lines).
  */
 public final class CrashWorkload {
+    /** The trees the backup thread builds in the store itself: {@code copy-<n>}. */
+    static final String COPY_PREFIX = "copy-";
+
     private CrashWorkload() {}
+
+    /**
+     * What the tree {@code copy-<n>} holds: a few hundred to a few thousand entries made of {@code n} alone, one in
+     * ten in a value page of its own.
+     */
+    static NavigableMap<byte[], byte[]> copyEntries(int n) {
+        SplittableRandom r = new SplittableRandom(n);
+        NavigableMap<byte[], byte[]> entries = new TreeMap<>(Arrays::compareUnsigned);
+        int count = 300 + r.nextInt(3000);
+        for (int i = 0; i < count; i++) {
+            byte[] value = new byte[r.nextInt(10) == 0 ? 201 + r.nextInt(600) : 8 + r.nextInt(60)];
+            r.nextBytes(value);
+            entries.put(ByteBuffer.allocate(8).putInt(n).putInt(3 * i).array(), value);
+        }
+        return entries;
+    }
 
     /** The settings both the child and the parent open the store with: small pieces, so every path runs. */
     static Config config() {
@@ -186,10 +210,11 @@ public final class CrashWorkload {
     /**
      * Every 50–300 ms, until killed, takes an online backup into {@code backup-<n>} of the cycle directory, or
      * exports the store to the dump file {@code dump-<n>} there, or backs it up into {@code source-<n>} and builds
-     * the new store {@code built-<n>} of that backup's trees as it iterates them (5, 5 and 2 times in 12): the
-     * line {@code S <n> <done0> <done1> ...} (backup), {@code D <n> <done0> ...} (export) or
-     * {@code B <n> <done0> ...} (build), each worker's last operation that had returned, so the copy must hold it,
-     * before the call; {@code E <n>} after it returned.
+     * the new store {@code built-<n>} of that backup's trees as it iterates them, or drops the store's
+     * {@code copy-*} trees and builds {@code copy-<n>} in it of {@link #copyEntries} and flushes (5, 4, 2 and 3
+     * times in 14): the line {@code S <n> <done0> <done1> ...} (backup), {@code D <n> <done0> ...} (export),
+     * {@code B <n> <done0> ...} (build) or {@code T <n> <done0> ...} (a tree built), each worker's last operation
+     * that had returned, so the copy must hold it, before the call; {@code E <n>} after it returned.
      */
     private static void takeBackups(Db db, CrashJournal journal, Path cycleDir, AtomicLongArray lastDone,
             SplittableRandom r) throws Exception {
@@ -197,9 +222,10 @@ public final class CrashWorkload {
             Thread.sleep(r.nextInt(50, 300));
             // a build opens the backup it builds from, with an actor system of its own: a third of the turns took
             // 40 % of the writers' operations away, so one turn in six
-            int roll = r.nextInt(12);
-            int kind = roll < 5 ? 0 : roll < 10 ? 1 : 2;
-            StringBuilder line = new StringBuilder(kind == 0 ? "S " : kind == 1 ? "D " : "B ").append(n);
+            int roll = r.nextInt(14);
+            int kind = roll < 5 ? 0 : roll < 9 ? 1 : roll < 11 ? 2 : 3;
+            StringBuilder line = new StringBuilder(kind == 0 ? "S " : kind == 1 ? "D " : kind == 2 ? "B " : "T ")
+                    .append(n);
             for (int w = 0; w < lastDone.length(); w++) {
                 line.append(' ').append(lastDone.get(w));
             }
@@ -208,6 +234,14 @@ public final class CrashWorkload {
                 db.backup(cycleDir.resolve("backup-" + n));
             } else if (kind == 1) {
                 db.export(cycleDir.resolve("dump-" + n));
+            } else if (kind == 3) {
+                for (String name : db.treeNames()) {
+                    if (name.startsWith(COPY_PREFIX)) {
+                        db.dropTree(name);
+                    }
+                }
+                db.buildTree(COPY_PREFIX + n, copyEntries(n).entrySet().iterator());
+                db.flush();
             } else {
                 Path source = cycleDir.resolve("source-" + n);
                 db.backup(source);

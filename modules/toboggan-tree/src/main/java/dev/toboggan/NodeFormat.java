@@ -32,6 +32,11 @@ import java.util.Arrays;
  * |     | len, bytes | remove, remove child: nothing         |
  * +-----+------------+--------------------------------------+
  *   add child, remove child: the key is the child's separator
+ *
+ * meta page roots the trees name
+ *   tree/&lt;name&gt;            the root node of tree &lt;name&gt;
+ *   build/&lt;level&gt;/&lt;name&gt;  the first node of level &lt;level&gt; (0 = leaves) of a build of &lt;name&gt;
+ *                          in progress ({@link BulkLoad}); a store that opens with one frees that level
  * </pre>
  *
  * <p>A page or delta is complete when its log message is (the log checks length and CRC), so decoding

@@ -4,10 +4,13 @@ import com.typesafe.config.ConfigFactory;
 import dev.toboggan.Db;
 import dev.toboggan.Dump;
 import dev.toboggan.Toboggan;
+import dev.toboggan.Tree;
 import dev.toboggan.bench.BenchDirs;
 import dev.toboggan.core.Backup;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.Iterator;
+import java.util.Map;
 
 /**
  * What an export ({@link Db#export}) and an import ({@link Toboggan#importDump}) cost: {@code keys} of
@@ -15,7 +18,9 @@ import java.nio.file.Path;
  * backup of the quiet store (the baseline: the same store's bytes read and written once), an export of it,
  * an import of that dump into a new store, and the first open of the imported store, whose size is taken again
  * after it stayed open and quiet a while; then a {@link Toboggan#build} of a new store from the loaded store's
- * iterator (a migration from another store's cursor). Each file and copy is deleted after it is timed.
+ * iterator (a migration from another store's cursor); then, in the loaded store itself, a {@link Db#buildTree} of
+ * its entries as it iterates them, and (the baseline) the same entries inserted one by one in key order into a
+ * tree of their own, each flushed and dropped after. Each file and copy is deleted after it is timed.
  *
  * <pre>
  * java -Xmx3g -cp modules/toboggan-bench/target/benchmarks.jar dev.toboggan.bench.tree.DumpCost \
@@ -63,13 +68,32 @@ public final class DumpCost {
                 long entries = Toboggan.build(ConfigFactory.empty(), built, trees -> trees.tree(Db.DEFAULT_TREE,
                         db.iterator()));
                 double buildMs = (System.nanoTime() - t0) / 1e6;
+                long before = db.sizeOnDisk();
+                t0 = System.nanoTime();
+                db.buildTree("built", db.iterator());
+                db.flush();
+                double liveBuildMs = (System.nanoTime() - t0) / 1e6;
+                long liveBuildBytes = db.sizeOnDisk() - before;
+                db.dropTree("built");
+                Tree inserted = db.tree("inserted");
+                t0 = System.nanoTime();
+                for (Iterator<Map.Entry<byte[], byte[]>> it = db.iterator(); it.hasNext(); ) {
+                    Map.Entry<byte[], byte[]> e = it.next();
+                    inserted.insert(e.getKey(), e.getValue());
+                }
+                db.flush();
+                double insertMs = (System.nanoTime() - t0) / 1e6;
+                db.dropTree("inserted");
                 System.out.printf("round %d: backup %.0f ms (%.1f MiB); export %.0f ms (%.1f MiB, %.2f x the backup); "
                         + "import %.0f ms (%.0f k entries/s; the new store %.1f MiB, %.1f MiB once open and quiet "
                         + "for %d ms); open of the import %.0f ms; a build of the store's entries as it iterates them "
-                        + "%.0f ms (%.0f k entries/s)%n",
+                        + "%.0f ms (%.0f k entries/s); in the open store, a tree built of them %.0f ms (%.0f k entries/s, "
+                        + "the store %.1f MiB larger) and the same entries inserted one by one in key order %.0f ms "
+                        + "(%.0f k entries/s), both flushed%n",
                         round, backupMs, backup.bytes() / 1048576.0, exportMs, dump.bytes() / 1048576.0,
                         exportMs / backupMs, importMs, dump.entries() / importMs, size / 1048576.0,
-                        settled / 1048576.0, SETTLE_MILLIS, openMs, buildMs, entries / buildMs);
+                        settled / 1048576.0, SETTLE_MILLIS, openMs, buildMs, entries / buildMs, liveBuildMs,
+                        entries / liveBuildMs, liveBuildBytes / 1048576.0, insertMs, entries / insertMs);
                 Files.delete(dump.file());
                 BenchDirs.delete(imported);
                 BenchDirs.delete(built);
