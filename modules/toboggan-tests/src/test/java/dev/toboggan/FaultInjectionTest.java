@@ -186,13 +186,15 @@ class FaultInjectionTest {
     /** Dumps read back after a run, and exports that failed leaving no file under the dump's name. */
     private int dumpsChecked;
     private int exportsFailed;
+    /** Runs after which the build step's tree was found whole (it is absent after the others). */
+    private int treesBuilt;
 
     @AfterEach
     void report(TestInfo test) {
         System.out.println("FaultInjectionTest." + test.getTestMethod().orElseThrow().getName() + ": " + runs
                 + " runs, " + errors + " ended in an error; backups checked " + backupsChecked + ", cut short and refused "
                 + backupsRefused + "; dumps checked " + dumpsChecked + ", exports failed without leaving one "
-                + exportsFailed);
+                + exportsFailed + "; built trees found whole " + treesBuilt);
         String name = test.getTestMethod().orElseThrow().getName();
         // A regression seed replays one run, and which call is the Nth depends on the background actors'
         // timing: it may miss its target (the bug it found has a deterministic test of its own, named in
@@ -212,6 +214,7 @@ class FaultInjectionTest {
                 case REFUSED -> backupsRefused++;
                 default -> { }
             }
+            treesBuilt += scenario.treesBuilt;
             switch (scenario.checkDump(what)) {
                 case CHECKED -> dumpsChecked++;
                 case REFUSED -> exportsFailed++;
@@ -283,6 +286,10 @@ class FaultInjectionTest {
         /** The default tree when the export step began ({@code null} before it), and whether the export returned. */
         private NavigableMap<byte[], byte[]> exportModel;
         private boolean exported;
+        /** The tree the build step built, once its call returned. */
+        private String built;
+        /** Built trees the recovered store held (whole). */
+        int treesBuilt;
         private final Path dumpFile = dumps.resolve("dump-" + System.nanoTime());
         /** Segments the cleaning (the engine's and the scenario's passes) had freed at the last clean step. */
         private long segmentsFreed;
@@ -328,6 +335,7 @@ class FaultInjectionTest {
             s.add("backup");
             s.add("export");
             writes(r, s, 2);
+            s.add("build");
             s.add("close");
             return s;
         }
@@ -463,6 +471,11 @@ class FaultInjectionTest {
                     db.export(dumpFile);
                     exported = true;
                 }
+                // A tree built bottom-up beside the default tree: whole or absent after any fault, nothing leaked.
+                case "build" -> {
+                    db.buildTree("b" + step, buildEntries(step).entrySet().iterator());
+                    built = "b" + step;
+                }
                 case "close+open" -> {
                     db.close();
                     acknowledge();
@@ -587,6 +600,16 @@ class FaultInjectionTest {
             }
             try {
                 recovered(context);
+                for (String name : db.treeNames()) {
+                    if (name.startsWith("b")) {
+                        assertThat(TestKeys.drain(db.tree(name).iterator())).as("the built tree %s after %s", name,
+                                context).isEqualTo(TestKeys.show(buildEntries(Integer.parseInt(name.substring(1)))));
+                        treesBuilt++;
+                    }
+                }
+                if (failure == null && built != null) {
+                    assertThat(db.treeNames()).as("the built tree, the store closed after, %s", context).contains(built);
+                }
                 TreeVerifier.verify(db);
             } finally {
                 db.close();
@@ -666,6 +689,17 @@ class FaultInjectionTest {
                     throw new java.io.UncheckedIOException(e);
                 }
             }
+        }
+
+        /** What the build step at {@code step} builds: 200 entries, one in four in a value page. */
+        private static NavigableMap<byte[], byte[]> buildEntries(int step) {
+            SplittableRandom r = new SplittableRandom(step);
+            NavigableMap<byte[], byte[]> entries = TestKeys.model();
+            for (int i = 0; i < 200; i++) {
+                entries.put(TestKeys.be(i * 5), TestKeys.value(r.nextLong(), r.nextInt(4) == 0 ? 65 + r.nextInt(200)
+                        : r.nextInt(40)));
+            }
+            return entries;
         }
 
         private void recovered(String context) {
