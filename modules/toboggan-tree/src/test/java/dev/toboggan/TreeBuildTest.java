@@ -267,19 +267,23 @@ class TreeBuildTest {
      */
     @Test
     void aDiskThatDiesAnywhereInABuildLeavesTheTreeWholeOrAbsent() {
-        NavigableMap<byte[], byte[]> model = entries(new SplittableRandom(SEED + 4), 600);
+        NavigableMap<byte[], byte[]> model = entries(new SplittableRandom(SEED + 4), 3000);
         int whole = 0;
         int absent = 0;
-        for (int n = 1; n < 400 * SCALE; n += 1 + n / 8) {
+        for (int n = 1; n < 600 * SCALE; n += 1 + n / 16) {
             Store store = open();
             store.insert(TestKeys.be(n), TestKeys.be(n));
             store.flush();
             disk.runDyingAt(n, () -> {
-                store.buildTree("built", model.entrySet().iterator());
+                store.buildTree("built", hooked(model, taken -> {
+                    if (taken % 500 == 0) {
+                        store.flush(); // some of the build durable, so that a cut lands after it
+                    }
+                }));
                 store.flush();
             });
             store.abandon();
-            disk.powerLoss();
+            disk.powerLoss(new SplittableRandom(n)); // writes after the last force survive, or part of them
             try (Store reopened = open()) {
                 if (reopened.treeNames().contains("built")) {
                     assertThat(drain(reopened.tree("built").iterator())).as("dying at %d", n).isEqualTo(show(model));
