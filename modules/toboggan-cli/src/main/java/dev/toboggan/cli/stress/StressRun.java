@@ -15,7 +15,9 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.BitSet;
+import java.util.HexFormat;
 import java.util.Iterator;
 import java.util.List;
 import java.util.Map;
@@ -28,7 +30,8 @@ import org.HdrHistogram.Recorder;
  * A stress run on the public tree API: load, a timed run of mixed operations with a progress line per
  * second (followed by two watches of every key: one told of changes as they are applied, one as they become
  * durable), an online backup, an export imported into a new store, a new store built from its trees' entries
- * ({@code Toboggan.build}), a clean close, a reopen, and a check of
+ * ({@code Toboggan.build}), a copy of each tree built in the store and compared with it ({@code Db.buildTree}),
+ * a clean close, a reopen, and a check of
  * every key against the threads' models: in the watch's last events, in the reopened store, in the backup, in
  * the imported store and in the built one.
  */
@@ -90,6 +93,7 @@ public final class StressRun {
             backup = backUp(db);
             imported = exportAndImport(db);
             built = build(db);
+            rebuildInPlace(db);
             long closing = System.nanoTime();
             db.close();
             out.printf("closed (everything flushed) in %.0f ms%n", (System.nanoTime() - closing) / 1e6);
@@ -127,7 +131,7 @@ public final class StressRun {
         }
         boolean clean = !failures.any();
         out.println(clean ? "OK: every value read back, during the run, in the watches' last events, after reopening, in the backup, in the "
-                + "imported store and in the built one, was right"
+                + "imported store, in the built one and in the trees built in the store, was right"
                 : "FAILED: " + failures.wrongCount() + " wrong values read back, " + failures.errorCount() + " errors");
         out.flush();
         return clean;
@@ -280,6 +284,41 @@ public final class StressRun {
             out.printf("built a new store of its %,d entries, read in key order, in %.0f ms%n", entries,
                     (System.nanoTime() - started) / 1e6);
         });
+    }
+
+    /**
+     * Builds, in the store itself, a copy of each of its trees ({@link Db#buildTree} of the tree's entries as it
+     * iterates them), its workers stopped; each copy must hold exactly the entries of its tree, and is dropped.
+     */
+    private void rebuildInPlace(Db db) {
+        try {
+            long started = System.nanoTime();
+            long entries = 0;
+            List<String> names = db.treeNames();
+            for (String name : names) {
+                String copy = name + ".rebuilt";
+                entries += db.buildTree(copy, db.tree(name).iterator());
+                Iterator<Map.Entry<byte[], byte[]>> built = db.tree(copy).iterator();
+                for (Map.Entry<byte[], byte[]> e : db.tree(name)) {
+                    Map.Entry<byte[], byte[]> b = built.hasNext() ? built.next() : null;
+                    if (b == null || !Arrays.equals(b.getKey(), e.getKey()) || !Arrays.equals(b.getValue(), e.getValue())) {
+                        failures.wrong("tree " + copy + ", built in the store of tree " + name + "'s entries, holds "
+                                + (b == null ? "nothing" : "another entry") + " where " + name + " has its key "
+                                + HexFormat.of().formatHex(e.getKey()));
+                        break;
+                    }
+                }
+                if (built.hasNext()) {
+                    failures.wrong("tree " + copy + " holds more entries than tree " + name + ", of whose entries it "
+                            + "was built");
+                }
+                db.dropTree(copy);
+            }
+            out.printf("built in the store a copy of each of its %d trees (%,d entries, read in key order) in %.0f ms; "
+                    + "each held its tree's entries%n", names.size(), entries, (System.nanoTime() - started) / 1e6);
+        } catch (RuntimeException e) {
+            failures.error("build in the store", e);
+        }
     }
 
     /** Makes a copy of the store as {@code store} in a new temporary directory. */
