@@ -14,6 +14,8 @@ import java.nio.ByteOrder;
 import java.nio.channels.FileChannel;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
+import java.util.Arrays;
+import java.util.Iterator;
 import java.util.Map;
 import java.util.SplittableRandom;
 import java.util.concurrent.ConcurrentHashMap;
@@ -25,6 +27,7 @@ import org.openjdk.jmh.annotations.Fork;
 import org.openjdk.jmh.annotations.Level;
 import org.openjdk.jmh.annotations.Measurement;
 import org.openjdk.jmh.annotations.Mode;
+import org.openjdk.jmh.annotations.OperationsPerInvocation;
 import org.openjdk.jmh.annotations.OutputTimeUnit;
 import org.openjdk.jmh.annotations.Param;
 import org.openjdk.jmh.annotations.Scope;
@@ -39,6 +42,9 @@ import org.openjdk.jmh.annotations.Warmup;
  *
  * <ul>
  *   <li>{@link #load}: one thread inserts the keys of a fresh store in random order (target &ge; 1 M ops/s).
+ *   <li>{@link #bulkLoad}: the same keys and values into a fresh store the other way a store offers: sorted
+ *       (included in the time), then {@link Db#buildTree} and a flush; per entry. Not issue 8's load (one insert
+ *       per key), which it does not replace: what a caller holding all the data at once can have instead.
  *   <li>{@link #get1Thread} / {@link #get2Threads}: point reads of present keys (targets &ge; 1.5 M and
  *       &ge; 3 M ops/s), each key taken from a 1 M-element array of key arrays.
  *   <li>{@link #get1ThreadKeyInHand} / {@link #get2ThreadsKeyInHand}: the same reads of the same keys, each
@@ -224,6 +230,43 @@ public class TreeBenchmark extends BenchDefaults {
     public byte[] load(Empty state) {
         // Past 1 M the keys come round again as overwrites, for iterations longer than a load.
         return state.db.insert(state.keys[state.next++ % KEYS], state.value);
+    }
+
+    /** A fresh, empty store per {@link #bulkLoad} (a load of 1 M entries, about a second). */
+    @State(Scope.Benchmark)
+    public static class EmptyPerLoad extends Store {
+        @Setup(Level.Invocation)
+        public void open() {
+            open("tree-bulk-load");
+        }
+
+        @TearDown(Level.Invocation)
+        public void close() {
+            delete();
+        }
+    }
+
+    @Benchmark
+    @Threads(1)
+    @OperationsPerInvocation(KEYS)
+    public long bulkLoad(EmptyPerLoad state) {
+        byte[][] sorted = state.keys.clone();
+        Arrays.sort(sorted, Arrays::compareUnsigned);
+        long built = state.db.buildTree(Db.DEFAULT_TREE, new Iterator<>() {
+            private int next;
+
+            @Override
+            public boolean hasNext() {
+                return next < sorted.length;
+            }
+
+            @Override
+            public Map.Entry<byte[], byte[]> next() {
+                return Map.entry(sorted[next++], state.value);
+            }
+        });
+        state.db.flush();
+        return built;
     }
 
     @Benchmark
