@@ -26,7 +26,8 @@ final class CompareChart {
         CategoryChart space = panel("space amplification: files / keys and values (lower is better)", "", "ratio");
         CategoryChart reopen = panel("reopen of the loaded store until its first get (lower is better)", "", "ms");
         String threads = sizes.threads() + " threads";
-        List<String> workloads = List.of("load", "reads", "reads, " + threads, "mixed 80/20", "mixed 95/5, " + threads);
+        List<String> workloads = List.of("load", "reads", "reads, " + threads, "mixed 80/20", "mixed 95/5, " + threads,
+                "bulk load, sorted");
         List<String> durableWorkloads = List.of("1 writer", sizes.writers() + " writers");
         List<String> spaceMoments = new ArrayList<>(List.of("after the load"));
         if (sizes.settleMillis() > 0) {
@@ -36,7 +37,8 @@ final class CompareChart {
         for (Workloads.Result r : results) {
             String name = r.peer().displayName();
             List<Double> ratios = new ArrayList<>();
-            for (Figure f : List.of(Figure.LOAD, Figure.READ, Figure.READ_THREADS, Figure.MIXED, Figure.MIXED_THREADS)) {
+            for (Figure f : List.of(Figure.LOAD, Figure.READ, Figure.READ_THREADS, Figure.MIXED, Figure.MIXED_THREADS,
+                    Figure.BULK_LOAD)) {
                 ratios.add(r.get(f) / baseline.get(f));
             }
             speed.addSeries(name, workloads, ratios);

@@ -196,7 +196,8 @@ public final class Comparison {
                 figure("reads 1t", Figure.READ, "%,.0f"), ratio(Figure.READ),
                 figure("reads " + threads, Figure.READ_THREADS, "%,.0f"), ratio(Figure.READ_THREADS),
                 figure("mixed 80/20 1t", Figure.MIXED, "%,.0f"), ratio(Figure.MIXED),
-                figure("95/5 " + threads, Figure.MIXED_THREADS, "%,.0f"), ratio(Figure.MIXED_THREADS)));
+                figure("95/5 " + threads, Figure.MIXED_THREADS, "%,.0f"), ratio(Figure.MIXED_THREADS),
+                figure("bulk, sorted", Figure.BULK_LOAD, "%,.0f"), ratio(Figure.BULK_LOAD)));
         String writers = sizes.writers() + "w";
         // The in-memory references have no files: they have rows in the throughput table only.
         List<Workloads.Result> stores = results.stream().filter(r -> r.peer().keepsFiles()).toList();

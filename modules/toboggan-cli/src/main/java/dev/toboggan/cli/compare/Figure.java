@@ -21,6 +21,11 @@ enum Figure {
     DURABLE("durable_1_writer_ops_per_s", Kind.THROUGHPUT),
     /** {@code --writers} writers doing the same at once: what the store's group commit makes of them. */
     DURABLE_WRITERS("durable_writers_ops_per_s", Kind.THROUGHPUT),
+    /**
+     * Every key, sorted before the timing, into an empty store of its own through its bulk path for sorted data
+     * ({@link KvStore#bulkLoad}), then the store's durable flush, timed together.
+     */
+    BULK_LOAD("bulk_load_ops_per_s", Kind.THROUGHPUT),
     /** Bytes of the store's files right after the load's flush / bytes of the keys and values. */
     SPACE_LOADED("space_amp_loaded", Kind.AMPLIFICATION),
     /** The same once the files stopped changing (background compaction or cleaning done), store open. */

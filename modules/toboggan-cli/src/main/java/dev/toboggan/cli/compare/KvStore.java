@@ -1,5 +1,8 @@
 package dev.toboggan.cli.compare;
 
+import java.util.Iterator;
+import java.util.Map;
+
 /**
  * One store {@code toboggan compare} measures, behind the smallest common interface: put, get, make
  * durable, close. Each adapter uses its store the way its documentation recommends for single-key writes
@@ -23,6 +26,18 @@ public interface KvStore extends AutoCloseable {
     default void putDurably(byte[] key, byte[] value) throws Exception {
         put(key, value);
         flush();
+    }
+
+    /**
+     * Writes {@code ascending}'s entries, in strictly ascending unsigned key order, into this store while it is
+     * empty, the store's own way for sorted data if it has one (by default a put each); durable after the next
+     * {@link #flush()}.
+     */
+    default void bulkLoad(Iterator<Map.Entry<byte[], byte[]>> ascending) throws Exception {
+        while (ascending.hasNext()) {
+            Map.Entry<byte[], byte[]> entry = ascending.next();
+            put(entry.getKey(), entry.getValue());
+        }
     }
 
     @Override

@@ -5,7 +5,10 @@ import dev.toboggan.Toboggan;
 import java.nio.ByteBuffer;
 import java.nio.file.Path;
 import java.util.Arrays;
+import java.util.Iterator;
+import java.util.List;
 import java.util.Locale;
+import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ConcurrentMap;
 import java.util.concurrent.ConcurrentSkipListMap;
@@ -21,16 +24,21 @@ import jetbrains.exodus.env.StoreConfig;
 import org.h2.mvstore.MVMap;
 import org.h2.mvstore.MVStore;
 import org.iq80.leveldb.DB;
+import org.iq80.leveldb.WriteBatch;
 import org.iq80.leveldb.impl.Iq80DBFactory;
 import org.lmdbjava.ByteArrayProxy;
 import org.lmdbjava.Dbi;
 import org.lmdbjava.DbiFlags;
 import org.lmdbjava.Env;
 import org.lmdbjava.EnvFlags;
+import org.lmdbjava.PutFlags;
 import org.lmdbjava.Txn;
+import org.rocksdb.EnvOptions;
 import org.rocksdb.FlushOptions;
+import org.rocksdb.IngestExternalFileOptions;
 import org.rocksdb.Options;
 import org.rocksdb.RocksDB;
+import org.rocksdb.SstFileWriter;
 import org.rocksdb.WriteOptions;
 
 /**
@@ -60,6 +68,12 @@ public enum Peer {
                 @Override
                 public void flush() {
                     db.flush();
+                }
+
+                /** Built bottom-up ({@link Db#buildTree}). */
+                @Override
+                public void bulkLoad(Iterator<Map.Entry<byte[], byte[]>> ascending) {
+                    db.buildTree(Db.DEFAULT_TREE, ascending);
                 }
 
                 @Override
@@ -99,6 +113,23 @@ public enum Peer {
                 @Override
                 public void putDurably(byte[] key, byte[] value) throws Exception {
                     db.put(syncWrites, key, value);
+                }
+
+                /** Written to an SST file ({@code SstFileWriter}) and ingested, moved into the store: RocksDB's bulk path. */
+                @Override
+                public void bulkLoad(Iterator<Map.Entry<byte[], byte[]>> ascending) throws Exception {
+                    Path sst = dir.resolve("bulk.sst");
+                    try (EnvOptions envOptions = new EnvOptions();
+                            SstFileWriter writer = new SstFileWriter(envOptions, options);
+                            IngestExternalFileOptions ingest = new IngestExternalFileOptions().setMoveFiles(true)) {
+                        writer.open(sst.toString());
+                        while (ascending.hasNext()) {
+                            Map.Entry<byte[], byte[]> entry = ascending.next();
+                            writer.put(entry.getKey(), entry.getValue());
+                        }
+                        writer.finish();
+                        db.ingestExternalFile(List.of(sst.toString()), ingest);
+                    }
                 }
 
                 @Override
@@ -141,6 +172,18 @@ public enum Peer {
                     env.sync(true);
                 }
 
+                /** One write transaction of appends ({@code MDB_APPEND}): LMDB's way to load sorted keys. */
+                @Override
+                public void bulkLoad(Iterator<Map.Entry<byte[], byte[]>> ascending) {
+                    try (Txn<byte[]> txn = env.txnWrite()) {
+                        while (ascending.hasNext()) {
+                            Map.Entry<byte[], byte[]> entry = ascending.next();
+                            dbi.put(txn, entry.getKey(), entry.getValue(), PutFlags.MDB_APPEND);
+                        }
+                        txn.commit();
+                    }
+                }
+
                 @Override
                 public void close() {
                     env.sync(true);
@@ -170,6 +213,15 @@ public enum Peer {
                 public void flush() {
                     store.commit();
                     store.sync();
+                }
+
+                /** Appended ({@code MVMap.append}: keys past the map's last, one thread): H2's way to load sorted keys. */
+                @Override
+                public void bulkLoad(Iterator<Map.Entry<byte[], byte[]>> ascending) {
+                    while (ascending.hasNext()) {
+                        Map.Entry<byte[], byte[]> entry = ascending.next();
+                        map.append(entry.getKey(), entry.getValue());
+                    }
                 }
 
                 @Override
@@ -206,6 +258,18 @@ public enum Peer {
                 public void flush() {
                     // Environment has no flush; its implementation's flushAndSync is Xodus's own way to fsync.
                     ((EnvironmentImpl) env).flushAndSync();
+                }
+
+                /** One transaction of {@code putRight}s (a key past the store's last): Xodus's way to load sorted keys. */
+                @Override
+                public void bulkLoad(Iterator<Map.Entry<byte[], byte[]>> ascending) {
+                    env.executeInTransaction(txn -> {
+                        while (ascending.hasNext()) {
+                            Map.Entry<byte[], byte[]> entry = ascending.next();
+                            store.putRight(txn, new ArrayByteIterable(entry.getKey()),
+                                    new ArrayByteIterable(entry.getValue()));
+                        }
+                    });
                 }
 
                 @Override
@@ -245,6 +309,20 @@ public enum Peer {
                 @Override
                 public void putDurably(byte[] key, byte[] value) {
                     db.put(key, value, syncWrites);
+                }
+
+                /** Write batches of 10 000 entries: LevelDB has no other way to load sorted data. */
+                @Override
+                public void bulkLoad(Iterator<Map.Entry<byte[], byte[]>> ascending) throws Exception {
+                    while (ascending.hasNext()) {
+                        try (WriteBatch batch = db.createWriteBatch()) {
+                            for (int n = 0; n < 10_000 && ascending.hasNext(); n++) {
+                                Map.Entry<byte[], byte[]> entry = ascending.next();
+                                batch.put(entry.getKey(), entry.getValue());
+                            }
+                            db.write(batch);
+                        }
+                    }
                 }
 
                 @Override

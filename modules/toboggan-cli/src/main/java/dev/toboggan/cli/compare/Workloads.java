@@ -8,8 +8,11 @@ import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
+import dev.toboggan.cli.Directories;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.EnumMap;
+import java.util.Iterator;
 import java.util.List;
 import java.util.Map;
 import java.util.SplittableRandom;
@@ -37,10 +40,13 @@ import java.util.stream.Stream;
  *   <li><b>durable writes</b>: the bare baseline (an append of an entry's bytes to a plain file plus
  *       {@code force(false)}, {@link Sizes#durableOps()} times), then as many overwrites each made
  *       durable before the next ({@link KvStore#putDurably}) by one writer, then by
- *       {@link Sizes#writers()} writers at once.
+ *       {@link Sizes#writers()} writers at once;
+ *   <li><b>bulk load</b>: every key, sorted before the timing, into an empty store of its own in a new directory
+ *       under the scratch directory, through the store's way for sorted data ({@link KvStore#bulkLoad}), then
+ *       {@link KvStore#flush()} (timed with it); every key is then read back and checked, and the store deleted.
  * </ol>
- * A peer that keeps no files (the in-memory references, {@link Peer#keepsFiles()}) runs the load, the reads
- * and the mixed workloads only. Every value read is checked against the version last written
+ * A peer that keeps no files (the in-memory references, {@link Peer#keepsFiles()}) runs the load, the reads,
+ * the mixed workloads and the bulk load only. Every value read is checked against the version last written
  * ({@link Entries}), so a store that returns wrong data cannot look fast. Concurrent writers each overwrite keys of their own (key number
  * modulo the thread count), so a reader knows the range of versions a key may hold while it reads.
  */
@@ -58,6 +64,8 @@ final class Workloads {
     private final Entries entries;
     private final Sizes sizes;
     private final long seed;
+    /** The entries' numbers in ascending unsigned order of their keys, made at the first bulk load. */
+    private int[] sortedByKey;
 
     Workloads(Entries entries, Sizes sizes, long seed) {
         if (entries.count() != sizes.keys()) {
@@ -66,6 +74,21 @@ final class Workloads {
         this.entries = entries;
         this.sizes = sizes;
         this.seed = seed;
+    }
+
+    /** The entries' numbers in ascending unsigned order of their keys (sorted once for every store). */
+    private int[] sortedByKey() {
+        if (sortedByKey == null) {
+            byte[][] keys = new byte[entries.count()][];
+            Integer[] order = new Integer[keys.length];
+            for (int i = 0; i < keys.length; i++) {
+                keys[i] = entries.key(i);
+                order[i] = i;
+            }
+            Arrays.sort(order, (a, b) -> Arrays.compareUnsigned(keys[a], keys[b]));
+            sortedByKey = Arrays.stream(order).mapToInt(Integer::intValue).toArray();
+        }
+        return sortedByKey;
     }
 
     /** Opens a store in a directory, creating it if the directory is empty ({@link Peer#open}). */
@@ -118,6 +141,7 @@ final class Workloads {
                     // Nothing on disk: no space, reopen or durable figure means anything.
                     reads();
                     mixed();
+                    bulkLoad();
                     return new Result(peer, figures, wrong.sum());
                 }
                 space();
@@ -130,6 +154,7 @@ final class Workloads {
                 long end = sizeOf(dir);
                 figures.put(Figure.DISK_BYTES, (double) end);
                 figures.put(Figure.SPACE_END, end / entryBytes);
+                bulkLoad();
             } finally {
                 if (store != null) {
                     store.close();
@@ -150,6 +175,38 @@ final class Workloads {
                 versions.set(i, 1);
             }
             figures.put(Figure.LOAD, keys / seconds);
+        }
+
+        void bulkLoad() throws Exception {
+            int[] order = sortedByKey();
+            Path bulkDir = Files.createDirectories(scratch.resolve(peer.label() + "-bulk"));
+            try (KvStore bulk = opener.open(bulkDir)) {
+                double seconds = onThreads(1, thread -> {
+                    bulk.bulkLoad(new Iterator<>() {
+                        private int next;
+
+                        @Override
+                        public boolean hasNext() {
+                            return next < order.length;
+                        }
+
+                        @Override
+                        public Map.Entry<byte[], byte[]> next() {
+                            int i = order[next++];
+                            return Map.entry(entries.key(i), entries.value(i, 1));
+                        }
+                    });
+                    bulk.flush();
+                });
+                figures.put(Figure.BULK_LOAD, keys / seconds);
+                for (int i = 0; i < keys; i++) {
+                    if (!entries.is(i, 1, bulk.get(entries.key(i)))) {
+                        wrong.increment();
+                    }
+                }
+            } finally {
+                Directories.deleteRecursively(bulkDir);
+            }
         }
 
         void space() throws Exception {

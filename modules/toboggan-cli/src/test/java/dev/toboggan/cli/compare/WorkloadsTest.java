@@ -5,7 +5,10 @@ import static org.assertj.core.api.Assertions.assertThat;
 import dev.toboggan.cli.stress.Records;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Iterator;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.atomic.AtomicLong;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -37,7 +40,7 @@ class WorkloadsTest {
     @Test
     void theInMemoryReferencesAreMeasuredOnTheThroughputsOnlyAndCheckedLikeAStore() throws Exception {
         List<Figure> throughputs = List.of(Figure.LOAD, Figure.READ, Figure.READ_THREADS, Figure.MIXED,
-                Figure.MIXED_THREADS);
+                Figure.MIXED_THREADS, Figure.BULK_LOAD);
         for (Peer reference : List.of(Peer.HASHMAP, Peer.SKIPLIST)) {
             assertThat(reference.keepsFiles()).isFalse();
             Path dir = Files.createDirectories(tmp.resolve(reference.label()));
@@ -89,6 +92,26 @@ class WorkloadsTest {
         assertThat(r.wrongValues()).isEqualTo(gets.get() / 50);
     }
 
+    @Test
+    void aBulkLoadThatLosesAnEntryIsCaught() throws Exception {
+        Workloads.Opener dropsOneInFifty = dir -> new Forwarding(Peer.TOBOGGAN.open(dir)) {
+            @Override
+            public void bulkLoad(Iterator<Map.Entry<byte[], byte[]>> ascending) throws Exception {
+                List<Map.Entry<byte[], byte[]>> kept = new ArrayList<>();
+                for (int n = 0; ascending.hasNext(); n++) {
+                    Map.Entry<byte[], byte[]> entry = ascending.next();
+                    if (n % 50 != 7) {
+                        kept.add(entry);
+                    }
+                }
+                super.bulkLoad(kept.iterator());
+            }
+        };
+        Workloads.Result r = workloads.run(Peer.TOBOGGAN, dropsOneInFifty, Files.createDirectories(tmp.resolve("b")), tmp);
+        assertThat(r.wrongValues()).isEqualTo(sizes.keys() / 50);
+        assertThat(r.get(Figure.BULK_LOAD)).isPositive().isFinite();
+    }
+
     /** Passes every call to a real store; a test overrides the call it makes go wrong. */
     private static class Forwarding implements KvStore {
         private final KvStore real;
@@ -110,6 +133,11 @@ class WorkloadsTest {
         @Override
         public void flush() throws Exception {
             real.flush();
+        }
+
+        @Override
+        public void bulkLoad(Iterator<Map.Entry<byte[], byte[]>> ascending) throws Exception {
+            real.bulkLoad(ascending);
         }
 
         @Override
