@@ -17,9 +17,10 @@ import picocli.CommandLine.Spec;
         description = {"Runs the same workloads against Toboggan, RocksDB, LMDB, H2 MVStore, Xodus and LevelDB in one "
                 + "run: load; random reads on 1 and on --threads threads; 80/20 reads and overwrites on 1 thread, "
                 + "95/5 on --threads threads; durable writes (put + sync) on 1 and on --writers threads next to a "
-                + "bare write + fsync loop; space amplification after the load; reopen time. Beside them, as the "
-                + "machine's reference, two JDK maps that keep nothing on disk (hashmap, skiplist: load, reads and "
-                + "mixed only). Prints tables of ratios to the baseline and writes them as CSV and a chart.",
+                + "bare write + fsync loop; space amplification after the load; reopen time; a bulk load of the "
+                + "sorted keys into a new store through each store's own bulk path. Beside them, as the "
+                + "machine's reference, two JDK maps that keep nothing on disk (hashmap, skiplist: load, reads, "
+                + "mixed and bulk load only). Prints tables of ratios to the baseline and writes them as CSV and a chart.",
                 "Exit code: 0, or 1 if a store read back a wrong value or could not be measured."})
 public final class CompareCommand implements Callable<Integer> {
     /** A bound that catches a slip of the keyboard (--writers 1600) before it starts that many threads. */
