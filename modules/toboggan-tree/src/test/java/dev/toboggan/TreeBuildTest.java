@@ -127,6 +127,34 @@ class TreeBuildTest {
     }
 
     @Test
+    void treesOfDifferentNamesAreBuiltAtOnce() throws Exception {
+        List<NavigableMap<byte[], byte[]>> models = new ArrayList<>();
+        for (int t = 0; t < 3; t++) {
+            models.add(entries(new SplittableRandom(SEED + 10 + t), 2000 + 500 * t));
+        }
+        try (Store store = open()) {
+            List<CompletableFuture<Long>> builds = new ArrayList<>();
+            for (int t = 0; t < models.size(); t++) {
+                int tree = t;
+                builds.add(CompletableFuture.supplyAsync(
+                        () -> store.buildTree("parallel-" + tree, models.get(tree).entrySet().iterator())));
+            }
+            for (int t = 0; t < models.size(); t++) {
+                assertThat(builds.get(t).get()).isEqualTo(models.get(t).size());
+                assertThat(drain(store.tree("parallel-" + t).iterator())).isEqualTo(show(models.get(t)));
+            }
+            assertNothingOfABuildLeft(store);
+            store.flush();
+        }
+        try (Store store = open()) {
+            for (int t = 0; t < models.size(); t++) {
+                assertThat(drain(store.tree("parallel-" + t).iterator())).isEqualTo(show(models.get(t)));
+            }
+            assertNothingOfABuildLeft(store);
+        }
+    }
+
+    @Test
     void theDefaultTreeAndATreeNamedNowhereYetAreBuiltToo() {
         NavigableMap<byte[], byte[]> model = entries(new SplittableRandom(SEED + 1), 700);
         try (Store store = open()) {
