@@ -69,7 +69,10 @@ final class BulkLoad {
     private final List<Level> levels = new ArrayList<>();
     /** Pages the current step allocated and has not linked yet: freed by {@link #abandon} if the step failed. */
     private final List<Long> unlinked = new ArrayList<>();
-    private byte[] lastKey;
+    /** The last key added: {@code last[lastFrom, lastTo)}, in an array of the loader's own. */
+    private byte[] last;
+    private int lastFrom;
+    private int lastTo;
     private long entries;
     private boolean finished;
     /** Whether a tree's root is this build's top node: then nothing of it is freed. */
@@ -100,9 +103,9 @@ final class BulkLoad {
     }
 
     /**
-     * Appends an entry; keys must come in strictly ascending (unsigned) order. The loader keeps both arrays
-     * (until the entry's leaf is written, or for good as a value page's content): the caller must not change
-     * them (an import's reader hands over arrays of its own, a build copies the caller's).
+     * Appends an entry; keys must come in strictly ascending (unsigned) order. The loader copies what it keeps
+     * (the leaf's entry for a value stored inline, the key and value of a longer one until its leaf is written),
+     * so the caller may hand over the same arrays again.
      *
      * @throws IllegalArgumentException if {@code key} is not greater than the key before it
      */
@@ -110,14 +113,24 @@ final class BulkLoad {
         if (finished) {
             throw new IllegalStateException("the build of tree '" + tree + "' is finished");
         }
-        if (lastKey != null && Arrays.compareUnsigned(lastKey, key) >= 0) {
+        if (last != null && Arrays.compareUnsigned(last, lastFrom, lastTo, key, 0, key.length) >= 0) {
             throw new IllegalArgumentException("the keys of tree '" + tree + "' must come in strictly ascending "
-                    + "(unsigned byte) order: " + TreeNode.show(key) + " follows " + TreeNode.show(lastKey));
+                    + "(unsigned byte) order: " + TreeNode.show(key) + " follows "
+                    + TreeNode.show(Arrays.copyOfRange(last, lastFrom, lastTo)));
         }
-        int size = value.length > maxInlineValue
-                ? Leaf.entrySize(key, new ValueRef(WIDEST_PID, value.length)) : Leaf.entrySize(key, value);
-        levels.get(0).add(key, value, size);
-        lastKey = key;
+        if (value.length > maxInlineValue) {
+            Held held = new Held(key.clone(), value.clone());
+            levels.get(0).add(key, held, Leaf.entrySize(key, new ValueRef(WIDEST_PID, value.length)));
+            last = held.key();
+            lastFrom = 0;
+            lastTo = last.length;
+        } else {
+            byte[] entry = Leaf.entry(key, value);
+            levels.get(0).add(key, entry, Leaf.entrySize(key, value));
+            last = entry;
+            lastFrom = Leaf.KEY_AT;
+            lastTo = Leaf.keyEnd(entry);
+        }
         entries++;
     }
 
@@ -257,7 +270,10 @@ final class BulkLoad {
     }
 
     /** A leaf closed in memory, written with the next {@link #PENDING_LEAVES} − 1 in one step. */
-    private record Closed(byte[] lo, byte[] hi, List<byte[]> keys, List<Object> payloads) {}
+    private record Closed(byte[] lo, byte[] hi, List<Object> payloads) {}
+
+    /** A value longer than {@code max-inline-value} and its key (the loader's copies) until its leaf is written. */
+    private record Held(byte[] key, byte[] value) {}
 
     /**
      * One level of the tree as it is built: the node being filled (its page allocated ahead), the nodes before
@@ -271,8 +287,12 @@ final class BulkLoad {
         /** The page of the first closed leaf not written yet, else of the node being filled. */
         private Page<Node> page;
         private byte[] lo = TreeNode.NO_KEY;
+        /** An index node's keys (its children's {@code lo}); a leaf's are in its entries. */
         private List<byte[]> keys = new ArrayList<>();
-        /** A leaf's values (bytes, long ones still to be written to value pages, or {@link ValueRef}s), an index node's child ids. */
+        /**
+         * A leaf's entries ({@link Leaf#entry}, or {@link Held} until a long value is written to its value page), an
+         * index node's child ids.
+         */
         private List<Object> payloads = new ArrayList<>();
         private int size;
         private final List<Closed> pending = new ArrayList<>();
@@ -291,13 +311,15 @@ final class BulkLoad {
             this.size = TreeNode.headerSize(lo, null, TreeNode.NO_PID);
         }
 
-        /** Adds an entry ({@code payload}: a leaf's value, an index node's child id). */
+        /**
+         * Adds an entry ({@code payload}: a leaf's entry or {@link Held}, an index node's child id) for {@code key}
+         * (a leaf level reads it only before this returns, its last key from {@link #last}).
+         */
         void add(byte[] key, Object payload, int entrySize) {
-            if (size + entrySize > splitSize && keys.size() >= (level == 0 ? 1 : 2)) {
-                byte[] last = keys.get(keys.size() - 1);
-                byte[] separator = level == 0 ? Leaf.separator(last, 0, last.length, key, 0, key.length) : key;
+            if (size + entrySize > splitSize && payloads.size() >= (level == 0 ? 1 : 2)) {
+                byte[] separator = level == 0 ? Leaf.separator(last, lastFrom, lastTo, key, 0, key.length) : key;
                 if (level == 0) {
-                    pending.add(new Closed(lo, separator, keys, payloads));
+                    pending.add(new Closed(lo, separator, payloads));
                     startNext(separator);
                     if (pending.size() == PENDING_LEAVES) {
                         try (Batch step = pc.openBatch()) {
@@ -308,19 +330,20 @@ final class BulkLoad {
                 } else {
                     // inside the step of the leaves that closed it
                     Page<Node> next = placeholder();
-                    linkUp(lo, write(lo, separator, next.pid(), keys, payloads));
+                    linkUp(lo, write(lo, separator, next.pid(), payloads));
                     page = next;
                     startNext(separator);
                 }
             }
-            keys.add(key); // an index node's first key is its lo: its first child's, as the separator it closed at
+            if (level > 0) {
+                keys.add(key); // an index node's first key is its lo: its first child's, as the separator it closed at
+            }
             payloads.add(payload);
             size += entrySize;
-            if (payload instanceof byte[] value && value.length > maxInlineValue
-                    && (held += value.length) > HELD_VALUE_BYTES) {
+            if (payload instanceof Held h && (held += h.value().length) > HELD_VALUE_BYTES) {
                 try (Batch step = pc.openBatch()) {
                     writePending();
-                    page = write(lo, null, TreeNode.NO_PID, keys, payloads); // the entries so far, reachable
+                    page = write(lo, null, TreeNode.NO_PID, payloads); // the entries so far, reachable
                     held = 0;
                     unlinked.clear();
                 }
@@ -346,46 +369,47 @@ final class BulkLoad {
         void writePending() {
             for (Closed node : pending) {
                 Page<Node> next = placeholder();
-                linkUp(node.lo(), write(node.lo(), node.hi(), next.pid(), node.keys(), node.payloads()));
+                linkUp(node.lo(), write(node.lo(), node.hi(), next.pid(), node.payloads()));
                 page = next;
             }
             pending.clear();
             held = 0;
             for (Object payload : payloads) {
-                if (payload instanceof byte[] value && value.length > maxInlineValue) {
-                    held += value.length;
+                if (payload instanceof Held h) {
+                    held += h.value().length;
                 }
             }
         }
 
         /** Writes the last node of the level (after {@link #writePending}); the caller holds a batch. */
         Page<Node> writeLast() {
-            return write(lo, null, TreeNode.NO_PID, keys, payloads);
+            return write(lo, null, TreeNode.NO_PID, payloads);
         }
 
         /**
          * Writes a node into {@link #page}: a closed one ending at {@code hi} and linked to {@code next}, or (with
          * neither) a leaf's entries so far; a leaf's long values go to value pages first (their payloads become
-         * references). The caller holds a batch open.
+         * entries referencing them). An index level writes the node being filled. The caller holds a batch open.
          */
-        private Page<Node> write(byte[] nodeLo, byte[] hi, long next, List<byte[]> nodeKeys, List<Object> nodePayloads) {
-            byte[][] k = nodeKeys.toArray(new byte[0][]);
+        private Page<Node> write(byte[] nodeLo, byte[] hi, long next, List<Object> nodePayloads) {
             TreeNode node;
             if (level == 0) {
-                for (int i = 0; i < nodePayloads.size(); i++) {
-                    if (nodePayloads.get(i) instanceof byte[] value && value.length > maxInlineValue) {
-                        Page<Node> valuePage = pc.allocate(new ValuePage(value));
+                byte[][] leafEntries = new byte[nodePayloads.size()][];
+                for (int i = 0; i < leafEntries.length; i++) {
+                    if (nodePayloads.get(i) instanceof Held h) {
+                        Page<Node> valuePage = pc.allocate(new ValuePage(h.value()));
                         unlinked.add(valuePage.pid());
-                        nodePayloads.set(i, new ValueRef(valuePage.pid(), value.length));
+                        nodePayloads.set(i, Leaf.entry(h.key(), new ValueRef(valuePage.pid(), h.value().length)));
                     }
+                    leafEntries[i] = (byte[]) nodePayloads.get(i);
                 }
-                node = Leaf.of(nodeLo, hi, next, k, nodePayloads.toArray());
+                node = Leaf.ofEntries(nodeLo, hi, next, leafEntries);
             } else {
                 long[] children = new long[nodePayloads.size()];
                 for (int i = 0; i < children.length; i++) {
                     children[i] = (Long) nodePayloads.get(i);
                 }
-                node = Index.of(nodeLo, hi, next, k, children);
+                node = Index.of(nodeLo, hi, next, keys.toArray(new byte[0][]), children);
             }
             var written = pc.replace(page.pid(), page, node);
             if (!written.succeeded()) {

@@ -23,6 +23,8 @@ import java.util.Arrays;
  */
 final class Leaf extends TreeNode {
     private static final int HEADER = 2;
+    /** Where an entry's key begins in it (its end: {@link #keyEnd}). */
+    static final int KEY_AT = HEADER;
     private static final int REF_BIT = 0x8000;
     private static final int REF_LENGTH = Long.BYTES + Integer.BYTES;
     private static final VarHandle LONG_BE = MethodHandles.byteArrayViewVarHandle(long[].class, ByteOrder.BIG_ENDIAN);
@@ -49,14 +51,24 @@ final class Leaf extends TreeNode {
      */
     static Leaf of(byte[] lo, byte[] hi, long next, byte[][] keys, Object[] values) {
         byte[][] entries = new byte[keys.length][];
-        int size = headerSize(lo, hi, next);
-        long heap = 0;
         for (int i = 0; i < keys.length; i++) {
             entries[i] = entry(keys[i], values[i]);
-            size += entrySize(entries[i]);
-            heap += entryHeap(entries[i]);
         }
-        return new Leaf(lo, hi, next, entries, prefixes(keys), size, heap);
+        return ofEntries(lo, hi, next, entries);
+    }
+
+    /** A leaf of entries {@link #entry} made, in key order (it keeps the array); computes its size. */
+    static Leaf ofEntries(byte[] lo, byte[] hi, long next, byte[][] entries) {
+        int size = headerSize(lo, hi, next);
+        long heap = 0;
+        long[] prefixes = new long[entries.length];
+        for (int i = 0; i < entries.length; i++) {
+            byte[] e = entries[i];
+            size += entrySize(e);
+            heap += entryHeap(e);
+            prefixes[i] = prefix(e, HEADER, keyLength(e));
+        }
+        return new Leaf(lo, hi, next, entries, prefixes, size, heap);
     }
 
     /** The only node of a new tree. */
@@ -225,7 +237,11 @@ final class Leaf extends TreeNode {
     }
 
     /** The entry for {@code key} and {@code value} (bytes or a {@link ValueRef}). */
-    private static byte[] entry(byte[] key, Object value) {
+    /**
+     * The in-memory entry of {@code key} and {@code value} (its bytes, or a {@link ValueRef}): a new array holding
+     * copies of both, see the class notes.
+     */
+    static byte[] entry(byte[] key, Object value) {
         boolean ref = value instanceof ValueRef;
         byte[] bytes = ref ? null : (byte[]) value;
         byte[] entry = new byte[HEADER + key.length + (ref ? REF_LENGTH : bytes.length)];
@@ -241,6 +257,11 @@ final class Leaf extends TreeNode {
             System.arraycopy(bytes, 0, entry, at, bytes.length);
         }
         return entry;
+    }
+
+    /** Where the key of {@code entry} ends in it. */
+    static int keyEnd(byte[] entry) {
+        return HEADER + keyLength(entry);
     }
 
     private static int keyLength(byte[] entry) {

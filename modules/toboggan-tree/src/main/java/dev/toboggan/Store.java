@@ -236,7 +236,7 @@ final class Store implements Db {
                 }
                 Limits.checkKey(entry.getKey());
                 Limits.checkValue(entry.getValue());
-                load.add(entry.getKey().clone(), entry.getValue().clone());
+                load.add(entry.getKey(), entry.getValue()); // it copies what it keeps
             }
         } catch (RuntimeException | Error e) {
             load.abandon(e);
