@@ -21,6 +21,7 @@ import java.util.SplittableRandom;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
+import java.util.function.IntConsumer;
 import org.openjdk.jmh.annotations.Benchmark;
 import org.openjdk.jmh.annotations.BenchmarkMode;
 import org.openjdk.jmh.annotations.Fork;
@@ -108,6 +109,34 @@ public class TreeBenchmark extends BenchDefaults {
         z = (z ^ (z >>> 30)) * 0xBF58476D1CE4E5B9L;
         z = (z ^ (z >>> 27)) * 0x94D049BB133111EBL;
         return z ^ (z >>> 31);
+    }
+
+    /** Keys {@code 0 .. count-1}, sorted in the trees' (unsigned byte) order. */
+    static byte[][] sortedKeys(int count) {
+        byte[][] sorted = new byte[count][KEY_SIZE];
+        for (int i = 0; i < count; i++) {
+            key(i, sorted[i]);
+        }
+        Arrays.sort(sorted, Arrays::compareUnsigned);
+        return sorted;
+    }
+
+    /** {@code sorted}'s keys, each with {@code value}, in order; {@code beforeEach} gets each one's index first. */
+    static Iterator<Map.Entry<byte[], byte[]>> ascending(byte[][] sorted, byte[] value, IntConsumer beforeEach) {
+        return new Iterator<>() {
+            private int next;
+
+            @Override
+            public boolean hasNext() {
+                return next < sorted.length;
+            }
+
+            @Override
+            public Map.Entry<byte[], byte[]> next() {
+                beforeEach.accept(next);
+                return Map.entry(sorted[next++], value);
+            }
+        };
     }
 
     static byte[] value() {
@@ -252,19 +281,7 @@ public class TreeBenchmark extends BenchDefaults {
     public long bulkLoad(EmptyPerLoad state) {
         byte[][] sorted = state.keys.clone();
         Arrays.sort(sorted, Arrays::compareUnsigned);
-        long built = state.db.buildTree(Db.DEFAULT_TREE, new Iterator<>() {
-            private int next;
-
-            @Override
-            public boolean hasNext() {
-                return next < sorted.length;
-            }
-
-            @Override
-            public Map.Entry<byte[], byte[]> next() {
-                return Map.entry(sorted[next++], state.value);
-            }
-        });
+        long built = state.db.buildTree(Db.DEFAULT_TREE, ascending(sorted, state.value, i -> { }));
         state.db.flush();
         return built;
     }

@@ -7,9 +7,6 @@ import java.lang.management.GarbageCollectorMXBean;
 import java.lang.management.ManagementFactory;
 import java.lang.management.ThreadMXBean;
 import java.nio.file.Path;
-import java.util.Arrays;
-import java.util.Iterator;
-import java.util.Map;
 
 /**
  * What a {@link Db#buildTree} costs: {@code rounds} times, {@link TreeBenchmark}'s {@code keys} random 16-byte keys
@@ -29,11 +26,7 @@ public final class TreeBuildCost {
     public static void main(String[] args) throws Exception {
         int keys = args.length > 0 ? Integer.parseInt(args[0]) : 1_000_000;
         int rounds = args.length > 1 ? Integer.parseInt(args[1]) : 10;
-        byte[][] sorted = new byte[keys][TreeBenchmark.KEY_SIZE];
-        for (int i = 0; i < keys; i++) {
-            TreeBenchmark.key(i, sorted[i]);
-        }
-        Arrays.sort(sorted, Arrays::compareUnsigned);
+        byte[][] sorted = TreeBenchmark.sortedKeys(keys);
         byte[] value = TreeBenchmark.value();
         ThreadMXBean threads = ManagementFactory.getThreadMXBean();
         for (int round = 0; round < rounds; round++) {
@@ -42,19 +35,7 @@ public final class TreeBuildCost {
                 long gc = collectorMillis();
                 long cpu = threads.getCurrentThreadCpuTime();
                 long start = System.nanoTime();
-                db.buildTree(Db.DEFAULT_TREE, new Iterator<>() {
-                    private int next;
-
-                    @Override
-                    public boolean hasNext() {
-                        return next < keys;
-                    }
-
-                    @Override
-                    public Map.Entry<byte[], byte[]> next() {
-                        return Map.entry(sorted[next++], value);
-                    }
-                });
+                db.buildTree(Db.DEFAULT_TREE, TreeBenchmark.ascending(sorted, value, i -> { }));
                 db.flush();
                 double ms = (System.nanoTime() - start) / 1e6;
                 System.out.printf("round %d: %.0f ms (%.0f k entries/s), building thread's CPU %.0f ms, collectors %d ms, "
