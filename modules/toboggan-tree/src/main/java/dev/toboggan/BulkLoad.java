@@ -36,11 +36,11 @@ import java.util.Set;
  *       value pages, their contents, each next placeholder, and the closes they cause above, new levels with
  *       their first placeholders and roots among them), and, when the values the leaves not written yet hold in
  *       memory pass {@link #HELD_VALUE_BYTES}, the same for the leaves closed so far and the entries so far of
- *       the leaf being filled, written into its placeholder. A crash leaves whole steps; {@link #freeAbandoned}, when a store
- *       opens, frees every level a root names and removes the roots. A build that fails frees them at once
- *       ({@link #abandon}), with any page its failed step allocated but had yet to link.
+ *       the leaf being filled, written into its placeholder. A crash leaves whole steps; {@link #freeAbandoned},
+ *       when a store opens, frees every level a root names and removes the roots. A build that fails frees them
+ *       at once ({@link #abandon}), with any page its failed step allocated but had yet to link.
  *   <li><b>Invisible until named</b>: no tree reaches these pages and no other thread reads them, so the build
- *       takes no part in the tree's concurrency control; {@link Store#buildTree} names the root as the tree's,
+ *       takes no part in the tree's concurrency control; {@link Store#finishBuild} names the root as the tree's,
  *       and removes the build's roots, in one batch under the exclusive side.
  *   <li>Values longer than {@code max-inline-value} go to {@link ValuePage}s, as an insert's do, allocated when
  *       their leaf is written; a leaf's entry for one is sized for the widest page id, so the leaf written

@@ -1,6 +1,7 @@
 package dev.toboggan;
 
 import dev.toboggan.core.Backup;
+import dev.toboggan.core.LazyLogger;
 import dev.toboggan.core.pagecache.Page;
 import dev.toboggan.core.pagecache.PageCache;
 import java.io.IOException;
@@ -31,6 +32,7 @@ import java.util.function.Function;
  * tree while its pages are freed.
  */
 final class Store implements Db {
+    private static final LazyLogger LOG = LazyLogger.of(Store.class);
     /** Meta page names of tree roots start with this. */
     static final String TREE_PREFIX = "tree/";
 
@@ -77,7 +79,12 @@ final class Store implements Db {
         this.backend = backend;
         this.pc = backend.pageCache();
         this.settings = settings;
-        BulkLoad.freeAbandoned(pc); // builds a crash cut short: before anything else allocates
+        int freed = BulkLoad.freeAbandoned(pc); // builds a crash cut short: before anything else allocates
+        if (freed > 0) {
+            LOG.get().warn("freed {} level(s) of tree builds (Db.buildTree, an import, Toboggan.build) that a crash or "
+                    + "a failure cut short in {}: their trees are as they were before those builds", freed,
+                    backend.directory());
+        }
         this.defaultTree = openTree(DEFAULT_TREE);
         trees.put(DEFAULT_TREE, defaultTree);
     }
