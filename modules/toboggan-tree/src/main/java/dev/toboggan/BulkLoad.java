@@ -134,6 +134,11 @@ final class BulkLoad {
         entries++;
     }
 
+    /** The tree this builds. */
+    String tree() {
+        return tree;
+    }
+
     /** The entries added. */
     long entries() {
         return entries;

@@ -23,16 +23,14 @@ final class DumpImport {
         Dump checked = DumpFormat.read(dump, DumpFormat.Visitor.CHECK_ONLY);
         NewStore.make(config, directory, "an import", "import " + dump + " into", NOTHING, store -> {
             BulkLoad[] loading = new BulkLoad[1];
-            String[] building = new String[1];
             // The file is read again as it is written in: a change since the check fails this pass, not the store
             // (which the import removes, build and all).
             DumpFormat.read(dump, new DumpFormat.Visitor() {
                 @Override
                 public void tree(String name) {
                     if (loading[0] != null) {
-                        store.finishBuild(building[0], loading[0]);
+                        store.finishBuild(loading[0]);
                     }
-                    building[0] = name;
                     loading[0] = store.startBuild(name);
                 }
 
@@ -42,7 +40,7 @@ final class DumpImport {
                 }
             });
             if (loading[0] != null) {
-                store.finishBuild(building[0], loading[0]);
+                store.finishBuild(loading[0]);
             }
             store.pageCache().advanceIdsPast(checked.lastId());
             return checked.entries();

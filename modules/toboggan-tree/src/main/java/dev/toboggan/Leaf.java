@@ -236,7 +236,6 @@ final class Leaf extends TreeNode {
         return NodeFormat.MAX_SHARED_LENGTH + NodeFormat.varintLength(keyLength) + keyLength;
     }
 
-    /** The entry for {@code key} and {@code value} (bytes or a {@link ValueRef}). */
     /**
      * The in-memory entry of {@code key} and {@code value} (its bytes, or a {@link ValueRef}): a new array holding
      * copies of both, see the class notes.

@@ -249,7 +249,7 @@ final class Store implements Db {
             load.abandon(e);
             throw e;
         }
-        finishBuild(name, load);
+        finishBuild(load);
         return load.entries();
     }
 
@@ -262,13 +262,14 @@ final class Store implements Db {
     }
 
     /**
-     * Writes the build's last nodes and names its root as the tree's, in one batch with the removal of the
+     * Writes the build's last nodes and names its root as its tree's, in one batch with the removal of the
      * build's roots, under the exclusive side; an empty tree of that name is replaced (its root leaf freed), and
      * its open {@link BLinkTree} reads from the new root on. Abandons the build if that fails.
      *
      * @throws IllegalStateException if the tree got entries or watches while it was built
      */
-    void finishBuild(String name, BulkLoad load) {
+    void finishBuild(BulkLoad load) {
+        String name = load.tree();
         try {
             long top = load.finish();
             synchronized (trees) {

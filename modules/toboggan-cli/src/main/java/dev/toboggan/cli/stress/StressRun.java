@@ -108,24 +108,9 @@ public final class StressRun {
         if (failures.errorCount() == 0) {
             checkStore(directory, "reopened", "after reopening", workers);
         }
-        if (backup != null) {
-            if (failures.errorCount() == 0) {
-                checkStore(backup, "opened the backup", "in the backup", workers);
-            }
-            deleteDirectory(backup.getParent());
-        }
-        if (imported != null) {
-            if (failures.errorCount() == 0) {
-                checkStore(imported, "opened the store imported from the export", "in the imported store", workers);
-            }
-            deleteDirectory(imported.getParent());
-        }
-        if (built != null) {
-            if (failures.errorCount() == 0) {
-                checkStore(built, "opened the store built from its trees' entries", "in the built store", workers);
-            }
-            deleteDirectory(built.getParent());
-        }
+        checkCopy(backup, "opened the backup", "in the backup", workers);
+        checkCopy(imported, "opened the store imported from the export", "in the imported store", workers);
+        checkCopy(built, "opened the store built from its trees' entries", "in the built store", workers);
         for (String line : failures.first()) {
             out.println(line);
         }
@@ -319,6 +304,20 @@ public final class StressRun {
         } catch (RuntimeException e) {
             failures.error("build in the store", e);
         }
+    }
+
+    /**
+     * Checks a copy the run made ({@link #checkStore}, unless something failed already), if it made one, then
+     * deletes its temporary directory.
+     */
+    private void checkCopy(Path copy, String opening, String where, List<StressWorker> workers) {
+        if (copy == null) {
+            return;
+        }
+        if (failures.errorCount() == 0) {
+            checkStore(copy, opening, where, workers);
+        }
+        deleteDirectory(copy.getParent());
     }
 
     /** Makes a copy of the store as {@code store} in a new temporary directory. */
