@@ -553,15 +553,57 @@ public final class PageCache<P, D> implements AutoCloseable {
         if (view.isFree()) {
             throw doubleFree(pid);
         }
+        Outcome result = freeEntry(pid, view, start);
+        return new CasResult<>(result.succeeded(), (Page<P>) materialize(pid, result.entry()));
+    }
+
+    /**
+     * The version ({@link Page#ts()}) of page {@code pid} now, without reading the page back if it is paged out:
+     * for a caller that will {@linkplain #free(long, long) free it by that version} and needs nothing of what
+     * it holds.
+     *
+     * @throws IllegalStateException if the page is free
+     */
+    public long version(long pid) {
+        checkUsable();
+        checkUserPid(pid, "looked up");
+        Object entry = table.get(pid);
+        if (entry == null || Page.isFree(entry)) {
+            throw new IllegalStateException("page " + pid + " is free: it has no version");
+        }
+        return Page.tsOf(entry);
+    }
+
+    /**
+     * Frees a page by its {@linkplain #version version} instead of a view, without reading it back if it is
+     * paged out (a tree's teardown frees thousands of pages it has no further use for). Moves of the page by the
+     * segment cleaner or the cache since that version are not changes.
+     *
+     * @return whether it was freed: {@code false} if the page changed since {@code version}
+     * @throws IllegalStateException if the page is already free (a double free)
+     */
+    public boolean free(long pid, long version) {
+        long start = System.nanoTime();
+        checkUsable();
+        checkUserPid(pid, "freed");
+        Object entry = table.get(pid);
+        if (entry == null || Page.isFree(entry)) {
+            throw doubleFree(pid);
+        }
+        return Page.tsOf(entry) == version && freeEntry(pid, entry, start).succeeded();
+    }
+
+    /** Frees the page whose slot held {@code expected} (a resident or paged-out version): {@link #free}'s CAS. */
+    private Outcome freeEntry(long pid, Object expected, long start) {
         awaitSpace();
-        Outcome result = casPage(pid, view, MessageKind.FREE, Page.FREE, null, false);
+        Outcome result = casPage(pid, expected, MessageKind.FREE, Page.FREE, null, false);
         if (result.succeeded()) {
             pids.retire(pid);
         } else if (Page.isFree(result.entry())) {
             throw doubleFree(pid);
         }
         metrics.record(Op.FREE, System.nanoTime() - start);
-        return new CasResult<>(result.succeeded(), (Page<P>) materialize(pid, result.entry()));
+        return result;
     }
 
     /**

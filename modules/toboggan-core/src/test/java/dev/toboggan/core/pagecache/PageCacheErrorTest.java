@@ -61,6 +61,31 @@ class PageCacheErrorTest {
         assertThat(pc.allocate(List.of(3)).pid()).as("freed once, reused once").isEqualTo(v.pid() + 1);
     }
 
+    /**
+     * A page freed by its version is not read back though paged out; a version the page has moved past is refused
+     * and frees nothing; a free page has no version and cannot be freed again.
+     */
+    @Test
+    void aPageIsFreedByItsVersionWithoutBeingReadBack() {
+        Page<List<Integer>> v = pc.allocate(List.of(1));
+        long first = pc.version(v.pid());
+        Page<List<Integer>> changed = pc.link(v.pid(), v, 2).page();
+        assertThat(pc.version(v.pid())).isEqualTo(changed.ts()).isGreaterThan(first);
+        pc.flush();
+        assertThat(pc.pageOut(v.pid())).isTrue();
+        long misses = pc.cacheStats().misses();
+        assertThat(pc.free(v.pid(), first)).as("an older version").isFalse();
+        assertThat(pc.free(v.pid(), changed.ts())).isTrue();
+        assertThat(pc.cacheStats().misses()).as("pages read back").isEqualTo(misses);
+        assertThat(pc.get(v.pid())).isNull();
+        assertThatThrownBy(() -> pc.version(v.pid())).isInstanceOf(IllegalStateException.class).hasMessageContaining("free");
+        assertThatThrownBy(() -> pc.free(v.pid(), changed.ts())).isInstanceOf(IllegalStateException.class)
+                .hasMessageContaining("double free");
+        assertThatThrownBy(() -> pc.free(PageCache.META_PID, 1)).isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("reserved");
+        assertThat(pc.allocate(List.of(3)).pid()).as("freed once, reused once").isEqualTo(v.pid());
+    }
+
     @Test
     void unallocatedPagesAreRefused() {
         long pid = pc.allocate(List.of(1)).pid();
@@ -112,7 +137,7 @@ class PageCacheErrorTest {
         long pid = v.pid();
         List<Consumer<PageCache<List<Integer>, Integer>>> calls = List.of(
                 c -> c.get(pid), c -> c.allocate(List.of()), c -> c.link(pid, v, 1), c -> c.replace(pid, v, List.of()),
-                c -> c.free(pid, v), c -> c.pageOut(pid), c -> c.rewrite(pid), c -> c.generateId(), c -> c.root("x"),
+                c -> c.free(pid, v), c -> c.free(pid, 1), c -> c.version(pid), c -> c.pageOut(pid), c -> c.rewrite(pid), c -> c.generateId(), c -> c.root("x"),
                 c -> c.roots(), c -> c.casRoot("x", PageCache.NO_ROOT, pid), c -> c.openBatch(), c -> c.flush(),
                 c -> c.pin(), c -> c.bumpReadTimestamp(pid, 1), c -> c.readTimestamp(pid), c -> c.sizeOnDisk(),
                 c -> c.logicalSize());
