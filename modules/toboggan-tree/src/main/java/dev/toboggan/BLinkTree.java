@@ -15,6 +15,7 @@ import java.util.concurrent.CompletionStage;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.Executor;
 import java.util.concurrent.Flow;
+import java.util.stream.LongStream;
 
 /**
  * A lock-free B-link tree whose nodes are pages of the page cache (sled's {@code Tree}, after Lehman and
@@ -67,6 +68,12 @@ import java.util.concurrent.Flow;
  *       node) or three quarters of it (two nodes that both hold entries, so the merged node does not split
  *       again at its next inserts): an underfull node is correct. The root never shrinks, so
  *       {@link #rootPid} stays valid.
+ *   <li><b>Clears</b> ({@link #clear}) and drops hold the exclusive side: they read the whole tree first
+ *       (level by level along the right links, from the root page named in the meta page: {@link #rootPid}
+ *       may lag a root growth), with readers still going, then one structure change in one page cache batch
+ *       replaces the root page by an empty leaf, keeping its id (a drop removes the root's name instead), and
+ *       frees every other page and every value page the leaves reference. Readers met by the change read
+ *       again from the root; a crash keeps all of it or none.
  *   <li><b>Batches</b> ({@link #applyHeld}) run under the exclusive side, so no writer changes a page
  *       meanwhile; readers go on. Each change of a batch registers the pages it is about to change (the
  *       leaf, and a split's two halves) with {@link ConcurrencyControl#willChange} before its CAS, and a
@@ -83,8 +90,8 @@ import java.util.concurrent.Flow;
  *   <li><b>Page ids</b> can be freed and handed out again, so an id read from a page may come to mean
  *       another page. The tree needs no {@link dev.toboggan.core.pagecache.Guard} for that (a guard's
  *       full fence and thread-local lookup cost a fifth of a point read), because it frees pages only
- *       where it can tell: tree nodes only in a merge or a drop, which hold the exclusive side as structure
- *       changes (a drop sets {@link #dropped} first), so no writer is running and every reader fails its
+ *       where it can tell: tree nodes only in a merge, a clear or a drop, which hold the exclusive side as
+ *       structure changes (a drop sets {@link #dropped} first), so no writer is running and every reader fails its
  *       stamp validation (a
  *       reader's walk checks the stamp every {@value #VALIDATE_EVERY} steps, so pages reused under it
  *       cannot keep it going, and an error it meets is reported only if the stamp is still valid); a
@@ -132,9 +139,10 @@ final class BLinkTree implements Tree {
     /**
      * The root page as last seen. A stale value is benign: an old root is still the first node of its
      * level, so a traversal from it is correct, and the first root growth that starts from it fails its
-     * {@code casRoot} and refreshes this from the meta page. The one exception, a build that fills the empty
-     * tree ({@link #rootReplaced}), frees the old root while it holds the exclusive side and a structure change,
-     * which no writer runs through and every reader that read the old value sees at its validation.
+     * {@code casRoot} and refreshes this from the meta page. The exceptions, a build that fills the empty
+     * tree ({@link #rootReplaced}) and a {@link #clear} (which frees every page but the root the meta page names,
+     * then sets this to it), free an old root while they hold the exclusive side and a structure change, which
+     * no writer runs through and every reader that read the old value sees at its validation.
      */
     private volatile long rootPid;
     /** Set (before any page is freed) when the tree is dropped. */
@@ -1250,46 +1258,143 @@ final class BLinkTree implements Tree {
         }
     }
 
-    // ---------------------------------------------------------------- drop
+    // ---------------------------------------------------------------- clear and drop
+
+    @Override
+    public long clear() {
+        long stamp = cc.enterExclusive();
+        try {
+            checkWritable();
+            return clearHeld();
+        } finally {
+            cc.exitExclusive(stamp);
+        }
+    }
 
     /**
-     * Removes the tree from the meta page and frees every page of it, in one page cache batch. The caller
-     * holds the exclusive side of the concurrency control.
+     * {@link #clear}'s work; the caller holds the exclusive side. The tree is read whole first (writers are held,
+     * readers go on), then one structure change, in one page cache batch, replaces the root page by an empty leaf
+     * (its id stays, so {@link #rootPid} and the meta page stay as they are) and frees every other page.
+     */
+    private long clearHeld() {
+        long root = pc.root(rootName); // rootPid may be a root that has grown a level since
+        Page<Node> rootView = readNode(root);
+        if (rootView.value() instanceof Leaf leaf && leaf.count() == 0 && leaf.next == TreeNode.NO_PID) {
+            return 0;
+        }
+        Teardown teardown = new Teardown(rootView, watchers.any());
+        teardown.run("a clear", () -> replaceUnchanged(rootView, Leaf.emptyRoot()), 1);
+        rootPid = root;
+        underfull.clear(); // the leaves it named are gone
+        if (teardown.removed != null && !teardown.removed.isEmpty()) {
+            watchers.publish(teardown.removed);
+        }
+        return teardown.entries;
+    }
+
+    /**
+     * Removes the tree from the meta page and frees every page of it: read whole first, then freed by one
+     * structure change in one page cache batch. The caller holds the exclusive side of the concurrency control.
      */
     void drop() {
-        dropped = true;
         long root = pc.root(rootName);
-        try (dev.toboggan.core.pagecache.Batch atomic = pc.openBatch()) {
+        Teardown teardown = new Teardown(linkedNode(root), false);
+        dropped = true;
+        teardown.run("a drop", () -> {
             if (!pc.casRoot(rootName, root, PageCache.NO_ROOT)) {
                 throw new IllegalStateException("tree '" + name + "': its root changed during its drop");
             }
-            long first = root;
+        }, 0);
+    }
+
+    /**
+     * Every page of the tree, read before a {@link #clear} or a {@link #drop} frees them, so that the structure
+     * change, during which every reader of the store waits, reads nothing from the disk. What it keeps of a page is
+     * its id and version ({@link PageCache#free(long, long)}): nodes that were paged out are read once, here, and
+     * not held, and value pages are not read at all. Made under the exclusive side: no change runs, so the
+     * versions stay current (the page cache's moves do not change them).
+     */
+    private final class Teardown {
+        /** The pages: nodes level by level from the root's (each along its right links), each leaf's value pages after it. */
+        private final LongStream.Builder pids = LongStream.builder();
+        private final LongStream.Builder versions = LongStream.builder();
+        /** Each key of the leaves as a removal, in key order; {@code null} when no watch wants them. */
+        private final List<Change> removed;
+        private long entries;
+
+        Teardown(Page<Node> rootView, boolean withChanges) {
+            removed = withChanges ? new ArrayList<>() : null;
+            long first = rootView.pid();
             while (first != TreeNode.NO_PID) {
                 long pid = first;
                 first = TreeNode.NO_PID;
                 while (pid != TreeNode.NO_PID) {
-                    Page<Node> view = pc.get(pid);
-                    if (view == null) {
-                        throw new IllegalStateException("tree '" + name + "': page " + pid
-                                + " is free but still linked from the tree; the store is corrupt");
-                    }
+                    Page<Node> view = pid == rootView.pid() ? rootView : linkedNode(pid);
                     TreeNode node = node(view);
+                    pids.add(pid);
+                    versions.add(view.ts());
                     if (first == TreeNode.NO_PID && node instanceof Index index) {
                         first = index.children[0];
                     }
                     if (node instanceof Leaf leaf) {
-                        for (int i = 0; i < leaf.count(); i++) {
-                            ValueRef ref = leaf.ref(i);
-                            if (ref != null) {
-                                freeValue(ref);
-                            }
-                        }
+                        read(leaf);
                     }
-                    pc.free(pid, view);
                     pid = node.next;
                 }
             }
         }
+
+        private void read(Leaf leaf) {
+            entries += leaf.count();
+            for (int i = 0; i < leaf.count(); i++) {
+                ValueRef ref = leaf.ref(i);
+                if (ref != null) {
+                    pids.add(ref.pid());
+                    versions.add(pc.version(ref.pid()));
+                }
+                if (removed != null) {
+                    removed.add(new Change(leaf.key(i), null));
+                }
+            }
+        }
+
+        /**
+         * The structure change, in one page cache batch: {@code unlink} (the root made an empty leaf, or its name
+         * removed), then every page freed but the first {@code skip} (1: the root, which {@code unlink} kept). If
+         * a free fails once {@code unlink} ran (a full disk, say), the store fails before the batch is sealed
+         * ({@link #failHalfWay}), so that recovery drops the whole change instead of keeping the pages half freed.
+         */
+        void run(String what, Runnable unlink, int skip) {
+            long[] ids = pids.build().toArray();
+            long[] expected = versions.build().toArray();
+            cc.beginStructureChange();
+            try (dev.toboggan.core.pagecache.Batch atomic = pc.openBatch()) {
+                unlink.run();
+                try {
+                    for (int i = skip; i < ids.length; i++) {
+                        if (!pc.free(ids[i], expected[i])) {
+                            throw new IllegalStateException("tree '" + name + "': page " + ids[i] + " changed while "
+                                    + "the tree was torn down, though no change may run then");
+                        }
+                    }
+                } catch (RuntimeException | Error e) {
+                    failHalfWay(what, e);
+                    throw e;
+                }
+            } finally {
+                cc.endStructureChange();
+            }
+        }
+    }
+
+    /** The current version of page {@code pid}, which a node of this tree links to: a free page is corruption. */
+    private Page<Node> linkedNode(long pid) {
+        Page<Node> view = pc.get(pid);
+        if (view == null) {
+            throw new IllegalStateException("tree '" + name + "': page " + pid
+                    + " is free but still linked from the tree; the store is corrupt");
+        }
+        return view;
     }
 
     // ---------------------------------------------------------------- helpers

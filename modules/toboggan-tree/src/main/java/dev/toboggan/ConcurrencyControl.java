@@ -18,12 +18,12 @@ import java.util.concurrent.locks.StampedLock;
  * <ul>
  *   <li><b>Writers and exclusive operations</b> share one {@link StampedLock}: a <em>writer</em> (insert,
  *       remove, compare-and-swap) holds its read side for its whole change; an <em>exclusive</em> operation
- *       (apply a batch, commit a transaction, merge, drop a tree, close) holds its write side, so no writer
+ *       (apply a batch, commit a transaction, merge, clear or drop a tree, close) holds its write side, so no writer
  *       runs meanwhile.
  *   <li><b>Readers</b> (get, one leaf of an iterator) hold nothing and write nothing shared, so reads scale
  *       across cores. Two things can make what a reader read wrong, and each is kept apart differently:
  *       <ul>
- *         <li>a <em>structure change</em> (a merge, a drop, close) frees pages whose ids may be reused under
+ *         <li>a <em>structure change</em> (a merge, a clear, a drop, close) frees pages whose ids may be reused under
  *             the reader: it bumps {@link #structure} to odd before its first change and to even after its
  *             last (a sequence lock). {@link #beginRead()} returns the even value, waiting while it is odd;
  *             {@link #validate} says whether it is unchanged; a reader that fails validation throws away

@@ -200,7 +200,6 @@ final class Store implements Db {
         checkOpen();
         synchronized (trees) {
             long stamp = cc.enterExclusive();
-            cc.beginStructureChange();
             try {
                 checkOpen();
                 String rootName = TREE_PREFIX + name;
@@ -215,7 +214,6 @@ final class Store implements Db {
                 (tree != null ? tree : new BLinkTree(this, name, rootName, root)).drop();
                 return true;
             } finally {
-                cc.endStructureChange();
                 cc.exitExclusive(stamp);
             }
         }
@@ -676,6 +674,11 @@ final class Store implements Db {
     @Override
     public boolean isEmpty() {
         return defaultTree.isEmpty();
+    }
+
+    @Override
+    public long clear() {
+        return defaultTree.clear();
     }
 
     @Override

@@ -740,6 +740,103 @@ class TreeConcurrencyTest {
      * every read either fails because the tree was dropped, or returns that tree's own data, never a
      * reused page's.
      */
+    /**
+     * Clears race with writers, scanners and point readers of the tree, and with a writer of another tree: each
+     * writer inserts its own keys in order, so a clear, being atomic, leaves of each writer's keys exactly a suffix
+     * (no key present after a later one was cleared), every key is counted by exactly one clear or is still there,
+     * and no reader sees a key out of order, twice, or with another key's value.
+     */
+    @Test
+    void clearsRemoveAtomicallyWhileWritersAndReadersRun() throws Exception {
+        int writers = 2;
+        int keysPerWriter = 3000 * SCALE;
+        Tree tree = db.tree("cleared");
+        Tree other = db.tree("other");
+        AtomicBoolean done = new AtomicBoolean();
+        AtomicLong cleared = new AtomicLong();
+        AtomicLong clears = new AtomicLong();
+        AtomicLong reads = new AtomicLong();
+        List<Callable<Void>> work = new ArrayList<>();
+        for (int w = 0; w < writers; w++) {
+            int id = w;
+            work.add(() -> {
+                for (int j = 0; j < keysPerWriter; j++) {
+                    byte[] k = key(id, j);
+                    assertThat(tree.insert(k, value(k, j))).as("a first insert of %s", TestKeys.hex(k)).isNull();
+                }
+                return null;
+            });
+        }
+        work.add(() -> {
+            for (int j = 0; j < keysPerWriter; j++) {
+                byte[] k = key(9, j % 500);
+                other.insert(k, value(k, j));
+            }
+            return null;
+        });
+        Callable<Void> clearer = () -> {
+            SplittableRandom r = new SplittableRandom(SEED);
+            while (!done.get()) {
+                Thread.sleep(r.nextInt(3));
+                cleared.addAndGet(tree.clear());
+                clears.incrementAndGet();
+            }
+            return null;
+        };
+        Callable<Void> reader = () -> {
+            SplittableRandom r = new SplittableRandom(SEED + 7);
+            while (!done.get()) {
+                Tree read = r.nextInt(4) == 0 ? other : tree;
+                if (r.nextBoolean()) {
+                    byte[] k = key(read == other ? 9 : r.nextInt(writers), r.nextInt(read == other ? 500 : keysPerWriter));
+                    byte[] v = read.get(k);
+                    assertThat(v == null || valueNames(v, k)).as("the value of %s", TestKeys.hex(k)).isTrue();
+                } else {
+                    boolean reverse = r.nextBoolean();
+                    Iterator<Map.Entry<byte[], byte[]>> it = reverse ? read.rangeReverse(null, null) : read.iterator();
+                    byte[] previous = null;
+                    while (it.hasNext()) {
+                        Map.Entry<byte[], byte[]> e = it.next();
+                        assertThat(valueNames(e.getValue(), e.getKey())).as("the value of %s", TestKeys.hex(e.getKey()))
+                                .isTrue();
+                        if (previous != null) {
+                            int order = Arrays.compareUnsigned(previous, e.getKey());
+                            assertThat(reverse ? order > 0 : order < 0).as("order (or a repeat) at %s",
+                                    TestKeys.hex(e.getKey())).isTrue();
+                        }
+                        previous = e.getKey();
+                    }
+                }
+                reads.incrementAndGet();
+            }
+            return null;
+        };
+        List<Future<Void>> background = List.of(pool.submit(clearer), pool.submit(reader), pool.submit(reader));
+        for (Future<Void> f : pool.invokeAll(work)) {
+            f.get();
+        }
+        done.set(true);
+        for (Future<Void> f : background) {
+            f.get(60, TimeUnit.SECONDS);
+        }
+        Jitter.activate(false);
+        assertThat(clears.get()).isPositive();
+        assertThat(reads.get()).isPositive();
+        assertThat(cleared.get() + tree.size()).as("keys cleared and left").isEqualTo((long) writers * keysPerWriter);
+        for (int w = 0; w < writers; w++) {
+            int first = keysPerWriter;
+            while (first > 0 && tree.get(key(w, first - 1)) != null) {
+                first--;
+            }
+            for (int j = 0; j < first; j++) {
+                assertThat(tree.get(key(w, j))).as("key %d of writer %d, before its last cleared one %d", j, w, first - 1)
+                        .isNull();
+            }
+        }
+        assertThat(other.size()).isEqualTo(500);
+        TreeVerifier.verify(db);
+    }
+
     @Test
     void readersOfADroppedTreeNeverSeeAnotherTreesPages() throws Exception {
         int drops = 40 * SCALE;

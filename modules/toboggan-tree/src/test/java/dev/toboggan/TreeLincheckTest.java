@@ -12,7 +12,7 @@ import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
 /**
- * {@code get}, {@code insert}, {@code remove}, {@code compareAndSwap}, {@code fetchAndUpdate} and three
+ * {@code get}, {@code insert}, {@code remove}, {@code compareAndSwap}, {@code fetchAndUpdate}, {@code clear} and three
  * transactions (a swap of two keys' values, a read of two keys, a take of the first entry by a range read)
  * are linearizable against a sequential map. Nodes are tiny (a few keys split a leaf, and the tree starts two levels deep) and values
  * of two bytes or more live in value pages, so the operations race with splits, parent links and value
@@ -124,6 +124,12 @@ public class TreeLincheckTest {
         });
     }
 
+    /** {@link Tree#clear}: every key removed at once (its pages freed, the root made a leaf); returns how many. */
+    @Operation
+    public long clear() {
+        return db.clear();
+    }
+
     /** The sequential specification: a map from key to value, 0 meaning absent. */
     public static class Spec {
         private final Map<Integer, Integer> map = new HashMap<>(Map.of(2, 1, 4, 1, 6, 1));
@@ -173,6 +179,12 @@ public class TreeLincheckTest {
             }
             int k = java.util.Collections.min(map.keySet());
             return k * 10 + map.remove(k);
+        }
+
+        public long clear() {
+            long removed = map.size();
+            map.clear();
+            return removed;
         }
 
         public int fetchAndUpdate(int k) {

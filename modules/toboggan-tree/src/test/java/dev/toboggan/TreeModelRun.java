@@ -83,6 +83,8 @@ final class TreeModelRun {
          */
         record Transact(List<Integer> trees, List<String> keys, boolean abort) implements Op {}
         record Drop(int tree) implements Op {}
+        /** {@link Tree#clear}: every key of the tree removed at once, its pages freed. */
+        record Clear(int tree) implements OnTree {}
         record GenerateId() implements Op {}
         record Flush() implements Op {}
         /**
@@ -214,7 +216,7 @@ final class TreeModelRun {
                     : kind == 1 ? new Op.Transact(trees, keys, r.nextInt(4) == 0)
                     : new Op.Apply(tree, keys, sizes);
         } else if (roll < 84) {
-            return new Op.Drop(1 + r.nextInt(2));
+            return r.nextBoolean() ? new Op.Drop(1 + r.nextInt(2)) : new Op.Clear(tree);
         } else if (roll < 86) {
             return new Op.GenerateId();
         } else if (roll < 90) {
@@ -378,6 +380,11 @@ final class TreeModelRun {
             applyAcross(o);
         } else if (op instanceof Op.Transact o) {
             transact(o);
+        } else if (op instanceof Op.Clear o) {
+            NavigableMap<byte[], byte[]> c = contents(o.tree());
+            assertThat(tree(o.tree()).clear()).as(where(op)).isEqualTo(c.size());
+            c.clear();
+            changed();
         } else if (op instanceof Op.Drop o) {
             boolean existed = model.remove(TREES[o.tree()]) != null;
             assertThat(db.dropTree(TREES[o.tree()])).as(where(op)).isEqualTo(existed);
@@ -879,6 +886,8 @@ final class TreeModelRun {
                     + "), " + o.abort() + ")";
         } else if (op instanceof Op.Drop o) {
             return "new Op.Drop(" + o.tree() + ")";
+        } else if (op instanceof Op.Clear o) {
+            return "new Op.Clear(" + o.tree() + ")";
         } else if (op instanceof Op.Crash o) {
             return "new Op.Crash(" + o.seed() + "L)";
         } else if (op instanceof Op.Clean o) {

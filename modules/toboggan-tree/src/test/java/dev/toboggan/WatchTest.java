@@ -200,6 +200,29 @@ class WatchTest {
     }
 
     @Test
+    void aClearIsOneEventWithEveryRemovedKeyUnderThePrefixInKeyOrder() throws Exception {
+        Tree tree = db.tree("t");
+        for (int i = 0; i < 300; i++) { // several leaves
+            tree.insert(utf8("user/" + (1000 + i)), utf8("u"));
+            tree.insert(utf8("order/" + i), utf8("o"));
+        }
+        Recorder users = watch(tree, "user/");
+        Recorder all = watch(tree, "");
+        Recorder defaults = watch(db, "");
+        assertThat(tree.clear()).isEqualTo(600);
+        List<String> expected = new ArrayList<>();
+        for (int i = 0; i < 300; i++) {
+            expected.add("user/" + (1000 + i) + " removed");
+        }
+        assertThat(users.take(1)).containsExactly(String.join(", ", expected));
+        assertThat(all.next().changes()).hasSize(600);
+        assertThat(tree.clear()).as("an empty tree").isZero();
+        tree.insert(utf8("user/new"), utf8("n"));
+        assertThat(users.take(1)).as("the empty tree's clear sent nothing; the watch goes on").containsExactly("user/new=n");
+        defaults.expectNoMore();
+    }
+
+    @Test
     void anEventComesOnceItsChangeCanBeRead() throws Exception {
         List<String> seen = new ArrayList<>();
         CountDownLatch done = new CountDownLatch(200);
