@@ -336,6 +336,8 @@ class FaultInjectionTest {
             s.add("export");
             writes(r, s, 2);
             s.add("build");
+            s.add("clear");
+            writes(r, s, 2);
             s.add("close");
             return s;
         }
@@ -476,6 +478,8 @@ class FaultInjectionTest {
                     db.buildTree("b" + step, buildEntries(step).entrySet().iterator());
                     built = "b" + step;
                 }
+                // The default tree emptied in one change: before or after it after any fault, never in between.
+                case "clear" -> change(NavigableMap::clear, db::clear);
                 case "close+open" -> {
                     db.close();
                     acknowledge();

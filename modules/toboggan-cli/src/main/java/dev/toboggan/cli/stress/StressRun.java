@@ -273,7 +273,8 @@ public final class StressRun {
 
     /**
      * Builds, in the store itself, a copy of each of its trees ({@link Db#buildTree} of the tree's entries as it
-     * iterates them), its workers stopped; each copy must hold exactly the entries of its tree, and is dropped.
+     * iterates them), its workers stopped; each copy must hold exactly the entries of its tree, then is cleared
+     * ({@link dev.toboggan.Tree#clear}: every entry counted, none left) and dropped.
      */
     private void rebuildInPlace(Db db) {
         try {
@@ -282,7 +283,8 @@ public final class StressRun {
             List<String> names = db.treeNames();
             for (String name : names) {
                 String copy = name + ".rebuilt";
-                entries += db.buildTree(copy, db.tree(name).iterator());
+                long count = db.buildTree(copy, db.tree(name).iterator());
+                entries += count;
                 Iterator<Map.Entry<byte[], byte[]>> built = db.tree(copy).iterator();
                 for (Map.Entry<byte[], byte[]> e : db.tree(name)) {
                     Map.Entry<byte[], byte[]> b = built.hasNext() ? built.next() : null;
@@ -297,10 +299,16 @@ public final class StressRun {
                     failures.wrong("tree " + copy + " holds more entries than tree " + name + ", of whose entries it "
                             + "was built");
                 }
+                long cleared = db.tree(copy).clear();
+                if (cleared != count || !db.tree(copy).isEmpty()) {
+                    failures.wrong("tree " + copy + ", built of " + count + " entries, was cleared of " + cleared
+                            + (db.tree(copy).isEmpty() ? "" : " and still holds entries"));
+                }
                 db.dropTree(copy);
             }
             out.printf("built in the store a copy of each of its %d trees (%,d entries, read in key order) in %.0f ms; "
-                    + "each held its tree's entries%n", names.size(), entries, (System.nanoTime() - started) / 1e6);
+                    + "each held its tree's entries and was cleared%n", names.size(), entries,
+                    (System.nanoTime() - started) / 1e6);
         } catch (RuntimeException e) {
             failures.error("build in the store", e);
         }
