@@ -1283,8 +1283,8 @@ final class BLinkTree implements Tree {
             return 0;
         }
         Teardown teardown = new Teardown(rootView, watchers.any());
+        rootPid = root; // before the structure change ends: a reader that starts after it must not find a freed root
         teardown.run("a clear", () -> replaceUnchanged(rootView, Leaf.emptyRoot()), 1);
-        rootPid = root;
         underfull.clear(); // the leaves it named are gone
         if (teardown.removed != null && !teardown.removed.isEmpty()) {
             watchers.publish(teardown.removed);
