@@ -91,7 +91,7 @@ import java.util.stream.LongStream;
  *       another page. The tree needs no {@link dev.toboggan.core.pagecache.Guard} for that (a guard's
  *       full fence and thread-local lookup cost a fifth of a point read), because it frees pages only
  *       where it can tell: tree nodes only in a merge, a clear or a drop, which hold the exclusive side as
- *       structure changes (a drop sets {@link #dropped} first), so no writer is running and every reader fails its
+ *       structure changes (a drop sets {@link #ended} first), so no writer is running and every reader fails its
  *       stamp validation (a
  *       reader's walk checks the stamp every {@value #VALIDATE_EVERY} steps, so pages reused under it
  *       cannot keep it going, and an error it meets is reported only if the stamp is still valid); a
@@ -140,13 +140,17 @@ final class BLinkTree implements Tree {
      * The root page as last seen. A stale value is benign: an old root is still the first node of its
      * level, so a traversal from it is correct, and the first root growth that starts from it fails its
      * {@code casRoot} and refreshes this from the meta page. The exceptions, a build that fills the empty
-     * tree ({@link #rootReplaced}) and a {@link #clear} (which frees every page but the root the meta page names,
-     * then sets this to it), free an old root while they hold the exclusive side and a structure change, which
-     * no writer runs through and every reader that read the old value sees at its validation.
+     * tree ({@link #rootReplaced}), a {@link #clear} (which frees every page but the root the meta page names, and
+     * sets this to it) and a rename onto the tree ({@link #takeOver}), free an old root while they hold the
+     * exclusive side and a structure change, which no writer runs through and every reader that read the old value
+     * sees at its validation; each sets this before the structure change ends.
      */
     private volatile long rootPid;
-    /** Set (before any page is freed) when the tree is dropped. */
-    private volatile boolean dropped;
+    /**
+     * Why this object no longer serves its tree, the message its calls then fail with; {@code null} while it does.
+     * Set (before any page is freed) when the tree is dropped, or when it is renamed ({@link #retire}).
+     */
+    private volatile String ended;
     /**
      * The {@code lo} of each leaf a remove emptied or left underfull next to a sibling it fits in, until
      * {@link #mergeUnderfull} looks at it.
@@ -1147,7 +1151,7 @@ final class BLinkTree implements Tree {
     private void mergeEach() {
         byte[] lo;
         while ((lo = underfull.poll()) != null) {
-            if (dropped || !store.isOpen()) {
+            if (ended != null || !store.isOpen()) {
                 underfull.clear();
                 return;
             }
@@ -1299,7 +1303,7 @@ final class BLinkTree implements Tree {
     void drop() {
         long root = pc.root(rootName);
         Teardown teardown = new Teardown(linkedNode(root), false);
-        dropped = true;
+        ended = "the tree '" + name + "' was dropped; open it again with Db.tree(name) to start a new, empty one";
         teardown.run("a drop", () -> {
             if (!pc.casRoot(rootName, root, PageCache.NO_ROOT)) {
                 throw new IllegalStateException("tree '" + name + "': its root changed during its drop");
@@ -1441,15 +1445,15 @@ final class BLinkTree implements Tree {
         checkNotDropped();
     }
 
-    /** Whether the tree was dropped: its {@link Tree} methods refuse every call. */
+    /** Whether the tree was dropped or renamed: its {@link Tree} methods refuse every call. */
     boolean isDropped() {
-        return dropped;
+        return ended != null;
     }
 
     private void checkNotDropped() {
-        if (dropped) {
-            throw new IllegalStateException("the tree '" + name + "' was dropped; open it again with Db.tree(name) "
-                    + "to start a new, empty one");
+        String why = ended;
+        if (why != null) {
+            throw new IllegalStateException(why);
         }
     }
 
@@ -1459,6 +1463,34 @@ final class BLinkTree implements Tree {
      */
     void rootReplaced(long root) {
         rootPid = root;
+    }
+
+    /**
+     * Gives this tree the pages of the tree {@link Db#renameTree renamed} onto its name, in place of its own: it
+     * reads itself whole, then one structure change in one page cache batch names {@code newRoot} as its root, runs
+     * {@code unlinkSource} (the renamed tree's name removed) and frees every page it had. Reads go on from
+     * {@code newRoot}. The caller holds the exclusive side; the tree has no watches.
+     */
+    void takeOver(long newRoot, Runnable unlinkSource) {
+        long root = pc.root(rootName);
+        Teardown teardown = new Teardown(linkedNode(root), false);
+        teardown.run("a rename onto it", () -> {
+            if (!pc.casRoot(rootName, root, newRoot)) {
+                throw new IllegalStateException("tree '" + name + "': its root changed during a rename onto it");
+            }
+            unlinkSource.run();
+            rootPid = newRoot; // inside the structure change, as a clear's
+            underfull.clear(); // the leaves it named are gone
+        }, 0);
+    }
+
+    /**
+     * This object stops serving its tree, which was renamed ({@link Db#renameTree}): its calls fail with
+     * {@code why}, and so do its watches. The caller holds the exclusive side, so no change runs on it.
+     */
+    void retire(String why) {
+        ended = why;
+        watchers.endAll(new IllegalStateException(why + "; its watch ended"));
     }
 
     /** The root page as cached, for tests and verification. */
@@ -1472,6 +1504,6 @@ final class BLinkTree implements Tree {
 
     @Override
     public String toString() {
-        return "Tree[" + name + (dropped ? ", dropped" : "") + "]";
+        return "Tree[" + name + (ended != null ? ", ended" : "") + "]";
     }
 }

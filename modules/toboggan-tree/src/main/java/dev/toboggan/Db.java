@@ -40,6 +40,26 @@ public interface Db extends Tree, AutoCloseable {
     boolean dropTree(String name);
 
     /**
+     * Renames the tree {@code from} to {@code to}, atomically (also across a crash), as POSIX {@code rename} does
+     * files: if a tree named {@code to} exists, it is replaced, its entries gone and its pages freed in the same
+     * change. So a tree rebuilt under a scratch name ({@link #buildTree}, or any writes) takes the place of the one
+     * readers use in one step: they see the old entries or the new ones, never a mix nor an empty tree.
+     *
+     * <p>{@link Tree} objects of {@code to} read the new entries from then on; those of {@code from} throw
+     * {@link IllegalStateException} ({@link #tree}{@code (to)} is the tree now), and its watches end. Writers of the
+     * store wait while it runs, and when it replaces a tree, readers wait while that tree's pages are freed, as
+     * for a {@link Tree#clear}.
+     *
+     * @return whether it replaced a tree named {@code to}
+     * @throws IllegalArgumentException if {@code from} is the default tree (which always exists: build a named
+     *     tree of its entries instead) or equals {@code to}, a name is {@code null} or too long, or there is no
+     *     tree {@code from}; nothing changed
+     * @throws IllegalStateException if the tree {@code to} has watches (cancel them first: every key under them
+     *     would change at once), or the store is closed; nothing changed
+     */
+    boolean renameTree(String from, String to);
+
+    /**
      * Fills the tree named {@code name} with {@code ascending}'s entries, which come in strictly ascending key
      * order (unsigned bytes), bottom-up: each leaf is written once, full, and each index level is built from the
      * one below (LMDB's append, RocksDB's ingestion of a sorted file). Several times faster than inserting the

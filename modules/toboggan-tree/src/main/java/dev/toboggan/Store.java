@@ -26,10 +26,10 @@ import java.util.function.Function;
  * An open store: the trees on one page cache, the {@link ConcurrencyControl} they share, and the
  * {@link Backend} (engine) underneath. It is the default tree too: those calls go to that tree.
  *
- * <p>Trees are named in the meta page as {@value #TREE_PREFIX} + name. Creating and dropping trees is
- * serialized on {@link #trees}' monitor (taken before the concurrency control, never after), so a name
- * has at most one open {@link BLinkTree}; a drop also holds the exclusive side, so no change runs on the
- * tree while its pages are freed.
+ * <p>Trees are named in the meta page as {@value #TREE_PREFIX} + name. Creating, dropping and renaming trees
+ * is serialized on {@link #trees}' monitor (taken before the concurrency control, never after), so a name
+ * has at most one open {@link BLinkTree}; a drop or a rename also holds the exclusive side, so no change runs
+ * on a tree while its pages are freed or its name moves.
  */
 final class Store implements Db {
     private static final LazyLogger LOG = LazyLogger.of(Store.class);
@@ -197,26 +197,85 @@ final class Store implements Db {
         if (DEFAULT_TREE.equals(name)) {
             throw new IllegalArgumentException("the default tree cannot be dropped; remove its keys instead");
         }
+        return changeTrees(() -> {
+            String rootName = TREE_PREFIX + name;
+            long root = pc.root(rootName);
+            BLinkTree tree = trees.remove(name);
+            if (tree != null) {
+                tree.endWatches(new IllegalStateException("the tree '" + name + "' was dropped; its watch ended"));
+            }
+            if (root == PageCache.NO_ROOT) {
+                return false;
+            }
+            (tree != null ? tree : new BLinkTree(this, name, rootName, root)).drop();
+            return true;
+        });
+    }
+
+    /**
+     * Runs {@code change} of the store's set of trees (a drop, a rename) alone: under {@link #trees}' monitor, then
+     * the exclusive side, with the store open.
+     */
+    private <T> T changeTrees(java.util.function.Supplier<T> change) {
         checkOpen();
         synchronized (trees) {
             long stamp = cc.enterExclusive();
             try {
                 checkOpen();
-                String rootName = TREE_PREFIX + name;
-                long root = pc.root(rootName);
-                BLinkTree tree = trees.remove(name);
-                if (tree != null) {
-                    tree.endWatches(new IllegalStateException("the tree '" + name + "' was dropped; its watch ended"));
-                }
-                if (root == PageCache.NO_ROOT) {
-                    return false;
-                }
-                (tree != null ? tree : new BLinkTree(this, name, rootName, root)).drop();
-                return true;
+                return change.get();
             } finally {
                 cc.exitExclusive(stamp);
             }
         }
+    }
+
+    @Override
+    public boolean renameTree(String from, String to) {
+        Limits.checkTreeName(from);
+        Limits.checkTreeName(to);
+        if (DEFAULT_TREE.equals(from)) {
+            throw new IllegalArgumentException("the default tree cannot be renamed (it always exists); build a named "
+                    + "tree of its entries instead (Db.buildTree(name, db.iterator()))");
+        }
+        if (from.equals(to)) {
+            throw new IllegalArgumentException("tree '" + from + "' cannot be renamed to its own name");
+        }
+        return changeTrees(() -> {
+            String sourceName = TREE_PREFIX + from;
+            long source = pc.root(sourceName);
+            if (source == PageCache.NO_ROOT) {
+                throw new IllegalArgumentException("there is no tree '" + from + "' to rename; Db.treeNames() "
+                        + "lists the store's trees");
+            }
+            BLinkTree replaced = heldTree(to, false);
+            if (replaced != null && replaced.watchCount() > 0) {
+                throw new IllegalStateException("the tree '" + to + "' has watches: renaming tree '" + from
+                        + "' onto it would change every key under them at once; cancel them first, or rename to "
+                        + "a free name");
+            }
+            Runnable unlinkSource = () -> {
+                if (!pc.casRoot(sourceName, source, PageCache.NO_ROOT)) {
+                    throw new IllegalStateException("the root of tree '" + from + "' changed during its rename");
+                }
+            };
+            if (replaced != null) {
+                replaced.takeOver(source, unlinkSource);
+            } else {
+                try (dev.toboggan.core.pagecache.Batch atomic = pc.openBatch()) {
+                    if (!pc.casRoot(TREE_PREFIX + to, PageCache.NO_ROOT, source)) {
+                        throw new IllegalStateException("the tree '" + to + "' appeared during a rename onto it");
+                    }
+                    unlinkSource.run();
+                }
+            }
+            // Only now: no change runs while the exclusive side is held, so the old object served nothing since.
+            BLinkTree moved = trees.remove(from);
+            if (moved != null) {
+                moved.retire("the tree '" + from + "' was renamed to '" + to + "'; Db.tree(\"" + to
+                        + "\") is that tree now");
+            }
+            return replaced != null;
+        });
     }
 
     @Override

@@ -837,6 +837,76 @@ class TreeConcurrencyTest {
         TreeVerifier.verify(db);
     }
 
+    /**
+     * A tree rebuilt again and again under a scratch name (generation g: every key, each value naming its key and
+     * g) and renamed onto the live one, while readers read the live tree through the one object they hold: a get
+     * never misses a key (the live tree is never empty nor partial) and never goes back to an older generation
+     * than the reader saw before; a scan misses no key, and its generations never go back along the scan.
+     */
+    @Test
+    void readersOfATreeReplacedByRenamesSeeOneWholeGenerationAfterAnother() throws Exception {
+        int keys = 400;
+        int generations = 30 * SCALE;
+        java.util.function.IntFunction<Iterator<Map.Entry<byte[], byte[]>>> generation = g -> {
+            NavigableMap<byte[], byte[]> entries = TestKeys.model();
+            for (int i = 0; i < keys; i++) {
+                byte[] k = key(0, i);
+                entries.put(k, value(k, g));
+            }
+            return entries.entrySet().iterator();
+        };
+        db.buildTree("live", generation.apply(0));
+        Tree live = db.tree("live");
+        AtomicBoolean done = new AtomicBoolean();
+        AtomicLong reads = new AtomicLong();
+        Callable<Void> swapper = () -> {
+            for (int g = 1; g <= generations; g++) {
+                db.buildTree("scratch", generation.apply(g));
+                assertThat(db.renameTree("scratch", "live")).isTrue();
+            }
+            done.set(true);
+            return null;
+        };
+        Callable<Void> reader = () -> {
+            SplittableRandom r = new SplittableRandom(SEED + 11);
+            int seen = 0;
+            while (!done.get()) {
+                if (r.nextBoolean()) {
+                    byte[] k = key(0, r.nextInt(keys));
+                    byte[] v = live.get(k);
+                    assertThat(v).as("key %s of the live tree", TestKeys.hex(k)).isNotNull();
+                    assertThat(valueNames(v, k)).isTrue();
+                    int g = ByteBuffer.wrap(v, k.length, 4).getInt();
+                    assertThat(g).as("a generation after %d", seen).isGreaterThanOrEqualTo(seen);
+                    seen = g;
+                } else {
+                    Iterator<Map.Entry<byte[], byte[]>> it = live.iterator();
+                    int count = 0;
+                    int last = 0;
+                    while (it.hasNext()) {
+                        Map.Entry<byte[], byte[]> e = it.next();
+                        assertThat(e.getKey()).isEqualTo(key(0, count));
+                        int g = ByteBuffer.wrap(e.getValue(), e.getKey().length, 4).getInt();
+                        assertThat(g).as("generations along a scan").isGreaterThanOrEqualTo(last);
+                        last = g;
+                        count++;
+                    }
+                    assertThat(count).as("keys of a scan").isEqualTo(keys);
+                }
+                reads.incrementAndGet();
+            }
+            return null;
+        };
+        for (Future<Void> f : pool.invokeAll(List.of(swapper, reader, reader))) {
+            f.get();
+        }
+        assertThat(reads.get()).isPositive();
+        Jitter.activate(false);
+        assertThat(db.treeNames()).containsExactly(Db.DEFAULT_TREE, "live");
+        assertThat(ByteBuffer.wrap(live.get(key(0, 5)), 5, 4).getInt()).isEqualTo(generations);
+        TreeVerifier.verify(db);
+    }
+
     @Test
     void readersOfADroppedTreeNeverSeeAnotherTreesPages() throws Exception {
         int drops = 40 * SCALE;

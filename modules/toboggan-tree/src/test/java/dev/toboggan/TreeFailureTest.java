@@ -28,6 +28,10 @@ class TreeFailureTest {
     private static final List<String> FAILPOINTS = List.of("pagecache.reserve.link", "pagecache.reserve.node",
             "pagecache.reserve.free", "pagecache.reserve.meta", "pagecache.batch.open", "pagecache.batch.seal");
 
+    /** The stores of the dying-disk tests: 4 KiB segments, nodes split at 160 bytes, values over 24 in pages. */
+    private static final PageCacheConfig SMALL = PageCacheBackend.smallConfig(4096);
+    private static final TreeSettings TINY = new TreeSettings(160, 24);
+
     @AfterEach
     void disarm() {
         Failpoints.reset();
@@ -84,40 +88,27 @@ class TreeFailureTest {
     @Test
     void aDiskThatDiesAnywhereInAClearLeavesTheTreeWholeOrEmpty() {
         SimulatedStorage disk = new SimulatedStorage();
-        PageCacheConfig config = PageCacheBackend.smallConfig(4096);
-        TreeSettings settings = new TreeSettings(160, 24);
-        SplittableRandom r = new SplittableRandom(SEED + 5);
-        NavigableMap<byte[], byte[]> model = TestKeys.model();
-        for (int i = 0; i < 1500; i++) {
-            model.put(TestKeys.be(i * 7), TestKeys.value(i, r.nextInt(60)));
-        }
+        NavigableMap<byte[], byte[]> model = entries(new SplittableRandom(SEED + 5), 1500, 7, 0);
         int whole = 0;
         int empty = 0;
         int completed = 0; // runs whose clear and flush returned: the disk died after them
         for (int n = 1; completed < 2 * SCALE; n += 1 + n / (16 * SCALE)) {
             assertThat(n).as("IO calls of a clear and its flush").isLessThan(1_000_000);
-            Store db = PageCacheBackend.open(disk, config, settings);
+            Store db = PageCacheBackend.open(disk, SMALL, TINY);
             Tree tree = db.tree("t");
             if (tree.isEmpty()) {
                 db.buildTree("t", model.entrySet().iterator());
             }
             db.insert(TestKeys.be(-n), TestKeys.be(n));
             db.flush();
-            boolean[] flushed = {false};
-            disk.runDyingAt(n, () -> {
-                tree.clear();
-                db.flush();
-                flushed[0] = true;
-            });
-            db.abandon();
-            completed += flushed[0] ? 1 : 0;
-            disk.powerLoss(new SplittableRandom(n));
-            try (Store reopened = PageCacheBackend.open(disk, config, settings)) {
+            boolean flushed = flushDyingAt(disk, n, db, tree::clear);
+            completed += flushed ? 1 : 0;
+            try (Store reopened = PageCacheBackend.open(disk, SMALL, TINY)) {
                 List<String> recovered = TestKeys.drain(reopened.tree("t").iterator());
                 if (recovered.isEmpty()) {
                     empty++;
                 } else {
-                    assertThat(flushed[0]).as("dying at %d: a flushed clear undone", n).isFalse();
+                    assertThat(flushed).as("dying at %d: a flushed clear undone", n).isFalse();
                     assertThat(recovered).as("dying at %d", n).isEqualTo(TestKeys.show(model));
                     whole++;
                 }
@@ -128,6 +119,79 @@ class TreeFailureTest {
         System.out.println("TreeFailureTest: the cleared tree opened whole " + whole + " times, empty " + empty + " times");
         assertThat(whole).as("cut points inside the clear").isPositive();
         assertThat(empty).as("cut points after the clear's flush").isPositive();
+    }
+
+    /**
+     * The disk dies after each number of IO calls in turn while a rebuilt tree is renamed onto the one it replaces
+     * and the rename flushed, then the power goes, part of the unforced writes kept: the store opens with the old
+     * tree under the name and the rebuilt one beside it, or the rebuilt one under the name alone; never a mix, an
+     * empty tree or both gone, and no page leaked.
+     */
+    @Test
+    void aDiskThatDiesAnywhereInARenameLeavesTheOldTreeOrTheNewOne() {
+        SimulatedStorage disk = new SimulatedStorage();
+        SplittableRandom r = new SplittableRandom(SEED + 6);
+        NavigableMap<byte[], byte[]> rebuilt = entries(r, 1200, 3, 0);
+        int before = 0;
+        int after = 0;
+        int completed = 0; // runs whose rename and flush returned: the disk died after them
+        for (int n = 1; completed < 2 * SCALE; n++) { // every call: the rename's own writes are a handful
+            assertThat(n).as("IO calls of a rename and its flush").isLessThan(1_000_000);
+            NavigableMap<byte[], byte[]> old = entries(r, 900, 5, n);
+            try (Store db = PageCacheBackend.open(disk, SMALL, TINY)) {
+                db.dropTree("live");
+                db.dropTree("rebuilt");
+                db.buildTree("live", old.entrySet().iterator());
+                db.buildTree("rebuilt", rebuilt.entrySet().iterator());
+            }
+            Store db = PageCacheBackend.open(disk, SMALL, TINY);
+            boolean flushed = flushDyingAt(disk, n, db, () -> db.renameTree("rebuilt", "live"));
+            completed += flushed ? 1 : 0;
+            try (Store reopened = PageCacheBackend.open(disk, SMALL, TINY)) {
+                List<String> live = TestKeys.drain(reopened.tree("live").iterator());
+                if (reopened.treeNames().contains("rebuilt")) {
+                    assertThat(flushed).as("dying at %d: a flushed rename undone", n).isFalse();
+                    assertThat(live).as("dying at %d: the old tree", n).isEqualTo(TestKeys.show(old));
+                    assertThat(TestKeys.drain(reopened.tree("rebuilt").iterator())).as("dying at %d", n)
+                            .isEqualTo(TestKeys.show(rebuilt));
+                    before++;
+                } else {
+                    assertThat(live).as("dying at %d: the rebuilt tree under the name", n).isEqualTo(TestKeys.show(rebuilt));
+                    after++;
+                }
+                TreeVerifier.verify(reopened);
+            }
+        }
+        System.out.println("TreeFailureTest: the rename had not happened " + before + " times, had " + after + " times");
+        assertThat(before).as("cut points inside the rename").isPositive();
+        assertThat(after).as("cut points after the rename's flush").isPositive();
+    }
+
+    /**
+     * Runs {@code change} and a flush on {@code db} with the disk dying at its {@code n}th IO call from now, abandons
+     * the store, then cuts the power (part of the unforced writes kept, as drawn from {@code n}).
+     *
+     * @return whether the change and its flush returned
+     */
+    private static boolean flushDyingAt(SimulatedStorage disk, int n, Store db, Runnable change) {
+        boolean[] flushed = {false};
+        disk.runDyingAt(n, () -> {
+            change.run();
+            db.flush();
+            flushed[0] = true;
+        });
+        db.abandon();
+        disk.powerLoss(new SplittableRandom(n));
+        return flushed[0];
+    }
+
+    /** Keys {@code stride * i + 1 (or 0)} for i below {@code count}, values of up to 60 bytes (some in value pages) made from {@code salt}. */
+    private static NavigableMap<byte[], byte[]> entries(SplittableRandom r, int count, int stride, int salt) {
+        NavigableMap<byte[], byte[]> entries = TestKeys.model();
+        for (int i = 0; i < count; i++) {
+            entries.put(TestKeys.be(i * stride + (salt == 0 ? 0 : 1)), TestKeys.value(i - salt, r.nextInt(60)));
+        }
+        return entries;
     }
 
     private void run(SplittableRandom r, Runnable arm, String what) {

@@ -85,6 +85,11 @@ final class TreeModelRun {
         record Drop(int tree) implements Op {}
         /** {@link Tree#clear}: every key of the tree removed at once, its pages freed. */
         record Clear(int tree) implements OnTree {}
+        /**
+         * {@link Db#renameTree}: tree {@code from} (1 or 2) becomes {@code to}, replacing a tree of that name; refused
+         * if {@code from} does not exist, or onto the default tree (which the run's watch watches).
+         */
+        record Rename(int from, int to) implements Op {}
         record GenerateId() implements Op {}
         record Flush() implements Op {}
         /**
@@ -216,7 +221,10 @@ final class TreeModelRun {
                     : kind == 1 ? new Op.Transact(trees, keys, r.nextInt(4) == 0)
                     : new Op.Apply(tree, keys, sizes);
         } else if (roll < 84) {
-            return r.nextBoolean() ? new Op.Drop(1 + r.nextInt(2)) : new Op.Clear(tree);
+            int from = 1 + r.nextInt(2);
+            int kind = r.nextInt(3);
+            return kind == 0 ? new Op.Drop(from) : kind == 1 ? new Op.Clear(tree)
+                    : new Op.Rename(from, r.nextInt(8) == 0 ? 0 : 3 - from);
         } else if (roll < 86) {
             return new Op.GenerateId();
         } else if (roll < 90) {
@@ -385,6 +393,8 @@ final class TreeModelRun {
             assertThat(tree(o.tree()).clear()).as(where(op)).isEqualTo(c.size());
             c.clear();
             changed();
+        } else if (op instanceof Op.Rename o) {
+            rename(o, op);
         } else if (op instanceof Op.Drop o) {
             boolean existed = model.remove(TREES[o.tree()]) != null;
             assertThat(db.dropTree(TREES[o.tree()])).as(where(op)).isEqualTo(existed);
@@ -424,6 +434,23 @@ final class TreeModelRun {
         } else {
             crash((Op.Crash) op);
         }
+    }
+
+    private void rename(Op.Rename o, Op op) {
+        String from = TREES[o.from()];
+        String to = TREES[o.to()];
+        if (!model.containsKey(from)) {
+            assertThatThrownBy(() -> db.renameTree(from, to)).as(where(op)).isInstanceOf(IllegalArgumentException.class)
+                    .hasMessageContaining("no tree");
+        } else if (o.to() == 0) {
+            assertThatThrownBy(() -> db.renameTree(from, to)).as(where(op)).isInstanceOf(IllegalStateException.class)
+                    .hasMessageContaining("has watches");
+        } else {
+            boolean replaced = model.containsKey(to);
+            model.put(to, model.remove(from));
+            assertThat(db.renameTree(from, to)).as(where(op)).isEqualTo(replaced);
+        }
+        changed();
     }
 
     private void applyAcross(Op.ApplyAcross o) {
@@ -888,6 +915,8 @@ final class TreeModelRun {
             return "new Op.Drop(" + o.tree() + ")";
         } else if (op instanceof Op.Clear o) {
             return "new Op.Clear(" + o.tree() + ")";
+        } else if (op instanceof Op.Rename o) {
+            return "new Op.Rename(" + o.from() + ", " + o.to() + ")";
         } else if (op instanceof Op.Crash o) {
             return "new Op.Crash(" + o.seed() + "L)";
         } else if (op instanceof Op.Clean o) {

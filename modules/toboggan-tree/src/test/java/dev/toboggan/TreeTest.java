@@ -667,6 +667,115 @@ class TreeTest {
         assertThat(db.get(utf8("k"))).isEqualTo(utf8("v"));
     }
 
+    /**
+     * A rename to a free name moves the tree whole; one onto an existing tree replaces it (its pages freed, its
+     * objects reading the new entries); the renamed tree's objects fail naming the new name, its watches end, and
+     * the old name starts over empty; all of it survives a restart.
+     */
+    @Test
+    void aRenameMovesATreeAndReplacesTheTreeOfItsNewName() throws Exception {
+        Tree scratch = db.tree("scratch");
+        Tree live = db.tree("live");
+        for (int i = 0; i < 300; i++) {
+            scratch.insert(be(i), value(i, i % 40 == 0 ? 500 : 30));
+            live.insert(be(i * 2), utf8("old"));
+        }
+        live.insert(utf8("blob"), value(3, 20_000));
+        java.util.concurrent.atomic.AtomicReference<Throwable> ended = new java.util.concurrent.atomic.AtomicReference<>();
+        scratch.watchPrefix(new byte[0]).subscribe(new java.util.concurrent.Flow.Subscriber<>() {
+            @Override
+            public void onSubscribe(java.util.concurrent.Flow.Subscription subscription) {
+                subscription.request(Long.MAX_VALUE);
+            }
+
+            @Override
+            public void onNext(WatchEvent event) {}
+
+            @Override
+            public void onError(Throwable error) {
+                ended.set(error);
+            }
+
+            @Override
+            public void onComplete() {}
+        });
+        long liveBefore = db.pageCache().logicalSize();
+
+        assertThat(db.renameTree("scratch", "live")).as("replaced a tree").isTrue();
+        assertThat(live.size()).isEqualTo(300);
+        assertThat(live.get(be(7))).isEqualTo(value(7, 30));
+        assertThat(live.get(be(40))).isEqualTo(value(40, 500));
+        assertThat(live.get(utf8("blob"))).isNull();
+        assertThat(db.tree("live")).isSameAs(live);
+        assertThatThrownBy(() -> scratch.get(be(1))).isInstanceOf(IllegalStateException.class)
+                .hasMessageContaining("renamed to 'live'");
+        assertThatThrownBy(() -> scratch.insert(be(1), be(1))).isInstanceOf(IllegalStateException.class);
+        for (int wait = 0; wait < 100 && ended.get() == null; wait++) {
+            Thread.sleep(10);
+        }
+        assertThat(ended.get()).as("the renamed tree's watch").hasMessageContaining("renamed");
+        assertThat(db.treeNames()).containsExactly(Db.DEFAULT_TREE, "live");
+        assertThat(db.pageCache().logicalSize()).as("the replaced tree's pages freed").isLessThan(liveBefore);
+        TreeVerifier.verify(db);
+
+        assertThat(db.tree("scratch").isEmpty()).as("the old name starts over").isTrue();
+        assertThat(db.renameTree("live", "moved")).as("to a free name").isFalse();
+        assertThat(db.treeNames()).containsExactly(Db.DEFAULT_TREE, "moved", "scratch");
+        db.tree("moved").insert(utf8("after"), utf8("rename"));
+        db.flush();
+        reopen();
+        assertThat(db.treeNames()).containsExactly(Db.DEFAULT_TREE, "moved", "scratch");
+        assertThat(db.tree("moved").size()).isEqualTo(301);
+        assertThat(db.tree("moved").get(be(40))).isEqualTo(value(40, 500));
+        TreeVerifier.verify(db);
+
+        assertThat(db.renameTree("moved", Db.DEFAULT_TREE)).as("onto the default tree").isTrue();
+        assertThat(db.size()).isEqualTo(301);
+        assertThat(db.get(utf8("after"))).isEqualTo(utf8("rename"));
+        TreeVerifier.verify(db);
+    }
+
+    @Test
+    void aBadRenameIsRefusedAndChangesNothing() {
+        Tree a = db.tree("a");
+        a.insert(utf8("k"), utf8("a"));
+        Tree b = db.tree("b");
+        b.insert(utf8("k"), utf8("b"));
+        assertThatThrownBy(() -> db.renameTree(Db.DEFAULT_TREE, "x")).isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("default tree cannot be renamed");
+        assertThatThrownBy(() -> db.renameTree("a", "a")).isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("its own name");
+        assertThatThrownBy(() -> db.renameTree("absent", "a")).isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("no tree 'absent'");
+        assertThatThrownBy(() -> db.renameTree(null, "a")).isInstanceOf(IllegalArgumentException.class);
+        assertThatThrownBy(() -> db.renameTree("a", null)).isInstanceOf(IllegalArgumentException.class);
+        b.watchPrefix(new byte[0]).subscribe(new java.util.concurrent.Flow.Subscriber<>() {
+            @Override
+            public void onSubscribe(java.util.concurrent.Flow.Subscription subscription) {}
+
+            @Override
+            public void onNext(WatchEvent event) {}
+
+            @Override
+            public void onError(Throwable error) {}
+
+            @Override
+            public void onComplete() {}
+        });
+        assertThatThrownBy(() -> db.renameTree("a", "b")).isInstanceOf(IllegalStateException.class)
+                .hasMessageContaining("has watches");
+        assertThat(db.treeNames()).containsExactly(Db.DEFAULT_TREE, "a", "b");
+        assertThat(a.get(utf8("k"))).isEqualTo(utf8("a"));
+        assertThat(b.get(utf8("k"))).isEqualTo(utf8("b"));
+        assertThat(db.treeNames()).doesNotContain("absent");
+        TreeVerifier.verify(db);
+        db.close();
+        assertThatThrownBy(() -> db.renameTree("a", "c")).isInstanceOf(IllegalStateException.class)
+                .hasMessageContaining("closed");
+        db = PageCacheBackend.openSmall(disk);
+        assertThat(db.treeNames()).containsExactly(Db.DEFAULT_TREE, "a", "b");
+    }
+
     @Test
     void anIteratorOfADroppedTreeFailsAtItsNextLeaf() {
         Tree tree = db.tree("t");
