@@ -273,8 +273,9 @@ public final class StressRun {
 
     /**
      * Builds, in the store itself, a copy of each of its trees ({@link Db#buildTree} of the tree's entries as it
-     * iterates them), its workers stopped; each copy must hold exactly the entries of its tree, then is cleared
-     * ({@link dev.toboggan.Tree#clear}: every entry counted, none left) and dropped.
+     * iterates them), its workers stopped; each copy must hold exactly the entries of its tree, then is renamed
+     * ({@link Db#renameTree}: its old name free again), cleared ({@link dev.toboggan.Tree#clear}: every entry
+     * counted, none left) and dropped.
      */
     private void rebuildInPlace(Db db) {
         try {
@@ -299,15 +300,21 @@ public final class StressRun {
                     failures.wrong("tree " + copy + " holds more entries than tree " + name + ", of whose entries it "
                             + "was built");
                 }
-                long cleared = db.tree(copy).clear();
-                if (cleared != count || !db.tree(copy).isEmpty()) {
-                    failures.wrong("tree " + copy + ", built of " + count + " entries, was cleared of " + cleared
-                            + (db.tree(copy).isEmpty() ? "" : " and still holds entries"));
+                String moved = copy + ".moved";
+                db.renameTree(copy, moved);
+                if (db.treeNames().contains(copy) || db.tree(moved).size() != count) {
+                    failures.wrong("tree " + copy + ", built of " + count + " entries and renamed to " + moved
+                            + ", left its name or not all its entries");
                 }
-                db.dropTree(copy);
+                long cleared = db.tree(moved).clear();
+                if (cleared != count || !db.tree(moved).isEmpty()) {
+                    failures.wrong("tree " + moved + ", built of " + count + " entries, was cleared of " + cleared
+                            + (db.tree(moved).isEmpty() ? "" : " and still holds entries"));
+                }
+                db.dropTree(moved);
             }
             out.printf("built in the store a copy of each of its %d trees (%,d entries, read in key order) in %.0f ms; "
-                    + "each held its tree's entries and was cleared%n", names.size(), entries,
+                    + "each held its tree's entries and was renamed and cleared%n", names.size(), entries,
                     (System.nanoTime() - started) / 1e6);
         } catch (RuntimeException e) {
             failures.error("build in the store", e);
