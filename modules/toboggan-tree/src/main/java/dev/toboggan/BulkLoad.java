@@ -64,7 +64,8 @@ final class BulkLoad {
 
     private final PageCache<Node, Delta> pc;
     private final String tree;
-    private final int splitSize;
+    /** The encoded size a node is closed at: {@code node-split-size}, or less to leave room for later inserts. */
+    private final int fillTo;
     private final int maxInlineValue;
     private final List<Level> levels = new ArrayList<>();
     /** Pages the current step allocated and has not linked yet: freed by {@link #abandon} if the step failed. */
@@ -83,10 +84,10 @@ final class BulkLoad {
      *
      * @throws IllegalStateException if a build of that tree is running already
      */
-    BulkLoad(PageCache<Node, Delta> pc, String tree, int splitSize, int maxInlineValue) {
+    BulkLoad(PageCache<Node, Delta> pc, String tree, int fillTo, int maxInlineValue) {
         this.pc = pc;
         this.tree = tree;
-        this.splitSize = splitSize;
+        this.fillTo = fillTo;
         this.maxInlineValue = maxInlineValue;
         try (Batch step = pc.openBatch()) {
             levels.add(new Level(0));
@@ -321,7 +322,7 @@ final class BulkLoad {
          * (a leaf level reads it only before this returns, its last key from {@link #last}).
          */
         void add(byte[] key, Object payload, int entrySize) {
-            if (size + entrySize > splitSize && payloads.size() >= (level == 0 ? 1 : 2)) {
+            if (size + entrySize > fillTo && payloads.size() >= (level == 0 ? 1 : 2)) {
                 byte[] separator = level == 0 ? Leaf.separator(last, lastFrom, lastTo, key, 0, key.length) : key;
                 if (level == 0) {
                     pending.add(new Closed(lo, separator, payloads));

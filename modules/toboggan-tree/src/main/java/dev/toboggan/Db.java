@@ -72,7 +72,8 @@ public interface Db extends Tree, AutoCloseable {
      * <p>The tree must not exist or be empty, without watches, when the call starts and when it ends (an entry
      * written into it meanwhile ends the build with nothing changed); build one tree under a name at a time.
      * The entries are checked as they come (a null, a key or value over the limits, a key out of order) and
-     * copied, so an iterator may reuse its arrays. Leaves are full: the first insert into one splits it.
+     * copied, so an iterator may reuse its arrays. Nodes are full: the first insert into a leaf splits it (see
+     * {@link #buildTree(String, Iterator, double)} for a tree that will get inserts among its entries).
      *
      * @param name the tree to fill; created if it does not exist
      * @param ascending the entries, in strictly ascending key order
@@ -83,7 +84,21 @@ public interface Db extends Tree, AutoCloseable {
      *     of it runs, or the store is closed; nothing changed. What {@code ascending} throws reaches the caller,
      *     with nothing changed
      */
-    long buildTree(String name, Iterator<? extends Map.Entry<byte[], byte[]>> ascending);
+    default long buildTree(String name, Iterator<? extends Map.Entry<byte[], byte[]>> ascending) {
+        return buildTree(name, ascending, 1);
+    }
+
+    /**
+     * As {@link #buildTree(String, Iterator)}, each node filled only to {@code fill} of {@code node-split-size}
+     * (B-tree builds' fill factor: PostgreSQL's {@code fillfactor}, InnoDB's {@code innodb_fill_factor}), so that
+     * inserts among the built entries find room instead of splitting every leaf they land in at once. The tree
+     * takes about 1 / {@code fill} as many pages.
+     *
+     * @param fill from 0.5 to 1; 1 is the two-argument build
+     * @throws IllegalArgumentException for a {@code fill} out of that range (nothing changed), and as the
+     *     two-argument build
+     */
+    long buildTree(String name, Iterator<? extends Map.Entry<byte[], byte[]>> ascending, double fill);
 
     /**
      * Applies each batch to the tree its name maps to, all of them atomically (sled's multi-tree

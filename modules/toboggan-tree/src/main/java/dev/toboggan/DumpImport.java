@@ -31,7 +31,7 @@ final class DumpImport {
                     if (loading[0] != null) {
                         store.finishBuild(loading[0]);
                     }
-                    loading[0] = store.startBuild(name);
+                    loading[0] = store.startBuild(name, 1);
                 }
 
                 @Override

@@ -35,6 +35,8 @@ final class Store implements Db {
     private static final LazyLogger LOG = LazyLogger.of(Store.class);
     /** Meta page names of tree roots start with this. */
     static final String TREE_PREFIX = "tree/";
+    /** The least fill a build may leave its nodes at: under it, half-empty nodes would only waste space. */
+    static final double MIN_FILL = 0.5;
 
     private final Backend backend;
     private final PageCache<Node, Delta> pc;
@@ -279,16 +281,21 @@ final class Store implements Db {
     }
 
     @Override
-    public long buildTree(String name, Iterator<? extends Map.Entry<byte[], byte[]>> ascending) {
+    public long buildTree(String name, Iterator<? extends Map.Entry<byte[], byte[]>> ascending, double fill) {
         Limits.checkTreeName(name);
         if (ascending == null) {
             throw new IllegalArgumentException("the entries of tree '" + name + "' are null: pass an iterator");
+        }
+        if (!(fill >= MIN_FILL && fill <= 1)) {
+            throw new IllegalArgumentException("a build of tree '" + name + "' cannot fill its nodes to " + fill
+                    + " of node-split-size: pass a fraction from " + MIN_FILL + " to 1 (1: full nodes, for a tree "
+                    + "read more than written to; 0.7 or so leaves room for inserts among its entries)");
         }
         checkOpen();
         synchronized (trees) {
             checkBuildable(name); // fails early; checked again where the tree is named
         }
-        BulkLoad load = startBuild(name);
+        BulkLoad load = startBuild(name, fill);
         try {
             while (ascending.hasNext()) {
                 Map.Entry<byte[], byte[]> entry = ascending.next();
@@ -311,11 +318,12 @@ final class Store implements Db {
     }
 
     /**
-     * A build of the tree named {@code name} ({@link BulkLoad}): the caller adds its entries, then calls
-     * {@link #finishBuild}, or {@link BulkLoad#abandon} if it gives up.
+     * A build of the tree named {@code name} ({@link BulkLoad}), its nodes filled to {@code fill} of
+     * {@code node-split-size}: the caller adds its entries, then calls {@link #finishBuild}, or
+     * {@link BulkLoad#abandon} if it gives up.
      */
-    BulkLoad startBuild(String name) {
-        return new BulkLoad(pc, name, settings.nodeSplitSize(), settings.maxInlineValue());
+    BulkLoad startBuild(String name, double fill) {
+        return new BulkLoad(pc, name, (int) (settings.nodeSplitSize() * fill), settings.maxInlineValue());
     }
 
     /**

@@ -20,5 +20,16 @@ public interface StoreBuilder {
      *     and leaves nothing
      * @throws IllegalStateException if the {@code build} call that handed out this builder has returned
      */
-    StoreBuilder tree(String name, Iterator<? extends Map.Entry<byte[], byte[]>> ascending);
+    default StoreBuilder tree(String name, Iterator<? extends Map.Entry<byte[], byte[]>> ascending) {
+        return tree(name, ascending, 1);
+    }
+
+    /**
+     * As {@link #tree(String, Iterator)}, each node filled only to {@code fill} of {@code node-split-size}, leaving
+     * room for inserts among the entries ({@link Db#buildTree(String, Iterator, double)}).
+     *
+     * @param fill from 0.5 to 1; 1 is the two-argument form
+     * @throws IllegalArgumentException for a {@code fill} out of that range, and as the two-argument form
+     */
+    StoreBuilder tree(String name, Iterator<? extends Map.Entry<byte[], byte[]>> ascending, double fill);
 }

@@ -165,7 +165,7 @@ public final class Toboggan {
         }
 
         @Override
-        public StoreBuilder tree(String name, Iterator<? extends Map.Entry<byte[], byte[]>> ascending) {
+        public StoreBuilder tree(String name, Iterator<? extends Map.Entry<byte[], byte[]>> ascending, double fill) {
             if (done) {
                 throw new IllegalStateException("the build this builder belongs to has returned; build another store");
             }
@@ -177,7 +177,7 @@ public final class Toboggan {
                 throw new IllegalArgumentException("the tree '" + name + "' was built already in this build: hand "
                         + "each tree's entries over once");
             }
-            entries += store.buildTree(name, ascending);
+            entries += store.buildTree(name, ascending, fill);
             return this;
         }
     }

@@ -44,7 +44,7 @@ class StoreBuildTest {
         plain.put(utf8("k"), utf8("v"));
         Path dir = tmp.resolve("built");
         long written = Toboggan.build(config(), dir, trees -> trees
-                .tree("users", users.entrySet().iterator())
+                .tree("users", users.entrySet().iterator(), 0.75) // room for the inserts below
                 .tree(Db.DEFAULT_TREE, plain.entrySet().iterator())
                 .tree("empty", List.<Map.Entry<byte[], byte[]>>of().iterator()));
         assertThat(written).isEqualTo(20_002);
@@ -128,6 +128,7 @@ class StoreBuildTest {
                 "Tree.MAX_KEY_LENGTH");
         refused(trees -> trees.tree("a", List.of(new AbstractMap.SimpleEntry<>(be(1), (byte[]) null)).iterator()),
                 IllegalArgumentException.class, "tree 'a' has an entry with a null value");
+        refused(trees -> trees.tree("a", entries(be(1)), 0.4), IllegalArgumentException.class, "from 0.5 to 1");
         refused(trees -> {
             trees.tree("a", entries(be(1), be(2)));
             throw new IllegalStateException("the source failed");

@@ -183,6 +183,10 @@ class TreeBuildTest {
                     .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("tree name is null");
             assertThatThrownBy(() -> store.buildTree("t", null))
                     .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("pass an iterator");
+            for (double fill : new double[] {0.49, 1.01, Double.NaN, -1}) {
+                assertThatThrownBy(() -> store.buildTree("t", model.entrySet().iterator(), fill))
+                        .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("from 0.5 to 1");
+            }
 
             List<Map.Entry<byte[], byte[]>> disordered = new ArrayList<>(model.entrySet());
             disordered.add(Map.entry(model.firstKey(), TestKeys.be(2)));
@@ -227,7 +231,7 @@ class TreeBuildTest {
             assertThat(drain(store.tree("raced").iterator())).containsExactly(TestKeys.hex(TestKeys.be(9)) + "="
                     + TestKeys.hex(TestKeys.be(9)));
 
-            BulkLoad running = store.startBuild("twice");
+            BulkLoad running = store.startBuild("twice", 1);
             assertThatThrownBy(() -> store.buildTree("twice", model.entrySet().iterator()))
                     .isInstanceOf(IllegalStateException.class).hasMessageContaining("running already");
             running.add(TestKeys.be(3), TestKeys.be(3));
@@ -330,6 +334,64 @@ class TreeBuildTest {
     }
 
     /** A leaf whose values pass {@link BulkLoad#HELD_VALUE_BYTES} is written before it is full, and stays whole. */
+    /**
+     * A build with a fill of 0.6 leaves room in its nodes: it takes more leaves than a full build of the same entries,
+     * and a key inserted between the built entries of each leaf splits none of them, where after a full build each
+     * such insert splits its leaf.
+     */
+    @Test
+    void aBuildThatLeavesRoomTakesInsertsAmongItsEntriesWithoutSplits() {
+        NavigableMap<byte[], byte[]> model = TestKeys.model();
+        for (int i = 0; i < 3000; i++) {
+            model.put(TestKeys.be(i * 2), TestKeys.value(i, 6));
+        }
+        int[] fullLeaves = new int[2];
+        int[] roomyLeaves = new int[2];
+        for (double fill : new double[] {1, 0.6}) {
+            int[] leaves = fill == 1 ? fullLeaves : roomyLeaves;
+            try (Store store = open()) {
+                store.dropTree("t");
+                assertThat(store.buildTree("t", model.entrySet().iterator(), fill)).isEqualTo(model.size());
+                leaves[0] = leafCount(store, "t");
+                Tree tree = store.tree("t");
+                List<Long> los = new ArrayList<>();
+                leafStarts(store, "t", los);
+                for (long lo : los) { // one key inside each leaf's range: between its first two entries
+                    tree.insert(TestKeys.be((int) lo + 1), TestKeys.be(1));
+                }
+                leaves[1] = leafCount(store, "t");
+                assertThat(tree.size()).isEqualTo(model.size() + los.size());
+                TreeVerifier.verify(store);
+            }
+        }
+        assertThat(roomyLeaves[0]).as("leaves of the 0.6 build against the full one's %d", fullLeaves[0])
+                .isGreaterThan(fullLeaves[0] * 3 / 2);
+        assertThat(fullLeaves[1]).as("a full build: every leaf split by its insert (but the last, with what was left)")
+                .isGreaterThanOrEqualTo(2 * fullLeaves[0] - 1);
+        assertThat(roomyLeaves[1]).as("a 0.6 build: no leaf split").isEqualTo(roomyLeaves[0]);
+    }
+
+    /** The leaves of tree {@code name}, along the leaf level's right links. */
+    private static int leafCount(Store store, String name) {
+        List<Long> los = new ArrayList<>();
+        leafStarts(store, name, los);
+        return los.size();
+    }
+
+    /** The first key of each leaf of tree {@code name} (keys are {@link TestKeys#be} of even numbers), in order. */
+    private static void leafStarts(Store store, String name, List<Long> into) {
+        var pc = store.pageCache();
+        long pid = pc.root(Store.TREE_PREFIX + name);
+        while (pc.get(pid).value() instanceof Index index) {
+            pid = index.children[0];
+        }
+        while (pid != TreeNode.NO_PID) {
+            Leaf leaf = (Leaf) pc.get(pid).value();
+            into.add((long) java.nio.ByteBuffer.wrap(leaf.key(0)).getInt());
+            pid = leaf.next;
+        }
+    }
+
     @Test
     void largeValuesAreWrittenBeforeTheirLeafFills() {
         int valueLength = (int) (BulkLoad.HELD_VALUE_BYTES / 3) + 1;
