@@ -42,7 +42,12 @@ import org.junit.jupiter.api.Test;
  *       writers' models exactly, random range scans (forward and reverse) equal the model's sub-maps,
  *       the counters equal the increments that succeeded, and the structure checks out ({@link
  *       TreeVerifier}: invariants, no leaked page);
- *   <li>generated ids never repeat; after a clean close and reopen, everything is exactly the model.
+ *   <li>generated ids never repeat; after a clean close and reopen, everything is exactly the model;
+ *   <li>a tree rebuilt again and again under a scratch name (a generation at a time, {@link Db#buildTree}) and
+ *       renamed onto tree {@code live} ({@link Db#renameTree}), which a reader reads through one {@link Tree}
+ *       object: it never misses a key, its generations never go back (along a scan either), and at quiescent
+ *       points it is the last generation renamed; a tree filled and cleared ({@link Tree#clear}) each round
+ *       counts what it held and is empty at those points.
  * </ul>
  * {@code -Dtoboggan.stress.seconds} sets the duration (a few seconds by default, 20 minutes with {@code
  * -Pstress}); {@code -Dtoboggan.test.seed} replays the random choices (the interleavings differ).
@@ -55,6 +60,9 @@ class TreeStressTest {
     private static final int KEYS = 400;
     private static final int BATCH_KEYS = 4;
     private static final String[] TREES = {"s0", "s1"};
+    /** Keys of each generation of tree {@code live}: {@link #key}{@code (LIVE, i)}. */
+    private static final int LIVE = 8;
+    private static final int LIVE_KEYS = 300;
     private static final Config CONFIG = ConfigFactory.parseString("""
             toboggan.segment-size = 32KiB
             toboggan.flush-every = 5ms
@@ -70,6 +78,8 @@ class TreeStressTest {
     private final Set<Long> ids = ConcurrentHashMap.newKeySet();
     /** Each writer's model per tree: written only by that writer, read by the checker while writers pause. */
     private final List<List<NavigableMap<byte[], byte[]>>> models = new ArrayList<>();
+    /** The generation last renamed onto tree {@code live}. */
+    private final java.util.concurrent.atomic.AtomicInteger liveGeneration = new java.util.concurrent.atomic.AtomicInteger();
 
     @Test
     void writersScannersAndCountersKeepEveryInvariantUnderJitter() throws Exception {
@@ -95,8 +105,11 @@ class TreeStressTest {
                     }
                 }
             }
+            db.buildTree("live", generation(0), 1);
             List<Future<?>> tasks = new ArrayList<>();
             Store running = db;
+            tasks.add(pool.submit(() -> swap(running, new SplittableRandom(SEED * 17))));
+            tasks.add(pool.submit(() -> readLive(running.tree("live"), new SplittableRandom(SEED * 19))));
             for (int w = 0; w < WRITERS; w++) {
                 int writer = w;
                 tasks.add(pool.submit(() -> write(running, writer, new SplittableRandom(SEED + writer))));
@@ -133,7 +146,8 @@ class TreeStressTest {
             db = Toboggan.open(settings, trees, system, disk);
             checkQuiescent(db, r);
             System.out.println("TreeStressTest: " + checks + " quiescent checks, " + (increments[0].get()
-                    + increments[1].get()) + " counter increments, " + ids.size() + " ids");
+                    + increments[1].get()) + " counter increments, " + ids.size() + " ids, " + liveGeneration.get()
+                    + " generations of tree live renamed into place");
         } finally {
             Jitter.activate(false);
             stop.set(true);
@@ -219,6 +233,68 @@ class TreeStressTest {
         }
     }
 
+    /** Generation {@code g} of tree {@code live}: every key, each value naming it and {@code g}. */
+    private static Iterator<Map.Entry<byte[], byte[]>> generation(int g) {
+        NavigableMap<byte[], byte[]> entries = TestKeys.model();
+        for (int i = 0; i < LIVE_KEYS; i++) {
+            byte[] k = key(LIVE, i);
+            entries.put(k, value(k, g));
+        }
+        return entries.entrySet().iterator();
+    }
+
+    /**
+     * Each round builds the next generation under a scratch name (full nodes or a fill of 0.7) and renames it onto
+     * tree {@code live}, then fills tree {@code junk} and clears it.
+     */
+    private void swap(Store db, SplittableRandom r) {
+        int g = 0;
+        while (!stop.get()) {
+            quiesce.readLock().lock();
+            try {
+                g++;
+                db.buildTree("scratch", generation(g), r.nextBoolean() ? 1 : 0.7);
+                assertThat(db.renameTree("scratch", "live")).as("generation %d replaced the one before", g).isTrue();
+                liveGeneration.set(g);
+                Tree junk = db.tree("junk");
+                int n = r.nextInt(200);
+                for (int i = 0; i < n; i++) {
+                    junk.insert(key(LIVE, i), value(key(LIVE, i), g));
+                }
+                assertThat(junk.clear()).as("entries cleared").isEqualTo(n);
+            } finally {
+                quiesce.readLock().unlock();
+            }
+        }
+    }
+
+    /** Reads tree {@code live} through one object while it is replaced: whole, and never an older generation. */
+    private void readLive(Tree live, SplittableRandom r) {
+        int seen = 0;
+        while (!stop.get()) {
+            if (r.nextBoolean()) {
+                byte[] k = key(LIVE, r.nextInt(LIVE_KEYS));
+                byte[] v = live.get(k);
+                assertThat(v).as("key %s of tree live", TestKeys.hex(k)).isNotNull();
+                assertThat(Arrays.equals(v, 0, 5, k, 0, 5)).as("a value names its key").isTrue();
+                assertThat(versionOf(v)).as("a generation after %d", seen).isGreaterThanOrEqualTo(seen);
+                seen = versionOf(v);
+            } else {
+                Iterator<Map.Entry<byte[], byte[]>> it = r.nextBoolean() ? live.iterator() : live.rangeReverse(null, null);
+                int count = 0;
+                int last = 0;
+                while (it.hasNext()) {
+                    Map.Entry<byte[], byte[]> e = it.next();
+                    assertThat(Arrays.equals(e.getValue(), 0, 5, e.getKey(), 0, 5)).as("a value names its key").isTrue();
+                    assertThat(versionOf(e.getValue())).as("generations along a scan").isGreaterThanOrEqualTo(last);
+                    last = versionOf(e.getValue());
+                    count++;
+                }
+                assertThat(count).as("keys of a scan of tree live").isEqualTo(LIVE_KEYS);
+            }
+        }
+    }
+
     /** Checks what must hold while writers run. */
     private void scan(Store db, SplittableRandom r) {
         while (!stop.get()) {
@@ -285,6 +361,11 @@ class TreeStressTest {
                 assertThat(TestKeys.drain(tree.rangeReverse(from, to))).as("reverse range scan").isEqualTo(reverse);
             }
         }
+        NavigableMap<byte[], byte[]> live = TestKeys.model();
+        generation(liveGeneration.get()).forEachRemaining(e -> live.put(e.getKey(), e.getValue()));
+        assertThat(TestKeys.drain(db.tree("live").iterator())).as("tree live").isEqualTo(TestKeys.show(live));
+        assertThat(db.tree("junk").isEmpty()).as("tree junk, cleared").isTrue();
+        assertThat(db.treeNames()).doesNotContain("scratch");
         TreeVerifier.verify(db);
     }
 }
