@@ -68,11 +68,12 @@ import java.util.stream.LongStream;
  *       node) or three quarters of it (two nodes that both hold entries, so the merged node does not split
  *       again at its next inserts): an underfull node is correct. The root never shrinks, so
  *       {@link #rootPid} stays valid.
- *   <li><b>Clears</b> ({@link #clear}) and drops hold the exclusive side: they read the whole tree first
- *       (level by level along the right links, from the root page named in the meta page: {@link #rootPid}
- *       may lag a root growth), with readers still going, then one structure change in one page cache batch
- *       replaces the root page by an empty leaf, keeping its id (a drop removes the root's name instead), and
- *       frees every other page and every value page the leaves reference. Readers met by the change read
+ *   <li><b>Clears</b> ({@link #clear}), drops and renames onto the tree ({@link #takeOver}) hold the exclusive
+ *       side: they read the whole tree first (level by level along the right links, from the root page named in
+ *       the meta page: {@link #rootPid} may lag a root growth), with readers still going, then one structure
+ *       change in one page cache batch replaces the root page by an empty leaf, keeping its id (a drop removes
+ *       the root's name instead, a rename names the renamed tree's root), and frees every other page (all of
+ *       them, for a drop or a rename) and every value page the leaves reference. Readers met by the change read
  *       again from the root; a crash keeps all of it or none.
  *   <li><b>Batches</b> ({@link #applyHeld}) run under the exclusive side, so no writer changes a page
  *       meanwhile; readers go on. Each change of a batch registers the pages it is about to change (the
@@ -90,8 +91,8 @@ import java.util.stream.LongStream;
  *   <li><b>Page ids</b> can be freed and handed out again, so an id read from a page may come to mean
  *       another page. The tree needs no {@link dev.toboggan.core.pagecache.Guard} for that (a guard's
  *       full fence and thread-local lookup cost a fifth of a point read), because it frees pages only
- *       where it can tell: tree nodes only in a merge, a clear or a drop, which hold the exclusive side as
- *       structure changes (a drop sets {@link #ended} first), so no writer is running and every reader fails its
+ *       where it can tell: tree nodes only in a merge, a clear, a drop or a rename onto the tree, which hold the
+ *       exclusive side as structure changes (a drop sets {@link #ended} first), so no writer is running and every reader fails its
  *       stamp validation (a
  *       reader's walk checks the stamp every {@value #VALIDATE_EVERY} steps, so pages reused under it
  *       cannot keep it going, and an error it meets is reported only if the stamp is still valid); a
