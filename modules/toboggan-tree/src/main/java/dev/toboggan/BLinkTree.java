@@ -1358,7 +1358,7 @@ final class BLinkTree implements Tree {
                     versions.add(pc.version(ref.pid()));
                 }
                 if (removed != null) {
-                    removed.add(new Change(leaf.key(i), null));
+                    removed.add(Change.owning(leaf.key(i), null)); // key(i) is a copy already
                 }
             }
         }
