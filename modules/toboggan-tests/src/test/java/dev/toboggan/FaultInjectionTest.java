@@ -337,6 +337,7 @@ class FaultInjectionTest {
             writes(r, s, 2);
             s.add("build");
             s.add("clear");
+            s.add("rename");
             writes(r, s, 2);
             s.add("close");
             return s;
@@ -480,6 +481,14 @@ class FaultInjectionTest {
                 }
                 // The default tree emptied in one change: before or after it after any fault, never in between.
                 case "clear" -> change(NavigableMap::clear, db::clear);
+                // The built tree renamed b<n> -> r<n>: after any fault one of the two names holds it whole, never both.
+                case "rename" -> {
+                    if (built != null) {
+                        String renamed = "r" + built.substring(1);
+                        db.renameTree(built, renamed);
+                        built = renamed;
+                    }
+                }
                 case "close+open" -> {
                     db.close();
                     acknowledge();
@@ -605,9 +614,11 @@ class FaultInjectionTest {
             try {
                 recovered(context);
                 for (String name : db.treeNames()) {
-                    if (name.startsWith("b")) {
+                    if (name.startsWith("b") || name.startsWith("r")) {
                         assertThat(TestKeys.drain(db.tree(name).iterator())).as("the built tree %s after %s", name,
                                 context).isEqualTo(TestKeys.show(buildEntries(Integer.parseInt(name.substring(1)))));
+                        assertThat(db.treeNames()).as("the built tree under both its names after %s", context)
+                                .doesNotContain((name.startsWith("b") ? "r" : "b") + name.substring(1));
                         treesBuilt++;
                     }
                 }
