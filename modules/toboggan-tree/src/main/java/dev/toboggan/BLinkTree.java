@@ -147,6 +147,8 @@ final class BLinkTree implements Tree {
      * sees at its validation; each sets this before the structure change ends.
      */
     private volatile long rootPid;
+    /** The sequence lock this tree's readers validate against, which its structure changes bump. */
+    private final StructureSequence structure = new StructureSequence();
     /**
      * Why this object no longer serves its tree, the message its calls then fail with; {@code null} while it does.
      * Set (before any page is freed) when the tree is dropped, or when it is renamed ({@link #retire}).
@@ -192,7 +194,7 @@ final class BLinkTree implements Tree {
      */
     byte[] read(byte[] key) {
         while (true) {
-            long stamp = cc.beginRead();
+            long stamp = structure.beginRead();
             try {
                 checkNotDropped();
                 Page<Node> view = leafFor(key, stamp);
@@ -202,10 +204,10 @@ final class BLinkTree implements Tree {
                 Object value = ((Leaf) view.value()).get(key);
                 if (value instanceof ValueRef ref) {
                     byte[] shared = readValue(view, ref);
-                    if (shared != null && cc.validate(stamp)) {
+                    if (shared != null && structure.validate(stamp)) {
                         return shared.clone();
                     }
-                } else if (cc.validate(stamp)) {
+                } else if (structure.validate(stamp)) {
                     return (byte[]) value;
                 }
             } catch (RuntimeException e) {
@@ -219,13 +221,13 @@ final class BLinkTree implements Tree {
         Limits.checkKey(key);
         store.checkOpen();
         while (true) {
-            long stamp = cc.beginRead();
+            long stamp = structure.beginRead();
             try {
                 checkNotDropped();
                 Page<Node> view = leafFor(key, stamp);
                 if (view != null) {
                     boolean present = ((Leaf) view.value()).contains(key);
-                    if (cc.validate(stamp)) {
+                    if (structure.validate(stamp)) {
                         return present;
                     }
                 }
@@ -252,7 +254,7 @@ final class BLinkTree implements Tree {
             } else {
                 return outsideBatches(view);
             }
-            if (steps % VALIDATE_EVERY == 0 && !cc.validate(stamp)) {
+            if (steps % VALIDATE_EVERY == 0 && !structure.validate(stamp)) {
                 return null;
             }
         }
@@ -275,7 +277,7 @@ final class BLinkTree implements Tree {
             } else {
                 return outsideBatches(view);
             }
-            if (steps % VALIDATE_EVERY == 0 && !cc.validate(stamp)) {
+            if (steps % VALIDATE_EVERY == 0 && !structure.validate(stamp)) {
                 return null;
             }
         }
@@ -299,7 +301,7 @@ final class BLinkTree implements Tree {
      * {@code stamp}; otherwise the read saw pages freed (and maybe reused) by a drop, and is retried.
      */
     private void rethrowIfValid(RuntimeException e, long stamp) {
-        if (cc.validate(stamp)) {
+        if (structure.validate(stamp)) {
             throw e;
         }
     }
@@ -393,10 +395,10 @@ final class BLinkTree implements Tree {
     void fetchForward(ForwardScan scan) {
         store.checkNotClosed();
         while (true) {
-            long stamp = cc.beginRead();
+            long stamp = structure.beginRead();
             try {
                 checkNotDropped();
-                Page<Node> view = scan.nextPid != TreeNode.NO_PID && cc.validate(scan.nextStamp)
+                Page<Node> view = scan.nextPid != TreeNode.NO_PID && structure.validate(scan.nextStamp)
                         ? leafAt(scan.nextPid, scan.position) : null;
                 if (view == null) {
                     view = leafFor(scan.position, stamp);
@@ -409,7 +411,7 @@ final class BLinkTree implements Tree {
                 int to = scan.to == null ? leaf.count() : Math.max(from, lowerBound(leaf, scan.to));
                 byte[][] keys = scan.withValues ? keys(leaf, from, to) : null;
                 byte[][] values = scan.withValues ? values(view, from, to) : null;
-                if (!cc.validate(stamp) || (scan.withValues && values == null)) {
+                if (!structure.validate(stamp) || (scan.withValues && values == null)) {
                     continue;
                 }
                 boolean last = leaf.hi == null || (scan.to != null && Arrays.compareUnsigned(leaf.hi, scan.to) >= 0);
@@ -425,7 +427,7 @@ final class BLinkTree implements Tree {
     void fetchReverse(ReverseScan scan) {
         store.checkNotClosed();
         while (true) {
-            long stamp = cc.beginRead();
+            long stamp = structure.beginRead();
             try {
                 checkNotDropped();
                 Page<Node> view = leafBefore(scan.position, stamp);
@@ -437,7 +439,7 @@ final class BLinkTree implements Tree {
                 int from = scan.from == null ? 0 : Math.min(to, lowerBound(leaf, scan.from));
                 byte[][] keys = keys(leaf, from, to);
                 byte[][] values = values(view, from, to);
-                if (!cc.validate(stamp) || values == null) {
+                if (!structure.validate(stamp) || values == null) {
                     continue;
                 }
                 boolean last = leaf.lo.length == 0 || (scan.from != null && Arrays.compareUnsigned(leaf.lo, scan.from) <= 0);
@@ -1141,11 +1143,11 @@ final class BLinkTree implements Tree {
         if (underfull.isEmpty()) {
             return;
         }
-        cc.beginStructureChange();
+        beginStructureChange();
         try {
             mergeEach();
         } finally {
-            cc.endStructureChange();
+            endStructureChange();
         }
     }
 
@@ -1314,7 +1316,7 @@ final class BLinkTree implements Tree {
 
     /**
      * Every page of the tree, read before a {@link #clear} or a {@link #drop} frees them, so that the structure
-     * change, during which every reader of the store waits, reads nothing from the disk. What it keeps of a page is
+     * change, during which the tree's readers wait, reads nothing from the disk. What it keeps of a page is
      * its id and version ({@link PageCache#free(long, long)}): nodes that were paged out are read once, here, and
      * not held, and value pages are not read at all. Made under the exclusive side: no change runs, so the
      * versions stay current (the page cache's moves do not change them).
@@ -1372,7 +1374,7 @@ final class BLinkTree implements Tree {
         void run(String what, Runnable unlink, int skip) {
             long[] ids = pids.build().toArray();
             long[] expected = versions.build().toArray();
-            cc.beginStructureChange();
+            beginStructureChange();
             try (dev.toboggan.core.pagecache.Batch atomic = pc.openBatch()) {
                 unlink.run();
                 try {
@@ -1387,7 +1389,7 @@ final class BLinkTree implements Tree {
                     throw e;
                 }
             } finally {
-                cc.endStructureChange();
+                endStructureChange();
             }
         }
     }
@@ -1492,6 +1494,20 @@ final class BLinkTree implements Tree {
     void retire(String why) {
         ended = why;
         watchers.endAll(new IllegalStateException(why + "; its watch ended"));
+    }
+
+    /**
+     * A structure change of this tree starts (a merge, a clear, a drop, a rename onto it, a build replacing its empty
+     * root, the store's close): its readers from here on fail their validation. The caller holds the exclusive side.
+     */
+    void beginStructureChange() {
+        cc.countStructureChange();
+        structure.begin();
+    }
+
+    /** The structure change is over; the caller still holds the exclusive side. */
+    void endStructureChange() {
+        structure.end();
     }
 
     /** The root page as cached, for tests and verification. */

@@ -1,15 +1,13 @@
 package dev.toboggan;
 
-import java.lang.invoke.VarHandle;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.LongAdder;
-import java.util.concurrent.locks.LockSupport;
 import java.util.concurrent.locks.StampedLock;
 
 /**
- * Keeps atomic batches, structure changes (merges, tree drops) and close apart from everything else in
+ * Keeps atomic batches, structure changes (merges, clears, tree drops, renames) and close apart from everything else in
  * memory (sled's {@code concurrency_control}, a global reader-writer lock, for writers; readers are kept
  * apart by what they read). The page cache's batches make a batch atomic on disk; this makes it atomic to
  * readers and writers.
@@ -18,21 +16,24 @@ import java.util.concurrent.locks.StampedLock;
  * <ul>
  *   <li><b>Writers and exclusive operations</b> share one {@link StampedLock}: a <em>writer</em> (insert,
  *       remove, compare-and-swap) holds its read side for its whole change; an <em>exclusive</em> operation
- *       (apply a batch, commit a transaction, merge, clear or drop a tree, close) holds its write side, so no writer
- *       runs meanwhile.
+ *       (apply a batch, commit a transaction, merge, clear, drop or rename a tree, close) holds its write side, so
+ *       no writer runs meanwhile.
  *   <li><b>Readers</b> (get, one leaf of an iterator) hold nothing and write nothing shared, so reads scale
  *       across cores. Two things can make what a reader read wrong, and each is kept apart differently:
  *       <ul>
- *         <li>a <em>structure change</em> (a merge, a clear, a drop, close) frees pages whose ids may be reused under
- *             the reader: it bumps {@link #structure} to odd before its first change and to even after its
- *             last (a sequence lock). {@link #beginRead()} returns the even value, waiting while it is odd;
- *             {@link #validate} says whether it is unchanged; a reader that fails validation throws away
- *             what it read and reads again. The caller of {@link #beginStructureChange} holds the write side.
+ *         <li>a <em>structure change</em> of a tree (a merge, a clear, a drop, a rename onto it, close) frees
+ *             pages whose ids may be reused under the tree's readers: it bumps the tree's
+ *             {@link StructureSequence} to odd before its first change and to even after its last (a sequence
+ *             lock). A reader takes the even value as its stamp, waiting while it is odd, and throws away what
+ *             it read and reads again if the value changed meanwhile. The sequence is the tree's own, so a
+ *             structure change holds up only the readers of its tree. The caller of
+ *             {@link StructureSequence#begin} holds the write side here, and counts it
+ *             ({@link #countStructureChange}).
  *         <li>a <em>batch being applied</em> must not be seen in part: the batch registers every page it is
  *             about to change in {@link #applying} before it publishes the change ({@link #willChange});
  *             a reader that read a page the batch registered waits until the batch is done
  *             ({@link #awaitBatch}) and reads again. Pages no batch touches are read at full speed while
- *             batches run: only structure changes invalidate every reader.
+ *             batches run: only structure changes invalidate readers (their tree's).
  *       </ul>
  *   <li><b>What a reader may see before validating</b>: anything the tree's lock-free structure allows,
  *       including pages a structure change freed; the tree's traversal is correct on any state a CAS of the
@@ -60,8 +61,6 @@ import java.util.concurrent.locks.StampedLock;
  */
 final class ConcurrencyControl {
     private final StampedLock lock = new StampedLock();
-    /** Even: no structure change runs; odd: one does. Only holders of the write side change it. */
-    private volatile long structure;
     /** The batch being applied, or {@code null} while none is. */
     private volatile Applying applying;
     /** Batches begun, structure changes begun: counted by holders of the write side only. */
@@ -87,15 +86,9 @@ final class ConcurrencyControl {
         lock.unlockWrite(stamp);
     }
 
-    /** A structure change starts: every reader from here on fails its validation. The caller holds the write side. */
-    void beginStructureChange() {
-        structure = structure + 1;
+    /** Counts a structure change of a tree ({@link StructureSequence#begin}) for the metrics; the caller holds the write side. */
+    void countStructureChange() {
         structureChanges = structureChanges + 1;
-    }
-
-    /** The structure change is over; the caller still holds the write side. */
-    void endStructureChange() {
-        structure = structure + 1;
     }
 
     /** A batch starts to be applied; the caller holds the write side. */
@@ -145,27 +138,5 @@ final class ConcurrencyControl {
 
     StoreMetrics.Concurrency metrics() {
         return new StoreMetrics.Concurrency(batches, structureChanges, readsThatWaited.sum());
-    }
-
-    /** A stamp for an optimistic read; waits while a structure change runs. */
-    long beginRead() {
-        long stamp = structure;
-        for (int waits = 0; (stamp & 1) != 0; waits++) {
-            // Wait for that structure change only (a merge's is short), not on the lock: the write side may
-            // pass to a transaction's body running alone, which readers do not wait for.
-            if (waits < 64) {
-                Thread.onSpinWait();
-            } else {
-                LockSupport.parkNanos(20_000);
-            }
-            stamp = structure;
-        }
-        return stamp;
-    }
-
-    /** Whether no structure change started since {@code stamp} was taken: what was read since is valid. */
-    boolean validate(long stamp) {
-        VarHandle.acquireFence(); // the reads before this come before the read of the sequence below
-        return structure == stamp;
     }
 }

@@ -47,8 +47,8 @@ public interface Db extends Tree, AutoCloseable {
      *
      * <p>{@link Tree} objects of {@code to} read the new entries from then on; those of {@code from} throw
      * {@link IllegalStateException} ({@link #tree}{@code (to)} is the tree now), and its watches end. Writers of the
-     * store wait while it runs, and when it replaces a tree, readers wait while that tree's pages are freed, as
-     * for a {@link Tree#clear}.
+     * store wait while it runs, and when it replaces a tree, that tree's readers wait while its pages are freed,
+     * as for a {@link Tree#clear}.
      *
      * @return whether it replaced a tree named {@code to}
      * @throws IllegalArgumentException if {@code from} is the default tree (which always exists: build a named

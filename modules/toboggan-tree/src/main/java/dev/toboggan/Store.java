@@ -339,7 +339,11 @@ final class Store implements Db {
             long top = load.finish();
             synchronized (trees) {
                 long stamp = cc.enterExclusive();
-                cc.beginStructureChange();
+                // The tree's open object is what reads it: the structure change (its old root freed) is its own.
+                BLinkTree open = trees.get(name);
+                if (open != null) {
+                    open.beginStructureChange();
+                }
                 try {
                     checkNotClosed();
                     long old = checkBuildable(name);
@@ -360,12 +364,13 @@ final class Store implements Db {
                             pc.free(old, pc.get(old));
                         }
                     }
-                    BLinkTree open = trees.get(name);
                     if (open != null) {
                         open.rootReplaced(top);
                     }
                 } finally {
-                    cc.endStructureChange();
+                    if (open != null) {
+                        open.endStructureChange();
+                    }
                     cc.exitExclusive(stamp);
                 }
             }
@@ -576,12 +581,13 @@ final class Store implements Db {
         }
         // Writers that got in before the flag was set finish first; later ones see it and fail.
         long stamp = cc.enterExclusive();
-        cc.beginStructureChange();
+        List<BLinkTree> open = List.copyOf(trees.values()); // none opens from now: the closed flag is set
+        open.forEach(BLinkTree::beginStructureChange);
         try {
             endWatches();
             backend.close();
         } finally {
-            cc.endStructureChange();
+            open.forEach(BLinkTree::endStructureChange);
             cc.exitExclusive(stamp);
         }
     }

@@ -25,8 +25,9 @@ public record StoreMetrics(long sizeOnDisk, CacheStats cache, SegmentCleaning.Me
     /**
      * @param batches atomic batches applied in memory ({@code applyBatch}, {@code applyBatches}, transactions'
      *     commits that wrote)
-     * @param structureChanges merges of underfull nodes' passes, clears, tree drops, renames onto a tree and the
-     *     close: each made every reader in flight read again
+     * @param structureChanges merges of underfull nodes' passes, clears, tree drops, renames onto a tree, builds
+     *     replacing an empty tree's root, and each open tree at the close: each made the readers of its tree in
+     *     flight read again
      * @param readsThatWaitedForABatch reads (gets, a scan's leaf) that read a page a batch was changing and
      *     waited for it to end
      */

@@ -907,6 +907,34 @@ class TreeConcurrencyTest {
         TreeVerifier.verify(db);
     }
 
+    /**
+     * Each tree has its own structure sequence: while a structure change of one tree runs (a clear, a drop, a merge
+     * hold it), a reader of another tree reads on, and a reader of that tree waits for the change's end.
+     */
+    @Test
+    void aStructureChangeOfOneTreeHoldsUpOnlyThatTreesReaders() throws Exception {
+        Jitter.activate(false);
+        BLinkTree a = (BLinkTree) db.tree("a");
+        Tree b = db.tree("b");
+        byte[] k = TestKeys.utf8("k");
+        a.insert(k, TestKeys.utf8("in a"));
+        b.insert(k, TestKeys.utf8("in b"));
+        Future<byte[]> readOfA;
+        long stamp = db.concurrency().enterExclusive();
+        a.beginStructureChange();
+        try {
+            assertThat(pool.submit(() -> b.get(k)).get(10, TimeUnit.SECONDS)).as("a read of the other tree")
+                    .isEqualTo(TestKeys.utf8("in b"));
+            readOfA = pool.submit(() -> a.get(k));
+            Thread.sleep(200);
+            assertThat(readOfA.isDone()).as("a read of the tree whose structure changes").isFalse();
+        } finally {
+            a.endStructureChange();
+            db.concurrency().exitExclusive(stamp);
+        }
+        assertThat(readOfA.get(10, TimeUnit.SECONDS)).isEqualTo(TestKeys.utf8("in a"));
+    }
+
     @Test
     void readersOfADroppedTreeNeverSeeAnotherTreesPages() throws Exception {
         int drops = 40 * SCALE;
