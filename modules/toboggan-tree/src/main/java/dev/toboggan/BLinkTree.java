@@ -92,10 +92,11 @@ import java.util.stream.LongStream;
  *       another page. The tree needs no {@link dev.toboggan.core.pagecache.Guard} for that (a guard's
  *       full fence and thread-local lookup cost a fifth of a point read), because it frees pages only
  *       where it can tell: tree nodes only in a merge, a clear, a drop or a rename onto the tree, which hold the
- *       exclusive side as structure changes (a drop sets {@link #ended} first), so no writer is running and every reader fails its
- *       stamp validation (a
- *       reader's walk checks the stamp every {@value #VALIDATE_EVERY} steps, so pages reused under it
- *       cannot keep it going, and an error it meets is reported only if the stamp is still valid); a
+ *       exclusive side as structure changes of this tree (a drop sets {@link #ended} first), so no writer is
+ *       running and every reader of this tree fails its stamp validation against the tree's own
+ *       {@link #structure} (a reader's walk checks the stamp every {@value #VALIDATE_EVERY} steps, so pages
+ *       reused under it cannot keep it going, and an error it meets is reported only if the stamp is still
+ *       valid). Readers of other trees need not fail: they never follow this tree's page ids; a
  *       value page only after the change that dropped its reference, by the writer of that change,
  *       which is the only one that can. A reader reads a value page BEFORE checking that the leaf that
  *       references it is unchanged ({@link #readValue}): the page is freed after that leaf version is
