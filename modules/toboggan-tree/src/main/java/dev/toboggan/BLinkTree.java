@@ -1491,9 +1491,19 @@ final class BLinkTree implements Tree {
     /**
      * This object stops serving its tree, which was renamed ({@link Db#renameTree}): its calls fail with
      * {@code why}, and so do its watches. The caller holds the exclusive side, so no change runs on it.
+     *
+     * <p>A structure change of this object: its pages now belong to the tree of the new name, whose structure
+     * changes bump that tree's sequence, not this one's. A reader of this object in flight fails its validation
+     * here and, reading again, finds it ended (readers look at {@link #ended} after taking their stamp), so none
+     * goes on reading those pages unguarded.
      */
     void retire(String why) {
-        ended = why;
+        beginStructureChange();
+        try {
+            ended = why;
+        } finally {
+            endStructureChange();
+        }
         watchers.endAll(new IllegalStateException(why + "; its watch ended"));
     }
 

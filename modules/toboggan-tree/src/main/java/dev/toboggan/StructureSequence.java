@@ -21,7 +21,10 @@ import java.util.concurrent.locks.LockSupport;
  *   <li><b>Why one per tree suffices</b>: a tree's readers follow page ids only from that tree's own pages. An id
  *       another tree's structure change frees was never linked from this tree, and an id this tree freed and
  *       another reused is caught by this tree's sequence, which the free bumped. So a clear of one tree holds up
- *       that tree's readers only, not those of the store's other trees.
+ *       that tree's readers only, not those of the store's other trees. The one way pages change owner without
+ *       being freed, a rename, retires the renamed tree's object in a structure change of its own
+ *       ({@code BLinkTree.retire}) before the new owner can change anything, so no reader of the old object reads
+ *       on under a sequence that the new owner's frees would not bump.
  * </ul>
  */
 final class StructureSequence {
