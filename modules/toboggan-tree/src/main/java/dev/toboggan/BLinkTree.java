@@ -1270,6 +1270,8 @@ final class BLinkTree implements Tree {
 
     @Override
     public long clear() {
+        checkWritable();
+        prefetch();
         long stamp = cc.enterExclusive();
         try {
             checkWritable();
@@ -1313,6 +1315,38 @@ final class BLinkTree implements Tree {
                 throw new IllegalStateException("tree '" + name + "': its root changed during its drop");
             }
         }, 0);
+    }
+
+    /**
+     * Reads every node of the tree into the cache, holding nothing, before a {@link #clear}, a drop or a rename onto
+     * the tree takes the exclusive side: so that its {@link Teardown}, which every writer of the store waits for,
+     * finds the nodes cached instead of reading them from the disk (a cold tree of 1 M entries: most of a second).
+     * Best effort, as an optimistic read that keeps nothing: it stops at a structure change of the tree (pages it
+     * would follow may have been freed) and at anything unexpected, which the teardown's own walk then reports.
+     */
+    void prefetch() {
+        long stamp = structure.beginRead();
+        try {
+            long first = rootPid;
+            int steps = 0;
+            while (first != TreeNode.NO_PID) {
+                long pid = first;
+                first = TreeNode.NO_PID;
+                while (pid != TreeNode.NO_PID) {
+                    Page<Node> view = pc.get(pid);
+                    if (view == null || !(view.value() instanceof TreeNode node)
+                            || (++steps % VALIDATE_EVERY == 0 && !structure.validate(stamp))) {
+                        return;
+                    }
+                    if (first == TreeNode.NO_PID && node instanceof Index index) {
+                        first = index.children[0];
+                    }
+                    pid = node.next;
+                }
+            }
+        } catch (RuntimeException unexpected) {
+            // a page freed and reused under the walk, the store closing: the teardown reads for itself
+        }
     }
 
     /**

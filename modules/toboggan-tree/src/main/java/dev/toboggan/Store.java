@@ -199,6 +199,7 @@ final class Store implements Db {
         if (DEFAULT_TREE.equals(name)) {
             throw new IllegalArgumentException("the default tree cannot be dropped; remove its keys instead");
         }
+        prefetch(name);
         return changeTrees(() -> {
             String rootName = TREE_PREFIX + name;
             long root = pc.root(rootName);
@@ -212,6 +213,15 @@ final class Store implements Db {
             (tree != null ? tree : new BLinkTree(this, name, rootName, root)).drop();
             return true;
         });
+    }
+
+    /** {@link BLinkTree#prefetch} of the tree named {@code name}, if the store has one: before it is torn down. */
+    private void prefetch(String name) {
+        checkOpen();
+        BLinkTree tree = existingTree(name);
+        if (tree != null) {
+            tree.prefetch();
+        }
     }
 
     /**
@@ -242,6 +252,7 @@ final class Store implements Db {
         if (from.equals(to)) {
             throw new IllegalArgumentException("tree '" + from + "' cannot be renamed to its own name");
         }
+        prefetch(to);
         return changeTrees(() -> {
             String sourceName = TREE_PREFIX + from;
             long source = pc.root(sourceName);

@@ -654,6 +654,29 @@ class TreeTest {
         TreeVerifier.verify(db);
     }
 
+    /**
+     * A clear reads a cold tree into the cache before it takes the exclusive side (its prefetch), so that the walk
+     * writers wait for reads nothing from the disk: after the prefetch, the clear pages nothing in.
+     */
+    @Test
+    void aClearReadsAColdTreeBeforeItHoldsTheWriters() {
+        Tree t = db.tree("t");
+        for (int i = 0; i < 400; i++) {
+            t.insert(be(i), value(i, i % 50 == 0 ? 500 : 30));
+        }
+        db.flush();
+        reopen();
+        BLinkTree cold = (BLinkTree) db.tree("t");
+        long misses = db.pageCache().cacheStats().misses();
+        cold.prefetch();
+        long prefetched = db.pageCache().cacheStats().misses() - misses;
+        assertThat(prefetched).as("nodes read by the prefetch").isGreaterThan(10);
+        long before = db.pageCache().cacheStats().misses();
+        assertThat(cold.clear()).isEqualTo(400);
+        assertThat(db.pageCache().cacheStats().misses()).as("pages the clear read from the disk").isEqualTo(before);
+        TreeVerifier.verify(db);
+    }
+
     @Test
     void aClearOfADroppedTreeOrAClosedStoreIsRefused() {
         Tree t = db.tree("t");

@@ -13,11 +13,13 @@ import java.util.concurrent.atomic.AtomicBoolean;
 /**
  * What emptying a tree costs, and what it costs the store's readers: {@code rounds} times, a tree of
  * {@link TreeBenchmark}'s {@code keys} random 16-byte keys with 100-byte values (built with {@link Db#buildTree})
- * beside a default tree of 100 000 entries that a reader thread gets at random from, then the tree emptied and
+ * beside a default tree of 100 000 entries that a reader thread gets at random from and a tree a writer thread
+ * inserts into, then the tree emptied and
  * the store flushed, each way in turn: {@link Tree#clear} on the tree as built (its nodes cached), {@link Tree#clear}
  * after a reopen (every node read from the disk), {@link Db#dropTree}, and removing every key in batches of
- * 10 000 (what a caller without {@code clear} would do; not atomic). Per way: the wall clock, and the reader's gets
- * meanwhile and its longest one (a clear or a drop holds every reader of the store while it runs).
+ * 10 000 (what a caller without {@code clear} would do; not atomic). Per way: the wall clock, the reader's gets
+ * meanwhile and its longest one (a clear or a drop holds the tree's own readers while it frees its pages), and
+ * the writer's inserts and its longest one (a clear or a drop holds every writer of the store while it runs).
  *
  * <pre>
  * java -Xms3g -Xmx3g -cp modules/toboggan-bench/target/benchmarks.jar dev.toboggan.bench.tree.ClearCost \
@@ -65,6 +67,17 @@ public final class ClearCost {
     private static void measure(Db db, String way, byte[][] sorted) throws InterruptedException {
         AtomicBoolean done = new AtomicBoolean();
         long[] reads = new long[2]; // gets, longest in ns
+        long[] writes = new long[2]; // inserts, longest in ns
+        Tree written = db.tree("w");
+        Thread writer = new Thread(() -> {
+            byte[] value = TreeBenchmark.value();
+            for (int i = 0; !done.get(); i++) {
+                long start = System.nanoTime();
+                written.insert(key(i % READER_KEYS), value);
+                writes[1] = Math.max(writes[1], System.nanoTime() - start);
+                writes[0]++;
+            }
+        }, "writer");
         Thread reader = new Thread(() -> {
             java.util.SplittableRandom r = new java.util.SplittableRandom(7);
             while (!done.get()) {
@@ -77,20 +90,25 @@ public final class ClearCost {
             }
         }, "reader");
         reader.start();
+        writer.start();
         Thread.sleep(200);
         long before = reads[0];
+        long writesBefore = writes[0];
         reads[1] = 0;
+        writes[1] = 0;
         long start = System.nanoTime();
         long removed = empty(db, way, sorted);
         db.flush();
         double ms = (System.nanoTime() - start) / 1e6;
         done.set(true);
         reader.join();
+        writer.join();
         if (removed != sorted.length) {
             throw new AssertionError(way + " removed " + removed + " of " + sorted.length + " entries");
         }
-        System.out.printf("%-20s %8.0f ms (%6.2f M entries/s); reader: %d gets meanwhile, the longest %.1f ms%n", way, ms,
-                sorted.length / ms / 1000, reads[0] - before, reads[1] / 1e6);
+        System.out.printf("%-20s %8.0f ms (%6.2f M entries/s); reader: %d gets meanwhile, the longest %.1f ms; writer: "
+                + "%d inserts, the longest %.1f ms%n", way, ms, sorted.length / ms / 1000, reads[0] - before, reads[1] / 1e6,
+                writes[0] - writesBefore, writes[1] / 1e6);
     }
 
     private static byte[] key(int i) {
