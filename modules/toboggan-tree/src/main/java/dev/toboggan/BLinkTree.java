@@ -70,7 +70,8 @@ import java.util.stream.LongStream;
  *       {@link #rootPid} stays valid.
  *   <li><b>Clears</b> ({@link #clear}), drops and renames onto the tree ({@link #takeOver}) hold the exclusive
  *       side: they read the whole tree first (level by level along the right links, from the root page named in
- *       the meta page: {@link #rootPid} may lag a root growth), with readers still going, then one structure
+ *       the meta page: {@link #rootPid} may lag a root growth; {@link #prefetch} has read it into the cache
+ *       before the exclusive side was taken), with readers still going, then one structure
  *       change in one page cache batch replaces the root page by an empty leaf, keeping its id (a drop removes
  *       the root's name instead, a rename names the renamed tree's root), and frees every other page (all of
  *       them, for a drop or a rename) and every value page the leaves reference. Readers met by the change read
