@@ -1267,7 +1267,7 @@ final class BLinkTree implements Tree {
         }
     }
 
-    // ---------------------------------------------------------------- clear and drop
+    // ---------------------------------------------------------------- clear, drop, rename onto
 
     @Override
     public long clear() {
@@ -1351,7 +1351,8 @@ final class BLinkTree implements Tree {
     }
 
     /**
-     * Every page of the tree, read before a {@link #clear} or a {@link #drop} frees them, so that the structure
+     * Every page of the tree, read before a {@link #clear}, a {@link #drop} or a rename onto the tree
+     * ({@link #takeOver}) frees them, so that the structure
      * change, during which the tree's readers wait, reads nothing from the disk. What it keeps of a page is
      * its id and version ({@link PageCache#free(long, long)}): nodes that were paged out are read once, here, and
      * not held, and value pages are not read at all. Made under the exclusive side: no change runs, so the
