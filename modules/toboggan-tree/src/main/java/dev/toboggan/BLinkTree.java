@@ -1362,7 +1362,7 @@ final class BLinkTree implements Tree {
         /** The pages: nodes level by level from the root's (each along its right links), each leaf's value pages after it. */
         private final LongStream.Builder pids = LongStream.builder();
         private final LongStream.Builder versions = LongStream.builder();
-        /** Each key of the leaves as a removal, in key order; {@code null} when no watch wants them. */
+        /** Each key of the leaves that a watch watches, as a removal, in key order; {@code null} without watches. */
         private final List<Change> removed;
         private long entries;
 
@@ -1397,7 +1397,10 @@ final class BLinkTree implements Tree {
                     versions.add(pc.version(ref.pid()));
                 }
                 if (removed != null) {
-                    removed.add(Change.owning(leaf.key(i), null)); // key(i) is a copy already
+                    byte[] key = leaf.key(i); // a copy already
+                    if (watchers.wants(key)) {
+                        removed.add(Change.owning(key, null));
+                    }
                 }
             }
         }

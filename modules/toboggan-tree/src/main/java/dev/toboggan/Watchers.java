@@ -137,6 +137,16 @@ final class Watchers {
         return watches.get().length != 0;
     }
 
+    /** Whether some watch's prefix is a prefix of {@code key}: whether a change of it is to be told. */
+    boolean wants(byte[] key) {
+        for (Watch watch : watches.get()) {
+            if (startsWith(key, watch.prefix)) {
+                return true;
+            }
+        }
+        return false;
+    }
+
     /**
      * Takes a slot in every watch whose prefix {@code key} has, for a change about to be linked onto a leaf
      * version the caller has read: the caller must {@link Slots#fill} or {@link Slots#cancel} them.
