@@ -70,8 +70,8 @@ import java.util.stream.LongStream;
  *       {@link #rootPid} stays valid.
  *   <li><b>Clears</b> ({@link #clear}), drops and renames onto the tree ({@link #takeOver}) hold the exclusive
  *       side: they read the whole tree first (level by level along the right links, from the root page named in
- *       the meta page: {@link #rootPid} may lag a root growth; {@link #prefetch} has read it into the cache
- *       before the exclusive side was taken), with readers still going, then one structure
+ *       the meta page: {@link #rootPid} may lag a root growth; or, if nothing changed since, as {@link #survey}ed
+ *       before the exclusive side was taken, which also read it into the cache), with readers still going, then one structure
  *       change in one page cache batch replaces the root page by an empty leaf, keeping its id (a drop removes
  *       the root's name instead, a rename names the renamed tree's root), and frees every other page (all of
  *       them, for a drop or a rename) and every value page the leaves reference. Readers met by the change read
@@ -1272,28 +1272,30 @@ final class BLinkTree implements Tree {
     @Override
     public long clear() {
         checkWritable();
-        prefetch();
+        Teardown surveyed = survey();
         long stamp = cc.enterExclusive();
         try {
             checkWritable();
-            return clearHeld();
+            return clearHeld(surveyed);
         } finally {
             cc.exitExclusive(stamp);
         }
     }
 
     /**
-     * {@link #clear}'s work; the caller holds the exclusive side. The tree is read whole first (writers are held,
-     * readers go on), then one structure change, in one page cache batch, replaces the root page by an empty leaf
-     * (its id stays, so {@link #rootPid} and the meta page stay as they are) and frees every other page.
+     * {@link #clear}'s work; the caller holds the exclusive side. The tree's pages are those {@code surveyed} found,
+     * if it is still current, else the tree is walked whole now (writers are held, readers go on); then one structure
+     * change, in one page cache batch, replaces the root page by an empty leaf (its id stays, so {@link #rootPid}
+     * and the meta page stay as they are) and frees every other page.
      */
-    private long clearHeld() {
+    private long clearHeld(Teardown surveyed) {
         long root = pc.root(rootName); // rootPid may be a root that has grown a level since
         Page<Node> rootView = readNode(root);
         if (rootView.value() instanceof Leaf leaf && leaf.count() == 0 && leaf.next == TreeNode.NO_PID) {
             return 0;
         }
-        Teardown teardown = new Teardown(rootView, watchers.any());
+        boolean watched = watchers.any(); // a survey keeps no keys: with watches, walk
+        Teardown teardown = !watched && isCurrent(surveyed, root) ? surveyed : new Teardown(rootView, watched);
         rootPid = root; // before the structure change ends: a reader that starts after it must not find a freed root
         teardown.run("a clear", () -> replaceUnchanged(rootView, Leaf.emptyRoot()), 1);
         underfull.clear(); // the leaves it named are gone
@@ -1304,12 +1306,13 @@ final class BLinkTree implements Tree {
     }
 
     /**
-     * Removes the tree from the meta page and frees every page of it: read whole first, then freed by one
-     * structure change in one page cache batch. The caller holds the exclusive side of the concurrency control.
+     * Removes the tree from the meta page and frees every page of it: as {@code surveyed} found them if it is still
+     * current, else read whole now, then freed by one structure change in one page cache batch. The caller holds the
+     * exclusive side of the concurrency control.
      */
-    void drop() {
+    void drop(Teardown surveyed) {
         long root = pc.root(rootName);
-        Teardown teardown = new Teardown(linkedNode(root), false);
+        Teardown teardown = isCurrent(surveyed, root) ? surveyed : new Teardown(linkedNode(root), false);
         ended = "the tree '" + name + "' was dropped; open it again with Db.tree(name) to start a new, empty one";
         teardown.run("a drop", () -> {
             if (!pc.casRoot(rootName, root, PageCache.NO_ROOT)) {
@@ -1319,82 +1322,106 @@ final class BLinkTree implements Tree {
     }
 
     /**
-     * Reads every node of the tree into the cache, holding nothing, before a {@link #clear}, a drop or a rename onto
-     * the tree takes the exclusive side: so that its {@link Teardown}, which every writer of the store waits for,
-     * finds the nodes cached instead of reading them from the disk (a cold tree of 1 M entries: most of a second).
-     * Best effort, as an optimistic read that keeps nothing: it stops at a structure change of the tree (pages it
-     * would follow may have been freed) and at anything unexpected, which the teardown's own walk then reports.
+     * The tree's {@link Teardown} surveyed before a {@link #clear}, a drop or a rename onto the tree takes the exclusive
+     * side, which every writer of the store then waits for: the tree walked whole as an optimistic read, holding
+     * nothing, so that its nodes are cached and, if nothing changed the tree by the time the exclusive side is held
+     * ({@link Teardown#stillCurrent}), the teardown need not walk it again. {@code null} if a structure change of the
+     * tree or anything unexpected met the walk (a page freed and reused under it, the store closing): the teardown
+     * then walks for itself, over the nodes this one read into the cache.
      */
-    void prefetch() {
+    /** Whether {@code surveyed} is this object's survey and still this tree, whose root page is {@code root}. */
+    private boolean isCurrent(Teardown surveyed, long root) {
+        return surveyed != null && surveyed.owner() == this && surveyed.stillCurrent(root);
+    }
+
+    Teardown survey() {
         long stamp = structure.beginRead();
         try {
-            long first = rootPid;
-            int steps = 0;
-            while (first != TreeNode.NO_PID) {
-                long pid = first;
-                first = TreeNode.NO_PID;
-                while (pid != TreeNode.NO_PID) {
-                    Page<Node> view = pc.get(pid);
-                    if (view == null || !(view.value() instanceof TreeNode node)
-                            || (++steps % VALIDATE_EVERY == 0 && !structure.validate(stamp))) {
-                        return;
-                    }
-                    if (first == TreeNode.NO_PID && node instanceof Index index) {
-                        first = index.children[0];
-                    }
-                    pid = node.next;
-                }
+            Page<Node> rootView = pc.get(pc.root(rootName));
+            if (rootView == null) {
+                return null;
             }
+            Teardown surveyed = new Teardown(stamp);
+            return surveyed.walk(rootView) ? surveyed : null;
         } catch (RuntimeException unexpected) {
-            // a page freed and reused under the walk, the store closing: the teardown reads for itself
+            return null;
         }
     }
 
     /**
      * Every page of the tree, read before a {@link #clear}, a {@link #drop} or a rename onto the tree
-     * ({@link #takeOver}) frees them, so that the structure
-     * change, during which the tree's readers wait, reads nothing from the disk. What it keeps of a page is
-     * its id and version ({@link PageCache#free(long, long)}): nodes that were paged out are read once, here, and
-     * not held, and value pages are not read at all. Made under the exclusive side: no change runs, so the
-     * versions stay current (the page cache's moves do not change them).
+     * ({@link #takeOver}) frees them, so that the structure change, during which the tree's readers wait, reads
+     * nothing from the disk. What it keeps of a page is its id and version ({@link PageCache#free(long, long)}):
+     * nodes that were paged out are read once, here, and not held, and value pages are not read at all. Made under
+     * the exclusive side, when no change runs, so the versions stay current (the page cache's moves do not change
+     * them); or surveyed ahead of it ({@link #survey}), and then used only if {@link #stillCurrent}.
      */
-    private final class Teardown {
-        /** The pages: nodes level by level from the root's (each along its right links), each leaf's value pages after it. */
-        private final LongStream.Builder pids = LongStream.builder();
-        private final LongStream.Builder versions = LongStream.builder();
+    final class Teardown {
+        /** The stamp of a survey's optimistic read; {@link #HELD} for a walk under the exclusive side. */
+        private static final long HELD = -1;
+        private final long stamp;
         /** Each key of the leaves that a watch watches, as a removal, in key order; {@code null} without watches. */
         private final List<Change> removed;
+        /** The pages: nodes level by level from the root's (each along its right links), each leaf's value pages after it. */
+        private long[] pids;
+        private long[] versions;
         private long entries;
 
+        /** The teardown of the tree as it is now; the caller holds the exclusive side. */
         Teardown(Page<Node> rootView, boolean withChanges) {
-            removed = withChanges ? new ArrayList<>() : null;
+            this.stamp = HELD;
+            this.removed = withChanges ? new ArrayList<>() : null;
+            walk(rootView);
+        }
+
+        /** A survey, under the optimistic read of {@code stamp}: {@link #walk} says whether it went through. */
+        private Teardown(long stamp) {
+            this.stamp = stamp;
+            this.removed = null;
+        }
+
+        /**
+         * Walks the tree from its root, level by level along the right links, taking each page's id and version.
+         *
+         * @return {@code false} if a survey met a structure change of the tree and stopped
+         */
+        private boolean walk(Page<Node> rootView) {
+            LongStream.Builder ids = LongStream.builder();
+            LongStream.Builder of = LongStream.builder();
+            int steps = 0;
             long first = rootView.pid();
             while (first != TreeNode.NO_PID) {
                 long pid = first;
                 first = TreeNode.NO_PID;
                 while (pid != TreeNode.NO_PID) {
+                    if (stamp != HELD && ++steps % VALIDATE_EVERY == 0 && !structure.validate(stamp)) {
+                        return false;
+                    }
                     Page<Node> view = pid == rootView.pid() ? rootView : linkedNode(pid);
                     TreeNode node = node(view);
-                    pids.add(pid);
-                    versions.add(view.ts());
+                    ids.add(pid);
+                    of.add(view.ts());
                     if (first == TreeNode.NO_PID && node instanceof Index index) {
                         first = index.children[0];
                     }
                     if (node instanceof Leaf leaf) {
-                        read(leaf);
+                        read(leaf, ids, of);
                     }
                     pid = node.next;
                 }
             }
+            pids = ids.build().toArray();
+            versions = of.build().toArray();
+            return stamp == HELD || structure.validate(stamp);
         }
 
-        private void read(Leaf leaf) {
+        private void read(Leaf leaf, LongStream.Builder ids, LongStream.Builder of) {
             entries += leaf.count();
             for (int i = 0; i < leaf.count(); i++) {
                 ValueRef ref = leaf.ref(i);
                 if (ref != null) {
-                    pids.add(ref.pid());
-                    versions.add(pc.version(ref.pid()));
+                    ids.add(ref.pid());
+                    of.add(pc.version(ref.pid()));
                 }
                 if (removed != null) {
                     byte[] key = leaf.key(i); // a copy already
@@ -1405,6 +1432,32 @@ final class BLinkTree implements Tree {
             }
         }
 
+        BLinkTree owner() {
+            return BLinkTree.this;
+        }
+
+        /**
+         * Whether this survey is still the tree whose root page is {@code root}: no structure change of the tree since
+         * it began, and every page it found at the version it found (any change that adds a page to the tree, a
+         * split, a root growth, a child linked, a value page, also changes a page it found; versions only grow).
+         * The caller holds the exclusive side, so the answer holds until it lets go.
+         */
+        boolean stillCurrent(long root) {
+            if (stamp == HELD || !structure.validate(stamp) || pids.length == 0 || pids[0] != root) {
+                return false;
+            }
+            try {
+                for (int i = 0; i < pids.length; i++) {
+                    if (pc.version(pids[i]) != versions[i]) {
+                        return false;
+                    }
+                }
+            } catch (IllegalStateException freed) {
+                return false;
+            }
+            return true;
+        }
+
         /**
          * The structure change, in one page cache batch: {@code unlink} (the root made an empty leaf, or its name
          * removed), then every page freed but the first {@code skip} (1: the root, which {@code unlink} kept). If
@@ -1412,15 +1465,13 @@ final class BLinkTree implements Tree {
          * ({@link #failHalfWay}), so that recovery drops the whole change instead of keeping the pages half freed.
          */
         void run(String what, Runnable unlink, int skip) {
-            long[] ids = pids.build().toArray();
-            long[] expected = versions.build().toArray();
             beginStructureChange();
             try (dev.toboggan.core.pagecache.Batch atomic = pc.openBatch()) {
                 unlink.run();
                 try {
-                    for (int i = skip; i < ids.length; i++) {
-                        if (!pc.free(ids[i], expected[i])) {
-                            throw new IllegalStateException("tree '" + name + "': page " + ids[i] + " changed while "
+                    for (int i = skip; i < pids.length; i++) {
+                        if (!pc.free(pids[i], versions[i])) {
+                            throw new IllegalStateException("tree '" + name + "': page " + pids[i] + " changed while "
                                     + "the tree was torn down, though no change may run then");
                         }
                     }
@@ -1510,13 +1561,14 @@ final class BLinkTree implements Tree {
 
     /**
      * Gives this tree the pages of the tree {@link Db#renameTree renamed} onto its name, in place of its own: it
-     * reads itself whole, then one structure change in one page cache batch names {@code newRoot} as its root, runs
+     * takes its pages as {@code surveyed} found them if it is still current, else reads itself whole, then one
+     * structure change in one page cache batch names {@code newRoot} as its root, runs
      * {@code unlinkSource} (the renamed tree's name removed) and frees every page it had. Reads go on from
      * {@code newRoot}. The caller holds the exclusive side; the tree has no watches.
      */
-    void takeOver(long newRoot, Runnable unlinkSource) {
+    void takeOver(long newRoot, Runnable unlinkSource, Teardown surveyed) {
         long root = pc.root(rootName);
-        Teardown teardown = new Teardown(linkedNode(root), false);
+        Teardown teardown = isCurrent(surveyed, root) ? surveyed : new Teardown(linkedNode(root), false);
         teardown.run("a rename onto it", () -> {
             if (!pc.casRoot(rootName, root, newRoot)) {
                 throw new IllegalStateException("tree '" + name + "': its root changed during a rename onto it");

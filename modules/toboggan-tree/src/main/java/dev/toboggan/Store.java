@@ -199,7 +199,7 @@ final class Store implements Db {
         if (DEFAULT_TREE.equals(name)) {
             throw new IllegalArgumentException("the default tree cannot be dropped; remove its keys instead");
         }
-        prefetch(name);
+        BLinkTree.Teardown surveyed = survey(name);
         return changeTrees(() -> {
             String rootName = TREE_PREFIX + name;
             long root = pc.root(rootName);
@@ -210,18 +210,19 @@ final class Store implements Db {
             if (root == PageCache.NO_ROOT) {
                 return false;
             }
-            (tree != null ? tree : new BLinkTree(this, name, rootName, root)).drop();
+            (tree != null ? tree : new BLinkTree(this, name, rootName, root)).drop(surveyed);
             return true;
         });
     }
 
-    /** {@link BLinkTree#prefetch} of the tree named {@code name}, if the store has one: before it is torn down. */
-    private void prefetch(String name) {
+    /**
+     * {@link BLinkTree#survey} of the tree named {@code name}, before it is torn down; {@code null} if the store has
+     * no such tree or the survey did not go through.
+     */
+    private BLinkTree.Teardown survey(String name) {
         checkOpen();
         BLinkTree tree = existingTree(name);
-        if (tree != null) {
-            tree.prefetch();
-        }
+        return tree == null ? null : tree.survey();
     }
 
     /**
@@ -252,7 +253,7 @@ final class Store implements Db {
         if (from.equals(to)) {
             throw new IllegalArgumentException("tree '" + from + "' cannot be renamed to its own name");
         }
-        prefetch(to);
+        BLinkTree.Teardown surveyed = survey(to);
         return changeTrees(() -> {
             String sourceName = TREE_PREFIX + from;
             long source = pc.root(sourceName);
@@ -272,7 +273,7 @@ final class Store implements Db {
                 }
             };
             if (replaced != null) {
-                replaced.takeOver(source, unlinkSource);
+                replaced.takeOver(source, unlinkSource, surveyed);
             } else {
                 try (dev.toboggan.core.pagecache.Batch atomic = pc.openBatch()) {
                     if (!pc.casRoot(TREE_PREFIX + to, PageCache.NO_ROOT, source)) {

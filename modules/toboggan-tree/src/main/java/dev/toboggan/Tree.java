@@ -345,8 +345,9 @@ public interface Tree extends Iterable<Map.Entry<byte[], byte[]>> {
      * stay. A watch of the tree gets one event, as for a batch: each removed key under its prefix, in key
      * order, as a removal.
      *
-     * <p>It runs alone like a drop: writers of the store wait while it reads the whole tree (from the disk where
-     * evicted; value pages are not read), then this tree's readers wait while it frees the pages (for 1 M entries
+     * <p>It runs alone like a drop: it reads the whole tree first holding nothing (from the disk where evicted; value
+     * pages are not read), then writers of the store wait while it checks that nothing changed meanwhile (or reads
+     * the tree again), then this tree's readers wait while it frees the pages (for 1 M entries
      * of 16-byte keys and 100-byte values, 50–200 ms in all with the tree cached and 0.2–1.4 s after a reopen);
      * readers of the store's other trees go on. A writer that writes meanwhile writes before or
      * after it, never into a half-cleared tree. Not offered in a {@link Db#transaction}: remove the keys there.

@@ -655,8 +655,8 @@ class TreeTest {
     }
 
     /**
-     * A clear reads a cold tree into the cache before it takes the exclusive side (its prefetch), so that the walk
-     * writers wait for reads nothing from the disk: after the prefetch, the clear pages nothing in.
+     * A clear surveys a cold tree before it takes the exclusive side, reading it into the cache, so that what
+     * writers wait for reads nothing from the disk: after the survey, the clear pages nothing in.
      */
     @Test
     void aClearReadsAColdTreeBeforeItHoldsTheWriters() {
@@ -668,12 +668,45 @@ class TreeTest {
         reopen();
         BLinkTree cold = (BLinkTree) db.tree("t");
         long misses = db.pageCache().cacheStats().misses();
-        cold.prefetch();
-        long prefetched = db.pageCache().cacheStats().misses() - misses;
-        assertThat(prefetched).as("nodes read by the prefetch").isGreaterThan(10);
+        assertThat(cold.survey()).isNotNull();
+        assertThat(db.pageCache().cacheStats().misses() - misses).as("nodes read by the survey").isGreaterThan(10);
         long before = db.pageCache().cacheStats().misses();
         assertThat(cold.clear()).isEqualTo(400);
         assertThat(db.pageCache().cacheStats().misses()).as("pages the clear read from the disk").isEqualTo(before);
+        TreeVerifier.verify(db);
+    }
+
+    /**
+     * A survey stands for the tree only while no page it found changed and no structure change of the tree ran:
+     * an insert, a split, a merge each make it stale, and a teardown then walks the tree again.
+     */
+    @Test
+    void aSurveyIsStaleOnceTheTreeChanges() {
+        BLinkTree t = (BLinkTree) db.tree("t");
+        for (int i = 0; i < 300; i++) {
+            t.insert(be(i), value(i, 30));
+        }
+        long root = db.pageCache().root(Store.TREE_PREFIX + "t");
+        BLinkTree.Teardown survey = t.survey();
+        assertThat(survey.stillCurrent(root)).isTrue();
+        t.insert(be(7), value(-7, 30));
+        assertThat(survey.stillCurrent(root)).as("after an overwrite").isFalse();
+
+        BLinkTree.Teardown beforeSplits = t.survey();
+        for (int i = 300; i < 330; i++) {
+            t.insert(be(i), value(i, 30));
+        }
+        assertThat(beforeSplits.stillCurrent(root)).as("after inserts that split leaves").isFalse();
+
+        BLinkTree.Teardown beforeMerges = t.survey();
+        assertThat(beforeMerges.stillCurrent(root)).isTrue();
+        long changes = db.metrics().concurrency().structureChanges();
+        for (int i = 0; i < 200; i++) {
+            t.remove(be(i));
+        }
+        assertThat(db.metrics().concurrency().structureChanges()).as("merges").isGreaterThan(changes);
+        assertThat(beforeMerges.stillCurrent(root)).as("after merges").isFalse();
+        assertThat(t.clear()).isEqualTo(130);
         TreeVerifier.verify(db);
     }
 
