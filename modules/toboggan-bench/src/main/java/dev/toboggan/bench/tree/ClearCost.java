@@ -8,7 +8,6 @@ import dev.toboggan.bench.BenchDirs;
 import java.nio.file.Path;
 import java.util.Iterator;
 import java.util.Map;
-import java.util.concurrent.atomic.AtomicBoolean;
 
 /**
  * What emptying a tree costs, and what it costs the store's readers: {@code rounds} times, a tree of
@@ -65,50 +64,35 @@ public final class ClearCost {
     }
 
     private static void measure(Db db, String way, byte[][] sorted) throws InterruptedException {
-        AtomicBoolean done = new AtomicBoolean();
-        long[] reads = new long[2]; // gets, longest in ns
-        long[] writes = new long[2]; // inserts, longest in ns
+        java.util.SplittableRandom r = new java.util.SplittableRandom(7);
+        TimedLoop reader = new TimedLoop("reader", i -> {
+            if (db.get(key(r.nextInt(READER_KEYS))) == null) {
+                throw new AssertionError("a reader's key is missing");
+            }
+        });
         Tree written = db.tree("w");
-        Thread writer = new Thread(() -> {
-            byte[] value = TreeBenchmark.value();
-            for (int i = 0; !done.get(); i++) {
-                long start = System.nanoTime();
-                written.insert(key(i % READER_KEYS), value);
-                writes[1] = Math.max(writes[1], System.nanoTime() - start);
-                writes[0]++;
-            }
-        }, "writer");
-        Thread reader = new Thread(() -> {
-            java.util.SplittableRandom r = new java.util.SplittableRandom(7);
-            while (!done.get()) {
-                long start = System.nanoTime();
-                if (db.get(key(r.nextInt(READER_KEYS))) == null) {
-                    throw new AssertionError("a reader's key is missing");
-                }
-                reads[1] = Math.max(reads[1], System.nanoTime() - start);
-                reads[0]++;
-            }
-        }, "reader");
-        reader.start();
-        writer.start();
-        Thread.sleep(200);
-        long before = reads[0];
-        long writesBefore = writes[0];
-        reads[1] = 0;
-        writes[1] = 0;
-        long start = System.nanoTime();
-        long removed = empty(db, way, sorted);
-        db.flush();
-        double ms = (System.nanoTime() - start) / 1e6;
-        done.set(true);
-        reader.join();
-        writer.join();
+        byte[] value = TreeBenchmark.value();
+        TimedLoop writer = new TimedLoop("writer", i -> written.insert(key(i % READER_KEYS), value));
+        long removed;
+        double ms;
+        try {
+            Thread.sleep(200);
+            reader.measure();
+            writer.measure();
+            long start = System.nanoTime();
+            removed = empty(db, way, sorted);
+            db.flush();
+            ms = (System.nanoTime() - start) / 1e6;
+        } finally {
+            reader.stop();
+            writer.stop();
+        }
         if (removed != sorted.length) {
             throw new AssertionError(way + " removed " + removed + " of " + sorted.length + " entries");
         }
         System.out.printf("%-20s %8.0f ms (%6.2f M entries/s); reader: %d gets meanwhile, the longest %.1f ms; writer: "
-                + "%d inserts, the longest %.1f ms%n", way, ms, sorted.length / ms / 1000, reads[0] - before, reads[1] / 1e6,
-                writes[0] - writesBefore, writes[1] / 1e6);
+                + "%d inserts, the longest %.1f ms%n", way, ms, sorted.length / ms / 1000, reader.count(),
+                reader.longestMillis(), writer.count(), writer.longestMillis());
     }
 
     private static byte[] key(int i) {

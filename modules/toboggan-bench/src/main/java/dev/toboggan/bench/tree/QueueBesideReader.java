@@ -7,7 +7,6 @@ import dev.toboggan.bench.BenchDirs;
 import java.nio.ByteBuffer;
 import java.nio.file.Path;
 import java.util.SplittableRandom;
-import java.util.concurrent.atomic.AtomicBoolean;
 
 /**
  * Two trees of one store, as a service embedding Toboggan for a journal and a lookup table has them: tree
@@ -45,34 +44,31 @@ public final class QueueBesideReader {
                     queue.insert(key(i), value);
                 }
                 db.flush();
-                AtomicBoolean done = new AtomicBoolean();
-                long[] reads = new long[2]; // gets, longest in ns
-                long seed = run;
-                Thread reader = new Thread(() -> {
-                    SplittableRandom r = new SplittableRandom(seed);
-                    while (!done.get()) {
-                        long start = System.nanoTime();
-                        if (lookup.get(key(r.nextInt(lookupKeys))) == null) {
-                            throw new AssertionError("a lookup key is missing");
-                        }
-                        reads[1] = Math.max(reads[1], System.nanoTime() - start);
-                        reads[0]++;
+                SplittableRandom r = new SplittableRandom(run);
+                TimedLoop reader = new TimedLoop("reader", i -> {
+                    if (lookup.get(key(r.nextInt(lookupKeys))) == null) {
+                        throw new AssertionError("a lookup key is missing");
                     }
-                }, "reader");
-                long changesBefore = db.metrics().concurrency().structureChanges();
-                reader.start();
-                long start = System.nanoTime();
-                long head = 0;
-                long tail = HELD;
-                for (int i = 0; i < pairs; i++) {
-                    queue.insert(key(tail++), value);
-                    queue.remove(key(head++));
+                });
+                long changesBefore;
+                double seconds;
+                try {
+                    Thread.sleep(200);
+                    changesBefore = db.metrics().concurrency().structureChanges();
+                    reader.measure();
+                    long start = System.nanoTime();
+                    long head = 0;
+                    long tail = HELD;
+                    for (int i = 0; i < pairs; i++) {
+                        queue.insert(key(tail++), value);
+                        queue.remove(key(head++));
+                    }
+                    seconds = (System.nanoTime() - start) / 1e9;
+                } finally {
+                    reader.stop();
                 }
-                double seconds = (System.nanoTime() - start) / 1e9;
-                done.set(true);
-                reader.join();
                 System.out.printf("run %d: reader %.0f k gets/s (longest %.1f ms) beside %.0f k queue pairs/s; %d structure "
-                        + "changes%n", run, reads[0] / seconds / 1000, reads[1] / 1e6, pairs / seconds / 1000,
+                        + "changes%n", run, reader.count() / seconds / 1000, reader.longestMillis(), pairs / seconds / 1000,
                         db.metrics().concurrency().structureChanges() - changesBefore);
             } finally {
                 BenchDirs.delete(dir);
