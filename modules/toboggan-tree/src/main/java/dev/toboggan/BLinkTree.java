@@ -1,5 +1,6 @@
 package dev.toboggan;
 
+import dev.toboggan.core.Failpoints;
 import dev.toboggan.core.LazyLogger;
 import dev.toboggan.core.TobogganException;
 import dev.toboggan.core.pagecache.CasResult;
@@ -1269,56 +1270,83 @@ final class BLinkTree implements Tree {
 
     // ---------------------------------------------------------------- clear, drop, rename onto
 
+    /**
+     * The tree's pages are those {@code surveyed} found, if it is still current, else the tree is walked whole under
+     * the exclusive side (writers are held, readers go on); then one structure change replaces the root page by an
+     * empty leaf (its id stays, so {@link #rootPid} and the meta page stay as they are) and, once writers go on again,
+     * frees every other page in the same page cache batch ({@link Teardown#unlink}). A watch's event takes its turn
+     * under the exclusive side and goes out once that batch is sealed.
+     */
     @Override
     public long clear() {
         checkWritable();
         Teardown surveyed = survey();
         long stamp = cc.enterExclusive();
+        boolean exclusive = true;
         try {
             checkWritable();
-            return clearHeld(surveyed);
+            long root = pc.root(rootName); // rootPid may be a root that has grown a level since
+            Page<Node> rootView = readNode(root);
+            if (rootView.value() instanceof Leaf leaf && leaf.count() == 0 && leaf.next == TreeNode.NO_PID) {
+                return 0;
+            }
+            boolean watched = watchers.any(); // a survey keeps no keys: with watches, walk
+            Teardown teardown = !watched && isCurrent(surveyed, root) ? surveyed : new Teardown(rootView, watched);
+            Watchers.Taken events = teardown.removed == null || teardown.removed.isEmpty() ? null
+                    : watchers.take(teardown.removed);
+            rootPid = root; // before the structure change ends: a reader that starts after it must not find a freed root
+            Teardown.Frees frees;
+            try {
+                frees = teardown.unlink("a clear", () -> replaceUnchanged(rootView, Leaf.emptyRoot()), 1);
+            } catch (RuntimeException | Error e) {
+                if (events != null) {
+                    events.cancel();
+                }
+                throw e;
+            }
+            underfull.clear(); // the leaves it named are gone
+            stamp = cc.toShared(stamp);
+            exclusive = false;
+            try {
+                frees.run();
+            } catch (RuntimeException | Error e) {
+                if (events != null) {
+                    events.cancel();
+                }
+                throw e;
+            }
+            if (events != null) {
+                events.deliver();
+            }
+            return teardown.entries;
         } finally {
-            cc.exitExclusive(stamp);
+            if (exclusive) {
+                cc.exitExclusive(stamp);
+            } else {
+                cc.exitShared(stamp);
+            }
         }
     }
 
     /**
-     * {@link #clear}'s work; the caller holds the exclusive side. The tree's pages are those {@code surveyed} found,
-     * if it is still current, else the tree is walked whole now (writers are held, readers go on); then one structure
-     * change, in one page cache batch, replaces the root page by an empty leaf (its id stays, so {@link #rootPid}
-     * and the meta page stay as they are) and frees every other page.
+     * Removes the tree from the meta page, its pages as {@code surveyed} found them if it is still current, else read
+     * whole now: one structure change, in a page cache batch that the returned frees complete. The caller holds the
+     * exclusive side of the concurrency control, and runs the frees once it turned it into a writer's.
      */
-    private long clearHeld(Teardown surveyed) {
-        long root = pc.root(rootName); // rootPid may be a root that has grown a level since
-        Page<Node> rootView = readNode(root);
-        if (rootView.value() instanceof Leaf leaf && leaf.count() == 0 && leaf.next == TreeNode.NO_PID) {
-            return 0;
-        }
-        boolean watched = watchers.any(); // a survey keeps no keys: with watches, walk
-        Teardown teardown = !watched && isCurrent(surveyed, root) ? surveyed : new Teardown(rootView, watched);
-        rootPid = root; // before the structure change ends: a reader that starts after it must not find a freed root
-        teardown.run("a clear", () -> replaceUnchanged(rootView, Leaf.emptyRoot()), 1);
-        underfull.clear(); // the leaves it named are gone
-        if (teardown.removed != null && !teardown.removed.isEmpty()) {
-            watchers.publish(teardown.removed);
-        }
-        return teardown.entries;
-    }
-
-    /**
-     * Removes the tree from the meta page and frees every page of it: as {@code surveyed} found them if it is still
-     * current, else read whole now, then freed by one structure change in one page cache batch. The caller holds the
-     * exclusive side of the concurrency control.
-     */
-    void drop(Teardown surveyed) {
+    Teardown.Frees drop(Teardown surveyed) {
         long root = pc.root(rootName);
         Teardown teardown = isCurrent(surveyed, root) ? surveyed : new Teardown(linkedNode(root), false);
         ended = "the tree '" + name + "' was dropped; open it again with Db.tree(name) to start a new, empty one";
-        teardown.run("a drop", () -> {
+        return teardown.unlink("a drop", () -> {
             if (!pc.casRoot(rootName, root, PageCache.NO_ROOT)) {
                 throw new IllegalStateException("tree '" + name + "': its root changed during its drop");
             }
         }, 0);
+    }
+
+    /** Whether {@code surveyed} is this object's survey and still this tree, whose root page is {@code root}. */
+    private boolean isCurrent(Teardown surveyed, long root) {
+        return surveyed != null && surveyed.owner() == this && surveyed.stillCurrent(root);
     }
 
     /**
@@ -1329,11 +1357,6 @@ final class BLinkTree implements Tree {
      * tree or anything unexpected met the walk (a page freed and reused under it, the store closing): the teardown
      * then walks for itself, over the nodes this one read into the cache.
      */
-    /** Whether {@code surveyed} is this object's survey and still this tree, whose root page is {@code root}. */
-    private boolean isCurrent(Teardown surveyed, long root) {
-        return surveyed != null && surveyed.owner() == this && surveyed.stillCurrent(root);
-    }
-
     Teardown survey() {
         long stamp = structure.beginRead();
         try {
@@ -1459,29 +1482,73 @@ final class BLinkTree implements Tree {
         }
 
         /**
-         * The structure change, in one page cache batch: {@code unlink} (the root made an empty leaf, or its name
-         * removed), then every page freed but the first {@code skip} (1: the root, which {@code unlink} kept). If
-         * a free fails once {@code unlink} ran (a full disk, say), the store fails before the batch is sealed
-         * ({@link #failHalfWay}), so that recovery drops the whole change instead of keeping the pages half freed.
+         * The structure change, in a page cache batch it opens: {@code unlink} (the root made an empty leaf, or its
+         * name removed, or replaced). Once it ran, the pages are no tree's: no reader that starts after the
+         * structure change reaches them, and no writer can. The batch stays open for their frees
+         * ({@link Frees#run}), which the caller runs once it let writers in again
+         * ({@link ConcurrencyControl#toShared}): one atomic change on disk, without holding every writer of the store
+         * for tens of thousands of frees. If {@code unlink} fails, the batch is sealed with what it wrote and the
+         * failure thrown.
+         *
+         * @param skip pages not freed, from the first (1: the root, which a clear's {@code unlink} kept)
          */
-        void run(String what, Runnable unlink, int skip) {
+        Frees unlink(String what, Runnable unlink, int skip) {
             beginStructureChange();
-            try (dev.toboggan.core.pagecache.Batch atomic = pc.openBatch()) {
+            dev.toboggan.core.pagecache.Batch atomic = pc.openBatch();
+            try {
                 unlink.run();
-                try {
-                    for (int i = skip; i < pids.length; i++) {
-                        if (!pc.free(pids[i], versions[i])) {
-                            throw new IllegalStateException("tree '" + name + "': page " + pids[i] + " changed while "
-                                    + "the tree was torn down, though no change may run then");
-                        }
-                    }
-                } catch (RuntimeException | Error e) {
-                    failHalfWay(what, e);
-                    throw e;
-                }
+            } catch (RuntimeException | Error e) {
+                atomic.close();
+                throw e;
             } finally {
                 endStructureChange();
             }
+            return new Frees(what, atomic, skip);
+        }
+
+        /**
+         * The frees of a torn-down tree's pages, and the seal of the batch its structure change opened: run by the
+         * thread that made that change, holding a writer's side ({@link ConcurrencyControl#toShared}), so that close
+         * and other exclusive operations wait for the seal while writers go on. A free that fails (a full disk, say)
+         * fails the store before the batch is sealed ({@link #failHalfWay}), so that recovery drops the whole change
+         * instead of keeping the pages half freed.
+         */
+        final class Frees {
+            private final String what;
+            private final dev.toboggan.core.pagecache.Batch atomic;
+            private final int skip;
+
+            private Frees(String what, dev.toboggan.core.pagecache.Batch atomic, int skip) {
+                this.what = what;
+                this.atomic = atomic;
+                this.skip = skip;
+            }
+
+            void run() {
+                try (atomic) {
+                    try {
+                        failpoint("tree.teardown.frees");
+                        for (int i = skip; i < pids.length; i++) {
+                            if (!pc.free(pids[i], versions[i])) {
+                                throw new IllegalStateException("tree '" + name + "': page " + pids[i] + " changed "
+                                        + "after the tree was torn down, though it was no tree's any more");
+                            }
+                        }
+                    } catch (RuntimeException | Error e) {
+                        failHalfWay(what, e);
+                        throw e;
+                    }
+                }
+            }
+        }
+    }
+
+    /** A test's failure or pause at {@code point} ({@link Failpoints}; nothing unless the JVM enables them). */
+    private static void failpoint(String point) {
+        try {
+            Failpoints.check(point);
+        } catch (java.io.IOException e) {
+            throw new java.io.UncheckedIOException(e);
         }
     }
 
@@ -1562,14 +1629,15 @@ final class BLinkTree implements Tree {
     /**
      * Gives this tree the pages of the tree {@link Db#renameTree renamed} onto its name, in place of its own: it
      * takes its pages as {@code surveyed} found them if it is still current, else reads itself whole, then one
-     * structure change in one page cache batch names {@code newRoot} as its root, runs
-     * {@code unlinkSource} (the renamed tree's name removed) and frees every page it had. Reads go on from
-     * {@code newRoot}. The caller holds the exclusive side; the tree has no watches.
+     * structure change, in a page cache batch that the returned frees of every page it had complete, names
+     * {@code newRoot} as its root and runs {@code unlinkSource} (the renamed tree's name removed). Reads go on from
+     * {@code newRoot}. The caller holds the exclusive side, and runs the frees once it turned it into a writer's; the
+     * tree has no watches.
      */
-    void takeOver(long newRoot, Runnable unlinkSource, Teardown surveyed) {
+    Teardown.Frees takeOver(long newRoot, Runnable unlinkSource, Teardown surveyed) {
         long root = pc.root(rootName);
         Teardown teardown = isCurrent(surveyed, root) ? surveyed : new Teardown(linkedNode(root), false);
-        teardown.run("a rename onto it", () -> {
+        return teardown.unlink("a rename onto it", () -> {
             if (!pc.casRoot(rootName, root, newRoot)) {
                 throw new IllegalStateException("tree '" + name + "': its root changed during a rename onto it");
             }

@@ -17,7 +17,9 @@ import java.util.concurrent.locks.StampedLock;
  *   <li><b>Writers and exclusive operations</b> share one {@link StampedLock}: a <em>writer</em> (insert,
  *       remove, compare-and-swap) holds its read side for its whole change; an <em>exclusive</em> operation
  *       (apply a batch, commit a transaction, merge, clear, drop or rename a tree, close) holds its write side, so
- *       no writer runs meanwhile.
+ *       no writer runs meanwhile. A clear, a drop or a rename onto a tree holds it for its structure change only,
+ *       then turns it into a read side ({@link #toShared}) for the frees of the pages it took out of the tree, in
+ *       the same page cache batch: writers go on, exclusive operations wait for the batch's seal.
  *   <li><b>Readers</b> (get, one leaf of an iterator) hold nothing and write nothing shared, so reads scale
  *       across cores. Two things can make what a reader read wrong, and each is kept apart differently:
  *       <ul>
@@ -84,6 +86,22 @@ final class ConcurrencyControl {
 
     void exitExclusive(long stamp) {
         lock.unlockWrite(stamp);
+    }
+
+    /**
+     * Turns the exclusive side into a writer's, at once: writers go on from here, and no exclusive operation (a
+     * batch, a merge, close) comes between. A teardown frees a tree's pages so, after its structure change
+     * (those pages are no tree's any more), in the page cache batch that change opened: writers need not wait
+     * for the frees, and close, which must not find that batch open, still does.
+     *
+     * @return the stamp to pass to {@link #exitShared}
+     */
+    long toShared(long exclusive) {
+        long shared = lock.tryConvertToReadLock(exclusive);
+        if (shared == 0L) {
+            throw new IllegalStateException("the exclusive side is not held with stamp " + exclusive);
+        }
+        return shared;
     }
 
     /** Counts a structure change of a tree ({@link StructureSequence#begin}) for the metrics; the caller holds the write side. */

@@ -208,10 +208,10 @@ final class Store implements Db {
                 tree.endWatches(new IllegalStateException("the tree '" + name + "' was dropped; its watch ended"));
             }
             if (root == PageCache.NO_ROOT) {
-                return false;
+                return new TreesChanged<>(false, null);
             }
-            (tree != null ? tree : new BLinkTree(this, name, rootName, root)).drop(surveyed);
-            return true;
+            BLinkTree dropped = tree != null ? tree : new BLinkTree(this, name, rootName, root);
+            return new TreesChanged<>(true, dropped.drop(surveyed));
         });
     }
 
@@ -225,21 +225,40 @@ final class Store implements Db {
         return tree == null ? null : tree.survey();
     }
 
+    /** What a change of the store's set of trees returned, and the frees of a torn-down tree it left to run, or null. */
+    private record TreesChanged<T>(T result, BLinkTree.Teardown.Frees frees) {}
+
     /**
      * Runs {@code change} of the store's set of trees (a drop, a rename) alone: under {@link #trees}' monitor, then
-     * the exclusive side, with the store open.
+     * the exclusive side, with the store open. The frees of the pages of a tree it tore down run after both are let
+     * go, on a writer's side the exclusive side turns into ({@link ConcurrencyControl#toShared}): writers go on, and
+     * close waits for them.
      */
-    private <T> T changeTrees(java.util.function.Supplier<T> change) {
+    private <T> T changeTrees(java.util.function.Supplier<TreesChanged<T>> change) {
         checkOpen();
+        TreesChanged<T> changed;
+        long stamp;
         synchronized (trees) {
-            long stamp = cc.enterExclusive();
+            stamp = cc.enterExclusive();
             try {
                 checkOpen();
-                return change.get();
-            } finally {
+                changed = change.get();
+            } catch (RuntimeException | Error e) {
                 cc.exitExclusive(stamp);
+                throw e;
             }
+            if (changed.frees() == null) {
+                cc.exitExclusive(stamp);
+                return changed.result();
+            }
+            stamp = cc.toShared(stamp);
         }
+        try {
+            changed.frees().run();
+        } finally {
+            cc.exitShared(stamp);
+        }
+        return changed.result();
     }
 
     @Override
@@ -272,8 +291,9 @@ final class Store implements Db {
                     throw new IllegalStateException("the root of tree '" + from + "' changed during its rename");
                 }
             };
+            BLinkTree.Teardown.Frees frees = null;
             if (replaced != null) {
-                replaced.takeOver(source, unlinkSource, surveyed);
+                frees = replaced.takeOver(source, unlinkSource, surveyed);
             } else {
                 try (dev.toboggan.core.pagecache.Batch atomic = pc.openBatch()) {
                     if (!pc.casRoot(TREE_PREFIX + to, PageCache.NO_ROOT, source)) {
@@ -288,7 +308,7 @@ final class Store implements Db {
                 moved.retire("the tree '" + from + "' was renamed to '" + to + "'; Db.tree(\"" + to
                         + "\") is that tree now");
             }
-            return replaced != null;
+            return new TreesChanged<>(replaced != null, frees);
         });
     }
 

@@ -179,6 +179,18 @@ final class Watchers {
      * holds the exclusive side, so every change before the batch has its slot already.
      */
     void publish(List<Change> changes) {
+        take(changes).deliver();
+    }
+
+    /**
+     * {@link #publish} in two steps, for a change sealed after its caller let go of the exclusive side (a clear, whose
+     * frees run beside writers): the slots are taken now, while the caller holds it, so that each watch's event
+     * comes after every change before and before every change after; {@link Taken#deliver} once the change is
+     * sealed, or {@link Taken#cancel} if it failed.
+     */
+    Taken take(List<Change> changes) {
+        List<Slot> slots = new ArrayList<>();
+        List<WatchEvent> events = new ArrayList<>();
         for (Watch watch : watches.get()) {
             List<Change> under = null;
             for (Change change : changes) {
@@ -192,8 +204,35 @@ final class Watchers {
             if (under != null) {
                 Slot slot = watch.take();
                 if (slot != null) {
-                    slot.finish(new WatchEvent(tree, under));
+                    slots.add(slot);
+                    events.add(new WatchEvent(tree, under));
                 }
+            }
+        }
+        return new Taken(slots, events);
+    }
+
+    /** Slots taken for a change's events ({@link #take}), each with the event of its watch. */
+    static final class Taken {
+        private final List<Slot> slots;
+        private final List<WatchEvent> events;
+
+        private Taken(List<Slot> slots, List<WatchEvent> events) {
+            this.slots = slots;
+            this.events = events;
+        }
+
+        /** The change is sealed: each event goes to its watch in its turn. */
+        void deliver() {
+            for (int i = 0; i < slots.size(); i++) {
+                slots.get(i).finish(events.get(i));
+            }
+        }
+
+        /** The change failed: the watches go past the slots. */
+        void cancel() {
+            for (Slot slot : slots) {
+                slot.finish(CANCELLED);
             }
         }
     }

@@ -935,6 +935,84 @@ class TreeConcurrencyTest {
         assertThat(readOfA.get(10, TimeUnit.SECONDS)).isEqualTo(TestKeys.utf8("in a"));
     }
 
+    /**
+     * A clear, a drop and a rename onto a tree hold the exclusive side for their structure change only: while the
+     * torn-down tree's pages are freed, in the batch that change opened, a writer of another tree completes, a reader
+     * of the tree sees it as the change left it, and an exclusive operation (a batch) and a flush wait for the seal.
+     * Each case fails if the frees run before the exclusive side is let go (the writer times out).
+     */
+    @Test
+    void aTeardownFreesItsPagesWhileWritersGoOn() throws Exception {
+        Jitter.activate(false);
+        Tree other = db.tree("other");
+        Map<String, Runnable> teardowns = new java.util.LinkedHashMap<>();
+        teardowns.put("clear", () -> assertThat(db.tree("torn").clear()).isEqualTo(2_000));
+        teardowns.put("drop", () -> assertThat(db.dropTree("torn")).isTrue());
+        teardowns.put("rename onto", () -> assertThat(db.renameTree("fresh", "torn")).isTrue());
+        byte[] probe = TestKeys.be(7);
+        int round = 0;
+        for (Map.Entry<String, Runnable> teardown : teardowns.entrySet()) {
+            round++;
+            Tree torn = db.tree("torn");
+            for (int i = 0; i < 2_000; i++) {
+                torn.insert(TestKeys.be(i), value(TestKeys.utf8("torn"), i));
+            }
+            db.tree("fresh").insert(probe, TestKeys.utf8("fresh"));
+            Thread tearer = Thread.currentThread();
+            List<Future<?>> batches = new ArrayList<>();
+            List<String> seen = new ArrayList<>();
+            byte[] written = TestKeys.be(round);
+            byte[] batched = TestKeys.be(100 + round);
+            Failpoints.callback("tree.teardown.frees", () -> {
+                if (Thread.currentThread() != tearer) {
+                    return;
+                }
+                try {
+                    pool.submit(() -> other.insert(written, TestKeys.utf8("beside"))).get(10, TimeUnit.SECONDS);
+                    seen.add(String.valueOf(pool.submit(() -> {
+                        try {
+                            byte[] v = db.tree("torn").get(probe);
+                            return v == null ? "absent" : new String(v, java.nio.charset.StandardCharsets.UTF_8);
+                        } catch (IllegalStateException dropped) {
+                            return "ended";
+                        }
+                    }).get(10, TimeUnit.SECONDS)));
+                    Future<?> batch = pool.submit(() -> other.applyBatch(new Batch().insert(batched, TestKeys.utf8("b"))));
+                    Future<?> flush = pool.submit(other::flush);
+                    batches.add(batch);
+                    batches.add(flush);
+                    Thread.sleep(200);
+                    assertThat(batch.isDone()).as("%s: a batch while the frees have yet to run", teardown.getKey())
+                            .isFalse();
+                    // the write beside is in memory only: were it made durable now, a crash before the seal would
+                    // lose it with the unsealed batch, which recovery drops with everything after it
+                    assertThat(flush.isDone()).as("%s: a flush while the frees have yet to run", teardown.getKey())
+                            .isFalse();
+                } catch (Exception e) {
+                    throw new AssertionError(teardown.getKey() + ": the writer beside the frees did not complete", e);
+                }
+            });
+            try {
+                teardown.getValue().run();
+            } finally {
+                Failpoints.reset();
+            }
+            assertThat(batches).as("%s: the frees ran", teardown.getKey()).hasSize(2);
+            for (Future<?> waited : batches) {
+                waited.get(10, TimeUnit.SECONDS);
+            }
+            assertThat(seen).as("%s: what a reader of the tree saw", teardown.getKey())
+                    .containsExactly(teardown.getKey().equals("rename onto") ? "fresh" : "absent");
+            assertThat(other.get(written)).isEqualTo(TestKeys.utf8("beside"));
+            assertThat(other.get(batched)).isEqualTo(TestKeys.utf8("b"));
+            TreeVerifier.verify(db);
+            if (db.treeNames().contains("torn")) {
+                db.dropTree("torn");
+            }
+            db.dropTree("fresh");
+        }
+    }
+
     @Test
     void readersOfADroppedTreeNeverSeeAnotherTreesPages() throws Exception {
         int drops = 40 * SCALE;

@@ -222,6 +222,44 @@ class WatchTest {
         defaults.expectNoMore();
     }
 
+    /**
+     * A clear's pages are freed after writers go on again: a write of the tree made meanwhile comes after the clear's
+     * event, in both kinds of delivery (the clear's slots are taken before the writers go on, its event sent after
+     * its batch is sealed).
+     */
+    @Test
+    void aWriteMadeWhileAClearsPagesAreFreedComesAfterItsEvent() throws Exception {
+        for (WatchDelivery delivery : WatchDelivery.values()) {
+            Tree tree = db.tree("t-" + delivery);
+            for (int i = 0; i < 300; i++) {
+                tree.insert(utf8("user/" + (1000 + i)), utf8("u"));
+            }
+            Recorder users = new Recorder();
+            tree.watchPrefix(utf8("user/"), delivery).subscribe(users);
+            Thread clearing = Thread.currentThread();
+            AtomicReference<Throwable> beside = new AtomicReference<>();
+            Failpoints.callback("tree.teardown.frees", () -> {
+                if (Thread.currentThread() == clearing) {
+                    try {
+                        CompletableFuture.runAsync(() -> tree.insert(utf8("user/after"), utf8("a")))
+                                .get(10, TimeUnit.SECONDS);
+                    } catch (Exception e) {
+                        beside.set(e);
+                    }
+                }
+            });
+            try {
+                assertThat(tree.clear()).isEqualTo(300);
+            } finally {
+                Failpoints.reset();
+            }
+            assertThat(beside.get()).as("%s: the write beside the frees", delivery).isNull();
+            assertThat(users.next().changes()).as("%s: the clear's event first", delivery).hasSize(300);
+            assertThat(users.take(1)).as(delivery.toString()).containsExactly("user/after=a");
+            assertThat(tree.get(utf8("user/after"))).isEqualTo(utf8("a"));
+        }
+    }
+
     @Test
     void anEventComesOnceItsChangeCanBeRead() throws Exception {
         List<String> seen = new ArrayList<>();
