@@ -18,7 +18,9 @@ import java.util.Map;
  * after a reopen (every node read from the disk), {@link Db#dropTree}, and removing every key in batches of
  * 10 000 (what a caller without {@code clear} would do; not atomic). Per way: the wall clock, the reader's gets
  * meanwhile and its longest one (a clear or a drop holds the tree's own readers while it frees its pages), and
- * the writer's inserts and its longest one (a clear or a drop holds every writer of the store while it runs).
+ * the writer's inserts and its longest one (a clear or a drop holds every writer of the store for its structure
+ * change; its frees run beside them). Right after the build the segment cleaner is behind and paces that writer
+ * ({@code SpaceGate}); {@code -Dtoboggan.max-space-amplification=10} keeps the gate out of its figures.
  *
  * <pre>
  * java -Xms3g -Xmx3g -cp modules/toboggan-bench/target/benchmarks.jar dev.toboggan.bench.tree.ClearCost \
