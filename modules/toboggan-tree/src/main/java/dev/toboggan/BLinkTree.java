@@ -1,6 +1,5 @@
 package dev.toboggan;
 
-import dev.toboggan.core.Failpoints;
 import dev.toboggan.core.LazyLogger;
 import dev.toboggan.core.TobogganException;
 import dev.toboggan.core.pagecache.CasResult;
@@ -1295,19 +1294,12 @@ final class BLinkTree implements Tree {
             Watchers.Taken events = teardown.removed == null || teardown.removed.isEmpty() ? null
                     : watchers.take(teardown.removed);
             rootPid = root; // before the structure change ends: a reader that starts after it must not find a freed root
-            Teardown.Frees frees;
             try {
-                frees = teardown.unlink("a clear", () -> replaceUnchanged(rootView, Leaf.emptyRoot()), 1);
-            } catch (RuntimeException | Error e) {
-                if (events != null) {
-                    events.cancel();
-                }
-                throw e;
-            }
-            underfull.clear(); // the leaves it named are gone
-            stamp = cc.toShared(stamp);
-            exclusive = false;
-            try {
+                Teardown.Frees frees =
+                        teardown.unlink("a clear", () -> replaceUnchanged(rootView, Leaf.emptyRoot()), 1);
+                underfull.clear(); // the leaves it named are gone
+                stamp = cc.toShared(stamp);
+                exclusive = false;
                 frees.run();
             } catch (RuntimeException | Error e) {
                 if (events != null) {
@@ -1527,7 +1519,6 @@ final class BLinkTree implements Tree {
             void run() {
                 try (atomic) {
                     try {
-                        failpoint("tree.teardown.frees");
                         for (int i = skip; i < pids.length; i++) {
                             if (!pc.free(pids[i], versions[i])) {
                                 throw new IllegalStateException("tree '" + name + "': page " + pids[i] + " changed "
@@ -1540,15 +1531,6 @@ final class BLinkTree implements Tree {
                     }
                 }
             }
-        }
-    }
-
-    /** A test's failure or pause at {@code point} ({@link Failpoints}; nothing unless the JVM enables them). */
-    private static void failpoint(String point) {
-        try {
-            Failpoints.check(point);
-        } catch (java.io.IOException e) {
-            throw new java.io.UncheckedIOException(e);
         }
     }
 

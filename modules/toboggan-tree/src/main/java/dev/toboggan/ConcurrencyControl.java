@@ -24,7 +24,8 @@ import java.util.concurrent.locks.StampedLock;
  *       across cores. Two things can make what a reader read wrong, and each is kept apart differently:
  *       <ul>
  *         <li>a <em>structure change</em> of a tree (a merge, a clear, a drop, a rename onto it, close) frees
- *             pages whose ids may be reused under the tree's readers: it bumps the tree's
+ *             pages whose ids may be reused under the tree's readers, or unlinks them for frees right after it
+ *             (a teardown, {@link #toShared}): it bumps the tree's
  *             {@link StructureSequence} to odd before its first change and to even after its last (a sequence
  *             lock). A reader takes the even value as its stamp, waiting while it is odd, and throws away what
  *             it read and reads again if the value changed meanwhile. The sequence is the tree's own, so a

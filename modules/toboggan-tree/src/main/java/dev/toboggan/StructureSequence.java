@@ -20,7 +20,9 @@ import java.util.concurrent.locks.LockSupport;
  *       every page the change made.
  *   <li><b>Why one per tree suffices</b>: a tree's readers follow page ids only from that tree's own pages. An id
  *       another tree's structure change frees was never linked from this tree, and an id this tree freed and
- *       another reused is caught by this tree's sequence, which the free bumped. So a clear of one tree holds up
+ *       another reused is caught by this tree's sequence: a merge frees inside its structure change, and a
+ *       teardown (a clear, a drop, a rename onto the tree) unlinks its pages inside one and frees them after it,
+ *       when no stamp taken since can lead to them. So a clear of one tree holds up
  *       that tree's readers only, not those of the store's other trees. The one way pages change owner without
  *       being freed, a rename, retires the renamed tree's object in a structure change of its own
  *       ({@code BLinkTree.retire}) before the new owner can change anything, so no reader of the old object reads

@@ -959,12 +959,14 @@ class TreeConcurrencyTest {
             }
             db.tree("fresh").insert(probe, TestKeys.utf8("fresh"));
             Thread tearer = Thread.currentThread();
+            // its first free comes after the structure change: the frees start there
+            AtomicBoolean firstFree = new AtomicBoolean(true);
             List<Future<?>> batches = new ArrayList<>();
             List<String> seen = new ArrayList<>();
             byte[] written = TestKeys.be(round);
             byte[] batched = TestKeys.be(100 + round);
-            Failpoints.callback("tree.teardown.frees", () -> {
-                if (Thread.currentThread() != tearer) {
+            Failpoints.callback("pagecache.reserve.free", () -> {
+                if (Thread.currentThread() != tearer || !firstFree.compareAndSet(true, false)) {
                     return;
                 }
                 try {

@@ -237,9 +237,11 @@ class WatchTest {
             Recorder users = new Recorder();
             tree.watchPrefix(utf8("user/"), delivery).subscribe(users);
             Thread clearing = Thread.currentThread();
+            // its first free comes after the structure change: the frees start there
+            AtomicBoolean firstFree = new AtomicBoolean(true);
             AtomicReference<Throwable> beside = new AtomicReference<>();
-            Failpoints.callback("tree.teardown.frees", () -> {
-                if (Thread.currentThread() == clearing) {
+            Failpoints.callback("pagecache.reserve.free", () -> {
+                if (Thread.currentThread() == clearing && firstFree.compareAndSet(true, false)) {
                     try {
                         CompletableFuture.runAsync(() -> tree.insert(utf8("user/after"), utf8("a")))
                                 .get(10, TimeUnit.SECONDS);
