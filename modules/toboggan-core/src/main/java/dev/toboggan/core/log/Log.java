@@ -52,7 +52,9 @@ import java.util.function.Consumer;
  *       LSN: a message never straddles windows, and windows are reported durable whole.
  *   <li><b>Slot reuse</b>: the segment cleaner frees slots ({@link #freeSegments}) only while no
  *       {@link #scanStable} runs (a read-write lock), since a scan reads the slots it listed, and never frees a
- *       slot or deletes a blob that a {@link Copy} has listed and not read yet (a backup); writers never
+ *       slot or deletes a blob that a {@link Copy} has listed and not read yet (a backup), nor any at all
+ *       while a {@link Retention} is open (a reader of locations it took from the page table: an export);
+ *       writers never
  *       touch that lock, and readers of single messages ({@link #read}) that meet a reused slot see a
  *       message that does not decode as the one asked for, which the page cache retries.
  *   <li><b>Failure</b>: the first unrecoverable error is kept in {@code failure} (set once, then every
@@ -125,6 +127,8 @@ public final class Log implements AutoCloseable {
             new java.util.concurrent.locks.ReentrantReadWriteLock();
     /** Copies in progress ({@link Copy}): the segments and blobs they have yet to read stay. */
     private final List<Copy> copies = new java.util.concurrent.CopyOnWriteArrayList<>();
+    /** Open {@link Retention}s: while there is one, no segment is freed and no blob deleted. */
+    private final List<Retention> retentions = new java.util.concurrent.CopyOnWriteArrayList<>();
     /**
      * Segments the cleaner found empty but left for a copy that had yet to read them ({@link #freeSegments});
      * a later pass frees them. Written under the write side of {@code reclaimGuard}; its size is published in
@@ -896,8 +900,8 @@ public final class Log implements AutoCloseable {
 
     /**
      * Segments in use that the cleaner found empty and would have freed but for a backup that had yet to copy
-     * them: the space a backup holds for a while. Writers are not slowed for it ({@code SpaceGate}); the
-     * first pass after the copy has read them frees them.
+     * them, or a {@link Retention} (an export): the space these hold for a while. Writers are not slowed for it
+     * ({@code SpaceGate}); the first pass after the copy has read them, or the retention is closed, frees them.
      */
     public int segmentsKeptForCopies() {
         return keptForCopiesCount;
@@ -1086,14 +1090,48 @@ public final class Log implements AutoCloseable {
         }
     }
 
-    /** Whether a copy in progress has yet to read the segment at {@code base}. */
+    /** Whether a copy in progress has yet to read the segment at {@code base}, or a retention keeps every one. */
     private boolean copyHasYetToRead(long base) {
-        return copies.stream().anyMatch(copy -> copy.segmentsLeft.contains(base));
+        return !retentions.isEmpty() || copies.stream().anyMatch(copy -> copy.segmentsLeft.contains(base));
     }
 
-    /** Whether a copy in progress has yet to read the blob {@code blobId}. */
+    /** Whether a copy in progress has yet to read the blob {@code blobId}, or a retention keeps every one. */
     private boolean copyHasYetToReadBlob(long blobId) {
-        return copies.stream().anyMatch(copy -> copy.blobsLeft.contains(blobId));
+        return !retentions.isEmpty() || copies.stream().anyMatch(copy -> copy.blobsLeft.contains(blobId));
+    }
+
+    /**
+     * Keeps every segment and every blob until the returned {@link Retention} is closed: the segment cleaner
+     * frees none and deletes none meanwhile (what it finds empty is freed by its first pass after the close,
+     * and writers are not slowed for that space, as for a backup's). A reader that takes locations out of
+     * the page table after this call can read them later, whatever writers and the cleaner do meanwhile: they
+     * move pages to new locations, but the bytes at the old ones stay (bytes below the reserved tip are never
+     * written again while their slot is not freed).
+     *
+     * <p>Registered under the guard the cleaner's frees take: a free that ended before it freed only segments
+     * that no page's current locations named any more, and none starts before the registration is seen.
+     */
+    public Retention retain() {
+        checkUsable();
+        reclaimGuard.readLock().lock();
+        try {
+            Retention retention = new Retention();
+            retentions.add(retention);
+            return retention;
+        } finally {
+            reclaimGuard.readLock().unlock();
+        }
+    }
+
+    /** Every segment and blob kept from the cleaner until closed ({@link #retain}). */
+    public final class Retention implements AutoCloseable {
+        private Retention() {}
+
+        /** Lets the cleaner free again what it found empty meanwhile (idempotent). */
+        @Override
+        public void close() {
+            retentions.remove(this);
+        }
     }
 
     /**

@@ -346,7 +346,7 @@ public final class PageCache<P, D> implements AutoCloseable {
 
     /** Reads every fragment at {@code locations} and merges them into a value. */
     @SuppressWarnings("unchecked")
-    private Object readValue(long pid, long[] locations) {
+    Object readValue(long pid, long[] locations) {
         int n = Page.fragmentCount(locations);
         LogMessage[] messages = fragments.read(pid, locations, n);
         Object base = decodeBase(pid, messages[0]);
@@ -960,6 +960,30 @@ public final class PageCache<P, D> implements AutoCloseable {
         }
         checkOutsideOwnBatch("a backup (it flushes first)");
         return backups.copyTo(target);
+    }
+
+    /**
+     * The page table as of now, for one reader to walk later while writers go on ({@link FrozenPages}): each
+     * page's version of this moment, read back from the log if it is paged out by then. Every segment and blob
+     * stays on disk until the view is closed ({@link Log#retain}), so a long walk beside busy writers holds
+     * the space they free meanwhile (writers are not slowed for it).
+     *
+     * <p>The caller keeps every page's content unchanged while this runs (the tree calls it under its
+     * exclusive side); the cache's own moves, page-outs and page-ins may go on. It costs one read of each
+     * page id's slot and heap for a copy of them (an array of references per {@value PageTable#L2_SIZE} ids).
+     *
+     * @throws IllegalStateException if the store is closed
+     */
+    public FrozenPages<P> freeze() {
+        checkUsable();
+        Log.Retention retention = log.retain();
+        try {
+            long next = pids.next();
+            return new FrozenPages<>(this, table.copyBelow(next), next, retention);
+        } catch (RuntimeException | Error e) {
+            retention.close();
+            throw e;
+        }
     }
 
     /**

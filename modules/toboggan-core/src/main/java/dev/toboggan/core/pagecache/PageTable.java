@@ -94,6 +94,24 @@ final class PageTable {
         return entry != null ? entry : resolve(pid);
     }
 
+    /**
+     * The entries of the ids below {@code next}, each read as {@link #get} reads it (a snapshot's block decoded
+     * first), in chunks of {@link #L2_SIZE} (the last one only as long as needed). The slots are read one after
+     * another: the copy is of one moment only if nothing changes them meanwhile ({@link FrozenPages}).
+     */
+    Object[][] copyBelow(long next) {
+        Object[][] copy = new Object[(int) ((next + L2_SIZE - 1) >>> L2_BITS)][];
+        for (int c = 0; c < copy.length; c++) {
+            long first = (long) c << L2_BITS;
+            Object[] chunk = new Object[(int) Math.min(L2_SIZE, next - first)];
+            for (int i = 0; i < chunk.length; i++) {
+                chunk[i] = get(first + i);
+            }
+            copy[c] = chunk;
+        }
+        return copy;
+    }
+
     /** The slot as it is: {@code null} for a page of the snapshot not yet decoded too (see the class notes). */
     Object peek(long pid) {
         return slot(pid);

@@ -128,6 +128,44 @@ class SegmentCleaningTest {
         return pc.log().sizeOnDisk() - pc.log().blobSizes().values().stream().mapToLong(Long::longValue).sum();
     }
 
+    /**
+     * A frozen view ({@link PageCache#freeze}) reads every page as it was at the freeze, half of them paged out,
+     * while writers overwrite, free, reallocate and replace them with blobs, and the cleaner drains the segments
+     * its locations name and would free them for the writers to reuse: nothing is freed while it is open (the
+     * cleaner keeps what it finds empty), and the first passes after its close free that.
+     */
+    @Test
+    void aFrozenViewReadsThePagesOfItsMomentWhileTheCleanerKeepsWhatTheyName() {
+        SplittableRandom rnd = new SplittableRandom(26);
+        overwrite(rnd, 150, 600);
+        Map<Long, List<Integer>> atFreeze = new HashMap<>(model);
+        model.keySet().stream().filter(pid -> pid % 2 == 0).forEach(pc::pageOut);
+        long next = pc.nextPid();
+        long freedBefore = pc.cleaning().metrics().segmentsFreed();
+        FrozenPages<List<Integer>> frozen = pc.freeze();
+        for (int round = 0; round < 3; round++) {
+            overwrite(rnd, 150, 600);
+            cleanUntilSettled();
+        }
+        assertThat(pc.cleaning().metrics().segmentsFreed()).as("segments freed while frozen").isEqualTo(freedBefore);
+        assertThat(pc.log().segmentsKeptForCopies()).as("segments kept for the view").isPositive();
+        for (long pid = PageCache.FIRST_USER_PID; pid < next; pid++) {
+            assertThat(frozen.take(pid)).as("page %d", pid).isEqualTo(atFreeze.get(pid));
+        }
+        assertThatThrownBy(() -> frozen.take(PageCache.FIRST_USER_PID)).isInstanceOf(IllegalStateException.class)
+                .hasMessageContaining("taken");
+        assertThatThrownBy(() -> frozen.take(next)).isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("before the freeze");
+        assertThatThrownBy(() -> frozen.take(PageCache.META_PID)).isInstanceOf(IllegalArgumentException.class);
+        frozen.close();
+        assertThatThrownBy(() -> frozen.take(next - 1)).isInstanceOf(IllegalStateException.class)
+                .hasMessageContaining("closed");
+        cleanUntilSettled();
+        assertThat(pc.log().segmentsKeptForCopies()).as("kept no longer").isZero();
+        assertThat(pc.cleaning().metrics().segmentsFreed()).isGreaterThan(freedBefore);
+        assertModel();
+    }
+
     @Test
     void anOverwriteWorkloadStaysWithinTheSpaceBudgetAndLosesNothing() throws IOException {
         SplittableRandom rnd = new SplittableRandom(7);
