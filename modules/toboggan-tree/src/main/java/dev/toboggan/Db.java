@@ -175,11 +175,13 @@ public interface Db extends Tree, AutoCloseable {
      * stands, to the file {@code dump} (sled's {@code export}): a file in a layout of its own
      * (docs/format.md, "Dump file") that {@link Toboggan#importDump} makes a new store of, with this or a later
      * version of Toboggan, whatever on-disk format the store itself has. The dump holds the store as of one
-     * moment: writers (and batches, transactions, drops) wait while it is written, reads go on; so it holds
-     * every change that returned before this call and no half of an atomic batch. For a store that must not
-     * hold its writers that long, {@link #backup} it first and export the backup (opened with this store's
-     * settings: {@link Toboggan#open(com.typesafe.config.Config, Path)}). The file appears under its
-     * name only when complete and forced; until then it is a hidden {@code .NAME.partial} beside it.
+     * moment, the start of the call: every change that returned before it, nothing made after it, and no half
+     * of an atomic batch. Writers (and batches, transactions, drops) wait only while the page table is copied
+     * (one read per page id: milliseconds for a million entries), then go on while the dump is written; reads
+     * never wait. Until the dump is written the segment cleaner frees no space (what writers free meanwhile
+     * stays on disk; writers are not slowed for it), and the pages that were in memory at the start stay
+     * there until the dump has passed them. The file appears under its name only when complete and forced;
+     * until then it is a hidden {@code .NAME.partial} beside it.
      *
      * @param dump a file that does not exist yet, outside the store's directory; its directory must exist
      * @return what the dump holds
@@ -187,6 +189,8 @@ public interface Db extends Tree, AutoCloseable {
      *     inside the store's directory; nothing was written
      * @throws java.io.UncheckedIOException if writing the dump failed (a full disk, say): no dump is left
      *     behind, and the store is unchanged and open
+     * @throws IllegalStateException if the store is closed, or is closed before the dump is written: no dump
+     *     is left behind
      */
     Dump export(Path dump);
 

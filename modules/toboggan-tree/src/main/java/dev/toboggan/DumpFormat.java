@@ -2,6 +2,7 @@ package dev.toboggan;
 
 import dev.toboggan.core.io.FileChannelStorage;
 import java.io.BufferedInputStream;
+import dev.toboggan.core.Failpoints;
 import java.io.BufferedOutputStream;
 import java.io.DataInputStream;
 import java.io.EOFException;
@@ -96,6 +97,7 @@ final class DumpFormat {
         }
 
         void tree(String name) throws IOException {
+            Failpoints.check("dump.tree");
             byte[] utf8 = name.getBytes(StandardCharsets.UTF_8);
             begin(TREE, utf8.length).put(utf8);
             end();

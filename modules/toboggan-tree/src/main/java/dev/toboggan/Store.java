@@ -2,6 +2,7 @@ package dev.toboggan;
 
 import dev.toboggan.core.Backup;
 import dev.toboggan.core.LazyLogger;
+import dev.toboggan.core.pagecache.FrozenPages;
 import dev.toboggan.core.pagecache.Page;
 import dev.toboggan.core.pagecache.PageCache;
 import java.io.IOException;
@@ -13,6 +14,7 @@ import java.util.ArrayList;
 import java.util.Iterator;
 import java.util.List;
 import java.util.Map;
+import java.util.SortedMap;
 import java.util.TreeMap;
 import java.util.concurrent.CompletionStage;
 import java.util.concurrent.ConcurrentHashMap;
@@ -570,26 +572,32 @@ final class Store implements Db {
             throw new IllegalArgumentException("the dump " + dump + " lies inside the store's directory "
                     + backend.directory() + ": put it elsewhere");
         }
+        SortedMap<String, Long> roots;
+        FrozenPages<Node> frozen;
         synchronized (trees) {
-            // Writers, batches, transactions and drops wait: the dump is the store as of one moment.
+            // The dump is the store as of one moment: writers, batches, transactions and drops wait while the
+            // page table is copied (no change is half made then), then go on while the copy is written out.
             long stamp = cc.enterExclusive();
-            try (DumpFormat.Writer writer = new DumpFormat.Writer(file)) {
+            try {
                 checkNotClosed();
-                for (String name : treeNames()) {
-                    writer.tree(name);
-                    Iterator<Map.Entry<byte[], byte[]>> entries = heldTree(name, false).range(null, null);
-                    while (entries.hasNext()) {
-                        Map.Entry<byte[], byte[]> e = entries.next();
-                        writer.entry(e.getKey(), e.getValue());
-                    }
-                }
-                return writer.finish(pc.generateId());
-            } catch (IOException e) {
-                throw new UncheckedIOException("could not write the dump " + dump + " (none was left behind; the "
-                        + "store is unchanged): " + e.getMessage(), e);
+                roots = pc.roots();
+                frozen = pc.freeze();
             } finally {
                 cc.exitExclusive(stamp);
             }
+        }
+        try (frozen; DumpFormat.Writer writer = new DumpFormat.Writer(file)) {
+            for (Map.Entry<String, Long> root : roots.entrySet()) {
+                if (root.getKey().startsWith(TREE_PREFIX)) {
+                    String name = root.getKey().substring(TREE_PREFIX.length());
+                    writer.tree(name);
+                    BLinkTree.exportFrozen(name, frozen, root.getValue(), writer);
+                }
+            }
+            return writer.finish(pc.generateId());
+        } catch (IOException e) {
+            throw new UncheckedIOException("could not write the dump " + dump + " (none was left behind; the "
+                    + "store is unchanged): " + e.getMessage(), e);
         }
     }
 

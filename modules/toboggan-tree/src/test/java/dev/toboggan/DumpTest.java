@@ -11,6 +11,8 @@ import com.typesafe.config.Config;
 import com.typesafe.config.ConfigFactory;
 import dev.toboggan.core.Failpoints;
 import dev.toboggan.core.StoreFailedException;
+import dev.toboggan.core.pagecache.PageCache;
+import dev.toboggan.core.pagecache.SegmentCleaning;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.file.Files;
@@ -20,13 +22,19 @@ import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
 import java.util.zip.CRC32C;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /** Export and import ({@link Db#export}, {@link Toboggan#importDump}): a store's contents through a dump file. */
 class DumpTest {
+    /** Every segment with garbage is a target, and nothing that holds live data is left for the next pass. */
+    private static final SegmentCleaning.Policy EVERY_SEGMENT = new SegmentCleaning.Policy(1.0, 1.01);
+
     @TempDir
     Path tmp;
 
@@ -73,9 +81,9 @@ class DumpTest {
     }
 
     /**
-     * The documented way to export without holding the store's writers: a backup, opened with the store's
-     * settings, exported. Opened with the defaults instead, a store created with another segment size is
-     * refused, naming the key.
+     * A backup, opened with the store's settings, exports what the store held when the backup was taken (a dump
+     * of an older moment, or made where the store does not run). Opened with the defaults instead, a store
+     * created with another segment size is refused, naming the key.
      */
     @Test
     void aBackupOpenedWithTheStoresSettingsExportsWhatTheStoreHeld() {
@@ -133,6 +141,118 @@ class DumpTest {
             Toboggan.importDump(dump.file(), config(store), store);
             try (Db db = Toboggan.open(config(store))) {
                 assertThat(drain(db.tree("other").iterator())).as(dump.toString()).isEqualTo(drain(db.iterator()));
+            }
+        }
+    }
+
+    /**
+     * Writers are held only while the page table is copied: while the dump is being written (stepped into at its
+     * first tree), another thread overwrites every key, removes, replaces a blob, applies a batch, clears a
+     * tree, drops another and writes the store over again after cleaner passes that would have freed and reused
+     * the segments of the pages the export has yet to read (half of them paged out, so read from the log). The
+     * dump still holds the store as of the export's start, and what the cleaner kept for it is freed after.
+     */
+    @Test
+    void anExportWritesTheStoreAsOfItsStartWhileWritersGoOn() throws Exception {
+        Path dumpFile = tmp.resolve("d");
+        Map<String, List<String>> before;
+        try (Db db = Toboggan.open(config(tmp.resolve("store")))) {
+            Store store = (Store) db;
+            for (int i = 0; i < 3000; i++) {
+                db.insert(be(i), value(i, i % 7 == 0 ? 2000 : 60)); // every seventh value in a page of its own
+            }
+            db.insert(utf8("blob"), value(1, 20_000)); // in the log's blobs
+            Tree users = db.tree("users");
+            for (int i = 0; i < 500; i++) {
+                users.insert(be(i), value(i, 30));
+            }
+            db.tree("gone").insert(utf8("k"), utf8("v"));
+            db.flush();
+            before = contents(db);
+            int pagedOut = pageOutEveryOther(store); // after the reads above, which page in what they read
+            assertThat(pagedOut).as("pages the export reads back from the log").isGreaterThan(20);
+            AtomicInteger trees = new AtomicInteger();
+            AtomicLong keptForTheExport = new AtomicLong();
+            Failpoints.callback("dump.tree", () -> {
+                if (trees.getAndIncrement() > 0) {
+                    return;
+                }
+                CompletableFuture<Void> writer = CompletableFuture.runAsync(() -> {
+                    SegmentCleaning cleaning = store.pageCache().cleaning();
+                    for (int round = 1; round <= 2; round++) {
+                        for (int i = 0; i < 3000; i++) {
+                            db.insert(be(i), value(i + round, 90));
+                        }
+                        db.insert(utf8("blob"), value(round + 1, 20_000));
+                        db.remove(be(5));
+                        db.applyBatch(new Batch().insert(utf8("batch"), utf8("after")).remove(be(6)));
+                        if (round == 1) {
+                            users.clear();
+                            db.dropTree("gone");
+                        }
+                        db.flush();
+                        for (int pass = 0; pass < 3; pass++) {
+                            cleaning.pass(EVERY_SEGMENT, false);
+                        }
+                    }
+                    keptForTheExport.set(store.pageCache().log().segmentsKeptForCopies());
+                });
+                try {
+                    writer.get(60, TimeUnit.SECONDS); // times out if the export held the writers
+                } catch (Exception e) {
+                    throw new AssertionError("the writer did not finish while the dump was written", e);
+                }
+            });
+            Dump dump = db.export(dumpFile);
+            assertThat(trees.get()).isEqualTo(3);
+            assertThat(keptForTheExport.get()).as("segments the cleaner found empty and kept for the export")
+                    .isPositive();
+            assertThat(dump.entries()).isEqualTo(3001 + 500 + 1);
+            long freedBefore = store.pageCache().cleaning().metrics().segmentsFreed();
+            store.pageCache().cleaning().pass(EVERY_SEGMENT, false);
+            assertThat(store.pageCache().log().segmentsKeptForCopies()).as("kept no longer").isZero();
+            assertThat(store.pageCache().cleaning().metrics().segmentsFreed()).isGreaterThan(freedBefore);
+            assertThat(db.get(utf8("batch"))).isEqualTo(utf8("after"));
+        } finally {
+            Failpoints.reset();
+        }
+        Path imported = tmp.resolve("imported");
+        Toboggan.importDump(dumpFile, config(imported), imported);
+        try (Db db = Toboggan.open(config(imported))) {
+            assertThat(contents(db)).isEqualTo(before);
+        }
+    }
+
+    /** A close while the dump is being written ends the export with a clear error, and leaves no file behind. */
+    @Test
+    void aStoreClosedWhileItsDumpIsWrittenEndsTheExportAndLeavesNoFile() {
+        Db db = Toboggan.open(config(tmp.resolve("store")));
+        try {
+            for (int i = 0; i < 2000; i++) {
+                db.insert(be(i), value(i, 100));
+            }
+            Failpoints.callback("dump.tree", () -> CompletableFuture.runAsync(db::close).join());
+            assertThatThrownBy(() -> db.export(tmp.resolve("d"))).isInstanceOf(IllegalStateException.class)
+                    .hasMessageContaining("closed");
+            assertThat(siblings()).as("neither the dump nor its partial file").containsExactly("store");
+        } finally {
+            Failpoints.reset();
+            db.close();
+        }
+    }
+
+    /** Pages out every other page of the store; returns how many were paged out. */
+    private static int pageOutEveryOther(Store store) {
+        PageCache<Node, Delta> pc = store.pageCache();
+        int pagedOut = 0;
+        for (long pid = PageCache.FIRST_USER_PID; ; pid += 2) {
+            try {
+                pc.get(pid);
+            } catch (IllegalArgumentException pastTheLastPage) {
+                return pagedOut;
+            }
+            if (pc.pageOut(pid)) {
+                pagedOut++;
             }
         }
     }
