@@ -11,6 +11,8 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Iterator;
 import java.util.Map;
+import java.util.SplittableRandom;
+import java.util.concurrent.atomic.AtomicBoolean;
 
 /**
  * What an export ({@link Db#export}) and an import ({@link Toboggan#importDump}) cost: {@code keys} of
@@ -20,7 +22,8 @@ import java.util.Map;
  * after it stayed open and quiet a while; then a {@link Toboggan#build} of a new store from the loaded store's
  * iterator (a migration from another store's cursor); then, in the loaded store itself, a {@link Db#buildTree} of
  * its entries as it iterates them, and (the baseline) the same entries inserted one by one in key order into a
- * tree of their own, each flushed and dropped after. Each file and copy is deleted after it is timed.
+ * tree of their own, each flushed and dropped after; then an export beside a writer of another tree (how many
+ * inserts it made meanwhile, and its longest). Each file and copy is deleted after it is timed.
  *
  * <pre>
  * java -Xmx3g -cp modules/toboggan-bench/target/benchmarks.jar dev.toboggan.bench.tree.DumpCost \
@@ -97,10 +100,54 @@ public final class DumpCost {
                 Files.delete(dump.file());
                 BenchDirs.delete(imported);
                 BenchDirs.delete(built);
+                exportBesideAWriter(db, work.resolve("dump"), round);
             }
         } finally {
             BenchDirs.delete(dir);
             BenchDirs.delete(work);
         }
+    }
+
+    /**
+     * An export while another thread inserts random keys into a tree of its own as fast as it can: how many
+     * inserts the writer made while the dump was written, and its longest one (an export that holds the
+     * store's writers shows as few inserts and a longest insert as long as the export).
+     */
+    private static void exportBesideAWriter(Db db, Path file, int round) throws Exception {
+        Tree beside = db.tree("beside");
+        AtomicBoolean stop = new AtomicBoolean();
+        AtomicBoolean exporting = new AtomicBoolean();
+        long[] during = new long[2]; // inserts that overlapped the export, and the longest one's nanoseconds
+        Thread writer = new Thread(() -> {
+            SplittableRandom random = new SplittableRandom(round);
+            byte[] value = new byte[100];
+            while (!stop.get()) {
+                byte[] key = new byte[16];
+                random.nextBytes(key);
+                boolean overlapped = exporting.get();
+                long start = System.nanoTime();
+                beside.insert(key, value);
+                long took = System.nanoTime() - start;
+                if (overlapped || exporting.get()) {
+                    during[0]++;
+                    during[1] = Math.max(during[1], took);
+                }
+            }
+        }, "writer-beside-the-export");
+        writer.start();
+        Thread.sleep(500);
+        exporting.set(true);
+        long t0 = System.nanoTime();
+        Dump dump = db.export(file);
+        double exportMs = (System.nanoTime() - t0) / 1e6;
+        exporting.set(false);
+        stop.set(true);
+        writer.join();
+        System.out.printf("round %d, beside a writer of another tree: export %.0f ms (%d entries); the writer made %d "
+                + "inserts during it (%.0f k/s), its longest %.1f ms%n", round, exportMs, dump.entries(), during[0],
+                during[0] / exportMs, during[1] / 1e6);
+        Files.delete(dump.file());
+        db.dropTree("beside");
+        db.flush();
     }
 }
