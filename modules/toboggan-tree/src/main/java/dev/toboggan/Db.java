@@ -178,9 +178,10 @@ public interface Db extends Tree, AutoCloseable {
      * moment, the start of the call: every change that returned before it, nothing made after it, and no half
      * of an atomic batch. Writers (and batches, transactions, drops) wait only while the page table is copied
      * (one read per page id: milliseconds for a million entries), then go on while the dump is written; reads
-     * never wait. Until the dump is written the segment cleaner frees no space (what writers free meanwhile
-     * stays on disk; writers are not slowed for it), and the pages that were in memory at the start stay
-     * there until the dump has passed them. The file appears under its name only when complete and forced;
+     * never wait. While the dump is written the segment cleaner keeps the log's segments that hold pages that
+     * were paged out at the start until the dump has read them, and every replaced large value's blob file
+     * (what writers free there stays on disk meanwhile; they are not slowed for it), and the pages that were in
+     * memory at the start stay there until the dump has passed them. The file appears under its name only when complete and forced;
      * until then it is a hidden {@code .NAME.partial} beside it.
      *
      * @param dump a file that does not exist yet, outside the store's directory; its directory must exist

@@ -52,8 +52,8 @@ import java.util.function.Consumer;
  *       LSN: a message never straddles windows, and windows are reported durable whole.
  *   <li><b>Slot reuse</b>: the segment cleaner frees slots ({@link #freeSegments}) only while no
  *       {@link #scanStable} runs (a read-write lock), since a scan reads the slots it listed, and never frees a
- *       slot or deletes a blob that a {@link Copy} has listed and not read yet (a backup), nor any at all
- *       while a {@link Retention} is open (a reader of locations it took from the page table: an export);
+ *       slot or deletes a blob that a {@link Copy} has listed and not read yet (a backup), nor one that an
+ *       open {@link Retention} keeps (a reader of locations it took from the page table: an export);
  *       writers never
  *       touch that lock, and readers of single messages ({@link #read}) that meet a reused slot see a
  *       message that does not decode as the one asked for, which the page cache retries.
@@ -127,7 +127,7 @@ public final class Log implements AutoCloseable {
             new java.util.concurrent.locks.ReentrantReadWriteLock();
     /** Copies in progress ({@link Copy}): the segments and blobs they have yet to read stay. */
     private final List<Copy> copies = new java.util.concurrent.CopyOnWriteArrayList<>();
-    /** Open {@link Retention}s: while there is one, no segment is freed and no blob deleted. */
+    /** Open {@link Retention}s: while there is one, no segment it keeps is freed and no blob deleted. */
     private final List<Retention> retentions = new java.util.concurrent.CopyOnWriteArrayList<>();
     /**
      * Segments the cleaner found empty but left for a copy that had yet to read them ({@link #freeSegments});
@@ -1090,9 +1090,10 @@ public final class Log implements AutoCloseable {
         }
     }
 
-    /** Whether a copy in progress has yet to read the segment at {@code base}, or a retention keeps every one. */
+    /** Whether a copy in progress has yet to read the segment at {@code base}, or a retention keeps it. */
     private boolean copyHasYetToRead(long base) {
-        return !retentions.isEmpty() || copies.stream().anyMatch(copy -> copy.segmentsLeft.contains(base));
+        return retentions.stream().anyMatch(retention -> retention.keeps(base))
+                || copies.stream().anyMatch(copy -> copy.segmentsLeft.contains(base));
     }
 
     /** Whether a copy in progress has yet to read the blob {@code blobId}, or a retention keeps every one. */
@@ -1101,12 +1102,13 @@ public final class Log implements AutoCloseable {
     }
 
     /**
-     * Keeps every segment and every blob until the returned {@link Retention} is closed: the segment cleaner
-     * frees none and deletes none meanwhile (what it finds empty is freed by its first pass after the close,
-     * and writers are not slowed for that space, as for a backup's). A reader that takes locations out of
-     * the page table after this call can read them later, whatever writers and the cleaner do meanwhile: they
-     * move pages to new locations, but the bytes at the old ones stay (bytes below the reserved tip are never
-     * written again while their slot is not freed).
+     * Keeps every segment and every blob until the returned {@link Retention} is closed, or narrowed to the
+     * segments its reader still needs ({@link Retention#keepOnly}): the segment cleaner frees none of those and
+     * deletes no blob meanwhile (what it finds empty is freed by its first pass after, and writers are not
+     * slowed for that space, as for a backup's). A reader that takes locations out of the page table after
+     * this call can read them later, whatever writers and the cleaner do meanwhile: they move pages to new
+     * locations, but the bytes at the old ones stay (bytes below the reserved tip are never written again
+     * while their slot is not freed).
      *
      * <p>Registered under the guard the cleaner's frees take: a free that ended before it freed only segments
      * that no page's current locations named any more, and none starts before the registration is seen.
@@ -1123,9 +1125,43 @@ public final class Log implements AutoCloseable {
         }
     }
 
-    /** Every segment and blob kept from the cleaner until closed ({@link #retain}). */
+    /** The base LSN of the segment that holds {@code lsn}: segments start at multiples of the segment size. */
+    public long segmentOf(long lsn) {
+        return lsn & -(long) segmentSize;
+    }
+
+    /**
+     * Segments and blobs kept from the cleaner until closed ({@link #retain}): every one at first; after
+     * {@link #keepOnly}, the segments named there that were not {@link #release}d (and still every blob).
+     */
     public final class Retention implements AutoCloseable {
+        /** The base LSNs of the segments kept, or {@code null}: every one. Read by the cleaner's frees. */
+        private volatile Set<Long> segments;
+
         private Retention() {}
+
+        /**
+         * From now on keeps only these segments (base LSNs, {@link #segmentOf}) of all those it kept: the
+         * reader needs no other location it holds. Blobs stay kept until the close.
+         */
+        public void keepOnly(java.util.Collection<Long> segmentBases) {
+            Set<Long> kept = ConcurrentHashMap.newKeySet();
+            kept.addAll(segmentBases);
+            segments = kept; // one volatile write of a set built whole
+        }
+
+        /** The reader is done with the segment at {@code segmentBase}; its next pass may free it. */
+        public void release(long segmentBase) {
+            Set<Long> kept = segments;
+            if (kept != null) {
+                kept.remove(segmentBase);
+            }
+        }
+
+        private boolean keeps(long segmentBase) {
+            Set<Long> kept = segments;
+            return kept == null || kept.contains(segmentBase);
+        }
 
         /** Lets the cleaner free again what it found empty meanwhile (idempotent). */
         @Override

@@ -1,6 +1,8 @@
 package dev.toboggan.core.pagecache;
 
 import dev.toboggan.core.log.Log;
+import java.util.HashMap;
+import java.util.Map;
 
 /**
  * The page table as of one moment ({@link PageCache#freeze}), for one reader to walk while writers change the
@@ -19,9 +21,13 @@ import dev.toboggan.core.log.Log;
  *       version is or whether it is resident, never its content, so whichever entry the copy took holds that
  *       page's content of the moment.
  *   <li><b>Locations stay readable</b>: the {@link Log.Retention} taken before the first slot is read keeps
- *       every segment and blob until {@link #close}. A page the copy holds paged out may be moved by the
- *       cleaner afterwards, but the bytes at the locations the copy took are neither freed nor reused, and
- *       bytes below the log's reserved tip are never written again.
+ *       every segment and blob, so a page the copy holds paged out may be moved by the cleaner afterwards, but
+ *       the bytes at the locations the copy took are neither freed nor reused (and bytes below the log's
+ *       reserved tip are never written again). Only the paged-out entries' fragments are ever read, so the
+ *       first {@link #take} (after the caller has let its writers go) counts, per segment, the fragments of
+ *       paged-out entries in it and narrows the retention to those segments; each take of a paged-out entry
+ *       counts its fragments off, and a segment whose count reaches zero is released. A store whose pages were
+ *       all resident keeps no segment from then on; blobs stay kept until {@link #close}.
  *   <li><b>Threads</b>: one reader; not thread safe. {@link #take} reads a paged-out page with the cache's own
  *       decoding and merging ({@link PageCache#readValue}) and installs nothing in the live table, and it lets
  *       the entry go, so the memory held falls as a walk goes on.
@@ -37,6 +43,8 @@ public final class FrozenPages<P> implements AutoCloseable {
     private final Object[][] chunks;
     private final long next;
     private final Log.Retention retention;
+    /** Per segment (base LSN), fragments of paged-out entries not taken yet; {@code null} before the first take. */
+    private Map<Long, int[]> fragmentsBySegment;
     private boolean closed;
 
     FrozenPages(PageCache<P, ?> cache, Object[][] chunks, long next, Log.Retention retention) {
@@ -65,6 +73,9 @@ public final class FrozenPages<P> implements AutoCloseable {
         if (closed) {
             throw new IllegalStateException("this frozen view of the pages is closed");
         }
+        if (fragmentsBySegment == null) {
+            keepOnlyWhatIsPagedOut();
+        }
         Object[] chunk = chunks[(int) (pid >>> PageTable.L2_BITS)];
         int slot = (int) (pid & (PageTable.L2_SIZE - 1));
         Object entry = chunk[slot];
@@ -78,7 +89,37 @@ public final class FrozenPages<P> implements AutoCloseable {
         if (entry instanceof Page<?> page) {
             return (P) page.value;
         }
-        return (P) cache.readValue(pid, (long[]) entry);
+        long[] locations = (long[]) entry;
+        P value = (P) cache.readValue(pid, locations);
+        for (int i = 0; i < Page.fragmentCount(locations); i++) {
+            long segment = log().segmentOf(Page.fragmentLsn(locations, i));
+            int[] left = fragmentsBySegment.get(segment);
+            if (--left[0] == 0) {
+                fragmentsBySegment.remove(segment);
+                retention.release(segment);
+            }
+        }
+        return value;
+    }
+
+    /** Narrows the retention to the segments that hold fragments of the paged-out entries (see the notes). */
+    private void keepOnlyWhatIsPagedOut() {
+        Map<Long, int[]> counts = new HashMap<>();
+        for (Object[] chunk : chunks) {
+            for (Object entry : chunk) {
+                if (entry instanceof long[] locations) {
+                    for (int i = 0; i < Page.fragmentCount(locations); i++) {
+                        counts.computeIfAbsent(log().segmentOf(Page.fragmentLsn(locations, i)), s -> new int[1])[0]++;
+                    }
+                }
+            }
+        }
+        retention.keepOnly(counts.keySet());
+        fragmentsBySegment = counts;
+    }
+
+    private Log log() {
+        return cache.log();
     }
 
     /** Lets the segment cleaner free segments and delete blobs again; the view cannot be read after this. */

@@ -964,9 +964,10 @@ public final class PageCache<P, D> implements AutoCloseable {
 
     /**
      * The page table as of now, for one reader to walk later while writers go on ({@link FrozenPages}): each
-     * page's version of this moment, read back from the log if it is paged out by then. Every segment and blob
-     * stays on disk until the view is closed ({@link Log#retain}), so a long walk beside busy writers holds
-     * the space they free meanwhile (writers are not slowed for it).
+     * page's version of this moment, read back from the log if it is paged out by then. Every segment stays on
+     * disk until the view's first read, then those holding fragments of pages it has yet to read back, and
+     * every blob until it is closed ({@link Log#retain}): a long walk beside busy writers holds that space
+     * (writers are not slowed for it).
      *
      * <p>The caller keeps every page's content unchanged while this runs (the tree calls it under its
      * exclusive side); the cache's own moves, page-outs and page-ins may go on. It costs one read of each

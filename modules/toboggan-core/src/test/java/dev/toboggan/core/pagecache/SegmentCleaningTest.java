@@ -131,8 +131,9 @@ class SegmentCleaningTest {
     /**
      * A frozen view ({@link PageCache#freeze}) reads every page as it was at the freeze, half of them paged out,
      * while writers overwrite, free, reallocate and replace them with blobs, and the cleaner drains the segments
-     * its locations name and would free them for the writers to reuse: nothing is freed while it is open (the
-     * cleaner keeps what it finds empty), and the first passes after its close free that.
+     * its locations name and would free them for the writers to reuse. Until its first read the cleaner frees
+     * nothing (it keeps what it finds empty); from then on only the segments holding fragments of the paged-out
+     * pages not read yet, each released once they are read, so the cleaner frees again before the view is closed.
      */
     @Test
     void aFrozenViewReadsThePagesOfItsMomentWhileTheCleanerKeepsWhatTheyName() {
@@ -147,11 +148,24 @@ class SegmentCleaningTest {
             overwrite(rnd, 150, 600);
             cleanUntilSettled();
         }
-        assertThat(pc.cleaning().metrics().segmentsFreed()).as("segments freed while frozen").isEqualTo(freedBefore);
+        assertThat(pc.cleaning().metrics().segmentsFreed()).as("segments freed before the first read").isEqualTo(freedBefore);
         assertThat(pc.log().segmentsKeptForCopies()).as("segments kept for the view").isPositive();
-        for (long pid = PageCache.FIRST_USER_PID; pid < next; pid++) {
+        long half = (PageCache.FIRST_USER_PID + next) / 2;
+        for (long pid = PageCache.FIRST_USER_PID; pid < half; pid++) {
             assertThat(frozen.take(pid)).as("page %d", pid).isEqualTo(atFreeze.get(pid));
         }
+        for (int round = 0; round < 3; round++) {
+            overwrite(rnd, 150, 600);
+            cleanUntilSettled();
+        }
+        long freedWhileReading = pc.cleaning().metrics().segmentsFreed();
+        assertThat(freedWhileReading).as("segments no paged-out page left to read names").isGreaterThan(freedBefore);
+        for (long pid = half; pid < next; pid++) {
+            assertThat(frozen.take(pid)).as("page %d", pid).isEqualTo(atFreeze.get(pid));
+        }
+        cleanUntilSettled();
+        assertThat(pc.log().segmentsKeptForCopies()).as("every page read: no segment kept, the view still open").isZero();
+        assertThat(pc.cleaning().metrics().segmentsFreed()).isGreaterThan(freedWhileReading);
         assertThatThrownBy(() -> frozen.take(PageCache.FIRST_USER_PID)).isInstanceOf(IllegalStateException.class)
                 .hasMessageContaining("taken");
         assertThatThrownBy(() -> frozen.take(next)).isInstanceOf(IllegalArgumentException.class)
@@ -160,9 +174,6 @@ class SegmentCleaningTest {
         frozen.close();
         assertThatThrownBy(() -> frozen.take(next - 1)).isInstanceOf(IllegalStateException.class)
                 .hasMessageContaining("closed");
-        cleanUntilSettled();
-        assertThat(pc.log().segmentsKeptForCopies()).as("kept no longer").isZero();
-        assertThat(pc.cleaning().metrics().segmentsFreed()).isGreaterThan(freedBefore);
         assertModel();
     }
 
