@@ -1602,35 +1602,37 @@ final class BLinkTree implements Tree {
     }
 
     private static TreeNode frozenNode(String name, FrozenPages<Node> pages, long pid) {
-        if (pages.take(pid) instanceof TreeNode node) {
-            return node;
-        }
-        throw new IllegalStateException("tree '" + name + "': page " + pid + " is linked as a tree node but does "
-                + "not hold one; the store is corrupt");
+        return node(name, pid, pages.take(pid));
     }
 
     private static byte[] frozenValue(String name, FrozenPages<Node> pages, ValueRef ref) {
-        if (pages.take(ref.pid()) instanceof ValuePage value) {
-            return value.value;
-        }
-        throw new IllegalStateException("tree '" + name + "': page " + ref.pid() + " is referenced as a value but "
-                + "does not hold one; the store is corrupt");
+        return valuePage(name, ref.pid(), pages.take(ref.pid())).value;
     }
 
     private TreeNode node(Page<Node> page) {
-        if (page.value() instanceof TreeNode node) {
+        return node(name, page.pid(), page.value());
+    }
+
+    /** {@code value}, page {@code pid} of tree {@code tree} linked as a tree node, if it is one. */
+    private static TreeNode node(String tree, long pid, Node value) {
+        if (value instanceof TreeNode node) {
             return node;
         }
-        throw new IllegalStateException("tree '" + name + "': page " + page.pid() + " is linked as a tree node but holds "
-                + page.value() + "; the store is corrupt");
+        throw new IllegalStateException("tree '" + tree + "': page " + pid + " is linked as a tree node but holds "
+                + value + "; the store is corrupt");
     }
 
     private ValuePage valuePage(Page<Node> page) {
-        if (page.value() instanceof ValuePage value) {
-            return value;
+        return valuePage(name, page.pid(), page.value());
+    }
+
+    /** {@code value}, page {@code pid} of tree {@code tree} referenced as a value, if it is one. */
+    private static ValuePage valuePage(String tree, long pid, Node value) {
+        if (value instanceof ValuePage page) {
+            return page;
         }
-        throw new IllegalStateException("tree '" + name + "': page " + page.pid() + " is referenced as a value but holds "
-                + page.value() + "; the store is corrupt");
+        throw new IllegalStateException("tree '" + tree + "': page " + pid + " is referenced as a value but holds "
+                + value + "; the store is corrupt");
     }
 
     private void checkWritable() {

@@ -186,13 +186,18 @@ final class Store implements Db {
     @Override
     public List<String> treeNames() {
         checkOpen();
-        List<String> names = new ArrayList<>();
-        for (String rootName : pc.roots().keySet()) {
+        return new ArrayList<>(treeRoots().keySet());
+    }
+
+    /** Every tree's name and root page, sorted by name (the page cache's roots of the trees' names). */
+    private SortedMap<String, Long> treeRoots() {
+        SortedMap<String, Long> roots = new TreeMap<>();
+        pc.roots().forEach((rootName, root) -> {
             if (rootName.startsWith(TREE_PREFIX)) {
-                names.add(rootName.substring(TREE_PREFIX.length()));
+                roots.put(rootName.substring(TREE_PREFIX.length()), root);
             }
-        }
-        return names;
+        });
+        return roots;
     }
 
     @Override
@@ -580,7 +585,7 @@ final class Store implements Db {
             long stamp = cc.enterExclusive();
             try {
                 checkNotClosed();
-                roots = pc.roots();
+                roots = treeRoots();
                 frozen = pc.freeze();
             } finally {
                 cc.exitExclusive(stamp);
@@ -588,11 +593,8 @@ final class Store implements Db {
         }
         try (frozen; DumpFormat.Writer writer = new DumpFormat.Writer(file)) {
             for (Map.Entry<String, Long> root : roots.entrySet()) {
-                if (root.getKey().startsWith(TREE_PREFIX)) {
-                    String name = root.getKey().substring(TREE_PREFIX.length());
-                    writer.tree(name);
-                    BLinkTree.exportFrozen(name, frozen, root.getValue(), writer);
-                }
+                writer.tree(root.getKey());
+                BLinkTree.exportFrozen(root.getKey(), frozen, root.getValue(), writer);
             }
             return writer.finish(pc.generateId());
         } catch (IOException e) {

@@ -32,9 +32,6 @@ import org.junit.jupiter.api.io.TempDir;
 
 /** Export and import ({@link Db#export}, {@link Toboggan#importDump}): a store's contents through a dump file. */
 class DumpTest {
-    /** Every segment with garbage is a target, and nothing that holds live data is left for the next pass. */
-    private static final SegmentCleaning.Policy EVERY_SEGMENT = new SegmentCleaning.Policy(1.0, 1.01);
-
     @TempDir
     Path tmp;
 
@@ -192,7 +189,7 @@ class DumpTest {
                         }
                         db.flush();
                         for (int pass = 0; pass < 3; pass++) {
-                            cleaning.pass(EVERY_SEGMENT, false);
+                            cleaning.pass(TreeModelRun.EVERY_SEGMENT, false);
                         }
                     }
                     keptForTheExport.set(store.pageCache().log().segmentsKeptForCopies());
@@ -209,7 +206,7 @@ class DumpTest {
                     .isPositive();
             assertThat(dump.entries()).isEqualTo(3001 + 500 + 1);
             long freedBefore = store.pageCache().cleaning().metrics().segmentsFreed();
-            store.pageCache().cleaning().pass(EVERY_SEGMENT, false);
+            store.pageCache().cleaning().pass(TreeModelRun.EVERY_SEGMENT, false);
             assertThat(store.pageCache().log().segmentsKeptForCopies()).as("kept no longer").isZero();
             assertThat(store.pageCache().cleaning().metrics().segmentsFreed()).isGreaterThan(freedBefore);
             assertThat(db.get(utf8("batch"))).isEqualTo(utf8("after"));

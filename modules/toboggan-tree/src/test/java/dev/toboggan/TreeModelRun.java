@@ -138,7 +138,7 @@ final class TreeModelRun {
     }
 
     /** Drains every segment a pass can: the most work a pass does. */
-    private static final SegmentCleaning.Policy EVERY_SEGMENT = new SegmentCleaning.Policy(1.0, 1.01);
+    static final SegmentCleaning.Policy EVERY_SEGMENT = new SegmentCleaning.Policy(1.0, 1.01);
 
     private static final byte[] ALPHABET = {0, 1, 0x41, 0x7F, (byte) 0x80, (byte) 0xFF};
 

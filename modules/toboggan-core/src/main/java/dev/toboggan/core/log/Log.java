@@ -52,10 +52,9 @@ import java.util.function.Consumer;
  *       LSN: a message never straddles windows, and windows are reported durable whole.
  *   <li><b>Slot reuse</b>: the segment cleaner frees slots ({@link #freeSegments}) only while no
  *       {@link #scanStable} runs (a read-write lock), since a scan reads the slots it listed, and never frees a
- *       slot or deletes a blob that a {@link Copy} has listed and not read yet (a backup), nor one that an
- *       open {@link Retention} keeps (a reader of locations it took from the page table: an export);
- *       writers never
- *       touch that lock, and readers of single messages ({@link #read}) that meet a reused slot see a
+ *       slot or deletes a blob that an open {@link Retention} keeps: a reader of locations it took from the
+ *       page table (an export), or a {@link Copy} (a backup) for what it listed and has not read yet; writers
+ *       never touch that lock, and readers of single messages ({@link #read}) that meet a reused slot see a
  *       message that does not decode as the one asked for, which the page cache retries.
  *   <li><b>Failure</b>: the first unrecoverable error is kept in {@code failure} (set once, then every
  *       waiter is woken); every later call throws {@link StoreFailedException} naming it.
@@ -125,9 +124,10 @@ public final class Log implements AutoCloseable {
      */
     private final java.util.concurrent.locks.ReentrantReadWriteLock reclaimGuard =
             new java.util.concurrent.locks.ReentrantReadWriteLock();
-    /** Copies in progress ({@link Copy}): the segments and blobs they have yet to read stay. */
-    private final List<Copy> copies = new java.util.concurrent.CopyOnWriteArrayList<>();
-    /** Open {@link Retention}s: while there is one, no segment it keeps is freed and no blob deleted. */
+    /**
+     * Open {@link Retention}s (an export's, a backup's {@link Copy}): no segment or blob one of them keeps is
+     * freed or deleted.
+     */
     private final List<Retention> retentions = new java.util.concurrent.CopyOnWriteArrayList<>();
     /**
      * Segments the cleaner found empty but left for a copy that had yet to read them ({@link #freeSegments});
@@ -994,7 +994,7 @@ public final class Log implements AutoCloseable {
         try {
             List<Long> freeing = new ArrayList<>();
             for (long base : segmentLsns) {
-                if (copyHasYetToRead(base)) {
+                if (retained(base)) {
                     keptForCopies.add(base);
                 } else {
                     freeing.add(base);
@@ -1056,7 +1056,7 @@ public final class Log implements AutoCloseable {
         }
         reclaimGuard.writeLock().lock();
         try {
-            if (copyHasYetToReadBlob(blobId)) {
+            if (retainedBlob(blobId)) {
                 return false;
             }
             Failpoints.check("cleaner.blob");
@@ -1090,15 +1090,20 @@ public final class Log implements AutoCloseable {
         }
     }
 
-    /** Whether a copy in progress has yet to read the segment at {@code base}, or a retention keeps it. */
-    private boolean copyHasYetToRead(long base) {
-        return retentions.stream().anyMatch(retention -> retention.keeps(base))
-                || copies.stream().anyMatch(copy -> copy.segmentsLeft.contains(base));
+    /** Whether a retention keeps the segment at {@code base} (a copy in progress has yet to read it, say). */
+    private boolean retained(long base) {
+        return retentions.stream().anyMatch(retention -> retention.keeps(base));
     }
 
-    /** Whether a copy in progress has yet to read the blob {@code blobId}, or a retention keeps every one. */
-    private boolean copyHasYetToReadBlob(long blobId) {
-        return !retentions.isEmpty() || copies.stream().anyMatch(copy -> copy.blobsLeft.contains(blobId));
+    /** Whether a retention keeps the blob {@code blobId}. */
+    private boolean retainedBlob(long blobId) {
+        return retentions.stream().anyMatch(retention -> retention.keepsBlob(blobId));
+    }
+
+    /** Registers {@code retention}; the caller holds the read side of {@code reclaimGuard} (see {@link #retain}). */
+    private Retention register(Retention retention) {
+        retentions.add(retention);
+        return retention;
     }
 
     /**
@@ -1117,9 +1122,7 @@ public final class Log implements AutoCloseable {
         checkUsable();
         reclaimGuard.readLock().lock();
         try {
-            Retention retention = new Retention();
-            retentions.add(retention);
-            return retention;
+            return register(new Retention(null, null));
         } finally {
             reclaimGuard.readLock().unlock();
         }
@@ -1131,23 +1134,27 @@ public final class Log implements AutoCloseable {
     }
 
     /**
-     * Segments and blobs kept from the cleaner until closed ({@link #retain}): every one at first; after
-     * {@link #keepOnly}, the segments named there that were not {@link #release}d (and still every blob).
+     * Segments and blobs kept from the cleaner until closed: every one at first ({@link #retain}), or those a
+     * {@link Copy} listed; after {@link #keepOnly}, the segments named there; less those {@link #release}d.
      */
     public final class Retention implements AutoCloseable {
         /** The base LSNs of the segments kept, or {@code null}: every one. Read by the cleaner's frees. */
         private volatile Set<Long> segments;
+        /** The ids of the blobs kept, or {@code null}: every one. */
+        private final Set<Long> blobIds;
 
-        private Retention() {}
+        /** Keeps {@code segmentBases} and {@code blobIds} ({@code null}: every one), copied. */
+        private Retention(java.util.Collection<Long> segmentBases, java.util.Collection<Long> blobIds) {
+            this.segments = segmentBases == null ? null : concurrentCopy(segmentBases);
+            this.blobIds = blobIds == null ? null : concurrentCopy(blobIds);
+        }
 
         /**
          * From now on keeps only these segments (base LSNs, {@link #segmentOf}) of all those it kept: the
          * reader needs no other location it holds. Blobs stay kept until the close.
          */
         public void keepOnly(java.util.Collection<Long> segmentBases) {
-            Set<Long> kept = ConcurrentHashMap.newKeySet();
-            kept.addAll(segmentBases);
-            segments = kept; // one volatile write of a set built whole
+            segments = concurrentCopy(segmentBases); // one volatile write of a set built whole
         }
 
         /** The reader is done with the segment at {@code segmentBase}; its next pass may free it. */
@@ -1161,6 +1168,20 @@ public final class Log implements AutoCloseable {
         private boolean keeps(long segmentBase) {
             Set<Long> kept = segments;
             return kept == null || kept.contains(segmentBase);
+        }
+
+        private void releaseBlob(long blobId) {
+            blobIds.remove(blobId);
+        }
+
+        private boolean keepsBlob(long blobId) {
+            return blobIds == null || blobIds.contains(blobId);
+        }
+
+        private static Set<Long> concurrentCopy(java.util.Collection<Long> ids) {
+            Set<Long> copy = ConcurrentHashMap.newKeySet();
+            copy.addAll(ids);
+            return copy;
         }
 
         /** Lets the cleaner free again what it found empty meanwhile (idempotent). */
@@ -1188,9 +1209,8 @@ public final class Log implements AutoCloseable {
             long upTo = stability.stableTip();
             Map<Long, Integer> segments = new java.util.TreeMap<>(slots.segments()).headMap(upTo);
             Map<Long, Long> blobSizes = new java.util.TreeMap<>(blobs.sizes()).headMap(upTo);
-            Copy copy = new Copy(upTo, segments, blobSizes.keySet());
-            copies.add(copy);
-            return copy;
+            List<Long> blobIds = List.copyOf(blobSizes.keySet());
+            return new Copy(upTo, segments, blobIds, register(new Retention(segments.keySet(), blobIds)));
         } catch (IOException e) {
             throw new StorageException("listing the blobs to copy", config.blobDirectory(), e);
         } finally {
@@ -1205,14 +1225,15 @@ public final class Log implements AutoCloseable {
     public final class Copy implements AutoCloseable {
         private final long upTo;
         private final Map<Long, Integer> segments;
-        private final Set<Long> segmentsLeft = ConcurrentHashMap.newKeySet();
-        private final Set<Long> blobsLeft = ConcurrentHashMap.newKeySet();
+        private final List<Long> blobIds;
+        /** What it has yet to read: every listed segment and blob, each released once read. */
+        private final Retention unread;
 
-        private Copy(long upTo, Map<Long, Integer> segments, Set<Long> blobIds) {
+        private Copy(long upTo, Map<Long, Integer> segments, List<Long> blobIds, Retention unread) {
             this.upTo = upTo;
             this.segments = segments;
-            segmentsLeft.addAll(segments.keySet());
-            blobsLeft.addAll(blobIds);
+            this.blobIds = blobIds;
+            this.unread = unread;
         }
 
         /** The LSN the copy holds the log below: the stable tip when it was listed. */
@@ -1239,14 +1260,14 @@ public final class Log implements AutoCloseable {
                     long base = segment.getKey();
                     long at = (long) segment.getValue() * segmentSize;
                     copied += StorageFile.copyRange(file, out, at, Math.min(segmentSize, upTo - base), chunk);
-                    segmentsLeft.remove(base);
+                    unread.release(base);
                 }
                 out.force();
                 Path blobCopies = target.resolve(config.directory().relativize(config.blobDirectory()));
                 io.createDirectories(blobCopies);
-                for (long id : new java.util.TreeSet<>(blobsLeft)) {
+                for (long id : blobIds) {
                     copied += io.copy(blobs.path(id), blobCopies.resolve(LogFormat.blobFileName(id)));
-                    blobsLeft.remove(id);
+                    unread.releaseBlob(id);
                 }
                 io.syncDirectory(blobCopies);
                 io.syncDirectory(target);
@@ -1260,7 +1281,7 @@ public final class Log implements AutoCloseable {
         /** Releases every segment and blob the copy has not read. */
         @Override
         public void close() {
-            copies.remove(this);
+            unread.close();
         }
     }
 
