@@ -198,6 +198,14 @@ class CacheEvictionTest {
      * Pages every lookup passes through (a tree's inner nodes, here pages whose first int is negative) have
      * only one hit in {@value CacheEvictor#PASSED_THROUGH_HIT_SAMPLE_EVERY} recorded: they must still stay
      * resident while lookups page the leaves under them in and out, four times the capacity of them.
+     *
+     * <p>Checked once the policy has learnt them, at every lookup after ten cachefuls of lookups. Allocated
+     * before the leaves, the inner pages start paged out as cold; each comes back through the window and
+     * probation, and one whose sampled hits all stay unrecorded while it crosses probation (one record in 128
+     * lookups, about 700 lookups there: 0.3 % of its page-ins) can lose its place to a churning leaf and be
+     * paged in again. The hits are sampled by {@link java.util.concurrent.ThreadLocalRandom}, so the test
+     * cannot fix them: checked from the 64th lookup on, it failed three runs in 3 000; in those 3 000 runs
+     * no inner page was paged out after lookup 1 151 (4.5 cachefuls).
      */
     @Test
     void pagesEveryLookupPassesThroughStayResidentOnTheirSampledHits() {
@@ -221,10 +229,11 @@ class CacheEvictionTest {
         }
         Random random = new Random(7);
         long evictionsBefore = pc.cacheStats().evictions();
+        int learnt = 10 * fits;
         for (int lookup = 1; lookup <= 40 * fits; lookup++) {
             assertThat(pc.get(inner.get(random.nextInt(inner.size()))).value().get(0)).isNegative();
             pc.get(leaves.get(random.nextInt(leaves.size())));
-            if (lookup % 64 == 0) {
+            if (lookup > learnt) {
                 assertThat(inner).as("inner pages resident after %d lookups", lookup)
                         .allMatch(pid -> pc.tableEntry(pid) instanceof Page<?>);
             }
