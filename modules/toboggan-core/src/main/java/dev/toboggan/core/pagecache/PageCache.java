@@ -976,11 +976,26 @@ public final class PageCache<P, D> implements AutoCloseable {
      * @throws IllegalStateException if the store is closed
      */
     public FrozenPages<P> freeze() {
+        return freeze(false);
+    }
+
+    /**
+     * The page table as of now, for any number of threads to read any page of it until it is closed
+     * ({@link FrozenPages#read}): as {@link #freeze}, but a page is never let go before the close, and the
+     * segments holding fragments of pages paged out at this moment stay on disk until then.
+     *
+     * @throws IllegalStateException if the store is closed
+     */
+    public FrozenPages<P> freezeShared() {
+        return freeze(true);
+    }
+
+    private FrozenPages<P> freeze(boolean shared) {
         checkUsable();
         Log.Retention retention = log.retain();
         try {
             long next = pids.next();
-            return new FrozenPages<>(this, table.copyBelow(next), next, retention);
+            return new FrozenPages<>(this, table.copyBelow(next), next, retention, shared);
         } catch (RuntimeException | Error e) {
             retention.close();
             throw e;

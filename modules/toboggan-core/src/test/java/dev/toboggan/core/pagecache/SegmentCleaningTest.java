@@ -177,6 +177,60 @@ class SegmentCleaningTest {
         assertModel();
     }
 
+    /**
+     * A shared frozen view ({@link PageCache#freezeShared}) reads every page as it was at the freeze, from two
+     * threads at once and as often as asked, while writers and the cleaner go on: it keeps the segments holding
+     * the paged-out pages' fragments until it is closed (however often they were read), then the cleaner frees
+     * them. Taking a page from it, or reading one from a walk, is refused.
+     */
+    @Test
+    void aSharedFrozenViewReadsItsMomentFromManyThreadsUntilItIsClosed() throws Exception {
+        SplittableRandom rnd = new SplittableRandom(27);
+        overwrite(rnd, 150, 600);
+        Map<Long, List<Integer>> atFreeze = new HashMap<>(model);
+        model.keySet().stream().filter(pid -> pid % 2 == 0).forEach(pc::pageOut);
+        long next = pc.nextPid();
+        FrozenPages<List<Integer>> frozen = pc.freezeShared();
+        java.util.concurrent.ExecutorService readers = java.util.concurrent.Executors.newFixedThreadPool(2);
+        try {
+            for (int round = 0; round < 4; round++) {
+                overwrite(rnd, 150, 600);
+                cleanUntilSettled();
+                List<java.util.concurrent.Future<?>> reads = new ArrayList<>();
+                for (int reader = 0; reader < 2; reader++) {
+                    reads.add(readers.submit(() -> {
+                        for (long pid = PageCache.FIRST_USER_PID; pid < next; pid++) {
+                            assertThat(frozen.read(pid)).as("page %d", pid).isEqualTo(atFreeze.get(pid));
+                        }
+                    }));
+                }
+                for (java.util.concurrent.Future<?> read : reads) {
+                    read.get(60, java.util.concurrent.TimeUnit.SECONDS);
+                }
+                assertThat(pc.log().segmentsKeptForCopies()).as("segments kept for the view after round %d", round)
+                        .isPositive();
+            }
+        } finally {
+            readers.shutdownNow();
+        }
+        assertThatThrownBy(() -> frozen.take(PageCache.FIRST_USER_PID)).isInstanceOf(IllegalStateException.class)
+                .hasMessageContaining("do not take");
+        assertThatThrownBy(() -> frozen.read(next)).isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("before the freeze");
+        long freedBefore = pc.cleaning().metrics().segmentsFreed();
+        frozen.close();
+        assertThatThrownBy(() -> frozen.read(next - 1)).isInstanceOf(IllegalStateException.class)
+                .hasMessageContaining("closed");
+        cleanUntilSettled();
+        assertThat(pc.log().segmentsKeptForCopies()).as("closed: no segment kept").isZero();
+        assertThat(pc.cleaning().metrics().segmentsFreed()).isGreaterThan(freedBefore);
+        try (FrozenPages<List<Integer>> walk = pc.freeze()) {
+            assertThatThrownBy(() -> walk.read(PageCache.FIRST_USER_PID)).isInstanceOf(IllegalStateException.class)
+                    .hasMessageContaining("do not read");
+        }
+        assertModel();
+    }
+
     @Test
     void anOverwriteWorkloadStaysWithinTheSpaceBudgetAndLosesNothing() throws IOException {
         SplittableRandom rnd = new SplittableRandom(7);
