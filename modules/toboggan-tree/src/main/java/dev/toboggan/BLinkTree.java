@@ -115,7 +115,7 @@ import java.util.stream.LongStream;
  *       moment that leaf is read, so none is missed.
  * </ul>
  */
-final class BLinkTree implements Tree {
+final class BLinkTree implements Tree, LeafReader {
     private static final LazyLogger LOG = LazyLogger.of(BLinkTree.class);
     /** Steps of a reader's walk between two checks that no structure change started. */
     private static final int VALIDATE_EVERY = 32;
@@ -336,51 +336,26 @@ final class BLinkTree implements Tree {
     public Iterator<Map.Entry<byte[], byte[]>> range(byte[] from, byte[] to) {
         checkBounds(from, to);
         store.checkOpen();
-        return new ForwardScan(this, from == null ? TreeNode.NO_KEY : from.clone(), to == null ? null : to.clone(), true);
+        return ForwardScan.entries(this, from, to);
     }
 
     @Override
     public Iterator<Map.Entry<byte[], byte[]>> rangeReverse(byte[] from, byte[] to) {
         checkBounds(from, to);
         store.checkOpen();
-        return new ReverseScan(this, from == null ? null : from.clone(), to == null ? null : to.clone());
-    }
-
-    @Override
-    public Iterator<Map.Entry<byte[], byte[]>> scanPrefix(byte[] prefix) {
-        if (prefix == null) {
-            throw new IllegalArgumentException("the prefix is null; use iterator() to scan every key");
-        }
-        return range(prefix, prefixEnd(prefix));
-    }
-
-    @Override
-    public Iterator<Map.Entry<byte[], byte[]>> iterator() {
-        return range(null, null);
-    }
-
-    @Override
-    public Map.Entry<byte[], byte[]> first() {
-        Iterator<Map.Entry<byte[], byte[]>> it = range(null, null);
-        return it.hasNext() ? it.next() : null;
-    }
-
-    @Override
-    public Map.Entry<byte[], byte[]> last() {
-        Iterator<Map.Entry<byte[], byte[]>> it = rangeReverse(null, null);
-        return it.hasNext() ? it.next() : null;
+        return ReverseScan.entries(this, from, to);
     }
 
     @Override
     public long size() {
         store.checkOpen();
-        return new ForwardScan(this, TreeNode.NO_KEY, null, false).countRemaining();
+        return ForwardScan.count(this);
     }
 
     @Override
     public boolean isEmpty() {
         store.checkOpen();
-        return !new ForwardScan(this, TreeNode.NO_KEY, null, false).hasNext();
+        return ForwardScan.isEmpty(this);
     }
 
     /**
@@ -396,7 +371,8 @@ final class BLinkTree implements Tree {
      * that holds {@code scan.position}, as one validated optimistic read, and hands them to the scan. (An
      * iterator may be read inside a transaction's body: a read waits for no lock the body may hold.)
      */
-    void fetchForward(ForwardScan scan) {
+    @Override
+    public void fetchForward(ForwardScan scan) {
         store.checkNotClosed();
         while (true) {
             long stamp = structure.beginRead();
@@ -428,7 +404,8 @@ final class BLinkTree implements Tree {
     }
 
     /** Reads the next leaf of a reverse scan: the entries below {@code scan.position}, from {@code scan.from}. */
-    void fetchReverse(ReverseScan scan) {
+    @Override
+    public void fetchReverse(ReverseScan scan) {
         store.checkNotClosed();
         while (true) {
             long stamp = structure.beginRead();
@@ -466,7 +443,7 @@ final class BLinkTree implements Tree {
     }
 
     /** Copies of the keys of entries {@code [from, to)}. */
-    private static byte[][] keys(Leaf leaf, int from, int to) {
+    static byte[][] keys(Leaf leaf, int from, int to) {
         byte[][] keys = new byte[to - from][];
         for (int i = from; i < to; i++) {
             keys[i - from] = leaf.key(i);
@@ -494,7 +471,7 @@ final class BLinkTree implements Tree {
     }
 
     /** The index of the first key of {@code node} at or above {@code key}. */
-    private static int lowerBound(TreeNode node, byte[] key) {
+    static int lowerBound(TreeNode node, byte[] key) {
         int i = node.search(key);
         return i >= 0 ? i : -i - 1;
     }
@@ -1614,7 +1591,7 @@ final class BLinkTree implements Tree {
     }
 
     /** {@code value}, page {@code pid} of tree {@code tree} linked as a tree node, if it is one. */
-    private static TreeNode node(String tree, long pid, Node value) {
+    static TreeNode node(String tree, long pid, Node value) {
         if (value instanceof TreeNode node) {
             return node;
         }
@@ -1627,7 +1604,7 @@ final class BLinkTree implements Tree {
     }
 
     /** {@code value}, page {@code pid} of tree {@code tree} referenced as a value, if it is one. */
-    private static ValuePage valuePage(String tree, long pid, Node value) {
+    static ValuePage valuePage(String tree, long pid, Node value) {
         if (value instanceof ValuePage page) {
             return page;
         }

@@ -195,6 +195,24 @@ public interface Db extends Tree, AutoCloseable {
      */
     Dump export(Path dump);
 
+    /**
+     * Every tree of the store as of this call, for reads that must all see one moment (a consistent report, a
+     * scan that must agree with a point read, a copy made by hand): LMDB's read transaction, RocksDB's
+     * snapshot. The snapshot holds every change that returned before this call and none made after it, and no
+     * half of an atomic batch, in every tree at once; its reads never wait for writers nor hold them, and any
+     * number of threads may use it. Taking it holds the store's writers (and batches, transactions, drops)
+     * while the page table is copied, milliseconds per million entries; reads are not held.
+     *
+     * <p>Close it (try-with-resources): until then it keeps the pages of its moment that were in memory (up to
+     * about a cache's worth of heap beyond {@code cache-capacity} as writers replace them), and the log
+     * segments and blob files its reads may need stay on disk (writers are not slowed for that space). For a
+     * few keys read and written together, a {@link #transaction} is the lighter tool. See {@link Snapshot} and
+     * docs/operations.md "Snapshots".
+     *
+     * @throws IllegalStateException if the store is closed, or the call is made inside a transaction's body
+     */
+    Snapshot snapshot();
+
     /** Waits for writes in progress, makes everything durable and releases the store. Idempotent. */
     @Override
     void close();

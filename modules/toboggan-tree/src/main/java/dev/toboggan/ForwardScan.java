@@ -6,13 +6,13 @@ import java.util.NoSuchElementException;
 
 /**
  * An ascending iterator over {@code [from, to)}: one leaf's entries at a time, read by
- * {@link BLinkTree#fetchForward} (see its class notes for why this is weakly consistent). Not
- * thread-safe: one thread at a time uses an iterator.
+ * {@link LeafReader#fetchForward} (over a live tree weakly consistent: {@link BLinkTree}'s class notes say
+ * why). Not thread-safe: one thread at a time uses an iterator.
  */
 final class ForwardScan implements Iterator<Map.Entry<byte[], byte[]>> {
     private static final byte[][] NONE = new byte[0][];
 
-    private final BLinkTree tree;
+    private final LeafReader tree;
     /** The exclusive end, or {@code null}. */
     final byte[] to;
     /** Whether values are read (a count reads keys only). */
@@ -33,7 +33,22 @@ final class ForwardScan implements Iterator<Map.Entry<byte[], byte[]>> {
     private int count;
     private int index;
 
-    ForwardScan(BLinkTree tree, byte[] from, byte[] to, boolean withValues) {
+    /** The entries of {@code tree} in {@code [from, to)} (bounds {@code null}: open), the bounds copied. */
+    static ForwardScan entries(LeafReader tree, byte[] from, byte[] to) {
+        return new ForwardScan(tree, from == null ? TreeNode.NO_KEY : from.clone(), to == null ? null : to.clone(), true);
+    }
+
+    /** How many entries {@code tree} has, counted a leaf at a time (no key or value copied). */
+    static long count(LeafReader tree) {
+        return new ForwardScan(tree, TreeNode.NO_KEY, null, false).countRemaining();
+    }
+
+    /** Whether {@code tree} has no entry. */
+    static boolean isEmpty(LeafReader tree) {
+        return !new ForwardScan(tree, TreeNode.NO_KEY, null, false).hasNext();
+    }
+
+    ForwardScan(LeafReader tree, byte[] from, byte[] to, boolean withValues) {
         this.tree = tree;
         this.position = from;
         this.to = to;

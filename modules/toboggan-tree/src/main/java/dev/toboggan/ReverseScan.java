@@ -6,12 +6,12 @@ import java.util.NoSuchElementException;
 
 /**
  * A descending iterator over {@code [from, to)}: one leaf's entries at a time, read by
- * {@link BLinkTree#fetchReverse}. Not thread-safe.
+ * {@link LeafReader#fetchReverse}. Not thread-safe.
  */
 final class ReverseScan implements Iterator<Map.Entry<byte[], byte[]>> {
     private static final byte[][] NONE = new byte[0][];
 
-    private final BLinkTree tree;
+    private final LeafReader tree;
     /** The inclusive start, or {@code null}. */
     final byte[] from;
     /** Every key still to return is below this; {@code null}: no bound. */
@@ -23,7 +23,12 @@ final class ReverseScan implements Iterator<Map.Entry<byte[], byte[]>> {
     /** The next entry to return is {@code index - 1}: leaves are read in ascending order. */
     private int index;
 
-    ReverseScan(BLinkTree tree, byte[] from, byte[] to) {
+    /** The entries of {@code tree} in {@code [from, to)} (bounds {@code null}: open), descending, the bounds copied. */
+    static ReverseScan entries(LeafReader tree, byte[] from, byte[] to) {
+        return new ReverseScan(tree, from == null ? null : from.clone(), to == null ? null : to.clone());
+    }
+
+    ReverseScan(LeafReader tree, byte[] from, byte[] to) {
         this.tree = tree;
         this.from = from;
         this.position = to;

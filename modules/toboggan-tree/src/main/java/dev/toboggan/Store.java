@@ -577,22 +577,9 @@ final class Store implements Db {
             throw new IllegalArgumentException("the dump " + dump + " lies inside the store's directory "
                     + backend.directory() + ": put it elsewhere");
         }
-        SortedMap<String, Long> roots;
-        FrozenPages<Node> frozen;
-        synchronized (trees) {
-            // The dump is the store as of one moment: writers, batches, transactions and drops wait while the
-            // page table is copied (no change is half made then), then go on while the copy is written out.
-            long stamp = cc.enterExclusive();
-            try {
-                checkNotClosed();
-                roots = treeRoots();
-                frozen = pc.freeze();
-            } finally {
-                cc.exitExclusive(stamp);
-            }
-        }
-        try (frozen; DumpFormat.Writer writer = new DumpFormat.Writer(file)) {
-            for (Map.Entry<String, Long> root : roots.entrySet()) {
+        Frozen moment = freeze(false);
+        try (FrozenPages<Node> frozen = moment.pages(); DumpFormat.Writer writer = new DumpFormat.Writer(file)) {
+            for (Map.Entry<String, Long> root : moment.roots().entrySet()) {
                 writer.tree(root.getKey());
                 BLinkTree.exportFrozen(root.getKey(), frozen, root.getValue(), writer);
             }
@@ -600,6 +587,34 @@ final class Store implements Db {
         } catch (IOException e) {
             throw new UncheckedIOException("could not write the dump " + dump + " (none was left behind; the "
                     + "store is unchanged): " + e.getMessage(), e);
+        }
+    }
+
+    @Override
+    public Snapshot snapshot() {
+        checkOpen();
+        Frozen moment = freeze(true);
+        return new StoreSnapshot(this, moment.roots(), moment.pages());
+    }
+
+    /** The trees' roots and the page table of one moment: {@link #freeze}. */
+    private record Frozen(SortedMap<String, Long> roots, FrozenPages<Node> pages) {}
+
+    /**
+     * The trees' roots and a copy of the page table as of one moment, for an export's walk or a snapshot's
+     * shared reads ({@link PageCache#freeze}, {@link PageCache#freezeShared}): writers, batches, transactions
+     * and drops wait while the page table is copied, so no change is half made in it, then go on while the
+     * copy is read.
+     */
+    private Frozen freeze(boolean shared) {
+        synchronized (trees) {
+            long stamp = cc.enterExclusive();
+            try {
+                checkNotClosed();
+                return new Frozen(treeRoots(), shared ? pc.freezeShared() : pc.freeze());
+            } finally {
+                cc.exitExclusive(stamp);
+            }
         }
     }
 
@@ -742,26 +757,6 @@ final class Store implements Db {
     @Override
     public Iterator<Map.Entry<byte[], byte[]>> rangeReverse(byte[] from, byte[] to) {
         return defaultTree.rangeReverse(from, to);
-    }
-
-    @Override
-    public Iterator<Map.Entry<byte[], byte[]>> scanPrefix(byte[] prefix) {
-        return defaultTree.scanPrefix(prefix);
-    }
-
-    @Override
-    public Iterator<Map.Entry<byte[], byte[]>> iterator() {
-        return defaultTree.iterator();
-    }
-
-    @Override
-    public Map.Entry<byte[], byte[]> first() {
-        return defaultTree.first();
-    }
-
-    @Override
-    public Map.Entry<byte[], byte[]> last() {
-        return defaultTree.last();
     }
 
     @Override

@@ -1,7 +1,5 @@
 package dev.toboggan;
 
-import java.util.Arrays;
-import java.util.Iterator;
 import java.util.Map;
 import java.util.concurrent.CompletionStage;
 import java.util.concurrent.Executor;
@@ -13,6 +11,9 @@ import java.util.function.UnaryOperator;
  * An ordered map from {@code byte[]} keys to {@code byte[]} values, kept in a Toboggan store: sled's
  * {@code Tree}. Keys are ordered as unsigned bytes (lexicographically, shorter first on a common prefix),
  * so big-endian numbers sort numerically.
+ *
+ * <p>Its reads are those of every {@link ReadableTree}; a {@link Snapshot} reads the store's trees as of one
+ * moment instead.
  *
  * <p>Every method may be called from any thread. Single-key operations are linearizable. Iterators are
  * weakly consistent: they never miss a key that exists from the start of the iteration to its end, never
@@ -34,7 +35,7 @@ import java.util.function.UnaryOperator;
  * {@link IllegalStateException}; a store that failed (an IO error it could not retry) throws
  * {@link dev.toboggan.core.StoreFailedException}.
  */
-public interface Tree extends Iterable<Map.Entry<byte[], byte[]>> {
+public interface Tree extends ReadableTree {
     /** The longest key, in bytes: 16 KiB. The empty key is a valid key. */
     int MAX_KEY_LENGTH = 16 * 1024;
     /** The longest value, in bytes: 64 MiB. Values longer than {@code toboggan.tree.max-inline-value} are kept in pages of their own, and those larger than a quarter of a segment in blob files. */
@@ -48,15 +49,6 @@ public interface Tree extends Iterable<Map.Entry<byte[], byte[]>> {
     int DEFAULT_WATCH_BUFFER = 1 << 16;
     /** The largest buffer a watch may have: 1 048 576 events. */
     int MAX_WATCH_BUFFER = Watchers.MAX_BUFFER_CAPACITY;
-
-    /** The tree's name; {@link Db#DEFAULT_TREE} for the default tree. */
-    String name();
-
-    /** The value of {@code key}, or {@code null} if it has none. */
-    byte[] get(byte[] key);
-
-    /** Whether {@code key} has a value. */
-    boolean containsKey(byte[] key);
 
     /**
      * Sets {@code key} to {@code value}.
@@ -148,70 +140,6 @@ public interface Tree extends Iterable<Map.Entry<byte[], byte[]>> {
                 return entry;
             }
         }
-    }
-
-    /**
-     * The entries with keys in {@code [from, to)}, in ascending key order.
-     *
-     * @param from the first key (inclusive), or {@code null}: from the smallest key
-     * @param to the end (exclusive), or {@code null}: to the largest key
-     * @throws IllegalArgumentException if {@code from} is greater than {@code to}
-     */
-    Iterator<Map.Entry<byte[], byte[]>> range(byte[] from, byte[] to);
-
-    /** The entries with keys in {@code [from, to)}, in descending key order; bounds as {@link #range}. */
-    Iterator<Map.Entry<byte[], byte[]>> rangeReverse(byte[] from, byte[] to);
-
-    /** The entries whose keys start with {@code prefix}, in ascending key order. */
-    Iterator<Map.Entry<byte[], byte[]>> scanPrefix(byte[] prefix);
-
-    /** Every entry, in ascending key order: {@code range(null, null)}. */
-    @Override
-    Iterator<Map.Entry<byte[], byte[]>> iterator();
-
-    /** The entry with the smallest key, or {@code null} if the tree is empty. */
-    Map.Entry<byte[], byte[]> first();
-
-    /** The entry with the largest key, or {@code null} if the tree is empty. */
-    Map.Entry<byte[], byte[]> last();
-
-    /**
-     * The entry with the largest key less than {@code key}, or {@code null} if there is none (sled's
-     * {@code get_lt}, {@link java.util.NavigableMap#lowerEntry}). Read as an iterator reads (see the class
-     * notes), from one leaf unless the keys just below {@code key} were removed.
-     *
-     * @throws IllegalArgumentException if {@code key} is null or longer than {@link #MAX_KEY_LENGTH}
-     */
-    default Map.Entry<byte[], byte[]> lowerEntry(byte[] key) {
-        Limits.checkKey(key);
-        return firstOf(rangeReverse(null, key));
-    }
-
-    /** The entry with the largest key at most {@code key}, or {@code null}; as {@link #lowerEntry}. */
-    default Map.Entry<byte[], byte[]> floorEntry(byte[] key) {
-        Limits.checkKey(key);
-        // every key at most key is below key followed by a zero byte (which may be longer than a key may be:
-        // a bound need not be a key)
-        return firstOf(rangeReverse(null, Arrays.copyOf(key, key.length + 1)));
-    }
-
-    /** The entry with the smallest key at least {@code key}, or {@code null}; as {@link #lowerEntry}. */
-    default Map.Entry<byte[], byte[]> ceilingEntry(byte[] key) {
-        Limits.checkKey(key);
-        return firstOf(range(key, null));
-    }
-
-    /**
-     * The entry with the smallest key greater than {@code key}, or {@code null} (sled's {@code get_gt},
-     * {@link java.util.NavigableMap#higherEntry}); as {@link #lowerEntry}.
-     */
-    default Map.Entry<byte[], byte[]> higherEntry(byte[] key) {
-        Limits.checkKey(key);
-        return firstOf(range(Arrays.copyOf(key, key.length + 1), null));
-    }
-
-    private static Map.Entry<byte[], byte[]> firstOf(Iterator<Map.Entry<byte[], byte[]>> entries) {
-        return entries.hasNext() ? entries.next() : null;
     }
 
     /**
@@ -330,12 +258,6 @@ public interface Tree extends Iterable<Map.Entry<byte[], byte[]>> {
      */
     Flow.Publisher<WatchEvent> watchPrefixWithState(byte[] prefix, WatchDelivery delivery, Executor executor,
             int bufferCapacity);
-
-    /** The number of entries: counts them all (weakly consistent, as iterators are). */
-    long size();
-
-    /** Whether the tree has no entry. */
-    boolean isEmpty();
 
     /**
      * Removes every entry, atomically: no reader sees some of them gone and others not, and after a crash

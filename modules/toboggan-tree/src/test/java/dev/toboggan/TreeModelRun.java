@@ -109,6 +109,12 @@ final class TreeModelRun {
          * past every id handed out so far.
          */
         record Export() implements Op {}
+        /**
+         * A read view ({@link Db#snapshot}): the first takes one, holding a copy of the model; the next checks
+         * that it still holds exactly that copy, whatever ran since, and closes it. A restart, crash or cut-short
+         * work checks and closes an open one first.
+         */
+        record View() implements Op {}
         /** Pages out each page whose every fragment is durable with probability one half, drawn from {@code seed}. */
         record Evict(long seed) implements Op {}
         record Restart() implements Op {}
@@ -156,6 +162,9 @@ final class TreeModelRun {
      * event's changes applied (delivered on the writer's thread, so complete when a call returns).
      */
     private NavigableMap<byte[], byte[]> watched;
+    /** The open read view ({@link Op.View}) and what it must hold, or {@code null}. */
+    private dev.toboggan.Snapshot view;
+    private Map<String, NavigableMap<byte[], byte[]>> viewed;
 
     TreeModelRun(Setup setup) {
         this.setup = setup;
@@ -234,7 +243,8 @@ final class TreeModelRun {
         } else if (roll < 93) {
             return new Op.Snapshot();
         } else if (roll < 94) {
-            return r.nextBoolean() ? new Op.Backup() : new Op.Export();
+            int kind = r.nextInt(3);
+            return kind == 0 ? new Op.Backup() : kind == 1 ? new Op.Export() : new Op.View();
         } else if (roll < 95) {
             return new Op.Evict(r.nextLong());
         } else if (roll < 97) {
@@ -281,6 +291,7 @@ final class TreeModelRun {
                 apply(op);
             }
             checkEverything("at the end");
+            endView("at the end");
         } finally {
             if (db != null) {
                 db.close();
@@ -331,6 +342,9 @@ final class TreeModelRun {
     }
 
     private void apply(Op op) {
+        if (op instanceof Op.Restart || op instanceof Op.Crash || op instanceof Op.CutShort) {
+            endView(where(op));
+        }
         if (op instanceof Op.OnTree o && !model.containsKey(TREES[o.tree()])) {
             // Creating the tree is a durable step of its own, before the operation.
             model.put(TREES[o.tree()], TestKeys.model());
@@ -420,6 +434,13 @@ final class TreeModelRun {
             candidates.add(copy(model));
         } else if (op instanceof Op.Export) {
             export(op);
+        } else if (op instanceof Op.View) {
+            if (view == null) {
+                view = db.snapshot();
+                viewed = copy(model);
+            } else {
+                endView(where(op));
+            }
         } else if (op instanceof Op.Evict o) {
             evict(o);
         } else if (op instanceof Op.Restart) {
@@ -572,6 +593,38 @@ final class TreeModelRun {
 
     private void backup(Op op) {
         checkBackup(db.backup(backupDirectory()).directory(), model, op);
+    }
+
+    /** Checks that the open read view, if any, holds what the model held when it was taken, and closes it. */
+    private void endView(String where) {
+        if (view == null) {
+            return;
+        }
+        try (dev.toboggan.Snapshot ending = view) {
+            view = null;
+            Map<String, NavigableMap<byte[], byte[]>> held = new TreeMap<>();
+            for (String name : ending.treeNames()) {
+                ReadableTree tree = ending.tree(name);
+                NavigableMap<byte[], byte[]> contents = TestKeys.model();
+                for (Map.Entry<byte[], byte[]> e : tree) {
+                    contents.put(e.getKey(), e.getValue());
+                }
+                List<String> down = TestKeys.drain(tree.rangeReverse(null, null));
+                java.util.Collections.reverse(down);
+                if (!down.equals(TestKeys.show(contents))) {
+                    throw new AssertionError(where + ": tree '" + name + "' of the read view reads " + down
+                            + " in reverse but " + TestKeys.show(contents) + " forward");
+                }
+                for (Map.Entry<byte[], byte[]> e : contents.entrySet()) {
+                    assertThat(tree.get(e.getKey())).as(where).isEqualTo(e.getValue());
+                }
+                held.put(name, contents);
+            }
+            if (!same(viewed, held)) {
+                throw new AssertionError(where + ": the read view holds " + describe(held) + " but the store held "
+                        + describe(viewed) + " when it was taken");
+            }
+        }
     }
 
     private void export(Op op) {

@@ -175,6 +175,7 @@ public final class Engine<P, D> implements AutoCloseable {
         SnapshotSignal snapshots = new SnapshotSignal(settings.snapshotAfterOps());
         EvictSignal evictions = new EvictSignal();
         CoalescedSignal<SegmentCleaner.Command> cleaner = new CoalescedSignal<>(SegmentCleaner.Command.SEGMENT_FILLED);
+        CoalescedSignal<SegmentCleaner.Command> released = new CoalescedSignal<>(SegmentCleaner.Command.RETENTION_ENDED);
         Background port = new Background() {
             @Override
             public void flushNeeded() {
@@ -195,9 +196,14 @@ public final class Engine<P, D> implements AutoCloseable {
             public void segmentFilled() {
                 cleaner.signal();
             }
+
+            @Override
+            public void retentionEnded() {
+                released.signal();
+            }
         };
         return new EngineCore(settings, PageCache.open(settings.pageCache(), io, port, materializer), flushes,
-                snapshots, evictions, cleaner);
+                snapshots, evictions, cleaner, released);
     }
 
     /** Opens the store with its actors in the caller's actor system. */

@@ -23,6 +23,8 @@ final class EngineCore {
     final SnapshotSignal snapshotSignal;
     final EvictSignal evictSignal;
     final CoalescedSignal<SegmentCleaner.Command> cleanerSignal;
+    /** Tells the SegmentCleaner that a reader let go of what it kept ({@code Background.retentionEnded}). */
+    final CoalescedSignal<SegmentCleaner.Command> retentionSignal;
     final PermitWindow flushRequests;
     final FlushWaiters flushWaiters = new FlushWaiters();
     /** Starts of the Flusher: 1 + its restarts. */
@@ -40,7 +42,7 @@ final class EngineCore {
 
     EngineCore(EngineSettings settings, PageCache<?, ?> pageCache, FlushSignal flushSignal,
             SnapshotSignal snapshotSignal, EvictSignal evictSignal,
-            CoalescedSignal<SegmentCleaner.Command> cleanerSignal) {
+            CoalescedSignal<SegmentCleaner.Command> cleanerSignal, CoalescedSignal<SegmentCleaner.Command> retentionSignal) {
         this.settings = settings;
         this.pageCache = pageCache;
         this.log = pageCache.log();
@@ -48,6 +50,7 @@ final class EngineCore {
         this.snapshotSignal = snapshotSignal;
         this.evictSignal = evictSignal;
         this.cleanerSignal = cleanerSignal;
+        this.retentionSignal = retentionSignal;
         this.flushRequests = new PermitWindow(settings.mailboxCapacity(), settings.sendTimeout(), "Flusher");
     }
 

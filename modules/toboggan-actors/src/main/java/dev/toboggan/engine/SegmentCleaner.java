@@ -43,6 +43,9 @@ import org.apache.pekko.actor.typed.javadsl.TimerScheduler;
  *   <li>When it stops (close, abandon) writers held for space are released.
  * </ul>
  *
+ * <p>A backup, an export or a snapshot that ends brings one pass ({@link Command#RETENTION_ENDED}): what passes
+ * found empty while it kept it is freed then, not at the next filled segment.
+ *
  * <p>Runs on {@code toboggan.io-dispatcher}: it blocks in IO. The only messages it sends are to itself:
  * {@link Command#CONTINUE}, at most one in flight, and {@link Command#RETRY} by a single timer.
  */
@@ -57,7 +60,12 @@ final class SegmentCleaner {
         /** Over max-space-amplification after a pass that freed nothing: try again (a timer's, with backoff). */
         RETRY,
         /** No segment filled for {@link #SETTLE_AFTER} and the store is over its bound at rest: compact (a timer's). */
-        SETTLE
+        SETTLE,
+        /**
+         * A backup, an export or a snapshot let go of the segments and blobs it kept (coalesced): a pass in the
+         * current mode frees what earlier passes found empty and had to keep.
+         */
+        RETENTION_ENDED
     }
 
     /**
@@ -92,6 +100,8 @@ final class SegmentCleaner {
         core.cleanerStarts.incrementAndGet();
         core.cleanerSignal.attach(ctx.getSelf());
         core.cleanerSignal.consumed();
+        core.retentionSignal.attach(ctx.getSelf());
+        core.retentionSignal.consumed();
         work.started();
         // Rebuild: one pass measures every segment from the page table, whatever happened before.
         continuing = true;
@@ -113,6 +123,8 @@ final class SegmentCleaner {
             continuing = false;
         } else if (command == Command.SETTLE) {
             settling = true;
+        } else if (command == Command.RETENTION_ENDED) {
+            core.retentionSignal.consumed();
         }
         if (core.log.failure() != null) {
             return failed();

@@ -37,6 +37,14 @@ public interface Background {
      */
     default void segmentFilled() {}
 
+    /**
+     * A reader that kept segments and blobs from the segment cleaner (a backup's copy, an export's walk, a
+     * snapshot) let them go: what the cleaner found empty meanwhile and kept may be freed now. Told once per
+     * such reader, at its end: a store that writes nothing more would otherwise keep that space until its next
+     * filled segment.
+     */
+    default void retentionEnded() {}
+
     /** A port that schedules nothing: whoever waits for durability drives the flush work itself. */
     Background NONE = () -> {};
 }

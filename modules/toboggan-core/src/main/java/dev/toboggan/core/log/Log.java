@@ -1184,10 +1184,15 @@ public final class Log implements AutoCloseable {
             return copy;
         }
 
-        /** Lets the cleaner free again what it found empty meanwhile (idempotent). */
+        /**
+         * Lets the cleaner free again what it found empty meanwhile, and tells it so
+         * ({@link Background#retentionEnded}); idempotent.
+         */
         @Override
         public void close() {
-            retentions.remove(this);
+            if (retentions.remove(this) && !closed && failure.get() == null) { // a closed store's cleaner is gone
+                background.retentionEnded();
+            }
         }
     }
 
