@@ -572,8 +572,9 @@ class TreeConcurrencyTest {
      * so the first split of that key's leaf carries the key into a new right half that no later change of the
      * batch touches, then sets a last key. At every tenth change of the batch after its first ten (a page cache
      * failpoint's callback on the batch's thread), another thread reads the first key: it must not return while
-     * the batch is applied (it would see the first change without the last), so each read is still waiting
-     * 100 ms later, and returns the new value once the batch is done.
+     * the batch is applied (it would see the first change without the last): the callback waits until the read
+     * is counted as waiting for a batch (up to 30 s: a thread starved of CPU starts late) and finds it not done
+     * then; each returns the new value once the batch is done.
      */
     @Test
     void aReaderThatMeetsABatchWaitsForItEvenOnAPageOneOfItsSplitsMade() throws Exception {
@@ -594,15 +595,21 @@ class TreeConcurrencyTest {
             if (Thread.currentThread() != batcher || links.incrementAndGet() < 10 || links.get() % 10 != 0) {
                 return;
             }
+            long waitedBefore = db.metrics().concurrency().readsThatWaitedForABatch();
             Future<byte[]> read = pool.submit(() -> db.get(first));
             reads.add(read);
-            try {
-                returnedEarly.add("link " + links.get() + ": " + new String(read.get(100, TimeUnit.MILLISECONDS),
-                        java.nio.charset.StandardCharsets.UTF_8));
-            } catch (java.util.concurrent.TimeoutException waiting) {
-                // still waiting for the batch: right
-            } catch (Exception e) {
-                throw new AssertionError(e);
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+            while (!read.isDone() && db.metrics().concurrency().readsThatWaitedForABatch() == waitedBefore
+                    && System.nanoTime() < deadline) {
+                Thread.onSpinWait();
+            }
+            if (read.isDone()) {
+                try {
+                    returnedEarly.add("link " + links.get() + ": " + new String(read.get(),
+                            java.nio.charset.StandardCharsets.UTF_8));
+                } catch (Exception e) {
+                    throw new AssertionError(e);
+                }
             }
         });
         try {
