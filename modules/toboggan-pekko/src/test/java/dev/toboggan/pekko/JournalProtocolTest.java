@@ -224,11 +224,14 @@ class JournalProtocolTest {
     void aCallNotDurableWithinTheCallTimeoutFailsAndAnOpenBreakerStoresNothingUntilItResets() {
         SimulatedStorage disk = new SimulatedStorage();
         Db store = startOnSimulatedDisk("""
-                toboggan.journal.circuit-breaker { call-timeout = 2s, max-failures = 1, reset-timeout = 5s }
+                toboggan.journal.circuit-breaker { call-timeout = 5s, max-failures = 1, reset-timeout = 10s }
                 """, disk, "toboggan.flush-every = 0");
         client.writeAndAcknowledge(events("a", 1, 1));
 
-        disk.slowDown(Duration.ZERO, Duration.ofSeconds(6));
+        // Timeouts with room for a starved 2-core machine: the ordinary calls must stay under call-timeout, and
+        // the breaker must be seen open and refuse a call before reset-timeout has passed. The stalled force
+        // lasts until the faults are cleared below.
+        disk.slowDown(Duration.ZERO, Duration.ofMinutes(10));
         client.send(events("a", 2, 2));
         Object failed = probe.receiveMessage(TIMEOUT);
         assertThat(failed).isInstanceOf(JournalProtocol.WriteMessagesFailed.class);
@@ -237,7 +240,7 @@ class JournalProtocolTest {
 
         // One failure opens this breaker. The breaker opens on the thread that timed the call out, which may
         // come after the reply: wait until a replay (also under the breaker, and storing nothing) is refused.
-        Awaitility.await().atMost(4, TimeUnit.SECONDS).pollInterval(Duration.ofMillis(50))
+        Awaitility.await().atMost(8, TimeUnit.SECONDS).pollInterval(Duration.ofMillis(50))
                 .until(() -> replayFailure("nobody") instanceof CircuitBreakerOpenException);
         // The next call fails at once and is not stored.
         client.send(events("b", 1, 1));
