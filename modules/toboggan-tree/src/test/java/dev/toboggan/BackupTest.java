@@ -72,6 +72,12 @@ class BackupTest {
                 acknowledgedBefore.add(inserted.get());
                 backups.add(db.backup(tmp.resolve("backup-" + k)));
             }
+            // The writers go on until the cleaner has freed segments beside them (at once on a quick machine; a
+            // starved one may need longer than the backups took).
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+            while (((Store) db).pageCache().cleaning().metrics().segmentsFreed() == 0 && System.nanoTime() < deadline) {
+                Thread.sleep(20);
+            }
             stop.set(true);
             sequence.get(30, TimeUnit.SECONDS);
             pairs.get(30, TimeUnit.SECONDS);

@@ -77,15 +77,16 @@ class SpaceAmplificationTest {
 
     /**
      * Waits until the cleaner has caught up and stopped: its last pass left the store within the limit and
-     * no pass ran for a while. A pass under way may have rewritten pages it has not freed yet (the cleaner
-     * keeps draining cheap segments down to its watermark after the writer stops).
+     * no pass ran for a while (2 s: ten times the 200 ms after which the cleaner starts its passes at rest, so
+     * one that a starved machine starts late is not missed). A pass under way may have rewritten pages it has
+     * not freed yet (the cleaner keeps draining cheap segments down to its watermark after the writer stops).
      */
     private static void awaitCleanerSettled(Store db) throws InterruptedException {
         long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
         long passes = -1;
         int quiet = 0;
-        while (quiet < 5 && System.nanoTime() < deadline) {
-            Thread.sleep(50);
+        while (quiet < 20 && System.nanoTime() < deadline) {
+            Thread.sleep(100);
             SegmentCleaning.Metrics m = db.pageCache().cleaning().metrics();
             quiet = m.lagBytes() == 0 && m.passes() == passes ? quiet + 1 : 0;
             passes = m.passes();

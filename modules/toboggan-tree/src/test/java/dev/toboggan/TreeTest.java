@@ -766,7 +766,7 @@ class TreeTest {
         assertThatThrownBy(() -> scratch.get(be(1))).isInstanceOf(IllegalStateException.class)
                 .hasMessageContaining("renamed to 'live'");
         assertThatThrownBy(() -> scratch.insert(be(1), be(1))).isInstanceOf(IllegalStateException.class);
-        for (int wait = 0; wait < 100 && ended.get() == null; wait++) {
+        for (int wait = 0; wait < 3000 && ended.get() == null; wait++) { // delivered on the watch's executor
             Thread.sleep(10);
         }
         assertThat(ended.get()).as("the renamed tree's watch").hasMessageContaining("renamed");
