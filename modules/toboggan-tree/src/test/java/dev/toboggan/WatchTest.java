@@ -938,7 +938,7 @@ class WatchTest {
         });
         db.insert(utf8("a"), utf8("1"));
         assertThat(called.await(10, TimeUnit.SECONDS)).isTrue();
-        for (int i = 0; i < 500 && watches() != 0; i++) {
+        for (int i = 0; i < 3000 && watches() != 0; i++) { // forgotten on the delivery thread
             Thread.sleep(10);
         }
         assertThat(watches()).isZero();

@@ -79,7 +79,8 @@ class EngineLifecycleTest {
         try (Engine<Long, Long> engine = Engine.open(settings, CounterMaterializer.INSTANCE)) {
             long pid = engine.pageCache().allocate(5L).pid();
             long lastLsn = engine.pageCache().get(pid).lastLsn();
-            org.awaitility.Awaitility.await().atMost(5, TimeUnit.SECONDS)
+            // 30 s: the bound also covers a fresh actor system starting the Flusher (open returns before it runs)
+            org.awaitility.Awaitility.await().atMost(30, TimeUnit.SECONDS)
                     .until(() -> engine.pageCache().log().stableTip() > lastLsn);
         }
     }

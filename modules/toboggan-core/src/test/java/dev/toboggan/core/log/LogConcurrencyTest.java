@@ -90,7 +90,8 @@ class LogConcurrencyTest {
             byte[] first = body(0, 0, 100);
             Reservation leading = log.reserve(MessageKind.INLINE_LINK, 0, first, 0, first.length);
             leading.complete();
-            io.slowDown(Duration.ZERO, Duration.ofSeconds(3)); // the leader's force outlasts the wait below
+            // the leader's force outlasts the wait below however slowly the threads start: it lasts until lifted
+            io.slowDown(Duration.ZERO, Duration.ofMinutes(10));
             AtomicBoolean leaderDone = new AtomicBoolean();
             Thread leader = new Thread(() -> {
                 log.makeStable(leading.lsn());
@@ -121,9 +122,14 @@ class LogConcurrencyTest {
             }
             waiter.interrupt();
 
-            assertThat(outcome.get(20, TimeUnit.SECONDS)).isInstanceOf(IllegalStateException.class)
+            Throwable result;
+            try {
+                result = outcome.get(20, TimeUnit.SECONDS);
+            } finally {
+                io.clearFaults(); // the leader's force ends, so the log can close whatever happened
+            }
+            assertThat(result).isInstanceOf(IllegalStateException.class)
                     .hasMessageContaining("interrupted while waiting for the log");
-            io.clearFaults();
         }
     }
 
