@@ -188,13 +188,15 @@ class FaultInjectionTest {
     private int exportsFailed;
     /** Runs after which the build step's tree was found whole (it is absent after the others). */
     private int treesBuilt;
+    /** Snapshots taken at the export step and read whole at the close step, as the export step began. */
+    private int snapshotsChecked;
 
     @AfterEach
     void report(TestInfo test) {
         System.out.println("FaultInjectionTest." + test.getTestMethod().orElseThrow().getName() + ": " + runs
                 + " runs, " + errors + " ended in an error; backups checked " + backupsChecked + ", cut short and refused "
                 + backupsRefused + "; dumps checked " + dumpsChecked + ", exports failed without leaving one "
-                + exportsFailed + "; built trees found whole " + treesBuilt);
+                + exportsFailed + "; built trees found whole " + treesBuilt + "; snapshots read whole " + snapshotsChecked);
         String name = test.getTestMethod().orElseThrow().getName();
         // A regression seed replays one run, and which call is the Nth depends on the background actors'
         // timing: it may miss its target (the bug it found has a deterministic test of its own, named in
@@ -215,6 +217,7 @@ class FaultInjectionTest {
                 default -> { }
             }
             treesBuilt += scenario.treesBuilt;
+            snapshotsChecked += scenario.snapshotsChecked;
             switch (scenario.checkDump(what)) {
                 case CHECKED -> dumpsChecked++;
                 case REFUSED -> exportsFailed++;
@@ -286,6 +289,10 @@ class FaultInjectionTest {
         /** The default tree when the export step began ({@code null} before it), and whether the export returned. */
         private NavigableMap<byte[], byte[]> exportModel;
         private boolean exported;
+        /** The snapshot the export step took before its export ({@code null} before it and after the close step). */
+        private Snapshot view;
+        /** Snapshots read whole at the close step. */
+        int snapshotsChecked;
         /** The tree the build step built, once its call returned. */
         private String built;
         /** Built trees the recovered store held (whole). */
@@ -468,9 +475,12 @@ class FaultInjectionTest {
                     db.backup(BACKUP);
                     acknowledge();
                 }
-                // An export to a file of the real file system: its reads meet the faults, its writes do not.
+                // An export to a file of the real file system: its reads meet the faults, its writes do not. A
+                // snapshot of the same moment is taken first and read at the close step, after the steps between
+                // changed the store.
                 case "export" -> {
                     exportModel = copy(model);
+                    view = db.snapshot();
                     db.export(dumpFile);
                     exported = true;
                 }
@@ -501,6 +511,7 @@ class FaultInjectionTest {
                     }
                 }
                 case "close" -> {
+                    readView(step);
                     db.close();
                     acknowledge();
                     db = null;
@@ -512,6 +523,33 @@ class FaultInjectionTest {
                     recovered("a power loss in the scenario");
                 }
                 default -> throw new IllegalStateException(what);
+            }
+        }
+
+        /**
+         * Reads the export step's snapshot whole, then closes it: it must hold the default tree as that step began,
+         * whatever the steps since did. A read that meets an injected fault ends the run with that error (as any
+         * read); one that finds a page corrupt means the snapshot read a segment the cleaner freed: a bug.
+         */
+        private void readView(int step) {
+            if (view == null) {
+                return;
+            }
+            try (Snapshot ending = view) {
+                view = null;
+                NavigableMap<byte[], byte[]> held = TestKeys.model();
+                for (Map.Entry<byte[], byte[]> e : ending) {
+                    held.put(e.getKey(), e.getValue());
+                }
+                if (!TestKeys.show(held).equals(TestKeys.show(exportModel))) {
+                    fail("step " + step + ": the snapshot taken at the export step holds another state: "
+                            + difference(exportModel, held) + "; seed " + seed + "\nthe steps:\n  "
+                            + String.join("\n  ", trace));
+                }
+                snapshotsChecked++;
+            } catch (dev.toboggan.core.CorruptionException e) {
+                throw new AssertionError("step " + step + ": the snapshot taken at the export step read a corrupt page; "
+                        + "seed " + seed, e);
             }
         }
 
