@@ -177,7 +177,7 @@ public interface Db extends Tree, AutoCloseable {
      * version of Toboggan, whatever on-disk format the store itself has. The dump holds the store as of one
      * moment, the start of the call: every change that returned before it, nothing made after it, and no half
      * of an atomic batch. Writers (and batches, transactions, drops) wait only while the page table is copied
-     * (one read per page id: milliseconds for a million entries), then go on while the dump is written; reads
+     * (a bulk copy of its slots: well under a millisecond for a million entries), then go on while the dump is written; reads
      * never wait. While the dump is written the segment cleaner keeps the log's segments that hold pages that
      * were paged out at the start until the dump has read them, and every replaced large value's blob file
      * (what writers free there stays on disk meanwhile; they are not slowed for it), and the pages that were in
@@ -201,7 +201,7 @@ public interface Db extends Tree, AutoCloseable {
      * snapshot. The snapshot holds every change that returned before this call and none made after it, and no
      * half of an atomic batch, in every tree at once; its reads never wait for writers nor hold them, and any
      * number of threads may use it. Taking it holds the store's writers (and batches, transactions, drops)
-     * while the page table is copied, milliseconds per million entries; reads are not held.
+     * while the page table's slots are copied in bulk, well under a millisecond per million entries; reads are not held.
      *
      * <p>Close it (try-with-resources): until then it keeps the pages of its moment that were in memory (up to
      * about a cache's worth of heap beyond {@code cache-capacity} as writers replace them), and the log

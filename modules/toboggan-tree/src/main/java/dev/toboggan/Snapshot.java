@@ -16,8 +16,9 @@ import java.util.List;
  * store runs. Reads of pages that were paged out at the moment read them from the log each time (they are not
  * brought into the cache).
  *
- * <p>Taking one holds the store's writers while the page table is copied (a few milliseconds per million
- * entries: 4–10 ms for a million 16-byte keys with 100-byte values); readers are not held.
+ * <p>Taking one holds the store's writers while the page table's slots are copied in bulk (0.15–0.2 ms for a
+ * million 16-byte keys with 100-byte values once warm, a few milliseconds the first time); readers are not
+ * held.
  *
  * <p>Thread-safe: any number of threads may read one snapshot, each with iterators of its own. After its close,
  * or the store's, every call throws {@link IllegalStateException} (iterators too, at their next leaf).

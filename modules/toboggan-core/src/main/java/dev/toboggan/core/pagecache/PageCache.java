@@ -970,8 +970,9 @@ public final class PageCache<P, D> implements AutoCloseable {
      * (writers are not slowed for it).
      *
      * <p>The caller keeps every page's content unchanged while this runs (the tree calls it under its
-     * exclusive side); the cache's own moves, page-outs and page-ins may go on. It costs one read of each
-     * page id's slot and heap for a copy of them (an array of references per {@value PageTable#L2_SIZE} ids).
+     * exclusive side); the cache's own moves, page-outs and page-ins may go on. It costs a bulk copy of the
+     * slots ({@link PageTable#copyBelow}) and heap for it (an array of references per {@value PageTable#L2_SIZE}
+     * ids).
      *
      * @throws IllegalStateException if the store is closed
      */

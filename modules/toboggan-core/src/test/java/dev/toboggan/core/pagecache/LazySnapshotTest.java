@@ -82,6 +82,25 @@ class LazySnapshotTest {
         assertThat(pc.hasUndecodedSnapshotPages()).as("every block was decoded: the snapshot is let go").isFalse();
     }
 
+    /**
+     * A freeze right after an open, before any page was read: the copy takes the table's slots in bulk, and the
+     * empty slots of blocks not decoded yet are read again (decoded), so the view holds every page as it is,
+     * not as free.
+     */
+    @Test
+    void aFreezeBeforeAnyReadHoldsThePagesOfBlocksNotDecodedYet() {
+        fill();
+        reopen();
+        assertThat(pc.hasUndecodedSnapshotPages()).isTrue();
+        long next = pc.nextPid();
+        try (FrozenPages<List<Integer>> frozen = pc.freezeShared()) {
+            for (long pid = PageCache.FIRST_USER_PID; pid < next; pid++) {
+                assertThat(frozen.read(pid)).as("page %d", pid).isEqualTo(model.get(pid));
+            }
+        }
+        assertModel();
+    }
+
     @Test
     void freedIdsAreReusableAfterAnOpenWithoutDecodingTheirBlocks() {
         fill();
