@@ -13,8 +13,8 @@ import java.util.List;
  * {@code cache-capacity}); the log segments holding pages paged out then, and the blob files of long values
  * replaced since, stay on disk (writers are not slowed for that space; the cleaner frees it after the close).
  * So close each snapshot, with try-with-resources; one left open keeps that memory and disk for as long as the
- * store runs. Reads of pages that were paged out at the moment read them from the log each time (they are not
- * brought into the cache).
+ * store runs. A page that was paged out at the moment and is unchanged since is read through the cache, as a
+ * live read would (brought in once); one changed since is read from the log at each read.
  *
  * <p>Taking one holds the store's writers while the page table's slots are copied in bulk (0.15–0.2 ms for a
  * million 16-byte keys with 100-byte values once warm, a few milliseconds the first time); readers are not

@@ -32,9 +32,12 @@ import java.util.concurrent.locks.ReentrantReadWriteLock;
  *       paged-out entry counts its fragments off, and a segment whose count reaches zero is released; shared
  *       reads keep those segments until {@link #close}. A store whose pages were all resident keeps no segment
  *       from then on; blobs stay kept until {@link #close}.
- *   <li><b>Reading</b>: a paged-out page is read with the cache's own decoding and merging
- *       ({@link PageCache#readValue}) and installed nowhere (neither in the live table nor in the view: each
- *       shared read of a paged-out page reads the log again); a resident page's value is returned as held.
+ *   <li><b>Reading</b>: a resident page's value is returned as held. A walk reads a paged-out page with the
+ *       cache's own decoding and merging ({@link PageCache#readValue}) and installs it nowhere (an export of a
+ *       cold store must not sweep the cache). Shared reads of a page paged out at the freeze go through the
+ *       cache while the live slot still holds that version ({@link PageCache#readFrozen}: paged in as a
+ *       {@code get} would, so an unchanged page, an index node say, is read from the log once); a page changed
+ *       or moved since is read from the log at each read, installed nowhere.
  *   <li><b>Threads</b>: a walk has one reader and is not thread safe; {@link #take} lets the entry go, so the
  *       memory held falls as the walk goes on. Shared reads run on any threads: the slots are written only
  *       before the view is published (final fields) and by {@link #close}, which empties them. A read of a
@@ -159,7 +162,10 @@ public final class FrozenPages<P> implements AutoCloseable {
         return new IllegalStateException("this frozen view of the pages is closed");
     }
 
-    /** A paged-out page's value, read from the log while the retention is certainly held (see the notes). */
+    /**
+     * A paged-out page's value, read while the retention is certainly held (see the notes): by a walk from the
+     * log; by shared reads through the cache while the page is unchanged ({@link PageCache#readFrozen}).
+     */
     @SuppressWarnings("unchecked")
     private P readLogged(long pid, long[] locations) {
         logReads.readLock().lock();
@@ -167,7 +173,7 @@ public final class FrozenPages<P> implements AutoCloseable {
             if (closed) {
                 throw closedView();
             }
-            return (P) cache.readValue(pid, locations);
+            return (P) (shared ? cache.readFrozen(pid, locations) : cache.readValue(pid, locations));
         } finally {
             logReads.readLock().unlock();
         }

@@ -344,6 +344,28 @@ public final class PageCache<P, D> implements AutoCloseable {
         return (int) Math.min(Integer.MAX_VALUE, Math.max(0, bytes));
     }
 
+    /**
+     * The value of the version of page {@code pid} at {@code locations}, paged out when a shared frozen view
+     * copied it ({@link FrozenPages#read}): through the cache, as a {@link #get} reads it, while the page's slot
+     * still holds that version (the same locations array, resident or paged out: an array stands for one
+     * version, {@link PageTable}), so that the view's later reads of an unchanged page, an index node say, find
+     * it in memory; read from the log, installed nowhere, once the page has changed or moved since.
+     */
+    Object readFrozen(long pid, long[] locations) {
+        Object now = table.get(pid);
+        if (Page.locationsOf(now) == locations) {
+            if (now == locations) { // paged out still: a miss, with a get's backpressure
+                evictor.admit();
+                metrics.misses.increment();
+            }
+            Page<?> page = materialize(pid, now);
+            if (page != null && page.fragments == locations) {
+                return page.value;
+            }
+        }
+        return readValue(pid, locations);
+    }
+
     /** Reads every fragment at {@code locations} and merges them into a value. */
     @SuppressWarnings("unchecked")
     Object readValue(long pid, long[] locations) {

@@ -215,6 +215,14 @@ class SegmentCleaningTest {
         }
         assertThatThrownBy(() -> frozen.take(PageCache.FIRST_USER_PID)).isInstanceOf(IllegalStateException.class)
                 .hasMessageContaining("do not take");
+        // A page paged out at the freeze and unchanged since is read through the cache: resident after a read.
+        long unchanged = aResidentDurablePage(pc);
+        assertThat(pc.pageOut(unchanged)).isTrue();
+        assertThat(pc.tableEntry(unchanged)).as("paged out").isInstanceOf(long[].class);
+        FrozenPages<List<Integer>> late = pc.freezeShared();
+        assertThat(late.read(unchanged)).isEqualTo(model.get(unchanged));
+        assertThat(pc.tableEntry(unchanged)).as("paged in by the view's read").isInstanceOf(Page.class);
+        late.close();
         assertThatThrownBy(() -> frozen.read(next)).isInstanceOf(IllegalArgumentException.class)
                 .hasMessageContaining("before the freeze");
         long freedBefore = pc.cleaning().metrics().segmentsFreed();
@@ -229,6 +237,12 @@ class SegmentCleaningTest {
                     .hasMessageContaining("do not read");
         }
         assertModel();
+    }
+
+    /** A page the model holds, resident and durable (so it can be paged out). */
+    private long aResidentDurablePage(PageCache<List<Integer>, Integer> cache) {
+        cache.flush();
+        return model.keySet().stream().filter(pid -> cache.tableEntry(pid) instanceof Page<?>).findFirst().orElseThrow();
     }
 
     @Test
