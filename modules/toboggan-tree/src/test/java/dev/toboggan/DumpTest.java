@@ -170,16 +170,7 @@ class DumpTest {
                 CompletableFuture<Void> writer = CompletableFuture.runAsync(() -> {
                     SegmentCleaning cleaning = store.pageCache().cleaning();
                     for (int round = 1; round <= 2; round++) {
-                        for (int i = 0; i < 3000; i++) {
-                            db.insert(be(i), value(i + round, 90));
-                        }
-                        db.insert(utf8("blob"), value(round + 1, 20_000));
-                        db.remove(be(5));
-                        db.applyBatch(new Batch().insert(utf8("batch"), utf8("after")).remove(be(6)));
-                        if (round == 1) {
-                            users.clear();
-                            db.dropTree("gone");
-                        }
+                        writeOverSample(db, users, round);
                         db.flush();
                         for (int pass = 0; pass < 3; pass++) {
                             cleaning.pass(TreeModelRun.EVERY_SEGMENT, false);
@@ -247,6 +238,23 @@ class DumpTest {
         }
         db.tree("gone").insert(utf8("k"), utf8("v"));
         return users;
+    }
+
+    /**
+     * Changes what {@link #fillSample} wrote, round {@code round} (1 or more): every default-tree key overwritten,
+     * the blob replaced, a key removed, a batch applied; in round 1 also tree "users" cleared and "gone" dropped.
+     */
+    static void writeOverSample(Db db, Tree users, int round) {
+        for (int i = 0; i < 3000; i++) {
+            db.insert(be(i), value(i + round, 90));
+        }
+        db.insert(utf8("blob"), value(round + 1, 20_000));
+        db.remove(be(5));
+        db.applyBatch(new Batch().insert(utf8("batch"), utf8("after")).remove(be(6)));
+        if (round == 1) {
+            users.clear();
+            db.dropTree("gone");
+        }
     }
 
     /** Pages out every other page of the store; returns how many were paged out. */

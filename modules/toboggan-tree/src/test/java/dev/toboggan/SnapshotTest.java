@@ -56,15 +56,8 @@ class SnapshotTest {
             AtomicBoolean writing = new AtomicBoolean(true);
             CompletableFuture<Void> writer = CompletableFuture.runAsync(() -> {
                 for (int round = 1; round <= 2; round++) {
-                    for (int i = 0; i < 3000; i++) {
-                        db.insert(be(i), value(i + round, 90));
-                    }
-                    db.insert(utf8("blob"), value(round + 1, 20_000));
-                    db.remove(be(5));
-                    db.applyBatch(new Batch().insert(utf8("batch"), utf8("after")).remove(be(6)));
+                    DumpTest.writeOverSample(db, users, round);
                     if (round == 1) {
-                        users.clear();
-                        db.dropTree("gone");
                         db.renameTree("renamed", "moved");
                         db.tree("late").insert(utf8("k"), utf8("new"));
                     }

@@ -43,8 +43,8 @@ import org.apache.pekko.actor.typed.javadsl.TimerScheduler;
  *   <li>When it stops (close, abandon) writers held for space are released.
  * </ul>
  *
- * <p>A backup, an export or a snapshot that ends brings one pass ({@link Command#RETENTION_ENDED}): what passes
- * found empty while it kept it is freed then, not at the next filled segment.
+ * <p>A backup, an export or a snapshot that ends after passes kept something for it brings one pass
+ * ({@link Command#RETENTION_ENDED}): what they found empty is freed then, not at the next filled segment.
  *
  * <p>Runs on {@code toboggan.io-dispatcher}: it blocks in IO. The only messages it sends are to itself:
  * {@link Command#CONTINUE}, at most one in flight, and {@link Command#RETRY} by a single timer.

@@ -39,9 +39,9 @@ public interface Background {
 
     /**
      * A reader that kept segments and blobs from the segment cleaner (a backup's copy, an export's walk, a
-     * snapshot) let them go: what the cleaner found empty meanwhile and kept may be freed now. Told once per
-     * such reader, at its end: a store that writes nothing more would otherwise keep that space until its next
-     * filled segment.
+     * snapshot) let them go: what the cleaner found empty meanwhile and kept may be freed now. Told at such a
+     * reader's end, only if the cleaner had kept something: a store that writes nothing more would otherwise keep
+     * that space until its next filled segment.
      */
     default void retentionEnded() {}
 

@@ -136,6 +136,11 @@ public final class Log implements AutoCloseable {
      */
     private final Set<Long> keptForCopies = new java.util.HashSet<>();
     private volatile int keptForCopiesCount;
+    /**
+     * Replaced blobs the cleaner left for a retention ({@link #deleteReplacedBlob}); a later pass deletes them.
+     * Guarded as {@link #keptForCopies}.
+     */
+    private final Set<Long> keptBlobs = new java.util.HashSet<>();
     /** Threads in {@link #makeStable} and {@link #makeDurable}, each woken when its tip passes its LSN. */
     final TipWaiters tipWaiters = new TipWaiters();
     final LongAdder aborts = new LongAdder();
@@ -1057,10 +1062,12 @@ public final class Log implements AutoCloseable {
         reclaimGuard.writeLock().lock();
         try {
             if (retainedBlob(blobId)) {
+                keptBlobs.add(blobId);
                 return false;
             }
             Failpoints.check("cleaner.blob");
             io.deleteIfExists(blobs.path(blobId));
+            keptBlobs.remove(blobId);
             return true;
         } catch (IOException e) {
             throw new StorageException("deleting a replaced blob", blobs.path(blobId), e);
@@ -1186,11 +1193,21 @@ public final class Log implements AutoCloseable {
 
         /**
          * Lets the cleaner free again what it found empty meanwhile, and tells it so
-         * ({@link Background#retentionEnded}); idempotent.
+         * ({@link Background#retentionEnded}) if it left anything for a retention: a pass costs a scan of the
+         * page table, and a store that takes snapshots often must not bring one per close. Under the read side of
+         * {@code reclaimGuard}: a pass's frees either came before (what they kept is seen) or come after (they
+         * no longer keep anything for this one). Idempotent.
          */
         @Override
         public void close() {
-            if (retentions.remove(this) && !closed && failure.get() == null) { // a closed store's cleaner is gone
+            boolean keptSomething;
+            reclaimGuard.readLock().lock();
+            try {
+                keptSomething = retentions.remove(this) && (!keptForCopies.isEmpty() || !keptBlobs.isEmpty());
+            } finally {
+                reclaimGuard.readLock().unlock();
+            }
+            if (keptSomething && !closed && failure.get() == null) { // a closed store's cleaner is gone
                 background.retentionEnded();
             }
         }

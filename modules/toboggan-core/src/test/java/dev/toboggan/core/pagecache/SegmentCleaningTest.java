@@ -3,6 +3,7 @@ package dev.toboggan.core.pagecache;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import dev.toboggan.core.Background;
 import dev.toboggan.core.Failpoints;
 import dev.toboggan.core.StorageException;
 import dev.toboggan.core.TobogganException;
@@ -236,6 +237,41 @@ class SegmentCleaningTest {
             assertThatThrownBy(() -> walk.read(PageCache.FIRST_USER_PID)).isInstanceOf(IllegalStateException.class)
                     .hasMessageContaining("do not read");
         }
+        assertModel();
+    }
+
+    /**
+     * A retention's close tells the cleaner ({@link Background#retentionEnded}) only when a pass kept something
+     * for it: a snapshot taken and closed with nothing kept brings no pass (each costs a table scan); one during
+     * which a pass kept emptied segments brings one, and that pass frees them.
+     */
+    @Test
+    void aRetentionsCloseAsksForAPassOnlyIfOneKeptSomethingForIt() {
+        java.util.concurrent.atomic.AtomicInteger told = new java.util.concurrent.atomic.AtomicInteger();
+        pc.close();
+        pc = PageCache.open(config(), disk, new Background() {
+            @Override
+            public void flushNeeded() {}
+
+            @Override
+            public void retentionEnded() {
+                told.incrementAndGet();
+            }
+        }, IntListMaterializer.INSTANCE);
+        SplittableRandom rnd = new SplittableRandom(29);
+        overwrite(rnd, 150, 600);
+        cleanUntilSettled();
+        pc.freezeShared().close();
+        assertThat(told.get()).as("nothing kept: no pass asked for").isZero();
+        model.keySet().stream().filter(pid -> pid % 2 == 0).forEach(pc::pageOut);
+        FrozenPages<List<Integer>> frozen = pc.freezeShared();
+        overwrite(rnd, 150, 600);
+        cleanUntilSettled();
+        assertThat(pc.log().segmentsKeptForCopies()).as("kept for the view").isPositive();
+        frozen.close();
+        assertThat(told.get()).as("a pass asked for at the close").isEqualTo(1);
+        cleanUntilSettled();
+        assertThat(pc.log().segmentsKeptForCopies()).isZero();
         assertModel();
     }
 
