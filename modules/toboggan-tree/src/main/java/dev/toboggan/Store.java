@@ -14,6 +14,7 @@ import java.util.ArrayList;
 import java.util.Iterator;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.SortedMap;
 import java.util.TreeMap;
 import java.util.concurrent.CompletionStage;
@@ -22,6 +23,7 @@ import java.util.concurrent.Executor;
 import java.util.concurrent.Flow;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicIntegerFieldUpdater;
+import java.util.concurrent.atomic.LongAdder;
 import java.util.function.Function;
 
 /**
@@ -72,6 +74,10 @@ final class Store implements Db {
     private final ConcurrentHashMap<String, BLinkTree> trees = new ConcurrentHashMap<>();
     private final BLinkTree defaultTree;
     private final AtomicBoolean closed = new AtomicBoolean();
+    /** Snapshots not ended yet: for {@link #metrics}, and ended by {@link #close}. */
+    private final Set<StoreSnapshot.Held> snapshots = ConcurrentHashMap.newKeySet();
+    private final LongAdder snapshotsTaken = new LongAdder();
+    private final LongAdder snapshotsDropped = new LongAdder();
     /** The store whose transaction body runs on this thread, if any ({@link #runBody}). */
     private static final ThreadLocal<Store> BODY = new ThreadLocal<>();
     /** How many transaction bodies run on this store right now, on any thread. */
@@ -526,7 +532,46 @@ final class Store implements Db {
         checkOpen();
         return new StoreMetrics(pc.sizeOnDisk(), pc.cacheStats(), pc.cleaning().metrics(), pc.log().stats(),
                 pc.metrics(), cc.metrics(), transactionCounters.snapshot(),
-                watchCounters.snapshot(trees.values().stream().mapToInt(BLinkTree::watchCount).sum()));
+                watchCounters.snapshot(trees.values().stream().mapToInt(BLinkTree::watchCount).sum()),
+                snapshotMetrics());
+    }
+
+    private StoreMetrics.Snapshots snapshotMetrics() {
+        int open = 0;
+        long oldest = Long.MAX_VALUE;
+        long now = System.nanoTime();
+        for (StoreSnapshot.Held held : snapshots) {
+            open++;
+            oldest = Math.min(oldest, held.takenNanos() - now); // a difference: nanoTime may be negative
+        }
+        return new StoreMetrics.Snapshots(open, snapshotsTaken.sum(), snapshotsDropped.sum(),
+                open == 0 ? 0 : -oldest / 1_000_000);
+    }
+
+    /**
+     * Lists a snapshot just taken ({@link StoreSnapshot}'s constructor). The flag is read after the listing and
+     * {@link #close} sets it before it ends the listed ones, so a snapshot racing with the close is ended by one
+     * of the two.
+     *
+     * @throws IllegalStateException if the store was closed meanwhile: the snapshot is ended
+     */
+    void snapshotTaken(StoreSnapshot.Held held) {
+        snapshots.add(held);
+        snapshotsTaken.increment();
+        if (closed.get()) {
+            held.end();
+            checkNotClosed();
+        }
+    }
+
+    /** A snapshot ended: by its close, the store's, or the cleaner of dropped snapshots. */
+    void snapshotEnded(StoreSnapshot.Held held) {
+        snapshots.remove(held);
+    }
+
+    /** A snapshot was ended by the cleaner of dropped snapshots: it became unreachable unclosed. */
+    void snapshotDropped() {
+        snapshotsDropped.increment();
     }
 
     StoreTransaction.Counters transactionCounters() {
@@ -642,6 +687,8 @@ final class Store implements Db {
         open.forEach(BLinkTree::beginStructureChange);
         try {
             endWatches();
+            // before the log closes: each waits for its reads from the log in progress
+            snapshots.forEach(StoreSnapshot.Held::end);
             backend.close();
         } finally {
             open.forEach(BLinkTree::endStructureChange);

@@ -18,9 +18,11 @@ import dev.toboggan.core.pagecache.SegmentCleaning;
  * @param concurrency how batches, structure changes and readers met ({@link Concurrency})
  * @param transactions what {@link Db#transaction} did ({@link Transactions})
  * @param watches what the trees' watches ({@link Tree#watchPrefix}) did ({@link Watches})
+ * @param snapshots the snapshots ({@link Db#snapshot}) open now, and how many were taken ({@link Snapshots})
  */
 public record StoreMetrics(long sizeOnDisk, CacheStats cache, SegmentCleaning.Metrics cleaner, LogStats log,
-        PageCacheMetrics.Snapshot pageCache, Concurrency concurrency, Transactions transactions, Watches watches) {
+        PageCacheMetrics.Snapshot pageCache, Concurrency concurrency, Transactions transactions, Watches watches,
+        Snapshots snapshots) {
 
     /**
      * @param batches atomic batches applied in memory ({@code applyBatch}, {@code applyBatches}, transactions'
@@ -51,4 +53,17 @@ public record StoreMetrics(long sizeOnDisk, CacheStats cache, SegmentCleaning.Me
      *     under a {@link WatchDelivery#DURABLE durable} watch (more than half its buffer waited for a flush)
      */
     public record Watches(int open, long events, long overflowed, long writersHeld) {}
+
+    /**
+     * RocksDB's {@code num-snapshots} and {@code oldest-snapshot-time}: an open snapshot keeps its moment's pages
+     * in memory and the log segments its reads may need on disk, so one that stays open is what to look for when
+     * the cleaner's {@code segmentsKeptForBackups} stays up.
+     *
+     * @param open snapshots open now (taken, and neither closed nor ended by the store's close or as dropped)
+     * @param taken snapshots taken since the store was opened
+     * @param dropped snapshots that became unreachable without being closed, which the store then closed (each
+     *     with a warning in the log): a count that grows is a snapshot not closed on some path of the caller
+     * @param oldestOpenMillis how long the oldest open snapshot has been open, 0 if none is
+     */
+    public record Snapshots(int open, long taken, long dropped, long oldestOpenMillis) {}
 }

@@ -23,6 +23,7 @@ import java.util.TreeMap;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicReference;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -118,33 +119,131 @@ class SnapshotTest {
      */
     @Test
     void theSpaceASnapshotKeptComesBackAtItsCloseWithoutFurtherWrites() throws Exception {
-        com.typesafe.config.Config config = ConfigFactory.parseMap(Map.of("toboggan.max-space-amplification", "10"))
-                .withFallback(config(tmp.resolve("store")));
-        try (Db db = Toboggan.open(config)) {
+        try (Db db = Toboggan.open(neverOverItsLimit())) {
             Store store = (Store) db;
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+            Snapshot snapshot = snapshotKeepingSegments(store, deadline);
+            snapshot.close();
+            assertNoSegmentKeptBy(store, deadline, "kept after the close");
+        }
+    }
+
+    /** A store with {@code max-space-amplification} at 10: the writes of {@link #snapshotKeepingSegments} never wait. */
+    private com.typesafe.config.Config neverOverItsLimit() {
+        return ConfigFactory.parseMap(Map.of("toboggan.max-space-amplification", "10"))
+                .withFallback(config(tmp.resolve("store")));
+    }
+
+    /**
+     * Fills 3 000 keys, pages every other page out, takes a snapshot and reads it once (which narrows what it
+     * keeps to the segments of the paged-out pages), overwrites every key three times, and waits until the cleaner
+     * keeps segments for the snapshot. The store's {@code max-space-amplification} must let the writes go on.
+     */
+    private static Snapshot snapshotKeepingSegments(Store store, long deadline) throws InterruptedException {
+        for (int i = 0; i < 3000; i++) {
+            store.insert(be(i), value(i, 100));
+        }
+        store.flush();
+        DumpTest.pageOutEveryOther(store);
+        Snapshot snapshot = store.snapshot();
+        assertThat(snapshot.get(be(1))).as("the first read narrows what is kept").isEqualTo(value(1, 100));
+        for (int round = 1; round <= 3; round++) {
+            for (int i = 0; i < 3000; i++) {
+                store.insert(be(i), value(i + round, 100));
+            }
+            store.flush();
+        }
+        while (store.pageCache().log().segmentsKeptForCopies() == 0 && System.nanoTime() < deadline) {
+            Thread.sleep(20);
+        }
+        assertThat(store.pageCache().log().segmentsKeptForCopies()).as("segments kept for the snapshot").isPositive();
+        return snapshot;
+    }
+
+    /** Waits until the cleaner keeps no segment for a copy, then checks it. */
+    private static void assertNoSegmentKeptBy(Store store, long deadline, String when) throws InterruptedException {
+        while (store.pageCache().log().segmentsKeptForCopies() > 0 && System.nanoTime() < deadline) {
+            Thread.sleep(20);
+        }
+        assertThat(store.pageCache().log().segmentsKeptForCopies()).as(when).isZero();
+    }
+
+    /** The metrics count the snapshots taken and open, and the oldest open one's age. */
+    @Test
+    void theMetricsCountOpenSnapshotsAndTheOldestOnesAge() throws Exception {
+        try (Db db = Toboggan.open(config(tmp.resolve("store")))) {
+            db.insert(utf8("a"), utf8("1"));
+            assertThat(db.metrics().snapshots()).isEqualTo(new StoreMetrics.Snapshots(0, 0, 0, 0));
+            long firstTaken = System.nanoTime();
+            Snapshot first = db.snapshot();
+            Thread.sleep(60);
+            long secondTaken = System.nanoTime();
+            Snapshot second = db.snapshot();
+            StoreMetrics.Snapshots both = db.metrics().snapshots();
+            long sinceFirst = (System.nanoTime() - firstTaken) / 1_000_000;
+            assertThat(both.open()).isEqualTo(2);
+            assertThat(both.taken()).isEqualTo(2);
+            assertThat(both.oldestOpenMillis()).as("the first one's age").isBetween(60L, sinceFirst);
+            first.close();
+            first.close();
+            StoreMetrics.Snapshots one = db.metrics().snapshots();
+            assertThat(one.open()).isEqualTo(1);
+            assertThat(one.oldestOpenMillis()).as("the second one's age")
+                    .isLessThanOrEqualTo((System.nanoTime() - secondTaken) / 1_000_000);
+            second.close();
+            assertThat(db.metrics().snapshots()).isEqualTo(new StoreMetrics.Snapshots(0, 2, 0, 0));
+        }
+    }
+
+    /**
+     * A snapshot its caller dropped without closing it is closed by the store once the garbage collector finds it
+     * unreachable: counted as dropped, and the segments it kept are freed with no further write.
+     */
+    @Test
+    void aSnapshotDroppedUnclosedIsClosedForItsCallerAndItsSpaceComesBack() throws Exception {
+        try (Db db = Toboggan.open(neverOverItsLimit())) {
+            Store store = (Store) db;
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+            AtomicReference<Snapshot> held = new AtomicReference<>(snapshotKeepingSegments(store, deadline));
+            assertThat(db.metrics().snapshots().open()).isEqualTo(1);
+
+            held.set(null);
+            while (db.metrics().snapshots().dropped() == 0 && System.nanoTime() < deadline) {
+                System.gc();
+                Thread.sleep(20);
+            }
+            assertThat(db.metrics().snapshots()).as("closed as dropped")
+                    .isEqualTo(new StoreMetrics.Snapshots(0, 1, 1, 0));
+            assertNoSegmentKeptBy(store, deadline, "kept after it was dropped");
+        }
+    }
+
+    /**
+     * A caller that kept only a tree of a snapshot, or an iterator of it, keeps the snapshot: garbage collections
+     * meanwhile do not close it, and the iterator reads its moment to the end.
+     */
+    @Test
+    void aSnapshotReachedOnlyThroughItsTreeOrIteratorStaysOpen() throws Exception {
+        try (Db db = Toboggan.open(config(tmp.resolve("store")))) {
             for (int i = 0; i < 3000; i++) {
                 db.insert(be(i), value(i, 100));
             }
-            db.flush();
-            DumpTest.pageOutEveryOther(store);
-            Snapshot snapshot = db.snapshot();
-            assertThat(snapshot.get(be(1))).as("the first read narrows what is kept").isEqualTo(value(1, 100));
-            for (int round = 1; round <= 3; round++) {
-                for (int i = 0; i < 3000; i++) {
-                    db.insert(be(i), value(i + round, 100));
-                }
-                db.flush();
+            NavigableMap<byte[], byte[]> then = models(db).get(Db.DEFAULT_TREE);
+            AtomicReference<Snapshot> held = new AtomicReference<>(db.snapshot());
+            ReadableTree tree = held.get().tree(Db.DEFAULT_TREE);
+            Iterator<Map.Entry<byte[], byte[]>> scan = held.get().range(null, null);
+            held.set(null);
+            for (int i = 0; i < 3000; i++) {
+                db.insert(be(i), value(i + 1, 100));
             }
-            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
-            while (store.pageCache().log().segmentsKeptForCopies() == 0 && System.nanoTime() < deadline) {
+            for (int gc = 0; gc < 5; gc++) {
+                System.gc();
                 Thread.sleep(20);
             }
-            assertThat(store.pageCache().log().segmentsKeptForCopies()).as("segments kept for the snapshot").isPositive();
-            snapshot.close();
-            while (store.pageCache().log().segmentsKeptForCopies() > 0 && System.nanoTime() < deadline) {
-                Thread.sleep(20);
-            }
-            assertThat(store.pageCache().log().segmentsKeptForCopies()).as("kept after the close").isZero();
+            assertThat(db.metrics().snapshots().open()).as("open while its iterator and tree are held").isEqualTo(1);
+            assertThat(drain(scan)).isEqualTo(show(then));
+            assertThat(tree.get(be(7))).isEqualTo(value(7, 100));
+            assertThat(db.metrics().snapshots().dropped()).isZero();
         }
     }
 
