@@ -22,7 +22,7 @@ import picocli.CommandLine.Spec;
 
 /**
  * {@code toboggan stress} (sled's {@code stress2}): threads run a mix of get, insert, remove,
- * compareAndSwap, scans and batches on the public tree API, each checking every value it reads against its
+ * compareAndSwap, scans, batches, transactions and snapshots on the public tree API, each checking every value it reads against its
  * exact model of the keys it owns; then the store is backed up online, closed and reopened, and every key
  * is checked in the store and in the backup. A progress
  * line per second; {@code --report DIR} writes the time series as CSV and a chart.
@@ -48,9 +48,9 @@ public final class StressCommand implements Callable<Integer> {
     @Option(names = "--value-len", description = "value bytes, at least 16 (default: ${DEFAULT-VALUE})")
     int valueLength = 100;
 
-    @Option(names = "--mix", description = "operation weights, of get, insert, remove, cas, scan, batch, tx "
+    @Option(names = "--mix", description = "operation weights, of get, insert, remove, cas, scan, batch, tx, snapshot "
             + "(default: ${DEFAULT-VALUE})")
-    String mix = "get=60,insert=20,remove=5,cas=10,scan=4,batch=1,tx=1";
+    String mix = "get=60,insert=20,remove=5,cas=10,scan=4,batch=1,tx=1,snapshot=1";
 
     @Option(names = "--sequential", description = "each thread walks its keys in order (default: random keys)")
     boolean sequential;

@@ -42,7 +42,7 @@ class StressCommandTest {
     @Test
     void sequentialRunsWithEveryOperationAreCheckedToo() {
         CliRun r = CliRun.of("stress", "--seconds", "1", "--threads", "3", "--keys", "500", "--sequential",
-                "--mix", "insert=5,remove=2,cas=3,scan=3,batch=1,tx=1,get=1", "--preload-percent", "0",
+                "--mix", "insert=5,remove=2,cas=3,scan=3,batch=1,tx=1,get=1,snapshot=2", "--preload-percent", "0",
                 "--durable-percent", "0", "--path", tmp.resolve("seq").toString());
         assertThat(r.exit()).as(r.all()).isZero();
     }
@@ -69,7 +69,7 @@ class StressCommandTest {
         assertThat(r.err()).startsWith("--threads must be at least 1, was 0\n").contains("Usage: toboggan stress");
         CliRun mix = CliRun.of("stress", "--mix", "get=50,fly=3");
         assertThat(mix.exit()).isEqualTo(2);
-        assertThat(mix.err()).startsWith("--mix: unknown operation 'fly' (ops: get, insert, remove, cas, scan, batch, tx)\n");
+        assertThat(mix.err()).startsWith("--mix: unknown operation 'fly' (ops: get, insert, remove, cas, scan, batch, tx, snapshot)\n");
         CliRun unknown = CliRun.of("stress", "--bogus");
         assertThat(unknown.exit()).isEqualTo(2);
         assertThat(unknown.err()).startsWith("Unknown option: '--bogus'");

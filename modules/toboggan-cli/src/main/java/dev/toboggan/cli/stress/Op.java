@@ -14,7 +14,12 @@ public enum Op {
     /** An atomic batch of a few inserts and removes. */
     BATCH,
     /** A transaction that reads a few keys (each must hold its model's value), then sets or removes each. */
-    TX;
+    TX,
+    /**
+     * Every other one takes a snapshot and notes the model's versions of some keys and of a range; the next one
+     * checks that the snapshot still reads exactly those, whatever the thread changed in between, and closes it.
+     */
+    SNAPSHOT;
 
     public String label() {
         return name().toLowerCase(Locale.ROOT);

@@ -8,7 +8,7 @@ import java.util.StringJoiner;
 
 /**
  * The share of each {@link Op} in a stress run, from weights such as
- * {@code get=60,insert=20,remove=5,cas=10,scan=4,batch=1,tx=1} (they need not add up to 100).
+ * {@code get=60,insert=20,remove=5,cas=10,scan=4,batch=1,tx=1,snapshot=1} (they need not add up to 100).
  */
 public final class OpMix {
     private final Map<Op, Integer> weights;

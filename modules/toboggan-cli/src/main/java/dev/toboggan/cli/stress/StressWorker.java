@@ -2,12 +2,15 @@ package dev.toboggan.cli.stress;
 
 import dev.toboggan.Batch;
 import dev.toboggan.Db;
+import dev.toboggan.ReadableTree;
+import dev.toboggan.Snapshot;
 import dev.toboggan.SwapResult;
 import java.util.Arrays;
 import java.util.EnumMap;
 import java.util.Iterator;
 import java.util.Map;
 import java.util.SplittableRandom;
+import java.util.function.LongUnaryOperator;
 import org.HdrHistogram.Histogram;
 import org.HdrHistogram.Recorder;
 
@@ -19,12 +22,15 @@ import org.HdrHistogram.Recorder;
  * previous value), {@code remove}, {@code compareAndSwap} and a scan return for them is checked against
  * {@link #versions}. Keys of other threads show up in scans; those are checked for what can be known
  * without their model: ascending order, inside the bounds, and a value that belongs to the key
- * ({@link Records}). Every mismatch is reported to {@link Failures}.
+ * ({@link Records}). Every mismatch is reported to {@link Failures}. A snapshot it takes is checked the same way
+ * against the versions the model had at its moment, after the thread's later changes.
  */
 final class StressWorker implements Runnable {
     /** A compareAndSwap with a wrong expected value once in this many: it must fail and say what is there. */
     private static final int WRONG_CAS_EVERY = 8;
     private static final int BATCH_SIZE = 4;
+    /** Keys a snapshot's point reads check, besides its range. */
+    private static final int SNAPSHOT_KEYS = 16;
 
     private final Db tree;
     private final Records records;
@@ -38,6 +44,14 @@ final class StressWorker implements Runnable {
     private final long[] versions;
     private final Map<Op, Histogram> latencies = new EnumMap<>(Op.class);
     private long nextVersion = 1;
+    /** The snapshot taken by the last {@link Op#SNAPSHOT}, checked and closed by the next; {@code null}: none. */
+    private Snapshot snapshot;
+    /** The owned slots whose versions at the snapshot's moment are in {@link #snapshotVersions}. */
+    private final int[] snapshotSlots = new int[SNAPSHOT_KEYS];
+    private final long[] snapshotVersions = new long[SNAPSHOT_KEYS];
+    /** The owned slot a snapshot's range starts at, and the versions of the owned keys in the range then. */
+    private int snapshotRangeSlot;
+    private long[] snapshotRangeVersions;
     private long cursor;
     private volatile boolean stop;
 
@@ -88,6 +102,7 @@ final class StressWorker implements Runnable {
                     case SCAN -> scan(pickSlot());
                     case BATCH -> batch();
                     case TX -> transaction();
+                    case SNAPSHOT -> snapshot();
                 }
                 long nanos = System.nanoTime() - started;
                 interval.recordValue(nanos);
@@ -100,6 +115,10 @@ final class StressWorker implements Runnable {
             }
         } catch (RuntimeException | Error e) {
             failures.error("thread " + thread, e);
+        } finally {
+            if (snapshot != null) {
+                snapshot.close();
+            }
         }
     }
 
@@ -242,49 +261,92 @@ final class StressWorker implements Runnable {
      * them while this thread scans).
      */
     private void scan(int slot) {
+        scan("scan", tree, slot, index -> versions[(int) (index / settings.threads())]);
+    }
+
+    /**
+     * {@link #scan(int)} of {@code source} (the store, or a snapshot), checking each owned key against
+     * {@code ownedVersion} (its version, 0 if absent, by key index).
+     */
+    private void scan(String what, ReadableTree source, int slot, LongUnaryOperator ownedVersion) {
         long fromIndex = indexOf(slot);
-        long toIndex = Math.min(fromIndex + settings.scanLength(), settings.keySpace());
+        long toIndex = scanEnd(fromIndex);
         byte[] from = records.key(fromIndex);
         byte[] to = toIndex >= settings.keySpace() ? null : records.key(toIndex);
-        Iterator<Map.Entry<byte[], byte[]>> it = tree.range(from, to);
+        Iterator<Map.Entry<byte[], byte[]>> it = source.range(from, to);
         long expectedOwn = fromIndex; // the next owned index the scan must account for
         byte[] previousKey = null;
         while (it.hasNext()) {
             Map.Entry<byte[], byte[]> e = it.next();
             byte[] key = e.getKey();
             if (previousKey != null && Arrays.compareUnsigned(previousKey, key) >= 0) {
-                failures.wrong("scan from key " + fromIndex + " returned keys out of order");
+                failures.wrong(what + " from key " + fromIndex + " returned keys out of order");
                 return;
             }
             previousKey = key;
             long index = records.indexOf(key);
             if (index < fromIndex || (to != null && index >= toIndex)) {
-                failures.wrong("scan of keys [" + fromIndex + ", " + toIndex + ") returned "
+                failures.wrong(what + " of keys [" + fromIndex + ", " + toIndex + ") returned "
                         + (index < 0 ? "a key that was never written" : "key " + index));
                 return;
             }
             if (records.versionOf(index, e.getValue()) < 0) {
-                failures.wrong("scan returned a value for key " + index + " that does not belong to it: "
+                failures.wrong(what + " returned a value for key " + index + " that does not belong to it: "
                         + describe(index, e.getValue()));
                 return;
             }
             if (index % settings.threads() == thread) {
                 for (; expectedOwn < index; expectedOwn += settings.threads()) {
-                    checkAbsentInScan(expectedOwn);
+                    checkAbsentInScan(what, expectedOwn, ownedVersion);
                 }
-                expect("scan", index, e.getValue(), versions[(int) (index / settings.threads())]);
+                expect(what, index, e.getValue(), ownedVersion.applyAsLong(index));
                 expectedOwn = index + settings.threads();
             }
         }
         for (; expectedOwn < toIndex; expectedOwn += settings.threads()) {
-            checkAbsentInScan(expectedOwn);
+            checkAbsentInScan(what, expectedOwn, ownedVersion);
         }
     }
 
-    private void checkAbsentInScan(long index) {
-        long version = versions[(int) (index / settings.threads())];
+    /** The end (exclusive) of the range a scan from key {@code fromIndex} reads. */
+    private long scanEnd(long fromIndex) {
+        return Math.min(fromIndex + settings.scanLength(), settings.keySpace());
+    }
+
+    private void checkAbsentInScan(String what, long index, LongUnaryOperator ownedVersion) {
+        long version = ownedVersion.applyAsLong(index);
         if (version != 0) {
-            failures.wrong("scan skipped key " + index + ", which has version " + version);
+            failures.wrong(what + " skipped key " + index + ", which has version " + version);
+        }
+    }
+
+    /**
+     * Takes a snapshot and notes the model's versions of {@link #SNAPSHOT_KEYS} owned keys and of the owned keys
+     * of a scan's range; or, with one taken, checks that it reads exactly those (nobody else changes them, and this
+     * thread changed them since as its draws went) and closes it.
+     */
+    private void snapshot() {
+        if (snapshot == null) {
+            snapshot = tree.snapshot();
+            for (int i = 0; i < SNAPSHOT_KEYS; i++) {
+                snapshotSlots[i] = pickSlot();
+                snapshotVersions[i] = versions[snapshotSlots[i]];
+            }
+            snapshotRangeSlot = pickSlot();
+            long fromIndex = indexOf(snapshotRangeSlot);
+            int owned = (int) ((scanEnd(fromIndex) - fromIndex + settings.threads() - 1) / settings.threads());
+            snapshotRangeVersions = Arrays.copyOfRange(versions, snapshotRangeSlot, snapshotRangeSlot + owned);
+            return;
+        }
+        try (Snapshot taken = snapshot) {
+            snapshot = null;
+            for (int i = 0; i < SNAPSHOT_KEYS; i++) {
+                long index = indexOf(snapshotSlots[i]);
+                expect("a snapshot's get", index, taken.get(records.key(index)), snapshotVersions[i]);
+            }
+            long fromIndex = indexOf(snapshotRangeSlot);
+            scan("a snapshot's scan", taken, snapshotRangeSlot,
+                    index -> snapshotRangeVersions[(int) ((index - fromIndex) / settings.threads())]);
         }
     }
 
