@@ -94,11 +94,11 @@ final class StoreSnapshot implements Snapshot {
         @Override
         public void run() {
             if (end()) {
-                store.snapshotDropped();
                 LOG.get().warn("a snapshot of the store at {} became unreachable {} ms after it was taken without "
                         + "being closed; it is closed now, and until now it kept its moment's pages and log "
                         + "segments. Close every snapshot (try-with-resources)", store.directory(),
                         (System.nanoTime() - takenNanos) / 1_000_000);
+                store.snapshotDropped(); // after the warning: whoever sees the count finds the warning logged
             }
         }
     }

@@ -8,6 +8,10 @@ import static dev.toboggan.TestKeys.value;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import ch.qos.logback.classic.Level;
+import ch.qos.logback.classic.Logger;
+import ch.qos.logback.classic.spi.ILoggingEvent;
+import ch.qos.logback.core.read.ListAppender;
 import com.typesafe.config.ConfigFactory;
 import dev.toboggan.core.pagecache.SegmentCleaning;
 import java.nio.file.Path;
@@ -26,6 +30,7 @@ import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicReference;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.slf4j.LoggerFactory;
 
 /** {@link Db#snapshot}: every tree as of one moment, read while writers, the cleaner and the Evictor go on. */
 class SnapshotTest {
@@ -197,7 +202,8 @@ class SnapshotTest {
 
     /**
      * A snapshot its caller dropped without closing it is closed by the store once the garbage collector finds it
-     * unreachable: counted as dropped, and the segments it kept are freed with no further write.
+     * unreachable: counted as dropped, with a warning that names the store, and the segments it kept are freed
+     * with no further write.
      */
     @Test
     void aSnapshotDroppedUnclosedIsClosedForItsCallerAndItsSpaceComesBack() throws Exception {
@@ -207,13 +213,29 @@ class SnapshotTest {
             AtomicReference<Snapshot> held = new AtomicReference<>(snapshotKeepingSegments(store, deadline));
             assertThat(db.metrics().snapshots().open()).isEqualTo(1);
 
-            held.set(null);
-            while (db.metrics().snapshots().dropped() == 0 && System.nanoTime() < deadline) {
-                System.gc();
-                Thread.sleep(20);
+            ListAppender<ILoggingEvent> logged = new ListAppender<>();
+            logged.start();
+            Logger log = (Logger) LoggerFactory.getLogger(StoreSnapshot.class);
+            Level level = log.getLevel(); // the test configuration silences the store's loggers
+            log.setLevel(Level.WARN);
+            log.addAppender(logged);
+            try {
+                held.set(null);
+                while (db.metrics().snapshots().dropped() == 0 && System.nanoTime() < deadline) {
+                    System.gc();
+                    Thread.sleep(20);
+                }
+            } finally {
+                log.detachAppender(logged);
+                log.setLevel(level);
             }
             assertThat(db.metrics().snapshots()).as("closed as dropped")
                     .isEqualTo(new StoreMetrics.Snapshots(0, 1, 1, 0));
+            assertThat(logged.list).singleElement().satisfies(event -> {
+                assertThat(event.getLevel()).isEqualTo(Level.WARN);
+                assertThat(event.getFormattedMessage()).contains(db.directory().toString(), "without being closed",
+                        "try-with-resources");
+            });
             assertNoSegmentKeptBy(store, deadline, "kept after it was dropped");
         }
     }
