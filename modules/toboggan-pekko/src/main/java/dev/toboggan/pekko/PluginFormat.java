@@ -4,6 +4,9 @@ import dev.toboggan.Tree;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.util.Arrays;
+import org.apache.pekko.serialization.Serialization;
+import org.apache.pekko.serialization.Serializer;
+import org.apache.pekko.serialization.Serializers;
 
 /**
  * The keys and values the Pekko plugins keep in their trees. Part of the on-disk format: docs/format.md
@@ -52,6 +55,12 @@ import java.util.Arrays;
  * +-------------+        +----------------------------------------------------+
  * | key id UTF-8| ─────► | DurableDataEnvelope, by Pekko's replicator serializer |
  * +-------------+        +----------------------------------------------------+
+ *
+ * durable state tree (toboggan.state.tree)
+ * +---------------------+        +--------------+---------------------------+----------------+-----------+---------+
+ * | persistence id UTF-8| ─────► | revision u64 | flags u8 (bit 0: deleted) | tag length u16 | tag UTF-8 | payload |
+ * +---------------------+        +--------------+---------------------------+----------------+-----------+---------+
+ *   payload (none when deleted): | serializer id i32 | manifest length u16 | manifest UTF-8 | bytes (the rest) |
  * </pre>
  *
  * <p>Numeric ids, tag ids and orderings come from {@link dev.toboggan.Db#generateId()}: never reused, even
@@ -289,7 +298,7 @@ final class PluginFormat {
 
     /** The {@link org.apache.pekko.persistence.PersistentRepr} a stored event holds. */
     static org.apache.pekko.persistence.PersistentRepr decodeEvent(
-            org.apache.pekko.serialization.Serialization serialization, StoredEvent event) {
+            Serialization serialization, StoredEvent event) {
         if (event.serializerId() != COMPACT_REPR) {
             return (org.apache.pekko.persistence.PersistentRepr) serialization.deserialize(event.repr(),
                     event.serializerId(), "").get();
@@ -361,7 +370,66 @@ final class PluginFormat {
     }
 
     /** A serialized object as stored: serializer id, manifest, bytes. */
-    record Serialized(int serializerId, String manifest, byte[] bytes) {}
+    record Serialized(int serializerId, String manifest, byte[] bytes) {
+        /**
+         * {@code object} as the serializer Pekko's bindings give it writes it.
+         *
+         * @throws Exception what the serializer throws; {@link IllegalArgumentException} for a manifest too long
+         */
+        static Serialized of(Serialization serialization, Object object) throws Exception {
+            Serializer serializer = serialization.findSerializerFor(object);
+            String manifest = Serializers.manifestFor(serializer, object);
+            checkManifest(manifest);
+            return new Serialized(serializer.identifier(), manifest, serializer.toBinary(object));
+        }
+    }
+
+    // ---------------------------------------------------------------- durable state
+
+    /** The flag of a durable state value that marks the object deleted at its revision (no payload follows). */
+    static final int DELETED = 1;
+    /** Bytes of a durable state value besides its tag and payload: revision, flags, tag length. */
+    static final int STATE_HEADER_LENGTH = 8 + 1 + 2;
+
+    /** A durable state value: its revision, its tag ("" if none) and its payload ({@code null}: deleted). */
+    record StoredState(long revision, String tag, Serialized payload) {}
+
+    static byte[] stateKey(String persistenceId) {
+        return utf8PersistenceId(persistenceId);
+    }
+
+    static byte[] stateValue(StoredState state) {
+        byte[] tag = state.tag().getBytes(StandardCharsets.UTF_8);
+        if (tag.length > 0xFFFF) {
+            throw new IllegalArgumentException("a durable state tag longer than 65535 UTF-8 bytes: '"
+                    + abbreviate(state.tag()) + "'");
+        }
+        Serialized payload = state.payload();
+        byte[] manifest = payload == null ? null : payload.manifest().getBytes(StandardCharsets.UTF_8);
+        int length = STATE_HEADER_LENGTH + tag.length
+                + (payload == null ? 0 : 6 + manifest.length + payload.bytes().length);
+        ByteBuffer b = ByteBuffer.allocate(length).putLong(state.revision())
+                .put((byte) (payload == null ? DELETED : 0)).putShort((short) tag.length).put(tag);
+        if (payload != null) {
+            b.putInt(payload.serializerId()).putShort((short) manifest.length).put(manifest).put(payload.bytes());
+        }
+        return b.array();
+    }
+
+    static StoredState decodeStateValue(byte[] value) {
+        ByteBuffer b = ByteBuffer.wrap(value);
+        long revision = b.getLong();
+        boolean deleted = (b.get() & DELETED) != 0;
+        String tag = utf8(b, Short.toUnsignedInt(b.getShort()));
+        if (deleted) {
+            return new StoredState(revision, tag, null);
+        }
+        int serializerId = b.getInt();
+        String manifest = utf8(b, Short.toUnsignedInt(b.getShort()));
+        byte[] bytes = new byte[b.remaining()];
+        b.get(bytes);
+        return new StoredState(revision, tag, new Serialized(serializerId, manifest, bytes));
+    }
 
     static byte[] snapshotValue(Serialized payload, Serialized metadata) {
         byte[] payloadManifest = payload.manifest().getBytes(StandardCharsets.UTF_8);

@@ -13,8 +13,6 @@ import org.apache.pekko.persistence.SnapshotSelectionCriteria;
 import org.apache.pekko.persistence.snapshot.japi.SnapshotStore;
 import org.apache.pekko.serialization.Serialization;
 import org.apache.pekko.serialization.SerializationExtension;
-import org.apache.pekko.serialization.Serializer;
-import org.apache.pekko.serialization.Serializers;
 import scala.Option;
 import org.apache.pekko.dispatch.Futures;
 import scala.concurrent.Future;
@@ -144,10 +142,7 @@ public final class TobogganSnapshotStore extends SnapshotStore {
     }
 
     private PluginFormat.Serialized serialize(Object object) throws Exception {
-        Serializer serializer = serialization.findSerializerFor(object);
-        String manifest = Serializers.manifestFor(serializer, object);
-        PluginFormat.checkManifest(manifest);
-        return new PluginFormat.Serialized(serializer.identifier(), manifest, serializer.toBinary(object));
+        return PluginFormat.Serialized.of(serialization, object);
     }
 
     private SelectedSnapshot decode(String persistenceId, Map.Entry<byte[], byte[]> snapshot) {

@@ -2,10 +2,6 @@ package dev.toboggan.pekko;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import java.io.BufferedReader;
-import java.io.InputStreamReader;
-import java.lang.management.ManagementFactory;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -13,7 +9,6 @@ import java.util.HashSet;
 import java.util.List;
 import java.util.Set;
 import java.util.SplittableRandom;
-import java.util.concurrent.TimeUnit;
 import org.apache.pekko.actor.testkit.typed.javadsl.ActorTestKit;
 import org.apache.pekko.actor.testkit.typed.javadsl.TestProbe;
 import org.apache.pekko.actor.typed.ActorRef;
@@ -122,30 +117,8 @@ class EventSourcedRecoveryTest {
         int killAfter = 100 + new SplittableRandom(seed).nextInt(400);
         System.out.println("EventSourcedRecoveryTest kill seed " + seed + ": kill after " + killAfter + " acks");
 
-        Set<String> acknowledged = new HashSet<>();
-        Process child = startChild();
-        try (BufferedReader out = new BufferedReader(new InputStreamReader(child.getInputStream(), StandardCharsets.UTF_8))) {
-            String line;
-            while (acknowledged.size() < killAfter && (line = out.readLine()) != null) {
-                if (line.startsWith("ACK ")) {
-                    acknowledged.add(line.substring(4));
-                }
-            }
-            child.destroyForcibly();
-            // Acknowledgements printed before the kill landed count too, as far as the pipe still has them.
-            try {
-                while ((line = out.readLine()) != null) {
-                    if (line.startsWith("ACK ")) {
-                        acknowledged.add(line.substring(4));
-                    }
-                }
-            } catch (java.io.IOException pipeClosedByTheKill) {
-                // The lines not read are acknowledgements the check does not count: it only gets weaker.
-            }
-        } finally {
-            child.destroyForcibly();
-            assertThat(child.waitFor(30, TimeUnit.SECONDS)).isTrue();
-        }
+        Set<String> acknowledged = new HashSet<>(
+                ChildJvm.acknowledgementsUntilKilled(ChildJvm.start(LedgerChild.class, directory), killAfter));
         assertThat(acknowledged).as("the child acknowledged appends before it was killed").hasSizeGreaterThanOrEqualTo(killAfter);
 
         ActorTestKit after = ActorTestKit.create("after", PekkoTestConfig.persistence(directory));
@@ -177,21 +150,5 @@ class EventSourcedRecoveryTest {
             entries.add("e" + i);
         }
         return entries;
-    }
-
-    private Process startChild() throws Exception {
-        List<String> command = new ArrayList<>();
-        command.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
-        for (String flag : ManagementFactory.getRuntimeMXBean().getInputArguments()) {
-            if (flag.startsWith("--add-") || flag.startsWith("--sun-misc") || flag.startsWith("--enable-native")) {
-                command.add(flag);
-            }
-        }
-        command.add("-Xmx256m");
-        command.add("-cp");
-        command.add(System.getProperty("java.class.path"));
-        command.add(LedgerChild.class.getName());
-        command.add(directory.toString());
-        return new ProcessBuilder(command).redirectError(ProcessBuilder.Redirect.DISCARD).start();
     }
 }

@@ -1,11 +1,7 @@
 package dev.toboggan.pekko;
 
 import java.nio.file.Path;
-import java.time.Duration;
-import java.util.concurrent.Semaphore;
-import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.ActorSystem;
-import org.apache.pekko.actor.typed.javadsl.AskPattern;
 import org.apache.pekko.actor.typed.javadsl.Behaviors;
 
 /**
@@ -19,22 +15,9 @@ public final class LedgerChild {
         Path directory = Path.of(args[0]);
         ActorSystem<Ledger.Command> system = ActorSystem.create(
                 Behaviors.setup(context -> Ledger.create("ledger")), "child", PekkoTestConfig.persistence(directory));
-        Semaphore inFlight = new Semaphore(32);
         System.out.println("READY");
         System.out.flush();
-        for (int i = 1; ; i++) {
-            inFlight.acquire();
-            String entry = "e" + i;
-            AskPattern.<Ledger.Command, Integer>ask(system, replyTo -> new Ledger.Append(entry, replyTo),
-                    Duration.ofSeconds(30), system.scheduler()).whenComplete((count, error) -> {
-                        if (error == null) {
-                            synchronized (System.out) {
-                                System.out.println("ACK " + entry);
-                                System.out.flush();
-                            }
-                        }
-                        inFlight.release();
-                    });
-        }
+        ChildJvm.<Ledger.Command, Integer>askUntilKilled(system, 32,
+                (i, replyTo) -> new Ledger.Append("e" + i, replyTo), (i, count) -> "e" + i);
     }
 }

@@ -1,0 +1,65 @@
+package dev.toboggan.pekko;
+
+import com.typesafe.config.Config;
+import org.apache.pekko.Done;
+import org.apache.pekko.actor.ExtendedActorSystem;
+import org.apache.pekko.persistence.state.DurableStateStoreProvider;
+import org.apache.pekko.persistence.state.scaladsl.DurableStateUpdateStore;
+import org.apache.pekko.persistence.state.scaladsl.GetObjectResult;
+import scala.concurrent.Future;
+import scala.jdk.javaapi.FutureConverters;
+
+/**
+ * The durable state store plugin ({@code toboggan.state}, see reference.conf): Pekko's
+ * {@code DurableStateStoreRegistry} instantiates it from its configuration block for
+ * {@code pekko.persistence.state.plugin = "toboggan.state"}. Both APIs share one {@link TobogganDurableStateStore}.
+ */
+public final class TobogganDurableStateStoreProvider implements DurableStateStoreProvider {
+    private final TobogganDurableStateStore javadsl;
+    private final Scaladsl scaladsl;
+
+    public TobogganDurableStateStoreProvider(ExtendedActorSystem system, Config config, String configPath) {
+        this.javadsl = new TobogganDurableStateStore(system, config, configPath);
+        this.scaladsl = new Scaladsl(javadsl);
+    }
+
+    @Override
+    public Scaladsl scaladslDurableStateStore() {
+        return scaladsl;
+    }
+
+    @Override
+    public TobogganDurableStateStore javadslDurableStateStore() {
+        return javadsl;
+    }
+
+    /** The Scala API (the one Pekko's {@code DurableStateBehavior} calls): {@link TobogganDurableStateStore}'s calls as Scala futures. */
+    public static final class Scaladsl implements DurableStateUpdateStore<Object> {
+        private final TobogganDurableStateStore store;
+
+        Scaladsl(TobogganDurableStateStore store) {
+            this.store = store;
+        }
+
+        @Override
+        public Future<GetObjectResult<Object>> getObject(String persistenceId) {
+            return FutureConverters.asScala(store.getObject(persistenceId).thenApply(r -> r.toScala()));
+        }
+
+        @Override
+        public Future<Done> upsertObject(String persistenceId, long revision, Object value, String tag) {
+            return FutureConverters.asScala(store.upsertObject(persistenceId, revision, value, tag));
+        }
+
+        @Override
+        @Deprecated
+        public Future<Done> deleteObject(String persistenceId) {
+            return FutureConverters.asScala(store.deleteObject(persistenceId));
+        }
+
+        @Override
+        public Future<Done> deleteObject(String persistenceId, long revision) {
+            return FutureConverters.asScala(store.deleteObject(persistenceId, revision));
+        }
+    }
+}

@@ -1,0 +1,241 @@
+package dev.toboggan.pekko;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import com.typesafe.config.Config;
+import com.typesafe.config.ConfigFactory;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Optional;
+import java.util.SplittableRandom;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionStage;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import org.apache.pekko.actor.testkit.typed.javadsl.ActorTestKit;
+import org.apache.pekko.actor.testkit.typed.javadsl.TestProbe;
+import org.apache.pekko.actor.typed.ActorRef;
+import org.apache.pekko.actor.typed.javadsl.Adapter;
+import org.apache.pekko.persistence.state.DurableStateStoreRegistry;
+import org.apache.pekko.persistence.state.exception.DeleteRevisionException;
+import org.apache.pekko.persistence.state.javadsl.GetObjectResult;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * The durable state store plugin ({@code toboggan.state}): its revision contract case by case, racing writers of
+ * one persistence id, objects that cannot be written or read, and a {@code DurableStateBehavior} that gets its
+ * state back after its actor system restarts, a delete included.
+ */
+class DurableStateStoreTest {
+    private static final Duration TIMEOUT = Duration.ofSeconds(15);
+
+    @TempDir
+    Path directory;
+
+    @Test
+    void aChangeMustFollowTheStoredRevisionByOne() throws Exception {
+        ActorTestKit testKit = ActorTestKit.create("state", config());
+        try {
+            TobogganDurableStateStore store = store(testKit);
+            assertThat(get(store, "p")).isEqualTo(result(null, 0));
+            await(store.upsertObject("p", 1, "one", "tag-a"));
+            assertThat(get(store, "p")).isEqualTo(result("one", 1));
+
+            assertConflict(store.upsertObject("p", 1, "one again", ""), IllegalStateException.class, "revision 1 is stored");
+            assertConflict(store.upsertObject("p", 3, "three", ""), IllegalStateException.class, "revision 1 is stored");
+            assertThat(get(store, "p")).as("nothing changed").isEqualTo(result("one", 1));
+
+            await(store.upsertObject("p", 2, "two", ""));
+            assertConflict(store.deleteObject("p", 2), DeleteRevisionException.class, "revision 2 is stored");
+            await(store.deleteObject("p", 3));
+            assertThat(get(store, "p")).as("deleted at revision 3").isEqualTo(result(null, 3));
+            assertConflict(store.upsertObject("p", 1, "stale", ""), IllegalStateException.class, "revision 3 is stored");
+            await(store.upsertObject("p", 4, "four", ""));
+            assertThat(get(store, "p")).isEqualTo(result("four", 4));
+
+            await(store.deleteObject("p", 0));
+            assertThat(get(store, "p")).as("removed").isEqualTo(result(null, 0));
+            await(store.upsertObject("p", 1, "new life", ""));
+            assertThat(get(store, "p")).isEqualTo(result("new life", 1));
+            assertConflict(store.deleteObject("never written", 2), DeleteRevisionException.class,
+                    "revision 0 is stored");
+            await(store.deleteObject("never written", 1));
+            assertThat(get(store, "never written")).isEqualTo(result(null, 1));
+
+            assertConflict(store.upsertObject("p", 0, "zero", ""), IllegalArgumentException.class, "start at 1");
+            assertConflict(store.upsertObject("p", 2, null, ""), IllegalArgumentException.class, "is null");
+            assertConflict(store.deleteObject("p", -1), IllegalArgumentException.class, "a delete's revision");
+            assertThat(get(store, "p")).isEqualTo(result("new life", 1));
+        } finally {
+            testKit.shutdownTestKit();
+        }
+    }
+
+    /** Of writers racing to store the same revision of one persistence id, exactly one succeeds. */
+    @Test
+    void ofWritersRacingForOneRevisionExactlyOneWins() throws Exception {
+        ActorTestKit testKit = ActorTestKit.create("state", config());
+        try {
+            TobogganDurableStateStore store = store(testKit);
+            int writers = 4;
+            for (int revision = 1; revision <= 50; revision++) {
+                CountDownLatch start = new CountDownLatch(1);
+                List<CompletableFuture<CompletionStage<?>>> calls = new ArrayList<>();
+                for (int w = 0; w < writers; w++) {
+                    String value = "r" + revision + "w" + w;
+                    long r = revision;
+                    calls.add(CompletableFuture.supplyAsync(() -> {
+                        awaitLatch(start);
+                        return store.upsertObject("contended", r, value, "");
+                    }));
+                }
+                start.countDown();
+                int won = 0;
+                for (CompletableFuture<CompletionStage<?>> call : calls) {
+                    try {
+                        call.get(TIMEOUT.toMillis(), TimeUnit.MILLISECONDS).toCompletableFuture()
+                                .get(TIMEOUT.toMillis(), TimeUnit.MILLISECONDS);
+                        won++;
+                    } catch (ExecutionException e) {
+                        assertThat(e.getCause()).isInstanceOf(IllegalStateException.class)
+                                .hasMessageContaining("revision " + revision + " is stored");
+                    }
+                }
+                assertThat(won).as("writers of revision %d that succeeded", revision).isEqualTo(1);
+                assertThat(get(store, "contended").revision()).isEqualTo(revision);
+            }
+        } finally {
+            testKit.shutdownTestKit();
+        }
+    }
+
+    @Test
+    void anObjectThatCannotBeWrittenOrReadFailsItsCallAndNamesIt() throws Exception {
+        ActorTestKit testKit = ActorTestKit.create("state", config());
+        try {
+            TobogganDurableStateStore store = store(testKit);
+            assertConflict(store.upsertObject("p", 1, new TestSerializers.Unserializable("x"), ""),
+                    RuntimeException.class, "");
+            assertThat(get(store, "p")).as("nothing stored").isEqualTo(result(null, 0));
+
+            await(store.upsertObject("q", 1, new TestSerializers.Unreadable("y"), ""));
+            assertThatThrownBy(() -> get(store, "q")).hasCauseInstanceOf(
+                    TobogganDurableStateStore.StateUnreadableException.class)
+                    .hasMessageContaining("durable state 'q' revision 1 exists but cannot be read");
+        } finally {
+            testKit.shutdownTestKit();
+        }
+    }
+
+    /**
+     * A durable state behavior persisting through the plugin gets its state back in a new actor system, and one
+     * whose object was deleted meanwhile begins from its empty state, its revisions going on from the delete's.
+     */
+    @Test
+    void aDurableStateBehaviorGetsItsStateBackAfterARestart() throws Exception {
+        ActorTestKit first = ActorTestKit.create("first", config());
+        try {
+            ActorRef<StateCounter.Command> counter = first.spawn(StateCounter.create("counter-1"));
+            TestProbe<Integer> replies = first.createTestProbe();
+            for (int i = 1; i <= 30; i++) {
+                counter.tell(new StateCounter.Add(i, replies.ref()));
+                replies.expectMessage(TIMEOUT, i * (i + 1) / 2);
+            }
+            ActorRef<StateCounter.Command> other = first.spawn(StateCounter.create("counter-2"));
+            other.tell(new StateCounter.Add(5, replies.ref()));
+            replies.expectMessage(TIMEOUT, 5);
+        } finally {
+            first.shutdownTestKit();
+        }
+
+        ActorTestKit second = ActorTestKit.create("second", config());
+        try {
+            TestProbe<Integer> replies = second.createTestProbe();
+            ActorRef<StateCounter.Command> counter = second.spawn(StateCounter.create("counter-1"));
+            counter.tell(new StateCounter.Add(0, replies.ref()));
+            replies.expectMessage(TIMEOUT, 30 * 31 / 2);
+            TobogganDurableStateStore store = store(second);
+            await(store.deleteObject("counter-2", 2)); // Pekko 1.7's Java DSL has no delete effect
+            ActorRef<StateCounter.Command> deleted = second.spawn(StateCounter.create("counter-2"));
+            deleted.tell(new StateCounter.Add(7, replies.ref()));
+            replies.expectMessage(TIMEOUT, 7);
+            assertThat(get(store, "counter-2")).as("the behavior began from its empty state at revision 2")
+                    .isEqualTo(result(7, 3));
+            assertThat(get(store, "counter-1").revision()).isEqualTo(31);
+        } finally {
+            second.shutdownTestKit();
+        }
+    }
+
+    /**
+     * A child JVM adds 1 to a counter over and over and is killed (SIGKILL) after a random number of acknowledged
+     * adds: in a new actor system the counter holds at least the highest total acknowledged, and its revision is
+     * its total (each add one revision, none lost or doubled).
+     */
+    @Test
+    void aKillOfTheJvmLosesNoAcknowledgedRevision() throws Exception {
+        long seed = System.nanoTime();
+        int killAfter = 50 + new SplittableRandom(seed).nextInt(300);
+        System.out.println("DurableStateStoreTest kill seed " + seed + ": kill after " + killAfter + " acks");
+        List<String> acknowledged = ChildJvm.acknowledgementsUntilKilled(
+                ChildJvm.start(StateCounterChild.class, directory), killAfter);
+        assertThat(acknowledged).as("the child acknowledged adds before it was killed").hasSizeGreaterThanOrEqualTo(killAfter);
+        int highest = acknowledged.stream().mapToInt(Integer::parseInt).max().orElseThrow();
+
+        ActorTestKit after = ActorTestKit.create("after", config());
+        try {
+            TobogganDurableStateStore store = store(after);
+            GetObjectResult<Object> stored = get(store, "counter");
+            assertThat((Integer) stored.value().orElseThrow()).isGreaterThanOrEqualTo(highest);
+            assertThat(stored.revision()).as("one revision per add").isEqualTo((long) (Integer) stored.value().get());
+            ActorRef<StateCounter.Command> counter = after.spawn(StateCounter.create("counter"));
+            TestProbe<Integer> replies = after.createTestProbe();
+            counter.tell(new StateCounter.Add(1, replies.ref()));
+            replies.expectMessage(TIMEOUT, (Integer) stored.value().get() + 1);
+        } finally {
+            after.shutdownTestKit();
+        }
+    }
+
+    private Config config() {
+        return ConfigFactory.parseString("pekko.persistence.state.plugin = \"toboggan.state\"")
+                .withFallback(PekkoTestConfig.persistence(directory));
+    }
+
+    private static TobogganDurableStateStore store(ActorTestKit testKit) {
+        return DurableStateStoreRegistry.get(Adapter.toClassic(testKit.system()))
+                .getDurableStateStoreFor(TobogganDurableStateStore.class, "toboggan.state");
+    }
+
+    private static GetObjectResult<Object> get(TobogganDurableStateStore store, String persistenceId)
+            throws Exception {
+        return store.getObject(persistenceId).toCompletableFuture().get(TIMEOUT.toMillis(), TimeUnit.MILLISECONDS);
+    }
+
+    private static GetObjectResult<Object> result(Object value, long revision) {
+        return new GetObjectResult<>(Optional.ofNullable(value), revision);
+    }
+
+    private static void await(CompletionStage<?> call) throws Exception {
+        call.toCompletableFuture().get(TIMEOUT.toMillis(), TimeUnit.MILLISECONDS);
+    }
+
+    private static void assertConflict(CompletionStage<?> call, Class<? extends Throwable> type, String message) {
+        assertThatThrownBy(() -> await(call)).isInstanceOf(ExecutionException.class).cause().isInstanceOf(type)
+                .hasMessageContaining(message);
+    }
+
+    private static void awaitLatch(CountDownLatch latch) {
+        try {
+            latch.await();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException(e);
+        }
+    }
+}
