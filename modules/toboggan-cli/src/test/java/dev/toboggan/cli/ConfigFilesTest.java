@@ -60,6 +60,7 @@ class ConfigFilesTest {
         Config config = ConfigFactory.parseFile(CONFIG.resolve("pekko-service.conf").toFile()).resolve();
         assertThat(config.getString("pekko.persistence.journal.plugin")).isEqualTo("toboggan.journal");
         assertThat(config.getString("pekko.persistence.snapshot-store.plugin")).isEqualTo("toboggan.snapshot-store");
+        assertThat(config.getString("pekko.persistence.state.plugin")).isEqualTo("toboggan.state");
         assertThat(config.getString("pekko.cluster.distributed-data.durable.store-actor-class"))
                 .isEqualTo("dev.toboggan.pekko.TobogganDurableStore");
         // The plugins open the store their `store` block names; its directory is where the data goes.
