@@ -57,10 +57,16 @@ import org.apache.pekko.serialization.Serializers;
  * +-------------+        +----------------------------------------------------+
  *
  * durable state tree (toboggan.state.tree)
- * +---------------------+        +--------------+---------------------------+----------------+-----------+---------+
- * | persistence id UTF-8| ─────► | revision u64 | flags u8 (bit 0: deleted) | tag length u16 | tag UTF-8 | payload |
- * +---------------------+        +--------------+---------------------------+----------------+-----------+---------+
- *   payload (none when deleted): | serializer id i32 | manifest length u16 | manifest UTF-8 | bytes (the rest) |
+ * +------+---------------------+        +--------------+------------+---------------+----------+----------------+-----------+---------+
+ * | 0x01 | persistence id UTF-8| ─────► | revision u64 | offset u64 | timestamp u64 | flags u8 | tag length u16 | tag UTF-8 | payload |
+ * +------+---------------------+        +--------------+------------+---------------+----------+----------------+-----------+---------+
+ *   flags bit 0: deleted (no payload); payload: | serializer id i32 | manifest length u16 | manifest UTF-8 | bytes (the rest) |
+ * +------+----------------+-----------+------------+        +---------------------+
+ * | 0x02 | tag length u16 | tag UTF-8 | offset u64 | ─────► | persistence id UTF-8|   a tagged object's latest change
+ * +------+----------------+-----------+------------+        +---------------------+
+ * +------+-----------+        +-------------------+
+ * | 0x03 | tag UTF-8 | ─────► | last offset u64   |   the last offset the tag gave out
+ * +------+-----------+        +-------------------+
  * </pre>
  *
  * <p>Numeric ids, tag ids and orderings come from {@link dev.toboggan.Db#generateId()}: never reused, even
@@ -386,30 +392,76 @@ final class PluginFormat {
 
     // ---------------------------------------------------------------- durable state
 
+    /** A durable state object by persistence id. */
+    static final byte STATE = 0x01;
+    /** A tagged object's latest change, by tag and offset: what {@code changes(tag, offset)} scans. */
+    static final byte STATE_BY_TAG = 0x02;
+    /** The last offset a tag gave out. */
+    static final byte STATE_TAG_OFFSET = 0x03;
     /** The flag of a durable state value that marks the object deleted at its revision (no payload follows). */
     static final int DELETED = 1;
-    /** Bytes of a durable state value besides its tag and payload: revision, flags, tag length. */
-    static final int STATE_HEADER_LENGTH = 8 + 1 + 2;
+    /** Bytes of a durable state value besides its tag and payload: revision, offset, timestamp, flags, tag length. */
+    static final int STATE_HEADER_LENGTH = 8 + 8 + 8 + 1 + 2;
+    /** Bytes of a {@link #STATE_BY_TAG} key besides its tag: prefix, tag length, offset. */
+    static final int STATE_BY_TAG_OVERHEAD = 1 + 2 + 8;
 
-    /** A durable state value: its revision, its tag ("" if none) and its payload ({@code null}: deleted). */
-    record StoredState(long revision, String tag, Serialized payload) {}
+    /**
+     * A durable state value: its revision, its offset in its tag's changes (0: untagged), when it was written
+     * (epoch milliseconds), its tag ("" if none) and its payload ({@code null}: deleted).
+     */
+    record StoredState(long revision, long offset, long timestamp, String tag, Serialized payload) {}
 
     static byte[] stateKey(String persistenceId) {
-        return utf8PersistenceId(persistenceId);
+        return prefixed(STATE, utf8PersistenceId(persistenceId));
+    }
+
+    static String statePersistenceId(byte[] stateByTagValue) {
+        return new String(stateByTagValue, StandardCharsets.UTF_8);
+    }
+
+    static byte[] stateByTagKey(String tag, long offset) {
+        byte[] bytes = stateTag(tag);
+        return ByteBuffer.allocate(STATE_BY_TAG_OVERHEAD + bytes.length).put(STATE_BY_TAG)
+                .putShort((short) bytes.length).put(bytes).putLong(offset).array();
+    }
+
+    /** The key after every {@link #STATE_BY_TAG} key of {@code tag}. */
+    static byte[] stateByTagEnd(String tag) {
+        byte[] key = stateByTagKey(tag, -1L); // the largest offset, as unsigned bytes
+        return successor(key);
+    }
+
+    static long stateByTagOffset(byte[] key) {
+        return ByteBuffer.wrap(key).getLong(key.length - 8);
+    }
+
+    static byte[] stateTagOffsetKey(String tag) {
+        return prefixed(STATE_TAG_OFFSET, stateTag(tag));
+    }
+
+    /** {@code tag} in UTF-8, checked to fit a {@link #STATE_BY_TAG} key. */
+    private static byte[] stateTag(String tag) {
+        byte[] bytes = tag.getBytes(StandardCharsets.UTF_8);
+        if (bytes.length > Tree.MAX_KEY_LENGTH - STATE_BY_TAG_OVERHEAD) {
+            throw new IllegalArgumentException("durable state tag '" + abbreviate(tag) + "' is " + bytes.length
+                    + " bytes in UTF-8; tags may have at most " + (Tree.MAX_KEY_LENGTH - STATE_BY_TAG_OVERHEAD));
+        }
+        return bytes;
+    }
+
+    /** The length of the value of an object with {@code tag} and {@code payload} ({@code null}: deleted). */
+    static long stateValueLength(String tag, Serialized payload) {
+        return STATE_HEADER_LENGTH + (long) stateTag(tag).length + (payload == null ? 0
+                : 6L + payload.manifest().getBytes(StandardCharsets.UTF_8).length + payload.bytes().length);
     }
 
     static byte[] stateValue(StoredState state) {
-        byte[] tag = state.tag().getBytes(StandardCharsets.UTF_8);
-        if (tag.length > 0xFFFF) {
-            throw new IllegalArgumentException("a durable state tag longer than 65535 UTF-8 bytes: '"
-                    + abbreviate(state.tag()) + "'");
-        }
+        byte[] tag = stateTag(state.tag());
         Serialized payload = state.payload();
         byte[] manifest = payload == null ? null : payload.manifest().getBytes(StandardCharsets.UTF_8);
-        int length = STATE_HEADER_LENGTH + tag.length
-                + (payload == null ? 0 : 6 + manifest.length + payload.bytes().length);
-        ByteBuffer b = ByteBuffer.allocate(length).putLong(state.revision())
-                .put((byte) (payload == null ? DELETED : 0)).putShort((short) tag.length).put(tag);
+        ByteBuffer b = ByteBuffer.allocate((int) stateValueLength(state.tag(), payload)).putLong(state.revision()).putLong(state.offset())
+                .putLong(state.timestamp()).put((byte) (payload == null ? DELETED : 0)).putShort((short) tag.length)
+                .put(tag);
         if (payload != null) {
             b.putInt(payload.serializerId()).putShort((short) manifest.length).put(manifest).put(payload.bytes());
         }
@@ -419,16 +471,18 @@ final class PluginFormat {
     static StoredState decodeStateValue(byte[] value) {
         ByteBuffer b = ByteBuffer.wrap(value);
         long revision = b.getLong();
+        long offset = b.getLong();
+        long timestamp = b.getLong();
         boolean deleted = (b.get() & DELETED) != 0;
         String tag = utf8(b, Short.toUnsignedInt(b.getShort()));
         if (deleted) {
-            return new StoredState(revision, tag, null);
+            return new StoredState(revision, offset, timestamp, tag, null);
         }
         int serializerId = b.getInt();
         String manifest = utf8(b, Short.toUnsignedInt(b.getShort()));
         byte[] bytes = new byte[b.remaining()];
         b.get(bytes);
-        return new StoredState(revision, tag, new Serialized(serializerId, manifest, bytes));
+        return new StoredState(revision, offset, timestamp, tag, new Serialized(serializerId, manifest, bytes));
     }
 
     static byte[] snapshotValue(Serialized payload, Serialized metadata) {

@@ -2,45 +2,85 @@ package dev.toboggan.pekko;
 
 import com.typesafe.config.Config;
 import dev.toboggan.Db;
+import dev.toboggan.TransactionalTree;
 import dev.toboggan.Tree;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Iterator;
+import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
+import java.util.concurrent.TimeUnit;
+import java.util.function.Function;
+import java.util.function.LongFunction;
 import org.apache.pekko.Done;
+import org.apache.pekko.NotUsed;
 import org.apache.pekko.actor.ExtendedActorSystem;
+import org.apache.pekko.japi.Pair;
+import org.apache.pekko.persistence.query.DeletedDurableState;
+import org.apache.pekko.persistence.query.DurableStateChange;
+import org.apache.pekko.persistence.query.NoOffset;
+import org.apache.pekko.persistence.query.Offset;
+import org.apache.pekko.persistence.query.Sequence;
+import org.apache.pekko.persistence.query.UpdatedDurableState;
+import org.apache.pekko.persistence.query.javadsl.DurableStateStoreQuery;
 import org.apache.pekko.persistence.state.exception.DeleteRevisionException;
 import org.apache.pekko.persistence.state.javadsl.DurableStateUpdateStore;
 import org.apache.pekko.persistence.state.javadsl.GetObjectResult;
 import org.apache.pekko.serialization.Serialization;
 import org.apache.pekko.serialization.SerializationExtension;
+import org.apache.pekko.stream.javadsl.Source;
 
 /**
  * Pekko Persistence durable state store on a Toboggan tree ({@code pekko.persistence.state.plugin =
  * "toboggan.state"}; the Java API of {@link TobogganDurableStateStoreProvider}): one entry per persistence id,
- * holding the object's revision, its tag and the object as its Pekko serializer wrote it ({@link PluginFormat}).
+ * holding the object's revision, its tag and the object as its Pekko serializer wrote it, and for a tagged
+ * object an entry of its latest change by tag and offset, which {@link #changes} and {@link #currentChanges}
+ * scan ({@link PluginFormat}).
  *
  * <p><b>Revisions</b> are the optimistic lock Pekko's {@code DurableStateBehavior} relies on: an upsert or a
- * delete of revision {@code r} succeeds only if the stored revision is {@code r - 1} (none stored counts as 0),
- * checked and written by one compare-and-swap of the entry, so of two writers of one persistence id (a stale
- * incarnation, say) exactly one wins and the other's future fails, storing nothing. A delete with a revision
- * keeps a deleted marker at that revision: {@link #getObject} then returns no object and that revision, and
- * revisions go on from it, so no writer that saw the object before the delete can store over it. A delete of
- * revision 0, or {@link #deleteObject(String)}, removes the entry.
+ * delete of revision {@code r} succeeds only if the stored revision is {@code r - 1} (none stored counts as 0).
+ * Each change is one serializable transaction ({@link Db#transaction}) that reads the entry, checks its revision
+ * and writes it with its tag entries, so of two writers of one persistence id (a stale incarnation, say) exactly
+ * one wins and the other's future fails, storing nothing. A delete with a revision keeps a deleted marker at that
+ * revision: {@link #getObject} then returns no object and that revision, and revisions go on from it, so no
+ * writer that saw the object before the delete can store over it. A delete of revision 0, or
+ * {@link #deleteObject(String)}, removes the entry and its tag entry.
+ *
+ * <p><b>Offsets.</b> A tag's changes are numbered 1, 2, … by a counter entry of the tag that each tagged change
+ * reads and increments in its transaction: tagged changes of one tag commit in offset order, so a query that
+ * reads the counter and then scans up to it sees every change of the tag up to that offset (none can commit
+ * below it later). An object's tag entry is replaced at each change, so a scan meets each object once, at its
+ * latest change (as Pekko's JDBC and R2DBC stores report). Writers of one tag contend on its counter; writers of
+ * untagged objects on nothing but their own entries.
  *
  * <p>A change is reported once it is durable ({@link Db#flushAsync()}, group commit with every other writer of
- * the store); it is in the tree, and read by {@link #getObject}, from the moment the call returns. An object
- * that exists but cannot be deserialized fails the read, naming it, rather than reading as absent. Any thread
- * may call; the work is a read and a compare-and-swap on the caller's thread.
+ * the store); it is in the tree, and read by {@link #getObject}, from the moment the call returns, and queries
+ * deliver what they read only once it is durable. An object that exists but cannot be deserialized fails the
+ * read (and a query reaching it), naming it, rather than reading as absent. Any thread may call.
  */
-public final class TobogganDurableStateStore implements DurableStateUpdateStore<Object> {
+public final class TobogganDurableStateStore implements DurableStateUpdateStore<Object>, DurableStateStoreQuery<Object> {
     private final Db db;
+    private final String treeName;
     private final Tree tree;
     private final Serialization serialization;
+    private final Duration refreshInterval;
+    private final int maxBufferSize;
 
     TobogganDurableStateStore(ExtendedActorSystem system, Config config, String configPath) {
         this.db = PekkoStores.get(system).store(config.getString("store"));
-        this.tree = db.tree(PluginSettings.treeName(config, configPath));
+        this.treeName = PluginSettings.treeName(config, configPath);
+        this.tree = db.tree(treeName);
         this.serialization = SerializationExtension.get(system);
+        this.refreshInterval = config.getDuration("refresh-interval");
+        if (refreshInterval.isNegative() || refreshInterval.isZero()) {
+            throw new IllegalArgumentException(configPath + ".refresh-interval = " + refreshInterval
+                    + ": it must be positive");
+        }
+        this.maxBufferSize = PluginSettings.positiveInt(config, configPath, "max-buffer-size");
     }
 
     @Override
@@ -70,16 +110,15 @@ public final class TobogganDurableStateStore implements DurableStateUpdateStore<
                 throw new IllegalArgumentException("durable state '" + persistenceId + "' revision " + revision
                         + " is null: delete the object instead");
             }
-            byte[] next = PluginFormat.stateValue(new PluginFormat.StoredState(revision, tag == null ? "" : tag,
-                    serialize(value)));
-            if (next.length > Tree.MAX_VALUE_LENGTH) {
+            PluginFormat.Serialized payload = serialize(value);
+            long size = PluginFormat.stateValueLength(tag == null ? "" : tag, payload);
+            if (size > Tree.MAX_VALUE_LENGTH) {
                 throw new IllegalArgumentException("durable state '" + persistenceId + "' revision " + revision + " is "
-                        + next.length + " bytes serialized; Toboggan keeps objects of at most " + Tree.MAX_VALUE_LENGTH
-                        + " bytes");
+                        + size + " bytes serialized with its tag; Toboggan keeps values of at most "
+                        + Tree.MAX_VALUE_LENGTH + " bytes");
             }
-            if (!change(persistenceId, revision, next)) {
-                throw new IllegalStateException(conflict("store", persistenceId, revision));
-            }
+            write(persistenceId, revision, current -> tag == null ? "" : tag, payload,
+                    stored -> new IllegalStateException(conflict("store", persistenceId, revision, stored)));
             return durable();
         } catch (Exception e) {
             return CompletableFuture.failedFuture(e);
@@ -105,10 +144,11 @@ public final class TobogganDurableStateStore implements DurableStateUpdateStore<
                         + "': a delete's revision is 0 (remove the entry) or the revision the delete makes");
             }
             if (revision == 0) {
-                tree.remove(PluginFormat.stateKey(persistenceId));
-            } else if (!change(persistenceId, revision,
-                    PluginFormat.stateValue(new PluginFormat.StoredState(revision, "", null)))) {
-                throw new DeleteRevisionException(conflict("delete", persistenceId, revision));
+                remove(persistenceId);
+            } else {
+                // the marker keeps the object's tag: the tag's queries report the delete
+                write(persistenceId, revision, current -> current == null ? "" : current.tag(), null,
+                        stored -> new DeleteRevisionException(conflict("delete", persistenceId, revision, stored)));
             }
             return durable();
         } catch (Exception e) {
@@ -117,34 +157,169 @@ public final class TobogganDurableStateStore implements DurableStateUpdateStore<
     }
 
     /**
-     * Sets the entry of {@code persistenceId} to {@code next} if its stored revision is {@code revision - 1}
-     * (none stored counts as 0), by a compare-and-swap against the entry read.
+     * Stores revision {@code revision} of {@code persistenceId} ({@code payload}, or a deleted marker if
+     * {@code null}) with the tag {@code tag} chooses from the entry stored now, in one transaction that checks the
+     * stored revision is {@code revision - 1} (none stored counts as 0), moves the object's tag entry to the
+     * tag's next offset and counts that offset.
      *
-     * @return whether it did; {@code false}: another revision is stored
+     * @throws RuntimeException made by {@code conflict} of the revision stored if it is another: nothing was changed
      */
-    private boolean change(String persistenceId, long revision, byte[] next) {
+    private void write(String persistenceId, long revision, Function<PluginFormat.StoredState, String> tag,
+            PluginFormat.Serialized payload, LongFunction<RuntimeException> conflict) {
         byte[] key = PluginFormat.stateKey(persistenceId);
-        while (true) {
-            byte[] current = tree.get(key);
-            if (revision(current) != revision - 1) {
-                return false;
+        byte[] id = persistenceId.getBytes(StandardCharsets.UTF_8);
+        db.transaction(tx -> {
+            TransactionalTree states = tx.tree(treeName);
+            PluginFormat.StoredState current = stored(states.get(key));
+            long stored = current == null ? 0 : current.revision();
+            if (stored != revision - 1) {
+                throw conflict.apply(stored);
             }
-            if (tree.compareAndSwap(key, current, next).succeeded()) {
-                return true;
+            String newTag = tag.apply(current);
+            if (current != null && !current.tag().isEmpty()) {
+                states.remove(PluginFormat.stateByTagKey(current.tag(), current.offset()));
             }
-            // another writer changed the entry since the read: judge its revision again
-        }
+            long offset = 0;
+            if (!newTag.isEmpty()) {
+                byte[] counter = PluginFormat.stateTagOffsetKey(newTag);
+                byte[] last = states.get(counter);
+                offset = (last == null ? 0 : PluginFormat.decodeU64(last)) + 1;
+                states.insert(counter, PluginFormat.u64Value(offset));
+                states.insert(PluginFormat.stateByTagKey(newTag, offset), id);
+            }
+            states.insert(key, PluginFormat.stateValue(new PluginFormat.StoredState(revision, offset,
+                    System.currentTimeMillis(), newTag, payload)));
+            return null;
+        });
     }
 
-    private static long revision(byte[] stored) {
-        return stored == null ? 0 : PluginFormat.decodeStateValue(stored).revision();
+    /** Removes the entry of {@code persistenceId} and its tag entry. */
+    private void remove(String persistenceId) {
+        byte[] key = PluginFormat.stateKey(persistenceId);
+        db.transaction(tx -> {
+            TransactionalTree states = tx.tree(treeName);
+            PluginFormat.StoredState current = stored(states.remove(key));
+            if (current != null && !current.tag().isEmpty()) {
+                states.remove(PluginFormat.stateByTagKey(current.tag(), current.offset()));
+            }
+            return null;
+        });
     }
 
-    private String conflict(String what, String persistenceId, long revision) {
-        long stored = revision(tree.get(PluginFormat.stateKey(persistenceId)));
+    private static PluginFormat.StoredState stored(byte[] value) {
+        return value == null ? null : PluginFormat.decodeStateValue(value);
+    }
+
+    private static String conflict(String what, String persistenceId, long revision, long stored) {
         return "cannot " + what + " revision " + revision + " of durable state '" + persistenceId + "': revision "
                 + stored + " is stored, and a revision must follow the stored one by 1 (another writer of this "
                 + "persistence id, or one that did not read the latest revision?); nothing was changed";
+    }
+
+    // ---------------------------------------------------------------- queries
+
+    /**
+     * The latest change of every object with {@code tag} after {@code offset} ({@code Sequence} of a change's
+     * offset, or {@code NoOffset}), in offset order, each object once, up to the tag's last offset when the stream
+     * starts; a deleted object is a {@link DeletedDurableState}. Each change is delivered once it is durable.
+     *
+     * @throws IllegalArgumentException if the offset is of another kind, or the tag too long
+     */
+    @Override
+    public Source<DurableStateChange<Object>, NotUsed> currentChanges(String tag, Offset offset) {
+        return changes(tag, offset, false);
+    }
+
+    /**
+     * {@link #currentChanges}, then the changes made later, as they come: the query reads again every
+     * {@code refresh-interval} once it has caught up. An object changed several times between two reads is
+     * delivered once, at its latest change.
+     */
+    @Override
+    public Source<DurableStateChange<Object>, NotUsed> changes(String tag, Offset offset) {
+        return changes(tag, offset, true);
+    }
+
+    /** Where a query is: the last offset delivered or passed, and the bound of a current query (-1: not read). */
+    private record Cursor(long after, long bound, boolean finished) {}
+
+    private Source<DurableStateChange<Object>, NotUsed> changes(String tag, Offset offset, boolean live) {
+        byte[] counter = PluginFormat.stateTagOffsetKey(tag); // a too long tag fails here, not in the stream
+        long after;
+        if (offset instanceof Sequence sequence) {
+            after = Math.max(sequence.value(), 0);
+        } else if (offset == NoOffset.getInstance()) {
+            after = 0;
+        } else {
+            throw new IllegalArgumentException("the Toboggan durable state store's offsets are Sequence (a change's "
+                    + "offset in its tag) or NoOffset; got " + offset);
+        }
+        return Source.<Cursor, List<DurableStateChange<Object>>>unfoldAsync(new Cursor(after, -1, false), cursor -> {
+            if (cursor.finished()) {
+                return CompletableFuture.completedFuture(Optional.empty());
+            }
+            Cursor next;
+            List<DurableStateChange<Object>> changes = new ArrayList<>();
+            try {
+                next = read(tag, counter, cursor, live, changes);
+            } catch (RuntimeException e) {
+                return CompletableFuture.failedFuture(e);
+            }
+            Optional<Pair<Cursor, List<DurableStateChange<Object>>>> result = Optional.of(Pair.create(next, changes));
+            if (!changes.isEmpty()) {
+                return db.flushAsync().thenApply(durable -> result);
+            }
+            if (next.finished()) {
+                return CompletableFuture.completedFuture(Optional.empty());
+            }
+            if (next.after() < next.bound() || !live) {
+                return CompletableFuture.completedFuture(result);
+            }
+            return CompletableFuture.supplyAsync(() -> result, CompletableFuture.delayedExecutor(
+                    refreshInterval.toMillis(), TimeUnit.MILLISECONDS));
+        }).mapConcat(changes -> changes);
+    }
+
+    /**
+     * Reads up to {@code max-buffer-size} tag entries after the cursor, up to the bound (the tag's counter, read
+     * first: every change up to it has committed), and adds the changes still current to {@code changes}.
+     */
+    private Cursor read(String tag, byte[] counter, Cursor cursor, boolean live, List<DurableStateChange<Object>> changes) {
+        long bound = cursor.bound();
+        if (live || bound < 0) {
+            byte[] last = tree.get(counter);
+            bound = last == null ? 0 : PluginFormat.decodeU64(last);
+        }
+        long position = cursor.after();
+        int scanned = 0;
+        if (position < bound) {
+            Iterator<Map.Entry<byte[], byte[]>> entries = tree.range(PluginFormat.stateByTagKey(tag, position + 1),
+                    PluginFormat.stateByTagKey(tag, bound + 1));
+            while (scanned < maxBufferSize && entries.hasNext()) {
+                Map.Entry<byte[], byte[]> entry = entries.next();
+                scanned++;
+                position = PluginFormat.stateByTagOffset(entry.getKey());
+                String persistenceId = PluginFormat.statePersistenceId(entry.getValue());
+                PluginFormat.StoredState state = stored(tree.get(PluginFormat.stateKey(persistenceId)));
+                if (state != null && state.offset() == position && state.tag().equals(tag)) { // else changed since
+                    changes.add(change(persistenceId, state));
+                }
+            }
+        }
+        boolean caughtUp = scanned < maxBufferSize;
+        if (caughtUp) {
+            position = Math.max(position, bound);
+        }
+        return new Cursor(position, bound, caughtUp && !live);
+    }
+
+    private DurableStateChange<Object> change(String persistenceId, PluginFormat.StoredState state) {
+        Offset offset = Sequence.apply(state.offset());
+        if (state.payload() == null) {
+            return new DeletedDurableState<>(persistenceId, state.revision(), offset, state.timestamp());
+        }
+        return new UpdatedDurableState<>(persistenceId, state.revision(), deserialize(persistenceId, state), offset,
+                state.timestamp());
     }
 
     private CompletionStage<Done> durable() {

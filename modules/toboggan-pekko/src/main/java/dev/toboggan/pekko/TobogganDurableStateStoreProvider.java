@@ -2,10 +2,15 @@ package dev.toboggan.pekko;
 
 import com.typesafe.config.Config;
 import org.apache.pekko.Done;
+import org.apache.pekko.NotUsed;
 import org.apache.pekko.actor.ExtendedActorSystem;
+import org.apache.pekko.persistence.query.DurableStateChange;
+import org.apache.pekko.persistence.query.Offset;
+import org.apache.pekko.persistence.query.scaladsl.DurableStateStoreQuery;
 import org.apache.pekko.persistence.state.DurableStateStoreProvider;
 import org.apache.pekko.persistence.state.scaladsl.DurableStateUpdateStore;
 import org.apache.pekko.persistence.state.scaladsl.GetObjectResult;
+import org.apache.pekko.stream.scaladsl.Source;
 import scala.concurrent.Future;
 import scala.jdk.javaapi.FutureConverters;
 
@@ -33,8 +38,11 @@ public final class TobogganDurableStateStoreProvider implements DurableStateStor
         return javadsl;
     }
 
-    /** The Scala API (the one Pekko's {@code DurableStateBehavior} calls): {@link TobogganDurableStateStore}'s calls as Scala futures. */
-    public static final class Scaladsl implements DurableStateUpdateStore<Object> {
+    /**
+     * The Scala API (the one Pekko's {@code DurableStateBehavior} calls): {@link TobogganDurableStateStore}'s calls
+     * as Scala futures and sources.
+     */
+    public static final class Scaladsl implements DurableStateUpdateStore<Object>, DurableStateStoreQuery<Object> {
         private final TobogganDurableStateStore store;
 
         Scaladsl(TobogganDurableStateStore store) {
@@ -60,6 +68,16 @@ public final class TobogganDurableStateStoreProvider implements DurableStateStor
         @Override
         public Future<Done> deleteObject(String persistenceId, long revision) {
             return FutureConverters.asScala(store.deleteObject(persistenceId, revision));
+        }
+
+        @Override
+        public Source<DurableStateChange<Object>, NotUsed> currentChanges(String tag, Offset offset) {
+            return store.currentChanges(tag, offset).asScala();
+        }
+
+        @Override
+        public Source<DurableStateChange<Object>, NotUsed> changes(String tag, Offset offset) {
+            return store.changes(tag, offset).asScala();
         }
     }
 }

@@ -20,7 +20,19 @@ import org.apache.pekko.actor.testkit.typed.javadsl.ActorTestKit;
 import org.apache.pekko.actor.testkit.typed.javadsl.TestProbe;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.javadsl.Adapter;
+import org.apache.pekko.persistence.query.DeletedDurableState;
+import org.apache.pekko.persistence.query.DurableStateChange;
+import org.apache.pekko.persistence.query.NoOffset;
+import org.apache.pekko.persistence.query.Offset;
+import org.apache.pekko.persistence.query.Sequence;
+import org.apache.pekko.persistence.query.UpdatedDurableState;
+import org.apache.pekko.persistence.query.scaladsl.DurableStateStoreQuery;
 import org.apache.pekko.persistence.state.DurableStateStoreRegistry;
+import org.apache.pekko.stream.KillSwitches;
+import org.apache.pekko.stream.Materializer;
+import org.apache.pekko.stream.UniqueKillSwitch;
+import org.apache.pekko.stream.javadsl.Keep;
+import org.apache.pekko.stream.javadsl.Sink;
 import org.apache.pekko.persistence.state.exception.DeleteRevisionException;
 import org.apache.pekko.persistence.state.javadsl.GetObjectResult;
 import org.junit.jupiter.api.Test;
@@ -170,6 +182,136 @@ class DurableStateStoreTest {
         } finally {
             second.shutdownTestKit();
         }
+    }
+
+    /**
+     * {@code currentChanges} by tag: each object with the tag once, at its latest change (a delete included), in
+     * offset order, from any offset; an object whose tag changed moves to its new tag; a hard delete leaves it.
+     */
+    @Test
+    void currentChangesGiveEachObjectOfATagOnceAtItsLatestChange() throws Exception {
+        ActorTestKit testKit = ActorTestKit.create("state", config());
+        try {
+            TobogganDurableStateStore store = store(testKit);
+            await(store.upsertObject("a", 1, "a1", "t"));
+            await(store.upsertObject("b", 1, "b1", "t"));
+            await(store.upsertObject("c", 1, "c1", "u"));
+            await(store.upsertObject("untagged", 1, "x", ""));
+            await(store.upsertObject("a", 2, "a2", "t"));
+            await(store.deleteObject("b", 2));
+            await(store.upsertObject("d", 1, "d1", "t"));
+            await(store.upsertObject("d", 2, "d2", "u"));
+            await(store.upsertObject("e", 1, "e1", "t"));
+            await(store.deleteObject("e", 0));
+
+            assertThat(show(current(testKit, store, "t", NoOffset.getInstance())))
+                    .containsExactly("a r2 a2 @3", "b r2 deleted @4");
+            assertThat(show(current(testKit, store, "t", Sequence.apply(3)))).containsExactly("b r2 deleted @4");
+            assertThat(show(current(testKit, store, "t", Sequence.apply(6)))).isEmpty();
+            assertThat(show(current(testKit, store, "u", NoOffset.getInstance())))
+                    .containsExactly("c r1 c1 @1", "d r2 d2 @2");
+            assertThat(show(current(testKit, store, "nobody's", NoOffset.getInstance()))).isEmpty();
+            assertThatThrownBy(() -> store.currentChanges("t", new org.apache.pekko.persistence.query.TimeBasedUUID(
+                    java.util.UUID.fromString("00000000-0000-1000-8000-000000000000")))).isInstanceOf(IllegalArgumentException.class)
+                    .hasMessageContaining("Sequence");
+
+            DurableStateStoreQuery<Object> scalaApi = DurableStateStoreRegistry.get(Adapter.toClassic(testKit.system()))
+                    .durableStateStoreFor("toboggan.state");
+            assertThat(show(scala.jdk.javaapi.FutureConverters.asJava(scalaApi.currentChanges("u", Sequence.apply(1))
+                    .runWith(org.apache.pekko.stream.scaladsl.Sink.seq(), Materializer.matFromSystem(testKit.system())))
+                    .toCompletableFuture().get(TIMEOUT.toMillis(), TimeUnit.MILLISECONDS)))
+                    .as("the Scala API").containsExactly("d r2 d2 @2");
+        } finally {
+            testKit.shutdownTestKit();
+        }
+    }
+
+    /**
+     * A live {@code changes} query reading while four writers change 40 objects of one tag: offsets only grow,
+     * no object's revision goes back, and each object's last change delivered is its final one; a query resumed
+     * from the last offset delivered gets nothing more.
+     */
+    @Test
+    void aLiveQueryFollowsWritersToEveryObjectsFinalRevision() throws Exception {
+        ActorTestKit testKit = ActorTestKit.create("state", ConfigFactory.parseString(
+                "toboggan.state.refresh-interval = 50ms").withFallback(config()));
+        try {
+            TobogganDurableStateStore store = store(testKit);
+            List<DurableStateChange<Object>> seen = new java.util.concurrent.CopyOnWriteArrayList<>();
+            UniqueKillSwitch stop = store.changes("t", NoOffset.getInstance())
+                    .viaMat(KillSwitches.single(), Keep.right()).to(Sink.foreach(seen::add)).run(testKit.system());
+            int writers = 4;
+            int objects = 10;
+            int revisions = 30;
+            List<CompletableFuture<Void>> running = new ArrayList<>();
+            for (int w = 0; w < writers; w++) {
+                int writer = w;
+                running.add(CompletableFuture.runAsync(() -> {
+                    for (int r = 1; r <= revisions; r++) {
+                        for (int o = 0; o < objects; o++) {
+                            try {
+                                await(store.upsertObject("w" + writer + "o" + o, r, "v" + r, "t"));
+                            } catch (Exception e) {
+                                throw new IllegalStateException(e);
+                            }
+                        }
+                    }
+                }));
+            }
+            CompletableFuture.allOf(running.toArray(new CompletableFuture<?>[0])).get(60, TimeUnit.SECONDS);
+            long deadline = System.nanoTime() + TIMEOUT.toNanos();
+            while (finalRevisions(seen) < writers * objects && System.nanoTime() < deadline) {
+                Thread.sleep(20);
+            }
+            stop.shutdown();
+            assertThat(finalRevisions(seen)).as("objects whose final revision was delivered").isEqualTo(writers * objects);
+            long lastOffset = 0;
+            java.util.Map<String, Long> revisionOf = new java.util.HashMap<>();
+            for (DurableStateChange<Object> change : seen) {
+                long offset = ((Sequence) change.offset()).value();
+                assertThat(offset).as("offsets grow").isGreaterThan(lastOffset);
+                lastOffset = offset;
+                long revision = ((UpdatedDurableState<Object>) change).revision();
+                assertThat(revision).as("revisions of " + change.persistenceId() + " grow")
+                        .isGreaterThan(revisionOf.getOrDefault(change.persistenceId(), 0L));
+                revisionOf.put(change.persistenceId(), revision);
+            }
+            assertThat(current(testKit, store, "t", Sequence.apply(lastOffset))).as("nothing after the last offset").isEmpty();
+        } finally {
+            testKit.shutdownTestKit();
+        }
+    }
+
+    private static int finalRevisions(List<DurableStateChange<Object>> seen) {
+        java.util.Set<String> done = new java.util.HashSet<>();
+        for (DurableStateChange<Object> change : seen) {
+            if (change instanceof UpdatedDurableState<Object> updated && updated.revision() == 30) {
+                done.add(updated.persistenceId());
+            }
+        }
+        return done.size();
+    }
+
+    private static List<DurableStateChange<Object>> current(ActorTestKit testKit, TobogganDurableStateStore store,
+            String tag, Offset offset) throws Exception {
+        return store.currentChanges(tag, offset).runWith(Sink.seq(), testKit.system()).toCompletableFuture()
+                .get(TIMEOUT.toMillis(), TimeUnit.MILLISECONDS);
+    }
+
+    private static List<String> show(Iterable<DurableStateChange<Object>> changes) {
+        List<String> shown = new ArrayList<>();
+        for (DurableStateChange<Object> change : changes) {
+            long offset = ((Sequence) change.offset()).value();
+            shown.add(change instanceof UpdatedDurableState<Object> u
+                    ? u.persistenceId() + " r" + u.revision() + " " + u.value() + " @" + offset
+                    : change.persistenceId() + " r" + ((DeletedDurableState<Object>) change).revision() + " deleted @"
+                            + offset);
+        }
+        return shown;
+    }
+
+    private static List<String> show(scala.collection.immutable.Seq<DurableStateChange<Object>> changes) {
+        return show(scala.jdk.javaapi.CollectionConverters.asJava(changes));
     }
 
     /**

@@ -41,29 +41,44 @@ class PluginFormatDocumentationTest {
         assertThat(doc).contains("key's " + PluginFormat.SNAPSHOT_KEY_OVERHEAD + " bytes");
         assertThat(doc).contains("flags u8 (bit 0: has metadata)");
         assertThat(PluginFormat.HAS_METADATA).isEqualTo(1);
-        assertThat(doc).contains("persistence id (UTF-8)                   → revision u64 | flags u8 (bit 0: deleted)"
-                + " | tag length u16 | tag (UTF-8)");
+        assertThat(doc).contains(String.format("0x%02X | persistence id (UTF-8)            → revision u64 | offset u64"
+                + " | timestamp u64 | flags u8 (bit 0: deleted) | tag length u16 | tag (UTF-8)", PluginFormat.STATE));
         assertThat(doc).contains("| payload (none when deleted): serializer id i32 | manifest length u16 | manifest"
                 + " (UTF-8) | bytes");
+        assertThat(doc).contains(String.format("0x%02X | tag length u16 | tag (UTF-8) | offset u64 → persistence id (UTF-8)",
+                PluginFormat.STATE_BY_TAG));
+        assertThat(doc).contains(String.format("0x%02X | tag (UTF-8)                       → last offset u64",
+                PluginFormat.STATE_TAG_OFFSET));
         assertThat(PluginFormat.DELETED).isEqualTo(1);
-        assertThat(PluginFormat.STATE_HEADER_LENGTH).isEqualTo(8 + 1 + 2);
+        assertThat(PluginFormat.STATE_HEADER_LENGTH).isEqualTo(8 + 8 + 8 + 1 + 2);
+        assertThat(PluginFormat.STATE_BY_TAG_OVERHEAD).isEqualTo(1 + 2 + 8);
     }
 
     @Test
-    void durableStateValuesHaveTheDocumentedShape() {
-        byte[] live = PluginFormat.stateValue(new PluginFormat.StoredState(3, "t",
+    void durableStateEntriesHaveTheDocumentedShape() {
+        byte[] live = PluginFormat.stateValue(new PluginFormat.StoredState(3, 2, 9, "t",
                 new PluginFormat.Serialized(5, "m", new byte[] {7, 8})));
-        assertThat(live).containsExactly(0, 0, 0, 0, 0, 0, 0, 3, 0, 0, 1, 't', 0, 0, 0, 5, 0, 1, 'm', 7, 8);
+        assertThat(live).containsExactly(0, 0, 0, 0, 0, 0, 0, 3, 0, 0, 0, 0, 0, 0, 0, 2, 0, 0, 0, 0, 0, 0, 0, 9,
+                0, 0, 1, 't', 0, 0, 0, 5, 0, 1, 'm', 7, 8);
+        assertThat(PluginFormat.stateValueLength("t", new PluginFormat.Serialized(5, "m", new byte[] {7, 8})))
+                .isEqualTo(live.length);
         PluginFormat.StoredState back = PluginFormat.decodeStateValue(live);
         assertThat(back.revision()).isEqualTo(3);
+        assertThat(back.offset()).isEqualTo(2);
+        assertThat(back.timestamp()).isEqualTo(9);
         assertThat(back.tag()).isEqualTo("t");
         assertThat(back.payload().serializerId()).isEqualTo(5);
         assertThat(back.payload().manifest()).isEqualTo("m");
         assertThat(back.payload().bytes()).containsExactly(7, 8);
-        byte[] deleted = PluginFormat.stateValue(new PluginFormat.StoredState(4, "", null));
-        assertThat(deleted).containsExactly(0, 0, 0, 0, 0, 0, 0, 4, PluginFormat.DELETED, 0, 0);
-        assertThat(PluginFormat.decodeStateValue(deleted)).isEqualTo(new PluginFormat.StoredState(4, "", null));
-        assertThat(PluginFormat.stateKey("p")).containsExactly('p');
+        byte[] deleted = PluginFormat.stateValue(new PluginFormat.StoredState(4, 0, 1, "", null));
+        assertThat(deleted).containsExactly(0, 0, 0, 0, 0, 0, 0, 4, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1,
+                PluginFormat.DELETED, 0, 0);
+        assertThat(PluginFormat.decodeStateValue(deleted)).isEqualTo(new PluginFormat.StoredState(4, 0, 1, "", null));
+        assertThat(PluginFormat.stateKey("p")).containsExactly(PluginFormat.STATE, 'p');
+        assertThat(PluginFormat.stateByTagKey("t", 258)).containsExactly(PluginFormat.STATE_BY_TAG, 0, 1, 't',
+                0, 0, 0, 0, 0, 0, 1, 2);
+        assertThat(PluginFormat.stateByTagOffset(PluginFormat.stateByTagKey("t", 258))).isEqualTo(258);
+        assertThat(PluginFormat.stateTagOffsetKey("t")).containsExactly(PluginFormat.STATE_TAG_OFFSET, 't');
     }
 
     @Test
