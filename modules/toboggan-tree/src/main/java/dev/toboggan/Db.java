@@ -206,8 +206,8 @@ public interface Db extends Tree, AutoCloseable {
      * <p>Close it (try-with-resources): until then it keeps the pages of its moment that were in memory (up to
      * about a cache's worth of heap beyond {@code cache-capacity} as writers replace them), and the log
      * segments and blob files its reads may need stay on disk (writers are not slowed for that space);
-     * {@link #metrics} counts the open ones. For a few keys read and written together, a {@link #transaction} is the lighter tool. See {@link Snapshot} and
-     * docs/operations.md "Snapshots".
+     * {@link #metrics} counts the open ones. For a few keys read and written together, a {@link #transaction}
+     * is the lighter tool. See {@link Snapshot} and docs/operations.md "Snapshots".
      *
      * @throws IllegalStateException if the store is closed, or the call is made inside a transaction's body
      */

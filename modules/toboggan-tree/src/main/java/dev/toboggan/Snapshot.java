@@ -15,15 +15,17 @@ import java.util.List;
  * So close each snapshot, with try-with-resources; one left open keeps that memory and disk until it is closed
  * ({@link StoreMetrics.Snapshots}: how many are open, the oldest one's age). One dropped unclosed is closed by
  * the store once the garbage collector finds it unreachable, with a warning in the log (a safety net: until
- * then it keeps what it holds); holding one of its trees or iterators holds it. A page that was paged out at the moment and is unchanged since is read through the cache, as a
- * live read would (brought in once); one changed since is read from the log at each read.
+ * then it keeps what it holds); holding one of its trees or iterators holds it. A page that was paged out at
+ * the moment and is unchanged since is read through the cache, as a live read would (brought in once); one
+ * changed since is read from the log at each read.
  *
  * <p>Taking one holds the store's writers while the page table's slots are copied in bulk (0.15–0.2 ms for a
  * million 16-byte keys with 100-byte values once warm, a few milliseconds the first time); readers are not
  * held.
  *
  * <p>Thread-safe: any number of threads may read one snapshot, each with iterators of its own. After its close,
- * or the store's (which closes the snapshots still open), every call throws {@link IllegalStateException} (iterators too, at their next leaf).
+ * or the store's (which closes the snapshots still open), every call throws {@link IllegalStateException}
+ * (iterators too, at their next leaf).
  */
 public interface Snapshot extends ReadableTree, AutoCloseable {
     /**

@@ -22,10 +22,10 @@ import picocli.CommandLine.Spec;
 
 /**
  * {@code toboggan stress} (sled's {@code stress2}): threads run a mix of get, insert, remove,
- * compareAndSwap, scans, batches, transactions and snapshots on the public tree API, each checking every value it reads against its
- * exact model of the keys it owns; then the store is backed up online, closed and reopened, and every key
- * is checked in the store and in the backup. A progress
- * line per second; {@code --report DIR} writes the time series as CSV and a chart.
+ * compareAndSwap, scans, batches, transactions and snapshots on the public tree API, each checking every value
+ * it reads against its exact model of the keys it owns; then the store is backed up online, closed and
+ * reopened, and every key is checked in the store and in the backup. A progress line per second;
+ * {@code --report DIR} writes the time series as CSV and a chart.
  */
 @Command(name = "stress", mixinStandardHelpOptions = true, sortOptions = false,
         description = {"Runs a mix of operations on a store from several threads, checking every value read back; "

@@ -459,9 +459,9 @@ final class PluginFormat {
         byte[] tag = stateTag(state.tag());
         Serialized payload = state.payload();
         byte[] manifest = payload == null ? null : payload.manifest().getBytes(StandardCharsets.UTF_8);
-        ByteBuffer b = ByteBuffer.allocate((int) stateValueLength(state.tag(), payload)).putLong(state.revision()).putLong(state.offset())
-                .putLong(state.timestamp()).put((byte) (payload == null ? DELETED : 0)).putShort((short) tag.length)
-                .put(tag);
+        ByteBuffer b = ByteBuffer.allocate((int) stateValueLength(state.tag(), payload)).putLong(state.revision())
+                .putLong(state.offset()).putLong(state.timestamp()).put((byte) (payload == null ? DELETED : 0))
+                .putShort((short) tag.length).put(tag);
         if (payload != null) {
             b.putInt(payload.serializerId()).putShort((short) manifest.length).put(manifest).put(payload.bytes());
         }

@@ -62,7 +62,8 @@ import org.apache.pekko.stream.javadsl.Source;
  * deliver what they read only once it is durable. An object that exists but cannot be deserialized fails the
  * read (and a query reaching it), naming it, rather than reading as absent. Any thread may call.
  */
-public final class TobogganDurableStateStore implements DurableStateUpdateStore<Object>, DurableStateStoreQuery<Object> {
+public final class TobogganDurableStateStore
+        implements DurableStateUpdateStore<Object>, DurableStateStoreQuery<Object> {
     private final Db db;
     private final String treeName;
     private final Tree tree;

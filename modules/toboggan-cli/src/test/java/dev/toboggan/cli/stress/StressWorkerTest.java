@@ -105,7 +105,8 @@ class StressWorkerTest {
     }
 
     private static <T> T proxy(Class<T> type, T target, Breakage breakage) {
-        InvocationHandler handler = (p, method, args) -> breakage.answer(method, args, () -> call(method, target, args));
+        InvocationHandler handler = (p, method, args) ->
+                breakage.answer(method, args, () -> call(method, target, args));
         return type.cast(Proxy.newProxyInstance(type.getClassLoader(), new Class<?>[] {type}, handler));
     }
 
