@@ -14,6 +14,7 @@ import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.locks.ReentrantLock;
 import java.util.function.Function;
 import java.util.function.LongFunction;
 import org.apache.pekko.Done;
@@ -43,9 +44,12 @@ import org.apache.pekko.stream.javadsl.Source;
  *
  * <p><b>Revisions</b> are the optimistic lock Pekko's {@code DurableStateBehavior} relies on: an upsert or a
  * delete of revision {@code r} succeeds only if the stored revision is {@code r - 1} (none stored counts as 0).
- * Each change is one serializable transaction ({@link Db#transaction}) that reads the entry, checks its revision
- * and writes it with its tag entries, so of two writers of one persistence id (a stale incarnation, say) exactly
- * one wins and the other's future fails, storing nothing. A delete with a revision keeps a deleted marker at that
+ * Each change of a tagged object (tagged before or after it) is one serializable transaction
+ * ({@link Db#transaction}) that reads the entry, checks its revision and writes it with its tag entries; a change
+ * of an untagged object is one compare-and-swap of its entry against the entry whose revision it checked (a
+ * transaction that read the entry meanwhile fails its validation, so the two exclude each other). Of two writers
+ * of one persistence id (a stale incarnation, say) exactly one wins and the other's future fails, storing
+ * nothing. A delete with a revision keeps a deleted marker at that
  * revision: {@link #getObject} then returns no object and that revision, and revisions go on from it, so no
  * writer that saw the object before the delete can store over it. A delete of revision 0, or
  * {@link #deleteObject(String)}, removes the entry and its tag entry.
@@ -54,8 +58,9 @@ import org.apache.pekko.stream.javadsl.Source;
  * reads and increments in its transaction: tagged changes of one tag commit in offset order, so a query that
  * reads the counter and then scans up to it sees every change of the tag up to that offset (none can commit
  * below it later). An object's tag entry is replaced at each change, so a scan meets each object once, at its
- * latest change (as Pekko's JDBC and R2DBC stores report). Writers of one tag contend on its counter; writers of
- * untagged objects on nothing but their own entries.
+ * latest change (as Pekko's JDBC and R2DBC stores report). One transaction of a tag runs at a time in this store
+ * (a lock by the tag's hash, held around it): writers of a tag queue for its counter instead of conflicting on
+ * it; writers of untagged objects contend on nothing but their own entries.
  *
  * <p>A change is reported once it is durable ({@link Db#flushAsync()}, group commit with every other writer of
  * the store); it is in the tree, and read by {@link #getObject}, from the moment the call returns, and queries
@@ -70,6 +75,8 @@ public final class TobogganDurableStateStore
     private final Serialization serialization;
     private final Duration refreshInterval;
     private final int maxBufferSize;
+    /** Held by a tagged change around its transaction, by the tag's hash: see {@link #write}. */
+    private final ReentrantLock[] tagLocks = new ReentrantLock[64];
 
     TobogganDurableStateStore(ExtendedActorSystem system, Config config, String configPath) {
         this.db = PekkoStores.get(system).store(config.getString("store"));
@@ -82,6 +89,9 @@ public final class TobogganDurableStateStore
                     + ": it must be positive");
         }
         this.maxBufferSize = PluginSettings.positiveInt(config, configPath, "max-buffer-size");
+        for (int i = 0; i < tagLocks.length; i++) {
+            tagLocks[i] = new ReentrantLock();
+        }
     }
 
     @Override
@@ -159,15 +169,56 @@ public final class TobogganDurableStateStore
 
     /**
      * Stores revision {@code revision} of {@code persistenceId} ({@code payload}, or a deleted marker if
-     * {@code null}) with the tag {@code tag} chooses from the entry stored now, in one transaction that checks the
-     * stored revision is {@code revision - 1} (none stored counts as 0), moves the object's tag entry to the
-     * tag's next offset and counts that offset.
+     * {@code null}) with the tag {@code tag} chooses from the entry stored now, if the stored revision is
+     * {@code revision - 1} (none stored counts as 0): an object untagged before and after by a compare-and-swap of
+     * its entry against the entry read, any other in one transaction that checks the revision, moves the
+     * object's tag entry to the tag's next offset and counts that offset.
      *
      * @throws RuntimeException made by {@code conflict} of the revision stored if it is another: nothing was changed
      */
     private void write(String persistenceId, long revision, Function<PluginFormat.StoredState, String> tag,
             PluginFormat.Serialized payload, LongFunction<RuntimeException> conflict) {
         byte[] key = PluginFormat.stateKey(persistenceId);
+        while (true) {
+            byte[] read = tree.get(key);
+            PluginFormat.StoredState current = stored(read);
+            long stored = current == null ? 0 : current.revision();
+            if (stored != revision - 1) {
+                throw conflict.apply(stored);
+            }
+            String newTag = tag.apply(current);
+            if (!newTag.isEmpty()) {
+                // One transaction of a tag at a time in this store: they all read and increment its counter, and
+                // run concurrently they would conflict and run again (16 writers of one tag: 9 % of the runs
+                // dropped and 0.5 % of the transactions run alone, holding every writer of the store).
+                ReentrantLock lock = tagLocks[Math.floorMod(newTag.hashCode(), tagLocks.length)];
+                lock.lock();
+                try {
+                    writeInTransaction(key, persistenceId, revision, tag, payload, conflict);
+                } finally {
+                    lock.unlock();
+                }
+                return;
+            }
+            if (current != null && !current.tag().isEmpty()) {
+                writeInTransaction(key, persistenceId, revision, tag, payload, conflict); // its tag entry goes
+                return;
+            }
+            // Untagged before and after: one compare-and-swap of the entry, no transaction. A transaction of
+            // another writer that read the entry meanwhile fails its validation and runs again, so the two ways
+            // exclude each other as two transactions would.
+            byte[] next = PluginFormat.stateValue(new PluginFormat.StoredState(revision, 0, System.currentTimeMillis(),
+                    "", payload));
+            if (tree.compareAndSwap(key, read, next).succeeded()) {
+                return;
+            }
+        }
+    }
+
+    /** {@link #write}'s transaction. */
+    private void writeInTransaction(byte[] key, String persistenceId, long revision,
+            Function<PluginFormat.StoredState, String> tag, PluginFormat.Serialized payload,
+            LongFunction<RuntimeException> conflict) {
         byte[] id = persistenceId.getBytes(StandardCharsets.UTF_8);
         db.transaction(tx -> {
             TransactionalTree states = tx.tree(treeName);

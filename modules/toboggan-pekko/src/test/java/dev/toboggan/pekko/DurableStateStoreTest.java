@@ -88,7 +88,10 @@ class DurableStateStoreTest {
         }
     }
 
-    /** Of writers racing to store the same revision of one persistence id, exactly one succeeds. */
+    /**
+     * Of writers racing to store the same revision of one persistence id, exactly one succeeds: half of them
+     * untagged (a compare-and-swap when the object is untagged), half tagged (a transaction).
+     */
     @Test
     void ofWritersRacingForOneRevisionExactlyOneWins() throws Exception {
         ActorTestKit testKit = ActorTestKit.create("state", config());
@@ -100,10 +103,11 @@ class DurableStateStoreTest {
                 List<CompletableFuture<CompletionStage<?>>> calls = new ArrayList<>();
                 for (int w = 0; w < writers; w++) {
                     String value = "r" + revision + "w" + w;
+                    String tag = w % 2 == 0 ? "" : "race"; // compare-and-swaps and transactions both
                     long r = revision;
                     calls.add(CompletableFuture.supplyAsync(() -> {
                         awaitLatch(start);
-                        return store.upsertObject("contended", r, value, "");
+                        return store.upsertObject("contended", r, value, tag);
                     }));
                 }
                 start.countDown();

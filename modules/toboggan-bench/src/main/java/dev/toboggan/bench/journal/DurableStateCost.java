@@ -25,7 +25,7 @@ import org.apache.pekko.persistence.state.DurableStateStoreRegistry;
  * in three ways per round, alternating in one JVM: {@code bare} (a tree insert of the same value bytes and a
  * {@code flushAsync} per write: the least a durable write of the store costs), {@code untagged} upserts (a
  * transaction each: read the entry, check the revision, write it) and {@code tagged} upserts (one tag for all:
- * every change also reads and increments the tag's counter, so the callers contend on it; docs/pekko.md,
+ * every change also reads and increments the tag's counter, so the callers queue for it; docs/pekko.md,
  * "Durable state store"). Prints writes per second and the store's transaction counters (runs dropped on a
  * conflict, transactions that ran alone).
  *
