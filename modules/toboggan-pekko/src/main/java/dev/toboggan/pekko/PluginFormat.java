@@ -415,6 +415,10 @@ final class PluginFormat {
         return prefixed(STATE, utf8PersistenceId(persistenceId));
     }
 
+    static String statePersistenceIdOfKey(byte[] stateKey) {
+        return new String(stateKey, 1, stateKey.length - 1, StandardCharsets.UTF_8);
+    }
+
     static String statePersistenceId(byte[] stateByTagValue) {
         return new String(stateByTagValue, StandardCharsets.UTF_8);
     }

@@ -27,6 +27,7 @@ import org.apache.pekko.persistence.query.NoOffset;
 import org.apache.pekko.persistence.query.Offset;
 import org.apache.pekko.persistence.query.Sequence;
 import org.apache.pekko.persistence.query.UpdatedDurableState;
+import org.apache.pekko.persistence.query.javadsl.DurableStateStorePagedPersistenceIdsQuery;
 import org.apache.pekko.persistence.query.javadsl.DurableStateStoreQuery;
 import org.apache.pekko.persistence.state.exception.DeleteRevisionException;
 import org.apache.pekko.persistence.state.javadsl.DurableStateUpdateStore;
@@ -67,8 +68,8 @@ import org.apache.pekko.stream.javadsl.Source;
  * deliver what they read only once it is durable. An object that exists but cannot be deserialized fails the
  * read (and a query reaching it), naming it, rather than reading as absent. Any thread may call.
  */
-public final class TobogganDurableStateStore
-        implements DurableStateUpdateStore<Object>, DurableStateStoreQuery<Object> {
+public final class TobogganDurableStateStore implements DurableStateUpdateStore<Object>,
+        DurableStateStoreQuery<Object>, DurableStateStorePagedPersistenceIdsQuery<Object> {
     private final Db db;
     private final String treeName;
     private final Tree tree;
@@ -290,6 +291,25 @@ public final class TobogganDurableStateStore
     @Override
     public Source<DurableStateChange<Object>, NotUsed> changes(String tag, Offset offset) {
         return changes(tag, offset, true);
+    }
+
+    /**
+     * The persistence ids of the stored objects after {@code afterId} (all, if empty), at most {@code limit}, in
+     * UTF-8 byte order; an object deleted with a revision is listed while its marker is kept. The scan reads the
+     * tree as it is when each id is reached (weakly consistent, as a tree iterator is) and holds no writer.
+     *
+     * @throws IllegalArgumentException if {@code limit} is under 1
+     */
+    @Override
+    public Source<String, NotUsed> currentPersistenceIds(Optional<String> afterId, long limit) {
+        if (limit < 1) {
+            throw new IllegalArgumentException("limit " + limit + ": it must be 1 or more");
+        }
+        byte[] from = afterId.map(id -> PluginFormat.successor(PluginFormat.stateKey(id)))
+                .orElse(new byte[] {PluginFormat.STATE});
+        byte[] to = {PluginFormat.STATE + 1};
+        return Source.fromIterator(() -> tree.range(from, to)).map(entry -> PluginFormat.statePersistenceIdOfKey(
+                entry.getKey())).take(limit);
     }
 
     /** Where a query is: the last offset delivered or passed, and the bound of a current query (-1: not read). */

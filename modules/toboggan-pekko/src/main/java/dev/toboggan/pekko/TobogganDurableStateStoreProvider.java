@@ -6,13 +6,16 @@ import org.apache.pekko.NotUsed;
 import org.apache.pekko.actor.ExtendedActorSystem;
 import org.apache.pekko.persistence.query.DurableStateChange;
 import org.apache.pekko.persistence.query.Offset;
+import org.apache.pekko.persistence.query.scaladsl.DurableStateStorePagedPersistenceIdsQuery;
 import org.apache.pekko.persistence.query.scaladsl.DurableStateStoreQuery;
 import org.apache.pekko.persistence.state.DurableStateStoreProvider;
 import org.apache.pekko.persistence.state.scaladsl.DurableStateUpdateStore;
 import org.apache.pekko.persistence.state.scaladsl.GetObjectResult;
 import org.apache.pekko.stream.scaladsl.Source;
+import scala.Option;
 import scala.concurrent.Future;
 import scala.jdk.javaapi.FutureConverters;
+import scala.jdk.javaapi.OptionConverters;
 
 /**
  * The durable state store plugin ({@code toboggan.state}, see reference.conf): Pekko's
@@ -42,7 +45,8 @@ public final class TobogganDurableStateStoreProvider implements DurableStateStor
      * The Scala API (the one Pekko's {@code DurableStateBehavior} calls): {@link TobogganDurableStateStore}'s calls
      * as Scala futures and sources.
      */
-    public static final class Scaladsl implements DurableStateUpdateStore<Object>, DurableStateStoreQuery<Object> {
+    public static final class Scaladsl implements DurableStateUpdateStore<Object>, DurableStateStoreQuery<Object>,
+            DurableStateStorePagedPersistenceIdsQuery<Object> {
         private final TobogganDurableStateStore store;
 
         Scaladsl(TobogganDurableStateStore store) {
@@ -78,6 +82,11 @@ public final class TobogganDurableStateStoreProvider implements DurableStateStor
         @Override
         public Source<DurableStateChange<Object>, NotUsed> changes(String tag, Offset offset) {
             return store.changes(tag, offset).asScala();
+        }
+
+        @Override
+        public Source<String, NotUsed> currentPersistenceIds(Option<String> afterId, long limit) {
+            return store.currentPersistenceIds(OptionConverters.toJava(afterId), limit).asScala();
         }
     }
 }

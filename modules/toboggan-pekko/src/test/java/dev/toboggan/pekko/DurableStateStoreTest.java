@@ -191,6 +191,7 @@ class DurableStateStoreTest {
     /**
      * {@code currentChanges} by tag: each object with the tag once, at its latest change (a delete included), in
      * offset order, from any offset; an object whose tag changed moves to its new tag; a hard delete leaves it.
+     * And {@code currentPersistenceIds}, in pages.
      */
     @Test
     void currentChangesGiveEachObjectOfATagOnceAtItsLatestChange() throws Exception {
@@ -225,6 +226,19 @@ class DurableStateStoreTest {
                     .runWith(org.apache.pekko.stream.scaladsl.Sink.seq(), Materializer.matFromSystem(testKit.system())))
                     .toCompletableFuture().get(TIMEOUT.toMillis(), TimeUnit.MILLISECONDS)))
                     .as("the Scala API").containsExactly("d r2 d2 @2");
+
+            assertThat(ids(testKit, store.currentPersistenceIds(Optional.empty(), 100)))
+                    .as("every stored object, a deleted one's marker included").containsExactly("a", "b", "c", "d", "untagged");
+            assertThat(ids(testKit, store.currentPersistenceIds(Optional.of("b"), 2))).containsExactly("c", "d");
+            assertThat(ids(testKit, store.currentPersistenceIds(Optional.of("untagged"), 2))).isEmpty();
+            assertThatThrownBy(() -> store.currentPersistenceIds(Optional.empty(), 0))
+                    .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("1 or more");
+            assertThat(scala.jdk.javaapi.FutureConverters.asJava(((TobogganDurableStateStoreProvider.Scaladsl)
+                    DurableStateStoreRegistry.get(Adapter.toClassic(testKit.system())).durableStateStoreFor(
+                            "toboggan.state")).currentPersistenceIds(scala.Option.apply("c"), 10)
+                    .runWith(org.apache.pekko.stream.scaladsl.Sink.seq(), Materializer.matFromSystem(testKit.system())))
+                    .toCompletableFuture().get(TIMEOUT.toMillis(), TimeUnit.MILLISECONDS).mkString(","))
+                    .as("the Scala API").isEqualTo("d,untagged");
         } finally {
             testKit.shutdownTestKit();
         }
@@ -284,6 +298,12 @@ class DurableStateStoreTest {
         } finally {
             testKit.shutdownTestKit();
         }
+    }
+
+    private static List<String> ids(ActorTestKit testKit, org.apache.pekko.stream.javadsl.Source<String, ?> ids)
+            throws Exception {
+        return ids.runWith(Sink.seq(), testKit.system()).toCompletableFuture().get(TIMEOUT.toMillis(),
+                TimeUnit.MILLISECONDS);
     }
 
     private static int finalRevisions(List<DurableStateChange<Object>> seen) {
