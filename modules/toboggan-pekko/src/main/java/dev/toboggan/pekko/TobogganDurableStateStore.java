@@ -356,7 +356,8 @@ public final class TobogganDurableStateStore implements DurableStateUpdateStore<
      * Reads up to {@code max-buffer-size} tag entries after the cursor, up to the bound (the tag's counter, read
      * first: every change up to it has committed), and adds the changes still current to {@code changes}.
      */
-    private Cursor read(String tag, byte[] counter, Cursor cursor, boolean live, List<DurableStateChange<Object>> changes) {
+    private Cursor read(String tag, byte[] counter, Cursor cursor, boolean live,
+            List<DurableStateChange<Object>> changes) {
         long bound = cursor.bound();
         if (live || bound < 0) {
             byte[] last = tree.get(counter);

@@ -72,7 +72,8 @@ final class ChildJvm {
      */
     static List<String> acknowledgementsUntilKilled(Process child, int count) throws Exception {
         List<String> acknowledged = new ArrayList<>();
-        try (BufferedReader out = new BufferedReader(new InputStreamReader(child.getInputStream(), StandardCharsets.UTF_8))) {
+        try (BufferedReader out = new BufferedReader(
+                new InputStreamReader(child.getInputStream(), StandardCharsets.UTF_8))) {
             String line;
             while (acknowledged.size() < count && (line = out.readLine()) != null) {
                 if (line.startsWith("ACK ")) {
