@@ -429,12 +429,6 @@ final class PluginFormat {
                 .putShort((short) bytes.length).put(bytes).putLong(offset).array();
     }
 
-    /** The key after every {@link #STATE_BY_TAG} key of {@code tag}. */
-    static byte[] stateByTagEnd(String tag) {
-        byte[] key = stateByTagKey(tag, -1L); // the largest offset, as unsigned bytes
-        return successor(key);
-    }
-
     static long stateByTagOffset(byte[] key) {
         return ByteBuffer.wrap(key).getLong(key.length - 8);
     }

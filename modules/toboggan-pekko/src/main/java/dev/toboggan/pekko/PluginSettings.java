@@ -1,6 +1,7 @@
 package dev.toboggan.pekko;
 
 import com.typesafe.config.Config;
+import java.time.Duration;
 
 /** Reads the keys every plugin block shares, with errors that name the full key. */
 final class PluginSettings {
@@ -13,6 +14,14 @@ final class PluginSettings {
             throw new IllegalArgumentException(configPath + ".tree is empty: name the tree this plugin keeps its data in");
         }
         return name;
+    }
+
+    static Duration positiveDuration(Config config, String configPath, String key) {
+        Duration value = config.getDuration(key);
+        if (value.isNegative() || value.isZero()) {
+            throw new IllegalArgumentException(configPath + "." + key + " = " + value + ": it must be positive");
+        }
+        return value;
     }
 
     static int positiveInt(Config config, String configPath, String key) {

@@ -20,7 +20,6 @@ import java.util.function.LongFunction;
 import org.apache.pekko.Done;
 import org.apache.pekko.NotUsed;
 import org.apache.pekko.actor.ExtendedActorSystem;
-import org.apache.pekko.japi.Pair;
 import org.apache.pekko.persistence.query.DeletedDurableState;
 import org.apache.pekko.persistence.query.DurableStateChange;
 import org.apache.pekko.persistence.query.NoOffset;
@@ -84,11 +83,7 @@ public final class TobogganDurableStateStore implements DurableStateUpdateStore<
         this.treeName = PluginSettings.treeName(config, configPath);
         this.tree = db.tree(treeName);
         this.serialization = SerializationExtension.get(system);
-        this.refreshInterval = config.getDuration("refresh-interval");
-        if (refreshInterval.isNegative() || refreshInterval.isZero()) {
-            throw new IllegalArgumentException(configPath + ".refresh-interval = " + refreshInterval
-                    + ": it must be positive");
-        }
+        this.refreshInterval = PluginSettings.positiveDuration(config, configPath, "refresh-interval");
         this.maxBufferSize = PluginSettings.positiveInt(config, configPath, "max-buffer-size");
         for (int i = 0; i < tagLocks.length; i++) {
             tagLocks[i] = new ReentrantLock();
@@ -313,7 +308,34 @@ public final class TobogganDurableStateStore implements DurableStateUpdateStore<
     }
 
     /** Where a query is: the last offset delivered or passed, and the bound of a current query (-1: not read). */
-    private record Cursor(long after, long bound, boolean finished) {}
+    private record Cursor(long after, long bound) {}
+
+    /**
+     * A query's marks ({@link PolledSource}): what it read is made durable by a flush of the store, and a caught-up
+     * live query reads again after {@code refresh-interval}.
+     */
+    private final PolledSource.Progress progress = new PolledSource.Progress() {
+        @Override
+        public long beforeRead() {
+            return 0;
+        }
+
+        @Override
+        public long afterRead() {
+            return 0;
+        }
+
+        @Override
+        public CompletionStage<?> durable(long afterRead) {
+            return db.flushAsync();
+        }
+
+        @Override
+        public CompletionStage<?> more(long beforeRead) {
+            return CompletableFuture.runAsync(() -> { }, CompletableFuture.delayedExecutor(refreshInterval.toMillis(),
+                    TimeUnit.MILLISECONDS));
+        }
+    };
 
     private Source<DurableStateChange<Object>, NotUsed> changes(String tag, Offset offset, boolean live) {
         byte[] counter = PluginFormat.stateTagOffsetKey(tag); // a too long tag fails here, not in the stream
@@ -326,43 +348,21 @@ public final class TobogganDurableStateStore implements DurableStateUpdateStore<
             throw new IllegalArgumentException("the Toboggan durable state store's offsets are Sequence (a change's "
                     + "offset in its tag) or NoOffset; got " + offset);
         }
-        return Source.<Cursor, List<DurableStateChange<Object>>>unfoldAsync(new Cursor(after, -1, false), cursor -> {
-            if (cursor.finished()) {
-                return CompletableFuture.completedFuture(Optional.empty());
-            }
-            Cursor next;
-            List<DurableStateChange<Object>> changes = new ArrayList<>();
-            try {
-                next = read(tag, counter, cursor, live, changes);
-            } catch (RuntimeException e) {
-                return CompletableFuture.failedFuture(e);
-            }
-            Optional<Pair<Cursor, List<DurableStateChange<Object>>>> result = Optional.of(Pair.create(next, changes));
-            if (!changes.isEmpty()) {
-                return db.flushAsync().thenApply(durable -> result);
-            }
-            if (next.finished()) {
-                return CompletableFuture.completedFuture(Optional.empty());
-            }
-            if (next.after() < next.bound() || !live) {
-                return CompletableFuture.completedFuture(result);
-            }
-            return CompletableFuture.supplyAsync(() -> result, CompletableFuture.delayedExecutor(
-                    refreshInterval.toMillis(), TimeUnit.MILLISECONDS));
-        }).mapConcat(changes -> changes);
+        return PolledSource.of(new Cursor(after, -1), cursor -> read(tag, counter, cursor, live), live, progress);
     }
 
     /**
      * Reads up to {@code max-buffer-size} tag entries after the cursor, up to the bound (the tag's counter, read
-     * first: every change up to it has committed), and adds the changes still current to {@code changes}.
+     * first: every change up to it has committed), and keeps the changes still current.
      */
-    private Cursor read(String tag, byte[] counter, Cursor cursor, boolean live,
-            List<DurableStateChange<Object>> changes) {
+    private PolledSource.Chunk<Cursor, DurableStateChange<Object>> read(String tag, byte[] counter, Cursor cursor,
+            boolean live) {
         long bound = cursor.bound();
         if (live || bound < 0) {
             byte[] last = tree.get(counter);
             bound = last == null ? 0 : PluginFormat.decodeU64(last);
         }
+        List<DurableStateChange<Object>> changes = new ArrayList<>();
         long position = cursor.after();
         int scanned = 0;
         if (position < bound) {
@@ -383,7 +383,7 @@ public final class TobogganDurableStateStore implements DurableStateUpdateStore<
         if (caughtUp) {
             position = Math.max(position, bound);
         }
-        return new Cursor(position, bound, caughtUp && !live);
+        return new PolledSource.Chunk<>(new Cursor(position, bound), changes, caughtUp, caughtUp && !live);
     }
 
     private DurableStateChange<Object> change(String persistenceId, PluginFormat.StoredState state) {

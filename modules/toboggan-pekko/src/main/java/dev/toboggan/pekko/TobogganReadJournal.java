@@ -9,13 +9,11 @@ import java.util.HashSet;
 import java.util.Iterator;
 import java.util.List;
 import java.util.Map;
-import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
 import org.apache.pekko.NotUsed;
 import org.apache.pekko.actor.ExtendedActorSystem;
-import org.apache.pekko.japi.Pair;
 import org.apache.pekko.persistence.PersistentRepr;
 import org.apache.pekko.persistence.query.EventEnvelope;
 import org.apache.pekko.persistence.query.NoOffset;
@@ -81,6 +79,31 @@ public final class TobogganReadJournal implements ReadJournal, EventsByPersisten
     private final JournalWrites writes;
     private final Duration refreshInterval;
     private final int maxBufferSize;
+    /**
+     * The journal's batch numbers as a polled source's marks: a read is durable once the batches up to the last
+     * one started before its end are; a caught-up live query reads again at the next batch made durable.
+     */
+    private final PolledSource.Progress progress = new PolledSource.Progress() {
+        @Override
+        public long beforeRead() {
+            return writes.durable();
+        }
+
+        @Override
+        public long afterRead() {
+            return writes.started(); // every batch the read saw is numbered at most this
+        }
+
+        @Override
+        public CompletionStage<?> durable(long afterRead) {
+            return TobogganReadJournal.this.durable(afterRead);
+        }
+
+        @Override
+        public CompletionStage<?> more(long beforeRead) {
+            return writes.awaitDurable(beforeRead + 1, refreshInterval);
+        }
+    };
 
     TobogganReadJournal(ExtendedActorSystem system, Config config, String configPath) {
         String journalPath = config.getString("write-plugin");
@@ -97,11 +120,7 @@ public final class TobogganReadJournal implements ReadJournal, EventsByPersisten
         this.tree = db.tree(treeName);
         this.writes = stores.journalWrites(db, treeName);
         this.serialization = SerializationExtension.get(system);
-        this.refreshInterval = config.getDuration("refresh-interval");
-        if (refreshInterval.isNegative() || refreshInterval.isZero()) {
-            throw new IllegalArgumentException(configPath + ".refresh-interval = " + refreshInterval
-                    + ": it must be positive");
-        }
+        this.refreshInterval = PluginSettings.positiveDuration(config, configPath, "refresh-interval");
         this.maxBufferSize = PluginSettings.positiveInt(config, configPath, "max-buffer-size");
     }
 
@@ -152,7 +171,7 @@ public final class TobogganReadJournal implements ReadJournal, EventsByPersisten
                 next = Math.max(next, after(limit));
             }
             IdCursor moved = new IdCursor(next, to, true);
-            return new Chunk<>(moved, events, caughtUp, next > to || (caughtUp && !live));
+            return new PolledSource.Chunk<>(moved, events, caughtUp, next > to || (caughtUp && !live));
         }, live);
     }
 
@@ -216,7 +235,7 @@ public final class TobogganReadJournal implements ReadJournal, EventsByPersisten
                 // Entries up to the bound are all visible; later ones will have higher orderings.
                 last = Math.max(last, bound);
             }
-            return new Chunk<>(new TagCursor(last, bound, tagId), events, caughtUp, caughtUp && !live);
+            return new PolledSource.Chunk<>(new TagCursor(last, bound, tagId), events, caughtUp, caughtUp && !live);
         }, live);
     }
 
@@ -257,7 +276,7 @@ public final class TobogganReadJournal implements ReadJournal, EventsByPersisten
                     }
                 }
                 boolean caughtUp = scanned < maxBufferSize;
-                return new Chunk<>(caughtUp ? Math.max(last, bound) : last, ids, caughtUp, false);
+                return new PolledSource.Chunk<>(caughtUp ? Math.max(last, bound) : last, ids, caughtUp, false);
             }, true));
         }).mapMaterializedValue(ignored -> NotUsed.getInstance());
     }
@@ -281,57 +300,19 @@ public final class TobogganReadJournal implements ReadJournal, EventsByPersisten
                 next = PluginFormat.successor(key);
             }
             boolean caughtUp = ids.size() < maxBufferSize;
-            return new Chunk<>(next, ids, caughtUp, caughtUp);
+            return new PolledSource.Chunk<>(next, ids, caughtUp, caughtUp);
         }, false);
     }
 
     // ---------------------------------------------------------------- reading
 
     /**
-     * What one read found: where the next read starts, what to deliver, whether the read got to the end of
-     * what is there now, and whether the query is complete.
+     * A source that reads with {@code reader} on demand, from {@code start} ({@link PolledSource}): each chunk is
+     * delivered once it is durable; a live source that has caught up waits for the journal's next durable write
+     * (or the refresh interval) before it reads again.
      */
-    private record Chunk<S, T>(S next, List<T> items, boolean caughtUp, boolean finished) {}
-
-    @FunctionalInterface
-    private interface Reader<S, T> {
-        Chunk<S, T> read(S from);
-    }
-
-    /** Where a polled source is, and whether it is complete. */
-    private record Cursor<S>(S position, boolean finished) {}
-
-    /**
-     * A source that reads with {@code reader} on demand, from {@code start}: each chunk is delivered once
-     * it is durable; a live source that has caught up waits for the journal's next durable write (or the
-     * refresh interval) before it reads again.
-     */
-    private <S, T> Source<T, NotUsed> polled(S start, Reader<S, T> reader, boolean live) {
-        return Source.<Cursor<S>, List<T>>unfoldAsync(new Cursor<>(start, false), cursor -> {
-            if (cursor.finished()) {
-                return CompletableFuture.completedFuture(Optional.empty());
-            }
-            long durableBefore = writes.durable();
-            Chunk<S, T> chunk;
-            try {
-                chunk = reader.read(cursor.position());
-            } catch (RuntimeException e) {
-                return CompletableFuture.failedFuture(e);
-            }
-            long readUpTo = writes.started(); // after the read: every batch it saw is numbered at most this
-            Optional<Pair<Cursor<S>, List<T>>> next =
-                    Optional.of(Pair.create(new Cursor<>(chunk.next(), chunk.finished()), chunk.items()));
-            if (!chunk.items().isEmpty()) {
-                return durable(readUpTo).thenApply(ignored -> next);
-            }
-            if (chunk.finished()) {
-                return CompletableFuture.completedFuture(Optional.empty());
-            }
-            if (!chunk.caughtUp() || !live) {
-                return CompletableFuture.completedFuture(next);
-            }
-            return writes.awaitDurable(durableBefore + 1, refreshInterval).thenApply(ignored -> next);
-        }).mapConcat(items -> items);
+    private <S, T> Source<T, NotUsed> polled(S start, PolledSource.Reader<S, T> reader, boolean live) {
+        return PolledSource.of(start, reader, live, progress);
     }
 
     /**
