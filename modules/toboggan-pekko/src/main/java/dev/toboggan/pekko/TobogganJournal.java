@@ -258,8 +258,11 @@ public final class TobogganJournal extends AbstractActor {
             PendingWrites writes = last != null && last.persistenceId.equals(write.persistenceId()) ? last
                     : pending.get(write.persistenceId());
             if (writes == null) {
-                PersistenceIdEntry entry = liveEntry(write.persistenceId(), batch);
-                highestId = Math.max(highestId, entry.numericId());
+                PersistenceIdEntry entry = entry(write.persistenceId());
+                if (entry.isTombstone()) { // a new numeric id; an older one must not lower HIGHEST_ID
+                    entry = newEntry(write.persistenceId(), entry, batch);
+                    highestId = Math.max(highestId, entry.numericId());
+                }
                 writes = new PendingWrites(write.persistenceId(), entry);
                 pending.put(write.persistenceId(), writes);
             }
@@ -465,14 +468,10 @@ public final class TobogganJournal extends AbstractActor {
     }
 
     /**
-     * The entry of {@code persistenceId} with a numeric id: its current one, or a new one, indexed
-     * ({@link PluginFormat#PERSISTENCE_ID_BY_NUMERIC_ID}) in {@code batch}.
+     * A new entry of {@code persistenceId}, whose stored entry is the tombstone (or absence) {@code entry}: a new
+     * numeric id, indexed ({@link PluginFormat#PERSISTENCE_ID_BY_NUMERIC_ID}) in {@code batch}.
      */
-    private PersistenceIdEntry liveEntry(String persistenceId, Batch batch) {
-        PersistenceIdEntry entry = entry(persistenceId);
-        if (!entry.isTombstone()) {
-            return entry;
-        }
+    private PersistenceIdEntry newEntry(String persistenceId, PersistenceIdEntry entry, Batch batch) {
         PersistenceIdEntry created = new PersistenceIdEntry(db.generateId(), entry.highestSequenceNr());
         batch.insert(PluginFormat.numericIdKey(created.numericId()), PluginFormat.numericIdValue(persistenceId));
         return created;

@@ -205,6 +205,20 @@ class ReadJournalTest {
     }
 
     @Test
+    void anUntaggedWriteOfAnOlderPersistenceIdHidesNoTaggedEvent() {
+        client.writeAndAcknowledge(events("first", 1, 1)); // so that "older"'s numeric id is not 0
+        client.writeAndAcknowledge(events("older", 1, 1)); // a numeric id below the tagged events' orderings
+        List<String> written = writeTagged(2); // orderings above it
+        client.writeAndAcknowledge(events("older", 2, 2)); // untagged: must not lower the scans' bound
+        assertThat(currentByTag("t", NoOffset.getInstance())).extracting(EventEnvelope::event)
+                .containsExactlyElementsOf(written);
+        restartSystem();
+        client.writeAndAcknowledge(events("older", 3, 3));
+        assertThat(currentByTag("t", NoOffset.getInstance())).extracting(EventEnvelope::event)
+                .containsExactlyElementsOf(written);
+    }
+
+    @Test
     void tagOffsetsOtherThanSequenceAreRefused() {
         Offset uuid = Offset.timeBasedUUID(UUID.fromString("58e0a7d7-eebc-11d8-9669-0800200c9a66"));
         assertThatThrownBy(() -> queries.eventsByTag("t", uuid)).isInstanceOf(IllegalArgumentException.class)
