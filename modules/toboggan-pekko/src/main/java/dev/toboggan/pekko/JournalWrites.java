@@ -10,9 +10,11 @@ import java.util.concurrent.atomic.AtomicLong;
 
 /**
  * What the read journal needs to know of the journal's write batches: which of them are durable, so that
- * a query delivers only durable events without forcing a flush of its own, and when new ones become
- * durable, so that a live query reads again at once instead of polling. One per journal tree and actor
- * system ({@link PekkoStores#journalWrites}); the journal reports once per write call, never per event.
+ * a query delivers only durable events without forcing a flush of its own, when new ones become durable,
+ * so that a live query reads again at once instead of polling, and up to which ordering every batch is
+ * applied, so that a query by slices scans only entries that can no longer be joined by earlier ones. One per
+ * journal tree and actor system ({@link PekkoStores#journalWrites}); the journal reports once per write call,
+ * never per event.
  *
  * <p>Implementation notes (lock-free). Batches are numbered 1, 2, … in the order the journal applies them
  * (one thread, the journal actor's). State: {@code started}, the number of the last batch the journal
@@ -33,13 +35,38 @@ import java.util.concurrent.atomic.AtomicLong;
  * whose number it reached; {@link #awaitDurable} adds its waiter to the set and only then compares, so a
  * raise between a query's read and its wait either sees the waiter or is seen by the comparison: no
  * wake-up is lost. A waiter nothing wakes completes after its timeout; a completed waiter removes itself.
+ *
+ * <p>{@code applied}: an ordering such that every batch holding an ordering at or below it has been applied
+ * whole. It starts at an id the store's generator gave when this object was made (every ordering stored
+ * before is below it, and none was being applied: the journal gets this object before it writes), and the
+ * journal raises it to a batch's highest ordering once {@code applyBatch} has returned. The journal gives
+ * out orderings in increasing order and applies each batch before it prepares the next, so a batch still
+ * being applied holds only orderings above {@code applied}: a scan of the tree up to {@code applied},
+ * read before the scan, sees every entry it passes (a tree iterator may see a batch's later keys without
+ * its earlier ones while it is applied; {@link PluginFormat}, "for the read journal").
  */
 final class JournalWrites {
     private final AtomicLong started = new AtomicLong();
     private final AtomicLong durable = new AtomicLong();
+    private final AtomicLong applied;
     private final Set<Waiter> waiters = ConcurrentHashMap.newKeySet();
 
     private record Waiter(long batch, CompletableFuture<Void> done) {}
+
+    /** @param applied an id the store's generator gave now: above every ordering stored so far */
+    JournalWrites(long applied) {
+        this.applied = new AtomicLong(applied);
+    }
+
+    /** Every batch holding an ordering up to this has been applied whole. */
+    long applied() {
+        return applied.get();
+    }
+
+    /** A batch whose highest ordering is {@code ordering} has been applied (journal actor only). */
+    void applied(long ordering) {
+        applied.accumulateAndGet(ordering, Math::max);
+    }
 
     /** The journal begins to apply a batch: its number. Call it before applying. */
     long startBatch() {

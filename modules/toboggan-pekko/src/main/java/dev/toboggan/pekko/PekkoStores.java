@@ -82,7 +82,7 @@ public final class PekkoStores implements Extension {
      */
     JournalWrites journalWrites(Db store, String tree) {
         return journalWrites.computeIfAbsent(store.directory().toAbsolutePath() + "\0" + tree,
-                key -> new JournalWrites());
+                key -> new JournalWrites(store.generateId()));
     }
 
     private static final class Id extends ExtensionId<PekkoStores> {

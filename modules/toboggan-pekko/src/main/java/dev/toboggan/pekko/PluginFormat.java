@@ -43,6 +43,12 @@ import org.apache.pekko.serialization.Serializers;
  * +------+        +------------------+
  * | 0x50 | ─────► | highest id u64   |   the highest ordering or numeric id a stored batch gave out
  * +------+        +------------------+
+ * +------+        +------------------+
+ * | 0x51 | ─────► | ordering u64     |   the first ordering the slice index (0x60) covers: 0, or where it began
+ * +------+        +------------------+
+ * +------+---------------------+-------------------+-------------------+        +-----------+-----------------+------------------+
+ * | 0x60 | entity type len u16 | entity type UTF-8 | last ordering u64 | ─────► | slice u16 | numeric id  u64 | last seqNr u64   |   an event run, by slice
+ * +------+---------------------+-------------------+-------------------+        +-----------+-----------------+------------------+
  *
  * snapshot tree (toboggan.snapshot-store.tree)
  * +----------------+---------------------+-----------+---------------+
@@ -71,8 +77,8 @@ import org.apache.pekko.serialization.Serializers;
  *
  * <p>Numeric ids, tag ids and orderings come from {@link dev.toboggan.Db#generateId()}: never reused, even
  * across crashes, so a key of a persistence id deleted and written again never meets an old one. Every
- * event write also rewrites its persistence id's entry (the highest sequence number), and the tag entries
- * of its tags, in the same atomic batch.
+ * event write also rewrites its persistence id's entry (the highest sequence number), the tag entries of
+ * its tags and the slice entries of its runs, in the same atomic batch.
  *
  * <p><b>Event runs.</b> The events of one persistence id that one journal write call stores go into runs:
  * one tree entry per run of up to {@link #RUN_TARGET_BYTES} (a larger event gets a run of its own), keyed
@@ -81,6 +87,18 @@ import org.apache.pekko.serialization.Serializers;
  * an entry per event cost one each. Keying by the last sequence number makes a forward range scan from
  * {@code eventKey(id, n)} meet first the run holding {@code n} (or the first run after it). Runs of one
  * persistence id never overlap: Pekko writes its sequence numbers in increasing order.
+ *
+ * <p><b>Orderings and the slice index.</b> Every event gets an ordering when it is written (events written
+ * before the slice index existed have one only if tagged, 0 otherwise). One write call numbers its events
+ * persistence id by persistence id, in sequence number order, and the journal's one actor makes every call;
+ * so the orderings of one run are consecutive among this tree's, and the runs' orderings never interleave:
+ * ordered by their last ordering ({@link #BY_SLICE}'s key), the runs of an entity type list its events in
+ * ordering order. A run's slice entry is written with it, removed with it (a delete that keeps the run's
+ * later events keeps its last one, so the key stays right), and names the run by its key.
+ * {@link #SLICE_INDEX_FROM} is written when a journal first starts with the index: 0 for a tree with no
+ * events, else an ordering above every one given before, below which runs are not indexed. A journal that
+ * starts with the index off ({@code slice-index}) writes no slice entries and removes the key, so that it
+ * is written anew, above the runs written meanwhile, when the index is on again.
  *
  * <p><b>Compact reprs.</b> The journal writes an event's {@link org.apache.pekko.persistence.PersistentRepr} in
  * its own layout ({@link #COMPACT_REPR}): the payload serialized once by its own serializer, next to the
@@ -97,7 +115,8 @@ import org.apache.pekko.serialization.Serializers;
  * has not seen yet will be above {@code h} (ids only grow). The same holds for a persistence id's events up
  * to the highest sequence number its {@link #PERSISTENCE_ID} entry holds. The numeric id index entry is
  * removed with the numeric id when every event of the persistence id is deleted; {@code HIGHEST_ID} is
- * never removed.
+ * never removed. A scan of {@link #BY_SLICE} keys is bounded by an ordering kept in memory instead
+ * ({@link JournalWrites#applied()}), so that a batch of untagged events writes no {@code HIGHEST_ID}.
  */
 final class PluginFormat {
     static final byte PERSISTENCE_ID = 0x10;
@@ -110,6 +129,14 @@ final class PluginFormat {
     static final byte TAGGED = 0x40;
     /** The one key of the highest numeric id or ordering a stored batch gave out. */
     static final byte HIGHEST_ID = 0x50;
+    /** The one key of the first ordering {@link #BY_SLICE} covers. */
+    static final byte SLICE_INDEX_FROM = 0x51;
+    /** An event run by entity type and its last event's ordering, with its persistence id's slice. */
+    static final byte BY_SLICE = 0x60;
+    /** Bytes of a {@link #BY_SLICE} key besides the entity type. */
+    static final int BY_SLICE_KEY_OVERHEAD = 1 + 2 + 8;
+    /** Length of a {@link #BY_SLICE} value. */
+    static final int BY_SLICE_VALUE_LENGTH = 2 + 8 + 8;
     /** Length of a numeric id index key. */
     static final int NUMERIC_ID_KEY_LENGTH = 9;
 
@@ -209,6 +236,71 @@ final class PluginFormat {
         return ByteBuffer.wrap(taggedKey).getLong(9);
     }
 
+    static byte[] sliceIndexFromKey() {
+        return new byte[] {SLICE_INDEX_FROM};
+    }
+
+    /**
+     * The entity type of {@code persistenceId}, as Pekko's {@code PersistenceId.extractEntityType} gives it: what
+     * comes before the first {@code |}, or the empty string.
+     */
+    static String entityTypeOf(String persistenceId) {
+        int separator = persistenceId.indexOf('|');
+        return separator < 0 ? "" : persistenceId.substring(0, separator);
+    }
+
+    /** The {@link #BY_SLICE} key of the run of {@code entityType} whose last event has {@code lastOrdering}. */
+    static byte[] sliceKey(String entityType, long lastOrdering) {
+        byte[] type = entityType(entityType);
+        return ByteBuffer.allocate(BY_SLICE_KEY_OVERHEAD + type.length).put(BY_SLICE).putShort((short) type.length)
+                .put(type).putLong(lastOrdering).array();
+    }
+
+    /** The first key after every {@link #BY_SLICE} entry of {@code entityType}. */
+    static byte[] sliceKeyEnd(String entityType) {
+        return successor(sliceKey(entityType, -1L)); // -1 is the largest unsigned ordering
+    }
+
+    static long sliceKeyOrdering(byte[] sliceKey) {
+        return ByteBuffer.wrap(sliceKey).getLong(sliceKey.length - 8);
+    }
+
+    /** {@code entityType} in UTF-8, checked to fit a {@link #BY_SLICE} key. */
+    private static byte[] entityType(String entityType) {
+        return keyString(entityType, BY_SLICE_KEY_OVERHEAD, "entity type");
+    }
+
+    /**
+     * {@code value} in UTF-8, checked to fit a key with {@code overhead} other bytes.
+     *
+     * @throws IllegalArgumentException naming {@code what} and the limit if it is too long
+     */
+    private static byte[] keyString(String value, int overhead, String what) {
+        byte[] bytes = value.getBytes(StandardCharsets.UTF_8);
+        if (bytes.length > Tree.MAX_KEY_LENGTH - overhead) {
+            throw new IllegalArgumentException(what + " '" + abbreviate(value) + "' is " + bytes.length
+                    + " bytes in UTF-8; a " + what + " may have at most " + (Tree.MAX_KEY_LENGTH - overhead));
+        }
+        return bytes;
+    }
+
+    static byte[] sliceValue(int slice, long numericId, long lastSequenceNr) {
+        return ByteBuffer.allocate(BY_SLICE_VALUE_LENGTH).putShort((short) slice).putLong(numericId)
+                .putLong(lastSequenceNr).array();
+    }
+
+    /** A {@link #BY_SLICE} entry's value: the slice of the run's persistence id and the run's event key. */
+    record SliceEntry(int slice, long numericId, long lastSequenceNr) {}
+
+    static SliceEntry decodeSliceValue(byte[] value) {
+        if (value.length != BY_SLICE_VALUE_LENGTH) {
+            throw new IllegalStateException("a slice entry of " + value.length + " bytes; expected "
+                    + BY_SLICE_VALUE_LENGTH + ": the journal tree holds data of another format");
+        }
+        ByteBuffer b = ByteBuffer.wrap(value);
+        return new SliceEntry(Short.toUnsignedInt(b.getShort(0)), b.getLong(2), b.getLong(10));
+    }
+
     /** A live persistence id entry, or a tombstone (only the highest sequence number). */
     static byte[] persistenceIdValue(PersistenceIdEntry entry) {
         if (entry.isTombstone()) {
@@ -229,7 +321,8 @@ final class PluginFormat {
     }
 
     /**
-     * An event as a run holds it: its sequence number, its ordering (0 if untagged), the ids of its tags, and
+     * An event as a run holds it: its sequence number, its ordering (0 if untagged and written before the slice
+     * index existed), the ids of its tags, and
      * its {@link org.apache.pekko.persistence.PersistentRepr} as serialized by {@code serializerId}.
      */
     record StoredEvent(long sequenceNr, long ordering, long[] tagIds, int serializerId, byte[] repr) {
@@ -439,12 +532,7 @@ final class PluginFormat {
 
     /** {@code tag} in UTF-8, checked to fit a {@link #STATE_BY_TAG} key. */
     private static byte[] stateTag(String tag) {
-        byte[] bytes = tag.getBytes(StandardCharsets.UTF_8);
-        if (bytes.length > Tree.MAX_KEY_LENGTH - STATE_BY_TAG_OVERHEAD) {
-            throw new IllegalArgumentException("durable state tag '" + abbreviate(tag) + "' is " + bytes.length
-                    + " bytes in UTF-8; tags may have at most " + (Tree.MAX_KEY_LENGTH - STATE_BY_TAG_OVERHEAD));
-        }
-        return bytes;
+        return keyString(tag, STATE_BY_TAG_OVERHEAD, "durable state tag");
     }
 
     /** The length of the value of an object with {@code tag} and {@code payload} ({@code null}: deleted). */

@@ -6,6 +6,9 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
 import org.apache.pekko.NotUsed;
 import org.apache.pekko.japi.Pair;
+import org.apache.pekko.persistence.query.NoOffset;
+import org.apache.pekko.persistence.query.Offset;
+import org.apache.pekko.persistence.query.Sequence;
 import org.apache.pekko.stream.javadsl.Source;
 
 /**
@@ -40,6 +43,22 @@ final class PolledSource {
 
         /** Completes when a caught-up live source should read again: more was written after {@code beforeRead}. */
         CompletionStage<?> more(long beforeRead);
+    }
+
+    /**
+     * The position after which a query from {@code offset} starts: a {@link Sequence}'s value (at least
+     * {@code start}), or {@code start} for {@link NoOffset}.
+     *
+     * @throws IllegalArgumentException for any other offset, with {@code refusal} and the offset as its message
+     */
+    static long after(Offset offset, long start, String refusal) {
+        if (offset instanceof Sequence sequence) {
+            return Math.max(sequence.value(), start);
+        }
+        if (offset == NoOffset.getInstance()) {
+            return start;
+        }
+        throw new IllegalArgumentException(refusal + "; got " + offset);
     }
 
     /** Where a polled source is, and whether it is complete. */

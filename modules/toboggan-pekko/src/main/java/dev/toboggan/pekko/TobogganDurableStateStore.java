@@ -22,7 +22,6 @@ import org.apache.pekko.NotUsed;
 import org.apache.pekko.actor.ExtendedActorSystem;
 import org.apache.pekko.persistence.query.DeletedDurableState;
 import org.apache.pekko.persistence.query.DurableStateChange;
-import org.apache.pekko.persistence.query.NoOffset;
 import org.apache.pekko.persistence.query.Offset;
 import org.apache.pekko.persistence.query.Sequence;
 import org.apache.pekko.persistence.query.UpdatedDurableState;
@@ -339,15 +338,8 @@ public final class TobogganDurableStateStore implements DurableStateUpdateStore<
 
     private Source<DurableStateChange<Object>, NotUsed> changes(String tag, Offset offset, boolean live) {
         byte[] counter = PluginFormat.stateTagOffsetKey(tag); // a too long tag fails here, not in the stream
-        long after;
-        if (offset instanceof Sequence sequence) {
-            after = Math.max(sequence.value(), 0);
-        } else if (offset == NoOffset.getInstance()) {
-            after = 0;
-        } else {
-            throw new IllegalArgumentException("the Toboggan durable state store's offsets are Sequence (a change's "
-                    + "offset in its tag) or NoOffset; got " + offset);
-        }
+        long after = PolledSource.after(offset, 0, "the Toboggan durable state store's offsets are Sequence (a "
+                + "change's offset in its tag) or NoOffset");
         return PolledSource.of(new Cursor(after, -1), cursor -> read(tag, counter, cursor, live), live, progress);
     }
 

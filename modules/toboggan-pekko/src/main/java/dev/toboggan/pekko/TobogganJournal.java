@@ -56,8 +56,8 @@ import scala.jdk.javaapi.CollectionConverters;
  * Pekko's identity adapter does) and is serialized; one that cannot be adapted or serialized, or is too large,
  * is rejected alone ({@code WriteMessageRejected} per event) and nothing of it is stored. The others go into
  * ONE atomic {@link Batch} (events as event runs, see {@link PluginFormat}, the persistence ids' highest
- * sequence numbers, tag entries), applied on this thread, so writes for a persistence id keep their order and
- * an {@code AtomicWrite} is all or none, also across a crash. Success is reported only once
+ * sequence numbers, tag entries, slice entries), applied on this thread, so writes for a persistence id keep
+ * their order and an {@code AtomicWrite} is all or none, also across a crash. Success is reported only once
  * {@link Db#flushAsync()} says the batch is durable; the store's flusher makes every batch written meanwhile
  * durable with the same fsync (group commit across persistence ids and the stores sharing the store). The
  * apply and the flush run under Pekko's {@link CircuitBreaker} with the plugin's {@code circuit-breaker}
@@ -82,9 +82,9 @@ import scala.jdk.javaapi.CollectionConverters;
  * request (the tree is read, not the disk), so a restarting actor does not reuse sequence numbers of its
  * previous incarnation's outstanding writes.
  *
- * <p><b>{@code DeleteMessagesTo}</b> removes events (and their tag entries) in ascending order, on this thread,
- * in batches of about {@code delete-batch-size} keys (a run's are never split; the run holding the last
- * deleted event is rewritten with the events after it), so a crash in the middle leaves a deleted prefix,
+ * <p><b>{@code DeleteMessagesTo}</b> removes events (and their tag and slice entries) in ascending order, on
+ * this thread, in batches of about {@code delete-batch-size} keys (a run's are never split; the run holding the
+ * last deleted event is rewritten with the events after it), so a crash in the middle leaves a deleted prefix,
  * never a hole; {@code DeleteMessagesSuccess(to)} once durable, or {@code DeleteMessagesFailure(cause, to)}.
  * Deleting up to the highest sequence number or past it also removes the persistence id's numeric id: all
  * that is left is a tombstone of the persistence id and its highest sequence number, which never goes back.
@@ -124,11 +124,16 @@ public final class TobogganJournal extends AbstractActor {
     private final WriteReplies replies;
     /** Extended: the serialization's transport-information scope ({@link #write}) takes one. */
     private final ExtendedActorSystem system;
+    /** Gives a persistence id's slice. */
+    private final Persistence persistence;
+    /** Whether event runs get {@link PluginFormat#BY_SLICE} entries ({@code slice-index}). */
+    private final boolean sliceIndex;
     /** The plugin's event adapters, looked up on first use (the plugin's registration finishes after this constructor). */
     private volatile EventAdapters adapters;
 
     public TobogganJournal(Config config, String configPath) {
         this.system = (ExtendedActorSystem) context().system();
+        this.persistence = Persistence.get(system);
         this.db = PekkoStores.get(system).store(config.getString("store"));
         this.tree = db.tree(PluginSettings.treeName(config, configPath));
         this.serialization = SerializationExtension.get(system);
@@ -150,6 +155,8 @@ public final class TobogganJournal extends AbstractActor {
         refuseFirstLayout(tree, "the journal tree '" + PluginSettings.treeName(config, configPath) + "' in "
                 + db.directory(), configPath);
         markHighestId(tree, db);
+        this.sliceIndex = config.getBoolean("slice-index");
+        markSliceIndexStart(tree, db, sliceIndex);
     }
 
     @Override
@@ -183,6 +190,22 @@ public final class TobogganJournal extends AbstractActor {
     }
 
     /**
+     * With the index {@code on}, gives a journal tree that has no {@link PluginFormat#SLICE_INDEX_FROM} yet its
+     * first indexed ordering: 0 if it holds no events (everything it will hold is indexed), else one above
+     * every ordering given so far (its events were written without slice entries). With the index off,
+     * removes the key: the events written from now on get no slice entries.
+     */
+    static void markSliceIndexStart(Tree tree, Db db, boolean on) {
+        if (!on) {
+            tree.remove(PluginFormat.sliceIndexFromKey());
+        } else if (tree.get(PluginFormat.sliceIndexFromKey()) == null) {
+            boolean holdsEvents = tree.range(new byte[] {PluginFormat.EVENT}, new byte[] {PluginFormat.EVENT + 1})
+                    .hasNext();
+            tree.insert(PluginFormat.sliceIndexFromKey(), PluginFormat.u64Value(holdsEvents ? db.generateId() : 0));
+        }
+    }
+
+    /**
      * Throws if {@code tree} holds events of the first layout ({@link PluginFormat#SINGLE_EVENT}): read as
      * runs they would be garbage, and skipped they would be lost to replay. Changes nothing.
      */
@@ -201,17 +224,18 @@ public final class TobogganJournal extends AbstractActor {
         replies.add(call); // before any outcome can arrive: the replies keep the order of the calls
         List<Exception> rejections = new ArrayList<>();
         Map<String, Long> newTags = new HashMap<>();
-        Batch batch;
+        Prepared prepared;
         try {
             // One transport-information scope for the whole call (ActorRefs in payloads serialize with the
             // system's address), not one per event as Serialization.serialize sets and restores it.
-            batch = Serialization$.MODULE$.withTransportInformation(system,
+            prepared = Serialization$.MODULE$.withTransportInformation(system,
                     () -> prepare(request, rejections, newTags));
         } catch (RuntimeException e) {
             call.failed(e);
             replies.drain();
             return;
         }
+        Batch batch = prepared.batch();
         if (batch.isEmpty()) { // nothing to store: only rejections and non-persistent envelopes
             call.stored(rejections);
             replies.drain();
@@ -220,7 +244,8 @@ public final class TobogganJournal extends AbstractActor {
         // The replies are sent from a thread of this actor's dispatcher, not from the flusher's thread that
         // completes the flush: a call's thousands of replies would hold up the store's next flush for every
         // other writer. One task per call costs nothing measurable (docs/benchmarks.md, sessions 6 and 7).
-        breaker.callWithCircuitBreakerCS(() -> applyAndFlush(batch, newTags)).whenCompleteAsync((stable, failure) -> {
+        long highestOrdering = prepared.highestOrdering();
+        breaker.callWithCircuitBreakerCS(() -> applyAndFlush(batch, newTags, highestOrdering)).whenCompleteAsync((stable, failure) -> {
             if (failure == null) {
                 call.stored(rejections);
             } else {
@@ -235,14 +260,15 @@ public final class TobogganJournal extends AbstractActor {
      * each {@code AtomicWrite}, in order, adds to {@code rejections} null if it is in the batch or the reason
      * it is not; puts the tags it gives new ids to in {@code newTags}. Reads the tree but changes nothing.
      */
-    private Batch prepare(JournalProtocol.WriteMessages request, List<Exception> rejections,
+    private Prepared prepare(JournalProtocol.WriteMessages request, List<Exception> rejections,
             Map<String, Long> newTags) {
         Batch batch = new Batch();
         // Per persistence id of the call, in the order of their first write; consecutive writes of one id
         // (the usual call) find theirs in `last` without a lookup.
         Map<String, PendingWrites> pending = new LinkedHashMap<>();
         PendingWrites last = null;
-        long highestId = 0; // of the numeric ids and orderings this call gives out
+        long highestId = 0; // of the numeric ids and tagged events' orderings this call gives out
+        long highestOrdering = 0;
         for (PersistentEnvelope envelope : CollectionConverters.asJava(request.messages())) {
             if (!(envelope instanceof AtomicWrite write)) {
                 continue; // NonPersistentRepr: answered in its place, never stored
@@ -267,47 +293,64 @@ public final class TobogganJournal extends AbstractActor {
                 pending.put(write.persistenceId(), writes);
             }
             last = writes;
-            PersistenceIdEntry entry = writes.entry;
             for (EncodedEvent event : events) {
-                long ordering = 0;
                 long[] tags = NO_TAGS;
                 if (!event.tags.isEmpty()) {
                     tags = new long[event.tags.size()];
-                    ordering = db.generateId();
-                    highestId = ordering;
                     for (int i = 0; i < tags.length; i++) {
                         tags[i] = tagId(event.tags.get(i), newTags, batch);
-                        batch.insert(PluginFormat.taggedKey(tags[i], ordering),
-                                PluginFormat.taggedValue(entry.numericId(), event.sequenceNr));
                     }
                 }
-                writes.events.add(new PluginFormat.StoredEvent(event.sequenceNr, ordering, tags,
-                        event.serializerId, event.repr));
+                writes.events.add(new TaggedEvent(event, tags));
             }
             writes.highestSequenceNr = Math.max(writes.highestSequenceNr, write.highestSequenceNr());
             rejections.add(null);
         }
-        // Once per persistence id and call, however many of its writes the call holds.
-        pending.forEach((persistenceId, writes) -> {
-            insertRuns(batch, writes.entry.numericId(), writes.events);
-            batch.insert(PluginFormat.persistenceIdKey(persistenceId), PluginFormat.persistenceIdValue(
-                    new PersistenceIdEntry(writes.entry.numericId(), writes.highestSequenceNr)));
-        });
+        // Once per persistence id and call, however many of its writes the call holds. Its events are given
+        // their orderings here, one persistence id after the other, so that a run's orderings are consecutive
+        // (PluginFormat: "orderings and the slice index").
+        for (PendingWrites writes : pending.values()) {
+            long numericId = writes.entry.numericId();
+            List<PluginFormat.StoredEvent> stored = new ArrayList<>(writes.events.size());
+            for (TaggedEvent tagged : writes.events) {
+                EncodedEvent event = tagged.event();
+                long ordering = db.generateId();
+                highestOrdering = ordering;
+                if (tagged.tagIds().length > 0) {
+                    highestId = ordering;
+                }
+                for (long tagId : tagged.tagIds()) {
+                    batch.insert(PluginFormat.taggedKey(tagId, ordering),
+                            PluginFormat.taggedValue(numericId, event.sequenceNr));
+                }
+                stored.add(new PluginFormat.StoredEvent(event.sequenceNr, ordering, tagged.tagIds(),
+                        event.serializerId, event.repr));
+            }
+            insertRuns(batch, writes.persistenceId,
+                    sliceIndex ? persistence.sliceForPersistenceId(writes.persistenceId) : NO_SLICE, numericId, stored);
+            batch.insert(PluginFormat.persistenceIdKey(writes.persistenceId), PluginFormat.persistenceIdValue(
+                    new PersistenceIdEntry(numericId, writes.highestSequenceNr)));
+        }
         if (!batch.isEmpty() && highestId > 0) {
             batch.insert(PluginFormat.highestIdKey(), PluginFormat.u64Value(highestId));
         }
-        return batch;
+        return new Prepared(batch, highestOrdering);
     }
+
+    /** A write call's batch and the highest ordering it gives out (0 if none). */
+    private record Prepared(Batch batch, long highestOrdering) {}
 
     /**
      * Applies {@code batch} (on the journal actor's thread: the circuit breaker calls this at once, or not at
      * all when open) and completes once it is durable; fails at once if the store refuses it, nothing of it
-     * applied. {@code newTags}, the tags the batch stores, are cached once it is applied.
+     * applied. {@code newTags}, the tags the batch stores, are cached once it is applied, and its highest
+     * ordering is reported to {@link JournalWrites#applied(long)}.
      */
-    private CompletionStage<Long> applyAndFlush(Batch batch, Map<String, Long> newTags) {
+    private CompletionStage<Long> applyAndFlush(Batch batch, Map<String, Long> newTags, long highestOrdering) {
         long batchNumber = writes.startBatch();
         try {
             tree.applyBatch(batch);
+            writes.applied(highestOrdering);
         } catch (RuntimeException e) {
             // Nothing of the batch was applied; once a flush covers the batches before it, so is its number.
             flushed(() -> writes.durable(batchNumber));
@@ -341,13 +384,21 @@ public final class TobogganJournal extends AbstractActor {
         return cause;
     }
 
-    /** Adds {@code events} (one persistence id's, in order) to {@code batch} as runs of about {@link PluginFormat#RUN_TARGET_BYTES}. */
-    private static void insertRuns(Batch batch, long numericId, List<PluginFormat.StoredEvent> events) {
+    /** The slice {@link #insertRuns} is given when the journal writes no slice entries. */
+    private static final int NO_SLICE = -1;
+
+    /**
+     * Adds {@code events} (one persistence id's, in order) to {@code batch} as runs of about
+     * {@link PluginFormat#RUN_TARGET_BYTES}, each with its slice entry unless {@code slice} is {@link #NO_SLICE}.
+     */
+    private static void insertRuns(Batch batch, String persistenceId, int slice, long numericId,
+            List<PluginFormat.StoredEvent> events) {
+        String entityType = PluginFormat.entityTypeOf(persistenceId);
         List<PluginFormat.StoredEvent> run = new ArrayList<>();
         int runBytes = PluginFormat.RUN_HEADER_LENGTH;
         for (PluginFormat.StoredEvent event : events) {
             if (!run.isEmpty() && runBytes + event.encodedLength() > PluginFormat.RUN_TARGET_BYTES) {
-                insertRun(batch, numericId, run);
+                insertRun(batch, entityType, slice, numericId, run);
                 run = new ArrayList<>();
                 runBytes = PluginFormat.RUN_HEADER_LENGTH;
             }
@@ -355,13 +406,18 @@ public final class TobogganJournal extends AbstractActor {
             runBytes += event.encodedLength();
         }
         if (!run.isEmpty()) {
-            insertRun(batch, numericId, run);
+            insertRun(batch, entityType, slice, numericId, run);
         }
     }
 
-    private static void insertRun(Batch batch, long numericId, List<PluginFormat.StoredEvent> run) {
-        batch.insert(PluginFormat.eventKey(numericId, run.get(run.size() - 1).sequenceNr()),
-                PluginFormat.eventRunValue(run));
+    private static void insertRun(Batch batch, String entityType, int slice, long numericId,
+            List<PluginFormat.StoredEvent> run) {
+        PluginFormat.StoredEvent last = run.get(run.size() - 1);
+        batch.insert(PluginFormat.eventKey(numericId, last.sequenceNr()), PluginFormat.eventRunValue(run));
+        if (slice != NO_SLICE) {
+            batch.insert(PluginFormat.sliceKey(entityType, last.ordering()),
+                    PluginFormat.sliceValue(slice, numericId, last.sequenceNr()));
+        }
     }
 
     private static final long[] NO_TAGS = {};
@@ -370,7 +426,7 @@ public final class TobogganJournal extends AbstractActor {
     private static final class PendingWrites {
         final String persistenceId;
         final PersistenceIdEntry entry;
-        final List<PluginFormat.StoredEvent> events = new ArrayList<>();
+        final List<TaggedEvent> events = new ArrayList<>();
         long highestSequenceNr;
 
         PendingWrites(String persistenceId, PersistenceIdEntry entry) {
@@ -382,6 +438,9 @@ public final class TobogganJournal extends AbstractActor {
 
     /** An event ready to store: its sequence number, tags and serialized {@link PersistentRepr}. */
     private record EncodedEvent(long sequenceNr, List<String> tags, int serializerId, byte[] repr) {}
+
+    /** An event ready to store with the ids of its tags, waiting for its ordering. */
+    private record TaggedEvent(EncodedEvent event, long[] tagIds) {}
 
     /**
      * Adapts ({@code toJournal}) and serializes every event of {@code write} (the payload unwrapped from
@@ -521,6 +580,7 @@ public final class TobogganJournal extends AbstractActor {
                 return CompletableFuture.completedFuture(0L);
             }
             long upTo = Math.min(toSequenceNr, entry.highestSequenceNr());
+            String entityType = PluginFormat.entityTypeOf(persistenceId);
             boolean deletesAll = toSequenceNr >= entry.highestSequenceNr();
             Iterator<Map.Entry<byte[], byte[]>> runs =
                     tree.range(PluginFormat.eventKey(entry.numericId(), 0), PluginFormat.eventKeyEnd(entry.numericId()));
@@ -540,6 +600,11 @@ public final class TobogganJournal extends AbstractActor {
                 }
                 if (kept.isEmpty()) {
                     batch.remove(run.getKey());
+                    long lastOrdering = events.get(events.size() - 1).ordering();
+                    if (lastOrdering != 0) { // else written before the slice index: it has no entry (nor, if
+                        // written with the index off, does this one: removing a missing key changes nothing)
+                        batch.remove(PluginFormat.sliceKey(entityType, lastOrdering));
+                    }
                 } else if (kept.size() < events.size()) {
                     batch.insert(run.getKey(), PluginFormat.eventRunValue(kept)); // same last sequence number
                 }

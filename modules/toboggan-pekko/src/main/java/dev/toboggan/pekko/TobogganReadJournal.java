@@ -14,6 +14,8 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
 import org.apache.pekko.NotUsed;
 import org.apache.pekko.actor.ExtendedActorSystem;
+import org.apache.pekko.japi.Pair;
+import org.apache.pekko.persistence.Persistence;
 import org.apache.pekko.persistence.PersistentRepr;
 import org.apache.pekko.persistence.query.EventEnvelope;
 import org.apache.pekko.persistence.query.NoOffset;
@@ -26,6 +28,8 @@ import org.apache.pekko.persistence.query.javadsl.EventsByPersistenceIdQuery;
 import org.apache.pekko.persistence.query.javadsl.EventsByTagQuery;
 import org.apache.pekko.persistence.query.javadsl.PersistenceIdsQuery;
 import org.apache.pekko.persistence.query.javadsl.ReadJournal;
+import org.apache.pekko.persistence.query.typed.javadsl.CurrentEventsBySliceQuery;
+import org.apache.pekko.persistence.query.typed.javadsl.EventsBySliceQuery;
 import org.apache.pekko.serialization.Serialization;
 import org.apache.pekko.serialization.SerializationExtension;
 import org.apache.pekko.stream.javadsl.Source;
@@ -68,14 +72,18 @@ import org.apache.pekko.stream.javadsl.Source;
  * in-memory unless a page must be read from disk.
  */
 public final class TobogganReadJournal implements ReadJournal, EventsByPersistenceIdQuery,
-        CurrentEventsByPersistenceIdQuery, EventsByTagQuery, CurrentEventsByTagQuery, PersistenceIdsQuery,
-        CurrentPersistenceIdsQuery {
+        CurrentEventsByPersistenceIdQuery, EventsByTagQuery, CurrentEventsByTagQuery, EventsBySliceQuery,
+        CurrentEventsBySliceQuery, PersistenceIdsQuery, CurrentPersistenceIdsQuery {
     /** The read journal's default configuration path. */
     public static final String IDENTIFIER = "toboggan.query";
 
     private final Db db;
     private final Tree tree;
     private final Serialization serialization;
+    /** Gives persistence ids' slices and the ranges of slices. */
+    private final Persistence persistence;
+    /** The journal's {@code slice-index} setting's path if it is off, else null. */
+    private final String sliceIndex;
     private final JournalWrites writes;
     private final Duration refreshInterval;
     private final int maxBufferSize;
@@ -120,6 +128,8 @@ public final class TobogganReadJournal implements ReadJournal, EventsByPersisten
         this.tree = db.tree(treeName);
         this.writes = stores.journalWrites(db, treeName);
         this.serialization = SerializationExtension.get(system);
+        this.persistence = Persistence.get(system);
+        this.sliceIndex = journal.getBoolean("slice-index") ? null : journalPath + ".slice-index";
         this.refreshInterval = PluginSettings.positiveDuration(config, configPath, "refresh-interval");
         this.maxBufferSize = PluginSettings.positiveInt(config, configPath, "max-buffer-size");
     }
@@ -195,16 +205,9 @@ public final class TobogganReadJournal implements ReadJournal, EventsByPersisten
 
     private Source<EventEnvelope, NotUsed> byTag(String tag, Offset offset, boolean live) {
         byte[] tagKey = PluginFormat.tagKey(tag); // a too long tag fails here, not in the stream
-        long after;
-        if (offset instanceof Sequence sequence) {
-            after = sequence.value();
-        } else if (offset == NoOffset.getInstance()) {
-            after = -1;
-        } else {
-            throw new IllegalArgumentException("the Toboggan read journal's tag offsets are Sequence (an event's "
-                    + "ordering) or NoOffset; got " + offset);
-        }
-        return polled(new TagCursor(Math.max(after, -1), -1, -1), cursor -> {
+        long after = PolledSource.after(offset, -1, "the Toboggan read journal's tag offsets are Sequence (an "
+                + "event's ordering) or NoOffset");
+        return polled(new TagCursor(after, -1, -1), cursor -> {
             long highest = highestId();
             long bound = live ? highest : cursor.bound() >= 0 ? cursor.bound() : highest;
             long tagId = cursor.tagId();
@@ -237,6 +240,130 @@ public final class TobogganReadJournal implements ReadJournal, EventsByPersisten
             }
             return new PolledSource.Chunk<>(new TagCursor(last, bound, tagId), events, caughtUp, caughtUp && !live);
         }, live);
+    }
+
+    // ---------------------------------------------------------------- by slice
+
+    /**
+     * The events of the persistence ids of {@code entityType} whose slices are {@code minSlice} to
+     * {@code maxSlice} ({@link #sliceRanges} splits the slices among a projection's instances), in the order
+     * the journal wrote them, each with its {@link Sequence} ordering as its offset (as {@link #eventsByTag}'s,
+     * and resumed from the same way), then, live, each later one once it is durable. The entity type of a
+     * persistence id is what comes before its first {@code |} (Pekko's {@code PersistenceId}), or the empty
+     * string.
+     *
+     * <p>The journal indexes events by slice from the first time it starts with this version on: a query on a
+     * journal holding events written before (by a version without the index) fails, naming the offset from
+     * which the index is complete, unless its offset is at or after it.
+     *
+     * @throws IllegalArgumentException if the slices are not {@code 0 <= minSlice <= maxSlice < 1024} (Pekko's
+     *     number of slices), the offset is neither {@link Sequence} nor {@link NoOffset}, or the entity type is
+     *     longer than a persistence id can be
+     * @throws IllegalStateException if the journal's {@code slice-index} is off
+     */
+    @Override
+    public <Event> Source<org.apache.pekko.persistence.query.typed.EventEnvelope<Event>, NotUsed> eventsBySlices(
+            String entityType, int minSlice, int maxSlice, Offset offset) {
+        return bySlices(entityType, minSlice, maxSlice, offset, true);
+    }
+
+    /** What {@link #eventsBySlices} delivers up to what was stored when the query started; then it completes. */
+    @Override
+    public <Event> Source<org.apache.pekko.persistence.query.typed.EventEnvelope<Event>, NotUsed>
+            currentEventsBySlices(String entityType, int minSlice, int maxSlice, Offset offset) {
+        return bySlices(entityType, minSlice, maxSlice, offset, false);
+    }
+
+    @Override
+    public int sliceForPersistenceId(String persistenceId) {
+        return persistence.sliceForPersistenceId(persistenceId);
+    }
+
+    @Override
+    public List<Pair<Integer, Integer>> sliceRanges(int numberOfRanges) {
+        return persistence.getSliceRanges(numberOfRanges);
+    }
+
+    Persistence persistence() {
+        return persistence;
+    }
+
+    /** Where a query by slices is: the last ordering delivered or passed, and the bound of a current query (or -1). */
+    private record SliceCursor(long after, long bound) {}
+
+    private <Event> Source<org.apache.pekko.persistence.query.typed.EventEnvelope<Event>, NotUsed> bySlices(
+            String entityType, int minSlice, int maxSlice, Offset offset, boolean live) {
+        byte[] end = PluginFormat.sliceKeyEnd(entityType); // a too long entity type fails here, not in the stream
+        if (sliceIndex != null) {
+            throw new IllegalStateException(sliceIndex + " is off: the journal indexes no events by slice. Turn it on "
+                    + "to query by slices (the index covers what is written from then on)");
+        }
+        if (minSlice < 0 || minSlice > maxSlice || maxSlice >= persistence.numberOfSlices()) {
+            throw new IllegalArgumentException("slices " + minSlice + " to " + maxSlice + " are not a range of "
+                    + "Pekko's slices 0 to " + (persistence.numberOfSlices() - 1) + ": sliceRanges(n) gives n such ranges");
+        }
+        long after = PolledSource.after(offset, -1, "the Toboggan read journal's slice offsets are Sequence (an "
+                + "event's ordering) or NoOffset");
+        return polled(new SliceCursor(after, -1), cursor -> {
+            checkIndexed(cursor.after());
+            long highest = writes.applied(); // not HIGHEST_ID: batches of untagged events do not write it
+            long bound = live ? highest : cursor.bound() >= 0 ? cursor.bound() : highest;
+            List<org.apache.pekko.persistence.query.typed.EventEnvelope<Event>> events = new ArrayList<>();
+            long last = cursor.after();
+            int scanned = 0;
+            if (last < bound) {
+                Iterator<Map.Entry<byte[], byte[]>> runs = tree.range(PluginFormat.sliceKey(entityType, last + 1),
+                        bound == Long.MAX_VALUE ? end : PluginFormat.sliceKey(entityType, bound + 1));
+                while (scanned < maxBufferSize && runs.hasNext()) {
+                    Map.Entry<byte[], byte[]> entry = runs.next();
+                    scanned++;
+                    PluginFormat.SliceEntry run = PluginFormat.decodeSliceValue(entry.getValue());
+                    if (run.slice() >= minSlice && run.slice() <= maxSlice) {
+                        byte[] stored = tree.get(PluginFormat.eventKey(run.numericId(), run.lastSequenceNr()));
+                        for (PluginFormat.StoredEvent event : stored == null ? List.<PluginFormat.StoredEvent>of()
+                                : PluginFormat.decodeEventRun(stored)) { // null: deleted since the entry was read
+                            if (event.ordering() > last) { // else delivered before: a query resumed inside the run
+                                PersistentRepr repr = PluginFormat.decodeEvent(serialization, event);
+                                @SuppressWarnings("unchecked")
+                                Event payload = (Event) repr.payload();
+                                events.add(org.apache.pekko.persistence.query.typed.EventEnvelope.create(
+                                        Sequence.apply(event.ordering()), repr.persistenceId(), repr.sequenceNr(),
+                                        payload, repr.timestamp(), entityType, run.slice()));
+                            }
+                        }
+                    }
+                    last = PluginFormat.sliceKeyOrdering(entry.getKey());
+                }
+            }
+            boolean caughtUp = scanned < maxBufferSize;
+            if (caughtUp) {
+                // Entries up to the bound are all visible; later ones will have higher orderings.
+                last = Math.max(last, bound);
+            }
+            return new PolledSource.Chunk<>(new SliceCursor(last, bound), events, caughtUp, caughtUp && !live);
+        }, live);
+    }
+
+    /**
+     * Throws if events after ordering {@code after} may be missing from the slice index: the tree holds events
+     * written before the journal indexed them ({@link PluginFormat#SLICE_INDEX_FROM}).
+     */
+    private void checkIndexed(long after) {
+        byte[] value = tree.get(PluginFormat.sliceIndexFromKey());
+        if (value == null) {
+            if (tree.range(new byte[] {PluginFormat.EVENT}, new byte[] {PluginFormat.EVENT + 1}).hasNext()) {
+                throw new IllegalStateException("the journal tree in " + db.directory() + " holds events written "
+                        + "before Toboggan indexed events by slice, and its journal has not started since: start the "
+                        + "journal (a persistent actor's recovery starts it) to begin the index");
+            }
+            return;
+        }
+        long from = PluginFormat.decodeU64(value);
+        if (from > 0 && after < from) {
+            throw new IllegalStateException("the journal tree in " + db.directory() + " holds events written before "
+                    + "Toboggan indexed events by slice; those with orderings below " + from + " are not in the index. "
+                    + "Query by slices from Sequence(" + from + ") for the events written since, or by tag");
+        }
     }
 
     // ---------------------------------------------------------------- persistence ids

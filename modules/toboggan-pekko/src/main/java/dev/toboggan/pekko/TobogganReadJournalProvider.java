@@ -13,7 +13,11 @@ import org.apache.pekko.persistence.query.scaladsl.EventsByPersistenceIdQuery;
 import org.apache.pekko.persistence.query.scaladsl.EventsByTagQuery;
 import org.apache.pekko.persistence.query.scaladsl.PersistenceIdsQuery;
 import org.apache.pekko.persistence.query.scaladsl.ReadJournal;
+import org.apache.pekko.persistence.query.typed.scaladsl.CurrentEventsBySliceQuery;
+import org.apache.pekko.persistence.query.typed.scaladsl.EventsBySliceQuery;
 import org.apache.pekko.stream.scaladsl.Source;
+import scala.collection.immutable.Range;
+import scala.collection.immutable.Seq;
 
 /**
  * The read journal plugin ({@code toboggan.query}, see reference.conf): Pekko's {@code PersistenceQuery}
@@ -43,8 +47,8 @@ public final class TobogganReadJournalProvider implements ReadJournalProvider {
      * The same queries as {@link TobogganReadJournal}, as Scala sources.
      */
     public static final class Scaladsl implements ReadJournal, EventsByPersistenceIdQuery,
-            CurrentEventsByPersistenceIdQuery, EventsByTagQuery, CurrentEventsByTagQuery, PersistenceIdsQuery,
-            CurrentPersistenceIdsQuery {
+            CurrentEventsByPersistenceIdQuery, EventsByTagQuery, CurrentEventsByTagQuery, EventsBySliceQuery,
+            CurrentEventsBySliceQuery, PersistenceIdsQuery, CurrentPersistenceIdsQuery {
         private final TobogganReadJournal queries;
 
         Scaladsl(TobogganReadJournal queries) {
@@ -71,6 +75,28 @@ public final class TobogganReadJournalProvider implements ReadJournalProvider {
         @Override
         public Source<EventEnvelope, NotUsed> currentEventsByTag(String tag, Offset offset) {
             return queries.currentEventsByTag(tag, offset).asScala();
+        }
+
+        @Override
+        public <Event> Source<org.apache.pekko.persistence.query.typed.EventEnvelope<Event>, NotUsed> eventsBySlices(
+                String entityType, int minSlice, int maxSlice, Offset offset) {
+            return queries.<Event>eventsBySlices(entityType, minSlice, maxSlice, offset).asScala();
+        }
+
+        @Override
+        public <Event> Source<org.apache.pekko.persistence.query.typed.EventEnvelope<Event>, NotUsed>
+                currentEventsBySlices(String entityType, int minSlice, int maxSlice, Offset offset) {
+            return queries.<Event>currentEventsBySlices(entityType, minSlice, maxSlice, offset).asScala();
+        }
+
+        @Override
+        public int sliceForPersistenceId(String persistenceId) {
+            return queries.sliceForPersistenceId(persistenceId);
+        }
+
+        @Override
+        public Seq<Range> sliceRanges(int numberOfRanges) {
+            return queries.persistence().sliceRanges(numberOfRanges);
         }
 
         @Override

@@ -11,11 +11,14 @@ import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.stream.LongStream;
+import com.typesafe.config.ConfigFactory;
 import org.apache.pekko.actor.ActorRef;
+import org.apache.pekko.actor.testkit.typed.javadsl.ActorTestKit;
 import org.apache.pekko.actor.testkit.typed.javadsl.TestProbe;
 import org.apache.pekko.actor.typed.javadsl.Adapter;
 import org.apache.pekko.persistence.AtomicWrite;
 import org.apache.pekko.persistence.JournalProtocol;
+import org.apache.pekko.persistence.Persistence;
 import org.apache.pekko.persistence.PersistentRepr;
 import org.apache.pekko.persistence.PersistentRepr$;
 import org.apache.pekko.persistence.query.EventEnvelope;
@@ -34,6 +37,12 @@ final class JournalClient {
     JournalClient(ActorRef journal, TestProbe<Object> probe) {
         this.journal = journal;
         this.probe = probe;
+    }
+
+    /** A client of the journal {@code toboggan.journal} of {@code testKit}'s system (started by this call). */
+    static JournalClient of(ActorTestKit testKit) {
+        return new JournalClient(Persistence.get(Adapter.toClassic(testKit.system()))
+                .journalFor("toboggan.journal", ConfigFactory.empty()), testKit.createTestProbe());
     }
 
     static PersistentRepr repr(String persistenceId, long seqNr, Object payload) {

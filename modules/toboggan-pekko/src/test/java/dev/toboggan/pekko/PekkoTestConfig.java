@@ -24,4 +24,17 @@ final class PekkoTestConfig {
                 }
                 """.formatted(directory.toAbsolutePath().toString().replace("\\", "\\\\")));
     }
+
+    /**
+     * {@link #persistence} with {@code config} over it, for the read journal's tests: queries read 3 entries at
+     * a time (so every query crosses chunk boundaries) and their refresh interval is an hour (a live query
+     * that sees a new event within the tests' 10 s was woken by the journal, not by polling).
+     */
+    static Config queries(Path directory, String config) {
+        return ConfigFactory.parseString(config + """
+
+                toboggan.query.max-buffer-size = 3
+                toboggan.query.refresh-interval = 1h
+                """).withFallback(persistence(directory));
+    }
 }

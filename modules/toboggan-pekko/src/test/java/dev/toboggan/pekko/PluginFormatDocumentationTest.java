@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import dev.toboggan.Tree;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.Arrays;
 import java.util.List;
 import org.junit.jupiter.api.Test;
 
@@ -34,6 +35,12 @@ class PluginFormatDocumentationTest {
                 PluginFormat.PERSISTENCE_ID_BY_NUMERIC_ID));
         assertThat(doc).contains(String.format("0x%02X                                     → highest id u64",
                 PluginFormat.HIGHEST_ID));
+        assertThat(doc).contains(String.format("0x%02X                                     → ordering u64 (the first "
+                + "ordering the 0x%02X entries cover", PluginFormat.SLICE_INDEX_FROM, PluginFormat.BY_SLICE));
+        assertThat(doc).contains(String.format("0x%02X | entity type length u16 | entity type (UTF-8) | last ordering u64 → "
+                + "slice u16 | numeric id u64 | last seqNr u64", PluginFormat.BY_SLICE));
+        assertThat(PluginFormat.BY_SLICE_KEY_OVERHEAD).isEqualTo(1 + 2 + 8);
+        assertThat(PluginFormat.BY_SLICE_VALUE_LENGTH).isEqualTo(2 + 8 + 8);
         assertThat(doc).contains("live (" + PluginFormat.LIVE_ENTRY_LENGTH + " bytes)");
         assertThat(doc).contains("tombstone (" + PluginFormat.TOMBSTONE_LENGTH + " bytes)");
         assertThat(doc).contains("An event key is\n  " + PluginFormat.EVENT_KEY_LENGTH + " bytes");
@@ -89,6 +96,18 @@ class PluginFormatDocumentationTest {
                 .containsExactly(PluginFormat.PERSISTENCE_ID_BY_NUMERIC_ID, 0, 0, 0, 0, 0, 0, 1, 2);
         assertThat(PluginFormat.numericIdOf(PluginFormat.numericIdKey(258))).isEqualTo(258);
         assertThat(PluginFormat.highestIdKey()).containsExactly(PluginFormat.HIGHEST_ID);
+        assertThat(PluginFormat.sliceIndexFromKey()).containsExactly(PluginFormat.SLICE_INDEX_FROM);
+        assertThat(PluginFormat.sliceKey("Cart", 258)).containsExactly(PluginFormat.BY_SLICE, 0, 4, 'C', 'a', 'r', 't',
+                0, 0, 0, 0, 0, 0, 1, 2);
+        assertThat(PluginFormat.sliceKeyOrdering(PluginFormat.sliceKey("Cart", 258))).isEqualTo(258);
+        assertThat(Arrays.compareUnsigned(PluginFormat.sliceKey("Cart", -1L), PluginFormat.sliceKeyEnd("Cart"))).isNegative();
+        assertThat(Arrays.compareUnsigned(PluginFormat.sliceKeyEnd("Cart"), PluginFormat.sliceKey("Caru", 0))).isNegative();
+        assertThat(PluginFormat.sliceValue(1023, 258, 3)).containsExactly(3, 255, 0, 0, 0, 0, 0, 0, 1, 2,
+                0, 0, 0, 0, 0, 0, 0, 3);
+        assertThat(PluginFormat.decodeSliceValue(PluginFormat.sliceValue(1023, 258, 3)))
+                .isEqualTo(new PluginFormat.SliceEntry(1023, 258, 3));
+        assertThat(PluginFormat.entityTypeOf("Cart|1|replica")).isEqualTo("Cart");
+        assertThat(PluginFormat.entityTypeOf("plain")).isEmpty();
         assertThat(PluginFormat.snapshotKey(PluginFormat.snapshotPrefix("p"), 3, 4))
                 .hasSize(1 + PluginFormat.SNAPSHOT_KEY_OVERHEAD)
                 .containsExactly(0, 1, 'p', 0, 0, 0, 0, 0, 0, 0, 3, 0, 0, 0, 0, 0, 0, 0, 4);

@@ -23,7 +23,6 @@ import org.apache.pekko.NotUsed;
 import org.apache.pekko.actor.testkit.typed.javadsl.ActorTestKit;
 import org.apache.pekko.actor.typed.javadsl.Adapter;
 import org.apache.pekko.persistence.AtomicWrite;
-import org.apache.pekko.persistence.Persistence;
 import org.apache.pekko.persistence.journal.Tagged;
 import org.apache.pekko.persistence.query.EventEnvelope;
 import org.apache.pekko.persistence.query.NoOffset;
@@ -63,12 +62,8 @@ class ReadJournalTest {
     }
 
     private void startSystem() {
-        testKit = ActorTestKit.create("query", ConfigFactory.parseString("""
-                toboggan.query.max-buffer-size = 3
-                toboggan.query.refresh-interval = 1h
-                """).withFallback(PekkoTestConfig.persistence(directory)));
-        client = new JournalClient(Persistence.get(Adapter.toClassic(testKit.system()))
-                .journalFor("toboggan.journal", ConfigFactory.empty()), testKit.createTestProbe());
+        testKit = ActorTestKit.create("query", PekkoTestConfig.queries(directory, ""));
+        client = JournalClient.of(testKit);
         queries = JournalClient.readJournal(testKit.system());
     }
 
