@@ -5,13 +5,20 @@ import static org.assertj.core.api.Assertions.assertThat;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.HashSet;
 import java.util.List;
+import java.util.Map;
 import java.util.Set;
 import java.util.SplittableRandom;
+import java.util.stream.LongStream;
 import org.apache.pekko.actor.testkit.typed.javadsl.ActorTestKit;
 import org.apache.pekko.actor.testkit.typed.javadsl.TestProbe;
 import org.apache.pekko.actor.typed.ActorRef;
+import org.apache.pekko.japi.Pair;
+import org.apache.pekko.persistence.query.NoOffset;
+import org.apache.pekko.persistence.query.typed.EventEnvelope;
+import org.apache.pekko.stream.javadsl.Sink;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -106,6 +113,17 @@ class EventSourcedRecoveryTest {
             for (int a = 0; a < actors; a++) {
                 assertThat(entries(second, "ledger-" + a)).containsExactlyElementsOf(expected(appends));
             }
+            // The read journal by slice: four ranges deliver every event once, each ledger's in order.
+            TobogganReadJournal queries = JournalClient.readJournal(second.system());
+            Map<String, List<Long>> bySlices = new HashMap<>();
+            for (Pair<Integer, Integer> range : queries.sliceRanges(4)) {
+                for (EventEnvelope<Object> e : currentBySlices(second, range.first(), range.second())) {
+                    bySlices.computeIfAbsent(e.persistenceId(), id -> new ArrayList<>()).add(e.sequenceNr());
+                }
+            }
+            assertThat(bySlices).hasSize(actors);
+            bySlices.values().forEach(seqNrs -> assertThat(seqNrs).containsExactlyElementsOf(
+                    LongStream.rangeClosed(1, appends).boxed().toList()));
         } finally {
             second.shutdownTestKit();
         }
@@ -127,9 +145,19 @@ class EventSourcedRecoveryTest {
             assertThat(recovered).containsAll(acknowledged);
             // Nothing appears that was never written, and appends are a prefix (e1..eN, no hole).
             assertThat(recovered).containsExactlyElementsOf(expected(recovered.size()));
+            // The slice index holds exactly what replays: written in the same batches.
+            assertThat(currentBySlices(after, 0, 1023)).extracting(EventEnvelope::sequenceNr)
+                    .containsExactlyElementsOf(LongStream.rangeClosed(1, recovered.size()).boxed().toList());
         } finally {
             after.shutdownTestKit();
         }
+    }
+
+    /** The events of the empty entity type (the ledgers' persistence ids have no '|') in slices min to max. */
+    private static List<EventEnvelope<Object>> currentBySlices(ActorTestKit testKit, int minSlice, int maxSlice) {
+        return JournalClient.await(JournalClient.readJournal(testKit.system())
+                .<Object>currentEventsBySlices("", minSlice, maxSlice, NoOffset.getInstance())
+                .runWith(Sink.seq(), testKit.system()));
     }
 
     private static List<String> entries(ActorTestKit testKit) {
