@@ -4,14 +4,18 @@ import com.typesafe.config.Config;
 import dev.toboggan.Db;
 import dev.toboggan.Tree;
 import java.time.Duration;
+import java.time.Instant;
 import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.Iterator;
 import java.util.List;
 import java.util.Map;
+import java.util.NoSuchElementException;
+import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
+import java.util.concurrent.Executor;
 import org.apache.pekko.NotUsed;
 import org.apache.pekko.actor.ExtendedActorSystem;
 import org.apache.pekko.japi.Pair;
@@ -29,7 +33,9 @@ import org.apache.pekko.persistence.query.javadsl.EventsByTagQuery;
 import org.apache.pekko.persistence.query.javadsl.PersistenceIdsQuery;
 import org.apache.pekko.persistence.query.javadsl.ReadJournal;
 import org.apache.pekko.persistence.query.typed.javadsl.CurrentEventsBySliceQuery;
+import org.apache.pekko.persistence.query.typed.javadsl.EventTimestampQuery;
 import org.apache.pekko.persistence.query.typed.javadsl.EventsBySliceQuery;
+import org.apache.pekko.persistence.query.typed.javadsl.LoadEventQuery;
 import org.apache.pekko.serialization.Serialization;
 import org.apache.pekko.serialization.SerializationExtension;
 import org.apache.pekko.stream.javadsl.Source;
@@ -73,7 +79,8 @@ import org.apache.pekko.stream.javadsl.Source;
  */
 public final class TobogganReadJournal implements ReadJournal, EventsByPersistenceIdQuery,
         CurrentEventsByPersistenceIdQuery, EventsByTagQuery, CurrentEventsByTagQuery, EventsBySliceQuery,
-        CurrentEventsBySliceQuery, PersistenceIdsQuery, CurrentPersistenceIdsQuery {
+        CurrentEventsBySliceQuery, EventTimestampQuery, LoadEventQuery, PersistenceIdsQuery,
+        CurrentPersistenceIdsQuery {
     /** The read journal's default configuration path. */
     public static final String IDENTIFIER = "toboggan.query";
 
@@ -87,6 +94,8 @@ public final class TobogganReadJournal implements ReadJournal, EventsByPersisten
     private final JournalWrites writes;
     private final Duration refreshInterval;
     private final int maxBufferSize;
+    /** Where {@link #timestampOf} and {@link #loadEnvelope} read: the journal's replays' dispatcher. */
+    private final Executor replayExecutor;
     /**
      * The journal's batch numbers as a polled source's marks: a read is durable once the batches up to the last
      * one started before its end are; a caught-up live query reads again at the next batch made durable.
@@ -132,6 +141,9 @@ public final class TobogganReadJournal implements ReadJournal, EventsByPersisten
         this.sliceIndex = journal.getBoolean("slice-index") ? null : journalPath + ".slice-index";
         this.refreshInterval = PluginSettings.positiveDuration(config, configPath, "refresh-interval");
         this.maxBufferSize = PluginSettings.positiveInt(config, configPath, "max-buffer-size");
+        // Pekko gives the journal its block over journal-plugin-fallback, where replay-dispatcher's default is.
+        this.replayExecutor = system.dispatchers().lookup(journal.withFallback(system.settings().config()
+                .getConfig("pekko.persistence.journal-plugin-fallback")).getString("replay-dispatcher"));
     }
 
     // ---------------------------------------------------------------- by persistence id
@@ -364,6 +376,55 @@ public final class TobogganReadJournal implements ReadJournal, EventsByPersisten
                     + "Toboggan indexed events by slice; those with orderings below " + from + " are not in the index. "
                     + "Query by slices from Sequence(" + from + ") for the events written since, or by tag");
         }
+    }
+
+    // ---------------------------------------------------------------- one event
+
+    /**
+     * The time event {@code sequenceNr} of {@code persistenceId} was written (its {@code PersistentRepr}'s
+     * timestamp), or empty if there is no such event (never written, or deleted). Read on the journal's
+     * {@code replay-dispatcher}.
+     */
+    @Override
+    public CompletionStage<Optional<Instant>> timestampOf(String persistenceId, long sequenceNr) {
+        byte[] key = PluginFormat.persistenceIdKey(persistenceId); // a too long id fails here
+        return CompletableFuture.supplyAsync(() -> storedEvent(key, sequenceNr)
+                .map(event -> Instant.ofEpochMilli(PluginFormat.decodeEvent(serialization, event).timestamp())),
+                replayExecutor);
+    }
+
+    /**
+     * Event {@code sequenceNr} of {@code persistenceId} as {@link #eventsBySlices} delivers it (its ordering as
+     * its offset), whether or not it is durable yet; fails with a {@link NoSuchElementException} if there is no
+     * such event. Read on the journal's {@code replay-dispatcher}.
+     */
+    @Override
+    public <Event> CompletionStage<org.apache.pekko.persistence.query.typed.EventEnvelope<Event>> loadEnvelope(
+            String persistenceId, long sequenceNr) {
+        byte[] key = PluginFormat.persistenceIdKey(persistenceId); // a too long id fails here
+        return CompletableFuture.supplyAsync(() -> {
+            PluginFormat.StoredEvent event = storedEvent(key, sequenceNr).orElseThrow(() -> new NoSuchElementException(
+                    "event " + sequenceNr + " of '" + persistenceId + "' is not in the journal (never written, or deleted)"));
+            PersistentRepr repr = PluginFormat.decodeEvent(serialization, event);
+            @SuppressWarnings("unchecked")
+            Event payload = (Event) repr.payload();
+            return org.apache.pekko.persistence.query.typed.EventEnvelope.create(Sequence.apply(event.ordering()),
+                    persistenceId, sequenceNr, payload, repr.timestamp(), PluginFormat.entityTypeOf(persistenceId),
+                    persistence.sliceForPersistenceId(persistenceId));
+        }, replayExecutor);
+    }
+
+    /** The stored event {@code sequenceNr} of the persistence id whose entry's key is {@code persistenceIdKey}. */
+    private Optional<PluginFormat.StoredEvent> storedEvent(byte[] persistenceIdKey, long sequenceNr) {
+        byte[] value = tree.get(persistenceIdKey);
+        if (value == null) {
+            return Optional.empty();
+        }
+        PersistenceIdEntry entry = PluginFormat.decodePersistenceIdValue(value);
+        if (entry.isTombstone() || sequenceNr < 1 || sequenceNr > entry.highestSequenceNr()) {
+            return Optional.empty();
+        }
+        return Optional.ofNullable(new EventRuns.Finder(tree).find(entry.numericId(), sequenceNr));
     }
 
     // ---------------------------------------------------------------- persistence ids

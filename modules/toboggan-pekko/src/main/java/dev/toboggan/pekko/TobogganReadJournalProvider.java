@@ -1,6 +1,7 @@
 package dev.toboggan.pekko;
 
 import com.typesafe.config.Config;
+import java.time.Instant;
 import org.apache.pekko.NotUsed;
 import org.apache.pekko.actor.ExtendedActorSystem;
 import org.apache.pekko.persistence.query.EventEnvelope;
@@ -14,10 +15,16 @@ import org.apache.pekko.persistence.query.scaladsl.EventsByTagQuery;
 import org.apache.pekko.persistence.query.scaladsl.PersistenceIdsQuery;
 import org.apache.pekko.persistence.query.scaladsl.ReadJournal;
 import org.apache.pekko.persistence.query.typed.scaladsl.CurrentEventsBySliceQuery;
+import org.apache.pekko.persistence.query.typed.scaladsl.EventTimestampQuery;
 import org.apache.pekko.persistence.query.typed.scaladsl.EventsBySliceQuery;
+import org.apache.pekko.persistence.query.typed.scaladsl.LoadEventQuery;
 import org.apache.pekko.stream.scaladsl.Source;
+import scala.Option;
 import scala.collection.immutable.Range;
 import scala.collection.immutable.Seq;
+import scala.concurrent.Future;
+import scala.jdk.javaapi.FutureConverters;
+import scala.jdk.javaapi.OptionConverters;
 
 /**
  * The read journal plugin ({@code toboggan.query}, see reference.conf): Pekko's {@code PersistenceQuery}
@@ -48,7 +55,8 @@ public final class TobogganReadJournalProvider implements ReadJournalProvider {
      */
     public static final class Scaladsl implements ReadJournal, EventsByPersistenceIdQuery,
             CurrentEventsByPersistenceIdQuery, EventsByTagQuery, CurrentEventsByTagQuery, EventsBySliceQuery,
-            CurrentEventsBySliceQuery, PersistenceIdsQuery, CurrentPersistenceIdsQuery {
+            CurrentEventsBySliceQuery, EventTimestampQuery, LoadEventQuery, PersistenceIdsQuery,
+            CurrentPersistenceIdsQuery {
         private final TobogganReadJournal queries;
 
         Scaladsl(TobogganReadJournal queries) {
@@ -97,6 +105,18 @@ public final class TobogganReadJournalProvider implements ReadJournalProvider {
         @Override
         public Seq<Range> sliceRanges(int numberOfRanges) {
             return queries.persistence().sliceRanges(numberOfRanges);
+        }
+
+        @Override
+        public Future<Option<Instant>> timestampOf(String persistenceId, long sequenceNr) {
+            return FutureConverters.asScala(queries.timestampOf(persistenceId, sequenceNr)
+                    .thenApply(OptionConverters::toScala));
+        }
+
+        @Override
+        public <Event> Future<org.apache.pekko.persistence.query.typed.EventEnvelope<Event>> loadEnvelope(
+                String persistenceId, long sequenceNr) {
+            return FutureConverters.asScala(queries.<Event>loadEnvelope(persistenceId, sequenceNr));
         }
 
         @Override

@@ -11,6 +11,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import com.typesafe.config.ConfigFactory;
 import dev.toboggan.Tree;
 import java.nio.file.Path;
+import java.time.Instant;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.HashSet;
@@ -18,6 +19,7 @@ import java.util.Iterator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.NoSuchElementException;
 import java.util.Optional;
 import java.util.Set;
 import java.util.UUID;
@@ -38,11 +40,13 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import scala.jdk.javaapi.FutureConverters;
 
 /**
  * The read journal's queries by slice ({@code eventsBySlices}, {@code currentEventsBySlices}): an entity type's
  * events in write order, split among slice ranges, across calls that mix persistence ids, runs, deletes,
- * restarts and a journal written before the slice index. Queries read 3 index entries at a time and their
+ * restarts and a journal written before the slice index; and one event by persistence id and sequence number
+ * ({@code loadEnvelope}, {@code timestampOf}). Queries read 3 index entries at a time and their
  * refresh interval is an hour, as in {@link ReadJournalTest}.
  */
 class SliceQueryTest {
@@ -256,6 +260,33 @@ class SliceQueryTest {
     }
 
     @Test
+    void oneEventIsLoadedOrTimedByItsPersistenceIdAndSequenceNumber() {
+        List<PersistentRepr> reprs = new ArrayList<>();
+        for (long seqNr = 1; seqNr <= 3; seqNr++) {
+            reprs.add(repr("Cart|1", seqNr, "Cart|1-" + seqNr).withTimestamp(1_000_000 + seqNr));
+        }
+        client.writeAndAcknowledge(List.of(new AtomicWrite(seq(reprs))));
+        assertThat(await(queries.timestampOf("Cart|1", 2))).contains(Instant.ofEpochMilli(1_000_002));
+        assertThat(await(queries.timestampOf("Cart|1", 4))).isEmpty();
+        assertThat(await(queries.timestampOf("Cart|1", 0))).isEmpty();
+        assertThat(await(queries.timestampOf("Cart|nobody", 1))).isEmpty();
+
+        EventEnvelope<Object> loaded = await(queries.loadEnvelope("Cart|1", 2));
+        EventEnvelope<Object> queried = currentBySlices("Cart", 0, 1023, NoOffset.getInstance()).get(1);
+        assertThat(loaded).isEqualTo(queried);
+        assertThat(loaded.event()).isEqualTo("Cart|1-2");
+        assertThat(loaded.entityType()).isEqualTo("Cart");
+        assertThat(loaded.slice()).isEqualTo(queries.sliceForPersistenceId("Cart|1"));
+        assertThatThrownBy(() -> await(queries.loadEnvelope("Cart|1", 4))).hasRootCauseInstanceOf(NoSuchElementException.class)
+                .rootCause().hasMessageContaining("event 4 of 'Cart|1'");
+
+        client.delete("Cart|1", 2);
+        assertThat(await(queries.timestampOf("Cart|1", 2))).isEmpty();
+        assertThatThrownBy(() -> await(queries.loadEnvelope("Cart|1", 1))).hasRootCauseInstanceOf(NoSuchElementException.class);
+        assertThat(await(queries.loadEnvelope("Cart|1", 3)).event()).isEqualTo("Cart|1-3");
+    }
+
+    @Test
     void theScalaApiIsTheSameQueries() {
         client.writeAndAcknowledge(List.of(atomic("Cart|1", 1, 3)));
         TobogganReadJournalProvider.Scaladsl scala = PersistenceQuery.get(Adapter.toClassic(testKit.system()))
@@ -266,6 +297,9 @@ class SliceQueryTest {
         List<EventEnvelope<Object>> events = await(scala.<Object>currentEventsBySlices("Cart", slice, slice,
                 NoOffset.getInstance()).asJava().runWith(Sink.seq(), testKit.system()));
         assertThat(events).extracting(EventEnvelope::sequenceNr).containsExactly(1L, 2L, 3L);
+        assertThat(await(FutureConverters.asJava(scala.<Object>loadEnvelope("Cart|1", 2)))).isEqualTo(events.get(1));
+        assertThat(await(FutureConverters.asJava(scala.timestampOf("Cart|1", 2))).isDefined()).isTrue();
+        assertThat(await(FutureConverters.asJava(scala.timestampOf("Cart|1", 5))).isEmpty()).isTrue();
     }
 
     // ---------------------------------------------------------------- helpers
