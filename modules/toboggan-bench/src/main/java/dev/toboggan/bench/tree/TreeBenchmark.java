@@ -19,6 +19,8 @@ import java.util.Iterator;
 import java.util.Map;
 import java.util.SplittableRandom;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ConcurrentMap;
+import java.util.concurrent.ConcurrentSkipListMap;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
 import java.util.function.IntConsumer;
@@ -64,7 +66,10 @@ import org.openjdk.jmh.annotations.Warmup;
  *       {@link #hashMapMixed2ThreadsKeyInHand}: the same load, reads and 95/5 mix on a {@code ConcurrentHashMap}
  *       of the same keys and values, in memory, unordered, durable never: not a store, but what this machine
  *       gives the least a lookup can do, measured in the same run as the store (the targets above are
- *       absolute figures; docs/benchmarks.md reads them against it).
+ *       absolute figures; docs/benchmarks.md reads them against it). {@link #skipListLoad},
+ *       {@link #skipListGet1ThreadKeyInHand}, {@link #skipListGet2ThreadsKeyInHand} and
+ *       {@link #skipListMixed2ThreadsKeyInHand}: the same on a {@code ConcurrentSkipListMap}, the ordered
+ *       reference.
  * </ul>
  * With {@code -Dtoboggan.bench.verbose=true} the loaded store's space amplification (bytes on disk over
  * the bytes of its keys and values) is printed after each iteration (target &le; 1.3 after the load).
@@ -347,14 +352,30 @@ public class TreeBenchmark extends BenchDefaults {
     public static class HashMapLoaded {
         final byte[][] keys = keys();
         final byte[] value = value();
-        ConcurrentHashMap<ByteBuffer, byte[]> map;
+        ConcurrentMap<ByteBuffer, byte[]> map;
+
+        ConcurrentMap<ByteBuffer, byte[]> newMap() {
+            return new ConcurrentHashMap<>();
+        }
 
         @Setup(Level.Trial)
         public void load() {
-            map = new ConcurrentHashMap<>();
+            map = newMap();
             for (byte[] key : keys) {
                 map.put(ByteBuffer.wrap(key), value);
             }
+        }
+    }
+
+    /**
+     * The ordered reference: the same in a {@code ConcurrentSkipListMap} (the JDK's ordered concurrent map; keys
+     * in {@code ByteBuffer} order, signed where the tree's are unsigned, the same work).
+     */
+    @State(Scope.Benchmark)
+    public static class SkipListLoaded extends HashMapLoaded {
+        @Override
+        ConcurrentMap<ByteBuffer, byte[]> newMap() {
+            return new ConcurrentSkipListMap<>();
         }
     }
 
@@ -363,21 +384,33 @@ public class TreeBenchmark extends BenchDefaults {
     public static class HashMapEmpty {
         final byte[][] keys = keys();
         final byte[] value = value();
-        ConcurrentHashMap<ByteBuffer, byte[]> map;
+        ConcurrentMap<ByteBuffer, byte[]> map;
         int next;
+
+        ConcurrentMap<ByteBuffer, byte[]> newMap() {
+            return new ConcurrentHashMap<>();
+        }
 
         @Setup(Level.Iteration)
         public void open() {
-            map = new ConcurrentHashMap<>();
+            map = newMap();
             next = 0;
+        }
+    }
+
+    /** An empty {@code ConcurrentSkipListMap} per iteration, for {@link #skipListLoad}. */
+    @State(Scope.Benchmark)
+    public static class SkipListEmpty extends HashMapEmpty {
+        @Override
+        ConcurrentMap<ByteBuffer, byte[]> newMap() {
+            return new ConcurrentSkipListMap<>();
         }
     }
 
     @Benchmark
     @Threads(1)
     public byte[] hashMapLoad(HashMapEmpty state) {
-        // As load: past 1 M the keys come round again as overwrites.
-        return state.map.put(ByteBuffer.wrap(state.keys[state.next++ % KEYS]), state.value);
+        return referenceLoad(state);
     }
 
     @Benchmark
@@ -395,6 +428,39 @@ public class TreeBenchmark extends BenchDefaults {
     @Benchmark
     @Threads(2)
     public byte[] hashMapMixed2ThreadsKeyInHand(HashMapLoaded state, KeyInHand key) {
+        return referenceMixed(state, key);
+    }
+
+    @Benchmark
+    @Threads(1)
+    public byte[] skipListLoad(SkipListEmpty state) {
+        return referenceLoad(state);
+    }
+
+    @Benchmark
+    @Threads(1)
+    public byte[] skipListGet1ThreadKeyInHand(SkipListLoaded state, KeyInHand key) {
+        return state.map.get(ByteBuffer.wrap(key.randomKey()));
+    }
+
+    @Benchmark
+    @Threads(2)
+    public byte[] skipListGet2ThreadsKeyInHand(SkipListLoaded state, KeyInHand key) {
+        return state.map.get(ByteBuffer.wrap(key.randomKey()));
+    }
+
+    @Benchmark
+    @Threads(2)
+    public byte[] skipListMixed2ThreadsKeyInHand(SkipListLoaded state, KeyInHand key) {
+        return referenceMixed(state, key);
+    }
+
+    private static byte[] referenceLoad(HashMapEmpty state) {
+        // As load: past 1 M the keys come round again as overwrites.
+        return state.map.put(ByteBuffer.wrap(state.keys[state.next++ % KEYS]), state.value);
+    }
+
+    private static byte[] referenceMixed(HashMapLoaded state, KeyInHand key) {
         byte[] k = key.randomKey();
         return ThreadLocalRandom.current().nextInt(100) < 5 ? state.map.put(ByteBuffer.wrap(k.clone()), state.value)
                 : state.map.get(ByteBuffer.wrap(k));
