@@ -301,7 +301,7 @@ public final class TobogganJournal extends AbstractActor {
                         tags[i] = tagId(event.tags.get(i), newTags, batch);
                     }
                 }
-                writes.events.add(new TaggedEvent(event, tags));
+                writes.events.add(new PendingEvent(event, tags));
             }
             writes.highestSequenceNr = Math.max(writes.highestSequenceNr, write.highestSequenceNr());
             rejections.add(null);
@@ -312,18 +312,18 @@ public final class TobogganJournal extends AbstractActor {
         for (PendingWrites writes : pending.values()) {
             long numericId = writes.entry.numericId();
             List<PluginFormat.StoredEvent> stored = new ArrayList<>(writes.events.size());
-            for (TaggedEvent tagged : writes.events) {
-                EncodedEvent event = tagged.event();
+            for (PendingEvent pendingEvent : writes.events) {
+                EncodedEvent event = pendingEvent.event();
                 long ordering = db.generateId();
                 highestOrdering = ordering;
-                if (tagged.tagIds().length > 0) {
+                if (pendingEvent.tagIds().length > 0) {
                     highestId = ordering;
                 }
-                for (long tagId : tagged.tagIds()) {
+                for (long tagId : pendingEvent.tagIds()) {
                     batch.insert(PluginFormat.taggedKey(tagId, ordering),
                             PluginFormat.taggedValue(numericId, event.sequenceNr));
                 }
-                stored.add(new PluginFormat.StoredEvent(event.sequenceNr, ordering, tagged.tagIds(),
+                stored.add(new PluginFormat.StoredEvent(event.sequenceNr, ordering, pendingEvent.tagIds(),
                         event.serializerId, event.repr));
             }
             insertRuns(batch, writes.persistenceId,
@@ -426,7 +426,7 @@ public final class TobogganJournal extends AbstractActor {
     private static final class PendingWrites {
         final String persistenceId;
         final PersistenceIdEntry entry;
-        final List<TaggedEvent> events = new ArrayList<>();
+        final List<PendingEvent> events = new ArrayList<>();
         long highestSequenceNr;
 
         PendingWrites(String persistenceId, PersistenceIdEntry entry) {
@@ -440,7 +440,7 @@ public final class TobogganJournal extends AbstractActor {
     private record EncodedEvent(long sequenceNr, List<String> tags, int serializerId, byte[] repr) {}
 
     /** An event ready to store with the ids of its tags, waiting for its ordering. */
-    private record TaggedEvent(EncodedEvent event, long[] tagIds) {}
+    private record PendingEvent(EncodedEvent event, long[] tagIds) {}
 
     /**
      * Adapts ({@code toJournal}) and serializes every event of {@code write} (the payload unwrapped from
