@@ -6,7 +6,6 @@ import dev.toboggan.core.log.Log;
 import java.time.Duration;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.LongAdder;
 import java.util.concurrent.locks.LockSupport;
 import java.util.concurrent.locks.ReentrantLock;
@@ -24,7 +23,17 @@ import java.util.concurrent.locks.ReentrantLock;
  *       of the table. Every successful CAS of a user page's slot adds (weight of the new entry − weight
  *       of the replaced one), where a paged-out or free entry weighs 0 ({@link #changed}); page-out
  *       subtracts its page's weight. Each slot's chain of CASes telescopes, so the counter is exact once
- *       the adds of completed CASes have landed (it lags a CAS by one add, never drifts).
+ *       the adds of completed CASes have landed (it lags a CAS by one add, never drifts). It is a
+ *       {@link LongAdder}: writers of different pages add to cells of their own, not to one shared line (as
+ *       one {@code AtomicLong}, it was 8 % of a journal thread's samples, and 12 % of a tree overwrite's,
+ *       docs/benchmarks.md).
+ *   <li><b>The total</b> ({@link #total}: the sum, also published in {@code estimate}, volatile) is read
+ *       at every arrival, page-out, run and wait for room, and by a thread that changes pages once the
+ *       weight it added or removed since its last read reaches {@code checkBytes} (1/{@value
+ *       #CHECK_DIVISOR} of the capacity; a per-thread count). What it decides (a run when over capacity,
+ *       the hit-recording flag) is so decided at most {@code checkBytes} per changing thread late;
+ *       {@link #admit} reads {@code estimate}, which lags the total by at most as much: within the slack.
+ *       {@link #residentBytes()} is the sum, exact once the adds have landed.
  *   <li><b>Accesses</b>: reads (one hit in {@value #HIT_SAMPLE_EVERY}, in
  *       {@value #PASSED_THROUGH_HIT_SAMPLE_EVERY} for pages most reads pass through, and none while the
  *       cache is far from full; see {@link #hit}) and writes (none while the cache is far from full) record
@@ -84,6 +93,8 @@ public final class CacheEvictor {
     static final int PASSED_THROUGH_HIT_SAMPLE_EVERY = 16;
     /** The bits of a get's random draw that choose the sampled hits: above those the get metrics use. */
     private static final int HIT_SAMPLE_SHIFT = 16;
+    /** A thread reads the total after changing this share of the capacity in weight (see the class notes). */
+    static final int CHECK_DIVISOR = 1024;
     /** Pids looked at per adoption scan step. */
     private static final int ADOPT_BATCH = 4096;
 
@@ -100,7 +111,13 @@ public final class CacheEvictor {
     private final Duration waitTimeout;
     private final AccessBuffers accesses = AccessBuffers.forThisMachine();
     private final ConcurrentLinkedQueue<Long> arrivals = new ConcurrentLinkedQueue<>();
-    private final AtomicLong resident = new AtomicLong();
+    private final LongAdder resident = new LongAdder();
+    /** The total as last read ({@link #total}): what {@link #admit} compares. */
+    private volatile long estimate;
+    /** Weight a thread may change before it reads the total. */
+    private final long checkBytes;
+    /** Per thread: the weight it added or removed since it last read the total. */
+    private final ThreadLocal<long[]> unchecked = ThreadLocal.withInitial(() -> new long[1]);
     /** Whether resident hits and writes are recorded (see the class notes and {@link #hit}). */
     private volatile boolean recordingHits;
     private final long recordHitsAbove;
@@ -125,6 +142,7 @@ public final class CacheEvictor {
         this.policy = new CachePolicy(capacity);
         this.recordHitsAbove = capacity / 2;
         this.stopRecordingHitsBelow = capacity / 4;
+        this.checkBytes = Math.max(1, capacity / CHECK_DIVISOR);
     }
 
     // ---------------------------------------------------------------- called by readers and writers
@@ -180,15 +198,17 @@ public final class CacheEvictor {
         }
         int oldWeight = Page.weightOf(old);
         long delta = next.weight - oldWeight;
-        long now = delta == 0 ? resident.get() : resident.addAndGet(delta);
-        noteResident(now);
+        if (delta != 0) {
+            resident.add(delta);
+        }
         boolean drainDue = false;
-        if (oldWeight == 0 && next.weight > 0) {
+        boolean arrival = oldWeight == 0 && next.weight > 0;
+        if (arrival) {
             arrivals.add(pid);
         } else if (next.value != Page.FREE && recordingHits) {
             drainDue = accesses.record(pid);
         }
-        if (now > capacity) {
+        if ((arrival || checkDue(delta)) && total() > capacity) {
             if (!background.evictionNeeded()) {
                 runIfIdle();
             }
@@ -197,9 +217,32 @@ public final class CacheEvictor {
         }
     }
 
+    /** Whether this thread, having changed {@code delta} more, reads the total now (see the class notes). */
+    private boolean checkDue(long delta) {
+        if (delta == 0) {
+            return false;
+        }
+        long[] count = unchecked.get();
+        count[0] += Math.abs(delta);
+        if (count[0] < checkBytes) {
+            return false;
+        }
+        count[0] = 0;
+        return true;
+    }
+
+    /** The resident bytes now: read, published as {@code estimate}, and checked against the hit marks. */
+    private long total() {
+        long now = resident.sum();
+        estimate = now;
+        noteResident(now);
+        return now;
+    }
+
     /** A page of weight {@code weight} was paged out. */
     void pagedOut(int weight) {
-        noteResident(resident.addAndGet(-weight));
+        resident.add(-weight);
+        total();
     }
 
     /** Flips {@link #recordingHits} if {@code now} (the resident bytes after a change) crossed its marks. */
@@ -219,28 +262,28 @@ public final class CacheEvictor {
      * @throws CacheFullException after {@code send-timeout} without room; nothing was started
      */
     void admit() {
-        if (resident.get() > waitLimit) {
+        if (estimate > waitLimit) {
             awaitRoom();
         }
     }
 
     private void awaitRoom() {
         long deadline = System.nanoTime() + waitTimeout.toNanos();
-        while (resident.get() > waitLimit) {
+        while (total() > waitLimit) {
             cache.checkUsable();
             if (!background.evictionNeeded()) {
                 runIfIdle();
-                if (resident.get() <= waitLimit) {
+                if (total() <= waitLimit) {
                     return;
                 }
             }
             if (System.nanoTime() - deadline > 0) {
-                throw new CacheFullException(resident.get(), capacity, waitTimeout);
+                throw new CacheFullException(resident.sum(), capacity, waitTimeout);
             }
             LockSupport.parkNanos(WAIT_PARK_NANOS);
             if (Thread.interrupted()) {
                 Thread.currentThread().interrupt();
-                throw new CacheFullException(resident.get(), capacity, Duration.ZERO);
+                throw new CacheFullException(resident.sum(), capacity, Duration.ZERO);
             }
         }
     }
@@ -300,8 +343,8 @@ public final class CacheEvictor {
         long stuck = -1;
         // Over the capacity, page out to a little under it, so that the next run is due only after that
         // much more came in, not after the next page-in (see the class notes).
-        long target = resident.get() > capacity ? capacity - capacity / HEADROOM_DIVISOR : capacity;
-        while (resident.get() > target) {
+        long target = resident.sum() > capacity ? capacity - capacity / HEADROOM_DIVISOR : capacity;
+        while (resident.sum() > target) {
             cache.checkUsable();
             long pid = policy.victim();
             if (pid < 0) {
@@ -348,7 +391,7 @@ public final class CacheEvictor {
      */
     private int adopt() {
         long end = cache.nextPid();
-        long excess = resident.get() - capacity;
+        long excess = resident.sum() - capacity;
         long adoptedWeight = 0;
         int adopted = 0;
         long scanned = 0;
@@ -384,7 +427,7 @@ public final class CacheEvictor {
 
     /** Estimated heap bytes of the resident pages now. */
     public long residentBytes() {
-        return resident.get();
+        return resident.sum();
     }
 
     /** Pages paged out by eviction runs so far. */

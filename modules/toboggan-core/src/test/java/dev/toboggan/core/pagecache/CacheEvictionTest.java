@@ -76,6 +76,32 @@ class CacheEvictionTest {
     }
 
     @Test
+    void changesThatTakeTheCacheOverCapacityAreNoticedWithinAThreadsCheckBytes() {
+        open(Stores.small());
+        long checkBytes = CAPACITY / CacheEvictor.CHECK_DIVISOR;
+        List<Long> pids = new ArrayList<>();
+        for (int i = 0; pc.cacheStats().residentBytes() < CAPACITY - 8 * 4096; i++) {
+            pids.add(pc.allocate(page(i)).pid()); // arrivals: each reads the total
+        }
+        assertThat(pc.cacheStats().evictions()).isZero();
+        // Links add a few bytes each and are not arrivals: the thread reads the total only every checkBytes.
+        long maxSeen = 0;
+        long largestLink = 0;
+        for (int i = 0; i < 20_000; i++) {
+            long pid = pids.get(i % 8);
+            Page<List<Integer>> view = pc.get(pid);
+            CasResult<List<Integer>> linked = pc.link(pid, view, i);
+            if (linked.succeeded()) {
+                largestLink = Math.max(largestLink, linked.page().weight() - view.weight());
+            }
+            maxSeen = Math.max(maxSeen, pc.cacheStats().residentBytes());
+        }
+        assertThat(pc.cacheStats().evictions()).as("the links took the cache over its capacity").isPositive();
+        assertThat(maxSeen).isLessThanOrEqualTo(CAPACITY + checkBytes + largestLink);
+        assertThat(pc.cacheStats().residentBytes()).isEqualTo(residentInTable());
+    }
+
+    @Test
     void aStoreOpensWithNothingResidentAndReadsPagesBackOnTheirFirstAccess() {
         open(Stores.small());
         List<Long> pids = new ArrayList<>();
