@@ -24,7 +24,7 @@ import java.util.concurrent.locks.ReentrantLock;
  *       of the replaced one), where a paged-out or free entry weighs 0 ({@link #changed}); page-out
  *       subtracts its page's weight. Each slot's chain of CASes telescopes, so the counter is exact once
  *       the adds of completed CASes have landed (it lags a CAS by one add, never drifts). It is a
- *       {@link LongAdder}: writers of different pages add to cells of their own, not to one shared line (as
+ *       {@link LongAdder}: threads changing pages add to cells of their own, not to one shared line (as
  *       one {@code AtomicLong}, it was 8 % of a journal thread's samples, and 12 % of a tree overwrite's,
  *       docs/benchmarks.md).
  *   <li><b>The total</b> ({@link #total}: the sum, also published in {@code estimate}, volatile) is read
