@@ -300,8 +300,11 @@ public final class TobogganReadJournal implements ReadJournal, EventsByPersisten
         return persistence;
     }
 
-    /** Where a query by slices is: the last ordering delivered or passed, and the bound of a current query (or -1). */
-    private record SliceCursor(long after, long bound) {}
+    /**
+     * Where a query by slices is: the last ordering delivered or passed, the bound of a current query (or -1), and
+     * whether it has read once (the first read checks that the index covers the query: {@link #checkIndexed}).
+     */
+    private record SliceCursor(long after, long bound, boolean started) {}
 
     private <Event> Source<org.apache.pekko.persistence.query.typed.EventEnvelope<Event>, NotUsed> bySlices(
             String entityType, int minSlice, int maxSlice, Offset offset, boolean live) {
@@ -316,8 +319,10 @@ public final class TobogganReadJournal implements ReadJournal, EventsByPersisten
         }
         long after = PolledSource.after(offset, -1, "the Toboggan read journal's slice offsets are Sequence (an "
                 + "event's ordering) or NoOffset");
-        return polled(new SliceCursor(after, -1), cursor -> {
-            checkIndexed(cursor.after());
+        return polled(new SliceCursor(after, -1, false), cursor -> {
+            if (!cursor.started()) {
+                checkIndexed(cursor.after()); // once: the journal writes its start before it writes events
+            }
             long highest = writes.applied(); // not HIGHEST_ID: batches of untagged events do not write it
             long bound = live ? highest : cursor.bound() >= 0 ? cursor.bound() : highest;
             List<org.apache.pekko.persistence.query.typed.EventEnvelope<Event>> events = new ArrayList<>();
@@ -352,7 +357,7 @@ public final class TobogganReadJournal implements ReadJournal, EventsByPersisten
                 // Entries up to the bound are all visible; later ones will have higher orderings.
                 last = Math.max(last, bound);
             }
-            return new PolledSource.Chunk<>(new SliceCursor(last, bound), events, caughtUp, caughtUp && !live);
+            return new PolledSource.Chunk<>(new SliceCursor(last, bound, true), events, caughtUp, caughtUp && !live);
         }, live);
     }
 
